@@ -1,1 +1,4 @@
-//! seaorm
+//! SeaORM integration of revy.
+#![deny(missing_docs)]
+
+pub mod codec;

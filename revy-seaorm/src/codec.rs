@@ -1,0 +1,1 @@
+//! Journal values: sea-orm `Value` <-> JSON.
