@@ -1,4 +1,32 @@
-//! SeaORM integration of revy.
+//! SeaORM integration of revy: the journal tables, the active-model hooks
+//! that fill them, and the queries that read them back.
+//!
+//! Most users depend on the `revy` facade crate, which re-exports this one.
 #![deny(missing_docs)]
 
+mod actor;
 pub mod codec;
+mod error;
+pub mod hooks;
+mod journal;
+mod keys;
+
+pub use actor::ActorExt;
+pub use error::Error;
+pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
+pub use keys::content_type;
+
+/// The journal's SeaORM entities, to query with plain sea-orm.
+pub mod entity {
+    pub use crate::journal::{attribute_delta, object_delta, revision};
+}
+
+/// Extension traits: `use revy::prelude::*`.
+pub mod prelude {
+    pub use crate::ActorExt;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
+}

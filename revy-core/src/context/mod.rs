@@ -110,6 +110,7 @@ macro_rules! string_key {
 
 impl Context {
     /// An empty frame, to fill with the chainable setters of [`Frame`].
+    #[allow(clippy::new_ret_no_self)]
     pub fn new() -> Frame {
         Frame::empty()
     }
@@ -276,6 +277,52 @@ impl Context {
     /// True inside at least one frame.
     pub fn is_active() -> bool {
         stack::read(|s| s.depth > 0).unwrap_or(false)
+    }
+
+    /// Keeps `value` in the innermost frame until [`Context::take_stashed`]
+    /// takes it back: how an integration carries state from one hook to the
+    /// next within a scope (revy's `before_save` leaves what it read for
+    /// `after_save`). A frame keeps at most [`Context::STASH_LIMIT`] values;
+    /// past that the oldest is dropped. Captured copies start empty.
+    ///
+    /// ```
+    /// use revy_core::Context;
+    /// Context::new().sync_scope(|| {
+    ///     Context::stash(41_u32).unwrap();
+    ///     assert_eq!(Context::take_stashed::<u32>(|v| *v == 41), Some(41));
+    ///     assert_eq!(Context::take_stashed::<u32>(|_| true), None);
+    /// });
+    /// ```
+    pub fn stash<T: std::any::Any + Send>(value: T) -> Result<(), ContextError> {
+        on_innermost(|s, d| {
+            if let Some(stash) = s.stash.at_mut(d) {
+                if stash.0.len() >= Context::STASH_LIMIT {
+                    stash.0.remove(0);
+                }
+                stash.0.push(Box::new(value));
+            }
+        })
+    }
+
+    /// The most values one frame's stash keeps.
+    pub const STASH_LIMIT: usize = 64;
+
+    /// Takes back the newest stashed value of type `T` for which `matches`
+    /// is true, searching the innermost frame first.
+    pub fn take_stashed<T: std::any::Any + Send>(mut matches: impl FnMut(&T) -> bool) -> Option<T> {
+        stack::write(|s| {
+            for stash in s.stash.iter_mut_innermost_first() {
+                let found = stash
+                    .0
+                    .iter()
+                    .rposition(|v| v.downcast_ref::<T>().is_some_and(&mut matches));
+                if let Some(i) = found {
+                    return stash.0.remove(i).downcast::<T>().ok().map(|b| *b);
+                }
+            }
+            None
+        })
+        .flatten()
     }
 
     /// Copies the current stack, to carry it into a spawned task; `None`

@@ -138,6 +138,44 @@ keys! {
     deletion_description: String,
     disabled: bool,
     meta: serde_json::Value,
+    stash: Stash,
+}
+
+/// Values an integration keeps in a frame between two of its calls (e.g.
+/// from a `before_save` hook to its `after_save`). A copy of a frame, as made
+/// by [`Context::capture`](crate::Context::capture), starts with an empty stash.
+#[derive(Default)]
+pub(crate) struct Stash(pub(crate) Vec<Box<dyn std::any::Any + Send>>);
+
+impl Clone for Stash {
+    fn clone(&self) -> Self {
+        Stash::default()
+    }
+}
+
+impl std::fmt::Debug for Stash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Stash({} values)", self.0.len())
+    }
+}
+
+impl<T> KeyStack<T> {
+    /// The value of the frame at `depth`, created with `T::default()` if
+    /// that frame holds none.
+    pub(crate) fn at_mut(&mut self, depth: u32) -> Option<&mut T>
+    where
+        T: Default,
+    {
+        if !matches!(self.entries.last(), Some((d, _)) if *d == depth) {
+            self.entries.push((depth, T::default()));
+        }
+        self.entries.last_mut().map(|(_, v)| v)
+    }
+
+    /// Every frame's value, innermost first.
+    pub(crate) fn iter_mut_innermost_first(&mut self) -> impl Iterator<Item = &mut T> {
+        self.entries.iter_mut().rev().map(|(_, v)| v)
+    }
 }
 
 thread_local! {

@@ -82,10 +82,19 @@ fn every_key_has_its_own_value() {
 
 #[test]
 fn outside_any_frame_setters_fail_and_getters_are_empty() {
-    assert_eq!(Context::set_actor(user(1)), Err(ContextError::NoActiveContext));
+    assert_eq!(
+        Context::set_actor(user(1)),
+        Err(ContextError::NoActiveContext)
+    );
     assert_eq!(Context::unset_actor(), Err(ContextError::NoActiveContext));
-    assert_eq!(Context::reset_revision(), Err(ContextError::NoActiveContext));
-    assert_eq!(Context::set_meta(serde_json::json!({})), Err(ContextError::NoActiveContext));
+    assert_eq!(
+        Context::reset_revision(),
+        Err(ContextError::NoActiveContext)
+    );
+    assert_eq!(
+        Context::set_meta(serde_json::json!({})),
+        Err(ContextError::NoActiveContext)
+    );
     assert_eq!(Context::disable(), Err(ContextError::NoActiveContext));
     assert_eq!(Context::enable(), Err(ContextError::NoActiveContext));
     assert_eq!(Context::actor(), None);
@@ -163,7 +172,10 @@ async fn frame_is_popped_when_a_scope_future_is_dropped_midway() {
     // poll once: the future parks on the channel, inside its scope
     let polled = futures_poll_once(scoped.as_mut()).await;
     assert!(polled.is_pending());
-    assert!(!Context::is_active(), "frame must be off the stack between polls");
+    assert!(
+        !Context::is_active(),
+        "frame must be off the stack between polls"
+    );
     drop(scoped);
     drop(tx);
     assert!(!Context::is_active());
@@ -226,30 +238,33 @@ async fn set_inside_a_scope_survives_across_await_points() {
 async fn a_thousand_concurrent_tasks_see_only_their_own_actor() {
     let mut handles = Vec::with_capacity(1000);
     for i in 0..1000i64 {
-        handles.push(tokio::spawn(Context::via_actor(user(i)).scope(async move {
-            let mut wrong = 0u32;
-            for step in 0..6u64 {
-                if step % 2 == 0 {
-                    tokio::task::yield_now().await;
-                } else {
-                    tokio::time::sleep(Duration::from_micros((i as u64 * 7 + step) % 500)).await;
-                }
-                if Context::actor() != user(i) {
-                    wrong += 1;
-                }
-                // a nested frame of this task's own, set and read around an await
-                Context::new()
-                    .scope(async {
-                        Context::set_object_delta_description(format!("task {i}")).unwrap();
+        handles.push(tokio::spawn(Context::via_actor(user(i)).scope(
+            async move {
+                let mut wrong = 0u32;
+                for step in 0..6u64 {
+                    if step % 2 == 0 {
                         tokio::task::yield_now().await;
-                        if Context::object_delta_description() != format!("task {i}") {
-                            wrong += 1;
-                        }
-                    })
-                    .await;
-            }
-            wrong
-        })));
+                    } else {
+                        tokio::time::sleep(Duration::from_micros((i as u64 * 7 + step) % 500))
+                            .await;
+                    }
+                    if Context::actor() != user(i) {
+                        wrong += 1;
+                    }
+                    // a nested frame of this task's own, set and read around an await
+                    Context::new()
+                        .scope(async {
+                            Context::set_object_delta_description(format!("task {i}")).unwrap();
+                            tokio::task::yield_now().await;
+                            if Context::object_delta_description() != format!("task {i}") {
+                                wrong += 1;
+                            }
+                        })
+                        .await;
+                }
+                wrong
+            },
+        )));
     }
     let mut total_wrong = 0;
     for h in handles {
@@ -279,7 +294,9 @@ async fn capture_carries_the_stack_into_a_spawned_task() {
                         Context::unset_actor().unwrap();
                         Context::set_object_delta_description("child").unwrap();
                         let rev = Context::revision().unwrap();
-                        rev.get_or_try_create(|| async { Ok::<_, ()>(77) }).await.unwrap();
+                        rev.get_or_try_create(|| async { Ok::<_, ()>(77) })
+                            .await
+                            .unwrap();
                         (before, Context::actor())
                     }))
                     .await

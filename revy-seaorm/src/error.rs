@@ -1,0 +1,129 @@
+//! The one error type of revy's SeaORM integration.
+
+use sea_orm::DbErr;
+use thiserror::Error;
+
+use crate::codec::CodecError;
+
+/// What went wrong, and for which table, column or key.
+///
+/// Hooks must return sea-orm's [`DbErr`]; there an `Error` travels as
+/// `DbErr::Custom` with the same message (`From<Error> for DbErr`).
+///
+/// ```
+/// use revy_seaorm::Error;
+/// let e = Error::NoPrimaryKey { table: "events".into() };
+/// assert!(e.to_string().contains("events"));
+/// let db: sea_orm::DbErr = e.into();
+/// assert!(db.to_string().contains("no primary key"));
+/// ```
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database reported an error.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+
+    /// A journal table does not exist.
+    #[error(
+        "journal table {table} is missing: call revy::install(&db) or run the revy migration (database said: {source})"
+    )]
+    JournalMissing {
+        /// The missing table.
+        table: &'static str,
+        /// The database's own error.
+        source: DbErr,
+    },
+
+    /// A column's value could not be written to or read from the journal.
+    #[error("column {table}.{column}: {source}")]
+    Codec {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What the codec found.
+        source: CodecError,
+    },
+
+    /// The entity has no primary key, so its rows cannot be told apart in the journal.
+    #[error("table {table} has no primary key: revy tracks only entities with one")]
+    NoPrimaryKey {
+        /// The table.
+        table: String,
+    },
+
+    /// The model's primary key is not set, so the row it names is unknown.
+    #[error(
+        "the primary key of {table} is not set on this model: set it before saving or deleting"
+    )]
+    KeyNotSet {
+        /// The table.
+        table: String,
+    },
+
+    /// The primary key's text is longer than the journal's key column.
+    #[error(
+        "primary key {key} of {table} is {len} characters long; the journal stores keys of at most {max}"
+    )]
+    KeyTooLong {
+        /// The table.
+        table: String,
+        /// The key, as text.
+        key: String,
+        /// Its length in characters.
+        len: usize,
+        /// The longest key the journal stores.
+        max: u32,
+    },
+
+    /// A primary key stored in the journal does not fit the entity's key columns.
+    #[error("key {key} in the journal does not fit the primary key of {table}: {reason}")]
+    BadKey {
+        /// The table.
+        table: String,
+        /// The key text from the journal.
+        key: String,
+        /// Why it does not fit.
+        reason: String,
+    },
+
+    /// An actor was loaded as an entity of another table.
+    #[error("actor is a {found}, not a {expected}: load it with the entity of table {found}")]
+    ActorKind {
+        /// The table of the entity asked for.
+        expected: String,
+        /// The actor's kind.
+        found: String,
+    },
+
+    /// A context operation failed.
+    #[error(transparent)]
+    Context(#[from] revy_core::ContextError),
+}
+
+impl From<Error> for DbErr {
+    fn from(e: Error) -> DbErr {
+        match e {
+            Error::Db(db) => db,
+            other => DbErr::Custom(other.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// Turns a database error from a statement on a journal table into
+    /// [`Error::JournalMissing`] when the table does not exist.
+    pub(crate) fn from_journal(table: &'static str, e: DbErr) -> Error {
+        let text = e.to_string();
+        let missing = text.contains(table)
+            && (text.contains("no such table")
+                || text.contains("does not exist")
+                || text.contains("doesn't exist"));
+        if missing {
+            Error::JournalMissing { table, source: e }
+        } else {
+            Error::Db(e)
+        }
+    }
+}

@@ -1,0 +1,538 @@
+//! The active-model hooks that record tracked saves and deletes.
+//!
+//! [`track!`](crate::track) puts these four functions into an entity's
+//! `ActiveModelBehavior`. Call them yourself when you write your own hooks:
+//!
+//! ```ignore
+//! #[async_trait::async_trait]
+//! impl ActiveModelBehavior for ActiveModel {
+//!     async fn before_save<C: ConnectionTrait>(mut self, db: &C, insert: bool) -> Result<Self, DbErr> {
+//!         self.updated_at = Set(chrono::Utc::now());
+//!         revy::hooks::before_save(self, db, insert).await
+//!     }
+//!     async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
+//!         revy::hooks::after_save(model, db, insert).await
+//!     }
+//!     async fn before_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
+//!         revy::hooks::before_delete(self, db).await
+//!     }
+//!     async fn after_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
+//!         revy::hooks::after_delete(self, db).await
+//!     }
+//! }
+//! ```
+//!
+//! `before_*` read the context and the row as it is in the database; the
+//! matching `after_*` write the journal on the same connection, so inside a
+//! transaction the change and its history commit or roll back together. What
+//! `before_save` learned travels to `after_save` in the context's stash
+//! ([`Context::stash`]), since sea-orm hands `after_save` only the model.
+
+use std::any::TypeId;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use revy_core::{Action, Context};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    FromQueryResult, Iterable, ModelTrait, QueryFilter, QuerySelect, QueryTrait,
+};
+
+use crate::Error;
+use crate::journal::object_delta;
+use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
+use crate::keys::{self, content_type};
+
+/// What a `before_*` hook leaves for its `after_*` twin.
+struct Pending {
+    entity: TypeId,
+    ctx: ContextValues,
+    op: Op,
+}
+
+enum Op {
+    /// Per column: the caller's value (encoded), or `None` when left `NotSet`.
+    Insert {
+        given: Vec<Option<serde_json::Value>>,
+    },
+    /// The row before the update, and whether the journal knew it.
+    Update {
+        content_id: String,
+        old: Vec<serde_json::Value>,
+        has_history: bool,
+    },
+    /// The row before the delete, and whether the journal knew it.
+    Delete {
+        content_id: String,
+        old: Vec<serde_json::Value>,
+        has_history: bool,
+    },
+}
+
+/// Call before an insert (`insert = true`) or update is sent. Reads the
+/// context and, for an update, the row as the database has it now.
+pub async fn before_save<A, C>(am: A, db: &C, insert: bool) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + Send,
+    A::Entity: 'static,
+    C: ConnectionTrait,
+{
+    if Context::is_disabled() {
+        return Ok(am);
+    }
+    let op = if insert {
+        let mut given = Vec::new();
+        for col in <A::Entity as EntityTrait>::Column::iter() {
+            given.push(match am.get(col) {
+                ActiveValue::Set(v) | ActiveValue::Unchanged(v) => {
+                    Some(keys::encode::<A::Entity>(col, &v)?)
+                }
+                ActiveValue::NotSet => None,
+            });
+        }
+        Some(Op::Insert { given })
+    } else {
+        current_row::<A, C>(&am, db)
+            .await?
+            .map(|(content_id, old, has_history)| Op::Update {
+                content_id,
+                old,
+                has_history,
+            })
+    };
+    if let Some(op) = op {
+        stash::<A::Entity>(op)?;
+    }
+    Ok(am)
+}
+
+/// Call after an insert or update, with the model the database returned.
+/// Writes the object delta and the attribute deltas.
+pub async fn after_save<M, C>(model: M, db: &C, insert: bool) -> Result<M, DbErr>
+where
+    M: ModelTrait + Send + Sync,
+    M::Entity: 'static,
+    C: ConnectionTrait,
+{
+    if !Context::is_active() {
+        return Ok(model);
+    }
+    record_save(&model, db, insert).await?;
+    Ok(model)
+}
+
+/// Call before a delete is sent. Reads the row as the database has it now.
+pub async fn before_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + Send,
+    A::Entity: 'static,
+    C: ConnectionTrait,
+{
+    if Context::is_disabled() {
+        return Ok(am);
+    }
+    if let Some((content_id, old, has_history)) = current_row::<A, C>(&am, db).await? {
+        stash::<A::Entity>(Op::Delete {
+            content_id,
+            old,
+            has_history,
+        })?;
+    }
+    Ok(am)
+}
+
+/// Call after a delete. Writes the `Delete` object delta.
+pub async fn after_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
+where
+    A: ActiveModelTrait + Send,
+    A::Entity: 'static,
+    C: ConnectionTrait,
+{
+    if !Context::is_active() {
+        return Ok(am);
+    }
+    record_delete(&am, db).await?;
+    Ok(am)
+}
+
+fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
+    Context::stash(Pending {
+        entity: TypeId::of::<E>(),
+        ctx: ContextValues::current(),
+        op,
+    })?;
+    Ok(())
+}
+
+/// The key text, the encoded row and whether the journal has seen it, for
+/// the row an active model names; `None` when no such row exists (sea-orm
+/// then reports the missing row itself). The row is locked for the rest of
+/// the transaction where the backend can (`FOR UPDATE`), so concurrent
+/// updates of one row chain their old and new values correctly.
+async fn current_row<A, C>(
+    am: &A,
+    db: &C,
+) -> Result<Option<(String, Vec<serde_json::Value>, bool)>, Error>
+where
+    A: ActiveModelTrait,
+    C: ConnectionTrait,
+{
+    let Some(key) = keys::key_values_of_active(am)? else {
+        return Err(Error::KeyNotSet {
+            table: content_type::<A::Entity>(),
+        });
+    };
+    let content_type = content_type::<A::Entity>();
+    let content_id = keys::content_id_of::<A::Entity>(&key)?;
+    let newest = Query::select()
+        .column(object_delta::Column::Id)
+        .from(object_delta::Entity)
+        .and_where(object_delta::Column::ContentType.eq(content_type.as_str()))
+        .and_where(object_delta::Column::ContentId.eq(content_id.as_str()))
+        .limit(1)
+        .to_owned();
+    let mut select = <A::Entity as EntityTrait>::find();
+    for (col, value) in key {
+        select = select.filter(col.eq(value));
+    }
+    let statement = select
+        .expr_as(Expr::SubQuery(None, Box::new(newest.into())), LAST_DELTA)
+        .lock_exclusive()
+        .build(db.get_database_backend());
+    let row = db
+        .query_one_raw(statement)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let model =
+        <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(&row, "")?;
+    let last: Option<i64> = row.try_get("", LAST_DELTA)?;
+    Ok(Some((content_id, encode_row(&model)?, last.is_some())))
+}
+
+const LAST_DELTA: &str = "revy_last_object_delta";
+
+/// Every column of a model, encoded, in column order.
+pub(crate) fn encode_row<M: ModelTrait>(model: &M) -> Result<Vec<serde_json::Value>, Error> {
+    <M::Entity as EntityTrait>::Column::iter()
+        .map(|col| keys::encode::<M::Entity>(col, &model.get(col)))
+        .collect()
+}
+
+fn column_names<E: EntityTrait>() -> impl Iterator<Item = String> {
+    E::Column::iter().map(|c| sea_orm::IdenStatic::as_str(&c).to_owned())
+}
+
+async fn record_save<M, C>(model: &M, db: &C, insert: bool) -> Result<(), Error>
+where
+    M: ModelTrait,
+    M::Entity: 'static,
+    C: ConnectionTrait,
+{
+    let entity = TypeId::of::<M::Entity>();
+    let content_id = keys::content_id_of_model(model)?;
+    let new = encode_row(model)?;
+    let pending = if insert {
+        // The newest pending insert whose given values the row shows;
+        // failing that (the database changed a value), the newest insert.
+        Context::take_stashed::<Pending>(|p| {
+            p.entity == entity
+                && matches!(&p.op, Op::Insert { given } if given.iter().zip(&new).all(|(g, n)| g.as_ref().is_none_or(|g| g == n)))
+        })
+        .or_else(|| {
+            Context::take_stashed::<Pending>(|p| {
+                p.entity == entity && matches!(p.op, Op::Insert { .. })
+            })
+        })
+    } else {
+        Context::take_stashed::<Pending>(|p| {
+            p.entity == entity
+                && matches!(&p.op, Op::Update { content_id: id, .. } if *id == content_id)
+        })
+    };
+    let Some(Pending { ctx, op, .. }) = pending else {
+        return Ok(());
+    };
+    let content_type = content_type::<M::Entity>();
+    match op {
+        Op::Insert { given } => {
+            let changes = column_names::<M::Entity>()
+                .zip(new)
+                .zip(given)
+                .map(|((field_name, new_value), given)| AttributeChange {
+                    field_name,
+                    old_value: serde_json::Value::Null,
+                    new_value,
+                    // what the database filled in is the system's doing
+                    actor: given.and(ctx.actor.clone()),
+                    description: ctx.attribute_delta_description.clone(),
+                })
+                .collect();
+            write_delta(
+                db,
+                &ctx,
+                Action::Create,
+                &content_type,
+                &content_id,
+                changes,
+            )
+            .await
+        }
+        Op::Update {
+            old, has_history, ..
+        } => {
+            let changes: Vec<_> = column_names::<M::Entity>()
+                .zip(old.iter().cloned().zip(new))
+                .filter(|(_, (o, n))| o != n)
+                .map(|(field_name, (old_value, new_value))| AttributeChange {
+                    field_name,
+                    old_value,
+                    new_value,
+                    actor: ctx.actor.clone(),
+                    description: ctx.attribute_delta_description.clone(),
+                })
+                .collect();
+            if changes.is_empty() {
+                return Ok(());
+            }
+            if !has_history {
+                write_baseline::<M::Entity, C>(db, &content_type, &content_id, old).await?;
+            }
+            write_delta(
+                db,
+                &ctx,
+                Action::Update,
+                &content_type,
+                &content_id,
+                changes,
+            )
+            .await
+        }
+        Op::Delete { .. } => Ok(()),
+    }
+}
+
+async fn record_delete<A, C>(am: &A, db: &C) -> Result<(), Error>
+where
+    A: ActiveModelTrait,
+    A::Entity: 'static,
+    C: ConnectionTrait,
+{
+    let entity = TypeId::of::<A::Entity>();
+    let Some(key) = keys::key_values_of_active(am)? else {
+        return Ok(());
+    };
+    let content_id = keys::content_id_of::<A::Entity>(&key)?;
+    let pending = Context::take_stashed::<Pending>(|p| {
+        p.entity == entity
+            && matches!(&p.op, Op::Delete { content_id: id, .. } if *id == content_id)
+    });
+    let Some(Pending {
+        ctx,
+        op: Op::Delete {
+            old, has_history, ..
+        },
+        ..
+    }) = pending
+    else {
+        return Ok(());
+    };
+    let content_type = content_type::<A::Entity>();
+    if !has_history {
+        write_baseline::<A::Entity, C>(db, &content_type, &content_id, old).await?;
+    }
+    write_delta(
+        db,
+        &ctx,
+        Action::Delete,
+        &content_type,
+        &content_id,
+        Vec::new(),
+    )
+    .await
+}
+
+async fn write_delta<C: ConnectionTrait>(
+    db: &C,
+    ctx: &ContextValues,
+    action: Action,
+    content_type: &str,
+    content_id: &str,
+    changes: Vec<AttributeChange>,
+) -> Result<(), Error> {
+    warn_if_not_atomic::<C>();
+    let revision_id = write::revision_for(db, ctx).await?;
+    write::record(
+        db,
+        NewObjectDelta {
+            revision_id,
+            action,
+            actor: &ctx.actor,
+            description: &ctx.object_delta_description,
+            content_type,
+            content_id,
+        },
+        changes,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The description of the revision that holds a baseline.
+pub const BASELINE_DESCRIPTION: &str = "revy baseline: the row as it was before tracking began";
+
+/// Records the full row of an object the journal has never seen, as a
+/// `Create` by the system in a revision of its own, so that its snapshots
+/// are complete and undoing the operation that follows leaves it alone.
+async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    content_type: &str,
+    content_id: &str,
+    row: Vec<serde_json::Value>,
+) -> Result<(), Error> {
+    let revision_id = write::insert_revision(
+        db,
+        BASELINE_DESCRIPTION.to_owned(),
+        serde_json::json!({ "revy": "baseline" }),
+    )
+    .await?;
+    let changes = column_names::<E>()
+        .zip(row)
+        .map(|(field_name, new_value)| AttributeChange {
+            field_name,
+            old_value: serde_json::Value::Null,
+            new_value,
+            actor: None,
+            description: String::new(),
+        })
+        .collect();
+    write::record(
+        db,
+        NewObjectDelta {
+            revision_id,
+            action: Action::Create,
+            actor: &None,
+            description: "",
+            content_type,
+            content_id,
+        },
+        changes,
+    )
+    .await?;
+    Ok(())
+}
+
+static WARNED_NOT_ATOMIC: AtomicBool = AtomicBool::new(false);
+
+/// The first tracked write made outside a transaction says, once per
+/// process, that the change and its journal rows are separate statements.
+fn warn_if_not_atomic<C>() {
+    if std::any::type_name::<C>().contains("Transaction") {
+        return;
+    }
+    if !WARNED_NOT_ATOMIC.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            connection = std::any::type_name::<C>(),
+            "revy: a tracked write ran outside a transaction, so the change and its journal rows \
+             are not atomic; wrap the work in db.transaction(..) to make them commit together"
+        );
+    }
+}
+
+/// Puts revy's four hooks into an `impl ActiveModelBehavior` block.
+///
+/// ```ignore
+/// #[async_trait::async_trait]
+/// impl ActiveModelBehavior for ActiveModel {
+///     revy::track!();
+/// }
+/// ```
+///
+/// `#[async_trait]` rewrites the block before this macro expands, so the
+/// macro writes the hooks in the form async-trait would have produced.
+#[macro_export]
+macro_rules! track {
+    () => {
+        fn before_save<'life0, 'async_trait, C>(
+            self,
+            db: &'life0 C,
+            insert: bool,
+        ) -> ::core::pin::Pin<
+            ::std::boxed::Box<
+                dyn ::core::future::Future<
+                        Output = ::core::result::Result<Self, $crate::__private::DbErr>,
+                    > + ::core::marker::Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            C: 'async_trait + $crate::__private::ConnectionTrait,
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::std::boxed::Box::pin($crate::hooks::before_save(self, db, insert))
+        }
+
+        fn after_save<'life0, 'async_trait, C>(
+            model: <Self::Entity as $crate::__private::EntityTrait>::Model,
+            db: &'life0 C,
+            insert: bool,
+        ) -> ::core::pin::Pin<
+            ::std::boxed::Box<
+                dyn ::core::future::Future<
+                        Output = ::core::result::Result<
+                            <Self::Entity as $crate::__private::EntityTrait>::Model,
+                            $crate::__private::DbErr,
+                        >,
+                    > + ::core::marker::Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            C: 'async_trait + $crate::__private::ConnectionTrait,
+            'life0: 'async_trait,
+        {
+            ::std::boxed::Box::pin($crate::hooks::after_save(model, db, insert))
+        }
+
+        fn before_delete<'life0, 'async_trait, C>(
+            self,
+            db: &'life0 C,
+        ) -> ::core::pin::Pin<
+            ::std::boxed::Box<
+                dyn ::core::future::Future<
+                        Output = ::core::result::Result<Self, $crate::__private::DbErr>,
+                    > + ::core::marker::Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            C: 'async_trait + $crate::__private::ConnectionTrait,
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::std::boxed::Box::pin($crate::hooks::before_delete(self, db))
+        }
+
+        fn after_delete<'life0, 'async_trait, C>(
+            self,
+            db: &'life0 C,
+        ) -> ::core::pin::Pin<
+            ::std::boxed::Box<
+                dyn ::core::future::Future<
+                        Output = ::core::result::Result<Self, $crate::__private::DbErr>,
+                    > + ::core::marker::Send
+                    + 'async_trait,
+            >,
+        >
+        where
+            C: 'async_trait + $crate::__private::ConnectionTrait,
+            'life0: 'async_trait,
+            Self: 'async_trait,
+        {
+            ::std::boxed::Box::pin($crate::hooks::after_delete(self, db))
+        }
+    };
+}

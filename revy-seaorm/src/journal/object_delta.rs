@@ -1,0 +1,73 @@
+//! `revy_object_deltas`: one row per tracked create, update or delete.
+
+use sea_orm::entity::prelude::*;
+
+/// An object delta: one create, update or delete of one row.
+///
+/// ```no_run
+/// # async fn f(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// use revy_seaorm::entity::object_delta;
+/// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+///
+/// // every change of row 7 of `users`, newest first
+/// let deltas = object_delta::Entity::find()
+///     .filter(object_delta::Column::ContentType.eq("users"))
+///     .filter(object_delta::Column::ContentId.eq("7"))
+///     .order_by_desc(object_delta::Column::Id)
+///     .all(db)
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "revy_object_deltas")]
+pub struct Model {
+    /// The delta's id; ids grow in the order deltas were written.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// The revision the delta belongs to.
+    pub revision_id: i64,
+    /// The actor's kind; `None` (with `actor_id`) for the system.
+    pub actor_type: Option<String>,
+    /// The actor's id; `None` for the system.
+    pub actor_id: Option<String>,
+    /// `Create`, `Update` or `Delete`.
+    pub action: String,
+    /// The context's object delta description at the time; `""` if none.
+    #[sea_orm(column_type = "Text")]
+    pub description: String,
+    /// The changed row's table (schema-qualified when the entity has a schema).
+    pub content_type: String,
+    /// The changed row's primary key as text (a JSON array for a composite key).
+    pub content_id: String,
+    /// When the delta was written (UTC, microsecond precision).
+    pub created_at: DateTimeUtc,
+}
+
+/// Relations of an object delta.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    /// The revision holding the delta.
+    #[sea_orm(
+        belongs_to = "super::revision::Entity",
+        from = "Column::RevisionId",
+        to = "super::revision::Column::Id"
+    )]
+    Revision,
+    /// The attribute deltas of this object delta.
+    #[sea_orm(has_many = "super::attribute_delta::Entity")]
+    AttributeDelta,
+}
+
+impl Related<super::revision::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Revision.def()
+    }
+}
+
+impl Related<super::attribute_delta::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::AttributeDelta.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

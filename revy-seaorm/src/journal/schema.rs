@@ -1,0 +1,235 @@
+//! Creating the journal tables.
+
+use sea_orm::sea_query::{
+    ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, Table,
+    TableCreateStatement,
+};
+use sea_orm::{ConnectionTrait, DbBackend};
+
+use super::{attribute_delta, object_delta, revision};
+use crate::Error;
+
+/// Creates the journal tables and their indexes if they do not exist yet.
+///
+/// Safe to call at every start-up: it changes nothing when the tables are
+/// there. Works on SQLite, PostgreSQL and MySQL/MariaDB.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
+/// let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// revy_seaorm::install(&db).await?;
+/// revy_seaorm::install(&db).await?; // idempotent
+/// # Ok(()) }
+/// ```
+pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    for statement in statements(db.get_database_backend()) {
+        match statement {
+            Statement::Table(t) => db.execute(&t).await?,
+            Statement::Index(i) => db.execute(&i).await?,
+        };
+    }
+    Ok(())
+}
+
+/// One DDL statement of the journal schema.
+pub(crate) enum Statement {
+    Table(TableCreateStatement),
+    Index(IndexCreateStatement),
+}
+
+/// The statements that create the journal on `backend`, in order.
+///
+/// MySQL has no `CREATE INDEX IF NOT EXISTS`, so there the indexes are part
+/// of `CREATE TABLE IF NOT EXISTS`; the other backends take them apart.
+pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
+    let inline = backend == DbBackend::MySql;
+    let mut out = Vec::new();
+    for (mut table, indexes) in [
+        revisions(backend),
+        object_deltas(backend),
+        attribute_deltas(backend),
+    ] {
+        if inline {
+            for mut index in indexes {
+                table.index(&mut index);
+            }
+            out.push(Statement::Table(table));
+        } else {
+            out.push(Statement::Table(table));
+            out.extend(
+                indexes
+                    .into_iter()
+                    .map(|mut i| Statement::Index(i.if_not_exists().to_owned())),
+            );
+        }
+    }
+    out
+}
+
+fn id<C: sea_orm::sea_query::IntoIden>(column: C) -> ColumnDef {
+    ColumnDef::new(column)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
+}
+
+fn created_at<C: sea_orm::sea_query::IntoIden>(column: C, backend: DbBackend) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
+    match backend {
+        // TIMESTAMP on MySQL has whole seconds and ends in 2038
+        DbBackend::MySql => def.custom(sea_orm::sea_query::Alias::new("DATETIME(6)")),
+        _ => def.timestamp_with_time_zone(),
+    };
+    def.not_null().to_owned()
+}
+
+fn table_options(table: &mut TableCreateStatement, backend: DbBackend) {
+    if backend == DbBackend::MySql {
+        // exact, case-sensitive comparison of keys and column names
+        table.character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+}
+
+fn revisions(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    use revision::Column as C;
+    let mut t = Table::create();
+    t.table(revision::Entity)
+        .if_not_exists()
+        .col(id(C::Id))
+        .col(ColumnDef::new(C::Description).text().not_null())
+        .col(ColumnDef::new(C::Meta).json().null())
+        .col(created_at(C::CreatedAt, backend));
+    table_options(&mut t, backend);
+    (t, vec![])
+}
+
+fn actor_columns<C: sea_orm::sea_query::IntoIden>(
+    t: &mut TableCreateStatement,
+    actor_type: C,
+    actor_id: C,
+) {
+    t.col(ColumnDef::new(actor_type).string_len(255).null())
+        .col(ColumnDef::new(actor_id).string_len(255).null());
+}
+
+fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    use object_delta::Column as C;
+    let mut t = Table::create();
+    t.table(object_delta::Entity)
+        .if_not_exists()
+        .col(id(C::Id))
+        .col(ColumnDef::new(C::RevisionId).big_integer().not_null());
+    actor_columns(&mut t, C::ActorType, C::ActorId);
+    t.col(ColumnDef::new(C::Action).string_len(16).not_null())
+        .col(ColumnDef::new(C::Description).text().not_null())
+        .col(
+            ColumnDef::new(C::ContentType)
+                .string_len(CONTENT_TYPE_LEN)
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(C::ContentId)
+                .string_len(CONTENT_ID_LEN)
+                .not_null(),
+        )
+        .col(created_at(C::CreatedAt, backend))
+        .foreign_key(
+            ForeignKey::create()
+                .name("fk_revy_object_deltas_revision")
+                .from(object_delta::Entity, C::RevisionId)
+                .to(revision::Entity, revision::Column::Id)
+                .on_delete(ForeignKeyAction::Restrict),
+        );
+    table_options(&mut t, backend);
+    let history = Index::create()
+        .name("idx_revy_object_deltas_content")
+        .table(object_delta::Entity)
+        .col(C::ContentType)
+        .col(C::ContentId)
+        .col(C::Id)
+        .to_owned();
+    let by_revision = Index::create()
+        .name("idx_revy_object_deltas_revision")
+        .table(object_delta::Entity)
+        .col(C::RevisionId)
+        .to_owned();
+    (t, vec![history, by_revision])
+}
+
+fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    use attribute_delta::Column as C;
+    let mut t = Table::create();
+    t.table(attribute_delta::Entity)
+        .if_not_exists()
+        .col(id(C::Id))
+        .col(ColumnDef::new(C::ObjectDeltaId).big_integer().not_null())
+        .col(ColumnDef::new(C::RevisionId).big_integer().not_null());
+    actor_columns(&mut t, C::ActorType, C::ActorId);
+    t.col(ColumnDef::new(C::Action).string_len(16).not_null())
+        .col(ColumnDef::new(C::Description).text().not_null())
+        .col(
+            ColumnDef::new(C::ContentType)
+                .string_len(CONTENT_TYPE_LEN)
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(C::ContentId)
+                .string_len(CONTENT_ID_LEN)
+                .not_null(),
+        )
+        .col(
+            ColumnDef::new(C::FieldName)
+                .string_len(FIELD_NAME_LEN)
+                .not_null(),
+        )
+        .col(ColumnDef::new(C::OldValue).json().not_null())
+        .col(ColumnDef::new(C::NewValue).json().not_null())
+        .col(created_at(C::CreatedAt, backend))
+        .foreign_key(
+            ForeignKey::create()
+                .name("fk_revy_attribute_deltas_object_delta")
+                .from(attribute_delta::Entity, C::ObjectDeltaId)
+                .to(object_delta::Entity, object_delta::Column::Id)
+                .on_delete(ForeignKeyAction::Restrict),
+        )
+        .foreign_key(
+            ForeignKey::create()
+                .name("fk_revy_attribute_deltas_revision")
+                .from(attribute_delta::Entity, C::RevisionId)
+                .to(revision::Entity, revision::Column::Id)
+                .on_delete(ForeignKeyAction::Restrict),
+        );
+    table_options(&mut t, backend);
+    // A snapshot asks, per column, for the newest delta of one object at or
+    // before a given id: an index range scan with this key order.
+    let snapshot = Index::create()
+        .name("idx_revy_attribute_deltas_snapshot")
+        .table(attribute_delta::Entity)
+        .col(C::ContentType)
+        .col(C::ContentId)
+        .col(C::FieldName)
+        .col(C::Id)
+        .to_owned();
+    let by_object_delta = Index::create()
+        .name("idx_revy_attribute_deltas_object_delta")
+        .table(attribute_delta::Entity)
+        .col(C::ObjectDeltaId)
+        .to_owned();
+    let by_revision = Index::create()
+        .name("idx_revy_attribute_deltas_revision")
+        .table(attribute_delta::Entity)
+        .col(C::RevisionId)
+        .to_owned();
+    (t, vec![snapshot, by_object_delta, by_revision])
+}
+
+/// Longest table name (with schema) the journal stores.
+pub const CONTENT_TYPE_LEN: u32 = 128;
+/// Longest primary key text the journal stores.
+pub const CONTENT_ID_LEN: u32 = 255;
+/// Longest column name the journal stores.
+pub const FIELD_NAME_LEN: u32 = 128;
+// On MySQL the snapshot index holds (128 + 255 + 128) utf8mb4 characters,
+// 2044 bytes: under InnoDB's 3072-byte key limit.
