@@ -54,7 +54,7 @@ pub use revy_core::{
 };
 pub use revy_seaorm::{
     ActorExt, CONTENT_ID_LEN, CONTENT_TYPE_LEN, Error, FIELD_NAME_LEN, codec, content_type, entity,
-    hooks, install, track,
+    hooks, install, revision_actors, track,
 };
 
 /// The context module of revy-core, for its documentation and types.

@@ -32,7 +32,7 @@ pub trait ActorExt: Sized {
 
     /// Fetches the model this actor names; `Ok(None)` if the row is gone.
     /// Fails when the actor is of another kind than `E`'s table.
-    async fn load<E>(&self, db: &(impl ConnectionTrait + Sync)) -> Result<Option<E::Model>, Error>
+    async fn load<E>(&self, db: &(impl ConnectionTrait)) -> Result<Option<E::Model>, Error>
     where
         E: EntityTrait,
         E::Model: IntoActiveModel<E::ActiveModel>;
@@ -47,7 +47,7 @@ impl ActorExt for Actor {
         ))
     }
 
-    async fn load<E>(&self, db: &(impl ConnectionTrait + Sync)) -> Result<Option<E::Model>, Error>
+    async fn load<E>(&self, db: &(impl ConnectionTrait)) -> Result<Option<E::Model>, Error>
     where
         E: EntityTrait,
         E::Model: IntoActiveModel<E::ActiveModel>,

@@ -8,6 +8,12 @@ use sea_orm::{
 };
 
 use crate::Error;
+
+/// Key columns of an active model's entity with their values.
+pub(crate) type KeyValues<A> = Vec<(
+    <<A as ActiveModelTrait>::Entity as EntityTrait>::Column,
+    Value,
+)>;
 use crate::codec;
 use crate::journal::CONTENT_ID_LEN;
 
@@ -85,7 +91,7 @@ pub(crate) fn content_id_of_model<M: ModelTrait>(model: &M) -> Result<String, Er
 /// The key values of an active model, if every key column is set.
 pub(crate) fn key_values_of_active<A: ActiveModelTrait>(
     am: &A,
-) -> Result<Option<Vec<(<A::Entity as EntityTrait>::Column, Value)>>, Error> {
+) -> Result<Option<KeyValues<A>>, Error> {
     let mut out = Vec::new();
     for col in key_columns::<A::Entity>()? {
         match am.get(col) {
@@ -143,7 +149,7 @@ pub(crate) fn decode_into<A: ActiveModelTrait>(
 /// The key values named by a journal key text, typed for the entity's key columns.
 pub(crate) fn key_values_from_id<A: ActiveModelTrait>(
     content_id: &str,
-) -> Result<Vec<(<A::Entity as EntityTrait>::Column, Value)>, Error> {
+) -> Result<KeyValues<A>, Error> {
     let cols = key_columns::<A::Entity>()?;
     let defaults = A::default_values();
     let bad = |reason: String| Error::BadKey {
@@ -163,10 +169,10 @@ pub(crate) fn key_values_from_id<A: ActiveModelTrait>(
         let col = *col;
         for candidate in candidates {
             let mut probe = A::default();
-            if decode_into(&mut probe, &defaults, col, &candidate).is_ok() {
-                if let ActiveValue::Set(v) = probe.get(col) {
-                    return Ok(vec![(col, v)]);
-                }
+            if decode_into(&mut probe, &defaults, col, &candidate).is_ok()
+                && let ActiveValue::Set(v) = probe.get(col)
+            {
+                return Ok(vec![(col, v)]);
             }
         }
         return Err(bad(format!("not a value of column {}", col.as_str())));

@@ -7,12 +7,14 @@
 mod actor;
 pub mod codec;
 mod error;
+mod history;
 pub mod hooks;
 mod journal;
 mod keys;
 
 pub use actor::ActorExt;
 pub use error::Error;
+pub use history::revision_actors;
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;
 

@@ -4,7 +4,7 @@ use sea_orm::sea_query::{
     ColumnDef, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, Table,
     TableCreateStatement,
 };
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::{attribute_delta, object_delta, revision};
 use crate::Error;
@@ -23,18 +23,9 @@ use crate::Error;
 /// ```
 pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     for statement in statements(db.get_database_backend()) {
-        match statement {
-            Statement::Table(t) => db.execute(&t).await?,
-            Statement::Index(i) => db.execute(&i).await?,
-        };
+        db.execute_raw(statement).await?;
     }
     Ok(())
-}
-
-/// One DDL statement of the journal schema.
-pub(crate) enum Statement {
-    Table(TableCreateStatement),
-    Index(IndexCreateStatement),
 }
 
 /// The statements that create the journal on `backend`, in order.
@@ -53,13 +44,13 @@ pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
             for mut index in indexes {
                 table.index(&mut index);
             }
-            out.push(Statement::Table(table));
+            out.push(backend.build(&table));
         } else {
-            out.push(Statement::Table(table));
+            out.push(backend.build(&table));
             out.extend(
                 indexes
                     .into_iter()
-                    .map(|mut i| Statement::Index(i.if_not_exists().to_owned())),
+                    .map(|mut i| backend.build(i.if_not_exists())),
             );
         }
     }

@@ -1,0 +1,183 @@
+//! The integration-test harness: one test body, run on every configured
+//! backend, each run in a database (or schema) of its own so tests run in
+//! parallel.
+//!
+//! SQLite always runs (a file in the temp directory). PostgreSQL runs when
+//! `REVY_TEST_POSTGRES_URL` is set, MariaDB/MySQL when `REVY_TEST_MYSQL_URL`
+//! is. A set URL that cannot be reached fails the test; an unset one skips
+//! it, unless `CI=true`, where every backend must run.
+#![allow(dead_code)]
+
+pub mod entities;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, Schema,
+};
+
+/// The backends a test body runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    fn url_var(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => "REVY_TEST_POSTGRES_URL",
+            Backend::MySql => "REVY_TEST_MYSQL_URL",
+        }
+    }
+}
+
+/// A connection to a database of this test's own.
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    pub backend: Backend,
+    /// Statements run on `db` so far (every statement, journal included).
+    pub statements: Arc<AtomicUsize>,
+}
+
+impl TestDb {
+    /// Statements counted since the last call.
+    pub fn take_statement_count(&self) -> usize {
+        self.statements.swap(0, Ordering::SeqCst)
+    }
+
+    /// Creates the table of an entity.
+    pub async fn create_table<E: EntityTrait>(&self, entity: E) {
+        let backend = self.db.get_database_backend();
+        let stmt = Schema::new(backend).create_table_from_entity(entity);
+        self.db.execute(&stmt).await.expect("create test table");
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A name for this test's database or schema: a Rust identifier (so safe
+/// to write into DDL), short enough for every backend.
+fn db_name(test: &str) -> String {
+    let mut name = format!("revy_t_{test}");
+    name.truncate(60);
+    name
+}
+
+async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
+    let name = db_name(test);
+    let (url, schema) = match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{name}_{}.db", std::process::id()));
+            let _ = std::fs::remove_file(&path);
+            (format!("sqlite://{}?mode=rwc", path.display()), None)
+        }
+        Backend::Postgres | Backend::MySql => {
+            let Ok(url) = std::env::var(backend.url_var()) else {
+                assert!(
+                    !in_ci(),
+                    "CI=true but {} is not set: every backend must run in CI",
+                    backend.url_var()
+                );
+                eprintln!("skipped on {backend:?}: {} is not set", backend.url_var());
+                return None;
+            };
+            let admin = Database::connect(&url).await.unwrap_or_else(|e| {
+                panic!("{} = {url} is set but unreachable: {e}", backend.url_var())
+            });
+            // DDL takes identifiers, which cannot be bound parameters; the
+            // name is built from the test's Rust identifier only.
+            if backend == Backend::Postgres {
+                admin
+                    .execute_unprepared(&format!(
+                        "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+                    ))
+                    .await
+                    .expect("create test schema");
+                (url, Some(name))
+            } else {
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .await
+                    .expect("drop test database");
+                admin
+                    .execute_unprepared(&format!(
+                        "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                    ))
+                    .await
+                    .expect("create test database");
+                let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+                (format!("{base}/{name}"), None)
+            }
+        }
+    };
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(5).sqlx_logging(false);
+    if let Some(schema) = schema {
+        options.set_schema_search_path(schema);
+    }
+    let mut db = Database::connect(options)
+        .await
+        .unwrap_or_else(|e| panic!("connect to the test database on {backend:?}: {e}"));
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    revy::install(&db).await.expect("install the journal");
+    statements.store(0, Ordering::SeqCst);
+    Some(TestDb {
+        db,
+        backend,
+        statements,
+    })
+}
+
+/// Runs `body` on a fresh database of `backend`; skips when the backend is
+/// not configured (outside CI).
+pub async fn run<F, Fut>(backend: Backend, test: &str, body: F)
+where
+    F: FnOnce(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some(db) = connect(backend, test).await else {
+        return;
+    };
+    assert_eq!(
+        db.db.get_database_backend(),
+        match backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+            Backend::MySql => DbBackend::MySql,
+        }
+    );
+    body(db).await;
+}
+
+/// Declares, for each named `async fn(TestDb)`, a module of three tests:
+/// `name::sqlite`, `name::postgres`, `name::mysql`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $crate::common::run($crate::common::Backend::Sqlite, stringify!($name), super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $crate::common::run($crate::common::Backend::Postgres, stringify!($name), super::$name).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                $crate::common::run($crate::common::Backend::MySql, stringify!($name), super::$name).await
+            }
+        }
+    )*};
+}
