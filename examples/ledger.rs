@@ -130,7 +130,10 @@ async fn main() -> Result<(), AnyError> {
         .one(&db)
         .await?
         .ok_or("revision row missing")?;
-    println!("revision {} \"{}\" at {}", rev.id, rev.description, rev.created_at);
+    println!(
+        "revision {} \"{}\" at {}",
+        rev.id, rev.description, rev.created_at
+    );
     let actors = revy::revision_actors(&db, revision_id).await?;
     let names: Vec<String> = actors
         .iter()
