@@ -53,8 +53,9 @@ pub use revy_core::{
     Action, Actor, CapturedContext, Context, ContextError, Frame, LazyRevision, ParseError, Scoped,
 };
 pub use revy_seaorm::{
-    ActorExt, CONTENT_ID_LEN, CONTENT_TYPE_LEN, Error, FIELD_NAME_LEN, codec, content_type, entity,
-    hooks, install, revision_actors, track,
+    ActorExt, CONTENT_ID_LEN, CONTENT_TYPE_LEN, Error, FIELD_NAME_LEN, ObjectSnapshot,
+    SelectSnapshotExt, SnapshotSelect, TrackedEntity, codec, content_type, entity, hooks, install,
+    register, restore, revert, revision_actors, track, undo_revision,
 };
 
 /// The context module of revy-core, for its documentation and types.

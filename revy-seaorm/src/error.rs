@@ -88,6 +88,79 @@ pub enum Error {
         reason: String,
     },
 
+    /// A column of the entity has no value in the journal, no default and is not nullable.
+    #[error(
+        "column {table}.{column} has no value in the journal (it was probably added after the history was written), no default and is not nullable: give it a default_value in the entity"
+    )]
+    MissingColumn {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+    },
+
+    /// There is no snapshot of this table's row at that object delta.
+    #[error(
+        "object delta {object_delta_id} has no snapshot of a row of {table}: it does not exist or belongs to another table"
+    )]
+    NoSnapshot {
+        /// The table asked for.
+        table: String,
+        /// The object delta.
+        object_delta_id: i64,
+    },
+
+    /// A restore would overwrite a live row.
+    #[error(
+        "cannot restore {table} row {key}: a row with that key exists; revert it instead, or delete it first"
+    )]
+    KeyTaken {
+        /// The table.
+        table: String,
+        /// The key, as text.
+        key: String,
+    },
+
+    /// A revert needs a live row and there is none.
+    #[error("cannot revert {table} row {key}: it no longer exists; restore it instead")]
+    RowGone {
+        /// The table.
+        table: String,
+        /// The key, as text.
+        key: String,
+    },
+
+    /// No revision has this id.
+    #[error("revision {revision_id} does not exist")]
+    NoRevision {
+        /// The id asked for.
+        revision_id: i64,
+    },
+
+    /// A revision cannot be undone because a row changed after it.
+    #[error(
+        "cannot undo revision {revision_id}: {table} row {key} changed after it (object delta {later_delta_id}); undo the later revision first"
+    )]
+    Conflict {
+        /// The revision being undone.
+        revision_id: i64,
+        /// The table of the row.
+        table: String,
+        /// The row's key.
+        key: String,
+        /// The later object delta.
+        later_delta_id: i64,
+    },
+
+    /// A revision touches a table whose entity revy does not know in this process.
+    #[error(
+        "cannot undo changes to table {table}: no entity is registered for it; call revy::register::<your_entity::Entity>() at start-up"
+    )]
+    UnknownEntity {
+        /// The table.
+        table: String,
+    },
+
     /// An actor was loaded as an entity of another table.
     #[error("actor is a {found}, not a {expected}: load it with the entity of table {found}")]
     ActorKind {

@@ -451,7 +451,9 @@ fn warn_if_not_atomic<C>() {
 /// ```
 ///
 /// `#[async_trait]` rewrites the block before this macro expands, so the
-/// macro writes the hooks in the form async-trait would have produced.
+/// macro writes the hooks in the form async-trait would have produced. The
+/// first save or delete also registers the entity for
+/// [`undo_revision`](crate::undo_revision).
 #[macro_export]
 macro_rules! track {
     () => {
@@ -472,6 +474,10 @@ macro_rules! track {
             'life0: 'async_trait,
             Self: 'async_trait,
         {
+            static REGISTERED: ::std::sync::Once = ::std::sync::Once::new();
+            REGISTERED.call_once(
+                $crate::register::<<Self as $crate::__private::ActiveModelTrait>::Entity>,
+            );
             ::std::boxed::Box::pin($crate::hooks::before_save(self, db, insert))
         }
 
@@ -513,6 +519,10 @@ macro_rules! track {
             'life0: 'async_trait,
             Self: 'async_trait,
         {
+            static REGISTERED: ::std::sync::Once = ::std::sync::Once::new();
+            REGISTERED.call_once(
+                $crate::register::<<Self as $crate::__private::ActiveModelTrait>::Entity>,
+            );
             ::std::boxed::Box::pin($crate::hooks::before_delete(self, db))
         }
 

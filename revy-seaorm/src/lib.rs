@@ -11,12 +11,18 @@ mod history;
 pub mod hooks;
 mod journal;
 mod keys;
+mod restore;
+mod snapshot;
+mod undo;
 
 pub use actor::ActorExt;
 pub use error::Error;
 pub use history::revision_actors;
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;
+pub use restore::{TrackedEntity, restore, revert};
+pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
+pub use undo::{register, undo_revision};
 
 /// The journal's SeaORM entities, to query with plain sea-orm.
 pub mod entity {
@@ -25,10 +31,10 @@ pub mod entity {
 
 /// Extension traits: `use revy::prelude::*`.
 pub mod prelude {
-    pub use crate::ActorExt;
+    pub use crate::{ActorExt, SelectSnapshotExt};
 }
 
 #[doc(hidden)]
 pub mod __private {
-    pub use sea_orm::{ConnectionTrait, DbErr, EntityTrait};
+    pub use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait};
 }

@@ -93,3 +93,47 @@ pub mod note {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The `accounts` table as a later version of the program sees it: two
+/// columns were added after history was written.
+pub mod account_v2 {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub code: String,
+        pub name: Option<String>,
+        pub is_active: bool,
+        pub balance: i64,
+        pub nickname: Option<String>,
+        #[sea_orm(default_value = 5)]
+        pub level: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The `accounts` table with an added column that has neither a default nor NULL.
+pub mod account_v3 {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub code: String,
+        pub region: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

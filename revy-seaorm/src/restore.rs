@@ -1,0 +1,189 @@
+//! Rolling back: restoring deleted rows, reverting live ones, undoing revisions.
+
+use revy_core::{Action, Context};
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, Select, TryIntoModel,
+};
+
+use crate::Error;
+use crate::journal::object_delta;
+use crate::keys::{self, content_type};
+use crate::snapshot::ObjectSnapshot;
+
+/// An entity revy can rebuild and write back: its active model is tracked
+/// (`revy::track!()`) and round-trips through its model. Every sea-orm
+/// entity whose `ActiveModelBehavior` is implemented is one.
+pub trait TrackedEntity:
+    EntityTrait<
+        ActiveModel: ActiveModelTrait<Entity = Self>
+                         + ActiveModelBehavior
+                         + TryIntoModel<<Self as EntityTrait>::Model>
+                         + Send
+                         + 'static,
+        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel>,
+    >
+{
+}
+
+impl<E> TrackedEntity for E where
+    E: EntityTrait<
+            ActiveModel: ActiveModelTrait<Entity = E>
+                             + ActiveModelBehavior
+                             + TryIntoModel<E::Model>
+                             + Send
+                             + 'static,
+            Model: IntoActiveModel<E::ActiveModel>,
+        >
+{
+}
+
+pub(crate) fn find_by_key<E: EntityTrait>(key: &[(E::Column, sea_orm::Value)]) -> Select<E> {
+    let mut select = E::find();
+    for (col, value) in key {
+        select = select.filter(col.eq(value.clone()));
+    }
+    select
+}
+
+/// The snapshot at `delta_id`, or an error saying there is none.
+async fn snapshot_or_error<E, C>(db: &C, delta_id: i64) -> Result<E::Model, Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    ObjectSnapshot::<E>::at(delta_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::NoSnapshot {
+            table: content_type::<E>(),
+            object_delta_id: delta_id,
+        })
+}
+
+/// Inserts the snapshot at `delta_id` again, with its original primary key,
+/// tracked as a `Create` (in the current context; outside one, in a frame of
+/// its own so the restore is always recorded).
+///
+/// Fails, recording nothing, when a row with that key exists: the error
+/// names the table and the key.
+///
+/// ```ignore
+/// let delta = object_delta::Entity::find()
+///     .filter(object_delta::Column::Action.eq("Delete"))
+///     .order_by_desc(object_delta::Column::Id)
+///     .one(&db).await?.unwrap();
+/// let membership = revy::restore::<membership::Entity>(&db, delta.id).await?;
+/// ```
+pub async fn restore<E, C>(db: &C, delta_id: i64) -> Result<E::Model, Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    let snapshot = snapshot_or_error::<E, C>(db, delta_id).await?;
+    insert_snapshot::<E, C>(db, snapshot).await
+}
+
+pub(crate) async fn insert_snapshot<E, C>(db: &C, snapshot: E::Model) -> Result<E::Model, Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    let key: Vec<_> = keys::key_columns::<E>()?
+        .into_iter()
+        .map(|c| (c, sea_orm::ModelTrait::get(&snapshot, c)))
+        .collect();
+    if find_by_key::<E>(&key).one(db).await?.is_some() {
+        return Err(Error::KeyTaken {
+            table: content_type::<E>(),
+            key: keys::content_id_of::<E>(&key)?,
+        });
+    }
+    let am = snapshot.into_active_model().reset_all();
+    Ok(Context::new().scope(am.insert(db)).await?)
+}
+
+/// Updates the live row back to the snapshot at `delta_id`, tracked as an
+/// `Update` of the columns that differ. Fails when the row no longer exists
+/// (use [`restore`] for that).
+pub async fn revert<E, C>(db: &C, delta_id: i64) -> Result<E::Model, Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    let snapshot = snapshot_or_error::<E, C>(db, delta_id).await?;
+    update_to_snapshot::<E, C>(db, snapshot).await
+}
+
+pub(crate) async fn update_to_snapshot<E, C>(db: &C, snapshot: E::Model) -> Result<E::Model, Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    let key: Vec<_> = keys::key_columns::<E>()?
+        .into_iter()
+        .map(|c| (c, sea_orm::ModelTrait::get(&snapshot, c)))
+        .collect();
+    if find_by_key::<E>(&key).one(db).await?.is_none() {
+        return Err(Error::RowGone {
+            table: content_type::<E>(),
+            key: keys::content_id_of::<E>(&key)?,
+        });
+    }
+    let am = snapshot.into_active_model().reset_all();
+    Ok(Context::new().scope(am.update(db)).await?)
+}
+
+/// The newest object delta of an object before `before_id`, if any.
+pub(crate) async fn previous_delta<C: ConnectionTrait>(
+    db: &C,
+    content_type: &str,
+    content_id: &str,
+    before_id: i64,
+) -> Result<Option<object_delta::Model>, Error> {
+    use sea_orm::QueryOrder;
+    Ok(object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq(content_type))
+        .filter(object_delta::Column::ContentId.eq(content_id))
+        .filter(object_delta::Column::Id.lt(before_id))
+        .order_by_desc(object_delta::Column::Id)
+        .one(db)
+        .await?)
+}
+
+/// Brings one object back to its state before `first_delta_id` (absent if
+/// it did not exist then): the typed step of [`undo_revision`](crate::undo_revision).
+pub(crate) async fn roll_back_object<E, C>(
+    db: &C,
+    content_id: &str,
+    first_delta_id: i64,
+) -> Result<(), Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    let table = content_type::<E>();
+    let target = match previous_delta(db, &table, content_id, first_delta_id).await? {
+        Some(d) if d.action != Action::Delete.as_str() => {
+            Some(snapshot_or_error::<E, C>(db, d.id).await?)
+        }
+        _ => None,
+    };
+    let key = keys::key_values_from_id::<E::ActiveModel>(content_id)?;
+    let live = find_by_key::<E>(&key).one(db).await?;
+    match (target, live) {
+        (None, Some(live)) => {
+            Context::new()
+                .scope(live.into_active_model().delete(db))
+                .await?;
+        }
+        (Some(target), None) => {
+            insert_snapshot::<E, C>(db, target).await?;
+        }
+        (Some(target), Some(_)) => {
+            update_to_snapshot::<E, C>(db, target).await?;
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}

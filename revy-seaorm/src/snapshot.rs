@@ -1,0 +1,255 @@
+//! Reassembling past states of a row from the journal.
+//!
+//! The snapshot at an object delta is the row right after it (for a
+//! `Delete`, the last state before the deletion): per column, the newest
+//! attribute delta of the same object whose object delta is at or before it.
+//! Each column is one scalar subquery that the journal's snapshot index
+//! answers with a single seek, so a snapshot costs the same with ten deltas
+//! of history or a hundred thousand, and a whole batch of object deltas is
+//! one statement.
+
+use std::marker::PhantomData;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryResult,
+    QuerySelect, QueryTrait, Select, TryIntoModel,
+};
+
+use crate::Error;
+use crate::journal::{attribute_delta, object_delta};
+use crate::keys::{self, content_type};
+
+/// The state of a row of `E` right after an object delta, rebuilt from the
+/// journal in one query.
+///
+/// ```ignore
+/// let user: Option<user::Model> = revy::ObjectSnapshot::<user::Entity>::at(delta_id).one(&db).await?;
+/// ```
+///
+/// An id that names no object delta, or a delta of another table, gives
+/// `Ok(None)`, as sea-orm's `find_by_id(..).one(..)` does.
+pub struct ObjectSnapshot<E> {
+    object_delta_id: i64,
+    entity: PhantomData<E>,
+}
+
+impl<E> ObjectSnapshot<E>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+{
+    /// The snapshot at the object delta `object_delta_id`.
+    pub fn at(object_delta_id: i64) -> Self {
+        ObjectSnapshot {
+            object_delta_id,
+            entity: PhantomData,
+        }
+    }
+
+    /// Runs the query.
+    pub async fn one<C: ConnectionTrait>(self, db: &C) -> Result<Option<E::Model>, Error> {
+        let row = object_delta::Entity::find_by_id(self.object_delta_id)
+            .with_snapshot::<E>()
+            .one(db)
+            .await?;
+        Ok(row.and_then(|(_, model)| model))
+    }
+}
+
+/// Adds snapshots to a query of object deltas: `.with_snapshot::<E>()`.
+/// Comes with `use revy::prelude::*`.
+///
+/// ```ignore
+/// let rows: Vec<(object_delta::Model, Option<user::Model>)> = object_delta::Entity::find()
+///     .filter(object_delta::Column::ContentType.eq("users"))
+///     .with_snapshot::<user::Entity>()
+///     .all(&db)
+///     .await?;
+/// ```
+pub trait SelectSnapshotExt {
+    /// Each object delta with the snapshot of its row at that delta (`None`
+    /// for deltas of other tables).
+    fn with_snapshot<E>(self) -> SnapshotSelect<E>
+    where
+        E: EntityTrait,
+        E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>;
+}
+
+impl SelectSnapshotExt for Select<object_delta::Entity> {
+    fn with_snapshot<E>(self) -> SnapshotSelect<E>
+    where
+        E: EntityTrait,
+        E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+    {
+        SnapshotSelect {
+            select: self,
+            entity: PhantomData,
+        }
+    }
+}
+
+/// A query of object deltas with the snapshot of each; made by
+/// [`SelectSnapshotExt::with_snapshot`].
+pub struct SnapshotSelect<E> {
+    select: Select<object_delta::Entity>,
+    entity: PhantomData<E>,
+}
+
+fn alias(i: usize) -> String {
+    format!("revy_snapshot_{i}")
+}
+
+impl<E> SnapshotSelect<E>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+{
+    fn statement(self, backend: sea_orm::DbBackend) -> sea_orm::Statement {
+        let table = content_type::<E>();
+        let mut select = self.select;
+        for (i, col) in E::Column::iter().enumerate() {
+            let newest = Query::select()
+                .column((attribute_delta::Entity, attribute_delta::Column::NewValue))
+                .from(attribute_delta::Entity)
+                .and_where(
+                    Expr::col((
+                        attribute_delta::Entity,
+                        attribute_delta::Column::ContentType,
+                    ))
+                    .eq(table.as_str()),
+                )
+                .and_where(
+                    Expr::col((object_delta::Entity, object_delta::Column::ContentType))
+                        .eq(table.as_str()),
+                )
+                .and_where(
+                    Expr::col((attribute_delta::Entity, attribute_delta::Column::ContentId))
+                        .equals((object_delta::Entity, object_delta::Column::ContentId)),
+                )
+                .and_where(
+                    Expr::col((attribute_delta::Entity, attribute_delta::Column::FieldName))
+                        .eq(col.as_str()),
+                )
+                .and_where(
+                    Expr::col((
+                        attribute_delta::Entity,
+                        attribute_delta::Column::ObjectDeltaId,
+                    ))
+                    .lte(Expr::col((object_delta::Entity, object_delta::Column::Id))),
+                )
+                .order_by(
+                    (
+                        attribute_delta::Entity,
+                        attribute_delta::Column::ObjectDeltaId,
+                    ),
+                    Order::Desc,
+                )
+                .order_by(
+                    (attribute_delta::Entity, attribute_delta::Column::Id),
+                    Order::Desc,
+                )
+                .limit(1)
+                .to_owned();
+            select = select.expr_as(Expr::SubQuery(None, Box::new(newest.into())), alias(i));
+        }
+        select.build(backend)
+    }
+
+    /// Every object delta of the query with its snapshot, in one statement.
+    pub async fn all<C: ConnectionTrait>(
+        self,
+        db: &C,
+    ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
+        let statement = self.statement(db.get_database_backend());
+        let rows = db
+            .query_all_raw(statement)
+            .await
+            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+        rows.iter().map(read_row::<E>).collect()
+    }
+
+    /// The first object delta of the query with its snapshot.
+    pub async fn one<C: ConnectionTrait>(
+        self,
+        db: &C,
+    ) -> Result<Option<(object_delta::Model, Option<E::Model>)>, Error> {
+        let mut this = self;
+        this.select = this.select.limit(1);
+        Ok(this.all(db).await?.into_iter().next())
+    }
+}
+
+/// Reads one object delta and decodes its snapshot columns.
+fn read_row<E>(row: &QueryResult) -> Result<(object_delta::Model, Option<E::Model>), Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+{
+    use sea_orm::FromQueryResult;
+    let delta = object_delta::Model::from_query_result(row, "")?;
+    let mut values = Vec::new();
+    for i in 0..E::Column::iter().count() {
+        values.push(read_json(row, &alias(i))?);
+    }
+    Ok((delta, build_model::<E>(values)?))
+}
+
+/// A journal JSON value from a query result; SQL NULL (no delta) is `None`.
+/// Scalar subqueries lose the column's declared type on some backends, so
+/// the value may arrive as JSON or as its text.
+fn read_json(row: &QueryResult, name: &str) -> Result<Option<serde_json::Value>, Error> {
+    if let Ok(v) = row.try_get::<Option<serde_json::Value>>("", name) {
+        return Ok(v);
+    }
+    let text: Option<String> = row.try_get("", name)?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| {
+            Error::Db(sea_orm::DbErr::Type(format!(
+                "journal value in {name} is not JSON: {e}"
+            )))
+        })
+    })
+    .transpose()
+}
+
+/// Builds a model from one journal value per column (`None`: no delta for
+/// that column). No value at all means there is no snapshot.
+pub(crate) fn build_model<E>(
+    values: Vec<Option<serde_json::Value>>,
+) -> Result<Option<E::Model>, Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+{
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();
+    let mut am = <E::ActiveModel as ActiveModelTrait>::default();
+    for (col, value) in E::Column::iter().zip(values) {
+        let json = match value {
+            Some(json) => json,
+            None => missing_column_value::<E>(col)?,
+        };
+        keys::decode_into(&mut am, &defaults, col, &json)?;
+    }
+    Ok(Some(am.try_into_model()?))
+}
+
+/// The value of a column the journal has no delta for (it was added to the
+/// entity after the history was written): its declared default, else NULL
+/// when nullable, else an error naming it.
+fn missing_column_value<E: EntityTrait>(col: E::Column) -> Result<serde_json::Value, Error> {
+    let def = col.def();
+    if let Some(Expr::Value(default)) = def.get_column_default() {
+        return keys::encode::<E>(col, default);
+    }
+    if def.is_null() {
+        return Ok(serde_json::Value::Null);
+    }
+    Err(Error::MissingColumn {
+        table: content_type::<E>(),
+        column: col.as_str().to_owned(),
+    })
+}

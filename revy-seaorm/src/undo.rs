@@ -1,0 +1,156 @@
+//! Undoing a whole revision, and the registry of entities that makes it
+//! possible: a revision names its rows by table, so revy needs to know which
+//! entity (which Rust types) each table is.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{LazyLock, RwLock};
+
+use revy_core::{Context, LazyRevision};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+
+use crate::Error;
+use crate::journal::{object_delta, revision};
+use crate::keys::content_type;
+use crate::restore::{TrackedEntity, roll_back_object};
+
+type RollBack = for<'a> fn(
+    &'a DatabaseTransaction,
+    &'a str,
+    i64,
+) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+static REGISTRY: LazyLock<RwLock<HashMap<String, RollBack>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+fn roll_back<'a, E: TrackedEntity>(
+    txn: &'a DatabaseTransaction,
+    content_id: &'a str,
+    first_delta_id: i64,
+) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+    Box::pin(roll_back_object::<E, DatabaseTransaction>(
+        txn,
+        content_id,
+        first_delta_id,
+    ))
+}
+
+/// Tells revy which entity a table is, so [`undo_revision`] can rebuild its
+/// rows. `revy::track!()` registers an entity the first time it saves or
+/// deletes; call this at start-up for entities that may not have yet.
+///
+/// ```ignore
+/// revy::register::<account::Entity>();
+/// ```
+pub fn register<E: TrackedEntity>() {
+    let table = content_type::<E>();
+    if let Ok(mut map) = REGISTRY.write() {
+        map.insert(table, roll_back::<E>);
+    }
+}
+
+fn lookup(table: &str) -> Option<RollBack> {
+    REGISTRY.read().ok().and_then(|m| m.get(table).copied())
+}
+
+/// One row a revision touched.
+struct Touched {
+    content_type: String,
+    content_id: String,
+    first_delta_id: i64,
+    last_delta_id: i64,
+}
+
+/// Reverses every object delta of a revision, newest first, in one
+/// transaction and one new revision, whose id it returns (`None` when the
+/// revision holds no deltas).
+///
+/// Each row goes back to its state before the revision: rows it created are
+/// deleted, rows it updated are reverted, rows it deleted are restored with
+/// their keys. If any row changed after the revision, nothing is changed and
+/// the error names the row and the later delta.
+///
+/// ```ignore
+/// let undo = revy::undo_revision(&db, revision_id).await?;
+/// ```
+pub async fn undo_revision<C>(db: &C, revision_id: i64) -> Result<Option<i64>, Error>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    let exists = revision::Entity::find_by_id(revision_id)
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_revisions", e))?;
+    if exists.is_none() {
+        return Err(Error::NoRevision { revision_id });
+    }
+    let deltas = object_delta::Entity::find()
+        .filter(object_delta::Column::RevisionId.eq(revision_id))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await?;
+    let mut touched: Vec<Touched> = Vec::new();
+    for d in deltas {
+        match touched
+            .iter_mut()
+            .find(|t| t.content_type == d.content_type && t.content_id == d.content_id)
+        {
+            Some(t) => t.last_delta_id = d.id,
+            None => touched.push(Touched {
+                content_type: d.content_type,
+                content_id: d.content_id,
+                first_delta_id: d.id,
+                last_delta_id: d.id,
+            }),
+        }
+    }
+    if touched.is_empty() {
+        return Ok(None);
+    }
+    // the row changed last in the revision is put back first
+    touched.sort_by_key(|t| std::cmp::Reverse(t.last_delta_id));
+
+    let txn = db.begin().await?;
+    let mut steps = Vec::with_capacity(touched.len());
+    for t in &touched {
+        let later = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(t.content_type.as_str()))
+            .filter(object_delta::Column::ContentId.eq(t.content_id.as_str()))
+            .filter(object_delta::Column::Id.gt(t.last_delta_id))
+            .order_by_asc(object_delta::Column::Id)
+            .one(&txn)
+            .await?;
+        if let Some(later) = later {
+            return Err(Error::Conflict {
+                revision_id,
+                table: t.content_type.clone(),
+                key: t.content_id.clone(),
+                later_delta_id: later.id,
+            });
+        }
+        let step = lookup(&t.content_type).ok_or_else(|| Error::UnknownEntity {
+            table: t.content_type.clone(),
+        })?;
+        steps.push(step);
+    }
+
+    let lazy = LazyRevision::new();
+    let mut frame = Context::new().revision(lazy.clone());
+    if Context::revision_description().is_empty() {
+        frame = frame.revision_description(format!("Undo revision {revision_id}"));
+    }
+    frame
+        .scope(async {
+            for (t, step) in touched.iter().zip(steps) {
+                step(&txn, &t.content_id, t.first_delta_id).await?;
+            }
+            Ok::<_, Error>(())
+        })
+        .await?;
+    txn.commit().await?;
+    Ok(lazy.id())
+}

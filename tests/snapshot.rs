@@ -1,0 +1,433 @@
+//! Issue: snapshots, restore, revert, undo of a revision.
+
+mod common;
+
+use common::TestDb;
+use common::entities::{account, account_v2, account_v3, membership};
+use revy::entity::object_delta;
+use revy::prelude::*;
+use revy::{Actor, Context, LazyRevision, ObjectSnapshot};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+
+fn user(id: i64) -> Option<Actor> {
+    Some(Actor::new("users", id))
+}
+
+async fn setup(t: &TestDb) {
+    t.create_table(account::Entity).await;
+    t.create_table(membership::Entity).await;
+}
+
+fn new_account(code: &str) -> account::ActiveModel {
+    account::ActiveModel {
+        code: Set(code.to_owned()),
+        is_active: Set(true),
+        ..Default::default()
+    }
+}
+
+async fn deltas_of(db: &DatabaseConnection, table: &str, id: &str) -> Vec<object_delta::Model> {
+    object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq(table))
+        .filter(object_delta::Column::ContentId.eq(id))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+async fn all_accounts(db: &DatabaseConnection) -> Vec<account::Model> {
+    account::Entity::find()
+        .order_by_asc(account::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// Revy's recovery sample: a membership is deleted by mistake and brought
+/// back from the snapshot of its `Delete` delta, with the same keys.
+async fn recovery_restores_a_deleted_membership(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let m = Context::via_actor(user(1))
+        .scope(
+            membership::ActiveModel {
+                user_id: Set(7),
+                group_id: Set("admins".into()),
+                role: Set("owner".into()),
+            }
+            .insert(db),
+        )
+        .await
+        .unwrap();
+    Context::via_actor(user(2))
+        .scope(m.clone().into_active_model().delete(db))
+        .await
+        .unwrap();
+    assert_eq!(membership::Entity::find().count(db).await.unwrap(), 0);
+
+    let (delta, snapshot) = object_delta::Entity::find()
+        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::ContentType.eq("memberships"))
+        .filter(object_delta::Column::ContentId.eq(r#"[7,"admins"]"#))
+        .order_by_desc(object_delta::Column::Id)
+        .with_snapshot::<membership::Entity>()
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delta.action, "Delete");
+    let snapshot = snapshot.unwrap();
+    assert_eq!(snapshot, m);
+    // saved again as it is, it restores the membership with the same keys
+    let restored = Context::via_actor(user(2))
+        .scope(snapshot.into_active_model().reset_all().insert(db))
+        .await
+        .unwrap();
+    assert_eq!(restored, m);
+    assert_eq!(
+        membership::Entity::find().all(db).await.unwrap(),
+        vec![m.clone()]
+    );
+
+    // revy::restore does the same and refuses a taken key, recording nothing
+    let before = object_delta::Entity::find().count(db).await.unwrap();
+    let err = revy::restore::<membership::Entity, _>(db, delta.id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("memberships") && err.contains(r#"[7,"admins"]"#),
+        "{err}"
+    );
+    assert_eq!(
+        object_delta::Entity::find().count(db).await.unwrap(),
+        before
+    );
+}
+
+async fn snapshot_at_every_delta_equals_the_row_then(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let mut expected: Vec<(i64, account::Model)> = Vec::new();
+    let mut row = Context::new()
+        .scope(new_account("A0").insert(db))
+        .await
+        .unwrap();
+    let id = row.id.to_string();
+    expected.push((
+        deltas_of(db, "accounts", &id).await.last().unwrap().id,
+        row.clone(),
+    ));
+    for i in 1..=12 {
+        let mut am = row.clone().into_active_model();
+        match i % 3 {
+            0 => am.code = Set(format!("A{i}")),
+            1 => am.name = Set((i % 2 == 0).then(|| format!("name {i}"))),
+            _ => {
+                am.balance = Set(i64::from(i) * 1000 - 7);
+                am.is_active = Set(i % 4 != 0);
+            }
+        }
+        row = Context::via_actor(user(i64::from(i)))
+            .scope(am.update(db))
+            .await
+            .unwrap();
+        let last = deltas_of(db, "accounts", &id).await.last().unwrap().clone();
+        // an update that changed nothing wrote no delta
+        if expected.last().is_some_and(|(d, _)| *d == last.id) {
+            assert_eq!(expected.last().map(|(_, m)| m), Some(&row));
+            continue;
+        }
+        expected.push((last.id, row.clone()));
+    }
+    for (delta_id, want) in &expected {
+        let got = ObjectSnapshot::<account::Entity>::at(*delta_id)
+            .one(db)
+            .await
+            .unwrap();
+        assert_eq!(got.as_ref(), Some(want), "snapshot at delta {delta_id}");
+    }
+    // the whole history in one statement
+    t.take_statement_count();
+    let rows = object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq("accounts"))
+        .order_by_asc(object_delta::Column::Id)
+        .with_snapshot::<account::Entity>()
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(t.take_statement_count(), 1);
+    let got: Vec<(i64, account::Model)> =
+        rows.into_iter().map(|(d, m)| (d.id, m.unwrap())).collect();
+    assert_eq!(got, expected);
+
+    // a Delete delta's snapshot is the last state before the deletion
+    Context::new()
+        .scope(row.clone().into_active_model().delete(db))
+        .await
+        .unwrap();
+    let delete = deltas_of(db, "accounts", &id).await.last().unwrap().clone();
+    assert_eq!(delete.action, "Delete");
+    assert_eq!(
+        ObjectSnapshot::<account::Entity>::at(delete.id)
+            .one(db)
+            .await
+            .unwrap(),
+        Some(row.clone())
+    );
+    // no such delta, or a delta of another table: None
+    assert_eq!(
+        ObjectSnapshot::<account::Entity>::at(999_999)
+            .one(db)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ObjectSnapshot::<membership::Entity>::at(delete.id)
+            .one(db)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn restore_and_revert(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let original = Context::new()
+        .scope(new_account("R").insert(db))
+        .await
+        .unwrap();
+    let id = original.id.to_string();
+    let mut am = original.clone().into_active_model();
+    am.name = Set(Some("renamed".into()));
+    am.balance = Set(99);
+    let changed = Context::new().scope(am.update(db)).await.unwrap();
+
+    // revert to the Create: only the two differing columns are recorded
+    let create = deltas_of(db, "accounts", &id).await[0].clone();
+    let reverted = revy::revert::<account::Entity, _>(db, create.id)
+        .await
+        .unwrap();
+    assert_eq!(reverted, original);
+    let revert_delta = deltas_of(db, "accounts", &id).await.last().unwrap().clone();
+    assert_eq!(revert_delta.action, "Update");
+    let fields: Vec<String> = revy::entity::attribute_delta::Entity::find()
+        .filter(revy::entity::attribute_delta::Column::ObjectDeltaId.eq(revert_delta.id))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.field_name)
+        .collect();
+    assert_eq!(fields.len(), 2, "{fields:?}");
+
+    // delete, then restore the state of the update, with its key
+    Context::new()
+        .scope(reverted.into_active_model().delete(db))
+        .await
+        .unwrap();
+    let update = deltas_of(db, "accounts", &id).await[1].clone();
+    let err = revy::revert::<account::Entity, _>(db, update.id)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no longer exists") && err.contains("accounts"),
+        "{err}"
+    );
+    let restored = revy::restore::<account::Entity, _>(db, update.id)
+        .await
+        .unwrap();
+    assert_eq!(restored, changed);
+    assert_eq!(all_accounts(db).await, vec![changed]);
+    assert_eq!(
+        deltas_of(db, "accounts", &id).await.last().unwrap().action,
+        "Create"
+    );
+}
+
+async fn untracked_row_restores_completely(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    // created with tracking off
+    let a = new_account("B").insert(db).await.unwrap();
+    let mut am = a.clone().into_active_model();
+    am.name = Set(Some("tracked".into()));
+    let updated = Context::new().scope(am.update(db)).await.unwrap();
+    Context::new()
+        .scope(updated.clone().into_active_model().delete(db))
+        .await
+        .unwrap();
+    let delete = deltas_of(db, "accounts", &a.id.to_string())
+        .await
+        .last()
+        .unwrap()
+        .clone();
+    let restored = revy::restore::<account::Entity, _>(db, delete.id)
+        .await
+        .unwrap();
+    assert_eq!(restored, updated);
+}
+
+async fn undo_revision_returns_tables_to_their_prior_contents(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let keep = Context::new()
+        .scope(new_account("KEEP").insert(db))
+        .await
+        .unwrap();
+    let doomed = Context::new()
+        .scope(new_account("DOOMED").insert(db))
+        .await
+        .unwrap();
+    let before = all_accounts(db).await;
+
+    let lazy = LazyRevision::new();
+    Context::via_revision(lazy.clone())
+        .actor(user(5))
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            new_account("NEW").insert(&txn).await.unwrap();
+            let mut am = keep.clone().into_active_model();
+            am.code = Set("KEPT".into());
+            am.name = Set(Some("edited".into()));
+            am.update(&txn).await.unwrap();
+            doomed
+                .clone()
+                .into_active_model()
+                .delete(&txn)
+                .await
+                .unwrap();
+            txn.commit().await.unwrap();
+        })
+        .await;
+    assert_ne!(all_accounts(db).await, before);
+    let undo = revy::undo_revision(db, lazy.id().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(all_accounts(db).await, before);
+    // the undo is one revision of three object deltas
+    let undo_deltas = object_delta::Entity::find()
+        .filter(object_delta::Column::RevisionId.eq(undo))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(undo_deltas, 3);
+    // undoing the undo redoes the revision
+    revy::undo_revision(db, undo).await.unwrap();
+    let codes: Vec<String> = all_accounts(db).await.into_iter().map(|a| a.code).collect();
+    assert_eq!(codes, ["KEPT", "NEW"]);
+}
+
+async fn undo_refuses_when_a_row_moved_on(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let lazy = LazyRevision::new();
+    let a = Context::via_revision(lazy.clone())
+        .scope(new_account("X").insert(db))
+        .await
+        .unwrap();
+    let mut am = a.clone().into_active_model();
+    am.code = Set("Y".into());
+    Context::new().scope(am.update(db)).await.unwrap();
+    let before = (
+        all_accounts(db).await,
+        object_delta::Entity::find().count(db).await.unwrap(),
+    );
+    let err = revy::undo_revision(db, lazy.id().unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("accounts")
+            && err.contains(&a.id.to_string())
+            && err.contains("changed after"),
+        "{err}"
+    );
+    assert_eq!(
+        (
+            all_accounts(db).await,
+            object_delta::Entity::find().count(db).await.unwrap()
+        ),
+        before
+    );
+    let missing = revy::undo_revision(db, 424_242)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("424242"), "{missing}");
+}
+
+async fn columns_added_later_take_their_default(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let a = Context::new()
+        .scope(new_account("D").insert(db))
+        .await
+        .unwrap();
+    let delta = deltas_of(db, "accounts", &a.id.to_string()).await[0].clone();
+    let v2 = ObjectSnapshot::<account_v2::Entity>::at(delta.id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v2.code, "D");
+    assert_eq!(v2.nickname, None, "nullable: NULL");
+    assert_eq!(v2.level, 5, "the declared default");
+    let err = ObjectSnapshot::<account_v3::Entity>::at(delta.id)
+        .one(db)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("accounts.region"), "{err}");
+}
+
+async fn a_snapshot_is_one_statement_whatever_the_history(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let mut row = Context::new()
+        .scope(new_account("H").insert(db))
+        .await
+        .unwrap();
+    let txn = db.begin().await.unwrap();
+    Context::via_revision(LazyRevision::new())
+        .scope(async {
+            for i in 0..200 {
+                let mut am = row.clone().into_active_model();
+                am.balance = Set(i);
+                row = am.update(&txn).await.unwrap();
+            }
+        })
+        .await;
+    txn.commit().await.unwrap();
+    let last = deltas_of(db, "accounts", &row.id.to_string())
+        .await
+        .last()
+        .unwrap()
+        .id;
+    t.take_statement_count();
+    let got = ObjectSnapshot::<account::Entity>::at(last)
+        .one(db)
+        .await
+        .unwrap();
+    assert_eq!(t.take_statement_count(), 1);
+    assert_eq!(got, Some(row));
+}
+
+backend_tests!(
+    recovery_restores_a_deleted_membership,
+    snapshot_at_every_delta_equals_the_row_then,
+    restore_and_revert,
+    untracked_row_restores_completely,
+    undo_revision_returns_tables_to_their_prior_contents,
+    undo_refuses_when_a_row_moved_on,
+    columns_added_later_take_their_default,
+    a_snapshot_is_one_statement_whatever_the_history,
+);
