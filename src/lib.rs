@@ -49,17 +49,8 @@
 //! [`revy_seaorm`] (the journal, hooks and queries).
 #![deny(missing_docs)]
 
-pub use revy_core::{
-    Action, Actor, CapturedContext, Context, ContextError, Frame, LazyRevision, ParseError, Scoped,
-};
-pub use revy_seaorm::{
-    ActorExt, CONTENT_ID_LEN, CONTENT_TYPE_LEN, Error, FIELD_NAME_LEN, ObjectSnapshot,
-    SelectSnapshotExt, SnapshotSelect, TrackedEntity, codec, content_type, entity, hooks, install,
-    register, restore, revert, revision_actors, track, undo_revision,
-};
-
-/// The context module of revy-core, for its documentation and types.
-pub use revy_core::context;
+pub use revy_core::*;
+pub use revy_seaorm::*;
 
 /// Extension traits that add sea-orm abilities to revy's core types:
 /// `Actor::of(&model)` and `actor.load::<E>(&db)`.

@@ -1,10 +1,20 @@
-//! Reading the journal: who took part in a revision.
+//! Reading the journal: an object's history, a revision's deltas and
+//! actors, a row as of a moment, and the difference between two states.
 
-use revy_core::Actor;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use revy_core::{Action, Actor};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, ModelTrait,
+    PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, TryIntoModel, sea_query::IntoValueTuple,
+};
 
 use crate::Error;
 use crate::journal::{attribute_delta, object_delta};
+use crate::keys;
+use crate::snapshot::SelectSnapshotExt;
 
 /// The distinct actors of a revision, object deltas' and attribute deltas'
 /// together, in the order they first appear; `None` is the system.
@@ -48,6 +58,186 @@ pub async fn revision_actors<C: ConnectionTrait>(
         };
         if !out.contains(&actor) {
             out.push(actor);
+        }
+    }
+    Ok(out)
+}
+
+/// The object deltas of a revision, in the order they were written.
+pub async fn revision_deltas<C: ConnectionTrait>(
+    db: &C,
+    revision_id: i64,
+) -> Result<Vec<object_delta::Model>, Error> {
+    object_delta::Entity::find()
+        .filter(object_delta::Column::RevisionId.eq(revision_id))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))
+}
+
+/// The history of one row: a query of its object deltas, newest first.
+/// Made by [`history`].
+///
+/// ```ignore
+/// let page = revy::history::<account::Entity>(7).limit(20).all(&db).await?;
+/// let next = revy::history::<account::Entity>(7)
+///     .limit(20)
+///     .before(page.last().unwrap().id)        // keyset pagination
+///     .action(Action::Update)
+///     .actor(Some(Actor::new("users", 1)))
+///     .all(&db)
+///     .await?;
+/// ```
+#[must_use = "a history query does nothing until .all(&db) runs it"]
+pub struct History<E> {
+    content_id: Result<String, Error>,
+    limit: Option<u64>,
+    before: Option<i64>,
+    action: Option<Action>,
+    actor: Option<Option<Actor>>,
+    between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    entity: PhantomData<E>,
+}
+
+/// The history of the row of `E` whose primary key is `key` (a value for a
+/// single key, a tuple for a composite one).
+pub fn history<E: EntityTrait>(key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType) -> History<E> {
+    History {
+        content_id: key_text::<E>(key),
+        limit: None,
+        before: None,
+        action: None,
+        actor: None,
+        between: None,
+        entity: PhantomData,
+    }
+}
+
+/// The journal's key text of a primary key value.
+pub(crate) fn key_text<E: EntityTrait>(
+    key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+) -> Result<String, Error> {
+    let cols = keys::key_columns::<E>()?;
+    let values: Vec<_> = cols.into_iter().zip(key.into_value_tuple()).collect();
+    keys::content_id_of::<E>(&values)
+}
+
+impl<E: EntityTrait> History<E> {
+    /// At most `n` deltas.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Only deltas older than the object delta `id` (the next page after it).
+    pub fn before(mut self, id: i64) -> Self {
+        self.before = Some(id);
+        self
+    }
+
+    /// Only deltas with this action.
+    pub fn action(mut self, action: Action) -> Self {
+        self.action = Some(action);
+        self
+    }
+
+    /// Only deltas by this actor (`None`: by the system).
+    pub fn actor(mut self, actor: Option<Actor>) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+
+    /// Only deltas written at or after `from` and before `to`.
+    pub fn between(mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        self.between = Some((from, to));
+        self
+    }
+
+    /// Runs the query: the matching object deltas, newest first.
+    pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
+        let mut q = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
+            .filter(object_delta::Column::ContentId.eq(self.content_id?));
+        if let Some(before) = self.before {
+            q = q.filter(object_delta::Column::Id.lt(before));
+        }
+        if let Some(action) = self.action {
+            q = q.filter(object_delta::Column::Action.eq(action.as_str()));
+        }
+        match self.actor {
+            Some(Some(actor)) => {
+                q = q
+                    .filter(object_delta::Column::ActorType.eq(actor.kind))
+                    .filter(object_delta::Column::ActorId.eq(actor.id));
+            }
+            Some(None) => q = q.filter(object_delta::Column::ActorType.is_null()),
+            None => {}
+        }
+        if let Some((from, to)) = self.between {
+            q = q
+                .filter(object_delta::Column::CreatedAt.gte(from))
+                .filter(object_delta::Column::CreatedAt.lt(to));
+        }
+        q = q.order_by_desc(object_delta::Column::Id);
+        if let Some(n) = self.limit {
+            q = q.limit(n);
+        }
+        q.all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))
+    }
+}
+
+/// The row of `E` with primary key `key` as it was at `at`: `None` if it did
+/// not exist then (not created yet, or deleted).
+pub async fn as_of<E, C>(
+    db: &C,
+    key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+    at: DateTime<Utc>,
+) -> Result<Option<E::Model>, Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+    C: ConnectionTrait,
+{
+    let newest = object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
+        .filter(object_delta::Column::ContentId.eq(key_text::<E>(key)?))
+        .filter(object_delta::Column::CreatedAt.lte(at))
+        .order_by_desc(object_delta::Column::Id)
+        .with_snapshot::<E>()
+        .one(db)
+        .await?;
+    Ok(match newest {
+        Some((delta, _)) if delta.action == Action::Delete.as_str() => None,
+        Some((_, snapshot)) => snapshot,
+        None => None,
+    })
+}
+
+/// The columns whose values differ between two states of a row, with the
+/// old and new value in the journal's encoding. `None` stands for "no row":
+/// every column is then `null` on that side.
+///
+/// ```ignore
+/// let a = ObjectSnapshot::<account::Entity>::at(first).one(&db).await?;
+/// let b = ObjectSnapshot::<account::Entity>::at(second).one(&db).await?;
+/// for (column, (old, new)) in revy::diff(a.as_ref(), b.as_ref())? { println!("{column}: {old} -> {new}") }
+/// ```
+pub fn diff<M: ModelTrait>(
+    old: Option<&M>,
+    new: Option<&M>,
+) -> Result<BTreeMap<String, (serde_json::Value, serde_json::Value)>, Error> {
+    let mut out = BTreeMap::new();
+    for col in <M::Entity as EntityTrait>::Column::iter() {
+        let encode = |m: Option<&M>| match m {
+            Some(m) => keys::encode::<M::Entity>(col, &m.get(col)),
+            None => Ok(serde_json::Value::Null),
+        };
+        let (a, b) = (encode(old)?, encode(new)?);
+        if a != b {
+            out.insert(col.as_str().to_owned(), (a, b));
         }
     }
     Ok(out)

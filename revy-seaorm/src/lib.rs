@@ -17,7 +17,7 @@ mod undo;
 
 pub use actor::ActorExt;
 pub use error::Error;
-pub use history::revision_actors;
+pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;
 pub use restore::{TrackedEntity, restore, revert};
