@@ -39,6 +39,7 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::draft::{apply_edits, DraftEdits};
 use crate::journal::object_delta;
 use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
 use crate::keys::{self, content_type};
@@ -255,6 +256,11 @@ where
     let Some(Pending { ctx, op, .. }) = pending else {
         return Ok(());
     };
+    let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
+    let with_draft = |changes: Vec<AttributeChange>| match draft {
+        Some(d) => apply_edits(changes, d.edits),
+        None => changes,
+    };
     let content_type = content_type::<M::Entity>();
     match op {
         Op::Insert { given } => {
@@ -270,6 +276,7 @@ where
                     description: ctx.attribute_delta_description.clone(),
                 })
                 .collect();
+            let changes = with_draft(changes);
             write_delta(
                 db,
                 &ctx,
@@ -297,6 +304,7 @@ where
             if changes.is_empty() {
                 return Ok(());
             }
+            let changes = with_draft(changes);
             if !has_history {
                 write_baseline::<M::Entity, C>(db, &content_type, &content_id, old).await?;
             }

@@ -6,6 +6,7 @@
 
 mod actor;
 pub mod codec;
+mod draft;
 mod error;
 mod history;
 pub mod hooks;
@@ -16,6 +17,7 @@ mod snapshot;
 mod undo;
 
 pub use actor::ActorExt;
+pub use draft::Tracked;
 pub use error::Error;
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
