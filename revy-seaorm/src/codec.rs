@@ -71,6 +71,8 @@ pub use error::CodecError;
 use error::{debug_excerpt, mismatch, type_name, unsupported};
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 /// Encodes a sea-orm value as the JSON stored in the journal.
