@@ -49,7 +49,7 @@ fn new_transaction(account_id: i32) -> transaction::ActiveModel {
         amount: Set(Decimal::new(100, 2)),
         exchange_rate: Set(Decimal::new(200, 2)),
         local_amount: Set(Decimal::new(200, 2)),
-        iso_4217_code: Set("TZS".into()),
+        iso_code: Set("TZS".into()),
         ..Default::default()
     }
 }

@@ -8,9 +8,9 @@ use sea_orm::{
     IntoActiveModel, Value,
 };
 
+use crate::Error;
 use crate::journal::write::AttributeChange;
 use crate::keys;
-use crate::Error;
 
 /// An active model being edited, that records for each [`set`](Tracked::set)
 /// the actor and attribute delta description of the context at that moment.
@@ -114,7 +114,10 @@ where
 
     /// Saves as sea-orm's `save` does: an update when every key column is
     /// set, else an insert.
-    pub async fn save<C: ConnectionTrait>(self, db: &C) -> Result<<A::Entity as EntityTrait>::Model, Error> {
+    pub async fn save<C: ConnectionTrait>(
+        self,
+        db: &C,
+    ) -> Result<<A::Entity as EntityTrait>::Model, Error> {
         let is_update = keys::key_values_of_active(&self.model)?.is_some()
             && keys::key_columns::<A::Entity>()?
                 .into_iter()
@@ -127,12 +130,18 @@ where
     }
 
     /// Inserts the draft as a new row.
-    pub async fn insert<C: ConnectionTrait>(self, db: &C) -> Result<<A::Entity as EntityTrait>::Model, Error> {
+    pub async fn insert<C: ConnectionTrait>(
+        self,
+        db: &C,
+    ) -> Result<<A::Entity as EntityTrait>::Model, Error> {
         self.write(db, true).await
     }
 
     /// Updates the row the draft names.
-    pub async fn update<C: ConnectionTrait>(self, db: &C) -> Result<<A::Entity as EntityTrait>::Model, Error> {
+    pub async fn update<C: ConnectionTrait>(
+        self,
+        db: &C,
+    ) -> Result<<A::Entity as EntityTrait>::Model, Error> {
         self.write(db, false).await
     }
 

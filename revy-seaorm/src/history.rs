@@ -236,7 +236,7 @@ pub fn diff<M: ModelTrait>(
             None => Ok(serde_json::Value::Null),
         };
         let (a, b) = (encode(old)?, encode(new)?);
-        if a != b {
+        if !keys::identical(&a, &b) {
             out.insert(col.as_str().to_owned(), (a, b));
         }
     }

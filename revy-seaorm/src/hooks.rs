@@ -39,7 +39,7 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::draft::{apply_edits, DraftEdits};
+use crate::draft::{DraftEdits, apply_edits};
 use crate::journal::object_delta;
 use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
 use crate::keys::{self, content_type};
@@ -292,7 +292,7 @@ where
         } => {
             let changes: Vec<_> = column_names::<M::Entity>()
                 .zip(old.iter().cloned().zip(new))
-                .filter(|(_, (o, n))| o != n)
+                .filter(|(_, (o, n))| !keys::identical(o, n))
                 .map(|(field_name, (old_value, new_value))| AttributeChange {
                     field_name,
                     old_value,

@@ -198,3 +198,40 @@ pub(crate) fn key_values_from_id<A: ActiveModelTrait>(
     }
     Ok(out)
 }
+
+/// Whether two journal values are the same value: JSON equality, except
+/// that `0.0` and `-0.0` differ (serde_json counts them equal).
+pub(crate) fn identical(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) => {
+            x == y && x.as_f64().map(f64::is_sign_negative) == y.as_f64().map(f64::is_sign_negative)
+        }
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| identical(x, y))
+        }
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| identical(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identical;
+    use serde_json::json;
+
+    #[test]
+    fn negative_zero_differs_from_zero() {
+        assert!(!identical(&json!(-0.0), &json!(0.0)));
+        assert!(!identical(&json!([{"a": -0.0}]), &json!([{"a": 0.0}])));
+        assert!(identical(
+            &json!([{"a": 1.5, "b": [1, "x"]}]),
+            &json!([{"b": [1, "x"], "a": 1.5}])
+        ));
+        assert!(!identical(&json!(1), &json!("1")));
+    }
+}

@@ -41,7 +41,7 @@ pub mod transaction {
         pub exchange_rate: Decimal,
         #[sea_orm(column_type = "Decimal(Some((20, 4)))")]
         pub local_amount: Decimal,
-        pub iso_4217_code: String,
+        pub iso_code: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -136,4 +136,64 @@ pub mod account_v3 {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+use sea_orm::entity::prelude::StringLen;
+
+/// A status enum stored as text.
+#[derive(Clone, Debug, PartialEq, Eq, sea_orm::EnumIter, sea_orm::DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum Status {
+    #[sea_orm(string_value = "draft")]
+    Draft,
+    #[sea_orm(string_value = "live")]
+    Live,
+    #[sea_orm(string_value = "gone")]
+    Gone,
+}
+
+/// One column of each type the three backends store alike.
+pub mod everything {
+    use super::Status;
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "everything")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub small: i16,
+        pub int: i32,
+        pub big: i64,
+        pub float: f32,
+        pub double: f64,
+        pub flag: bool,
+        #[sea_orm(column_type = "Text")]
+        pub text: String,
+        pub maybe_text: Option<String>,
+        #[sea_orm(column_type = "VarBinary(StringLen::N(255))")]
+        pub bytes: Vec<u8>,
+        #[sea_orm(column_type = "Decimal(Some((30, 10)))")]
+        pub decimal: Decimal,
+        #[sea_orm(column_type = "Decimal(Some((30, 10)))", nullable)]
+        pub maybe_decimal: Option<Decimal>,
+        pub date: Date,
+        pub time: Time,
+        pub naive: DateTime,
+        pub utc: DateTimeUtc,
+        pub zoned: DateTimeWithTimeZone,
+        pub uuid: Uuid,
+        pub json: Json,
+        pub maybe_json: Option<Json>,
+        pub status: Status,
+        pub maybe_status: Option<Status>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
 }
