@@ -161,6 +161,33 @@ pub enum Error {
         table: String,
     },
 
+    /// Deletion policies need the parent's primary key to be one column.
+    #[error(
+        "table {table} has a composite primary key: deletion policies follow single-column keys only"
+    )]
+    CompositeParent {
+        /// The parent table.
+        table: String,
+    },
+
+    /// A deletion policy cannot be applied to its column.
+    #[error("deletion policy on {table}.{column} cannot run: {reason}")]
+    PolicyNotPossible {
+        /// The child table.
+        table: String,
+        /// The foreign-key column.
+        column: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// Deletion policies nest deeper than revy follows.
+    #[error("deletion policies nest deeper than revy follows ({} levels): {}", path.len(), path.join(" -> "))]
+    PolicyTooDeep {
+        /// The rows on the path, as `table:key`.
+        path: Vec<String>,
+    },
+
     /// An actor was loaded as an entity of another table.
     #[error("actor is a {found}, not a {expected}: load it with the entity of table {found}")]
     ActorKind {

@@ -6,6 +6,7 @@
 
 mod actor;
 pub mod codec;
+mod deletion;
 mod draft;
 mod error;
 mod history;
@@ -17,6 +18,10 @@ mod snapshot;
 mod undo;
 
 pub use actor::ActorExt;
+pub use deletion::{
+    ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
+    delete_in_chunks,
+};
 pub use draft::Tracked;
 pub use error::Error;
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};

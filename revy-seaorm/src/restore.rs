@@ -21,7 +21,7 @@ pub trait TrackedEntity:
                          + TryIntoModel<<Self as EntityTrait>::Model>
                          + Send
                          + 'static,
-        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel>,
+        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel> + Sync,
     >
 {
 }
@@ -33,7 +33,7 @@ impl<E> TrackedEntity for E where
                              + TryIntoModel<E::Model>
                              + Send
                              + 'static,
-            Model: IntoActiveModel<E::ActiveModel>,
+            Model: IntoActiveModel<E::ActiveModel> + Sync,
         >
 {
 }

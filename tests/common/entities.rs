@@ -197,3 +197,138 @@ pub mod everything {
         revy::track!();
     }
 }
+
+/// Deletion policies of the ledger: an account's transactions go with it,
+/// and a transaction's lines with the transaction.
+mod ledger_policies {
+    use super::{account, line, transaction};
+
+    impl revy::DeletionPolicies for account::Entity {
+        fn on_delete() -> Vec<revy::ChildPolicy> {
+            vec![revy::ChildPolicy::new(
+                transaction::Column::AccountId,
+                revy::OnDelete::Cascade,
+            )]
+        }
+    }
+
+    impl revy::DeletionPolicies for transaction::Entity {
+        fn on_delete() -> Vec<revy::ChildPolicy> {
+            vec![revy::ChildPolicy::new(
+                line::Column::TransactionId,
+                revy::OnDelete::Cascade,
+            )]
+        }
+    }
+
+    impl revy::DeletionPolicies for line::Entity {}
+}
+
+/// A line of a transaction: a grandchild of an account.
+pub mod line {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "lines")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub transaction_id: i32,
+        pub memo: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
+}
+
+/// A team, whose players point at it three ways, each with another policy.
+pub mod team {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "teams")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub name: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
+
+    impl revy::DeletionPolicies for Entity {
+        fn on_delete() -> Vec<revy::ChildPolicy> {
+            use super::player::Column;
+            vec![
+                revy::ChildPolicy::new(Column::CaptainOf, revy::OnDelete::SetNull),
+                revy::ChildPolicy::new(Column::PlaysFor, revy::OnDelete::SetDefault),
+                revy::ChildPolicy::new(Column::Sponsor, revy::OnDelete::Set((-1i32).into())),
+            ]
+        }
+    }
+}
+
+pub mod player {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "players")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub captain_of: Option<i32>,
+        #[sea_orm(default_value = 0)]
+        pub plays_for: i32,
+        pub sponsor: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
+
+    impl revy::DeletionPolicies for Entity {}
+}
+
+/// A tree whose nodes point at their parent: a self-referencing cascade.
+pub mod node {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "nodes")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: i32,
+        pub parent_id: Option<i32>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
+
+    impl revy::DeletionPolicies for Entity {
+        fn on_delete() -> Vec<revy::ChildPolicy> {
+            vec![revy::ChildPolicy::new(
+                Column::ParentId,
+                revy::OnDelete::Cascade,
+            )]
+        }
+    }
+}

@@ -11,8 +11,8 @@
 pub mod entities;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, Schema,
@@ -42,12 +42,24 @@ pub struct TestDb {
     pub backend: Backend,
     /// Statements run on `db` so far (every statement, journal included).
     pub statements: Arc<AtomicUsize>,
+    /// The SQL of each statement, while logging is on (`log_sql`).
+    pub sql: Arc<Mutex<Option<Vec<String>>>>,
 }
 
 impl TestDb {
     /// Statements counted since the last call.
     pub fn take_statement_count(&self) -> usize {
         self.statements.swap(0, Ordering::SeqCst)
+    }
+
+    /// Starts recording the SQL of every statement.
+    pub fn log_sql(&self) {
+        *self.sql.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// The SQL recorded since `log_sql`, and stops recording.
+    pub fn take_sql(&self) -> Vec<String> {
+        self.sql.lock().unwrap().take().unwrap_or_default()
     }
 
     /// Creates the table of an entity.
@@ -127,8 +139,15 @@ async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
         .unwrap_or_else(|e| panic!("connect to the test database on {backend:?}: {e}"));
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = statements.clone();
-    db.set_metric_callback(move |_| {
+    let sql: Arc<Mutex<Option<Vec<String>>>> = Arc::new(Mutex::new(None));
+    let log = sql.clone();
+    db.set_metric_callback(move |info| {
         counter.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut log) = log.lock() {
+            if let Some(log) = log.as_mut() {
+                log.push(info.statement.sql.clone());
+            }
+        }
     });
     revy::install(&db).await.expect("install the journal");
     statements.store(0, Ordering::SeqCst);
@@ -136,6 +155,7 @@ async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
         db,
         backend,
         statements,
+        sql,
     })
 }
 

@@ -164,3 +164,105 @@ pub(crate) async fn record<C: ConnectionTrait>(
     }
     Ok(object_delta_id)
 }
+
+/// Object deltas of one action by one actor, for many rows of one table.
+pub(crate) struct NewObjectDeltas<'a> {
+    pub revision_id: i64,
+    pub action: Action,
+    pub actor: &'a Option<Actor>,
+    pub description: &'a str,
+    pub content_type: &'a str,
+}
+
+/// Writes an object delta for each row, with its attribute deltas, in three
+/// statements whatever the number of rows (at most one chunk's worth): the
+/// object deltas, a read-back of their ids, the attribute deltas.
+pub(crate) async fn record_many<C: ConnectionTrait>(
+    db: &C,
+    deltas: NewObjectDeltas<'_>,
+    rows: Vec<(String, Vec<AttributeChange>)>,
+) -> Result<(), Error> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let created_at = now();
+    let (actor_type, actor_id) = actor_columns(deltas.actor);
+    let objects = rows
+        .iter()
+        .map(|(content_id, _)| object_delta::ActiveModel {
+            id: NotSet,
+            revision_id: Set(deltas.revision_id),
+            actor_type: Set(actor_type.clone()),
+            actor_id: Set(actor_id.clone()),
+            action: Set(deltas.action.as_str().to_owned()),
+            description: Set(deltas.description.to_owned()),
+            content_type: Set(deltas.content_type.to_owned()),
+            content_id: Set(content_id.clone()),
+            created_at: Set(created_at),
+        });
+    object_delta::Entity::insert_many(objects)
+        .exec_without_returning(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    if rows.iter().all(|(_, changes)| changes.is_empty()) {
+        return Ok(());
+    }
+    // The newest delta of each row in this revision is the one just written:
+    // the rows are locked by the statement that changed them.
+    let ids: Vec<(i64, String)> = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::Id)
+        .column(object_delta::Column::ContentId)
+        .filter(object_delta::Column::RevisionId.eq(deltas.revision_id))
+        .filter(object_delta::Column::ContentType.eq(deltas.content_type))
+        .filter(object_delta::Column::Action.eq(deltas.action.as_str()))
+        .filter(object_delta::Column::ContentId.is_in(rows.iter().map(|(c, _)| c.clone())))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    for (id, content_id) in ids {
+        let slot = newest.entry(content_id).or_insert(id);
+        *slot = (*slot).max(id);
+    }
+    let mut attributes = Vec::new();
+    for (content_id, changes) in rows {
+        let Some(&object_delta_id) = newest.get(&content_id) else {
+            continue;
+        };
+        for c in changes {
+            let (actor_type, actor_id) = actor_columns(&c.actor);
+            attributes.push(attribute_delta::ActiveModel {
+                id: NotSet,
+                object_delta_id: Set(object_delta_id),
+                revision_id: Set(deltas.revision_id),
+                actor_type: Set(actor_type),
+                actor_id: Set(actor_id),
+                action: Set(attribute_action(&c.new_value).as_str().to_owned()),
+                description: Set(c.description),
+                content_type: Set(deltas.content_type.to_owned()),
+                content_id: Set(content_id.clone()),
+                field_name: Set(c.field_name),
+                old_value: Set(c.old_value),
+                new_value: Set(c.new_value),
+                created_at: Set(created_at),
+            });
+        }
+    }
+    let mut attributes = attributes.into_iter();
+    loop {
+        let chunk: Vec<_> = attributes
+            .by_ref()
+            .take(ATTRIBUTE_ROWS_PER_STATEMENT)
+            .collect();
+        if chunk.is_empty() {
+            break;
+        }
+        attribute_delta::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    }
+    Ok(())
+}

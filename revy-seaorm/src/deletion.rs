@@ -1,0 +1,546 @@
+//! Tracked deletion policies: what happens to the rows that point at a row
+//! being deleted (Revy's CASCADE, SET, SET_NULL, SET_DEFAULT).
+//!
+//! A parent entity declares, per child foreign-key column, what to do with
+//! the children; [`delete`] applies the declarations depth-first, a chunk of
+//! rows at a time, before it deletes the parent, all in one transaction.
+//! Inside an enabled context every child change is journaled as the
+//! system's, described by the context's deletion description, in the
+//! parent's revision, so [`undo_revision`](crate::undo_revision) brings the
+//! whole tree back. With tracking disabled the same statements run, and
+//! nothing is journaled.
+//!
+//! Database-level `ON DELETE` clauses are left alone. Declared children are
+//! dealt with before the parent's row goes, so a database cascade finds
+//! nothing left of them; children you did not declare are still handled by
+//! the database, and those changes are not journaled.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use revy_core::{Action, Actor, Context, LazyRevision};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DeleteResult, EntityTrait,
+    IdenStatic, IntoActiveModel, Iterable, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
+};
+
+use crate::Error;
+use crate::hooks::encode_row;
+use crate::journal::object_delta;
+use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDeltas, record_many};
+use crate::keys::{self, content_type};
+use crate::restore::TrackedEntity;
+
+/// What to do with a child row when its parent is deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OnDelete {
+    /// Delete the child too (and, first, its own children by their policies).
+    Cascade,
+    /// Set the child's foreign key to NULL.
+    SetNull,
+    /// Set the child's foreign key to the column's declared default.
+    SetDefault,
+    /// Set the child's foreign key to this value.
+    Set(Value),
+}
+
+/// The rows of one table that a deletion reaches, and how to treat them.
+type Apply = dyn for<'a> Fn(
+        &'a DatabaseTransaction,
+        &'a Value,
+        &'a mut Walk,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>
+    + Send
+    + Sync;
+
+/// One declared policy: a child table's foreign-key column and what to do
+/// with its rows. Made with [`ChildPolicy::new`].
+#[derive(Clone)]
+pub struct ChildPolicy {
+    table: String,
+    column: &'static str,
+    on_delete: OnDelete,
+    apply: Arc<Apply>,
+}
+
+impl std::fmt::Debug for ChildPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildPolicy")
+            .field("table", &self.table)
+            .field("column", &self.column)
+            .field("on_delete", &self.on_delete)
+            .finish()
+    }
+}
+
+impl ChildPolicy {
+    /// The rows whose `column` holds the parent's primary key get `on_delete`.
+    ///
+    /// ```ignore
+    /// impl revy::DeletionPolicies for account::Entity {
+    ///     fn on_delete() -> Vec<revy::ChildPolicy> {
+    ///         vec![revy::ChildPolicy::new(transaction::Column::AccountId, revy::OnDelete::Cascade)]
+    ///     }
+    /// }
+    /// ```
+    pub fn new<C>(column: C, on_delete: OnDelete) -> Self
+    where
+        C: ColumnTrait + Send + Sync + 'static,
+        C::EntityName: TrackedEntity + DeletionPolicies + EntityTrait<Column = C>,
+    {
+        let policy = on_delete.clone();
+        let apply: Arc<Apply> = Arc::new(move |txn, parent_key, walk| {
+            let policy = policy.clone();
+            Box::pin(async move {
+                apply_policy::<C::EntityName>(txn, column, parent_key, &policy, walk).await
+            })
+        });
+        ChildPolicy {
+            table: content_type::<C::EntityName>(),
+            column: column.as_str(),
+            on_delete,
+            apply,
+        }
+    }
+
+    /// The child table.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The child's foreign-key column.
+    pub fn column(&self) -> &'static str {
+        self.column
+    }
+
+    /// The policy.
+    pub fn on_delete(&self) -> &OnDelete {
+        &self.on_delete
+    }
+}
+
+/// The policies an entity declares for the rows that point at it. Entities
+/// with no children implement it with the empty default; every entity that
+/// appears as a child must implement it too, so the walk can go deeper.
+///
+/// ```ignore
+/// impl revy::DeletionPolicies for transaction::Entity {}
+/// ```
+pub trait DeletionPolicies: EntityTrait {
+    /// One policy per child foreign-key column.
+    fn on_delete() -> Vec<ChildPolicy> {
+        Vec::new()
+    }
+}
+
+/// How deep policies may nest (parent, child, grandchild, ...).
+pub const MAX_DEPTH: usize = 64;
+
+/// The rows a deletion reaches per query, unless [`delete_in_chunks`] says otherwise.
+pub const DEFAULT_CHUNK_SIZE: u64 = 1000;
+
+/// State of one deletion: settings, the context it journals with, and the
+/// rows on the current path (a row already being deleted is not visited
+/// again, so cycles in the data end).
+pub(crate) struct Walk {
+    chunk_size: u64,
+    tracking: Option<ContextValues>,
+    path: Vec<(String, String)>,
+}
+
+/// Deletes `model`, first applying its entity's [`DeletionPolicies`] to the
+/// rows that point at it, depth-first, in chunks of [`DEFAULT_CHUNK_SIZE`]
+/// rows, in one transaction (a savepoint when `db` is already one).
+///
+/// Inside an enabled context, the parent's delete is journaled as usual, and
+/// each child change as the system's with the context's deletion
+/// description, all in the context's revision or, if it has none, in one
+/// new revision. Outside a context or with tracking disabled, the same
+/// changes are made without a journal.
+pub async fn delete<E, C>(db: &C, model: E::Model) -> Result<DeleteResult, Error>
+where
+    E: TrackedEntity + DeletionPolicies,
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    delete_in_chunks::<E, C>(db, model, DEFAULT_CHUNK_SIZE).await
+}
+
+/// [`delete`] with `chunk_size` rows per query.
+pub async fn delete_in_chunks<E, C>(
+    db: &C,
+    model: E::Model,
+    chunk_size: u64,
+) -> Result<DeleteResult, Error>
+where
+    E: TrackedEntity + DeletionPolicies,
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    let txn = db.begin().await?;
+    let result = if Context::is_enabled() {
+        let mut frame = Context::new();
+        if Context::revision().is_none() {
+            frame = frame.revision(LazyRevision::new());
+        }
+        frame
+            .scope(delete_tree::<E>(&txn, model, chunk_size))
+            .await?
+    } else {
+        delete_tree::<E>(&txn, model, chunk_size).await?
+    };
+    txn.commit().await?;
+    Ok(result)
+}
+
+async fn delete_tree<E>(
+    txn: &DatabaseTransaction,
+    model: E::Model,
+    chunk_size: u64,
+) -> Result<DeleteResult, Error>
+where
+    E: TrackedEntity + DeletionPolicies,
+{
+    let tracking = Context::is_enabled().then(|| {
+        let mut ctx = ContextValues::current();
+        ctx.actor = None;
+        ctx.object_delta_description = Context::deletion_description();
+        ctx.attribute_delta_description = Context::deletion_description();
+        ctx
+    });
+    let mut walk = Walk {
+        chunk_size: std::cmp::max(chunk_size, 1),
+        tracking,
+        path: vec![(content_type::<E>(), keys::content_id_of_model(&model)?)],
+    };
+    let policies = E::on_delete();
+    if !policies.is_empty() {
+        let key = parent_key::<E>(&model)?;
+        for policy in policies {
+            (policy.apply)(txn, &key, &mut walk).await?;
+        }
+    }
+    Ok(model.into_active_model().delete(txn).await?)
+}
+
+/// The single-column primary key children refer to.
+fn parent_key<E: EntityTrait>(model: &E::Model) -> Result<Value, Error> {
+    match keys::key_columns::<E>()?.as_slice() {
+        [col] => Ok(model.get(*col)),
+        _ => Err(Error::CompositeParent {
+            table: content_type::<E>(),
+        }),
+    }
+}
+
+/// The condition "the row's key is one of these": one `IN` list, flat
+/// however many rows the chunk holds.
+fn key_in<E: EntityTrait>(keys: &[Vec<(E::Column, Value)>]) -> Condition {
+    let cols: Vec<E::Column> = keys
+        .first()
+        .map(|k| k.iter().map(|(c, _)| *c).collect())
+        .unwrap_or_default();
+    match cols.as_slice() {
+        [col] => Condition::all().add(
+            col.is_in(
+                keys.iter()
+                    .filter_map(|k| k.first().map(|(_, v)| v.clone())),
+            ),
+        ),
+        _ => {
+            let tuple = Expr::tuple(cols.iter().map(|c| Expr::col(*c)));
+            let values = keys.iter().map(|k| {
+                sea_orm::sea_query::ValueTuple::Many(k.iter().map(|(_, v)| v.clone()).collect())
+            });
+            Condition::all().add(tuple.in_tuples(values))
+        }
+    }
+}
+
+/// The condition "the row's key comes after this one", for keyset paging.
+fn key_after<E: EntityTrait>(last: &[(E::Column, Value)]) -> Condition {
+    // (a, b) > (x, y)  is  a > x OR (a = x AND b > y)
+    let mut any = Condition::any();
+    for i in 0..last.len() {
+        let mut all = Condition::all();
+        for (col, value) in last.iter().take(i) {
+            all = all.add(col.eq(value.clone()));
+        }
+        if let Some((col, value)) = last.get(i) {
+            all = all.add(col.gt(value.clone()));
+        }
+        any = any.add(all);
+    }
+    any
+}
+
+/// The value a set-policy writes into `column`.
+fn new_value<E: TrackedEntity>(
+    column: E::Column,
+    policy: &OnDelete,
+) -> Result<Option<Value>, Error> {
+    match policy {
+        OnDelete::Cascade => Ok(None),
+        OnDelete::Set(v) => Ok(Some(v.clone())),
+        OnDelete::SetNull => {
+            if !column.def().is_null() {
+                return Err(Error::PolicyNotPossible {
+                    table: content_type::<E>(),
+                    column: column.as_str().to_owned(),
+                    reason: "SetNull on a column that is not nullable".into(),
+                });
+            }
+            let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();
+            let null = keys::templates_of(&defaults, column)
+                .into_iter()
+                .next()
+                .unwrap_or(Value::String(None));
+            Ok(Some(null))
+        }
+        OnDelete::SetDefault => match column.def().get_column_default() {
+            Some(Expr::Value(v)) => Ok(Some(v.clone())),
+            _ => Err(Error::PolicyNotPossible {
+                table: content_type::<E>(),
+                column: column.as_str().to_owned(),
+                reason: "SetDefault on a column without a declared default value".into(),
+            }),
+        },
+    }
+}
+
+async fn apply_policy<E>(
+    txn: &DatabaseTransaction,
+    column: E::Column,
+    parent_key: &Value,
+    policy: &OnDelete,
+    walk: &mut Walk,
+) -> Result<(), Error>
+where
+    E: TrackedEntity + DeletionPolicies,
+{
+    if walk.path.len() > MAX_DEPTH {
+        return Err(Error::PolicyTooDeep {
+            path: walk.path.iter().map(|(t, k)| format!("{t}:{k}")).collect(),
+        });
+    }
+    let table = content_type::<E>();
+    let key_cols = keys::key_columns::<E>()?;
+    let set_to = new_value::<E>(column, policy)?;
+    let new_json = set_to
+        .as_ref()
+        .map(|v| keys::encode::<E>(column, v))
+        .transpose()?;
+    if let (Some(v), Ok(parent)) = (&new_json, keys::encode::<E>(column, parent_key))
+        && keys::identical(v, &parent)
+    {
+        return Ok(()); // setting the key it already holds changes nothing
+    }
+    let mut after: Option<Vec<(E::Column, Value)>> = None;
+    loop {
+        let mut query = E::find().filter(column.eq(parent_key.clone()));
+        if let Some(last) = &after {
+            query = query.filter(key_after::<E>(last));
+        }
+        for col in &key_cols {
+            query = query.order_by_asc(*col);
+        }
+        let rows = query
+            .limit(walk.chunk_size)
+            .lock_exclusive()
+            .all(txn)
+            .await?;
+        let Some(last) = rows.last() else {
+            break;
+        };
+        after = Some(key_cols.iter().map(|c| (*c, last.get(*c))).collect());
+        let full = rows.len() as u64 == walk.chunk_size;
+        let mut chunk = Vec::with_capacity(rows.len());
+        for row in rows {
+            let content_id = keys::content_id_of_model(&row)?;
+            if walk
+                .path
+                .iter()
+                .any(|(t, k)| *t == table && *k == content_id)
+            {
+                continue; // an ancestor being deleted: a cycle in the data
+            }
+            chunk.push((content_id, row));
+        }
+        if !chunk.is_empty() {
+            match &set_to {
+                None => cascade_chunk::<E>(txn, &table, chunk, walk).await?,
+                Some(value) => {
+                    set_chunk::<E>(txn, &table, column, value.clone(), chunk, walk).await?
+                }
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn keys_of<E: EntityTrait>(
+    rows: &[(String, E::Model)],
+) -> Result<Vec<Vec<(E::Column, Value)>>, Error> {
+    let key_cols = keys::key_columns::<E>()?;
+    Ok(rows
+        .iter()
+        .map(|(_, row)| key_cols.iter().map(|c| (*c, row.get(*c))).collect())
+        .collect())
+}
+
+async fn cascade_chunk<E>(
+    txn: &DatabaseTransaction,
+    table: &str,
+    chunk: Vec<(String, E::Model)>,
+    walk: &mut Walk,
+) -> Result<(), Error>
+where
+    E: TrackedEntity + DeletionPolicies,
+{
+    // grandchildren first, each below its own parent on the path
+    let policies = E::on_delete();
+    if !policies.is_empty() {
+        for (content_id, row) in &chunk {
+            let key = parent_key::<E>(row)?;
+            walk.path.push((table.to_owned(), content_id.clone()));
+            for policy in &policies {
+                (policy.apply)(txn, &key, walk).await?;
+            }
+            walk.path.pop();
+        }
+    }
+    let keys = keys_of::<E>(&chunk)?;
+    if let Some(ctx) = walk.tracking.clone() {
+        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_, _| {
+            Ok(Vec::new())
+        })
+        .await?;
+    }
+    E::delete_many()
+        .filter(key_in::<E>(&keys))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+async fn set_chunk<E>(
+    txn: &DatabaseTransaction,
+    table: &str,
+    column: E::Column,
+    value: Value,
+    chunk: Vec<(String, E::Model)>,
+    walk: &mut Walk,
+) -> Result<(), Error>
+where
+    E: TrackedEntity + DeletionPolicies,
+{
+    let keys = keys_of::<E>(&chunk)?;
+    E::update_many()
+        .col_expr(column, Expr::val(value.clone()))
+        .filter(key_in::<E>(&keys))
+        .exec(txn)
+        .await?;
+    if let Some(ctx) = walk.tracking.clone() {
+        let new_value = keys::encode::<E>(column, &value)?;
+        let description = ctx.attribute_delta_description.clone();
+        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Update, |row, _| {
+            Ok(vec![AttributeChange {
+                field_name: column.as_str().to_owned(),
+                old_value: keys::encode::<E>(column, &row.get(column))?,
+                new_value: new_value.clone(),
+                actor: None,
+                description: description.clone(),
+            }])
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Journals one chunk: baselines for rows the journal has never seen, then
+/// one object delta per row with the attribute deltas `changes` gives.
+async fn journal_chunk<E>(
+    txn: &DatabaseTransaction,
+    table: &str,
+    ctx: &ContextValues,
+    chunk: &[(String, E::Model)],
+    action: Action,
+    changes: impl Fn(&E::Model, &str) -> Result<Vec<AttributeChange>, Error>,
+) -> Result<(), Error>
+where
+    E: TrackedEntity,
+{
+    let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+    let known: Vec<String> = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::ContentId)
+        .distinct()
+        .filter(object_delta::Column::ContentType.eq(table))
+        .filter(object_delta::Column::ContentId.is_in(ids))
+        .into_tuple()
+        .all(txn)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    let mut baselines = Vec::new();
+    for (content_id, row) in chunk {
+        if !known.contains(content_id) {
+            let names = <E as EntityTrait>::Column::iter().map(|c| c.as_str().to_owned());
+            let values = encode_row(row)?;
+            baselines.push((
+                content_id.clone(),
+                names
+                    .zip(values)
+                    .map(|(field_name, new_value)| AttributeChange {
+                        field_name,
+                        old_value: serde_json::Value::Null,
+                        new_value,
+                        actor: None,
+                        description: String::new(),
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    if !baselines.is_empty() {
+        let revision_id = write::insert_revision(
+            txn,
+            crate::hooks::BASELINE_DESCRIPTION.to_owned(),
+            serde_json::json!({ "revy": "baseline" }),
+        )
+        .await?;
+        record_many(
+            txn,
+            NewObjectDeltas {
+                revision_id,
+                action: Action::Create,
+                actor: &None,
+                description: "",
+                content_type: table,
+            },
+            baselines,
+        )
+        .await?;
+    }
+    let revision_id = write::revision_for(txn, ctx).await?;
+    let rows = chunk
+        .iter()
+        .map(|(id, row)| Ok((id.clone(), changes(row, id)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let system: Option<Actor> = None;
+    record_many(
+        txn,
+        NewObjectDeltas {
+            revision_id,
+            action,
+            actor: &system,
+            description: &ctx.object_delta_description,
+            content_type: table,
+        },
+        rows,
+    )
+    .await
+}
