@@ -382,9 +382,10 @@ where
     Ok(())
 }
 
-fn keys_of<E: EntityTrait>(
-    rows: &[(String, E::Model)],
-) -> Result<Vec<Vec<(E::Column, Value)>>, Error> {
+/// Each row's key columns with their values.
+type RowKeys<E> = Vec<Vec<(<E as EntityTrait>::Column, Value)>>;
+
+fn keys_of<E: EntityTrait>(rows: &[(String, E::Model)]) -> Result<RowKeys<E>, Error> {
     let key_cols = keys::key_columns::<E>()?;
     Ok(rows
         .iter()
