@@ -143,10 +143,10 @@ async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
     let log = sql.clone();
     db.set_metric_callback(move |info| {
         counter.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut log) = log.lock() {
-            if let Some(log) = log.as_mut() {
-                log.push(info.statement.sql.clone());
-            }
+        if let Ok(mut log) = log.lock()
+            && let Some(log) = log.as_mut()
+        {
+            log.push(info.statement.sql.clone());
         }
     });
     revy::install(&db).await.expect("install the journal");
