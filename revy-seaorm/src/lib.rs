@@ -31,6 +31,12 @@ pub use restore::{TrackedEntity, restore, revert};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
 pub use undo::{register, undo_revision};
 
+/// The journal as a sea-orm-migration step (cargo feature `migration`).
+#[cfg(feature = "migration")]
+pub mod migration {
+    pub use crate::journal::migration::Migration;
+}
+
 /// The journal's SeaORM entities, to query with plain sea-orm.
 pub mod entity {
     pub use crate::journal::{attribute_delta, object_delta, revision};

@@ -2,6 +2,8 @@
 //! entities, and the schema that holds them.
 
 pub mod attribute_delta;
+#[cfg(feature = "migration")]
+pub mod migration;
 pub mod object_delta;
 pub mod revision;
 pub(crate) mod schema;
