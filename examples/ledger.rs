@@ -1,6 +1,7 @@
 //! A small ledger: a user opens an account and books a transaction; the
-//! system corrects a derived amount inside the same request. Prints the
-//! revision with its actors, object deltas and attribute deltas.
+//! system corrects a derived amount inside the same request, in the same
+//! object delta (a `revy::Tracked` draft records who set each column).
+//! Prints the revision with its actors, object deltas and attribute deltas.
 //!
 //! ```sh
 //! cargo run --example ledger                      # SQLite in memory
@@ -11,8 +12,8 @@ use revy::entity::{attribute_delta, object_delta, revision};
 use revy::{Actor, Context, LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
+    EntityTrait, QueryFilter, QueryOrder, Schema, Set, TransactionTrait,
 };
 
 mod account {
@@ -97,29 +98,19 @@ async fn main() -> Result<(), AnyError> {
             }
             .insert(&txn)
             .await?;
-            let booked = transaction::ActiveModel {
-                account_id: Set(account.id),
-                amount: Set(Decimal::new(1000, 2)),
-                exchange_rate: Set(Decimal::new(250, 2)),
-                local_amount: Set(Decimal::new(2400, 2)), // a typo: should be 25.00
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            let correct = booked.amount * booked.exchange_rate;
-            let booked = if booked.local_amount != correct {
-                Context::via_actor(None)
-                    .object_delta_description("Corrected by the system.")
-                    .attribute_delta_description("local_amount = amount * exchange_rate")
-                    .scope(async {
-                        let mut am = booked.into_active_model();
-                        am.local_amount = Set(correct);
-                        am.update(&txn).await
-                    })
-                    .await?
-            } else {
-                booked
-            };
+            // A draft remembers who set each column.
+            let amount = Decimal::new(1000, 2);
+            let rate = Decimal::new(250, 2);
+            let mut booked = revy::Tracked::new(transaction::ActiveModel::new());
+            booked.set(transaction::Column::AccountId, account.id);
+            booked.set(transaction::Column::Amount, amount);
+            booked.set(transaction::Column::ExchangeRate, rate);
+            booked.set(transaction::Column::LocalAmount, Decimal::new(2400, 2)); // a typo
+            let correct = amount * rate;
+            Context::via_actor(None)
+                .attribute_delta_description("Corrected by the system.")
+                .sync_scope(|| booked.set(transaction::Column::LocalAmount, correct));
+            let booked = booked.save(&txn).await?;
             txn.commit().await?;
             Ok::<_, AnyError>(booked)
         })
