@@ -223,8 +223,9 @@ impl<F> RevyLayer<F> {
     }
 
     /// Keeps at most `bytes` bytes of each header value the layer reads (the
-    /// description and the request id), cut at a character boundary. The
-    /// default is [`RevyLayer::DEFAULT_MAX_HEADER_LEN`].
+    /// description and the request id) and of the path it puts in the meta,
+    /// cut at a character boundary. The default is
+    /// [`RevyLayer::DEFAULT_MAX_HEADER_LEN`].
     ///
     /// ```
     /// use axum::http::Request;
