@@ -52,6 +52,13 @@
 pub use revy_core::*;
 pub use revy_seaorm::*;
 
+/// Web backends: [`RevyLayer`](revy_axum::RevyLayer), a tower layer that
+/// runs each HTTP request in a context with its user as the actor and its
+/// `X-Commit-Message` as the revision description. Enabled by the `axum`
+/// feature.
+#[cfg(feature = "axum")]
+pub use revy_axum as axum;
+
 /// Extension traits that add sea-orm abilities to revy's core types:
 /// `Actor::of(&model)` and `actor.load::<E>(&db)`.
 pub mod prelude {
