@@ -1,0 +1,162 @@
+//! Reliability under concurrency: 2,000 tasks on a multi-thread runtime,
+//! each with its own actor and description, inserting rows and updating
+//! shared ones through one pool, with await points in between. Every delta
+//! must carry its own task's actor and description, and per row the chain of
+//! attribute deltas must be unbroken (each old value is the previous new one).
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::TestDb;
+use common::entities::account;
+use revy::entity::{attribute_delta, object_delta};
+use revy::{Actor, Context};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+
+const TASKS: i64 = 2_000;
+const SHARED_ROWS: i64 = 10;
+
+/// SQLite has no row locks: an IMMEDIATE transaction takes the write lock at
+/// BEGIN, so concurrent read-then-write transactions queue instead of failing.
+async fn begin(db: &DatabaseConnection) -> DatabaseTransaction {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await.unwrap()
+}
+
+async fn task(db: DatabaseConnection, i: i64, shared: Vec<i32>) {
+    let actor = Some(Actor::new("users", i));
+    Context::via_actor(actor)
+        .object_delta_description(format!("task {i}"))
+        .attribute_delta_description(format!("task {i} attr"))
+        .scope(async move {
+            tokio::task::yield_now().await;
+            let txn = begin(&db).await;
+            if i % 4 == 0 {
+                account::ActiveModel {
+                    code: Set(format!("own-{i}")),
+                    is_active: Set(true),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await
+                .unwrap();
+            } else {
+                let id = shared[(i % SHARED_ROWS) as usize];
+                let row = account::Entity::find_by_id(id)
+                    .lock_exclusive()
+                    .one(&txn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                tokio::task::yield_now().await;
+                let mut am = row.clone().into_active_model();
+                am.balance = Set(row.balance + 1);
+                am.name = Set(Some(format!("last by {i}")));
+                am.update(&txn).await.unwrap();
+            }
+            tokio::task::yield_now().await;
+            txn.commit().await.unwrap();
+        })
+        .await;
+}
+
+async fn two_thousand_tasks_keep_their_actors_and_chains(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = t.db.clone();
+    let mut shared = Vec::new();
+    for n in 0..SHARED_ROWS {
+        let row = Context::via_actor(None)
+            .scope(
+                account::ActiveModel {
+                    code: Set(format!("shared-{n}")),
+                    is_active: Set(true),
+                    ..Default::default()
+                }
+                .insert(&db),
+            )
+            .await
+            .unwrap();
+        shared.push(row.id);
+    }
+    let handles: Vec<_> = (0..TASKS)
+        .map(|i| tokio::spawn(task(db.clone(), i, shared.clone())))
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+
+    // no lost updates: each shared row counted its own updates
+    let updates_per_row = (1..TASKS).filter(|i| i % 4 != 0).count() as i64;
+    let total: i64 = account::Entity::find()
+        .filter(account::Column::Id.is_in(shared.clone()))
+        .all(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.balance)
+        .sum();
+    assert_eq!(total, updates_per_row);
+
+    // every delta carries its own task's actor and description
+    let deltas = object_delta::Entity::find()
+        .filter(object_delta::Column::ActorType.is_not_null())
+        .all(&db)
+        .await
+        .unwrap();
+    assert_eq!(deltas.len() as i64, TASKS);
+    for d in &deltas {
+        let i = d.actor_id.as_deref().unwrap();
+        assert_eq!(d.description, format!("task {i}"), "delta {}", d.id);
+    }
+    let attrs = attribute_delta::Entity::find()
+        .filter(attribute_delta::Column::ActorType.is_not_null())
+        .order_by_asc(attribute_delta::Column::Id)
+        .all(&db)
+        .await
+        .unwrap();
+    let owner: HashMap<i64, &str> = deltas
+        .iter()
+        .map(|d| (d.id, d.actor_id.as_deref().unwrap()))
+        .collect();
+    for a in &attrs {
+        let i = a.actor_id.as_deref().unwrap();
+        assert_eq!(
+            owner[&a.object_delta_id], i,
+            "attribute delta {} of another task",
+            a.id
+        );
+        assert_eq!(a.description, format!("task {i} attr"));
+    }
+
+    // per shared row and column, an unbroken chain of values
+    let mut broken = 0;
+    for id in &shared {
+        for field in ["balance", "name"] {
+            let chain = attribute_delta::Entity::find()
+                .filter(attribute_delta::Column::ContentType.eq("accounts"))
+                .filter(attribute_delta::Column::ContentId.eq(id.to_string()))
+                .filter(attribute_delta::Column::FieldName.eq(field))
+                .order_by_asc(attribute_delta::Column::Id)
+                .all(&db)
+                .await
+                .unwrap();
+            for pair in chain.windows(2) {
+                if pair[1].old_value != pair[0].new_value {
+                    broken += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(broken, 0, "attribute delta chains with a gap");
+}
+
+backend_tests!(two_thousand_tasks_keep_their_actors_and_chains);
