@@ -184,14 +184,11 @@ where
         if Context::revision().is_none() {
             frame = frame.revision(LazyRevision::new());
         }
-        frame
-            .scope(delete_tree::<E>(&txn, model, chunk_size))
-            .await?
+        frame.scope(delete_tree::<E>(&txn, model, chunk_size)).await
     } else {
-        delete_tree::<E>(&txn, model, chunk_size).await?
+        delete_tree::<E>(&txn, model, chunk_size).await
     };
-    txn.commit().await?;
-    Ok(result)
+    write::finish(txn, result).await
 }
 
 async fn delete_tree<E>(

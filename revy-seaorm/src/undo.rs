@@ -14,6 +14,7 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::journal::write;
 use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
 use crate::restore::{TrackedEntity, roll_back_object};
@@ -115,6 +116,15 @@ where
     touched.sort_by_key(|t| std::cmp::Reverse(t.last_delta_id));
 
     let txn = db.begin().await?;
+    let result = undo_in(&txn, revision_id, touched).await;
+    write::finish(txn, result).await
+}
+
+async fn undo_in(
+    txn: &DatabaseTransaction,
+    revision_id: i64,
+    touched: Vec<Touched>,
+) -> Result<Option<i64>, Error> {
     let mut steps = Vec::with_capacity(touched.len());
     for t in &touched {
         let later = object_delta::Entity::find()
@@ -122,7 +132,7 @@ where
             .filter(object_delta::Column::ContentId.eq(t.content_id.as_str()))
             .filter(object_delta::Column::Id.gt(t.last_delta_id))
             .order_by_asc(object_delta::Column::Id)
-            .one(&txn)
+            .one(txn)
             .await?;
         if let Some(later) = later {
             return Err(Error::Conflict {
@@ -146,11 +156,10 @@ where
     frame
         .scope(async {
             for (t, step) in touched.iter().zip(steps) {
-                step(&txn, &t.content_id, t.first_delta_id).await?;
+                step(txn, &t.content_id, t.first_delta_id).await?;
             }
             Ok::<_, Error>(())
         })
         .await?;
-    txn.commit().await?;
     Ok(lazy.id())
 }

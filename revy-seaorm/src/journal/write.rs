@@ -266,3 +266,24 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     }
     Ok(())
 }
+
+/// Commits `txn` when `result` is a success; otherwise rolls it back before
+/// returning the error, so its locks are gone when the caller sees the
+/// failure (dropping a transaction only schedules the rollback).
+pub(crate) async fn finish<T>(
+    txn: sea_orm::DatabaseTransaction,
+    result: Result<T, Error>,
+) -> Result<T, Error> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // the operation's error says what went wrong; a failed rollback
+            // (the connection is gone) ends the transaction just the same
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! Reliability under faults: a failure is injected at every journal row a
+//! tracked operation writes (a trigger that lets N rows through, then
+//! rejects the next), inside a transaction. Afterwards either the whole
+//! operation with its journal rows is there, or none of it is.
+
+mod common;
+
+use common::TestDb;
+use common::entities::{account, line, transaction};
+use revy::entity::{attribute_delta, object_delta, revision};
+use revy::{Actor, Context, LazyRevision, Tracked};
+use rust_decimal::Decimal;
+use sea_orm::{
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, Set, TransactionTrait,
+};
+
+const JOURNAL: [&str; 3] = [
+    "revy_revisions",
+    "revy_object_deltas",
+    "revy_attribute_deltas",
+];
+
+/// Everything an operation could change: the data and the journal.
+#[derive(Debug, PartialEq)]
+struct State {
+    accounts: Vec<account::Model>,
+    transactions: Vec<transaction::Model>,
+    journal: (u64, u64, u64),
+}
+
+async fn state(db: &DatabaseConnection) -> State {
+    State {
+        accounts: account::Entity::find()
+            .order_by_asc(account::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
+        transactions: transaction::Entity::find()
+            .order_by_asc(transaction::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
+        journal: (
+            revision::Entity::find().count(db).await.unwrap(),
+            object_delta::Entity::find().count(db).await.unwrap(),
+            attribute_delta::Entity::find().count(db).await.unwrap(),
+        ),
+    }
+}
+
+/// Lets `budget` rows into `table`, then rejects every further one.
+async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
+    db.execute_unprepared("DELETE FROM fault_budget")
+        .await
+        .unwrap();
+    db.execute_unprepared(&format!("INSERT INTO fault_budget (n) VALUES ({budget})"))
+        .await
+        .unwrap();
+    // DDL names a table, which cannot be a bound parameter; `table` is one of JOURNAL.
+    let ddl = match db.get_database_backend() {
+        DbBackend::Sqlite => format!(
+            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} BEGIN \
+             SELECT RAISE(ABORT, 'injected fault') WHERE (SELECT n FROM fault_budget) <= 0; \
+             UPDATE fault_budget SET n = n - 1; END"
+        ),
+        DbBackend::Postgres => format!(
+            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION fault()"
+        ),
+        _ => format!(
+            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} FOR EACH ROW BEGIN \
+             IF (SELECT n FROM fault_budget) <= 0 THEN \
+             SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'; END IF; \
+             UPDATE fault_budget SET n = n - 1; END"
+        ),
+    };
+    db.execute_unprepared(&ddl)
+        .await
+        .unwrap_or_else(|e| panic!("arm {table} at {budget}: {e}"));
+}
+
+async fn disarm(db: &DatabaseConnection, table: &str) {
+    let ddl = match db.get_database_backend() {
+        DbBackend::Postgres => format!("DROP TRIGGER fault_{table} ON {table}"),
+        _ => format!("DROP TRIGGER fault_{table}"),
+    };
+    db.execute_unprepared(&ddl).await.unwrap();
+}
+
+async fn setup(t: &TestDb) {
+    t.create_table(account::Entity).await;
+    t.create_table(transaction::Entity).await;
+    t.create_table(line::Entity).await;
+    let db = &t.db;
+    db.execute_unprepared("CREATE TABLE fault_budget (n BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(
+            "CREATE FUNCTION fault() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             DECLARE left_over BIGINT; BEGIN \
+             UPDATE fault_budget SET n = n - 1 RETURNING n INTO left_over; \
+             IF left_over < 0 THEN RAISE EXCEPTION 'injected fault'; END IF; \
+             RETURN NEW; END $$",
+        )
+        .await
+        .unwrap();
+    }
+}
+
+fn new_account(code: &str) -> account::ActiveModel {
+    account::ActiveModel {
+        code: Set(code.to_owned()),
+        is_active: Set(true),
+        ..Default::default()
+    }
+}
+
+async fn with_children(db: &DatabaseConnection, code: &str, n: usize) -> account::Model {
+    let a = Context::new()
+        .scope(new_account(code).insert(db))
+        .await
+        .unwrap();
+    for _ in 0..n {
+        Context::new()
+            .scope(
+                transaction::ActiveModel {
+                    account_id: Set(a.id),
+                    kind: Set("credit".into()),
+                    amount: Set(Decimal::new(1, 0)),
+                    exchange_rate: Set(Decimal::new(1, 0)),
+                    local_amount: Set(Decimal::new(1, 0)),
+                    iso_code: Set("TZS".into()),
+                    ..Default::default()
+                }
+                .insert(db),
+            )
+            .await
+            .unwrap();
+    }
+    a
+}
+
+type Op = fn(
+    DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
+/// Runs `op` with a fault at the 1st, 2nd, ... journal row of each journal
+/// table until it gets through; checks all-or-nothing every time. Returns the
+/// number of fault points tried.
+async fn every_fault_point(t: &TestDb, name: &str, prepare: Op, op: Op) -> usize {
+    let db = &t.db;
+    let mut tried = 0;
+    for table in JOURNAL {
+        prepare(db.clone()).await.unwrap();
+        let before = state(db).await;
+        let mut budget = 0;
+        loop {
+            arm(db, table, budget).await;
+            let result = op(db.clone()).await;
+            if let Err(e) = &result {
+                eprintln!("{name}: {table} at {budget}: {e}");
+            }
+            disarm(db, table).await;
+            match result {
+                Err(e) => {
+                    assert!(e.contains("injected fault"), "{name}: unexpected error {e}");
+                    assert_eq!(
+                        state(db).await,
+                        before,
+                        "{name}: fault at row {budget} of {table} left a trace"
+                    );
+                    tried += 1;
+                    budget += 1;
+                }
+                Ok(()) => {
+                    assert_ne!(
+                        state(db).await,
+                        before,
+                        "{name}: succeeded but changed nothing"
+                    );
+                    break;
+                }
+            }
+            assert!(budget < 10_000, "{name}: never got through");
+        }
+    }
+    tried
+}
+
+/// Commits on success; on failure rolls back before returning, as an
+/// application should, so no half-finished transaction outlives the call.
+async fn end(txn: sea_orm::DatabaseTransaction, r: Result<(), String>) -> Result<(), String> {
+    match r {
+        Ok(()) => txn.commit().await.map_err(|e| e.to_string()),
+        Err(e) => {
+            txn.rollback().await.map_err(|e| e.to_string())?;
+            Err(e)
+        }
+    }
+}
+
+fn boxed<F>(f: F) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>
+where
+    F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    Box::pin(f)
+}
+
+fn nothing(
+    _: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(async { Ok(()) })
+}
+
+fn tracked_insert(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(
+        Context::via_actor(Some(Actor::new("users", 1))).scope(async move {
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let r = async {
+                new_account("ins")
+                    .insert(&txn)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            .await;
+            end(txn, r).await
+        }),
+    )
+}
+
+async fn last_account(db: &DatabaseConnection) -> account::Model {
+    account::Entity::find()
+        .order_by_desc(account::Column::Id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn prepare_untracked(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    // untracked rows: the first tracked update or delete also writes a baseline
+    boxed(async move {
+        new_account("plain")
+            .insert(&db)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+fn tracked_update(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(Context::new().scope(async move {
+        let txn = db.begin().await.map_err(|e| e.to_string())?;
+        let r = async {
+            let last = last_account(&db).await;
+            let next = if last.name.as_deref() == Some("a") {
+                "b"
+            } else {
+                "a"
+            };
+            let mut am = last.into_active_model();
+            am.name = Set(Some(next.into()));
+            am.update(&txn).await.map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        .await;
+        end(txn, r).await
+    }))
+}
+
+fn tracked_delete(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(Context::new().scope(async move {
+        let txn = db.begin().await.map_err(|e| e.to_string())?;
+        let r = async {
+            last_account(&db)
+                .await
+                .into_active_model()
+                .delete(&txn)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        .await;
+        end(txn, r).await
+    }))
+}
+
+fn prepare_children(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(async move {
+        with_children(&db, "parent", 3).await;
+        Ok(())
+    })
+}
+
+fn cascade(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(
+        Context::via_deletion_description("closed").scope(async move {
+            let parent = last_account(&db).await;
+            revy::delete_in_chunks::<account::Entity, _>(&db, parent, 2)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }),
+    )
+}
+
+fn prepare_revision(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(async move {
+        let keep = Context::new()
+            .scope(new_account("keep").insert(&db))
+            .await
+            .map_err(|e| e.to_string())?;
+        let gone = Context::new()
+            .scope(new_account("gone").insert(&db))
+            .await
+            .map_err(|e| e.to_string())?;
+        let lazy = LazyRevision::new();
+        Context::via_revision(lazy.clone())
+            .scope(async {
+                new_account("new").insert(&db).await?;
+                let mut am = keep.into_active_model();
+                am.code = Set("kept".into());
+                am.update(&db).await?;
+                gone.into_active_model().delete(&db).await?;
+                Ok::<_, sea_orm::DbErr>(())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let id = lazy.id().ok_or("no revision")?;
+        db.execute_unprepared("DELETE FROM undo_target")
+            .await
+            .map_err(|e| e.to_string())?;
+        db.execute_unprepared(&format!("INSERT INTO undo_target (id) VALUES ({id})"))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+fn undo(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(async move {
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                "SELECT id FROM undo_target",
+            ))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no target")?;
+        let id: i64 = row.try_get("", "id").map_err(|e| e.to_string())?;
+        revy::undo_revision(&db, id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
+fn draft_save(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(
+        Context::via_actor(Some(Actor::new("users", 1))).scope(async move {
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let r = async {
+                let mut draft = Tracked::new(account::ActiveModel::new());
+                draft.set(account::Column::Code, "draft");
+                draft.set(account::Column::IsActive, true);
+                Context::via_actor(None).sync_scope(|| draft.set(account::Column::Code, "fixed"));
+                draft.save(&txn).await.map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            .await;
+            end(txn, r).await
+        }),
+    )
+}
+
+async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
+    setup(&t).await;
+    t.db.execute_unprepared("CREATE TABLE undo_target (id BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    let mut report = Vec::new();
+    let cases: [(&str, Op, Op); 7] = [
+        ("insert", nothing, tracked_insert),
+        ("update with baseline", prepare_untracked, tracked_update),
+        ("update", nothing, tracked_update),
+        ("delete", prepare_untracked, tracked_delete),
+        ("cascade of 3 in chunks of 2", prepare_children, cascade),
+        ("undo of a revision", prepare_revision, undo),
+        ("draft save", nothing, draft_save),
+    ];
+    let mut total = 0;
+    for (name, prepare, op) in cases {
+        let n = every_fault_point(&t, name, prepare, op).await;
+        assert!(n >= 2, "{name}: only {n} fault points");
+        total += n;
+        report.push(format!("{name}: {n}"));
+    }
+    eprintln!(
+        "fault points tried on {:?}: {total} ({})",
+        t.backend,
+        report.join(", ")
+    );
+}
+
+backend_tests!(a_fault_at_any_journal_row_leaves_all_or_nothing);
