@@ -9,7 +9,7 @@
 //! | any SQL NULL (`X(None)`, `Enum(OptionEnum::None(_))`, `Array(_, None)`) | `null` |
 //! | `Bool` | `true` / `false` |
 //! | `TinyInt` … `BigInt`, `TinyUnsigned` … `BigUnsigned` | integer number |
-//! | `Float`, `Double` | number when finite; `"NaN"`, `"Infinity"`, `"-Infinity"` otherwise |
+//! | `Float`, `Double` | number when finite; `"NaN"`, `"Infinity"`, `"-Infinity"`, `"-0"` otherwise |
 //! | `String`, `Char`, `Enum` | string (an enum stores its `value`) |
 //! | `Bytes` | lowercase hex string without prefix, e.g. `"00abff"` |
 //! | `Json(Some(v))` | the one-element array `[v]` (so JSON `null` is `[null]`) |
@@ -36,7 +36,7 @@
 //! * `ChronoDateTimeLocal` keeps its instant; it comes back in the local
 //!   zone of the process that decodes it.
 //! * A NaN is stored as `"NaN"`, so its payload and sign are not kept. A
-//!   negative zero is kept (`-0.0`). A rust_decimal negative zero comes
+//!   negative zero is kept (as `"-0"`). A rust_decimal negative zero comes
 //!   back as a positive zero of the same scale (rust_decimal prints no sign
 //!   for zero, and it compares equal).
 //! * `f64` values survive a trip through JSON *text* exactly only when
@@ -332,8 +332,13 @@ fn or_null<T>(value: &Option<T>, f: impl FnOnce(&T) -> Json) -> Json {
 }
 
 /// A finite float as a JSON number, the others as the strings
-/// JavaScript's `Number` prints for them.
+/// JavaScript's `Number` prints for them. Negative zero is the string
+/// `"-0"`: PostgreSQL passes bound JSON through `jsonb`, whose numbers have
+/// no negative zero, so a `-0.0` number would come back as `0.0`.
 fn float_to_json(x: f64) -> Json {
+    if x == 0.0 && x.is_sign_negative() {
+        return Json::String("-0".to_owned());
+    }
     match Number::from_f64(x) {
         Some(n) => Json::Number(n),
         None if x.is_nan() => Json::String("NaN".to_owned()),
@@ -452,6 +457,7 @@ fn f64_from_json(json: &Json) -> Result<f64, ()> {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
+            "-0" => Ok(-0.0),
             _ => Err(()),
         },
         _ => Err(()),

@@ -332,3 +332,27 @@ pub mod node {
         }
     }
 }
+
+/// A table and a column whose names are made of quotes, a semicolon and SQL
+/// keywords: the journal must name them exactly and build SQL without ever
+/// pasting them into a statement.
+pub mod odd {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "odd \"t\"; select")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(column_name = "from")]
+        pub from_: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
+}

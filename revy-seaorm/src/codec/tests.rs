@@ -154,9 +154,10 @@ fn non_finite_floats_are_strings() {
 
 #[test]
 fn negative_zero_keeps_its_sign() {
-    // serde_json writes -0.0 as `-0.0` and reads it (and `-0`) back as -0.0.
-    assert_eq!(text_of(&Value::Double(Some(-0.0))), "-0.0");
-    assert_eq!(text_of(&Value::Float(Some(-0.0))), "-0.0");
+    // a string, since PostgreSQL's jsonb (which bound JSON passes through)
+    // has no negative zero among its numbers
+    assert_eq!(text_of(&Value::Double(Some(-0.0))), "\"-0\"");
+    assert_eq!(text_of(&Value::Float(Some(-0.0))), "\"-0\"");
     let Value::Double(Some(x)) = round_trip(&Value::Double(Some(-0.0))) else {
         panic!("not a double")
     };
