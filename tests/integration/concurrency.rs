@@ -4,12 +4,10 @@
 //! must carry its own task's actor and description, and per row the chain of
 //! attribute deltas must be unbroken (each old value is the previous new one).
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::TestDb;
-use common::entities::account;
+use crate::common::TestDb;
+use crate::common::entities::account;
 use revy::entity::{attribute_delta, object_delta};
 use revy::{Actor, Context};
 use sea_orm::{

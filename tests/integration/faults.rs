@@ -3,10 +3,8 @@
 //! rejects the next), inside a transaction. Afterwards either the whole
 //! operation with its journal rows is there, or none of it is.
 
-mod common;
-
-use common::TestDb;
-use common::entities::{account, line, transaction};
+use crate::common::TestDb;
+use crate::common::entities::{account, line, transaction};
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::{Actor, Context, LazyRevision, Tracked};
 use rust_decimal::Decimal;

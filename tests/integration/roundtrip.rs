@@ -3,11 +3,9 @@
 //! delta equals the row as the database returned it at that moment, down to
 //! the Debug text (float signs, decimal scales, offsets).
 
-mod common;
-
+use crate::common::TestDb;
+use crate::common::entities::{Status, everything};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use common::TestDb;
-use common::entities::{Status, everything};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};

@@ -1,9 +1,7 @@
 //! Issue: snapshots, restore, revert, undo of a revision.
 
-mod common;
-
-use common::TestDb;
-use common::entities::{account, account_v2, account_v3, membership};
+use crate::common::TestDb;
+use crate::common::entities::{account, account_v2, account_v3, membership};
 use revy::entity::object_delta;
 use revy::prelude::*;
 use revy::{Actor, Context, LazyRevision, ObjectSnapshot};

@@ -1,10 +1,8 @@
 //! Issue: the journal and the hooks. Revy's ledger scenarios and the
 //! tracking rules of DESIGN.md, on every backend.
 
-mod common;
-
-use common::TestDb;
-use common::entities::{account, membership, note, transaction};
+use crate::common::TestDb;
+use crate::common::entities::{account, membership, note, transaction};
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::prelude::*;
 use revy::{Actor, Context, LazyRevision};

@@ -1,10 +1,8 @@
 //! History queries: an object's deltas with keyset pagination and filters,
 //! `as_of`, `diff`, a revision's deltas.
 
-mod common;
-
-use common::TestDb;
-use common::entities::{account, membership};
+use crate::common::TestDb;
+use crate::common::entities::{account, membership};
 use revy::{Action, Actor, Context, ObjectSnapshot};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 use serde_json::json;

@@ -1,9 +1,7 @@
 //! Several actors in one revision: drafts that record who set each column.
 
-mod common;
-
-use common::TestDb;
-use common::entities::{account, transaction};
+use crate::common::TestDb;
+use crate::common::entities::{account, transaction};
 use revy::entity::{attribute_delta, object_delta};
 use revy::{Actor, Context, Tracked};
 use rust_decimal::Decimal;

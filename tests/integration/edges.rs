@@ -3,13 +3,11 @@
 //! schema version. Each case either round-trips exactly through the journal
 //! or fails with an error that leaves nothing behind; none panics.
 
-mod common;
-
 use std::str::FromStr;
 
+use crate::common::TestDb;
+use crate::common::entities::{Status, everything, odd};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use common::TestDb;
-use common::entities::{Status, everything, odd};
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::{Context, ObjectSnapshot};
 use rust_decimal::Decimal;

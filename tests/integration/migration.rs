@@ -1,10 +1,8 @@
 //! The journal as a sea-orm-migration step (feature `migration`).
 #![cfg(feature = "migration")]
 
-mod common;
-
-use common::TestDb;
-use common::entities::account;
+use crate::common::TestDb;
+use crate::common::entities::account;
 use revy::Context;
 use revy::entity::object_delta;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};

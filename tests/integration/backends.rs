@@ -1,8 +1,6 @@
 //! Every configured backend is reachable and holds the journal tables.
 
-mod common;
-
-use common::TestDb;
+use crate::common::TestDb;
 use revy::entity::{object_delta, revision};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 

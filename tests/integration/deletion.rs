@@ -1,9 +1,7 @@
 //! Tracked deletion policies: cascade, set-null, set-default, set(value).
 
-mod common;
-
-use common::TestDb;
-use common::entities::{account, line, node, player, team, transaction};
+use crate::common::TestDb;
+use crate::common::entities::{account, line, node, player, team, transaction};
 use revy::entity::{attribute_delta, object_delta};
 use revy::{Actor, Context};
 use rust_decimal::Decimal;

@@ -1,0 +1,19 @@
+//! The integration tests, one binary: each module holds the tests of one
+//! capability, run on every configured backend by `backend_tests!` (see
+//! `common`). One binary links once, which keeps CI fast on two cores.
+
+#[macro_use]
+mod common;
+
+mod attribution;
+mod axum_layer;
+mod backends;
+mod concurrency;
+mod deletion;
+mod edges;
+mod faults;
+mod history;
+mod journal;
+mod migration;
+mod roundtrip;
+mod snapshot;
