@@ -248,7 +248,7 @@ async fn snapshots_equal_the_rows_they_describe(t: TestDb) {
     );
     let strategy = ops();
     let mut checked = 0;
-    for case in 0..4 {
+    for case in 0..12 {
         let ops = strategy.new_tree(&mut runner).unwrap().current();
         // the test's own copy: each live row, and (delta id, row then) for every delta
         let mut live: Vec<everything::Model> = Vec::new();
@@ -322,6 +322,7 @@ async fn snapshots_equal_the_rows_they_describe(t: TestDb) {
         assert_eq!(got, sorted);
     }
     assert!(checked > 20, "only {checked} snapshots checked");
+    eprintln!("snapshots checked on {:?}: {checked}", t.backend);
 }
 
 backend_tests!(snapshots_equal_the_rows_they_describe);
