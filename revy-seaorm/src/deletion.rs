@@ -79,12 +79,34 @@ impl std::fmt::Debug for ChildPolicy {
 impl ChildPolicy {
     /// The rows whose `column` holds the parent's primary key get `on_delete`.
     ///
-    /// ```ignore
-    /// impl revy::DeletionPolicies for account::Entity {
-    ///     fn on_delete() -> Vec<revy::ChildPolicy> {
-    ///         vec![revy::ChildPolicy::new(transaction::Column::AccountId, revy::OnDelete::Cascade)]
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// // the fixture's account declares:
+    /// //     ChildPolicy::new(transaction::Column::AccountId, OnDelete::Cascade)
+    /// use revy_core::Context;
+    /// use revy_seaorm::entity::object_delta;
+    /// use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+    ///
+    /// let acc = account::ActiveModel { code: Set("A-1".into()), ..Default::default() }.insert(&db).await?;
+    /// for amount in [10, 20] {
+    ///     transaction::ActiveModel {
+    ///         account_id: Set(acc.id),
+    ///         amount: Set(amount),
+    ///         local_amount: Set(amount),
+    ///         ..Default::default()
     ///     }
+    ///     .insert(&db)
+    ///     .await?;
     /// }
+    /// Context::via_deletion_description("closed with its account")
+    ///     .scope(revy_seaorm::delete::<account::Entity, _>(&db, acc))
+    ///     .await?;
+    /// assert_eq!(transaction::Entity::find().count(&db).await?, 0);
+    /// // three rows written untracked: a baseline and a Delete each
+    /// assert_eq!(object_delta::Entity::find().count(&db).await?, 3 * 2);
+    /// # Ok(()) }
     /// ```
     pub fn new<C>(column: C, on_delete: OnDelete) -> Self
     where
@@ -126,8 +148,41 @@ impl ChildPolicy {
 /// with no children implement it with the empty default; every entity that
 /// appears as a child must implement it too, so the walk can go deeper.
 ///
-/// ```ignore
-/// impl revy::DeletionPolicies for transaction::Entity {}
+/// ```
+/// mod folder {
+///     use sea_orm::entity::prelude::*;
+///     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+///     #[sea_orm(table_name = "folders")]
+///     pub struct Model { #[sea_orm(primary_key)] pub id: i32 }
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///     #[async_trait::async_trait]
+///     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+///
+///     // a folder's files go with it
+///     impl revy_seaorm::DeletionPolicies for Entity {
+///         fn on_delete() -> Vec<revy_seaorm::ChildPolicy> {
+///             vec![revy_seaorm::ChildPolicy::new(
+///                 super::file::Column::FolderId,
+///                 revy_seaorm::OnDelete::Cascade,
+///             )]
+///         }
+///     }
+/// }
+/// mod file {
+///     use sea_orm::entity::prelude::*;
+///     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+///     #[sea_orm(table_name = "files")]
+///     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub folder_id: i32 }
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///     #[async_trait::async_trait]
+///     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+///
+///     // no children of its own
+///     impl revy_seaorm::DeletionPolicies for Entity {}
+/// }
+/// # fn main() {}
 /// ```
 pub trait DeletionPolicies: EntityTrait {
     /// One policy per child foreign-key column.

@@ -17,13 +17,35 @@ use crate::keys;
 /// Saving it writes one object delta whose attribute deltas name, column by
 /// column, who set what (Revy's "multiple actors in one revision").
 ///
-/// ```ignore
-/// let mut tx = revy::Tracked::new(transaction::ActiveModel::new());
-/// tx.set(transaction::Column::Amount, amount);                 // the context's actor, now
-/// Context::via_actor(None)
-///     .attribute_delta_description("Corrected by the system.")
-///     .sync_scope(|| tx.set(transaction::Column::LocalAmount, local));
-/// let saved = tx.save(&txn).await?;
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Actor, Context};
+/// use revy_seaorm::{Tracked, entity::attribute_delta};
+/// use sea_orm::{ActiveModelBehavior, ColumnTrait, EntityTrait, QueryFilter};
+///
+/// Context::via_actor(Some(Actor::new("users", 7)))
+///     .scope(async {
+///         let mut tx = Tracked::new(transaction::ActiveModel::new());
+///         tx.set(transaction::Column::AccountId, 1);
+///         tx.set(transaction::Column::Amount, 100i64);            // by user 7
+///         tx.set(transaction::Column::LocalAmount, 90i64);        // by user 7
+///         Context::via_actor(None)
+///             .attribute_delta_description("Corrected by the system.")
+///             .sync_scope(|| tx.set(transaction::Column::LocalAmount, 100i64));
+///         tx.save(&db).await
+///     })
+///     .await?;
+///
+/// let local = attribute_delta::Entity::find()
+///     .filter(attribute_delta::Column::FieldName.eq("local_amount"))
+///     .all(&db)
+///     .await?;
+/// let who: Vec<Option<&str>> = local.iter().map(|a| a.actor_id.as_deref()).collect();
+/// assert_eq!(who, [Some("7"), None]);
+/// assert_eq!(local[1].description, "Corrected by the system.");
+/// # Ok(()) }
 /// ```
 ///
 /// Consecutive sets of one column by the same actor merge into one delta

@@ -79,15 +79,35 @@ pub async fn revision_deltas<C: ConnectionTrait>(
 /// The history of one row: a query of its object deltas, newest first.
 /// Made by [`history`].
 ///
-/// ```ignore
-/// let page = revy::history::<account::Entity>(7).limit(20).all(&db).await?;
-/// let next = revy::history::<account::Entity>(7)
-///     .limit(20)
-///     .before(page.last().unwrap().id)        // keyset pagination
-///     .action(Action::Update)
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Action, Actor, Context};
+/// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+///
+/// let mut ann = Context::via_actor(Some(Actor::new("users", 1)))
+///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+///     .await?;
+/// for i in 0..5 {
+///     let mut am = ann.into_active_model();
+///     am.name = Set(format!("Ann {i}"));
+///     ann = Context::via_actor(Some(Actor::new("users", 2))).scope(am.update(&db)).await?;
+/// }
+/// let page = revy_seaorm::history::<user::Entity>(ann.id).limit(4).all(&db).await?;
+/// assert_eq!(page.len(), 4); // newest first
+/// let rest = revy_seaorm::history::<user::Entity>(ann.id)
+///     .before(page[3].id) // keyset pagination: the page after it
+///     .all(&db)
+///     .await?;
+/// assert_eq!(rest.len(), 2);
+/// let created = revy_seaorm::history::<user::Entity>(ann.id)
+///     .action(Action::Create)
 ///     .actor(Some(Actor::new("users", 1)))
 ///     .all(&db)
 ///     .await?;
+/// assert_eq!(created.len(), 1);
+/// # Ok(()) }
 /// ```
 #[must_use = "a history query does nothing until .all(&db) runs it"]
 pub struct History<E> {
@@ -220,10 +240,24 @@ where
 /// old and new value in the journal's encoding. `None` stands for "no row":
 /// every column is then `null` on that side.
 ///
-/// ```ignore
-/// let a = ObjectSnapshot::<account::Entity>::at(first).one(&db).await?;
-/// let b = ObjectSnapshot::<account::Entity>::at(second).one(&db).await?;
-/// for (column, (old, new)) in revy::diff(a.as_ref(), b.as_ref())? { println!("{column}: {old} -> {new}") }
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+///
+/// let before = Context::new()
+///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+///     .await?;
+/// let mut am = before.clone().into_active_model();
+/// am.email = Set(Some("ann@example.com".into()));
+/// let after = Context::new().scope(am.update(&db)).await?;
+///
+/// let changes = revy_seaorm::diff(Some(&before), Some(&after))?;
+/// assert_eq!(changes.len(), 1);
+/// assert_eq!(changes["email"], (serde_json::json!(null), serde_json::json!("ann@example.com")));
+/// # Ok(()) }
 /// ```
 pub fn diff<M: ModelTrait>(
     old: Option<&M>,

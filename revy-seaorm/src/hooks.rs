@@ -3,23 +3,40 @@
 //! [`track!`](crate::track) puts these four functions into an entity's
 //! `ActiveModelBehavior`. Call them yourself when you write your own hooks:
 //!
-//! ```ignore
-//! #[async_trait::async_trait]
-//! impl ActiveModelBehavior for ActiveModel {
-//!     async fn before_save<C: ConnectionTrait>(mut self, db: &C, insert: bool) -> Result<Self, DbErr> {
-//!         self.updated_at = Set(chrono::Utc::now());
-//!         revy::hooks::before_save(self, db, insert).await
+//! ```
+//! mod note {
+//!     use sea_orm::entity::prelude::*;
+//!     use sea_orm::{ConnectionTrait, Set};
+//!
+//!     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+//!     #[sea_orm(table_name = "notes")]
+//!     pub struct Model {
+//!         #[sea_orm(primary_key)]
+//!         pub id: i32,
+//!         pub body: String,
+//!         pub updated_at: DateTimeUtc,
 //!     }
-//!     async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
-//!         revy::hooks::after_save(model, db, insert).await
-//!     }
-//!     async fn before_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
-//!         revy::hooks::before_delete(self, db).await
-//!     }
-//!     async fn after_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
-//!         revy::hooks::after_delete(self, db).await
+//!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//!     pub enum Relation {}
+//!
+//!     #[async_trait::async_trait]
+//!     impl ActiveModelBehavior for ActiveModel {
+//!         async fn before_save<C: ConnectionTrait>(mut self, db: &C, insert: bool) -> Result<Self, DbErr> {
+//!             self.updated_at = Set(chrono::Utc::now());
+//!             revy_seaorm::hooks::before_save(self, db, insert).await
+//!         }
+//!         async fn after_save<C: ConnectionTrait>(model: Model, db: &C, insert: bool) -> Result<Model, DbErr> {
+//!             revy_seaorm::hooks::after_save(model, db, insert).await
+//!         }
+//!         async fn before_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
+//!             revy_seaorm::hooks::before_delete(self, db).await
+//!         }
+//!         async fn after_delete<C: ConnectionTrait>(self, db: &C) -> Result<Self, DbErr> {
+//!             revy_seaorm::hooks::after_delete(self, db).await
+//!         }
 //!     }
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! `before_*` read the context and the row as it is in the database; the
@@ -451,11 +468,26 @@ fn warn_if_not_atomic<C>() {
 
 /// Puts revy's four hooks into an `impl ActiveModelBehavior` block.
 ///
-/// ```ignore
-/// #[async_trait::async_trait]
-/// impl ActiveModelBehavior for ActiveModel {
-///     revy::track!();
+/// ```
+/// mod user {
+///     use sea_orm::entity::prelude::*;
+///
+///     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+///     #[sea_orm(table_name = "users")]
+///     pub struct Model {
+///         #[sea_orm(primary_key)]
+///         pub id: i32,
+///         pub name: String,
+///     }
+///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+///     pub enum Relation {}
+///
+///     #[async_trait::async_trait]
+///     impl ActiveModelBehavior for ActiveModel {
+///         revy_seaorm::track!(); // `revy::track!()` through the facade
+///     }
 /// }
+/// # fn main() {}
 /// ```
 ///
 /// `#[async_trait]` rewrites the block before this macro expands, so the

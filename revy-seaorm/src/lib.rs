@@ -7,6 +7,7 @@
 mod actor;
 pub mod codec;
 mod deletion;
+mod doc_fixture;
 mod draft;
 mod error;
 mod history;

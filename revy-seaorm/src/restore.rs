@@ -68,12 +68,29 @@ where
 /// Fails, recording nothing, when a row with that key exists: the error
 /// names the table and the key.
 ///
-/// ```ignore
-/// let delta = object_delta::Entity::find()
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use revy_seaorm::entity::object_delta;
+/// use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+///
+/// let bob = Context::new()
+///     .scope(user::ActiveModel { name: Set("Bob".into()), ..Default::default() }.insert(&db))
+///     .await?;
+/// Context::new().scope(bob.clone().into_active_model().delete(&db)).await?;
+///
+/// let delete = object_delta::Entity::find()
 ///     .filter(object_delta::Column::Action.eq("Delete"))
-///     .order_by_desc(object_delta::Column::Id)
-///     .one(&db).await?.unwrap();
-/// let membership = revy::restore::<membership::Entity>(&db, delta.id).await?;
+///     .one(&db)
+///     .await?
+///     .unwrap();
+/// let back = revy_seaorm::restore::<user::Entity, _>(&db, delete.id).await?;
+/// assert_eq!(back, bob); // the same key, the same values
+/// // a second restore would overwrite the live row: refused
+/// assert!(revy_seaorm::restore::<user::Entity, _>(&db, delete.id).await.is_err());
+/// # Ok(()) }
 /// ```
 pub async fn restore<E, C>(db: &C, delta_id: i64) -> Result<E::Model, Error>
 where

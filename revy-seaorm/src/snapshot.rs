@@ -23,8 +23,26 @@ use crate::keys::{self, content_type};
 /// The state of a row of `E` right after an object delta, rebuilt from the
 /// journal in one query.
 ///
-/// ```ignore
-/// let user: Option<user::Model> = revy::ObjectSnapshot::<user::Entity>::at(delta_id).one(&db).await?;
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use revy_seaorm::{ObjectSnapshot, entity::object_delta};
+/// use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
+///
+/// let alice = Context::new()
+///     .scope(user::ActiveModel { name: Set("Alice".into()), ..Default::default() }.insert(&db))
+///     .await?;
+/// let mut renamed = alice.clone().into_active_model();
+/// renamed.name = Set("Alicia".into());
+/// Context::new().scope(renamed.update(&db)).await?;
+///
+/// let first = object_delta::Entity::find().order_by_asc(object_delta::Column::Id).one(&db).await?.unwrap();
+/// let then: Option<user::Model> = ObjectSnapshot::<user::Entity>::at(first.id).one(&db).await?;
+/// assert_eq!(then, Some(alice));
+/// assert_eq!(ObjectSnapshot::<user::Entity>::at(999).one(&db).await?, None);
+/// # Ok(()) }
 /// ```
 ///
 /// An id that names no object delta, or a delta of another table, gives
@@ -60,12 +78,27 @@ where
 /// Adds snapshots to a query of object deltas: `.with_snapshot::<E>()`.
 /// Comes with `use revy::prelude::*`.
 ///
-/// ```ignore
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use revy_seaorm::{SelectSnapshotExt, entity::object_delta};
+/// use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+///
+/// for name in ["Ann", "Bob"] {
+///     Context::new()
+///         .scope(user::ActiveModel { name: Set(name.into()), ..Default::default() }.insert(&db))
+///         .await?;
+/// }
 /// let rows: Vec<(object_delta::Model, Option<user::Model>)> = object_delta::Entity::find()
 ///     .filter(object_delta::Column::ContentType.eq("users"))
 ///     .with_snapshot::<user::Entity>()
 ///     .all(&db)
 ///     .await?;
+/// let names: Vec<String> = rows.into_iter().filter_map(|(_, u)| u).map(|u| u.name).collect();
+/// assert_eq!(names, ["Ann", "Bob"]);
+/// # Ok(()) }
 /// ```
 pub trait SelectSnapshotExt {
     /// Each object delta with the snapshot of its row at that delta (`None`

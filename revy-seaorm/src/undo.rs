@@ -44,8 +44,13 @@ fn roll_back<'a, E: TrackedEntity>(
 /// rows. `revy::track!()` registers an entity the first time it saves or
 /// deletes; call this at start-up for entities that may not have yet.
 ///
-/// ```ignore
-/// revy::register::<account::Entity>();
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// revy_seaorm::register::<user::Entity>();
+/// revy_seaorm::register::<account::Entity>();
+/// # Ok(()) }
 /// ```
 pub fn register<E: TrackedEntity>() {
     let table = content_type::<E>();
@@ -75,8 +80,28 @@ struct Touched {
 /// their keys. If any row changed after the revision, nothing is changed and
 /// the error names the row and the later delta.
 ///
-/// ```ignore
-/// let undo = revy::undo_revision(&db, revision_id).await?;
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Context, LazyRevision};
+/// use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+///
+/// let revision = LazyRevision::new();
+/// Context::via_revision(revision.clone())
+///     .scope(async {
+///         for name in ["Ann", "Bob"] {
+///             user::ActiveModel { name: Set(name.into()), ..Default::default() }.insert(&db).await?;
+///         }
+///         Ok::<_, sea_orm::DbErr>(())
+///     })
+///     .await?;
+/// assert_eq!(user::Entity::find().count(&db).await?, 2);
+///
+/// let undo = revy_seaorm::undo_revision(&db, revision.id().unwrap()).await?;
+/// assert!(undo.is_some()); // the undo is a revision too, so it can be undone
+/// assert_eq!(user::Entity::find().count(&db).await?, 0);
+/// # Ok(()) }
 /// ```
 pub async fn undo_revision<C>(db: &C, revision_id: i64) -> Result<Option<i64>, Error>
 where

@@ -10,17 +10,26 @@ use super::{attribute_delta, object_delta, revision, schema};
 ///
 /// Add it to your migrator's list:
 ///
-/// ```ignore
-/// use sea_orm_migration::prelude::*;
+/// ```
+/// use sea_orm_migration::{MigrationTrait, MigratorTrait};
 ///
-/// pub struct Migrator;
+/// struct Migrator;
 ///
 /// #[async_trait::async_trait]
 /// impl MigratorTrait for Migrator {
 ///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-///         vec![Box::new(revy::migration::Migration), Box::new(m20260101_create_accounts::Migration)]
+///         // revy's journal first, then the app's own migrations
+///         vec![Box::new(revy_seaorm::migration::Migration)]
 ///     }
 /// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), sea_orm::DbErr> {
+/// let mut options = sea_orm::ConnectOptions::new("sqlite::memory:");
+/// options.max_connections(1);
+/// let db = sea_orm::Database::connect(options).await?;
+/// Migrator::up(&db, None).await?;
+/// Migrator::down(&db, None).await?;
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migration;
