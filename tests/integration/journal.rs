@@ -1,8 +1,8 @@
 //! Issue: the journal and the hooks. Revy's ledger scenarios and the
 //! tracking rules of DESIGN.md, on every backend.
 
-use crate::common::TestDb;
 use crate::common::entities::{account, membership, note, transaction};
+use crate::common::{self, TestDb};
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::prelude::*;
 use revy::{Actor, Context, LazyRevision};
@@ -596,3 +596,63 @@ backend_tests!(
     actors_of_models_load_back,
     statements_per_tracked_operation,
 );
+
+mod in_a_schema {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(schema_name = "revy_side", table_name = "things")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub label: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    #[async_trait::async_trait]
+    impl ActiveModelBehavior for ActiveModel {
+        revy::track!();
+    }
+}
+
+/// A table in a schema is named `schema.table` in the journal. Only
+/// PostgreSQL has schemas apart from databases; elsewhere only the name is checked.
+async fn tables_in_a_schema_are_qualified(t: TestDb) {
+    assert_eq!(
+        revy::content_type::<in_a_schema::Entity>(),
+        "revy_side.things"
+    );
+    if t.backend != common::Backend::Postgres {
+        return;
+    }
+    let db = &t.db;
+    // a schema of the server's, so its name is fixed: make it fresh
+    db.execute_unprepared("DROP SCHEMA IF EXISTS revy_side CASCADE; CREATE SCHEMA revy_side")
+        .await
+        .unwrap();
+    t.create_table(in_a_schema::Entity).await;
+    let thing = Context::new()
+        .scope(
+            in_a_schema::ActiveModel {
+                label: Set("x".into()),
+                ..Default::default()
+            }
+            .insert(db),
+        )
+        .await
+        .unwrap();
+    let delta = object_delta::Entity::find().one(db).await.unwrap().unwrap();
+    assert_eq!(delta.content_type, "revy_side.things");
+    let snapshot = revy::ObjectSnapshot::<in_a_schema::Entity>::at(delta.id)
+        .one(db)
+        .await
+        .unwrap();
+    assert_eq!(snapshot, Some(thing));
+    db.execute_unprepared("DROP SCHEMA revy_side CASCADE")
+        .await
+        .unwrap();
+}
+
+backend_tests!(tables_in_a_schema_are_qualified);
