@@ -106,18 +106,33 @@ where
     E: TrackedEntity,
     C: ConnectionTrait,
 {
-    let key: Vec<_> = keys::key_columns::<E>()?
-        .into_iter()
-        .map(|c| (c, sea_orm::ModelTrait::get(&snapshot, c)))
-        .collect();
-    if find_by_key::<E>(&key).one(db).await?.is_some() {
+    if let Some(key) = live_key::<E, C>(db, &snapshot, true).await? {
         return Err(Error::KeyTaken {
             table: content_type::<E>(),
-            key: keys::content_id_of::<E>(&key)?,
+            key,
         });
     }
     let am = snapshot.into_active_model().reset_all();
     Ok(Context::new().scope(am.insert(db)).await?)
+}
+
+/// The key text of the row `model` names, when whether that row is live
+/// equals `live` (so the caller has something to report); `None` otherwise.
+async fn live_key<E, C>(db: &C, model: &E::Model, live: bool) -> Result<Option<String>, Error>
+where
+    E: TrackedEntity,
+    C: ConnectionTrait,
+{
+    let key: Vec<_> = keys::key_columns::<E>()?
+        .into_iter()
+        .map(|c| (c, sea_orm::ModelTrait::get(model, c)))
+        .collect();
+    let found = find_by_key::<E>(&key).one(db).await?.is_some();
+    if found == live {
+        Ok(Some(keys::content_id_of::<E>(&key)?))
+    } else {
+        Ok(None)
+    }
 }
 
 /// Updates the live row back to the snapshot at `delta_id`, tracked as an
@@ -137,14 +152,10 @@ where
     E: TrackedEntity,
     C: ConnectionTrait,
 {
-    let key: Vec<_> = keys::key_columns::<E>()?
-        .into_iter()
-        .map(|c| (c, sea_orm::ModelTrait::get(&snapshot, c)))
-        .collect();
-    if find_by_key::<E>(&key).one(db).await?.is_none() {
+    if let Some(key) = live_key::<E, C>(db, &snapshot, false).await? {
         return Err(Error::RowGone {
             table: content_type::<E>(),
-            key: keys::content_id_of::<E>(&key)?,
+            key,
         });
     }
     let am = snapshot.into_active_model().reset_all();
