@@ -101,7 +101,7 @@ impl ChildPolicy {
     ///     .await?;
     /// }
     /// Context::via_deletion_description("closed with its account")
-    ///     .scope(revy_seaorm::delete::<account::Entity, _>(&db, acc))
+    ///     .scope(revy_seaorm::delete(&db, acc))
     ///     .await?;
     /// assert_eq!(transaction::Entity::find().count(&db).await?, 0);
     /// // three rows written untracked: a baseline and a Delete each
@@ -215,22 +215,24 @@ pub(crate) struct Walk {
 /// description, all in the context's revision or, if it has none, in one
 /// new revision. Outside a context or with tracking disabled, the same
 /// changes are made without a journal.
-pub async fn delete<E, C>(db: &C, model: E::Model) -> Result<DeleteResult, Error>
+pub async fn delete<M, C>(db: &C, model: M) -> Result<DeleteResult, Error>
 where
-    E: TrackedEntity + DeletionPolicies,
+    M: ModelTrait,
+    M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
     C: TransactionTrait<Transaction = DatabaseTransaction>,
 {
-    delete_in_chunks::<E, C>(db, model, DEFAULT_CHUNK_SIZE).await
+    delete_in_chunks(db, model, DEFAULT_CHUNK_SIZE).await
 }
 
 /// [`delete`] with `chunk_size` rows per query.
-pub async fn delete_in_chunks<E, C>(
+pub async fn delete_in_chunks<M, C>(
     db: &C,
-    model: E::Model,
+    model: M,
     chunk_size: u64,
 ) -> Result<DeleteResult, Error>
 where
-    E: TrackedEntity + DeletionPolicies,
+    M: ModelTrait,
+    M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
     C: TransactionTrait<Transaction = DatabaseTransaction>,
 {
     let txn = db.begin().await?;
@@ -239,9 +241,11 @@ where
         if Context::revision().is_none() {
             frame = frame.revision(LazyRevision::new());
         }
-        frame.scope(delete_tree::<E>(&txn, model, chunk_size)).await
+        frame
+            .scope(delete_tree::<M::Entity>(&txn, model, chunk_size))
+            .await
     } else {
-        delete_tree::<E>(&txn, model, chunk_size).await
+        delete_tree::<M::Entity>(&txn, model, chunk_size).await
     };
     write::finish(txn, result).await
 }

@@ -72,7 +72,7 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
     Context::via_actor(user(1))
         .object_delta_description("The account has been closed at the owner's request.")
         .deletion_description("Deleted because the owner's account has been closed.")
-        .scope(revy::delete::<account::Entity, _>(db, a.clone()))
+        .scope(revy::delete(db, a.clone()))
         .await
         .unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
@@ -145,10 +145,7 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
         .all(db)
         .await
         .unwrap();
-    Context::new()
-        .scope(revy::delete::<account::Entity, _>(db, a))
-        .await
-        .unwrap();
+    Context::new().scope(revy::delete(db, a)).await.unwrap();
     assert_eq!(line::Entity::find().count(db).await.unwrap(), 0);
     let deletes = object_delta::Entity::find()
         .filter(object_delta::Column::Action.eq("Delete"))
@@ -225,7 +222,7 @@ async fn set_policies_update_the_foreign_key(t: TestDb) {
         .unwrap();
     }
     Context::via_deletion_description("team dissolved")
-        .scope(revy::delete::<team::Entity, _>(db, red.clone()))
+        .scope(revy::delete(db, red.clone()))
         .await
         .unwrap();
     let players = player::Entity::find()
@@ -304,12 +301,12 @@ async fn policies_run_untracked_when_disabled(t: TestDb) {
     ledger(&t).await;
     let db = &t.db;
     let a = open_account(db, 3).await;
-    revy::delete::<account::Entity, _>(db, a).await.unwrap();
+    revy::delete(db, a).await.unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
     assert_eq!(object_delta::Entity::find().count(db).await.unwrap(), 0);
     let b = open_account(db, 3).await;
     Context::as_disabled()
-        .scope(revy::delete::<account::Entity, _>(db, b))
+        .scope(revy::delete(db, b))
         .await
         .unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
@@ -336,10 +333,7 @@ async fn cycles_in_the_data_end(t: TestDb) {
         .unwrap();
     }
     let one = node::Entity::find_by_id(1).one(db).await.unwrap().unwrap();
-    Context::new()
-        .scope(revy::delete::<node::Entity, _>(db, one))
-        .await
-        .unwrap();
+    Context::new().scope(revy::delete(db, one)).await.unwrap();
     let left: Vec<i32> = node::Entity::find()
         .all(db)
         .await
@@ -381,7 +375,7 @@ async fn ten_thousand_children_cascade_in_chunks(t: TestDb) {
     }
     t.log_sql();
     Context::new()
-        .scope(revy::delete_in_chunks::<account::Entity, _>(db, a, 1000))
+        .scope(revy::delete_in_chunks(db, a, 1000))
         .await
         .unwrap();
     let sql = t.take_sql();

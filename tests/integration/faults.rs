@@ -308,7 +308,7 @@ fn cascade(
     boxed(
         Context::via_deletion_description("closed").scope(async move {
             let parent = last_account(&db).await;
-            revy::delete_in_chunks::<account::Entity, _>(&db, parent, 2)
+            revy::delete_in_chunks(&db, parent, 2)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(())
