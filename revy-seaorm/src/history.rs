@@ -211,15 +211,14 @@ impl<E: EntityTrait> History<E> {
 
 /// The row of `E` with primary key `key` as it was at `at`: `None` if it did
 /// not exist then (not created yet, or deleted).
-pub async fn as_of<E, C>(
-    db: &C,
+pub async fn as_of<E>(
+    db: &impl ConnectionTrait,
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
     at: DateTime<Utc>,
 ) -> Result<Option<E::Model>, Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
-    C: ConnectionTrait,
 {
     let newest = object_delta::Entity::find()
         .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))

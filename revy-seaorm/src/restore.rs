@@ -86,19 +86,18 @@ where
 ///     .one(&db)
 ///     .await?
 ///     .unwrap();
-/// let back = revy_seaorm::restore::<user::Entity, _>(&db, delete.id).await?;
+/// let back = revy_seaorm::restore::<user::Entity>(&db, delete.id).await?;
 /// assert_eq!(back, bob); // the same key, the same values
 /// // a second restore would overwrite the live row: refused
-/// assert!(revy_seaorm::restore::<user::Entity, _>(&db, delete.id).await.is_err());
+/// assert!(revy_seaorm::restore::<user::Entity>(&db, delete.id).await.is_err());
 /// # Ok(()) }
 /// ```
-pub async fn restore<E, C>(db: &C, delta_id: i64) -> Result<E::Model, Error>
+pub async fn restore<E>(db: &impl ConnectionTrait, delta_id: i64) -> Result<E::Model, Error>
 where
     E: TrackedEntity,
-    C: ConnectionTrait,
 {
-    let snapshot = snapshot_or_error::<E, C>(db, delta_id).await?;
-    insert_snapshot::<E, C>(db, snapshot).await
+    let snapshot = snapshot_or_error::<E, _>(db, delta_id).await?;
+    insert_snapshot::<E, _>(db, snapshot).await
 }
 
 pub(crate) async fn insert_snapshot<E, C>(db: &C, snapshot: E::Model) -> Result<E::Model, Error>
@@ -138,13 +137,12 @@ where
 /// Updates the live row back to the snapshot at `delta_id`, tracked as an
 /// `Update` of the columns that differ. Fails when the row no longer exists
 /// (use [`restore`] for that).
-pub async fn revert<E, C>(db: &C, delta_id: i64) -> Result<E::Model, Error>
+pub async fn revert<E>(db: &impl ConnectionTrait, delta_id: i64) -> Result<E::Model, Error>
 where
     E: TrackedEntity,
-    C: ConnectionTrait,
 {
-    let snapshot = snapshot_or_error::<E, C>(db, delta_id).await?;
-    update_to_snapshot::<E, C>(db, snapshot).await
+    let snapshot = snapshot_or_error::<E, _>(db, delta_id).await?;
+    update_to_snapshot::<E, _>(db, snapshot).await
 }
 
 pub(crate) async fn update_to_snapshot<E, C>(db: &C, snapshot: E::Model) -> Result<E::Model, Error>

@@ -110,17 +110,14 @@ async fn history_pages_and_filters(t: TestDb) {
     assert_eq!(around_now.len(), 10);
 
     // as_of: before creation nothing, now the live row
-    let past = revy::as_of::<account::Entity, _>(db, row.id, created - chrono::Duration::days(1))
+    let past = revy::as_of::<account::Entity>(db, row.id, created - chrono::Duration::days(1))
         .await
         .unwrap();
     assert_eq!(past, None);
-    let now = revy::as_of::<account::Entity, _>(
-        db,
-        row.id,
-        chrono::Utc::now() + chrono::Duration::hours(1),
-    )
-    .await
-    .unwrap();
+    let now =
+        revy::as_of::<account::Entity>(db, row.id, chrono::Utc::now() + chrono::Duration::hours(1))
+            .await
+            .unwrap();
     assert_eq!(now, Some(row.clone()));
 
     // diff between the first and the last state: only `code`

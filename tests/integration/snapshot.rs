@@ -93,7 +93,7 @@ async fn recovery_restores_a_deleted_membership(t: TestDb) {
 
     // revy::restore does the same and refuses a taken key, recording nothing
     let before = object_delta::Entity::find().count(db).await.unwrap();
-    let err = revy::restore::<membership::Entity, _>(db, delta.id)
+    let err = revy::restore::<membership::Entity>(db, delta.id)
         .await
         .unwrap_err()
         .to_string();
@@ -209,7 +209,7 @@ async fn restore_and_revert(t: TestDb) {
 
     // revert to the Create: only the two differing columns are recorded
     let create = deltas_of(db, "accounts", &id).await[0].clone();
-    let reverted = revy::revert::<account::Entity, _>(db, create.id)
+    let reverted = revy::revert::<account::Entity>(db, create.id)
         .await
         .unwrap();
     assert_eq!(reverted, original);
@@ -231,7 +231,7 @@ async fn restore_and_revert(t: TestDb) {
         .await
         .unwrap();
     let update = deltas_of(db, "accounts", &id).await[1].clone();
-    let err = revy::revert::<account::Entity, _>(db, update.id)
+    let err = revy::revert::<account::Entity>(db, update.id)
         .await
         .unwrap_err()
         .to_string();
@@ -239,7 +239,7 @@ async fn restore_and_revert(t: TestDb) {
         err.contains("no longer exists") && err.contains("accounts"),
         "{err}"
     );
-    let restored = revy::restore::<account::Entity, _>(db, update.id)
+    let restored = revy::restore::<account::Entity>(db, update.id)
         .await
         .unwrap();
     assert_eq!(restored, changed);
@@ -267,7 +267,7 @@ async fn untracked_row_restores_completely(t: TestDb) {
         .last()
         .unwrap()
         .clone();
-    let restored = revy::restore::<account::Entity, _>(db, delete.id)
+    let restored = revy::restore::<account::Entity>(db, delete.id)
         .await
         .unwrap();
     assert_eq!(restored, updated);
