@@ -599,6 +599,23 @@ async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<SeedDe
     }
 }
 
+/// Refreshes the planner's statistics after a bulk load, as autovacuum or
+/// InnoDB's automatic statistics would in a database that grew over time;
+/// without it PostgreSQL plans lookups in the just-filled journal as scans
+/// of an empty table. SQLite keeps no statistics unless asked to.
+async fn analyze(db: &DatabaseConnection) {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "ANALYZE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+        }
+        DbBackend::MySql => {
+            "ANALYZE TABLE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+        }
+        _ => return,
+    };
+    db.execute_unprepared(sql).await.unwrap();
+}
+
 /// `n` updates of two columns, as a tracked update of `Item::edit` records them.
 fn updates(content_id: &str, n: u64) -> impl Iterator<Item = SeedDelta> + '_ {
     (1..=n as i64).map(move |round| SeedDelta {
@@ -628,6 +645,7 @@ async fn item_with_history(db: &DatabaseConnection, history: u64) -> (item::Mode
     )
     .await;
     txn.commit().await.unwrap();
+    analyze(db).await;
     let newest = object_delta::Entity::find()
         .select_only()
         .column(object_delta::Column::Id)
@@ -691,6 +709,7 @@ fn bench_snapshot(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
                     let txn = db.begin().await.unwrap();
                     seed(&txn, "bench_items", deltas.collect()).await;
                     txn.commit().await.unwrap();
+                    analyze(db).await;
                 });
                 others_built = true;
             }
@@ -770,6 +789,7 @@ async fn family(db: &DatabaseConnection, n: u64) -> item::Model {
         .collect();
     seed(&txn, "bench_children", creates).await;
     txn.commit().await.unwrap();
+    analyze(db).await;
     parent
 }
 
