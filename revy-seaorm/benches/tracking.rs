@@ -368,7 +368,6 @@ fn bench_insert(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     }
     group.throughput(Throughput::Elements(s.batch));
     let id = format!("batch_{}", s.batch);
-    rt.block_on(clear(db));
     group.bench_function(format!("tracked/{id}"), |bench| {
         bench.iter_custom(|iters| batch::<item::Entity>(rt, db, s.batch, iters))
     });
@@ -408,22 +407,28 @@ async fn update_rows<E: Item>(db: &DatabaseConnection, rows: &mut [E::Model]) ->
 
 fn bench_update(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     let db = &b.db;
-    rt.block_on(clear(db));
-    let mut tracked = rt.block_on(insert_rows::<item::Entity>(db, s.batch));
-    let mut plain = rt.block_on(insert_rows::<plain_item::Entity>(db, s.batch));
-
+    // Rows with a history, made when the first case runs.
+    let mut made: Option<UpdateRows> = None;
     let mut group = s.slow_group(c, format!("{}/update", b.name));
     group.throughput(Throughput::Elements(s.batch));
     let id = format!("batch_{}", s.batch);
     group.bench_function(format!("tracked/{id}"), |bench| {
         bench.iter_custom(|iters| {
-            rt.block_on(update_rounds::<item::Entity>(db, &mut tracked, iters, None))
+            rt.block_on(update_rounds::<item::Entity>(
+                db,
+                &mut rows(&mut made, rt, db, s.batch).0,
+                iters,
+                None,
+            ))
         })
     });
     group.bench_function(format!("plain/{id}"), |bench| {
         bench.iter_custom(|iters| {
             rt.block_on(update_rounds::<plain_item::Entity>(
-                db, &mut plain, iters, None,
+                db,
+                &mut rows(&mut made, rt, db, s.batch).1,
+                iters,
+                None,
             ))
         })
     });
@@ -435,7 +440,7 @@ fn bench_update(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
         bench.iter_custom(|iters| {
             rt.block_on(update_rounds::<item::Entity>(
                 db,
-                &mut tracked,
+                &mut rows(&mut made, rt, db, s.batch).0,
                 iters,
                 Some(1),
             ))
@@ -445,13 +450,34 @@ fn bench_update(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
         bench.iter_custom(|iters| {
             rt.block_on(update_rounds::<plain_item::Entity>(
                 db,
-                &mut plain,
+                &mut rows(&mut made, rt, db, s.batch).1,
                 iters,
                 Some(1),
             ))
         })
     });
     group.finish();
+}
+
+/// Tracked and plain rows for the update cases.
+type UpdateRows = (Vec<item::Model>, Vec<plain_item::Model>);
+
+/// The update cases' rows, inserted with a history on first use.
+fn rows<'a>(
+    made: &'a mut Option<UpdateRows>,
+    rt: &Runtime,
+    db: &DatabaseConnection,
+    n: u64,
+) -> &'a mut UpdateRows {
+    made.get_or_insert_with(|| {
+        rt.block_on(async {
+            clear(db).await;
+            (
+                insert_rows::<item::Entity>(db, n).await,
+                insert_rows::<plain_item::Entity>(db, n).await,
+            )
+        })
+    })
 }
 
 /// `iters` transactions, each updating all `rows` or the next `per_txn` of them.
@@ -479,7 +505,6 @@ async fn update_rounds<E: Item>(
 
 fn bench_delete(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     let db = &b.db;
-    rt.block_on(clear(db));
     fn delete_batch<E: Item>(
         rt: &Runtime,
         db: &DatabaseConnection,
@@ -600,13 +625,15 @@ async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<SeedDe
 }
 
 /// Refreshes the planner's statistics after a bulk load, as autovacuum or
-/// InnoDB's automatic statistics would in a database that grew over time;
+/// InnoDB's automatic statistics would in a database that grew over time:
 /// without it PostgreSQL plans lookups in the just-filled journal as scans
-/// of an empty table. SQLite keeps no statistics unless asked to.
+/// of an empty table. On PostgreSQL it also vacuums and checkpoints, so
+/// that neither autovacuum nor the checkpointer wakes up for the new rows in
+/// the middle of a measurement. SQLite keeps no statistics unless asked to.
 async fn analyze(db: &DatabaseConnection) {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
-            "ANALYZE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+            "VACUUM ANALYZE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
         }
         DbBackend::MySql => {
             "ANALYZE TABLE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
@@ -614,6 +641,10 @@ async fn analyze(db: &DatabaseConnection) {
         _ => return,
     };
     db.execute_unprepared(sql).await.unwrap();
+    if db.get_database_backend() == DbBackend::Postgres {
+        // needs a superuser or pg_checkpoint; without, the bench is noisier
+        let _ = db.execute_unprepared("CHECKPOINT").await;
+    }
 }
 
 /// `n` updates of two columns, as a tracked update of `Item::edit` records them.
@@ -670,13 +701,18 @@ async fn snapshot(db: &DatabaseConnection, delta: i64) -> item::Model {
 
 fn bench_snapshot(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     let db = &b.db;
-    rt.block_on(clear(db));
     let mut group = s.fast_group(c, format!("{}/snapshot", b.name));
-    // Built on first use, so a filtered run builds only what it measures.
+    // Built on first use, so a filtered run builds only what it measures;
+    // the first build starts from an empty journal.
     let mut small: Option<(item::Model, i64)> = None;
     let build_small = |small: &mut Option<(item::Model, i64)>| {
         small
-            .get_or_insert_with(|| rt.block_on(item_with_history(db, s.histories[0])))
+            .get_or_insert_with(|| {
+                rt.block_on(async {
+                    clear(db).await;
+                    item_with_history(db, s.histories[0]).await
+                })
+            })
             .clone()
     };
     for (i, history) in s.histories.into_iter().enumerate() {
@@ -811,7 +847,6 @@ async fn plain_family(db: &DatabaseConnection, n: u64) -> i64 {
 
 fn bench_cascade(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     let db = &b.db;
-    rt.block_on(clear(db));
     let n = s.children;
     let mut group = s.slow_group(c, format!("{}/cascade_delete", b.name));
     group.throughput(Throughput::Elements(n));
