@@ -193,14 +193,17 @@ fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreat
                 .on_delete(ForeignKeyAction::Restrict),
         );
     table_options(&mut t, backend);
-    // A snapshot asks, per column, for the newest delta of one object at or
-    // before a given id: an index range scan with this key order.
+    // A snapshot asks, per column, for the newest delta of one object whose
+    // object delta is at or before a given one, ordered by (object delta,
+    // id): with the key in that order it is one seek to the end of a range,
+    // however long the object's history and whatever other rows hold.
     let snapshot = Index::create()
         .name("idx_revy_attribute_deltas_snapshot")
         .table(attribute_delta::Entity)
         .col(C::ContentType)
         .col(C::ContentId)
         .col(C::FieldName)
+        .col(C::ObjectDeltaId)
         .col(C::Id)
         .to_owned();
     let by_object_delta = Index::create()
@@ -222,5 +225,5 @@ pub const CONTENT_TYPE_LEN: u32 = 128;
 pub const CONTENT_ID_LEN: u32 = 255;
 /// Longest column name the journal stores.
 pub const FIELD_NAME_LEN: u32 = 128;
-// On MySQL the snapshot index holds (128 + 255 + 128) utf8mb4 characters,
-// 2044 bytes: under InnoDB's 3072-byte key limit.
+// On MySQL the snapshot index holds (128 + 255 + 128) utf8mb4 characters and
+// two BIGINTs, 2060 bytes: under InnoDB's 3072-byte key limit.
