@@ -857,7 +857,7 @@ fn bench_cascade(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
                 let parent = family(db, n).await;
                 let start = Instant::now();
                 Context::via_actor(Some(Actor::new("users", 1)))
-                    .scope(revy_seaorm::delete::<item::Entity, _>(db, parent))
+                    .scope(revy_seaorm::delete(db, parent))
                     .await
                     .unwrap();
                 start.elapsed()
