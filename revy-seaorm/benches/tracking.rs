@@ -17,6 +17,10 @@
 //! size by 10 to 100 times and the measuring time to a second per case; the
 //! benchmark names carry the sizes, so short and full results never mix.
 //!
+//! `REVY_BENCH_PAIRED=<rounds>` skips criterion and prints, for the write
+//! cases, the median tracked/plain ratio of rounds that time both back to
+//! back (see `tracking/paired.rs`): steadier on a busy machine.
+//!
 //! The insert, delete and cascade cases empty their tables and the journal
 //! before each sample (outside the measurement), so the journal's size does
 //! not drift with the number of iterations criterion picks.
@@ -24,137 +28,25 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use revy_core::{Actor, Context, LazyRevision};
 use revy_seaorm::entity::{attribute_delta, object_delta, revision};
-use revy_seaorm::{ObjectSnapshot, SelectSnapshotExt, Tracked, TrackedEntity};
-use rust_decimal::Decimal;
+use revy_seaorm::{ObjectSnapshot, SelectSnapshotExt, Tracked};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbBackend, EntityTrait, IntoActiveModel, NotSet, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Schema, Set, TransactionTrait,
+    DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Schema, TransactionTrait,
 };
-use serde_json::{Value as Json, json};
 use tokio::runtime::Runtime;
 
-/// Declares an 8-column entity; `tracked` or `plain` says whether its
-/// active model carries revy's hooks.
-macro_rules! item_entity {
-    ($module:ident, $table:literal, $($behavior:tt)*) => {
-        pub mod $module {
-            use sea_orm::entity::prelude::*;
+#[path = "tracking/entities.rs"]
+mod entities;
+#[path = "tracking/paired.rs"]
+mod paired;
+#[path = "tracking/seed.rs"]
+mod seed;
 
-            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-            #[sea_orm(table_name = $table)]
-            pub struct Model {
-                #[sea_orm(primary_key)]
-                pub id: i64,
-                pub quantity: i32,
-                pub count: i64,
-                pub label: String,
-                #[sea_orm(column_type = "Decimal(Some((20, 4)))")]
-                pub price: Decimal,
-                pub created_at: DateTimeUtc,
-                pub active: bool,
-                pub note: Option<String>,
-            }
-
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-
-            $($behavior)*
-        }
-    };
-}
-
-/// A child row pointing at an item, for cascades.
-macro_rules! child_entity {
-    ($module:ident, $table:literal, $($behavior:tt)*) => {
-        pub mod $module {
-            use sea_orm::entity::prelude::*;
-
-            #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-            #[sea_orm(table_name = $table)]
-            pub struct Model {
-                #[sea_orm(primary_key)]
-                pub id: i64,
-                pub parent_id: i64,
-                pub label: String,
-            }
-
-            #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-            pub enum Relation {}
-
-            $($behavior)*
-        }
-    };
-}
-
-item_entity!(
-    item,
-    "bench_items",
-    #[async_trait::async_trait]
-    impl ActiveModelBehavior for ActiveModel {
-        revy_seaorm::track!();
-    }
-);
-item_entity!(plain_item, "bench_plain_items", impl ActiveModelBehavior for ActiveModel {});
-child_entity!(
-    child,
-    "bench_children",
-    #[async_trait::async_trait]
-    impl ActiveModelBehavior for ActiveModel {
-        revy_seaorm::track!();
-    }
-);
-child_entity!(plain_child, "bench_plain_children", impl ActiveModelBehavior for ActiveModel {});
-
-impl revy_seaorm::DeletionPolicies for item::Entity {
-    fn on_delete() -> Vec<revy_seaorm::ChildPolicy> {
-        vec![revy_seaorm::ChildPolicy::new(
-            child::Column::ParentId,
-            revy_seaorm::OnDelete::Cascade,
-        )]
-    }
-}
-impl revy_seaorm::DeletionPolicies for child::Entity {}
-
-/// What the benchmarks do with either item table.
-trait Item: TrackedEntity {
-    /// A new row, numbered `i`.
-    fn new_row(i: i64) -> Self::ActiveModel;
-    /// `model` with two columns changed to values of round `round`.
-    fn edit(model: Self::Model, round: i64) -> Self::ActiveModel;
-}
-
-macro_rules! impl_item {
-    ($module:ident) => {
-        impl Item for $module::Entity {
-            fn new_row(i: i64) -> $module::ActiveModel {
-                $module::ActiveModel {
-                    id: NotSet,
-                    quantity: Set(i as i32),
-                    count: Set(i * 1_000),
-                    label: Set(format!("item {i}")),
-                    price: Set(Decimal::new(i * 100 + 99, 2)),
-                    created_at: Set(Utc.timestamp_opt(1_700_000_000 + i, 0).unwrap()),
-                    active: Set(i % 2 == 0),
-                    note: Set((i % 3 == 0).then(|| format!("note {i}"))),
-                }
-            }
-
-            fn edit(model: $module::Model, round: i64) -> $module::ActiveModel {
-                let mut am = model.into_active_model();
-                am.quantity = Set(round as i32);
-                am.label = Set(format!("round {round}"));
-                am
-            }
-        }
-    };
-}
-impl_item!(item);
-impl_item!(plain_item);
+use entities::{Item, child, item, plain_child, plain_item};
+use seed::{analyze, family, item_with_history, plain_family, seed, updates};
 
 /// Sizes of the cases: full, or shrunk for a short run.
 #[derive(Clone, Copy)]
@@ -503,6 +395,21 @@ async fn update_rounds<E: Item>(
     total
 }
 
+/// Deletes `rows` in one transaction.
+async fn delete_rows<E: Item>(db: &DatabaseConnection, rows: Vec<E::Model>) -> Duration {
+    let start = Instant::now();
+    context()
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            for row in rows {
+                row.into_active_model().delete(&txn).await.unwrap();
+            }
+            txn.commit().await.unwrap();
+        })
+        .await;
+    start.elapsed()
+}
+
 fn bench_delete(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     let db = &b.db;
     fn delete_batch<E: Item>(
@@ -514,17 +421,7 @@ fn bench_delete(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
         rt.block_on(clear(db));
         timed(rt, iters, |_| async move {
             let rows = insert_rows::<E>(db, n).await;
-            let start = Instant::now();
-            context()
-                .scope(async {
-                    let txn = db.begin().await.unwrap();
-                    for row in rows {
-                        row.into_active_model().delete(&txn).await.unwrap();
-                    }
-                    txn.commit().await.unwrap();
-                })
-                .await;
-            start.elapsed()
+            delete_rows::<E>(db, rows).await
         })
     }
     let mut group = s.slow_group(c, format!("{}/delete", b.name));
@@ -537,158 +434,6 @@ fn bench_delete(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
         bench.iter_custom(|iters| delete_batch::<plain_item::Entity>(rt, db, s.batch, iters))
     });
     group.finish();
-}
-
-/// Journal rows of one object delta, written straight to the tables.
-struct SeedDelta {
-    content_id: String,
-    action: &'static str,
-    /// Per column: name, old value, new value.
-    columns: Vec<(&'static str, Json, Json)>,
-}
-
-/// Writes object deltas of `content_type` with their attribute deltas in
-/// bulk (1,000 object deltas a revision), bypassing the hooks: how the
-/// large histories are built in seconds.
-async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<SeedDelta>) {
-    const CHUNK: usize = 1_000;
-    let now = Utc::now();
-    let mut deltas = deltas.into_iter().peekable();
-    while deltas.peek().is_some() {
-        let chunk: Vec<SeedDelta> = deltas.by_ref().take(CHUNK).collect();
-        let revision_id = revision::Entity::insert(revision::ActiveModel {
-            id: NotSet,
-            description: Set("bench seed".into()),
-            meta: Set(None),
-            created_at: Set(now),
-        })
-        .exec(db)
-        .await
-        .unwrap()
-        .last_insert_id;
-        let objects = chunk.iter().map(|d| object_delta::ActiveModel {
-            id: NotSet,
-            revision_id: Set(revision_id),
-            actor_type: Set(None),
-            actor_id: Set(None),
-            action: Set(d.action.into()),
-            description: Set(String::new()),
-            content_type: Set(content_type.into()),
-            content_id: Set(d.content_id.clone()),
-            created_at: Set(now),
-        });
-        object_delta::Entity::insert_many(objects)
-            .exec_without_returning(db)
-            .await
-            .unwrap();
-        // ids follow the order of the rows of one multi-row insert
-        let ids: Vec<i64> = object_delta::Entity::find()
-            .select_only()
-            .column(object_delta::Column::Id)
-            .filter(object_delta::Column::RevisionId.eq(revision_id))
-            .order_by_asc(object_delta::Column::Id)
-            .into_tuple()
-            .all(db)
-            .await
-            .unwrap();
-        assert_eq!(ids.len(), chunk.len());
-        let attributes: Vec<attribute_delta::ActiveModel> = ids
-            .iter()
-            .zip(&chunk)
-            .flat_map(|(id, d)| {
-                d.columns
-                    .iter()
-                    .map(move |(field, old, new)| attribute_delta::ActiveModel {
-                        id: NotSet,
-                        object_delta_id: Set(*id),
-                        revision_id: Set(revision_id),
-                        actor_type: Set(None),
-                        actor_id: Set(None),
-                        action: Set(if new.is_null() { "Unset" } else { "Set" }.into()),
-                        description: Set(String::new()),
-                        content_type: Set(content_type.into()),
-                        content_id: Set(d.content_id.clone()),
-                        field_name: Set((*field).into()),
-                        old_value: Set(old.clone()),
-                        new_value: Set(new.clone()),
-                        created_at: Set(now),
-                    })
-            })
-            .collect();
-        for part in attributes.chunks(CHUNK) {
-            attribute_delta::Entity::insert_many(part.to_vec())
-                .exec_without_returning(db)
-                .await
-                .unwrap();
-        }
-    }
-}
-
-/// Refreshes the planner's statistics after a bulk load, as autovacuum or
-/// InnoDB's automatic statistics would in a database that grew over time:
-/// without it PostgreSQL plans lookups in the just-filled journal as scans
-/// of an empty table. On PostgreSQL it also vacuums and checkpoints, so
-/// that neither autovacuum nor the checkpointer wakes up for the new rows in
-/// the middle of a measurement. SQLite keeps no statistics unless asked to.
-async fn analyze(db: &DatabaseConnection) {
-    let sql = match db.get_database_backend() {
-        DbBackend::Postgres => {
-            "VACUUM ANALYZE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
-        }
-        DbBackend::MySql => {
-            "ANALYZE TABLE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
-        }
-        _ => return,
-    };
-    db.execute_unprepared(sql).await.unwrap();
-    if db.get_database_backend() == DbBackend::Postgres {
-        // needs a superuser or pg_checkpoint; without, the bench is noisier
-        let _ = db.execute_unprepared("CHECKPOINT").await;
-    }
-}
-
-/// `n` updates of two columns, as a tracked update of `Item::edit` records them.
-fn updates(content_id: &str, n: u64) -> impl Iterator<Item = SeedDelta> + '_ {
-    (1..=n as i64).map(move |round| SeedDelta {
-        content_id: content_id.to_owned(),
-        action: "Update",
-        columns: vec![
-            ("quantity", json!(round - 1), json!(round)),
-            (
-                "label",
-                json!(format!("round {}", round - 1)),
-                json!(format!("round {round}")),
-            ),
-        ],
-    })
-}
-
-/// A tracked item with `history` object deltas (its Create, then updates);
-/// returns the live row and its newest object delta.
-async fn item_with_history(db: &DatabaseConnection, history: u64) -> (item::Model, i64) {
-    let row = insert_rows::<item::Entity>(db, 1).await.remove(0);
-    let txn = db.begin().await.unwrap();
-    let content_id = row.id.to_string();
-    seed(
-        &txn,
-        "bench_items",
-        updates(&content_id, history - 1).collect(),
-    )
-    .await;
-    txn.commit().await.unwrap();
-    analyze(db).await;
-    let newest = object_delta::Entity::find()
-        .select_only()
-        .column(object_delta::Column::Id)
-        .filter(object_delta::Column::ContentType.eq("bench_items"))
-        .filter(object_delta::Column::ContentId.eq(content_id))
-        .order_by_desc(object_delta::Column::Id)
-        .into_tuple::<i64>()
-        .one(db)
-        .await
-        .unwrap()
-        .unwrap();
-    (row, newest)
 }
 
 async fn snapshot(db: &DatabaseConnection, delta: i64) -> item::Model {
@@ -791,60 +536,6 @@ fn bench_snapshot(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     group.finish();
 }
 
-/// A tracked parent whose `n` children have their Create in the journal.
-async fn family(db: &DatabaseConnection, n: u64) -> item::Model {
-    let parent = insert_rows::<item::Entity>(db, 1).await.remove(0);
-    let txn = db.begin().await.unwrap();
-    for start in (0..n).step_by(1_000) {
-        let rows = (start..n.min(start + 1_000)).map(|i| child::ActiveModel {
-            id: NotSet,
-            parent_id: Set(parent.id),
-            label: Set(format!("child {i}")),
-        });
-        child::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await
-            .unwrap();
-    }
-    let children = child::Entity::find()
-        .filter(child::Column::ParentId.eq(parent.id))
-        .all(&txn)
-        .await
-        .unwrap();
-    let creates = children
-        .iter()
-        .map(|c| SeedDelta {
-            content_id: c.id.to_string(),
-            action: "Create",
-            columns: vec![
-                ("id", Json::Null, json!(c.id)),
-                ("parent_id", Json::Null, json!(c.parent_id)),
-                ("label", Json::Null, json!(c.label)),
-            ],
-        })
-        .collect();
-    seed(&txn, "bench_children", creates).await;
-    txn.commit().await.unwrap();
-    analyze(db).await;
-    parent
-}
-
-async fn plain_family(db: &DatabaseConnection, n: u64) -> i64 {
-    let parent = insert_rows::<plain_item::Entity>(db, 1).await.remove(0);
-    for start in (0..n).step_by(1_000) {
-        let rows = (start..n.min(start + 1_000)).map(|i| plain_child::ActiveModel {
-            id: NotSet,
-            parent_id: Set(parent.id),
-            label: Set(format!("child {i}")),
-        });
-        plain_child::Entity::insert_many(rows)
-            .exec_without_returning(db)
-            .await
-            .unwrap();
-    }
-    parent.id
-}
-
 fn bench_cascade(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     let db = &b.db;
     let n = s.children;
@@ -932,6 +623,9 @@ fn main() {
             backends.push(rt.block_on(connect(name, Some(url))));
         }
     }
+    let paired: Option<usize> = std::env::var("REVY_BENCH_PAIRED")
+        .ok()
+        .and_then(|v| v.parse().ok());
     for backend in &backends {
         assert_eq!(
             backend.db.get_database_backend(),
@@ -941,14 +635,20 @@ fn main() {
                 _ => DbBackend::MySql,
             }
         );
+        if let Some(rounds) = paired {
+            paired::run(&rt, backend, sizes, rounds);
+            continue;
+        }
         bench_insert(&mut c, &rt, backend, sizes);
         bench_update(&mut c, &rt, backend, sizes);
         bench_delete(&mut c, &rt, backend, sizes);
         bench_snapshot(&mut c, &rt, backend, sizes);
         bench_cascade(&mut c, &rt, backend, sizes);
     }
-    bench_set(&mut c, sizes);
-    c.final_summary();
+    if paired.is_none() {
+        bench_set(&mut c, sizes);
+        c.final_summary();
+    }
     for backend in backends {
         if let Some(file) = backend.file {
             let _ = std::fs::remove_file(file);

@@ -552,6 +552,13 @@ async fn statements_per_tracked_operation(t: TestDb) {
     let mysql = db.get_database_backend() == sea_orm::DbBackend::MySql;
     // MySQL has no RETURNING: sea-orm reads an inserted or updated row back
     let read_back = usize::from(mysql);
+    // PostgreSQL writes an object delta and its attribute deltas in one
+    // statement (an INSERT inside a WITH clause); the others take two
+    let journal = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        1
+    } else {
+        2
+    };
     Context::via_revision(LazyRevision::new())
         .scope(async {
             let txn = db.begin().await.unwrap();
@@ -560,15 +567,15 @@ async fn statements_per_tracked_operation(t: TestDb) {
 
             let a = new_account("A").insert(&txn).await.unwrap();
             let insert = t.take_statement_count();
-            // the INSERT (+ read-back), the object delta, the attribute deltas
-            assert_eq!(insert, 1 + read_back + 2, "tracked insert");
+            // the INSERT (+ read-back), the object delta and attribute deltas
+            assert_eq!(insert, 1 + read_back + journal, "tracked insert");
 
             let mut am = a.clone().into_active_model();
             am.code = Set("B".into());
             am.update(&txn).await.unwrap();
             let update = t.take_statement_count();
-            // read the old row, the UPDATE (+ read-back), object delta, attribute deltas
-            assert_eq!(update, 1 + 1 + read_back + 2, "tracked update");
+            // read the old row, the UPDATE (+ read-back), the journal
+            assert_eq!(update, 1 + 1 + read_back + journal, "tracked update");
 
             warm.into_active_model().delete(&txn).await.unwrap();
             let delete = t.take_statement_count();

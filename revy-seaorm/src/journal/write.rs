@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
+use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, Query};
+use sea_orm::{
+    ActiveValue::NotSet, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Set,
+};
 
 use super::{attribute_delta, object_delta, revision};
 use crate::Error;
@@ -104,20 +107,109 @@ pub(crate) struct NewObjectDelta<'a> {
     pub content_id: &'a str,
 }
 
-// Rows per INSERT of attribute deltas: 13 parameters a row stays well under
+// Rows per INSERT of attribute deltas: 12 parameters a row stays well under
 // every backend's limit on bound parameters (SQLite's 32766 is the lowest).
 const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 1000;
 
-/// Writes one object delta and its attribute deltas (one multi-row insert);
-/// returns the object delta's id.
+/// The columns of `revy_attribute_deltas` an insert fills, in the order of
+/// [`attribute_row`]'s values.
+const ATTRIBUTE_COLUMNS: [attribute_delta::Column; 12] = [
+    attribute_delta::Column::ObjectDeltaId,
+    attribute_delta::Column::RevisionId,
+    attribute_delta::Column::ActorType,
+    attribute_delta::Column::ActorId,
+    attribute_delta::Column::Action,
+    attribute_delta::Column::Description,
+    attribute_delta::Column::ContentType,
+    attribute_delta::Column::ContentId,
+    attribute_delta::Column::FieldName,
+    attribute_delta::Column::OldValue,
+    attribute_delta::Column::NewValue,
+    attribute_delta::Column::CreatedAt,
+];
+
+/// What the attribute deltas of one object delta have in common.
+struct Parent<'a> {
+    /// The object delta's id, or an expression that yields it.
+    object_delta_id: Expr,
+    revision_id: i64,
+    content_type: &'a str,
+    content_id: &'a str,
+    created_at: DateTime<Utc>,
+}
+
+/// One attribute delta's values, in the order of [`ATTRIBUTE_COLUMNS`].
+fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
+    let (actor_type, actor_id) = match change.actor {
+        Some(actor) => (Some(actor.kind), Some(actor.id)),
+        None => (None, None),
+    };
+    let action = attribute_action(&change.new_value).as_str();
+    [
+        parent.object_delta_id.clone(),
+        Expr::val(parent.revision_id),
+        Expr::val(actor_type),
+        Expr::val(actor_id),
+        Expr::val(action),
+        Expr::val(change.description),
+        Expr::val(parent.content_type),
+        Expr::val(parent.content_id),
+        Expr::val(change.field_name),
+        Expr::val(change.old_value),
+        Expr::val(change.new_value),
+        Expr::val(parent.created_at),
+    ]
+}
+
+/// A multi-row INSERT of attribute deltas, built with sea-query directly:
+/// going through active models would copy every value twice more.
+fn attribute_insert(rows: impl IntoIterator<Item = [Expr; 12]>) -> Result<InsertStatement, Error> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(attribute_delta::Entity)
+        .columns(ATTRIBUTE_COLUMNS);
+    for row in rows {
+        insert
+            .values(row)
+            .map_err(|e| Error::Db(DbErr::Custom(format!("revy_attribute_deltas: {e}"))))?;
+    }
+    Ok(insert)
+}
+
+async fn insert_attributes<C: ConnectionTrait>(
+    db: &C,
+    rows: impl IntoIterator<Item = [Expr; 12]>,
+) -> Result<(), Error> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let insert = attribute_insert(rows.by_ref().take(ATTRIBUTE_ROWS_PER_STATEMENT))?;
+        db.execute_raw(db.get_database_backend().build(&insert))
+            .await
+            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    }
+    Ok(())
+}
+
+/// Whether the backend runs an INSERT inside a WITH clause, so an object
+/// delta and its attribute deltas go in one statement (one round trip).
+/// PostgreSQL does; SQLite and MySQL allow only SELECTs there.
+fn inserts_in_with_clause(backend: DbBackend) -> bool {
+    backend == DbBackend::Postgres
+}
+
+/// The CTE name of the object delta a one-statement write inserts.
+const NEW_OBJECT_DELTA: &str = "revy_new_object_delta";
+
+/// Writes one object delta and its attribute deltas: one statement on
+/// PostgreSQL, two elsewhere (the object delta, then one multi-row insert).
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
     changes: Vec<AttributeChange>,
-) -> Result<i64, Error> {
+) -> Result<(), Error> {
     let created_at = now();
     let (actor_type, actor_id) = actor_columns(delta.actor);
-    let row = object_delta::ActiveModel {
+    let object = object_delta::Entity::insert(object_delta::ActiveModel {
         id: NotSet,
         revision_id: Set(delta.revision_id),
         actor_type: Set(actor_type),
@@ -127,42 +219,63 @@ pub(crate) async fn record<C: ConnectionTrait>(
         content_type: Set(delta.content_type.to_owned()),
         content_id: Set(delta.content_id.to_owned()),
         created_at: Set(created_at),
-    };
-    let object_delta_id = object_delta::Entity::insert(row)
+    });
+    let backend = db.get_database_backend();
+    if !changes.is_empty()
+        && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
+        && inserts_in_with_clause(backend)
+    {
+        // WITH new AS (INSERT INTO revy_object_deltas .. RETURNING id)
+        // INSERT INTO revy_attribute_deltas .. VALUES ((SELECT id FROM new), ..), ..
+        let mut object = object.into_query();
+        object.returning_col(object_delta::Column::Id);
+        let new_id = Query::select()
+            .column(object_delta::Column::Id)
+            .from(Alias::new(NEW_OBJECT_DELTA))
+            .to_owned();
+        let parent = Parent {
+            object_delta_id: Expr::SubQuery(None, Box::new(new_id.into())),
+            revision_id: delta.revision_id,
+            content_type: delta.content_type,
+            content_id: delta.content_id,
+            created_at,
+        };
+        let mut insert = attribute_insert(changes.into_iter().map(|c| attribute_row(&parent, c)))?;
+        insert.with_cte(
+            CommonTableExpression::new()
+                .query(object)
+                .table_name(Alias::new(NEW_OBJECT_DELTA))
+                .to_owned(),
+        );
+        return db
+            .execute_raw(backend.build(&insert))
+            .await
+            .map(|_| ())
+            .map_err(journal_error);
+    }
+    let object_delta_id = object
         .exec(db)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?
         .last_insert_id;
+    let parent = Parent {
+        object_delta_id: Expr::val(object_delta_id),
+        revision_id: delta.revision_id,
+        content_type: delta.content_type,
+        content_id: delta.content_id,
+        created_at,
+    };
+    insert_attributes(db, changes.into_iter().map(|c| attribute_row(&parent, c))).await
+}
 
-    let mut rows = changes.into_iter().map(|c| {
-        let (actor_type, actor_id) = actor_columns(&c.actor);
-        attribute_delta::ActiveModel {
-            id: NotSet,
-            object_delta_id: Set(object_delta_id),
-            revision_id: Set(delta.revision_id),
-            actor_type: Set(actor_type),
-            actor_id: Set(actor_id),
-            action: Set(attribute_action(&c.new_value).as_str().to_owned()),
-            description: Set(c.description),
-            content_type: Set(delta.content_type.to_owned()),
-            content_id: Set(delta.content_id.to_owned()),
-            field_name: Set(c.field_name),
-            old_value: Set(c.old_value),
-            new_value: Set(c.new_value),
-            created_at: Set(created_at),
-        }
-    });
-    loop {
-        let chunk: Vec<_> = rows.by_ref().take(ATTRIBUTE_ROWS_PER_STATEMENT).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        attribute_delta::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    }
-    Ok(object_delta_id)
+/// A failed write of both journal tables, naming the one the database named.
+fn journal_error(e: DbErr) -> Error {
+    let table = if e.to_string().contains("revy_attribute_deltas") {
+        "revy_attribute_deltas"
+    } else {
+        "revy_object_deltas"
+    };
+    Error::from_journal(table, e)
 }
 
 /// Object deltas of one action by one actor, for many rows of one table.
@@ -231,39 +344,16 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         let Some(&object_delta_id) = newest.get(&content_id) else {
             continue;
         };
-        for c in changes {
-            let (actor_type, actor_id) = actor_columns(&c.actor);
-            attributes.push(attribute_delta::ActiveModel {
-                id: NotSet,
-                object_delta_id: Set(object_delta_id),
-                revision_id: Set(deltas.revision_id),
-                actor_type: Set(actor_type),
-                actor_id: Set(actor_id),
-                action: Set(attribute_action(&c.new_value).as_str().to_owned()),
-                description: Set(c.description),
-                content_type: Set(deltas.content_type.to_owned()),
-                content_id: Set(content_id.clone()),
-                field_name: Set(c.field_name),
-                old_value: Set(c.old_value),
-                new_value: Set(c.new_value),
-                created_at: Set(created_at),
-            });
-        }
+        let parent = Parent {
+            object_delta_id: Expr::val(object_delta_id),
+            revision_id: deltas.revision_id,
+            content_type: deltas.content_type,
+            content_id: &content_id,
+            created_at,
+        };
+        attributes.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
     }
-    let mut attributes = attributes.into_iter();
-    loop {
-        let chunk: Vec<_> = attributes
-            .by_ref()
-            .take(ATTRIBUTE_ROWS_PER_STATEMENT)
-            .collect();
-        if chunk.is_empty() {
-            break;
-        }
-        attribute_delta::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    }
+    insert_attributes(db, attributes).await?;
     Ok(())
 }
 

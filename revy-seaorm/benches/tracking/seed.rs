@@ -1,0 +1,219 @@
+//! Journal rows written in bulk, straight to the tables: how the benches
+//! build long histories and families of children in seconds.
+
+use chrono::Utc;
+use revy_seaorm::entity::{attribute_delta, object_delta, revision};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, NotSet, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use serde_json::{Value as Json, json};
+
+use crate::entities::{child, item, plain_child, plain_item};
+use crate::insert_rows;
+
+/// Journal rows of one object delta, written straight to the tables.
+pub struct SeedDelta {
+    pub content_id: String,
+    pub action: &'static str,
+    /// Per column: name, old value, new value.
+    pub columns: Vec<(&'static str, Json, Json)>,
+}
+
+/// Writes object deltas of `content_type` with their attribute deltas in
+/// bulk (1,000 object deltas a revision), bypassing the hooks: how the
+/// large histories are built in seconds.
+pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<SeedDelta>) {
+    const CHUNK: usize = 1_000;
+    let now = Utc::now();
+    let mut deltas = deltas.into_iter().peekable();
+    while deltas.peek().is_some() {
+        let chunk: Vec<SeedDelta> = deltas.by_ref().take(CHUNK).collect();
+        let revision_id = revision::Entity::insert(revision::ActiveModel {
+            id: NotSet,
+            description: Set("bench seed".into()),
+            meta: Set(None),
+            created_at: Set(now),
+        })
+        .exec(db)
+        .await
+        .unwrap()
+        .last_insert_id;
+        let objects = chunk.iter().map(|d| object_delta::ActiveModel {
+            id: NotSet,
+            revision_id: Set(revision_id),
+            actor_type: Set(None),
+            actor_id: Set(None),
+            action: Set(d.action.into()),
+            description: Set(String::new()),
+            content_type: Set(content_type.into()),
+            content_id: Set(d.content_id.clone()),
+            created_at: Set(now),
+        });
+        object_delta::Entity::insert_many(objects)
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+        // ids follow the order of the rows of one multi-row insert
+        let ids: Vec<i64> = object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::Id)
+            .filter(object_delta::Column::RevisionId.eq(revision_id))
+            .order_by_asc(object_delta::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), chunk.len());
+        let attributes: Vec<attribute_delta::ActiveModel> = ids
+            .iter()
+            .zip(&chunk)
+            .flat_map(|(id, d)| {
+                d.columns
+                    .iter()
+                    .map(move |(field, old, new)| attribute_delta::ActiveModel {
+                        id: NotSet,
+                        object_delta_id: Set(*id),
+                        revision_id: Set(revision_id),
+                        actor_type: Set(None),
+                        actor_id: Set(None),
+                        action: Set(if new.is_null() { "Unset" } else { "Set" }.into()),
+                        description: Set(String::new()),
+                        content_type: Set(content_type.into()),
+                        content_id: Set(d.content_id.clone()),
+                        field_name: Set((*field).into()),
+                        old_value: Set(old.clone()),
+                        new_value: Set(new.clone()),
+                        created_at: Set(now),
+                    })
+            })
+            .collect();
+        for part in attributes.chunks(CHUNK) {
+            attribute_delta::Entity::insert_many(part.to_vec())
+                .exec_without_returning(db)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+/// Refreshes the planner's statistics after a bulk load, as autovacuum or
+/// InnoDB's automatic statistics would in a database that grew over time:
+/// without it PostgreSQL plans lookups in the just-filled journal as scans
+/// of an empty table. On PostgreSQL it also vacuums and checkpoints, so
+/// that neither autovacuum nor the checkpointer wakes up for the new rows in
+/// the middle of a measurement. SQLite keeps no statistics unless asked to.
+pub async fn analyze(db: &DatabaseConnection) {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "VACUUM ANALYZE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+        }
+        DbBackend::MySql => {
+            "ANALYZE TABLE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+        }
+        _ => return,
+    };
+    db.execute_unprepared(sql).await.unwrap();
+    if db.get_database_backend() == DbBackend::Postgres {
+        // needs a superuser or pg_checkpoint; without, the bench is noisier
+        let _ = db.execute_unprepared("CHECKPOINT").await;
+    }
+}
+
+/// `n` updates of two columns, as a tracked update of `Item::edit` records them.
+pub fn updates(content_id: &str, n: u64) -> impl Iterator<Item = SeedDelta> + '_ {
+    (1..=n as i64).map(move |round| SeedDelta {
+        content_id: content_id.to_owned(),
+        action: "Update",
+        columns: vec![
+            ("quantity", json!(round - 1), json!(round)),
+            (
+                "label",
+                json!(format!("round {}", round - 1)),
+                json!(format!("round {round}")),
+            ),
+        ],
+    })
+}
+
+/// A tracked item with `history` object deltas (its Create, then updates);
+/// returns the live row and its newest object delta.
+pub async fn item_with_history(db: &DatabaseConnection, history: u64) -> (item::Model, i64) {
+    let row = insert_rows::<item::Entity>(db, 1).await.remove(0);
+    let txn = db.begin().await.unwrap();
+    let content_id = row.id.to_string();
+    seed(
+        &txn,
+        "bench_items",
+        updates(&content_id, history - 1).collect(),
+    )
+    .await;
+    txn.commit().await.unwrap();
+    analyze(db).await;
+    let newest = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::Id)
+        .filter(object_delta::Column::ContentType.eq("bench_items"))
+        .filter(object_delta::Column::ContentId.eq(content_id))
+        .order_by_desc(object_delta::Column::Id)
+        .into_tuple::<i64>()
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    (row, newest)
+}
+
+/// A tracked parent whose `n` children have their Create in the journal.
+pub async fn family(db: &DatabaseConnection, n: u64) -> item::Model {
+    let parent = insert_rows::<item::Entity>(db, 1).await.remove(0);
+    let txn = db.begin().await.unwrap();
+    for start in (0..n).step_by(1_000) {
+        let rows = (start..n.min(start + 1_000)).map(|i| child::ActiveModel {
+            id: NotSet,
+            parent_id: Set(parent.id),
+            label: Set(format!("child {i}")),
+        });
+        child::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await
+            .unwrap();
+    }
+    let children = child::Entity::find()
+        .filter(child::Column::ParentId.eq(parent.id))
+        .all(&txn)
+        .await
+        .unwrap();
+    let creates = children
+        .iter()
+        .map(|c| SeedDelta {
+            content_id: c.id.to_string(),
+            action: "Create",
+            columns: vec![
+                ("id", Json::Null, json!(c.id)),
+                ("parent_id", Json::Null, json!(c.parent_id)),
+                ("label", Json::Null, json!(c.label)),
+            ],
+        })
+        .collect();
+    seed(&txn, "bench_children", creates).await;
+    txn.commit().await.unwrap();
+    analyze(db).await;
+    parent
+}
+
+pub async fn plain_family(db: &DatabaseConnection, n: u64) -> i64 {
+    let parent = insert_rows::<plain_item::Entity>(db, 1).await.remove(0);
+    for start in (0..n).step_by(1_000) {
+        let rows = (start..n.min(start + 1_000)).map(|i| plain_child::ActiveModel {
+            id: NotSet,
+            parent_id: Set(parent.id),
+            label: Set(format!("child {i}")),
+        });
+        plain_child::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await
+            .unwrap();
+    }
+    parent.id
+}
