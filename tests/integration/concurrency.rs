@@ -11,8 +11,8 @@ use crate::common::entities::account;
 use revy::entity::{attribute_delta, object_delta};
 use revy::{Actor, Context};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
 
@@ -21,13 +21,42 @@ const SHARED_ROWS: i64 = 10;
 
 /// SQLite has no row locks: an IMMEDIATE transaction takes the write lock at
 /// BEGIN, so concurrent read-then-write transactions queue instead of failing.
-async fn begin(db: &DatabaseConnection) -> DatabaseTransaction {
+async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
     let options = TransactionOptions {
         sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
             .then_some(SqliteTransactionMode::Immediate),
         ..Default::default()
     };
-    db.begin_with_options(options).await.unwrap()
+    db.begin_with_options(options).await
+}
+
+/// One task's transaction: an insert of its own row, or an update of a
+/// shared one.
+async fn attempt(db: &DatabaseConnection, i: i64, shared: &[i32]) -> Result<(), DbErr> {
+    let txn = begin(db).await?;
+    if i % 4 == 0 {
+        account::ActiveModel {
+            code: Set(format!("own-{i}")),
+            is_active: Set(true),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    } else {
+        let id = shared[(i % SHARED_ROWS) as usize];
+        let row = account::Entity::find_by_id(id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(format!("shared row {id}")))?;
+        tokio::task::yield_now().await;
+        let mut am = row.clone().into_active_model();
+        am.balance = Set(row.balance + 1);
+        am.name = Set(Some(format!("last by {i}")));
+        am.update(&txn).await?;
+    }
+    tokio::task::yield_now().await;
+    txn.commit().await
 }
 
 async fn task(db: DatabaseConnection, i: i64, shared: Vec<i32>) {
@@ -37,32 +66,23 @@ async fn task(db: DatabaseConnection, i: i64, shared: Vec<i32>) {
         .attribute_delta_description(format!("task {i} attr"))
         .scope(async move {
             tokio::task::yield_now().await;
-            let txn = begin(&db).await;
-            if i % 4 == 0 {
-                account::ActiveModel {
-                    code: Set(format!("own-{i}")),
-                    is_active: Set(true),
-                    ..Default::default()
+            // SQLite gives up waiting for its one write lock after its busy
+            // timeout; an application retries, and so does this task. The
+            // failed attempt rolled back whole, journal included.
+            let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+            let mut tries = 0;
+            loop {
+                match attempt(&db, i, &shared).await {
+                    Ok(()) => break,
+                    Err(e)
+                        if sqlite && e.to_string().contains("database is locked") && tries < 20 =>
+                    {
+                        tries += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    }
+                    Err(e) => panic!("task {i}: {e}"),
                 }
-                .insert(&txn)
-                .await
-                .unwrap();
-            } else {
-                let id = shared[(i % SHARED_ROWS) as usize];
-                let row = account::Entity::find_by_id(id)
-                    .lock_exclusive()
-                    .one(&txn)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                tokio::task::yield_now().await;
-                let mut am = row.clone().into_active_model();
-                am.balance = Set(row.balance + 1);
-                am.name = Set(Some(format!("last by {i}")));
-                am.update(&txn).await.unwrap();
             }
-            tokio::task::yield_now().await;
-            txn.commit().await.unwrap();
         })
         .await;
 }
