@@ -32,6 +32,7 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement
 use revy_core::{Actor, Context, LazyRevision};
 use revy_seaorm::entity::{attribute_delta, object_delta, revision};
 use revy_seaorm::{ObjectSnapshot, SelectSnapshotExt, Tracked};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Schema, TransactionTrait,
@@ -170,6 +171,26 @@ async fn connect(name: &'static str, url: Option<String>) -> Backend {
     if let Some(schema) = schema {
         options.set_schema_search_path(schema);
     }
+    // SQLite as its documentation recommends running it: write-ahead
+    // logging, synchronous=NORMAL (commits do not wait for the disk, a
+    // checkpoint does). REVY_BENCH_SQLITE_SYNC=full waits at every commit.
+    let sync = match std::env::var("REVY_BENCH_SQLITE_SYNC").as_deref() {
+        Ok("full") => SqliteSynchronous::Full,
+        Ok("off") => SqliteSynchronous::Off,
+        _ => SqliteSynchronous::Normal,
+    };
+    // REVY_BENCH_SQLITE_CACHE_KIB sets SQLite's page cache per connection
+    // (its default is 2,000 KiB).
+    let cache = std::env::var("REVY_BENCH_SQLITE_CACHE_KIB")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    options.map_sqlx_sqlite_opts(move |o| {
+        let o = o.journal_mode(SqliteJournalMode::Wal).synchronous(sync);
+        match cache {
+            Some(kib) => o.pragma("cache_size", format!("-{kib}")),
+            None => o,
+        }
+    });
     let db = Database::connect(options).await.expect("connect");
     revy_seaorm::install(&db)
         .await
@@ -202,6 +223,20 @@ async fn clear(db: &DatabaseConnection) {
         .unwrap();
     object_delta::Entity::delete_many().exec(db).await.unwrap();
     revision::Entity::delete_many().exec(db).await.unwrap();
+    settle(db).await;
+}
+
+/// Runs before each measurement, outside it: on SQLite, copies what the
+/// write-ahead log holds into the database file and starts the log over, so a
+/// case does not pay for the checkpoint of pages the one before it wrote.
+/// (Checkpoints of a case's own pages, past SQLite's 1,000-page threshold,
+/// stay in its time.)
+async fn settle(db: &DatabaseConnection) {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(RESTART)")
+            .await
+            .unwrap();
+    }
 }
 
 /// The context tracked work runs in: an actor, and one revision per unit
@@ -253,6 +288,7 @@ fn bench_insert(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     fn batch<E: Item>(rt: &Runtime, db: &DatabaseConnection, n: u64, iters: u64) -> Duration {
         rt.block_on(clear(db));
         timed(rt, iters, |_| async move {
+            settle(db).await;
             let start = Instant::now();
             insert_rows::<E>(db, n).await;
             start.elapsed()
@@ -281,6 +317,7 @@ fn bench_insert(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
 
 /// Updates two columns of each row in one transaction, keeping the rows current.
 async fn update_rows<E: Item>(db: &DatabaseConnection, rows: &mut [E::Model]) -> Duration {
+    settle(db).await;
     let start = Instant::now();
     context()
         .scope(async {
@@ -397,6 +434,7 @@ async fn update_rounds<E: Item>(
 
 /// Deletes `rows` in one transaction.
 async fn delete_rows<E: Item>(db: &DatabaseConnection, rows: Vec<E::Model>) -> Duration {
+    settle(db).await;
     let start = Instant::now();
     context()
         .scope(async {

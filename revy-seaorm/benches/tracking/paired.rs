@@ -5,13 +5,16 @@
 //! seconds apart, so on a machine shared with other work a change of load
 //! in between moves their ratio; a ratio taken within one round moves only
 //! with load that changes faster than a round lasts.
+//!
+//! `REVY_BENCH_CASE=<text>` runs only the cases whose name contains it
+//! (`insert`, `update`, `delete`, `one transaction`, ...).
 
 use std::time::{Duration, Instant};
 
 use tokio::runtime::Runtime;
 
 use crate::entities::{item, plain_item};
-use crate::{Backend, Sizes, clear, delete_rows, insert_rows, rows, update_rows};
+use crate::{Backend, Sizes, clear, delete_rows, insert_rows, rows, settle, update_rows};
 
 /// Single-row transactions per round in the row-per-transaction cases.
 const TRANSACTIONS_PER_ROUND: u64 = 20;
@@ -53,6 +56,7 @@ pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
         rounds,
         |tracked| {
             rt.block_on(async {
+                settle(db).await;
                 let start = Instant::now();
                 for _ in 0..k {
                     if tracked {
@@ -132,6 +136,12 @@ fn report(
     rounds: usize,
     mut time: impl FnMut(bool) -> Duration,
 ) {
+    // REVY_BENCH_CASE=<text> runs only the cases whose name contains it
+    if let Ok(only) = std::env::var("REVY_BENCH_CASE")
+        && !case.contains(&only)
+    {
+        return;
+    }
     time(true);
     time(false);
     let (mut tracked, mut plain, mut ratios) = (Vec::new(), Vec::new(), Vec::new());

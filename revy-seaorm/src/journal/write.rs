@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
-use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, Query};
+use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, Query, Value};
 use sea_orm::{
     ActiveValue::NotSet, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Set,
 };
@@ -138,26 +138,45 @@ struct Parent<'a> {
     created_at: DateTime<Utc>,
 }
 
-/// One attribute delta's values, in the order of [`ATTRIBUTE_COLUMNS`].
-fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
+/// One attribute delta's values after its object delta id, in the order of
+/// [`ATTRIBUTE_COLUMNS`].
+fn attribute_values(parent: &Parent<'_>, change: AttributeChange) -> [Value; 11] {
     let (actor_type, actor_id) = match change.actor {
         Some(actor) => (Some(actor.kind), Some(actor.id)),
         None => (None, None),
     };
     let action = attribute_action(&change.new_value).as_str();
     [
+        parent.revision_id.into(),
+        actor_type.into(),
+        actor_id.into(),
+        action.into(),
+        change.description.into(),
+        parent.content_type.into(),
+        parent.content_id.into(),
+        change.field_name.into(),
+        change.old_value.into(),
+        change.new_value.into(),
+        parent.created_at.into(),
+    ]
+}
+
+/// One attribute delta's values, in the order of [`ATTRIBUTE_COLUMNS`].
+fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
+    let [a, b, c, d, e, f, g, h, i, j, k] = attribute_values(parent, change);
+    [
         parent.object_delta_id.clone(),
-        Expr::val(parent.revision_id),
-        Expr::val(actor_type),
-        Expr::val(actor_id),
-        Expr::val(action),
-        Expr::val(change.description),
-        Expr::val(parent.content_type),
-        Expr::val(parent.content_id),
-        Expr::val(change.field_name),
-        Expr::val(change.old_value),
-        Expr::val(change.new_value),
-        Expr::val(parent.created_at),
+        Expr::val(a),
+        Expr::val(b),
+        Expr::val(c),
+        Expr::val(d),
+        Expr::val(e),
+        Expr::val(f),
+        Expr::val(g),
+        Expr::val(h),
+        Expr::val(i),
+        Expr::val(j),
+        Expr::val(k),
     ]
 }
 
@@ -201,7 +220,8 @@ fn inserts_in_with_clause(backend: DbBackend) -> bool {
 const NEW_OBJECT_DELTA: &str = "revy_new_object_delta";
 
 /// Writes one object delta and its attribute deltas: one statement on
-/// PostgreSQL, two elsewhere (the object delta, then one multi-row insert).
+/// PostgreSQL, one query of two statements on SQLite, two queries on MySQL
+/// (the object delta, then one multi-row insert).
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
@@ -253,6 +273,38 @@ pub(crate) async fn record<C: ConnectionTrait>(
             .map(|_| ())
             .map_err(journal_error);
     }
+    if !changes.is_empty()
+        && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
+        && backend == DbBackend::Sqlite
+    {
+        // sqlx runs the statements of one query in order on one connection,
+        // taking the bound values in turn: one round trip to SQLite's worker
+        // thread instead of two.
+        let first = backend.build(&object.into_query());
+        let mut values = first.values.map(|v| v.0).unwrap_or_default();
+        let rows = changes.len();
+        let parent = Parent {
+            object_delta_id: Expr::cust("NULL"),
+            revision_id: delta.revision_id,
+            content_type: delta.content_type,
+            content_id: delta.content_id,
+            created_at,
+        };
+        values.reserve(rows * 11);
+        for change in changes {
+            values.extend(attribute_values(&parent, change));
+        }
+        let statement = sea_orm::Statement::from_sql_and_values(
+            backend,
+            format!("{}; {}", first.sql, sqlite_attribute_insert(rows)),
+            values,
+        );
+        return db
+            .execute_raw(statement)
+            .await
+            .map(|_| ())
+            .map_err(journal_error);
+    }
     let object_delta_id = object
         .exec(db)
         .await
@@ -266,6 +318,36 @@ pub(crate) async fn record<C: ConnectionTrait>(
         created_at,
     };
     insert_attributes(db, changes.into_iter().map(|c| attribute_row(&parent, c))).await
+}
+
+/// The second statement of a SQLite journal write: `rows` attribute deltas
+/// of the object delta the first statement inserted. `last_insert_rowid()`
+/// changes with every row inserted, so it is read once, into a materialized
+/// CTE, before the first; the ordinal keeps the rows in the order given.
+/// The SQL depends only on `rows`, so sqlx's statement cache serves it.
+fn sqlite_attribute_insert(rows: usize) -> String {
+    use sea_orm::IdenStatic;
+    use std::fmt::Write;
+    let columns: Vec<&str> = ATTRIBUTE_COLUMNS.iter().map(|c| c.as_str()).collect();
+    let mut sql = format!(
+        "WITH \"revy_parent\"(\"id\") AS MATERIALIZED (SELECT last_insert_rowid()) \
+         INSERT INTO \"{}\" (\"{}\") SELECT \"revy_parent\".\"id\"",
+        sea_orm::EntityName::table_name(&attribute_delta::Entity),
+        columns.join("\", \""),
+    );
+    // VALUES columns are column1, column2, ..: column1 is the ordinal
+    for i in 2..=columns.len() {
+        let _ = write!(sql, ", \"v\".\"column{i}\"");
+    }
+    sql.push_str(" FROM \"revy_parent\", (VALUES ");
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "({row}{})", ", ?".repeat(columns.len() - 1));
+    }
+    sql.push_str(") AS \"v\" ORDER BY \"v\".\"column1\"");
+    sql
 }
 
 /// A failed write of both journal tables, naming the one the database named.
