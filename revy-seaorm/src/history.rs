@@ -44,7 +44,16 @@ pub async fn revision_actors<C: ConnectionTrait>(
         .select_only()
         .column(attribute_delta::Column::ActorType)
         .column(attribute_delta::Column::ActorId)
-        .filter(attribute_delta::Column::RevisionId.eq(revision_id))
+        // through the object deltas' revision index
+        .filter(
+            attribute_delta::Column::ObjectDeltaId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(object_delta::Column::Id)
+                    .from(object_delta::Entity)
+                    .and_where(object_delta::Column::RevisionId.eq(revision_id))
+                    .to_owned(),
+            ),
+        )
         .order_by_asc(attribute_delta::Column::Id)
         .into_tuple()
         .all(db)

@@ -184,14 +184,11 @@ fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreat
                 .from(attribute_delta::Entity, C::ObjectDeltaId)
                 .to(object_delta::Entity, object_delta::Column::Id)
                 .on_delete(ForeignKeyAction::Restrict),
-        )
-        .foreign_key(
-            ForeignKey::create()
-                .name("fk_revy_attribute_deltas_revision")
-                .from(attribute_delta::Entity, C::RevisionId)
-                .to(revision::Entity, revision::Column::Id)
-                .on_delete(ForeignKeyAction::Restrict),
         );
+    // No foreign key and no index on revision_id: an attribute delta's
+    // revision is its object delta's, which has both. Each would cost every
+    // attribute row a check or an index entry on the write path, and the
+    // reads by revision go through the object deltas.
     table_options(&mut t, backend);
     // A snapshot asks, per column, for the newest delta of one object whose
     // object delta is at or before a given one, ordered by (object delta,
@@ -211,12 +208,7 @@ fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreat
         .table(attribute_delta::Entity)
         .col(C::ObjectDeltaId)
         .to_owned();
-    let by_revision = Index::create()
-        .name("idx_revy_attribute_deltas_revision")
-        .table(attribute_delta::Entity)
-        .col(C::RevisionId)
-        .to_owned();
-    (t, vec![snapshot, by_object_delta, by_revision])
+    (t, vec![snapshot, by_object_delta])
 }
 
 /// Longest table name (with schema) the journal stores.

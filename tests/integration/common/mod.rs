@@ -82,11 +82,16 @@ fn db_name(test: &str) -> String {
     name
 }
 
+/// The SQLite file of a test, in the temp directory.
+fn sqlite_path(test: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}_{}.db", db_name(test), std::process::id()))
+}
+
 async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
     let name = db_name(test);
     let (url, schema) = match backend {
         Backend::Sqlite => {
-            let path = std::env::temp_dir().join(format!("{name}_{}.db", std::process::id()));
+            let path = sqlite_path(test);
             let _ = std::fs::remove_file(&path);
             (format!("sqlite://{}?mode=rwc", path.display()), None)
         }
@@ -178,6 +183,15 @@ where
         }
     );
     body(db).await;
+    // passed: the file goes (a failed test leaves it behind to look at)
+    if backend == Backend::Sqlite {
+        let path = sqlite_path(test);
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
 }
 
 /// Declares, for each named `async fn(TestDb)`, a module of three tests:
