@@ -7,7 +7,8 @@
 //! with load that changes faster than a round lasts.
 //!
 //! `REVY_BENCH_CASE=<text>` runs only the cases whose name contains it
-//! (`insert`, `update`, `delete`, `one transaction`, ...).
+//! (`insert`, `update`, `delete`, `one transaction`, ...);
+//! `REVY_BENCH_SIDE=tracked` or `plain` runs one side of each case only.
 
 use std::time::{Duration, Instant};
 
@@ -142,6 +143,14 @@ fn report(
     {
         return;
     }
+    // REVY_BENCH_SIDE=tracked|plain runs one side only (for profilers:
+    // `valgrind --tool=callgrind` counts the instructions of one side)
+    let side = std::env::var("REVY_BENCH_SIDE").ok();
+    let mut time = |tracked: bool| match side.as_deref() {
+        Some("tracked") if !tracked => Duration::ZERO,
+        Some("plain") if tracked => Duration::ZERO,
+        _ => time(tracked),
+    };
     time(true);
     time(false);
     let (mut tracked, mut plain, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
