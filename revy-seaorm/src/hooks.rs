@@ -49,7 +49,7 @@ use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use revy_core::{Action, Context};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Query, Value};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     FromQueryResult, Iterable, ModelTrait, QueryFilter, QuerySelect, QueryTrait,
@@ -73,16 +73,17 @@ enum Op {
     Insert {
         given: Vec<Option<serde_json::Value>>,
     },
-    /// The row before the update, and whether the journal knew it.
+    /// The row before the update (as read, encoded when needed), and
+    /// whether the journal knew it.
     Update {
         content_id: String,
-        old: Vec<serde_json::Value>,
+        old: Vec<Value>,
         has_history: bool,
     },
     /// The row before the delete, and whether the journal knew it.
     Delete {
         content_id: String,
-        old: Vec<serde_json::Value>,
+        old: Vec<Value>,
         has_history: bool,
     },
 }
@@ -187,10 +188,7 @@ fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
 /// then reports the missing row itself). The row is locked for the rest of
 /// the transaction where the backend can (`FOR UPDATE`), so concurrent
 /// updates of one row chain their old and new values correctly.
-async fn current_row<A, C>(
-    am: &A,
-    db: &C,
-) -> Result<Option<(String, Vec<serde_json::Value>, bool)>, Error>
+async fn current_row<A, C>(am: &A, db: &C) -> Result<Option<(String, Vec<Value>, bool)>, Error>
 where
     A: ActiveModelTrait,
     C: ConnectionTrait,
@@ -227,7 +225,10 @@ where
     let model =
         <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(&row, "")?;
     let last: Option<i64> = row.try_get("", LAST_DELTA)?;
-    Ok(Some((content_id, encode_row(&model)?, last.is_some())))
+    let values = <A::Entity as EntityTrait>::Column::iter()
+        .map(|col| model.get(col))
+        .collect();
+    Ok(Some((content_id, values, last.is_some())))
 }
 
 const LAST_DELTA: &str = "revy_last_object_delta";
@@ -251,11 +252,12 @@ where
 {
     let entity = TypeId::of::<M::Entity>();
     let content_id = keys::content_id_of_model(model)?;
-    let new = encode_row(model)?;
-    let pending = if insert {
+    let content_type = content_type::<M::Entity>();
+    if insert {
+        let new = encode_row(model)?;
         // The newest pending insert whose given values the row shows;
         // failing that (the database changed a value), the newest insert.
-        Context::take_stashed::<Pending>(|p| {
+        let pending = Context::take_stashed::<Pending>(|p| {
             p.entity == entity
                 && matches!(&p.op, Op::Insert { given } if given.iter().zip(&new).all(|(g, n)| g.as_ref().is_none_or(|g| g == n)))
         })
@@ -263,79 +265,131 @@ where
             Context::take_stashed::<Pending>(|p| {
                 p.entity == entity && matches!(p.op, Op::Insert { .. })
             })
-        })
-    } else {
-        Context::take_stashed::<Pending>(|p| {
-            p.entity == entity
-                && matches!(&p.op, Op::Update { content_id: id, .. } if *id == content_id)
-        })
-    };
-    let Some(Pending { ctx, op, .. }) = pending else {
+        });
+        let Some(Pending {
+            ctx,
+            op: Op::Insert { given },
+            ..
+        }) = pending
+        else {
+            return Ok(());
+        };
+        let changes = column_names::<M::Entity>()
+            .zip(new)
+            .zip(given)
+            .map(|((field_name, new_value), given)| AttributeChange {
+                field_name,
+                old_value: serde_json::Value::Null,
+                new_value,
+                // what the database filled in is the system's doing
+                actor: given.and(ctx.actor.clone()),
+                description: ctx.attribute_delta_description.clone(),
+            })
+            .collect();
+        let changes = match Context::take_stashed::<DraftEdits>(|d| d.entity == entity) {
+            Some(d) => apply_edits(changes, d.edits),
+            None => changes,
+        };
+        return write_delta(
+            db,
+            &ctx,
+            Action::Create,
+            &content_type,
+            &content_id,
+            changes,
+        )
+        .await;
+    }
+    let pending = Context::take_stashed::<Pending>(|p| {
+        p.entity == entity
+            && matches!(&p.op, Op::Update { content_id: id, .. } if *id == content_id)
+    });
+    let Some(Pending {
+        ctx,
+        op: Op::Update {
+            old, has_history, ..
+        },
+        ..
+    }) = pending
+    else {
         return Ok(());
     };
+    // taken now, so a draft whose save changed nothing is not left behind
     let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
-    let with_draft = |changes: Vec<AttributeChange>| match draft {
+    // Only the columns whose values differ are encoded: a value equal to
+    // the old one in a way that encodes identically is skipped unencoded.
+    let mut changes = Vec::new();
+    for ((col, old_value), field_name) in <M::Entity as EntityTrait>::Column::iter()
+        .zip(&old)
+        .zip(column_names::<M::Entity>())
+    {
+        let new_value = model.get(col);
+        if surely_identical(old_value, &new_value) {
+            continue;
+        }
+        let old_value = keys::encode::<M::Entity>(col, old_value)?;
+        let new_value = keys::encode::<M::Entity>(col, &new_value)?;
+        if keys::identical(&old_value, &new_value) {
+            continue;
+        }
+        changes.push(AttributeChange {
+            field_name,
+            old_value,
+            new_value,
+            actor: ctx.actor.clone(),
+            description: ctx.attribute_delta_description.clone(),
+        });
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let changes = match draft {
         Some(d) => apply_edits(changes, d.edits),
         None => changes,
     };
-    let content_type = content_type::<M::Entity>();
-    match op {
-        Op::Insert { given } => {
-            let changes = column_names::<M::Entity>()
-                .zip(new)
-                .zip(given)
-                .map(|((field_name, new_value), given)| AttributeChange {
-                    field_name,
-                    old_value: serde_json::Value::Null,
-                    new_value,
-                    // what the database filled in is the system's doing
-                    actor: given.and(ctx.actor.clone()),
-                    description: ctx.attribute_delta_description.clone(),
-                })
-                .collect();
-            let changes = with_draft(changes);
-            write_delta(
-                db,
-                &ctx,
-                Action::Create,
-                &content_type,
-                &content_id,
-                changes,
-            )
-            .await
-        }
-        Op::Update {
-            old, has_history, ..
-        } => {
-            let changes: Vec<_> = column_names::<M::Entity>()
-                .zip(old.iter().cloned().zip(new))
-                .filter(|(_, (o, n))| !keys::identical(o, n))
-                .map(|(field_name, (old_value, new_value))| AttributeChange {
-                    field_name,
-                    old_value,
-                    new_value,
-                    actor: ctx.actor.clone(),
-                    description: ctx.attribute_delta_description.clone(),
-                })
-                .collect();
-            if changes.is_empty() {
-                return Ok(());
-            }
-            let changes = with_draft(changes);
-            if !has_history {
-                write_baseline::<M::Entity, C>(db, &content_type, &content_id, old).await?;
-            }
-            write_delta(
-                db,
-                &ctx,
-                Action::Update,
-                &content_type,
-                &content_id,
-                changes,
-            )
-            .await
-        }
-        Op::Delete { .. } => Ok(()),
+    if !has_history {
+        write_baseline::<M::Entity, C>(db, &content_type, &content_id, &old).await?;
+    }
+    write_delta(
+        db,
+        &ctx,
+        Action::Update,
+        &content_type,
+        &content_id,
+        changes,
+    )
+    .await
+}
+
+/// Whether two values of one column would encode identically, decided
+/// without encoding them; `false` means "encode and compare". Only types
+/// whose equality is exact are trusted: floats are compared by their bits
+/// (`-0.0 == 0.0` is not an unchanged value), decimals (`1.0 == 1.00`),
+/// offsets (`DateTime<FixedOffset>` compares instants), JSON and arrays
+/// (which may hold floats) always take the encoded route.
+fn surely_identical(a: &Value, b: &Value) -> bool {
+    use Value as V;
+    match (a, b) {
+        (V::Float(x), V::Float(y)) => x.map(f32::to_bits) == y.map(f32::to_bits),
+        (V::Double(x), V::Double(y)) => x.map(f64::to_bits) == y.map(f64::to_bits),
+        (V::Bool(_), V::Bool(_))
+        | (V::TinyInt(_), V::TinyInt(_))
+        | (V::SmallInt(_), V::SmallInt(_))
+        | (V::Int(_), V::Int(_))
+        | (V::BigInt(_), V::BigInt(_))
+        | (V::TinyUnsigned(_), V::TinyUnsigned(_))
+        | (V::SmallUnsigned(_), V::SmallUnsigned(_))
+        | (V::Unsigned(_), V::Unsigned(_))
+        | (V::BigUnsigned(_), V::BigUnsigned(_))
+        | (V::String(_), V::String(_))
+        | (V::Char(_), V::Char(_))
+        | (V::Bytes(_), V::Bytes(_))
+        | (V::Uuid(_), V::Uuid(_))
+        | (V::ChronoDate(_), V::ChronoDate(_))
+        | (V::ChronoTime(_), V::ChronoTime(_))
+        | (V::ChronoDateTime(_), V::ChronoDateTime(_))
+        | (V::ChronoDateTimeUtc(_), V::ChronoDateTimeUtc(_)) => a == b,
+        _ => false,
     }
 }
 
@@ -366,7 +420,7 @@ where
     };
     let content_type = content_type::<A::Entity>();
     if !has_history {
-        write_baseline::<A::Entity, C>(db, &content_type, &content_id, old).await?;
+        write_baseline::<A::Entity, C>(db, &content_type, &content_id, &old).await?;
     }
     write_delta(
         db,
@@ -415,7 +469,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
     db: &C,
     content_type: &str,
     content_id: &str,
-    row: Vec<serde_json::Value>,
+    row: &[Value],
 ) -> Result<(), Error> {
     let revision_id = write::insert_revision(
         db,
@@ -423,16 +477,18 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         serde_json::json!({ "revy": "baseline" }),
     )
     .await?;
-    let changes = column_names::<E>()
+    let changes = E::Column::iter()
         .zip(row)
-        .map(|(field_name, new_value)| AttributeChange {
-            field_name,
-            old_value: serde_json::Value::Null,
-            new_value,
-            actor: None,
-            description: String::new(),
+        .map(|(col, value)| {
+            Ok(AttributeChange {
+                field_name: sea_orm::IdenStatic::as_str(&col).to_owned(),
+                old_value: serde_json::Value::Null,
+                new_value: keys::encode::<E>(col, value)?,
+                actor: None,
+                description: String::new(),
+            })
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     write::record(
         db,
         NewObjectDelta {
@@ -585,4 +641,66 @@ macro_rules! track {
             ::std::boxed::Box::pin($crate::hooks::after_delete(self, db))
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::surely_identical;
+    use chrono::{FixedOffset, TimeZone, Utc};
+    use rust_decimal::Decimal;
+    use sea_orm::sea_query::Value;
+
+    #[test]
+    fn equal_plain_values_are_identical() {
+        assert!(surely_identical(&Value::Int(Some(3)), &Value::Int(Some(3))));
+        assert!(surely_identical(&Value::String(None), &Value::String(None)));
+        let t = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap();
+        assert!(surely_identical(&t.into(), &t.into()));
+        assert!(surely_identical(
+            &Value::Double(Some(f64::NAN)),
+            &Value::Double(Some(f64::NAN))
+        ));
+    }
+
+    #[test]
+    fn values_equal_but_encoded_differently_are_left_to_the_codec() {
+        // -0.0 == 0.0, yet the journal keeps the sign
+        assert!(!surely_identical(
+            &Value::Double(Some(0.0)),
+            &Value::Double(Some(-0.0))
+        ));
+        assert!(!surely_identical(
+            &Value::Float(Some(0.0)),
+            &Value::Float(Some(-0.0))
+        ));
+        // 1.0 == 1.00, yet the journal keeps the scale
+        let (a, b) = (Decimal::new(10, 1), Decimal::new(100, 2));
+        assert_eq!(a, b);
+        assert!(!surely_identical(&a.into(), &b.into()));
+        // the same instant at two offsets
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let plus1 = FixedOffset::east_opt(3600).unwrap();
+        let (x, y) = (
+            utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+            plus1.with_ymd_and_hms(2026, 1, 1, 1, 0, 0).unwrap(),
+        );
+        assert_eq!(x, y);
+        assert!(!surely_identical(&x.into(), &y.into()));
+        // JSON may hold floats
+        let j = serde_json::json!([0.0]);
+        assert!(!surely_identical(&j.clone().into(), &j.into()));
+    }
+
+    #[test]
+    fn different_values_or_types_are_not_identical() {
+        assert!(!surely_identical(
+            &Value::Int(Some(3)),
+            &Value::Int(Some(4))
+        ));
+        assert!(!surely_identical(&Value::Int(None), &Value::Int(Some(0))));
+        assert!(!surely_identical(
+            &Value::Int(Some(3)),
+            &Value::BigInt(Some(3))
+        ));
+    }
 }

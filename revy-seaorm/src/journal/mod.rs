@@ -7,6 +7,7 @@ pub mod migration;
 pub mod object_delta;
 pub mod revision;
 pub(crate) mod schema;
+mod sqlite;
 pub(crate) mod write;
 
 pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};

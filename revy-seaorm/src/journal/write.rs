@@ -81,7 +81,7 @@ pub(crate) async fn revision_for<C: ConnectionTrait>(
     }
 }
 
-fn actor_columns(actor: &Option<Actor>) -> (Option<String>, Option<String>) {
+pub(crate) fn actor_columns(actor: &Option<Actor>) -> (Option<String>, Option<String>) {
     match actor {
         Some(a) => (Some(a.kind.clone()), Some(a.id.clone())),
         None => (None, None),
@@ -277,28 +277,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
         && backend == DbBackend::Sqlite
     {
-        // sqlx runs the statements of one query in order on one connection,
-        // taking the bound values in turn: one round trip to SQLite's worker
-        // thread instead of two.
-        let first = backend.build(&object.into_query());
-        let mut values = first.values.map(|v| v.0).unwrap_or_default();
-        let rows = changes.len();
-        let parent = Parent {
-            object_delta_id: Expr::cust("NULL"),
-            revision_id: delta.revision_id,
-            content_type: delta.content_type,
-            content_id: delta.content_id,
-            created_at,
-        };
-        values.reserve(rows * 11);
-        for change in changes {
-            values.extend(attribute_values(&parent, change));
-        }
-        let statement = sea_orm::Statement::from_sql_and_values(
-            backend,
-            format!("{}; {}", first.sql, sqlite_attribute_insert(rows)),
-            values,
-        );
+        let statement = super::sqlite::record(&delta, created_at, changes);
         return db
             .execute_raw(statement)
             .await
@@ -318,36 +297,6 @@ pub(crate) async fn record<C: ConnectionTrait>(
         created_at,
     };
     insert_attributes(db, changes.into_iter().map(|c| attribute_row(&parent, c))).await
-}
-
-/// The second statement of a SQLite journal write: `rows` attribute deltas
-/// of the object delta the first statement inserted. `last_insert_rowid()`
-/// changes with every row inserted, so it is read once, into a materialized
-/// CTE, before the first; the ordinal keeps the rows in the order given.
-/// The SQL depends only on `rows`, so sqlx's statement cache serves it.
-fn sqlite_attribute_insert(rows: usize) -> String {
-    use sea_orm::IdenStatic;
-    use std::fmt::Write;
-    let columns: Vec<&str> = ATTRIBUTE_COLUMNS.iter().map(|c| c.as_str()).collect();
-    let mut sql = format!(
-        "WITH \"revy_parent\"(\"id\") AS MATERIALIZED (SELECT last_insert_rowid()) \
-         INSERT INTO \"{}\" (\"{}\") SELECT \"revy_parent\".\"id\"",
-        sea_orm::EntityName::table_name(&attribute_delta::Entity),
-        columns.join("\", \""),
-    );
-    // VALUES columns are column1, column2, ..: column1 is the ordinal
-    for i in 2..=columns.len() {
-        let _ = write!(sql, ", \"v\".\"column{i}\"");
-    }
-    sql.push_str(" FROM \"revy_parent\", (VALUES ");
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        let _ = write!(sql, "({row}{})", ", ?".repeat(columns.len() - 1));
-    }
-    sql.push_str(") AS \"v\" ORDER BY \"v\".\"column1\"");
-    sql
 }
 
 /// A failed write of both journal tables, naming the one the database named.
