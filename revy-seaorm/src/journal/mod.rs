@@ -5,9 +5,9 @@ pub mod attribute_delta;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod object_delta;
+mod one_query;
 pub mod revision;
 pub(crate) mod schema;
-mod sqlite;
 pub(crate) mod write;
 
 pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};

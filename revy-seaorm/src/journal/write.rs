@@ -2,12 +2,10 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
-use sea_orm::sea_query::{Alias, CommonTableExpression, Expr, InsertStatement, Query, Value};
-use sea_orm::{
-    ActiveValue::NotSet, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Set,
-};
+use sea_orm::sea_query::{Expr, InsertStatement, Query, Value};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, Set};
 
-use super::{attribute_delta, object_delta, revision};
+use super::{attribute_delta, object_delta, one_query, revision};
 use crate::Error;
 
 /// What the context said when an operation began.
@@ -209,25 +207,27 @@ async fn insert_attributes<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Whether the backend runs an INSERT inside a WITH clause, so an object
-/// delta and its attribute deltas go in one statement (one round trip).
-/// PostgreSQL does; SQLite and MySQL allow only SELECTs there.
-fn inserts_in_with_clause(backend: DbBackend) -> bool {
-    backend == DbBackend::Postgres
-}
-
-/// The CTE name of the object delta a one-statement write inserts.
-const NEW_OBJECT_DELTA: &str = "revy_new_object_delta";
-
-/// Writes one object delta and its attribute deltas: one statement on
-/// PostgreSQL, one query of two statements on SQLite, two queries on MySQL
-/// (the object delta, then one multi-row insert).
+/// Writes one object delta and its attribute deltas: one query on
+/// PostgreSQL and SQLite (see `one_query`), two on MySQL (the object delta,
+/// then one multi-row insert).
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
     changes: Vec<AttributeChange>,
 ) -> Result<(), Error> {
     let created_at = now();
+    let backend = db.get_database_backend();
+    if !changes.is_empty()
+        && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
+        && one_query::supported(backend)
+    {
+        let statement = one_query::record(backend, &delta, created_at, changes);
+        return db
+            .execute_raw(statement)
+            .await
+            .map(|_| ())
+            .map_err(journal_error);
+    }
     let (actor_type, actor_id) = actor_columns(delta.actor);
     let object = object_delta::Entity::insert(object_delta::ActiveModel {
         id: NotSet,
@@ -240,50 +240,6 @@ pub(crate) async fn record<C: ConnectionTrait>(
         content_id: Set(delta.content_id.to_owned()),
         created_at: Set(created_at),
     });
-    let backend = db.get_database_backend();
-    if !changes.is_empty()
-        && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
-        && inserts_in_with_clause(backend)
-    {
-        // WITH new AS (INSERT INTO revy_object_deltas .. RETURNING id)
-        // INSERT INTO revy_attribute_deltas .. VALUES ((SELECT id FROM new), ..), ..
-        let mut object = object.into_query();
-        object.returning_col(object_delta::Column::Id);
-        let new_id = Query::select()
-            .column(object_delta::Column::Id)
-            .from(Alias::new(NEW_OBJECT_DELTA))
-            .to_owned();
-        let parent = Parent {
-            object_delta_id: Expr::SubQuery(None, Box::new(new_id.into())),
-            revision_id: delta.revision_id,
-            content_type: delta.content_type,
-            content_id: delta.content_id,
-            created_at,
-        };
-        let mut insert = attribute_insert(changes.into_iter().map(|c| attribute_row(&parent, c)))?;
-        insert.with_cte(
-            CommonTableExpression::new()
-                .query(object)
-                .table_name(Alias::new(NEW_OBJECT_DELTA))
-                .to_owned(),
-        );
-        return db
-            .execute_raw(backend.build(&insert))
-            .await
-            .map(|_| ())
-            .map_err(journal_error);
-    }
-    if !changes.is_empty()
-        && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
-        && backend == DbBackend::Sqlite
-    {
-        let statement = super::sqlite::record(&delta, created_at, changes);
-        return db
-            .execute_raw(statement)
-            .await
-            .map(|_| ())
-            .map_err(journal_error);
-    }
     let object_delta_id = object
         .exec(db)
         .await
