@@ -16,6 +16,7 @@ mod journal;
 mod keys;
 mod restore;
 mod snapshot;
+mod track;
 mod undo;
 
 pub use actor::ActorExt;
