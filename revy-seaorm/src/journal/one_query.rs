@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
-use super::write::{AttributeChange, NewObjectDelta, actor_columns, attribute_action};
+use super::write::{AttributeChange, NewObjectDelta, actor_columns};
 use super::{attribute_delta, object_delta};
 
 /// Parameters of the object delta, in the order of `?1`..`?8`.
@@ -59,20 +59,7 @@ pub(crate) fn record(
         created_at.into(),            // ?8, shared
     ]);
     for change in changes {
-        let (actor_type, actor_id) = match change.actor {
-            Some(actor) => (Some(actor.kind), Some(actor.id)),
-            None => (None, None),
-        };
-        let action = attribute_action(&change.new_value).as_str();
-        values.extend([
-            actor_type.into(),
-            actor_id.into(),
-            action.into(),
-            change.description.into(),
-            change.field_name.into(),
-            change.old_value.into(),
-            change.new_value.into(),
-        ]);
+        values.extend(change.into_own_values());
     }
     Statement::from_sql_and_values(backend, &*sql(backend, rows), values)
 }

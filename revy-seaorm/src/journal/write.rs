@@ -42,6 +42,28 @@ pub(crate) struct AttributeChange {
     pub description: String,
 }
 
+impl AttributeChange {
+    /// The values an attribute delta holds of its own, not shared with its
+    /// object delta: actor type, actor id, action, description, field name,
+    /// old value, new value.
+    pub(crate) fn into_own_values(self) -> [Value; 7] {
+        let (actor_type, actor_id) = match self.actor {
+            Some(actor) => (Some(actor.kind), Some(actor.id)),
+            None => (None, None),
+        };
+        let action = attribute_action(&self.new_value).as_str();
+        [
+            actor_type.into(),
+            actor_id.into(),
+            action.into(),
+            self.description.into(),
+            self.field_name.into(),
+            self.old_value.into(),
+            self.new_value.into(),
+        ]
+    }
+}
+
 /// The journal's timestamp: now, at the microsecond precision every backend keeps.
 pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -136,45 +158,30 @@ struct Parent<'a> {
     created_at: DateTime<Utc>,
 }
 
-/// One attribute delta's values after its object delta id, in the order of
-/// [`ATTRIBUTE_COLUMNS`].
-fn attribute_values(parent: &Parent<'_>, change: AttributeChange) -> [Value; 11] {
-    let (actor_type, actor_id) = match change.actor {
-        Some(actor) => (Some(actor.kind), Some(actor.id)),
-        None => (None, None),
-    };
-    let action = attribute_action(&change.new_value).as_str();
-    [
-        parent.revision_id.into(),
-        actor_type.into(),
-        actor_id.into(),
-        action.into(),
-        change.description.into(),
-        parent.content_type.into(),
-        parent.content_id.into(),
-        change.field_name.into(),
-        change.old_value.into(),
-        change.new_value.into(),
-        parent.created_at.into(),
-    ]
-}
-
 /// One attribute delta's values, in the order of [`ATTRIBUTE_COLUMNS`].
 fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
-    let [a, b, c, d, e, f, g, h, i, j, k] = attribute_values(parent, change);
+    let [
+        actor_type,
+        actor_id,
+        action,
+        description,
+        field_name,
+        old_value,
+        new_value,
+    ] = change.into_own_values();
     [
         parent.object_delta_id.clone(),
-        Expr::val(a),
-        Expr::val(b),
-        Expr::val(c),
-        Expr::val(d),
-        Expr::val(e),
-        Expr::val(f),
-        Expr::val(g),
-        Expr::val(h),
-        Expr::val(i),
-        Expr::val(j),
-        Expr::val(k),
+        Expr::val(parent.revision_id),
+        Expr::val(actor_type),
+        Expr::val(actor_id),
+        Expr::val(action),
+        Expr::val(description),
+        Expr::val(parent.content_type),
+        Expr::val(parent.content_id),
+        Expr::val(field_name),
+        Expr::val(old_value),
+        Expr::val(new_value),
+        Expr::val(parent.created_at),
     ]
 }
 
