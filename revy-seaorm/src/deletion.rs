@@ -19,19 +19,20 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use revy_core::{Action, Actor, Context, LazyRevision};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use revy_core::{Action, Context, LazyRevision};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DeleteResult, EntityTrait,
-    IdenStatic, IntoActiveModel, Iterable, ModelTrait, QueryFilter, QueryOrder, QuerySelect,
+    IdenStatic, IntoActiveModel, ModelTrait, QueryFilter,
     TransactionTrait, Value,
 };
 
 use crate::Error;
-use crate::hooks::encode_row;
-use crate::journal::object_delta;
-use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDeltas, record_many};
+use crate::hooks::encode_named_row;
+use crate::journal::batch::{self, RowDelta};
+use crate::journal::write::{self, AttributeChange, ContextValues};
 use crate::keys::{self, content_type};
+use crate::keyset::{self, Pages, RowKey};
 use crate::restore::TrackedEntity;
 
 /// What to do with a child row when its parent is deleted.
@@ -290,47 +291,6 @@ fn parent_key<E: EntityTrait>(model: &E::Model) -> Result<Value, Error> {
     }
 }
 
-/// The condition "the row's key is one of these": one `IN` list, flat
-/// however many rows the chunk holds.
-fn key_in<E: EntityTrait>(keys: &[Vec<(E::Column, Value)>]) -> Condition {
-    let cols: Vec<E::Column> = keys
-        .first()
-        .map(|k| k.iter().map(|(c, _)| *c).collect())
-        .unwrap_or_default();
-    match cols.as_slice() {
-        [col] => Condition::all().add(
-            col.is_in(
-                keys.iter()
-                    .filter_map(|k| k.first().map(|(_, v)| v.clone())),
-            ),
-        ),
-        _ => {
-            let tuple = Expr::tuple(cols.iter().map(|c| Expr::col(*c)));
-            let values = keys.iter().map(|k| {
-                sea_orm::sea_query::ValueTuple::Many(k.iter().map(|(_, v)| v.clone()).collect())
-            });
-            Condition::all().add(tuple.in_tuples(values))
-        }
-    }
-}
-
-/// The condition "the row's key comes after this one", for keyset paging.
-fn key_after<E: EntityTrait>(last: &[(E::Column, Value)]) -> Condition {
-    // (a, b) > (x, y)  is  a > x OR (a = x AND b > y)
-    let mut any = Condition::any();
-    for i in 0..last.len() {
-        let mut all = Condition::all();
-        for (col, value) in last.iter().take(i) {
-            all = all.add(col.eq(value.clone()));
-        }
-        if let Some((col, value)) = last.get(i) {
-            all = all.add(col.gt(value.clone()));
-        }
-        any = any.add(all);
-    }
-    any
-}
-
 /// The value a set-policy writes into `column`.
 fn new_value<E: TrackedEntity>(
     column: E::Column,
@@ -381,7 +341,6 @@ where
         });
     }
     let table = content_type::<E>();
-    let key_cols = keys::key_columns::<E>()?;
     let set_to = new_value::<E>(column, policy)?;
     let new_json = set_to
         .as_ref()
@@ -392,25 +351,15 @@ where
     {
         return Ok(()); // setting the key it already holds changes nothing
     }
-    let mut after: Option<Vec<(E::Column, Value)>> = None;
+    let mut pages = Pages::<E>::new(
+        Condition::all().add(column.eq(parent_key.clone())),
+        walk.chunk_size,
+    )?;
     loop {
-        let mut query = E::find().filter(column.eq(parent_key.clone()));
-        if let Some(last) = &after {
-            query = query.filter(key_after::<E>(last));
-        }
-        for col in &key_cols {
-            query = query.order_by_asc(*col);
-        }
-        let rows = query
-            .limit(walk.chunk_size)
-            .lock_exclusive()
-            .all(txn)
-            .await?;
-        let Some(last) = rows.last() else {
+        let rows = pages.next(txn).await?;
+        if rows.is_empty() {
             break;
-        };
-        after = Some(key_cols.iter().map(|c| (*c, last.get(*c))).collect());
-        let full = rows.len() as u64 == walk.chunk_size;
+        }
         let mut chunk = Vec::with_capacity(rows.len());
         for row in rows {
             let content_id = keys::content_id_of_model(&row)?;
@@ -431,21 +380,15 @@ where
                 }
             }
         }
-        if !full {
-            break;
-        }
     }
     Ok(())
 }
 
-/// Each row's key columns with their values.
-type RowKeys<E> = Vec<Vec<(<E as EntityTrait>::Column, Value)>>;
-
-fn keys_of<E: EntityTrait>(rows: &[(String, E::Model)]) -> Result<RowKeys<E>, Error> {
+fn keys_of<E: EntityTrait>(rows: &[(String, E::Model)]) -> Result<Vec<RowKey<E>>, Error> {
     let key_cols = keys::key_columns::<E>()?;
     Ok(rows
         .iter()
-        .map(|(_, row)| key_cols.iter().map(|c| (*c, row.get(*c))).collect())
+        .map(|(_, row)| keyset::key_of::<E>(row, &key_cols))
         .collect())
 }
 
@@ -472,13 +415,11 @@ where
     }
     let keys = keys_of::<E>(&chunk)?;
     if let Some(ctx) = walk.tracking.clone() {
-        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_, _| {
-            Ok(Vec::new())
-        })
+        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_| Ok(Vec::new()))
         .await?;
     }
     E::delete_many()
-        .filter(key_in::<E>(&keys))
+        .filter(keyset::key_in::<E>(&keys))
         .exec(txn)
         .await?;
     Ok(())
@@ -498,13 +439,13 @@ where
     let keys = keys_of::<E>(&chunk)?;
     E::update_many()
         .col_expr(column, Expr::val(value.clone()))
-        .filter(key_in::<E>(&keys))
+        .filter(keyset::key_in::<E>(&keys))
         .exec(txn)
         .await?;
     if let Some(ctx) = walk.tracking.clone() {
         let new_value = keys::encode::<E>(column, &value)?;
         let description = ctx.attribute_delta_description.clone();
-        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Update, |row, _| {
+        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Update, |row| {
             Ok(vec![AttributeChange {
                 field_name: column.as_str().to_owned(),
                 old_value: keys::encode::<E>(column, &row.get(column))?,
@@ -518,86 +459,28 @@ where
     Ok(())
 }
 
-/// Journals one chunk: baselines for rows the journal has never seen, then
-/// one object delta per row with the attribute deltas `changes` gives.
+/// Journals one chunk of children, with baselines for rows the journal
+/// has never seen.
 async fn journal_chunk<E>(
     txn: &DatabaseTransaction,
     table: &str,
     ctx: &ContextValues,
     chunk: &[(String, E::Model)],
     action: Action,
-    changes: impl Fn(&E::Model, &str) -> Result<Vec<AttributeChange>, Error>,
+    changes: impl Fn(&E::Model) -> Result<Vec<AttributeChange>, Error>,
 ) -> Result<(), Error>
 where
     E: TrackedEntity,
 {
-    let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-    let known: Vec<String> = object_delta::Entity::find()
-        .select_only()
-        .column(object_delta::Column::ContentId)
-        .distinct()
-        .filter(object_delta::Column::ContentType.eq(table))
-        .filter(object_delta::Column::ContentId.is_in(ids))
-        .into_tuple()
-        .all(txn)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let mut baselines = Vec::new();
-    for (content_id, row) in chunk {
-        if !known.contains(content_id) {
-            let names = <E as EntityTrait>::Column::iter().map(|c| c.as_str().to_owned());
-            let values = encode_row(row)?;
-            baselines.push((
-                content_id.clone(),
-                names
-                    .zip(values)
-                    .map(|(field_name, new_value)| AttributeChange {
-                        field_name,
-                        old_value: serde_json::Value::Null,
-                        new_value,
-                        actor: None,
-                        description: String::new(),
-                    })
-                    .collect(),
-            ));
-        }
-    }
-    if !baselines.is_empty() {
-        let revision_id = write::insert_revision(
-            txn,
-            crate::hooks::BASELINE_DESCRIPTION.to_owned(),
-            serde_json::json!({ "revy": "baseline" }),
-        )
-        .await?;
-        record_many(
-            txn,
-            NewObjectDeltas {
-                revision_id,
-                action: Action::Create,
-                actor: &None,
-                description: "",
-                content_type: table,
-            },
-            baselines,
-        )
-        .await?;
-    }
-    let revision_id = write::revision_for(txn, ctx).await?;
     let rows = chunk
         .iter()
-        .map(|(id, row)| Ok((id.clone(), changes(row, id)?)))
+        .map(|(content_id, row)| {
+            Ok(RowDelta {
+                content_id: content_id.clone(),
+                before: Some(encode_named_row(row)?),
+                changes: changes(row)?,
+            })
+        })
         .collect::<Result<Vec<_>, Error>>()?;
-    let system: Option<Actor> = None;
-    record_many(
-        txn,
-        NewObjectDeltas {
-            revision_id,
-            action,
-            actor: &system,
-            description: &ctx.object_delta_description,
-            content_type: table,
-        },
-        rows,
-    )
-    .await
+    batch::record_rows(txn, ctx, action, table, rows).await
 }

@@ -197,6 +197,33 @@ pub enum Error {
         found: String,
     },
 
+    /// A tracked bulk update tried to set a primary-key column.
+    #[error(
+        "revy::update_many on {table} sets key column {column}: the journal names rows by key, so a key \
+         cannot change in a tracked update; delete the row and insert it with its new key instead"
+    )]
+    KeyUpdate {
+        /// The table.
+        table: String,
+        /// The key column the update sets.
+        column: String,
+    },
+
+    /// A row a bulk write changed could not be read back to journal it
+    /// (nothing of the call was kept).
+    #[error(
+        "revy: row {key} of {table} was written but could not be read back to journal it; \
+         nothing of the call was kept{hint}"
+    )]
+    NotReadBack {
+        /// The table.
+        table: String,
+        /// The key, as text.
+        key: String,
+        /// What may explain it.
+        hint: String,
+    },
+
     /// A context operation failed.
     #[error(transparent)]
     Context(#[from] revy_core::ContextError),

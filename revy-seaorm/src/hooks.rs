@@ -57,7 +57,7 @@ use sea_orm::{
 
 use crate::Error;
 use crate::draft::{DraftEdits, apply_edits};
-use crate::journal::object_delta;
+use crate::journal::{batch, object_delta};
 use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
 use crate::keys::{self, content_type};
 
@@ -225,10 +225,7 @@ where
     let model =
         <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(&row, "")?;
     let last: Option<i64> = row.try_get("", LAST_DELTA)?;
-    let values = <A::Entity as EntityTrait>::Column::iter()
-        .map(|col| model.get(col))
-        .collect();
-    Ok(Some((content_id, values, last.is_some())))
+    Ok(Some((content_id, row_values(&model), last.is_some())))
 }
 
 const LAST_DELTA: &str = "revy_last_object_delta";
@@ -238,6 +235,56 @@ pub(crate) fn encode_row<M: ModelTrait>(model: &M) -> Result<Vec<serde_json::Val
     <M::Entity as EntityTrait>::Column::iter()
         .map(|col| keys::encode::<M::Entity>(col, &model.get(col)))
         .collect()
+}
+
+/// The attribute deltas of an update from `old` (every column's value
+/// before, in column order) to `new`: one per column whose value changed,
+/// by `actor`. Only the columns whose values differ are encoded: a value
+/// equal to the old one in a way that encodes identically is skipped
+/// unencoded.
+pub(crate) fn update_changes<M: ModelTrait>(
+    old: &[Value],
+    new: &M,
+    actor: &Option<revy_core::Actor>,
+    description: &str,
+) -> Result<Vec<AttributeChange>, Error> {
+    let mut changes = Vec::new();
+    for ((col, old_value), field_name) in <M::Entity as EntityTrait>::Column::iter()
+        .zip(old)
+        .zip(column_names::<M::Entity>())
+    {
+        let new_value = new.get(col);
+        if keys::surely_identical(old_value, &new_value) {
+            continue;
+        }
+        let old_value = keys::encode::<M::Entity>(col, old_value)?;
+        let new_value = keys::encode::<M::Entity>(col, &new_value)?;
+        if keys::identical(&old_value, &new_value) {
+            continue;
+        }
+        changes.push(AttributeChange {
+            field_name,
+            old_value,
+            new_value,
+            actor: actor.clone(),
+            description: description.to_owned(),
+        });
+    }
+    Ok(changes)
+}
+
+/// Every column's value of a model, in column order.
+pub(crate) fn row_values<M: ModelTrait>(model: &M) -> Vec<Value> {
+    <M::Entity as EntityTrait>::Column::iter()
+        .map(|col| model.get(col))
+        .collect()
+}
+
+/// Every column of a model with its name, encoded, in column order.
+pub(crate) fn encode_named_row<M: ModelTrait>(
+    model: &M,
+) -> Result<Vec<(String, serde_json::Value)>, Error> {
+    Ok(column_names::<M::Entity>().zip(encode_row(model)?).collect())
 }
 
 fn column_names<E: EntityTrait>() -> impl Iterator<Item = String> {
@@ -316,30 +363,12 @@ where
     };
     // taken now, so a draft whose save changed nothing is not left behind
     let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
-    // Only the columns whose values differ are encoded: a value equal to
-    // the old one in a way that encodes identically is skipped unencoded.
-    let mut changes = Vec::new();
-    for ((col, old_value), field_name) in <M::Entity as EntityTrait>::Column::iter()
-        .zip(&old)
-        .zip(column_names::<M::Entity>())
-    {
-        let new_value = model.get(col);
-        if keys::surely_identical(old_value, &new_value) {
-            continue;
-        }
-        let old_value = keys::encode::<M::Entity>(col, old_value)?;
-        let new_value = keys::encode::<M::Entity>(col, &new_value)?;
-        if keys::identical(&old_value, &new_value) {
-            continue;
-        }
-        changes.push(AttributeChange {
-            field_name,
-            old_value,
-            new_value,
-            actor: ctx.actor.clone(),
-            description: ctx.attribute_delta_description.clone(),
-        });
-    }
+    let changes = update_changes(
+        &old,
+        model,
+        &ctx.actor,
+        &ctx.attribute_delta_description,
+    )?;
     if changes.is_empty() {
         return Ok(());
     }
@@ -427,50 +456,31 @@ async fn write_delta<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The description of the revision that holds a baseline.
-pub const BASELINE_DESCRIPTION: &str = "revy baseline: the row as it was before tracking began";
+pub use crate::journal::batch::BASELINE_DESCRIPTION;
 
-/// Records the full row of an object the journal has never seen, as a
-/// `Create` by the system in a revision of its own, so that its snapshots
-/// are complete and undoing the operation that follows leaves it alone.
+/// Records the full row of an object the journal has never seen (see
+/// [`batch::write_baselines`]).
 async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
     db: &C,
     content_type: &str,
     content_id: &str,
     row: &[Value],
 ) -> Result<(), Error> {
-    let revision_id = write::insert_revision(
-        db,
-        BASELINE_DESCRIPTION.to_owned(),
-        serde_json::json!({ "revy": "baseline" }),
-    )
-    .await?;
-    let changes = E::Column::iter()
+    let values = E::Column::iter()
         .zip(row)
         .map(|(col, value)| {
-            Ok(AttributeChange {
-                field_name: sea_orm::IdenStatic::as_str(&col).to_owned(),
-                old_value: serde_json::Value::Null,
-                new_value: keys::encode::<E>(col, value)?,
-                actor: None,
-                description: String::new(),
-            })
+            Ok((
+                sea_orm::IdenStatic::as_str(&col).to_owned(),
+                keys::encode::<E>(col, value)?,
+            ))
         })
-        .collect::<Result<_, Error>>()?;
-    write::record(
+        .collect::<Result<Vec<_>, Error>>()?;
+    batch::write_baselines(
         db,
-        NewObjectDelta {
-            revision_id,
-            action: Action::Create,
-            actor: &None,
-            description: "",
-            content_type,
-            content_id,
-        },
-        changes,
+        content_type,
+        vec![(content_id.to_owned(), batch::baseline_changes(values))],
     )
-    .await?;
-    Ok(())
+    .await
 }
 
 static WARNED_NOT_ATOMIC: AtomicBool = AtomicBool::new(false);

@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod actor;
+mod bulk;
 pub mod codec;
 mod deletion;
 mod doc_fixture;
@@ -14,6 +15,7 @@ mod history;
 pub mod hooks;
 mod journal;
 mod keys;
+mod keyset;
 mod restore;
 mod snapshot;
 mod track;
@@ -23,6 +25,9 @@ pub use actor::ActorExt;
 pub use deletion::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,
+};
+pub use bulk::{
+    DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
 pub use draft::Tracked;
 pub use error::Error;

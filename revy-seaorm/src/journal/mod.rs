@@ -2,6 +2,7 @@
 //! entities, and the schema that holds them.
 
 pub mod attribute_delta;
+pub(crate) mod batch;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod object_delta;

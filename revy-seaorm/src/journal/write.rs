@@ -127,9 +127,9 @@ pub(crate) struct NewObjectDelta<'a> {
     pub content_id: &'a str,
 }
 
-// Rows per INSERT of attribute deltas: 12 parameters a row stays well under
+// Rows per INSERT of attribute deltas: 12 parameters a row stays under
 // every backend's limit on bound parameters (SQLite's 32766 is the lowest).
-const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 1000;
+const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 2500;
 
 /// The columns of `revy_attribute_deltas` an insert fills, in the order of
 /// [`attribute_row`]'s values.
@@ -149,17 +149,17 @@ const ATTRIBUTE_COLUMNS: [attribute_delta::Column; 12] = [
 ];
 
 /// What the attribute deltas of one object delta have in common.
-struct Parent<'a> {
+pub(crate) struct Parent<'a> {
     /// The object delta's id, or an expression that yields it.
-    object_delta_id: Expr,
-    revision_id: i64,
-    content_type: &'a str,
-    content_id: &'a str,
-    created_at: DateTime<Utc>,
+    pub object_delta_id: Expr,
+    pub revision_id: i64,
+    pub content_type: &'a str,
+    pub content_id: &'a str,
+    pub created_at: DateTime<Utc>,
 }
 
 /// One attribute delta's values, in the order of [`ATTRIBUTE_COLUMNS`].
-fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
+pub(crate) fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
     let [
         actor_type,
         actor_id,
@@ -200,7 +200,7 @@ fn attribute_insert(rows: impl IntoIterator<Item = [Expr; 12]>) -> Result<Insert
     Ok(insert)
 }
 
-async fn insert_attributes<C: ConnectionTrait>(
+pub(crate) async fn insert_attributes<C: ConnectionTrait>(
     db: &C,
     rows: impl IntoIterator<Item = [Expr; 12]>,
 ) -> Result<(), Error> {
@@ -272,90 +272,11 @@ fn journal_error(e: DbErr) -> Error {
     Error::from_journal(table, e)
 }
 
-/// Object deltas of one action by one actor, for many rows of one table.
-pub(crate) struct NewObjectDeltas<'a> {
-    pub revision_id: i64,
-    pub action: Action,
-    pub actor: &'a Option<Actor>,
-    pub description: &'a str,
-    pub content_type: &'a str,
-}
-
-/// Writes an object delta for each row, with its attribute deltas, in three
-/// statements whatever the number of rows (at most one chunk's worth): the
-/// object deltas, a read-back of their ids, the attribute deltas.
-pub(crate) async fn record_many<C: ConnectionTrait>(
-    db: &C,
-    deltas: NewObjectDeltas<'_>,
-    rows: Vec<(String, Vec<AttributeChange>)>,
-) -> Result<(), Error> {
-    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let created_at = now();
-    let (actor_type, actor_id) = actor_columns(deltas.actor);
-    let objects = rows
-        .iter()
-        .map(|(content_id, _)| object_delta::ActiveModel {
-            id: NotSet,
-            revision_id: Set(deltas.revision_id),
-            actor_type: Set(actor_type.clone()),
-            actor_id: Set(actor_id.clone()),
-            action: Set(deltas.action.as_str().to_owned()),
-            description: Set(deltas.description.to_owned()),
-            content_type: Set(deltas.content_type.to_owned()),
-            content_id: Set(content_id.clone()),
-            created_at: Set(created_at),
-        });
-    object_delta::Entity::insert_many(objects)
-        .exec_without_returning(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    if rows.iter().all(|(_, changes)| changes.is_empty()) {
-        return Ok(());
-    }
-    // The newest delta of each row in this revision is the one just written:
-    // the rows are locked by the statement that changed them.
-    let ids: Vec<(i64, String)> = object_delta::Entity::find()
-        .select_only()
-        .column(object_delta::Column::Id)
-        .column(object_delta::Column::ContentId)
-        .filter(object_delta::Column::RevisionId.eq(deltas.revision_id))
-        .filter(object_delta::Column::ContentType.eq(deltas.content_type))
-        .filter(object_delta::Column::Action.eq(deltas.action.as_str()))
-        .filter(object_delta::Column::ContentId.is_in(rows.iter().map(|(c, _)| c.clone())))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut newest: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    for (id, content_id) in ids {
-        let slot = newest.entry(content_id).or_insert(id);
-        *slot = (*slot).max(id);
-    }
-    let mut attributes = Vec::new();
-    for (content_id, changes) in rows {
-        let Some(&object_delta_id) = newest.get(&content_id) else {
-            continue;
-        };
-        let parent = Parent {
-            object_delta_id: Expr::val(object_delta_id),
-            revision_id: deltas.revision_id,
-            content_type: deltas.content_type,
-            content_id: &content_id,
-            created_at,
-        };
-        attributes.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
-    }
-    insert_attributes(db, attributes).await?;
-    Ok(())
-}
-
 /// Commits `txn` when `result` is a success; otherwise rolls it back before
 /// returning the error, so its locks are gone when the caller sees the
 /// failure (dropping a transaction only schedules the rollback).
-pub(crate) async fn finish<T>(
-    txn: sea_orm::DatabaseTransaction,
+pub(crate) async fn finish<T, S: sea_orm::TransactionSession>(
+    txn: S,
     result: Result<T, Error>,
 ) -> Result<T, Error> {
     match result {

@@ -1,0 +1,172 @@
+//! `delete_many` and `delete_by_id`: a tracked `DELETE .. WHERE ..`.
+
+use std::marker::PhantomData;
+
+use revy_core::{Action, Context};
+use sea_orm::sea_query::IntoValueTuple;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DeleteResult, EntityTrait, PrimaryKeyToColumn,
+    PrimaryKeyTrait, QueryFilter, TransactionTrait,
+};
+
+use super::Where;
+use crate::Error;
+use crate::hooks::encode_named_row;
+use crate::journal::batch::{self, RowDelta};
+use crate::journal::write::{self, ContextValues};
+use crate::keys::{self, content_type};
+use crate::keyset::{self, Pages};
+use sea_orm::Iterable;
+
+/// A tracked `DELETE` of every row a filter selects: sea-orm's
+/// [`DeleteMany`](sea_orm::DeleteMany), journaled. Made by
+/// [`delete_many`] or [`delete_by_id`].
+#[derive(Debug)]
+pub struct DeleteMany<E: EntityTrait> {
+    filter: Where,
+    chunk_size: u64,
+    entity: PhantomData<E>,
+}
+
+/// Starts a tracked `DELETE` of `E`'s rows: add sea-orm's `filter`, then
+/// `exec`. Each deleted row gets a `Delete` object delta (and a baseline
+/// first if the journal has never seen it), so
+/// [`restore`](crate::restore) brings it back.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Action, Context};
+/// use revy_seaorm::entity::object_delta;
+/// use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+///
+/// let ann = user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db).await?;
+/// let gone = Context::new()
+///     .scope(revy_seaorm::delete_many::<user::Entity>().filter(user::Column::Name.eq("Ann")).exec(&db))
+///     .await?;
+/// assert_eq!(gone.rows_affected, 1);
+/// let delete = object_delta::Entity::find()
+///     .filter(object_delta::Column::Action.eq(Action::Delete.as_str()))
+///     .one(&db)
+///     .await?
+///     .unwrap();
+/// let back = revy_seaorm::restore::<user::Entity>(&db, delete.id).await?;
+/// assert_eq!(back, ann);
+/// # Ok(()) }
+/// ```
+pub fn delete_many<E: EntityTrait>() -> DeleteMany<E> {
+    DeleteMany {
+        filter: Where::default(),
+        chunk_size: crate::DEFAULT_CHUNK_SIZE,
+        entity: PhantomData,
+    }
+}
+
+/// A tracked delete of the row with this primary key, as sea-orm's
+/// `Entity::delete_by_id`; `exec` returns how many rows went (0 or 1).
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, Set};
+///
+/// let ann = user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db).await?;
+/// let gone = Context::new()
+///     .scope(revy_seaorm::delete_by_id::<user::Entity>(ann.id).exec(&db))
+///     .await?;
+/// assert_eq!(gone.rows_affected, 1);
+/// # Ok(()) }
+/// ```
+pub fn delete_by_id<E: EntityTrait>(
+    id: impl Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+) -> DeleteMany<E> {
+    let mut condition = Condition::all();
+    for (key, value) in E::PrimaryKey::iter().zip(id.into().into_value_tuple()) {
+        condition = condition.add(key.into_column().eq(value));
+    }
+    delete_many::<E>().filter(condition)
+}
+
+impl<E: EntityTrait> QueryFilter for DeleteMany<E> {
+    type QueryStatement = Where;
+
+    fn query(&mut self) -> &mut Where {
+        &mut self.filter
+    }
+}
+
+impl<E: EntityTrait> DeleteMany<E> {
+    /// Rows read, journaled and deleted per round (default
+    /// [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE)).
+    pub fn chunk_size(mut self, rows: u64) -> Self {
+        self.chunk_size = rows.max(1);
+        self
+    }
+
+    /// Runs the delete and returns the rows affected, as sea-orm does.
+    /// Inside an enabled context every deleted row is journaled, in one
+    /// transaction with the delete; otherwise it is the plain statement.
+    pub async fn exec<C>(self, db: &C) -> Result<DeleteResult, Error>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        if Context::is_disabled() {
+            return Ok(E::delete_many()
+                .filter(self.filter.condition())
+                .exec(db)
+                .await?);
+        }
+        let txn = super::begin(db).await?;
+        let result = super::in_one_revision(self.tracked(&txn)).await;
+        write::finish(txn, result).await
+    }
+
+    async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<DeleteResult, Error> {
+        let ctx = ContextValues::current();
+        let table = content_type::<E>();
+        let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;
+        let mut result: Option<DeleteResult> = None;
+        let mut rows_affected = 0;
+        loop {
+            let rows = pages.next(db).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let keys: Vec<_> = rows
+                .iter()
+                .map(|row| keyset::key_of::<E>(row, pages.key_columns()))
+                .collect();
+            let deltas = rows
+                .iter()
+                .map(|row| {
+                    Ok(RowDelta {
+                        content_id: keys::content_id_of_model(row)?,
+                        before: Some(encode_named_row(row)?),
+                        changes: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            batch::record_rows(db, &ctx, Action::Delete, &table, deltas).await?;
+            let deleted = E::delete_many()
+                .filter(keyset::key_in::<E>(&keys))
+                .exec(db)
+                .await?;
+            rows_affected += deleted.rows_affected;
+            result = Some(deleted);
+        }
+        let mut result = match result {
+            Some(result) => result,
+            // sea-orm's result cannot be made outside sea-orm: this
+            // statement names no row and deletes nothing
+            None => E::delete_many()
+                .filter(keyset::key_in::<E>(&[]))
+                .exec(db)
+                .await?,
+        };
+        result.rows_affected = rows_affected;
+        Ok(result)
+    }
+}

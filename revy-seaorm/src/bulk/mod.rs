@@ -1,0 +1,163 @@
+//! Tracked bulk writes: [`insert_many`], [`update_many`], [`delete_many`]
+//! and [`delete_by_id`], shaped like sea-orm's own builders and journaled
+//! like the per-row hooks.
+//!
+//! sea-orm's `Entity::insert_many`, `update_many`, `delete_many` and
+//! `delete_by_id` send one statement and never call the active-model hooks,
+//! so [`track!`](crate::track) cannot see them. These builders take the
+//! same arguments (`col_expr`, `set`, and sea-orm's own
+//! [`QueryFilter::filter`](sea_orm::QueryFilter::filter)) and end in
+//! `.exec(&db)` returning what sea-orm's returns:
+//!
+//! ```
+//! # revy_seaorm::__doc_fixture!();
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = setup().await?;
+//! use revy_core::{Action, Context};
+//! use revy_seaorm::entity::object_delta;
+//! use sea_orm::sea_query::Expr;
+//! use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+//!
+//! Context::new().scope(async {
+//!     let names = ["Ann", "Bob", "Cid"];
+//!     revy_seaorm::insert_many::<user::Entity>(
+//!         names.map(|n| user::ActiveModel { name: Set(n.into()), ..Default::default() }),
+//!     )
+//!     .exec(&db)
+//!     .await?;
+//!     let renamed = revy_seaorm::update_many::<user::Entity>()
+//!         .col_expr(user::Column::Name, Expr::value("Anonymous"))
+//!         .filter(user::Column::Name.ne("Bob"))
+//!         .exec(&db)
+//!         .await?;
+//!     assert_eq!(renamed.rows_affected, 2);
+//!     revy_seaorm::delete_many::<user::Entity>().exec(&db).await?;
+//!     Ok::<_, revy_seaorm::Error>(())
+//! })
+//! .await?;
+//! // three Creates, two Updates, three Deletes
+//! assert_eq!(object_delta::Entity::find().count(&db).await?, 8);
+//! # Ok(()) }
+//! ```
+//!
+//! # What is recorded
+//!
+//! Each row the statement changes gets exactly the journal its per-row
+//! save or delete would get: a `Create` with every column as the database
+//! stored it (columns left `NotSet` are the system's), an `Update` with the
+//! columns whose values changed (old values as the database had them), a
+//! `Delete`; a baseline first for a row the journal has never seen; nothing
+//! for a row the update leaves equal. The whole call is one revision unless
+//! the context holds one.
+//!
+//! # How
+//!
+//! The call runs in a transaction of its own (a savepoint inside yours;
+//! `BEGIN IMMEDIATE` on SQLite, so the database is locked before the
+//! first read). It walks the rows the filter selects a chunk at a time
+//! ([`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE) rows, by primary key,
+//! each chunk locked with `FOR UPDATE`), then writes them by key and
+//! journals them: a fixed number of statements per chunk, memory bounded
+//! by the chunk, and the journal names exactly the rows the statement
+//! changed even while other transactions write the same table. Inserted
+//! rows are read back with `RETURNING` (PostgreSQL, SQLite) or by key
+//! (MySQL/MariaDB; an auto-increment key is read from the statement's
+//! first id, which needs `innodb_autoinc_lock_mode` 0 or 1, MariaDB's
+//! default; under 2 each row of a chunk is inserted on its own).
+//!
+//! With tracking disabled, or outside any context, each call is the plain
+//! sea-orm statement and nothing more.
+//!
+//! # Differences from sea-orm's builders
+//!
+//! - An `update_many` may not set a primary-key column: the journal names
+//!   rows by key (a per-row save cannot change a key either).
+//! - `insert_many` has no `on_conflict`: a conflicting row fails the call.
+//! - `delete_many` does not apply [`DeletionPolicies`](crate::DeletionPolicies);
+//!   [`delete`](crate::delete) does, one parent at a time.
+
+mod delete;
+mod insert;
+mod update;
+
+pub use delete::{DeleteMany, delete_by_id, delete_many};
+pub use insert::{InsertMany, insert_many};
+pub use update::{UpdateMany, update_many};
+
+use std::future::Future;
+
+use revy_core::{Context, LazyRevision};
+use sea_orm::sea_query::{ConditionalStatement, IntoCondition, LogicalChainOper};
+use sea_orm::{
+    Condition, ConnectionTrait, DbBackend, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+use crate::Error;
+
+/// The conditions a bulk builder collected through sea-orm's
+/// [`QueryFilter`](sea_orm::QueryFilter): the builders' `QueryStatement`.
+/// You do not name it; `filter` and its siblings fill it.
+#[derive(Debug, Clone)]
+pub struct Where {
+    condition: Condition,
+}
+
+impl Default for Where {
+    fn default() -> Self {
+        Where {
+            condition: Condition::all(),
+        }
+    }
+}
+
+impl Where {
+    /// Everything collected, as one condition.
+    pub fn condition(&self) -> Condition {
+        self.condition.clone()
+    }
+}
+
+impl ConditionalStatement for Where {
+    fn and_or_where(&mut self, condition: LogicalChainOper) -> &mut Self {
+        let current = std::mem::replace(&mut self.condition, Condition::all());
+        self.condition = match condition {
+            LogicalChainOper::And(e) => current.add(e),
+            LogicalChainOper::Or(e) => Condition::any().add(current).add(e),
+        };
+        self
+    }
+
+    fn cond_where<C: IntoCondition>(&mut self, condition: C) -> &mut Self {
+        let current = std::mem::replace(&mut self.condition, Condition::all());
+        self.condition = current.add(condition.into_condition());
+        self
+    }
+}
+
+/// Begins the transaction a tracked bulk call runs in: on SQLite an
+/// `IMMEDIATE` one, which takes the write lock before the first read, so
+/// no other connection changes a row between its read and its write.
+pub(crate) async fn begin<C>(db: &C) -> Result<C::Transaction, Error>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(options).await?)
+}
+
+/// Runs `work` in the context's revision, or in one new revision of its
+/// own when the context has none, so a whole bulk call is one revision.
+pub(crate) async fn in_one_revision<F: Future>(work: F) -> F::Output {
+    if Context::revision().is_some() {
+        work.await
+    } else {
+        Context::via_revision(LazyRevision::new())
+            .scope(work)
+            .await
+    }
+}

@@ -1,0 +1,198 @@
+//! `update_many`: a tracked `UPDATE .. SET .. WHERE ..`.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+use revy_core::{Action, Context};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable,
+    QueryFilter, TransactionTrait, UpdateResult,
+};
+
+use super::Where;
+use crate::Error;
+use crate::hooks::{encode_named_row, row_values, update_changes};
+use crate::journal::batch::{self, RowDelta};
+use crate::journal::write::{self, ContextValues};
+use crate::keys::{self, content_type};
+use crate::keyset::{self, Pages};
+
+/// A tracked `UPDATE` of every row a filter selects: sea-orm's
+/// [`UpdateMany`](sea_orm::UpdateMany), journaled. Made by [`update_many`].
+#[derive(Debug)]
+pub struct UpdateMany<E: EntityTrait> {
+    values: Vec<(E::Column, Expr)>,
+    filter: Where,
+    chunk_size: u64,
+    entity: PhantomData<E>,
+}
+
+/// Starts a tracked `UPDATE` of `E`'s rows: add `col_expr`/`set` and
+/// sea-orm's `filter`, then `exec`. Each row whose values change gets an
+/// `Update` object delta with one attribute delta per changed column.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Actor, Context};
+/// use revy_seaorm::entity::attribute_delta;
+/// use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+///
+/// for code in ["A-1", "A-2", "B-1"] {
+///     account::ActiveModel { code: Set(code.into()), ..Default::default() }.insert(&db).await?;
+/// }
+/// let result = Context::via_actor(Some(Actor::new("users", 7)))
+///     .scope(
+///         revy_seaorm::update_many::<account::Entity>()
+///             .set(account::ActiveModel { code: Set("closed".into()), ..Default::default() })
+///             .filter(account::Column::Code.starts_with("A-"))
+///             .exec(&db),
+///     )
+///     .await?;
+/// assert_eq!(result.rows_affected, 2);
+/// let changes = attribute_delta::Entity::find().all(&db).await?;
+/// assert!(changes.iter().all(|d| d.field_name == "code" && d.actor_id.as_deref() == Some("7")));
+/// # Ok(()) }
+/// ```
+pub fn update_many<E: EntityTrait>() -> UpdateMany<E> {
+    UpdateMany {
+        values: Vec::new(),
+        filter: Where::default(),
+        chunk_size: crate::DEFAULT_CHUNK_SIZE,
+        entity: PhantomData,
+    }
+}
+
+impl<E: EntityTrait> QueryFilter for UpdateMany<E> {
+    type QueryStatement = Where;
+
+    fn query(&mut self) -> &mut Where {
+        &mut self.filter
+    }
+}
+
+impl<E: EntityTrait> UpdateMany<E> {
+    /// Sets `col` to `expr`, which may read the row's current values
+    /// (`Expr::col(post::Column::Views).add(1)`), as sea-orm's
+    /// `UpdateMany::col_expr`.
+    pub fn col_expr(mut self, col: E::Column, expr: Expr) -> Self {
+        self.values.push((col, expr));
+        self
+    }
+
+    /// Sets every column that `model` has `Set`, as sea-orm's `UpdateMany::set`.
+    pub fn set<A: ActiveModelTrait<Entity = E>>(mut self, model: A) -> Self {
+        for col in E::Column::iter() {
+            if let ActiveValue::Set(value) = model.get(col) {
+                self.values.push((col, col.save_as(Expr::val(value))));
+            }
+        }
+        self
+    }
+
+    /// Rows read, updated and journaled per round (default
+    /// [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE)).
+    pub fn chunk_size(mut self, rows: u64) -> Self {
+        self.chunk_size = rows.max(1);
+        self
+    }
+
+    fn statement(&self) -> sea_orm::UpdateMany<E> {
+        let mut update = E::update_many();
+        for (col, expr) in &self.values {
+            update = update.col_expr(*col, expr.clone());
+        }
+        update
+    }
+
+    /// Runs the update and returns the rows affected, as sea-orm does.
+    /// Inside an enabled context every changed row is journaled, in one
+    /// transaction with the update; otherwise it is the plain statement.
+    pub async fn exec<C>(self, db: &C) -> Result<UpdateResult, Error>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        if Context::is_disabled() {
+            return Ok(self
+                .statement()
+                .filter(self.filter.condition())
+                .exec(db)
+                .await?);
+        }
+        let key_cols = keys::key_columns::<E>()?;
+        if let Some((col, _)) = self
+            .values
+            .iter()
+            .find(|(c, _)| key_cols.iter().any(|k| k.as_str() == c.as_str()))
+        {
+            return Err(Error::KeyUpdate {
+                table: content_type::<E>(),
+                column: col.as_str().to_owned(),
+            });
+        }
+        let txn = super::begin(db).await?;
+        let result = super::in_one_revision(self.tracked(&txn)).await;
+        write::finish(txn, result).await
+    }
+
+    async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<UpdateResult, Error> {
+        let ctx = ContextValues::current();
+        let table = content_type::<E>();
+        let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;
+        let mut rows_affected = 0;
+        loop {
+            let before = pages.next(db).await?;
+            if before.is_empty() {
+                break;
+            }
+            let keys: Vec<_> = before
+                .iter()
+                .map(|row| keyset::key_of::<E>(row, pages.key_columns()))
+                .collect();
+            let update = self.statement().filter(keyset::key_in::<E>(&keys));
+            let after = if db.support_returning() {
+                let rows = update.exec_with_returning(db).await?;
+                rows_affected += rows.len() as u64;
+                rows
+            } else {
+                rows_affected += update.exec(db).await?.rows_affected;
+                E::find().filter(keyset::key_in::<E>(&keys)).all(db).await?
+            };
+            let mut after: HashMap<String, E::Model> = after
+                .into_iter()
+                .map(|row| Ok((keys::content_id_of_model(&row)?, row)))
+                .collect::<Result<_, Error>>()?;
+            let mut deltas = Vec::with_capacity(before.len());
+            for old in before {
+                let content_id = keys::content_id_of_model(&old)?;
+                let Some(new) = after.remove(&content_id) else {
+                    return Err(Error::NotReadBack {
+                        table: table.clone(),
+                        key: content_id,
+                        hint: String::new(),
+                    });
+                };
+                let changes = update_changes(
+                    &row_values(&old),
+                    &new,
+                    &ctx.actor,
+                    &ctx.attribute_delta_description,
+                )?;
+                if changes.is_empty() {
+                    continue;
+                }
+                deltas.push(RowDelta {
+                    content_id,
+                    before: Some(encode_named_row(&old)?),
+                    changes,
+                });
+            }
+            batch::record_rows(db, &ctx, Action::Update, &table, deltas).await?;
+        }
+        let mut result = UpdateResult::default();
+        result.rows_affected = rows_affected;
+        Ok(result)
+    }
+}

@@ -1,0 +1,268 @@
+//! Writing the journal of many rows of one table at once: what bulk writes
+//! and deletion policies record, a chunk of rows at a time, in a number of
+//! statements that does not grow with the chunk.
+
+use std::collections::HashMap;
+
+use revy_core::{Action, Actor};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QuerySelect};
+
+use super::object_delta;
+use super::write::{
+    self, AttributeChange, ContextValues, NewObjectDelta, Parent, actor_columns, attribute_row,
+    insert_attributes,
+};
+use crate::Error;
+
+/// One row's entry in a chunk's journal.
+pub(crate) struct RowDelta {
+    /// The row's key text.
+    pub content_id: String,
+    /// The row as it was before the operation, encoded column by column
+    /// (`(field name, value)`), for an update or delete: recorded as a
+    /// baseline first if the journal has never seen the row.
+    pub before: Option<Vec<(String, serde_json::Value)>>,
+    /// The attribute deltas of the row's object delta.
+    pub changes: Vec<AttributeChange>,
+}
+
+/// The description of the revision that holds a baseline.
+pub const BASELINE_DESCRIPTION: &str = "revy baseline: the row as it was before tracking began";
+
+/// A baseline's attribute deltas: every column, old value null, by the system.
+pub(crate) fn baseline_changes(
+    row: impl IntoIterator<Item = (String, serde_json::Value)>,
+) -> Vec<AttributeChange> {
+    row.into_iter()
+        .map(|(field_name, new_value)| AttributeChange {
+            field_name,
+            old_value: serde_json::Value::Null,
+            new_value,
+            actor: None,
+            description: String::new(),
+        })
+        .collect()
+}
+
+/// Records full rows of objects the journal has never seen, as `Create`s by
+/// the system in one revision of their own, so that their snapshots are
+/// complete and undoing the operation that follows leaves them alone.
+pub(crate) async fn write_baselines<C: ConnectionTrait>(
+    db: &C,
+    content_type: &str,
+    mut rows: Vec<(String, Vec<AttributeChange>)>,
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let revision_id = write::insert_revision(
+        db,
+        BASELINE_DESCRIPTION.to_owned(),
+        serde_json::json!({ "revy": "baseline" }),
+    )
+    .await?;
+    if let [(content_id, changes)] = rows.as_mut_slice() {
+        // one row: the one-query writer
+        return write::record(
+            db,
+            NewObjectDelta {
+                revision_id,
+                action: Action::Create,
+                actor: &None,
+                description: "",
+                content_type,
+                content_id,
+            },
+            std::mem::take(changes),
+        )
+        .await;
+    }
+    record_many(
+        db,
+        NewObjectDeltas {
+            revision_id,
+            action: Action::Create,
+            actor: &None,
+            description: "",
+            content_type,
+        },
+        rows,
+    )
+    .await
+}
+
+/// Journals one chunk of rows of `content_type`: baselines for rows the
+/// journal has never seen (one query finds them), then one object delta
+/// per row, by the context's actor with its object delta description, in
+/// the context's revision. Rows with no changes are left out for an
+/// update (an update that changes nothing writes nothing).
+pub(crate) async fn record_rows<C: ConnectionTrait>(
+    db: &C,
+    ctx: &ContextValues,
+    action: Action,
+    content_type: &str,
+    mut rows: Vec<RowDelta>,
+) -> Result<(), Error> {
+    if action == Action::Update {
+        rows.retain(|r| !r.changes.is_empty());
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let candidates: Vec<String> = rows
+        .iter()
+        .filter(|r| r.before.is_some())
+        .map(|r| r.content_id.clone())
+        .collect();
+    if !candidates.is_empty() {
+        let known: Vec<String> = object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::ContentId)
+            .distinct()
+            .filter(object_delta::Column::ContentType.eq(content_type))
+            .filter(object_delta::Column::ContentId.is_in(candidates))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let known: std::collections::HashSet<String> = known.into_iter().collect();
+        let baselines = rows
+            .iter_mut()
+            .filter(|r| !known.contains(&r.content_id))
+            .filter_map(|r| {
+                r.before
+                    .take()
+                    .map(|before| (r.content_id.clone(), baseline_changes(before)))
+            })
+            .collect();
+        write_baselines(db, content_type, baselines).await?;
+    }
+    let revision_id = write::revision_for(db, ctx).await?;
+    record_many(
+        db,
+        NewObjectDeltas {
+            revision_id,
+            action,
+            actor: &ctx.actor,
+            description: &ctx.object_delta_description,
+            content_type,
+        },
+        rows.into_iter().map(|r| (r.content_id, r.changes)).collect(),
+    )
+    .await
+}
+
+/// Object deltas of one action by one actor, for many rows of one table.
+pub(crate) struct NewObjectDeltas<'a> {
+    pub revision_id: i64,
+    pub action: Action,
+    pub actor: &'a Option<Actor>,
+    pub description: &'a str,
+    pub content_type: &'a str,
+}
+
+/// Writes an object delta for each row, with its attribute deltas: one
+/// INSERT of the object deltas that returns their ids where the backend
+/// can (a read-back of the ids on MySQL), then the attribute deltas in
+/// multi-row INSERTs. Each row's key text appears once in `rows`.
+pub(crate) async fn record_many<C: ConnectionTrait>(
+    db: &C,
+    deltas: NewObjectDeltas<'_>,
+    rows: Vec<(String, Vec<AttributeChange>)>,
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let created_at = write::now();
+    let (actor_type, actor_id) = actor_columns(deltas.actor);
+    let mut insert = Query::insert();
+    insert.into_table(object_delta::Entity).columns([
+        object_delta::Column::RevisionId,
+        object_delta::Column::ActorType,
+        object_delta::Column::ActorId,
+        object_delta::Column::Action,
+        object_delta::Column::Description,
+        object_delta::Column::ContentType,
+        object_delta::Column::ContentId,
+        object_delta::Column::CreatedAt,
+    ]);
+    for (content_id, _) in &rows {
+        insert
+            .values([
+                Expr::val(deltas.revision_id),
+                Expr::val(actor_type.clone()),
+                Expr::val(actor_id.clone()),
+                Expr::val(deltas.action.as_str()),
+                Expr::val(deltas.description),
+                Expr::val(deltas.content_type),
+                Expr::val(content_id.as_str()),
+                Expr::val(created_at),
+            ])
+            .map_err(|e| Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
+    }
+    let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());
+    let backend = db.get_database_backend();
+    let ids: Vec<(i64, String)> = if needs_ids && db.support_returning() {
+        insert.returning(Query::returning().columns([
+            object_delta::Column::Id,
+            object_delta::Column::ContentId,
+        ]));
+        let returned = db
+            .query_all_raw(backend.build(&insert))
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        returned
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64>("", object_delta::Column::Id.as_str())?,
+                    row.try_get::<String>("", object_delta::Column::ContentId.as_str())?,
+                ))
+            })
+            .collect::<Result<_, sea_orm::DbErr>>()?
+    } else {
+        db.execute_raw(backend.build(&insert))
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        if !needs_ids {
+            return Ok(());
+        }
+        // The newest delta of each row in this revision is the one just
+        // written: the rows are locked by the statement that changed them.
+        object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::Id)
+            .column(object_delta::Column::ContentId)
+            .filter(object_delta::Column::RevisionId.eq(deltas.revision_id))
+            .filter(object_delta::Column::ContentType.eq(deltas.content_type))
+            .filter(object_delta::Column::Action.eq(deltas.action.as_str()))
+            .filter(object_delta::Column::ContentId.is_in(rows.iter().map(|(c, _)| c.as_str())))
+            .into_tuple()
+            .all(db)
+            .await?
+    };
+    let mut newest: HashMap<String, i64> = HashMap::with_capacity(ids.len());
+    for (id, content_id) in ids {
+        let slot = newest.entry(content_id).or_insert(id);
+        *slot = (*slot).max(id);
+    }
+    let mut attributes = Vec::new();
+    for (content_id, changes) in rows {
+        let Some(&object_delta_id) = newest.get(&content_id) else {
+            return Err(Error::Db(sea_orm::DbErr::Custom(format!(
+                "revy_object_deltas: the object delta just written for {} {content_id} was not found",
+                deltas.content_type
+            ))));
+        };
+        let parent = Parent {
+            object_delta_id: Expr::val(object_delta_id),
+            revision_id: deltas.revision_id,
+            content_type: deltas.content_type,
+            content_id: &content_id,
+            created_at,
+        };
+        attributes.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
+    }
+    insert_attributes(db, attributes).await
+}
