@@ -23,8 +23,7 @@ use revy_core::{Action, Context, LazyRevision};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DeleteResult, EntityTrait,
-    IdenStatic, IntoActiveModel, ModelTrait, QueryFilter,
-    TransactionTrait, Value,
+    IdenStatic, IntoActiveModel, ModelTrait, QueryFilter, TransactionTrait, Value,
 };
 
 use crate::Error;
@@ -415,8 +414,7 @@ where
     }
     let keys = keys_of::<E>(&chunk)?;
     if let Some(ctx) = walk.tracking.clone() {
-        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_| Ok(Vec::new()))
-        .await?;
+        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_| Ok(Vec::new())).await?;
     }
     E::delete_many()
         .filter(keyset::key_in::<E>(&keys))

@@ -57,8 +57,8 @@ use sea_orm::{
 
 use crate::Error;
 use crate::draft::{DraftEdits, apply_edits};
-use crate::journal::{batch, object_delta};
 use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
+use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
@@ -225,7 +225,15 @@ where
     let model =
         <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(&row, "")?;
     let last: Option<i64> = row.try_get("", LAST_DELTA)?;
-    Ok(Some((content_id, row_values(&model), last.is_some())))
+    // The subquery read the journal as of the statement's snapshot, which
+    // may predate a first journal entry committed while this statement
+    // waited for the row's lock: ask again, now that the lock is held (only
+    // for rows that look untracked, so a baseline is never written twice).
+    let known = last.is_some()
+        || !batch::known_ids(db, &content_type, vec![content_id.clone()])
+            .await?
+            .is_empty();
+    Ok(Some((content_id, row_values(&model), known)))
 }
 
 const LAST_DELTA: &str = "revy_last_object_delta";
@@ -284,7 +292,9 @@ pub(crate) fn row_values<M: ModelTrait>(model: &M) -> Vec<Value> {
 pub(crate) fn encode_named_row<M: ModelTrait>(
     model: &M,
 ) -> Result<Vec<(String, serde_json::Value)>, Error> {
-    Ok(column_names::<M::Entity>().zip(encode_row(model)?).collect())
+    Ok(column_names::<M::Entity>()
+        .zip(encode_row(model)?)
+        .collect())
 }
 
 fn column_names<E: EntityTrait>() -> impl Iterator<Item = String> {
@@ -363,12 +373,7 @@ where
     };
     // taken now, so a draft whose save changed nothing is not left behind
     let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
-    let changes = update_changes(
-        &old,
-        model,
-        &ctx.actor,
-        &ctx.attribute_delta_description,
-    )?;
+    let changes = update_changes(&old, model, &ctx.actor, &ctx.attribute_delta_description)?;
     if changes.is_empty() {
         return Ok(());
     }

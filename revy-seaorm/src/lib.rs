@@ -22,12 +22,12 @@ mod track;
 mod undo;
 
 pub use actor::ActorExt;
+pub use bulk::{
+    DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
+};
 pub use deletion::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,
-};
-pub use bulk::{
-    DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
 pub use draft::Tracked;
 pub use error::Error;

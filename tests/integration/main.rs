@@ -8,6 +8,7 @@ mod common;
 mod attribution;
 mod axum_layer;
 mod backends;
+mod bulk;
 mod concurrency;
 mod deletion;
 mod edges;

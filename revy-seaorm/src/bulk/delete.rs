@@ -161,10 +161,12 @@ impl<E: EntityTrait> DeleteMany<E> {
             Some(result) => result,
             // sea-orm's result cannot be made outside sea-orm: this
             // statement names no row and deletes nothing
-            None => E::delete_many()
-                .filter(keyset::key_in::<E>(&[]))
-                .exec(db)
-                .await?,
+            None => {
+                E::delete_many()
+                    .filter(keyset::key_in::<E>(&[]))
+                    .exec(db)
+                    .await?
+            }
         };
         result.rows_affected = rows_affected;
         Ok(result)

@@ -204,9 +204,11 @@ fn shows(row: &[serde_json::Value], given: &Given) -> bool {
 /// show the values of the model at its place is matched to the first
 /// unmatched model whose values it shows.
 fn pair<M: ModelTrait>(rows: &[M], mut given: Vec<Given>) -> Result<Vec<Given>, Error> {
-    let same_columns = given
-        .windows(2)
-        .all(|w| w[0].iter().zip(&w[1]).all(|(a, b)| a.is_some() == b.is_some()));
+    let same_columns = given.windows(2).all(|w| {
+        w[0].iter()
+            .zip(&w[1])
+            .all(|(a, b)| a.is_some() == b.is_some())
+    });
     if same_columns {
         return Ok(given); // attribution is the same whichever row is whose
     }
@@ -245,10 +247,11 @@ where
     // back by key; rows whose auto-increment key the database assigns, by
     // the statement's first id and count.
     let key_cols = keys::key_columns::<E>()?;
-    let (keyed, unkeyed): (Vec<_>, Vec<_>) = chunk
-        .into_iter()
-        .zip(given)
-        .partition(|(am, _)| key_cols.iter().all(|c| am.get(*c).is_set() || am.get(*c).is_unchanged()));
+    let (keyed, unkeyed): (Vec<_>, Vec<_>) = chunk.into_iter().zip(given).partition(|(am, _)| {
+        key_cols
+            .iter()
+            .all(|c| am.get(*c).is_set() || am.get(*c).is_unchanged())
+    });
     let mut rows = Vec::with_capacity(expected);
     let mut givens = Vec::with_capacity(expected);
     if !keyed.is_empty() {
@@ -257,7 +260,12 @@ where
             .map(|(am, _)| {
                 key_cols
                     .iter()
-                    .map(|c| (*c, am.get(*c).into_value().unwrap_or(sea_orm::Value::Int(None))))
+                    .map(|c| {
+                        (
+                            *c,
+                            am.get(*c).into_value().unwrap_or(sea_orm::Value::Int(None)),
+                        )
+                    })
                     .collect::<keyset::RowKey<E>>()
             })
             .collect();
@@ -328,7 +336,11 @@ where
             .filter(key.is_in(ids.iter().copied()))
             .all(db)
             .await?;
-        back.sort_by_key(|m| keys::content_id_of_model(m).ok().and_then(|k| k.parse::<u64>().ok()));
+        back.sort_by_key(|m| {
+            keys::content_id_of_model(m)
+                .ok()
+                .and_then(|k| k.parse::<u64>().ok())
+        });
         if back.len() != ids.len() {
             return Err(Error::NotReadBack {
                 table: content_type::<E>(),

@@ -156,8 +156,6 @@ pub(crate) async fn in_one_revision<F: Future>(work: F) -> F::Output {
     if Context::revision().is_some() {
         work.await
     } else {
-        Context::via_revision(LazyRevision::new())
-            .scope(work)
-            .await
+        Context::via_revision(LazyRevision::new()).scope(work).await
     }
 }

@@ -2,7 +2,7 @@
 //! and deletion policies record, a chunk of rows at a time, in a number of
 //! statements that does not grow with the chunk.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use revy_core::{Action, Actor};
 use sea_orm::sea_query::{Expr, Query};
@@ -116,17 +116,7 @@ pub(crate) async fn record_rows<C: ConnectionTrait>(
         .map(|r| r.content_id.clone())
         .collect();
     if !candidates.is_empty() {
-        let known: Vec<String> = object_delta::Entity::find()
-            .select_only()
-            .column(object_delta::Column::ContentId)
-            .distinct()
-            .filter(object_delta::Column::ContentType.eq(content_type))
-            .filter(object_delta::Column::ContentId.is_in(candidates))
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        let known: std::collections::HashSet<String> = known.into_iter().collect();
+        let known = known_ids(db, content_type, candidates).await?;
         let baselines = rows
             .iter_mut()
             .filter(|r| !known.contains(&r.content_id))
@@ -148,9 +138,57 @@ pub(crate) async fn record_rows<C: ConnectionTrait>(
             description: &ctx.object_delta_description,
             content_type,
         },
-        rows.into_iter().map(|r| (r.content_id, r.changes)).collect(),
+        rows.into_iter()
+            .map(|r| (r.content_id, r.changes))
+            .collect(),
     )
     .await
+}
+
+/// Which of `ids` (key texts of rows of `content_type`) the journal has
+/// seen, as committed now: the caller holds the rows' locks, and another
+/// transaction may have journaled a row for the first time while the caller
+/// waited for its lock. PostgreSQL (read committed) gives each statement a
+/// fresh snapshot. MySQL's plain reads see the transaction's first
+/// snapshot, so there the rows that look unseen are asked about again with
+/// a locking read (`FOR SHARE`), which reads the newest; only rows never
+/// tracked before pay for it (and take its gap locks).
+pub(crate) async fn known_ids<C: ConnectionTrait>(
+    db: &C,
+    content_type: &str,
+    ids: Vec<String>,
+) -> Result<HashSet<String>, Error> {
+    let mut known = seen(db, content_type, ids.clone(), false).await?;
+    if db.get_database_backend() == sea_orm::DbBackend::MySql {
+        let unseen: Vec<String> = ids.into_iter().filter(|id| !known.contains(id)).collect();
+        if !unseen.is_empty() {
+            known.extend(seen(db, content_type, unseen, true).await?);
+        }
+    }
+    Ok(known)
+}
+
+async fn seen<C: ConnectionTrait>(
+    db: &C,
+    content_type: &str,
+    ids: Vec<String>,
+    locking: bool,
+) -> Result<HashSet<String>, Error> {
+    let mut query = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::ContentId)
+        .distinct()
+        .filter(object_delta::Column::ContentType.eq(content_type))
+        .filter(object_delta::Column::ContentId.is_in(ids));
+    if locking {
+        query = query.lock_shared();
+    }
+    let known: Vec<String> = query
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    Ok(known.into_iter().collect())
 }
 
 /// Object deltas of one action by one actor, for many rows of one table.
@@ -204,10 +242,9 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());
     let backend = db.get_database_backend();
     let ids: Vec<(i64, String)> = if needs_ids && db.support_returning() {
-        insert.returning(Query::returning().columns([
-            object_delta::Column::Id,
-            object_delta::Column::ContentId,
-        ]));
+        insert.returning(
+            Query::returning().columns([object_delta::Column::Id, object_delta::Column::ContentId]),
+        );
         let returned = db
             .query_all_raw(backend.build(&insert))
             .await
