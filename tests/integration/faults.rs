@@ -391,6 +391,103 @@ fn draft_save(
     )
 }
 
+fn prepare_five_untracked(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(async move {
+        for _ in 0..5 {
+            new_account("plain")
+                .insert(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+fn bulk_insert(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(
+        Context::via_actor(Some(Actor::new("users", 1))).scope(async move {
+            revy::insert_many::<account::Entity>((0..5).map(|i| new_account(&format!("b{i}"))))
+                .chunk_size(2)
+                .exec(&db)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }),
+    )
+}
+
+fn bulk_update(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    boxed(Context::new().scope(async move {
+        revy::update_many::<account::Entity>()
+            .col_expr(
+                account::Column::Balance,
+                Expr::col(account::Column::Balance).add(1),
+            )
+            .chunk_size(2)
+            .exec(&db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }))
+}
+
+fn bulk_delete_in_a_transaction(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    boxed(Context::new().scope(async move {
+        let txn = db.begin().await.map_err(|e| e.to_string())?;
+        let r = revy::delete_many::<account::Entity>()
+            .filter(account::Column::Code.eq("plain"))
+            .chunk_size(2)
+            .exec(&txn)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        end(txn, r).await
+    }))
+}
+
+/// Every bulk path, with a fault at each journal row it writes: on its own
+/// connection (the call's own transaction) and inside the caller's.
+async fn a_fault_in_a_bulk_write_leaves_all_or_nothing(t: TestDb) {
+    setup(&t).await;
+    let cases: [(&str, Op, Op); 4] = [
+        ("insert_many of 5 in chunks of 2", nothing, bulk_insert),
+        (
+            "update_many of 5 untracked rows in chunks of 2",
+            prepare_five_untracked,
+            bulk_update,
+        ),
+        ("update_many of tracked rows", nothing, bulk_update),
+        (
+            "delete_many of 5 in chunks of 2, in a transaction",
+            prepare_five_untracked,
+            bulk_delete_in_a_transaction,
+        ),
+    ];
+    let mut report = Vec::new();
+    let mut total = 0;
+    for (name, prepare, op) in cases {
+        let n = every_fault_point(&t, name, prepare, op).await;
+        assert!(n >= 3, "{name}: only {n} fault points");
+        total += n;
+        report.push(format!("{name}: {n}"));
+    }
+    eprintln!(
+        "bulk fault points tried on {:?}: {total} ({})",
+        t.backend,
+        report.join(", ")
+    );
+}
+
 async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
     setup(&t).await;
     t.db.execute_unprepared("CREATE TABLE undo_target (id BIGINT NOT NULL)")
@@ -420,4 +517,7 @@ async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
     );
 }
 
-backend_tests!(a_fault_at_any_journal_row_leaves_all_or_nothing);
+backend_tests!(
+    a_fault_at_any_journal_row_leaves_all_or_nothing,
+    a_fault_in_a_bulk_write_leaves_all_or_nothing,
+);
