@@ -39,6 +39,8 @@ use sea_orm::{
 };
 use tokio::runtime::Runtime;
 
+#[path = "tracking/bulk.rs"]
+mod bulk;
 #[path = "tracking/entities.rs"]
 mod entities;
 #[path = "tracking/paired.rs"]
@@ -682,6 +684,7 @@ fn main() {
         bench_delete(&mut c, &rt, backend, sizes);
         bench_snapshot(&mut c, &rt, backend, sizes);
         bench_cascade(&mut c, &rt, backend, sizes);
+        bulk::bench(&mut c, &rt, backend, sizes);
     }
     if paired.is_none() {
         bench_set(&mut c, sizes);

@@ -135,7 +135,13 @@ async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
         }
     };
     let mut options = ConnectOptions::new(url);
-    options.max_connections(5).sqlx_logging(false);
+    // Tests share two cores with each other: a task may wait long for one
+    // of the pool's connections while 2,000 others queue (the concurrency
+    // test), longer than the default 30 s when the machine is loaded.
+    options
+        .max_connections(5)
+        .acquire_timeout(std::time::Duration::from_secs(180))
+        .sqlx_logging(false);
     if let Some(schema) = schema {
         options.set_schema_search_path(schema);
     }

@@ -1,0 +1,355 @@
+//! Bulk writes: `revy_seaorm::{insert_many, update_many, delete_many}` next
+//! to, in the same run and each in one transaction of `batch` rows,
+//!
+//! - `plain`: sea-orm's own bulk call on the untracked twin table;
+//! - `per_row`: the same work as tracked per-row saves/deletes;
+//! - `floor`: the plain bulk call plus a plain sea-orm `insert_many` of the
+//!   journal rows revy's data model needs at least (a revision, an object
+//!   delta per row, an attribute delta per changed column), so
+//!   `tracked / floor` is what revy adds on top of writing its journal.
+//!
+//! ```sh
+//! REVY_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!     cargo bench -p revy-seaorm --bench tracking -- /bulk/
+//! ```
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use criterion::{Criterion, Throughput};
+use revy_seaorm::entity::{attribute_delta, object_delta, revision};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet,
+    QueryOrder, Set, TransactionTrait,
+};
+use tokio::runtime::Runtime;
+
+use super::entities::{Item, item, plain_item};
+use super::{Backend, Sizes, clear, context, next_round, settle};
+
+/// Which of the four ways a case writes.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    Plain,
+    Tracked,
+    PerRow,
+    Floor,
+}
+
+const WAYS: [Way; 4] = [Way::Tracked, Way::Plain, Way::PerRow, Way::Floor];
+
+impl Way {
+    fn name(self) -> &'static str {
+        match self {
+            Way::Plain => "plain",
+            Way::Tracked => "tracked",
+            Way::PerRow => "per_row",
+            Way::Floor => "floor",
+        }
+    }
+}
+
+pub fn bench(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
+    if b.name == "mysql" {
+        return; // the floor reads rows back with RETURNING, which MySQL lacks
+    }
+    let db = &b.db;
+    let n = s.batch;
+    let mut group = s.slow_group(c, format!("{}/bulk", b.name));
+    group.throughput(Throughput::Elements(n));
+    for way in WAYS {
+        group.bench_function(format!("insert_many/{}/{n}", way.name()), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        clear(db).await;
+                        settle(db).await;
+                        let start = Instant::now();
+                        insert(db, way, n).await;
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+    }
+    // the update cases share rows with a history (no baselines in the time)
+    rt.block_on(async {
+        clear(db).await;
+        seed(db, n).await;
+    });
+    for way in WAYS {
+        group.bench_function(
+            format!("update_many_2_columns/{}/{n}", way.name()),
+            |bench| {
+                bench.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            settle(db).await;
+                            let start = Instant::now();
+                            update(db, way, next_round()).await;
+                            total += start.elapsed();
+                        }
+                        total
+                    })
+                })
+            },
+        );
+    }
+    for way in WAYS {
+        group.bench_function(format!("delete_many/{}/{n}", way.name()), |bench| {
+            bench.iter_custom(|iters| {
+                rt.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        clear(db).await;
+                        seed(db, n).await;
+                        settle(db).await;
+                        let start = Instant::now();
+                        delete(db, way).await;
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
+/// `n` rows in each table, the tracked ones with their `Create` journaled.
+async fn seed(db: &DatabaseConnection, n: u64) {
+    context()
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            revy_seaorm::insert_many::<item::Entity>((0..n as i64).map(item::Entity::new_row))
+                .exec(&txn)
+                .await
+                .unwrap();
+            plain_item::Entity::insert_many((0..n as i64).map(plain_item::Entity::new_row))
+                .exec(&txn)
+                .await
+                .unwrap();
+            txn.commit().await.unwrap();
+        })
+        .await;
+}
+
+async fn insert(db: &DatabaseConnection, way: Way, n: u64) {
+    context()
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            match way {
+                Way::Tracked => {
+                    revy_seaorm::insert_many::<item::Entity>(
+                        (0..n as i64).map(item::Entity::new_row),
+                    )
+                    .exec(&txn)
+                    .await
+                    .unwrap();
+                }
+                Way::Plain => {
+                    plain_item::Entity::insert_many((0..n as i64).map(plain_item::Entity::new_row))
+                        .exec(&txn)
+                        .await
+                        .unwrap();
+                }
+                Way::PerRow => {
+                    for i in 0..n as i64 {
+                        item::Entity::new_row(i).insert(&txn).await.unwrap();
+                    }
+                }
+                Way::Floor => {
+                    let rows = plain_item::Entity::insert_many(
+                        (0..n as i64).map(plain_item::Entity::new_row),
+                    )
+                    .exec_with_returning(&txn)
+                    .await
+                    .unwrap();
+                    let changes = rows.iter().map(|r| {
+                        let values = [
+                            ("id", serde_json::json!(r.id)),
+                            ("quantity", serde_json::json!(r.quantity)),
+                            ("count", serde_json::json!(r.count)),
+                            ("label", serde_json::json!(r.label)),
+                            ("price", serde_json::json!(r.price.to_string())),
+                            ("created_at", serde_json::json!(r.created_at.to_rfc3339())),
+                            ("active", serde_json::json!(r.active)),
+                            ("note", serde_json::json!(r.note)),
+                        ];
+                        (r.id.to_string(), values.to_vec())
+                    });
+                    journal_floor(&txn, "Create", changes.collect()).await;
+                }
+            }
+            txn.commit().await.unwrap();
+        })
+        .await;
+}
+
+async fn update(db: &DatabaseConnection, way: Way, round: i64) {
+    context()
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            let label = format!("round {round}");
+            match way {
+                Way::Tracked => {
+                    revy_seaorm::update_many::<item::Entity>()
+                        .col_expr(item::Column::Quantity, Expr::value(round as i32))
+                        .col_expr(item::Column::Label, Expr::value(label))
+                        .exec(&txn)
+                        .await
+                        .unwrap();
+                }
+                Way::Plain => {
+                    plain_item::Entity::update_many()
+                        .col_expr(plain_item::Column::Quantity, Expr::value(round as i32))
+                        .col_expr(plain_item::Column::Label, Expr::value(label))
+                        .exec(&txn)
+                        .await
+                        .unwrap();
+                }
+                Way::PerRow => {
+                    let rows = item::Entity::find()
+                        .order_by_asc(item::Column::Id)
+                        .all(&txn)
+                        .await
+                        .unwrap();
+                    for row in rows {
+                        item::Entity::edit(row, round).update(&txn).await.unwrap();
+                    }
+                }
+                Way::Floor => {
+                    let rows = plain_item::Entity::update_many()
+                        .col_expr(plain_item::Column::Quantity, Expr::value(round as i32))
+                        .col_expr(plain_item::Column::Label, Expr::value(label))
+                        .exec_with_returning(&txn)
+                        .await
+                        .unwrap();
+                    let changes = rows
+                        .iter()
+                        .map(|r| {
+                            (
+                                r.id.to_string(),
+                                vec![
+                                    ("quantity", serde_json::json!(r.quantity)),
+                                    ("label", serde_json::json!(r.label)),
+                                ],
+                            )
+                        })
+                        .collect();
+                    journal_floor(&txn, "Update", changes).await;
+                }
+            }
+            txn.commit().await.unwrap();
+        })
+        .await;
+}
+
+async fn delete(db: &DatabaseConnection, way: Way) {
+    context()
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            match way {
+                Way::Tracked => {
+                    revy_seaorm::delete_many::<item::Entity>()
+                        .exec(&txn)
+                        .await
+                        .unwrap();
+                }
+                Way::Plain => {
+                    plain_item::Entity::delete_many().exec(&txn).await.unwrap();
+                }
+                Way::PerRow => {
+                    let rows = item::Entity::find()
+                        .order_by_asc(item::Column::Id)
+                        .all(&txn)
+                        .await
+                        .unwrap();
+                    for row in rows {
+                        row.into_active_model().delete(&txn).await.unwrap();
+                    }
+                }
+                Way::Floor => {
+                    let rows = plain_item::Entity::find().all(&txn).await.unwrap();
+                    plain_item::Entity::delete_many().exec(&txn).await.unwrap();
+                    let deltas = rows
+                        .iter()
+                        .map(|r| (r.id.to_string(), Vec::new()))
+                        .collect();
+                    journal_floor(&txn, "Delete", deltas).await;
+                }
+            }
+            txn.commit().await.unwrap();
+        })
+        .await;
+}
+
+/// The journal rows revy's data model must write for these row changes, by
+/// plain sea-orm `insert_many`s: one revision, an object delta per row, an
+/// attribute delta per changed column.
+async fn journal_floor<C: ConnectionTrait>(
+    db: &C,
+    action: &str,
+    rows: Vec<(String, Vec<(&'static str, serde_json::Value)>)>,
+) {
+    let now = Utc::now();
+    let revision_id = revision::Entity::insert(revision::ActiveModel {
+        id: NotSet,
+        description: Set(String::new()),
+        meta: Set(None),
+        created_at: Set(now),
+    })
+    .exec(db)
+    .await
+    .unwrap()
+    .last_insert_id;
+    let object = |content_id: &String| object_delta::ActiveModel {
+        id: NotSet,
+        revision_id: Set(revision_id),
+        actor_type: Set(Some("users".into())),
+        actor_id: Set(Some("1".into())),
+        action: Set(action.into()),
+        description: Set(String::new()),
+        content_type: Set("bench_plain_items".into()),
+        content_id: Set(content_id.clone()),
+        created_at: Set(now),
+    };
+    let ids = object_delta::Entity::insert_many(rows.iter().map(|(id, _)| object(id)))
+        .exec_with_returning_keys(db)
+        .await
+        .unwrap();
+    let attributes: Vec<attribute_delta::ActiveModel> = rows
+        .into_iter()
+        .zip(ids)
+        .flat_map(|((content_id, values), object_delta_id)| {
+            values
+                .into_iter()
+                .map(move |(field, value)| attribute_delta::ActiveModel {
+                    id: NotSet,
+                    object_delta_id: Set(object_delta_id),
+                    revision_id: Set(revision_id),
+                    actor_type: Set(Some("users".into())),
+                    actor_id: Set(Some("1".into())),
+                    action: Set("Set".into()),
+                    description: Set(String::new()),
+                    content_type: Set("bench_plain_items".into()),
+                    content_id: Set(content_id.clone()),
+                    field_name: Set(field.into()),
+                    old_value: Set(serde_json::Value::Null),
+                    new_value: Set(value),
+                    created_at: Set(now),
+                })
+        })
+        .collect();
+    // 12 values a row: stay under SQLite's 32,766 bound parameters
+    for chunk in attributes.chunks(2_500) {
+        attribute_delta::Entity::insert_many(chunk.to_vec())
+            .exec(db)
+            .await
+            .unwrap();
+    }
+}
