@@ -354,8 +354,8 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
 /// Commits `txn` when `result` is a success; otherwise rolls it back before
 /// returning the error, so its locks are gone when the caller sees the
 /// failure (dropping a transaction only schedules the rollback).
-pub(crate) async fn finish<T>(
-    txn: sea_orm::DatabaseTransaction,
+pub(crate) async fn finish<T, X: sea_orm::TransactionSession>(
+    txn: X,
     result: Result<T, Error>,
 ) -> Result<T, Error> {
     match result {
