@@ -344,6 +344,49 @@ mod tests {
         assert_eq!(inside, (true, false));
     }
 
+    /// Counts the warnings sent to it.
+    struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn each_table_warns_once_and_counts_every_write() {
+        let warnings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = Warnings(warnings.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..3 {
+                report("unit_warn_a", WriteKind::Update, true, false).unwrap();
+            }
+            report("unit_warn_b", WriteKind::Delete, true, false).unwrap();
+            let refused = report("unit_warn_c", WriteKind::Insert, true, true).unwrap_err();
+            assert!(
+                refused.to_string().contains("revy::insert_many"),
+                "{refused}"
+            );
+        });
+        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let counts = untracked_writes();
+        assert_eq!(counts.get("unit_warn_a"), 3);
+        assert_eq!(counts.get("unit_warn_b"), 1);
+        assert_eq!(counts.get("unit_warn_c"), 1);
+    }
+
     struct E;
 
     #[test]

@@ -506,11 +506,7 @@ fn parse_statement(tokens: &[Token], writes: &mut Vec<Write>) {
                 }
             }
         }
-        "MERGE" => {
-            if c.eat_kw("INTO") {
-                push(&mut c, WriteKind::Update, writes);
-            }
-        }
+        "MERGE" if c.eat_kw("INTO") => push(&mut c, WriteKind::Update, writes),
         "UPDATE" => {
             if c.eat_kw("OR") {
                 c.next(); // ROLLBACK, ABORT, REPLACE, FAIL, IGNORE
