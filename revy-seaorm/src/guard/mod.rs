@@ -261,6 +261,14 @@ impl<C> Guarded<C> {
     }
 
     /// The wrapped connection, unwrapped.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// let db: sea_orm::DatabaseConnection = revy_seaorm::Guarded::new(db).into_inner();
+    /// # Ok(()) }
+    /// ```
     pub fn into_inner(self) -> C {
         self.conn
     }
@@ -431,6 +439,24 @@ impl<C: TransactionSession + Send> TransactionSession for Guarded<C> {
 /// ([`delete`](crate::delete), [`undo_revision`](crate::undo_revision))
 /// run in: sea-orm's [`DatabaseTransaction`], or a [`GuardedTransaction`],
 /// so those calls accept a plain or a [`Guarded`] connection alike. Sealed.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, Set};
+///
+/// let db = revy_seaorm::Guarded::new(db).strict();
+/// Context::new()
+///     .scope(async {
+///         let acc = account::ActiveModel { code: Set("A-1".into()), ..Default::default() }.insert(&db).await?;
+///         // the cascade's own statements pass the strict guard
+///         revy_seaorm::delete(&db, acc).await
+///     })
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub trait RevyTransaction: sealed::Sealed {}
 
 impl RevyTransaction for DatabaseTransaction {}
