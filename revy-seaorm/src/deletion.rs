@@ -22,11 +22,13 @@ use std::sync::Arc;
 use revy_core::{Action, Context, LazyRevision};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, DeleteResult, EntityTrait,
-    IdenStatic, IntoActiveModel, ModelTrait, QueryFilter, TransactionTrait, Value,
+    ActiveModelTrait, ColumnTrait, Condition, DeleteResult, EntityTrait, IdenStatic,
+    IntoActiveModel, ModelTrait, QueryFilter, TransactionTrait, Value,
 };
 
 use crate::Error;
+use crate::guard::sealed::Sealed;
+use crate::guard::{GuardedTransaction, RevyTransaction, own_writes};
 use crate::hooks::encode_named_row;
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::write::{self, AttributeChange, ContextValues};
@@ -49,7 +51,7 @@ pub enum OnDelete {
 
 /// The rows of one table that a deletion reaches, and how to treat them.
 type Apply = dyn for<'a> Fn(
-        &'a DatabaseTransaction,
+        &'a GuardedTransaction,
         &'a Value,
         &'a mut Walk,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>
@@ -215,11 +217,15 @@ pub(crate) struct Walk {
 /// description, all in the context's revision or, if it has none, in one
 /// new revision. Outside a context or with tracking disabled, the same
 /// changes are made without a journal.
+///
+/// `db` may be a [`Guarded`](crate::Guarded) connection or transaction:
+/// the statements revy sends for the policies are its own, so a strict
+/// guard lets them pass.
 pub async fn delete<M, C>(db: &C, model: M) -> Result<DeleteResult, Error>
 where
     M: ModelTrait,
     M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
-    C: TransactionTrait<Transaction = DatabaseTransaction>,
+    C: TransactionTrait<Transaction: RevyTransaction>,
 {
     delete_in_chunks(db, model, DEFAULT_CHUNK_SIZE).await
 }
@@ -233,9 +239,9 @@ pub async fn delete_in_chunks<M, C>(
 where
     M: ModelTrait,
     M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
-    C: TransactionTrait<Transaction = DatabaseTransaction>,
+    C: TransactionTrait<Transaction: RevyTransaction>,
 {
-    let txn = db.begin().await?;
+    let txn = db.begin().await?.into_guarded();
     let result = if Context::is_enabled() {
         let mut frame = Context::new();
         if Context::revision().is_none() {
@@ -251,7 +257,7 @@ where
 }
 
 async fn delete_tree<E>(
-    txn: &DatabaseTransaction,
+    txn: &GuardedTransaction,
     model: E::Model,
     chunk_size: u64,
 ) -> Result<DeleteResult, Error>
@@ -325,7 +331,7 @@ fn new_value<E: TrackedEntity>(
 }
 
 async fn apply_policy<E>(
-    txn: &DatabaseTransaction,
+    txn: &GuardedTransaction,
     column: E::Column,
     parent_key: &Value,
     policy: &OnDelete,
@@ -392,7 +398,7 @@ fn keys_of<E: EntityTrait>(rows: &[(String, E::Model)]) -> Result<Vec<RowKey<E>>
 }
 
 async fn cascade_chunk<E>(
-    txn: &DatabaseTransaction,
+    txn: &GuardedTransaction,
     table: &str,
     chunk: Vec<(String, E::Model)>,
     walk: &mut Walk,
@@ -416,15 +422,18 @@ where
     if let Some(ctx) = walk.tracking.clone() {
         journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_| Ok(Vec::new())).await?;
     }
-    E::delete_many()
-        .filter(keyset::key_in::<E>(&keys))
-        .exec(txn)
-        .await?;
+    own_writes(
+        table,
+        E::delete_many()
+            .filter(keyset::key_in::<E>(&keys))
+            .exec(txn),
+    )
+    .await?;
     Ok(())
 }
 
 async fn set_chunk<E>(
-    txn: &DatabaseTransaction,
+    txn: &GuardedTransaction,
     table: &str,
     column: E::Column,
     value: Value,
@@ -435,11 +444,10 @@ where
     E: TrackedEntity + DeletionPolicies,
 {
     let keys = keys_of::<E>(&chunk)?;
-    E::update_many()
+    let update = E::update_many()
         .col_expr(column, Expr::val(value.clone()))
-        .filter(keyset::key_in::<E>(&keys))
-        .exec(txn)
-        .await?;
+        .filter(keyset::key_in::<E>(&keys));
+    own_writes(table, update.exec(txn)).await?;
     if let Some(ctx) = walk.tracking.clone() {
         let new_value = keys::encode::<E>(column, &value)?;
         let description = ctx.attribute_delta_description.clone();
@@ -460,7 +468,7 @@ where
 /// Journals one chunk of children, with baselines for rows the journal
 /// has never seen.
 async fn journal_chunk<E>(
-    txn: &DatabaseTransaction,
+    txn: &GuardedTransaction,
     table: &str,
     ctx: &ContextValues,
     chunk: &[(String, E::Model)],

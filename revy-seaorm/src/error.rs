@@ -224,6 +224,19 @@ pub enum Error {
         hint: String,
     },
 
+    /// A strict [`Guarded`](crate::Guarded) connection refused a write to a
+    /// tracked table that bypasses revy (or, with `report_without_context`,
+    /// that runs with no context), before it ran.
+    #[error("refused an untracked {statement} on table {table}: {reason}")]
+    UntrackedWrite {
+        /// The tracked table.
+        table: String,
+        /// The statement's keyword: `INSERT`, `UPDATE`, `DELETE` or `TRUNCATE`.
+        statement: &'static str,
+        /// Why it would not be journaled, and the tracked call to use.
+        reason: String,
+    },
+
     /// A context operation failed.
     #[error(transparent)]
     Context(#[from] revy_core::ContextError),

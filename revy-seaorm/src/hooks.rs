@@ -44,6 +44,9 @@
 //! transaction the change and its history commit or roll back together. What
 //! `before_save` learned travels to `after_save` in the context's stash
 //! ([`Context::stash`]), since sea-orm hands `after_save` only the model.
+//! `before_*` also leave a permit there for the one statement sea-orm sends
+//! next, so a [`Guarded`](crate::Guarded) connection knows that statement
+//! is revy's own; `after_*` take back a permit no guard used.
 
 use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,11 +58,11 @@ use sea_orm::{
     FromQueryResult, Iterable, ModelTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
-use crate::Error;
 use crate::draft::{DraftEdits, apply_edits};
 use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
 use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
+use crate::{Error, guard};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
 struct Pending {
@@ -122,6 +125,7 @@ where
     if let Some(op) = op {
         stash::<A::Entity>(op)?;
     }
+    guard::permit::<A::Entity>();
     Ok(am)
 }
 
@@ -136,6 +140,7 @@ where
     if !Context::is_active() {
         return Ok(model);
     }
+    guard::withdraw::<M::Entity>();
     record_save(&model, db, insert).await?;
     Ok(model)
 }
@@ -157,6 +162,7 @@ where
             has_history,
         })?;
     }
+    guard::permit::<A::Entity>();
     Ok(am)
 }
 
@@ -170,6 +176,7 @@ where
     if !Context::is_active() {
         return Ok(am);
     }
+    guard::withdraw::<A::Entity>();
     record_delete(&am, db).await?;
     Ok(am)
 }

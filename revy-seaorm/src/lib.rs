@@ -11,6 +11,7 @@ mod deletion;
 mod doc_fixture;
 mod draft;
 mod error;
+mod guard;
 mod history;
 pub mod hooks;
 mod journal;
@@ -31,6 +32,10 @@ pub use deletion::{
 };
 pub use draft::Tracked;
 pub use error::Error;
+pub use guard::{
+    Guarded, GuardedTransaction, RevyTransaction, UntrackedWrites, reset_untracked_writes,
+    untracked_writes,
+};
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;

@@ -28,6 +28,25 @@
 /// macro writes the hooks in the form async-trait would have produced. The
 /// first save or delete also registers the entity for
 /// [`undo_revision`](crate::undo_revision).
+///
+/// # What the hooks do not see
+///
+/// sea-orm calls active-model hooks only from an active model's own
+/// `insert`, `update`, `save` and `delete`. These write rows without them,
+/// so nothing is journaled:
+///
+/// - `Entity::insert(am).exec(..)`, `Entity::insert_many(..)`;
+/// - `Entity::update(am).exec(..)`, `Entity::update_many()`;
+/// - `Entity::delete(am).exec(..)`, `Entity::delete_many()`,
+///   `Entity::delete_by_id(..)`;
+/// - raw SQL (`execute_unprepared`, `execute_raw`, `Statement`s);
+/// - what the database writes itself: triggers, procedures, `ON DELETE` /
+///   `ON UPDATE` clauses; and other clients of the database.
+///
+/// Use revy's tracked calls for the first three ([`delete`](crate::delete)
+/// with deletion policies, and revy's bulk writes), and wrap the connection
+/// in a [`Guarded`](crate::Guarded) one to be told, or stopped, when a
+/// write to a tracked table slips past (raw SQL included).
 #[macro_export]
 macro_rules! track {
     () => {

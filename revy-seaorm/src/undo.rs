@@ -9,18 +9,19 @@ use std::sync::{LazyLock, RwLock};
 
 use revy_core::{Context, LazyRevision};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use crate::Error;
+use crate::guard::sealed::Sealed;
+use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::journal::write;
 use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
 use crate::restore::{TrackedEntity, roll_back_object};
 
 type RollBack = for<'a> fn(
-    &'a DatabaseTransaction,
+    &'a GuardedTransaction,
     &'a str,
     i64,
 ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
@@ -29,11 +30,11 @@ static REGISTRY: LazyLock<RwLock<HashMap<String, RollBack>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
 fn roll_back<'a, E: TrackedEntity>(
-    txn: &'a DatabaseTransaction,
+    txn: &'a GuardedTransaction,
     content_id: &'a str,
     first_delta_id: i64,
 ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
-    Box::pin(roll_back_object::<E, DatabaseTransaction>(
+    Box::pin(roll_back_object::<E, GuardedTransaction>(
         txn,
         content_id,
         first_delta_id,
@@ -57,6 +58,14 @@ pub fn register<E: TrackedEntity>() {
     if let Ok(mut map) = REGISTRY.write() {
         map.insert(table, roll_back::<E>);
     }
+}
+
+/// The registered table (its content type) that `matches` accepts, if any.
+pub(crate) fn tracked_table(matches: impl Fn(&str) -> bool) -> Option<String> {
+    REGISTRY
+        .read()
+        .ok()
+        .and_then(|m| m.keys().find(|t| matches(t)).cloned())
 }
 
 fn lookup(table: &str) -> Option<RollBack> {
@@ -105,7 +114,7 @@ struct Touched {
 /// ```
 pub async fn undo_revision<C>(db: &C, revision_id: i64) -> Result<Option<i64>, Error>
 where
-    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+    C: ConnectionTrait + TransactionTrait<Transaction: RevyTransaction>,
 {
     let exists = revision::Entity::find_by_id(revision_id)
         .one(db)
@@ -140,13 +149,13 @@ where
     // the row changed last in the revision is put back first
     touched.sort_by_key(|t| std::cmp::Reverse(t.last_delta_id));
 
-    let txn = db.begin().await?;
+    let txn = db.begin().await?.into_guarded();
     let result = undo_in(&txn, revision_id, touched).await;
     write::finish(txn, result).await
 }
 
 async fn undo_in(
-    txn: &DatabaseTransaction,
+    txn: &GuardedTransaction,
     revision_id: i64,
     touched: Vec<Touched>,
 ) -> Result<Option<i64>, Error> {

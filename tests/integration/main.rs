@@ -13,6 +13,7 @@ mod concurrency;
 mod deletion;
 mod edges;
 mod faults;
+mod guard;
 mod history;
 mod journal;
 mod migration;

@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
+use crate::guard::own_writes;
 use crate::hooks::encode_named_row;
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::write::{self, ContextValues};
@@ -120,7 +121,8 @@ impl<E: EntityTrait> DeleteMany<E> {
                 .await?);
         }
         let txn = super::begin(db).await?;
-        let result = super::in_one_revision(self.tracked(&txn)).await;
+        let table = content_type::<E>();
+        let result = super::in_one_revision(own_writes(&table, self.tracked(&txn))).await;
         write::finish(txn, result).await
     }
 

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::guard::own_writes;
 use crate::hooks::encode_row;
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::write::{self, AttributeChange, ContextValues};
@@ -118,7 +119,8 @@ where
             return Ok((None, Vec::new()));
         }
         let txn = super::begin(db).await?;
-        let result = super::in_one_revision(self.tracked(&txn, keep)).await;
+        let table = content_type::<E>();
+        let result = super::in_one_revision(own_writes(&table, self.tracked(&txn, keep))).await;
         write::finish(txn, result).await
     }
 

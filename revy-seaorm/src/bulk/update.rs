@@ -12,6 +12,7 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
+use crate::guard::own_writes;
 use crate::hooks::{encode_named_row, row_values, update_changes};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::write::{self, ContextValues};
@@ -133,7 +134,8 @@ impl<E: EntityTrait> UpdateMany<E> {
             });
         }
         let txn = super::begin(db).await?;
-        let result = super::in_one_revision(self.tracked(&txn)).await;
+        let table = content_type::<E>();
+        let result = super::in_one_revision(own_writes(&table, self.tracked(&txn))).await;
         write::finish(txn, result).await
     }
 

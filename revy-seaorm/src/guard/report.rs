@@ -1,0 +1,413 @@
+//! Deciding whether a write is revy's own, and reporting the ones that are not.
+//!
+//! Two kinds of permission make a write to a tracked table revy's own:
+//!
+//! - a [`Permit`] that a `before_*` hook leaves in the context's stash right
+//!   before sea-orm sends the hook's statement; the guard takes it when it
+//!   sees that statement, and the `after_*` hook takes back one left unused
+//!   (when no guard is in use), so permits never pile up in the stash, whose
+//!   frames keep only [`Context::STASH_LIMIT`] values;
+//! - [`own_writes`], around the statements of revy's multi-statement paths
+//!   (deletion policies, bulk writes).
+
+use std::any::TypeId;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{LazyLock, Mutex};
+use std::task::{Context as TaskContext, Poll};
+
+use revy_core::Context;
+use sea_orm::{DbBackend, EntityTrait};
+
+use super::sql::{self, WriteKind};
+use crate::Error;
+use crate::keys::content_type;
+
+/// What a guard does with an untracked write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Settings {
+    /// Off: the guard looks at nothing (revy's own plain transactions).
+    pub(crate) on: bool,
+    pub(crate) strict: bool,
+    pub(crate) without_context: bool,
+}
+
+impl Settings {
+    pub(crate) const OFF: Settings = Settings {
+        on: false,
+        strict: false,
+        without_context: false,
+    };
+}
+
+/// Leave to write one statement to `table`: stashed by a `before_*` hook.
+pub(crate) struct Permit {
+    entity: TypeId,
+    table: String,
+}
+
+/// Permits the next statement that writes `E`'s table (a hook's own).
+pub(crate) fn permit<E: EntityTrait + 'static>() {
+    // outside a frame there is nothing to permit: the guard checks
+    // context-less writes without looking for permits
+    let _ = Context::stash(Permit {
+        entity: TypeId::of::<E>(),
+        table: content_type::<E>(),
+    });
+}
+
+/// Takes back a permit for `E` that no guard used.
+pub(crate) fn withdraw<E: 'static>() {
+    let entity = TypeId::of::<E>();
+    Context::take_stashed::<Permit>(|p| p.entity == entity);
+}
+
+thread_local! {
+    /// The tables the [`own_writes`] futures being polled on this thread permit.
+    static OWN_WRITES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `fut` with its writes to `table` counted as revy's own: a guarded
+/// connection neither warns about them nor refuses them, however many
+/// statements `fut` sends. Wrap each statement (or group of statements) of
+/// a revy path that writes a tracked table without its active-model hooks,
+/// e.g. a bulk `UPDATE` whose rows the path journals itself.
+///
+/// What code inside `fut` sees of the context is unchanged: no frame is
+/// pushed, so [`Context::is_active`] and [`Context::is_enabled`] answer as
+/// outside, and hooks stash where they would have. Like a context scope, the
+/// permission holds during each poll of `fut` on the polling thread, so it
+/// does not leak into other tasks, nor into tasks `fut` spawns.
+///
+/// A write made with no context at all is reported by a guard built with
+/// `report_without_context()` even inside `own_writes`: with no context,
+/// nothing journals it.
+pub(crate) async fn own_writes<T>(table: &str, fut: impl Future<Output = T>) -> T {
+    OwnWrites {
+        table: table.to_owned(),
+        fut: Box::pin(fut),
+    }
+    .await
+}
+
+struct OwnWrites<F> {
+    table: String,
+    fut: Pin<Box<F>>,
+}
+
+impl<F: Future> Future for OwnWrites<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let _permitted = Permitted::push(&mut this.table);
+        this.fut.as_mut().poll(cx)
+    }
+}
+
+/// Keeps a table on [`OWN_WRITES`] while it lives (also while unwinding).
+struct Permitted<'a> {
+    table: &'a mut String,
+}
+
+impl<'a> Permitted<'a> {
+    fn push(table: &'a mut String) -> Self {
+        let name = std::mem::take(table);
+        let _ = OWN_WRITES.try_with(|own| own.borrow_mut().push(name));
+        Permitted { table }
+    }
+}
+
+impl Drop for Permitted<'_> {
+    fn drop(&mut self) {
+        if let Ok(Some(name)) = OWN_WRITES.try_with(|own| own.borrow_mut().pop()) {
+            *self.table = name;
+        }
+    }
+}
+
+fn own_write(table: &str) -> bool {
+    OWN_WRITES
+        .try_with(|own| own.borrow().iter().any(|t| t == table))
+        .unwrap_or(false)
+}
+
+fn take_permit(table: &str) -> bool {
+    Context::take_stashed::<Permit>(|p| p.table == table).is_some()
+}
+
+/// Looks at `sql` before it runs: every write to a tracked table that is
+/// not revy's own is counted, and warned about or refused.
+pub(crate) fn check(settings: Settings, backend: DbBackend, sql: &str) -> Result<(), Error> {
+    if !settings.on {
+        return Ok(());
+    }
+    let active = Context::is_active();
+    if active && Context::is_disabled() {
+        return Ok(());
+    }
+    if !active && !settings.without_context {
+        return Ok(());
+    }
+    for write in sql::written_tables(sql, backend) {
+        let Some(table) = crate::undo::tracked_table(|t| write.table.matches(t)) else {
+            continue;
+        };
+        if active && (own_write(&table) || take_permit(&table)) {
+            continue;
+        }
+        report(&table, write.kind, active, settings.strict)?;
+    }
+    Ok(())
+}
+
+/// How many untracked writes each table had, and whether it was warned of.
+#[derive(Default)]
+struct Seen {
+    count: u64,
+    warned: bool,
+}
+
+static SEEN: LazyLock<Mutex<BTreeMap<String, Seen>>> = LazyLock::new(Default::default);
+
+fn report(table: &str, kind: WriteKind, in_context: bool, strict: bool) -> Result<(), Error> {
+    let first = match SEEN.lock() {
+        Ok(mut seen) => {
+            let entry = seen.entry(table.to_owned()).or_default();
+            entry.count += 1;
+            !std::mem::replace(&mut entry.warned, true)
+        }
+        Err(_) => false,
+    };
+    let reason = reason(kind, in_context);
+    if strict {
+        return Err(Error::UntrackedWrite {
+            table: table.to_owned(),
+            statement: kind.keyword(),
+            reason,
+        });
+    }
+    if first {
+        tracing::warn!(
+            table,
+            statement = kind.keyword(),
+            "revy: untracked {} on table {table}: {reason} (warned once per table; \
+             revy::untracked_writes() counts every one)",
+            kind.keyword(),
+        );
+    }
+    Ok(())
+}
+
+fn reason(kind: WriteKind, in_context: bool) -> String {
+    if !in_context {
+        return "it ran with no revy context, so nothing journals it; run it inside \
+                Context::new().scope(..), or carry the caller's context into a spawned task \
+                with Context::capture()"
+            .to_owned();
+    }
+    let fix = match kind {
+        WriteKind::Insert => {
+            "insert through an ActiveModel's insert/save or revy::insert_many::<E>(..) \
+             instead of E::insert(..).exec(..) or E::insert_many(..)"
+        }
+        WriteKind::Update => {
+            "update through an ActiveModel's update/save or revy::update_many::<E>() \
+             instead of E::update(..).exec(..) or E::update_many()"
+        }
+        WriteKind::Delete => {
+            "delete through an ActiveModel's delete, revy::delete(&db, model), \
+             revy::delete_many::<E>() or revy::delete_by_id::<E>(..) instead of \
+             E::delete_many(), E::delete_by_id(..) or E::delete(..).exec(..)"
+        }
+        WriteKind::Truncate => {
+            "a TRUNCATE cannot be journaled row by row; use revy::delete_many::<E>()"
+        }
+    };
+    format!(
+        "it bypasses revy's hooks, so the journal misses it; {fix} (E = the entity of this table)"
+    )
+}
+
+/// How many writes to each tracked table bypassed revy, as seen by guarded
+/// connections ([`Guarded`](crate::Guarded)) since the process started or
+/// [`reset_untracked_writes`] was last called. Writes a strict guard refused
+/// count too. Made by [`untracked_writes`].
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{EntityTrait, sea_query::Expr};
+///
+/// revy_seaorm::register::<user::Entity>();
+/// let db = revy_seaorm::Guarded::new(db);
+/// let before = revy_seaorm::untracked_writes().get("users");
+/// Context::new()
+///     .scope(user::Entity::update_many().col_expr(user::Column::Name, Expr::value("x")).exec(&db))
+///     .await?;
+/// assert_eq!(revy_seaorm::untracked_writes().get("users"), before + 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UntrackedWrites {
+    counts: BTreeMap<String, u64>,
+}
+
+impl UntrackedWrites {
+    /// The count of one table (its [`content_type`](crate::content_type)), 0 if none.
+    pub fn get(&self, table: &str) -> u64 {
+        self.counts.get(table).copied().unwrap_or(0)
+    }
+
+    /// Every table's count, by table name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.counts.iter().map(|(t, n)| (t.as_str(), *n))
+    }
+
+    /// The count of all tables together.
+    pub fn total(&self) -> u64 {
+        self.counts.values().sum()
+    }
+
+    /// True when no untracked write was seen.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+/// The untracked writes guarded connections have seen so far in this
+/// process, per table: see [`UntrackedWrites`]. Export it to your metrics
+/// to see which code paths still bypass revy.
+///
+/// ```
+/// for (table, count) in revy_seaorm::untracked_writes().iter() {
+///     println!("{table}: {count} untracked writes");
+/// }
+/// ```
+pub fn untracked_writes() -> UntrackedWrites {
+    let counts = SEEN
+        .lock()
+        .map(|seen| {
+            seen.iter()
+                .filter(|(_, s)| s.count > 0)
+                .map(|(t, s)| (t.clone(), s.count))
+                .collect()
+        })
+        .unwrap_or_default();
+    UntrackedWrites { counts }
+}
+
+/// Sets every count of [`untracked_writes`] back to zero, and lets each
+/// table warn once more, as if the process had just started. For tests;
+/// tests that run in parallel should compare counts of tables of their own
+/// before and after instead.
+///
+/// ```
+/// revy_seaorm::reset_untracked_writes();
+/// assert!(revy_seaorm::untracked_writes().is_empty());
+/// ```
+pub fn reset_untracked_writes() {
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn own_writes_permits_its_table_only_while_polled() {
+        assert!(!own_write("a"));
+        let seen = own_writes("a", async {
+            tokio::task::yield_now().await;
+            (own_write("a"), own_write("b"))
+        })
+        .await;
+        assert_eq!(seen, (true, false));
+        assert!(!own_write("a"));
+    }
+
+    #[tokio::test]
+    async fn own_writes_leaves_the_context_alone() {
+        let inside = own_writes("a", async { (Context::is_active(), Context::is_enabled()) }).await;
+        assert_eq!(inside, (false, false));
+        let inside = Context::as_disabled()
+            .scope(own_writes("a", async {
+                (Context::is_active(), Context::is_enabled())
+            }))
+            .await;
+        assert_eq!(inside, (true, false));
+    }
+
+    /// Counts the warnings sent to it.
+    struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn each_table_warns_once_and_counts_every_write() {
+        let warnings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = Warnings(warnings.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..3 {
+                report("unit_warn_a", WriteKind::Update, true, false).unwrap();
+            }
+            report("unit_warn_b", WriteKind::Delete, true, false).unwrap();
+            let refused = report("unit_warn_c", WriteKind::Insert, true, true).unwrap_err();
+            assert!(
+                refused.to_string().contains("revy::insert_many"),
+                "{refused}"
+            );
+        });
+        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let counts = untracked_writes();
+        assert_eq!(counts.get("unit_warn_a"), 3);
+        assert_eq!(counts.get("unit_warn_b"), 1);
+        assert_eq!(counts.get("unit_warn_c"), 1);
+    }
+
+    struct E;
+
+    #[test]
+    fn permits_do_not_pile_up() {
+        Context::new().sync_scope(|| {
+            for _ in 0..200 {
+                let _ = Context::stash(Permit {
+                    entity: TypeId::of::<E>(),
+                    table: "t".into(),
+                });
+                withdraw::<E>();
+            }
+            Context::stash(7_u8).unwrap();
+            for _ in 0..200 {
+                let _ = Context::stash(Permit {
+                    entity: TypeId::of::<E>(),
+                    table: "t".into(),
+                });
+                assert!(take_permit("t"));
+            }
+            assert_eq!(Context::take_stashed::<u8>(|_| true), Some(7));
+        });
+    }
+}
