@@ -38,7 +38,8 @@
 //!     .await?;
 //!
 //! let delta = object_delta::Entity::find().one(&db).await?.unwrap();
-//! assert_eq!(delta.action, "Create");
+//! assert_eq!(delta.action, Action::Create);
+//! assert_eq!(delta.actor(), Some(Actor::new("users", 7)));
 //! assert_eq!(delta.actor_id.as_deref(), Some("7"));
 //! // one attribute delta per column: `id` (filled by the database) and `code`
 //! assert_eq!(attribute_delta::Entity::find().all(&db).await?.len(), 2);

@@ -241,7 +241,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         revision_id: Set(delta.revision_id),
         actor_type: Set(actor_type),
         actor_id: Set(actor_id),
-        action: Set(delta.action.as_str().to_owned()),
+        action: Set(delta.action),
         description: Set(delta.description.to_owned()),
         content_type: Set(delta.content_type.to_owned()),
         content_id: Set(delta.content_id.to_owned()),
@@ -302,7 +302,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
             revision_id: Set(deltas.revision_id),
             actor_type: Set(actor_type.clone()),
             actor_id: Set(actor_id.clone()),
-            action: Set(deltas.action.as_str().to_owned()),
+            action: Set(deltas.action),
             description: Set(deltas.description.to_owned()),
             content_type: Set(deltas.content_type.to_owned()),
             content_id: Set(content_id.clone()),
@@ -323,7 +323,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         .column(object_delta::Column::ContentId)
         .filter(object_delta::Column::RevisionId.eq(deltas.revision_id))
         .filter(object_delta::Column::ContentType.eq(deltas.content_type))
-        .filter(object_delta::Column::Action.eq(deltas.action.as_str()))
+        .filter(object_delta::Column::Action.eq(deltas.action))
         .filter(object_delta::Column::ContentId.is_in(rows.iter().map(|(c, _)| c.clone())))
         .into_tuple()
         .all(db)
