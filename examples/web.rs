@@ -237,7 +237,7 @@ async fn delete_note(
 #[derive(Serialize)]
 struct HistoryEntry {
     id: i64,
-    action: String,
+    action: revy::Action,
     /// `kind:id`, or null for the system.
     actor: Option<String>,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -285,10 +285,7 @@ async fn note_history(
             let revision = revisions.get(&d.revision_id);
             HistoryEntry {
                 id: d.id,
-                actor: d
-                    .actor_type
-                    .zip(d.actor_id)
-                    .map(|(k, i)| format!("{k}:{i}")),
+                actor: d.actor().map(|a| a.to_string()),
                 created_at: d.created_at,
                 revision: RevisionJson {
                     id: d.revision_id,

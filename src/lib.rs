@@ -17,7 +17,7 @@
 //! #     impl ActiveModelBehavior for ActiveModel { revy::track!(); }
 //! # }
 //! use revy::entity::{attribute_delta, object_delta};
-//! use revy::{Actor, Context};
+//! use revy::{Action, Actor, Context};
 //! use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Schema, Set, TransactionTrait};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,29 +38,122 @@
 //!     .await?;
 //!
 //! let delta = object_delta::Entity::find().one(&db).await?.unwrap();
-//! assert_eq!(delta.action, "Create");
+//! assert_eq!(delta.action, Action::Create);
+//! assert_eq!(delta.actor(), Some(Actor::new("users", 7)));
 //! assert_eq!(delta.actor_id.as_deref(), Some("7"));
 //! // one attribute delta per column: `id` (filled by the database) and `code`
 //! assert_eq!(attribute_delta::Entity::find().all(&db).await?.len(), 2);
 //! # Ok(()) }
 //! ```
 //!
-//! This crate re-exports [`revy_core`] (the context, actors, actions) and
-//! [`revy_seaorm`] (the journal, hooks and queries).
+//! The [README](https://github.com/revy-rs/revy#readme) is the guide; every
+//! code block in it is compiled and run as a test of this crate.
+//!
+//! # Cargo features
+//!
+//! revy turns on no sea-orm driver and no runtime: your application's own
+//! `sea-orm` line picks them (`sqlx-postgres`, `sqlx-mysql`, `sqlx-sqlite`,
+//! and `runtime-tokio` or another runtime), and cargo builds only those.
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `migration` | [`migration::Migration`], a sea-orm-migration step that creates the journal tables (sea-orm-migration without any driver of its own) |
+//! | `axum` | [`axum::RevyLayer`], a tower layer that runs each HTTP request in a context |
+//!
+//! # What is where
+//!
+//! - **Track** an entity: [`track!`], the [`hooks`] it expands to, [`install`]
+//!   for the journal tables, the journal's [`entity`] modules, [`Tracked`]
+//!   drafts with per-column actors.
+//! - **Context** (who acts, why, whether tracking is on): [`Context`],
+//!   [`Frame`], [`Actor`], [`LazyRevision`], [`CapturedContext`].
+//! - **Read** the history: [`history`], [`as_of`], [`diff`], [`ObjectSnapshot`],
+//!   [`revision_actors`], [`revision_deltas`], and
+//!   [`with_snapshot`](SelectSnapshotExt::with_snapshot) from the [`prelude`].
+//! - **Roll back**: [`restore`], [`revert`], [`undo_revision`].
+//! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
+//!   [`delete`], [`delete_in_chunks`].
+//! - **Bulk** writes: see the bulk group below.
+//! - **Web**: `revy::axum` (feature `axum`).
+//!
+//! This crate only re-exports [`revy_core`] (the context, actors, actions; no
+//! database) and [`revy_seaorm`] (the journal, hooks and queries).
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use revy_core::*;
-pub use revy_seaorm::*;
+pub use revy_core;
+pub use revy_seaorm;
+
+// Track: one line per entity, the journal it writes, drafts.
+#[doc(inline)]
+pub use revy_seaorm::{
+    CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, Tracked, codec, content_type, entity, hooks,
+    install, register, track,
+};
+
+// Context: who acts, why, and whether tracking is on.
+#[doc(inline)]
+pub use revy_core::{
+    Action, Actor, CapturedContext, Context, ContextError, Frame, LazyRevision, ParseError, Scoped,
+    context,
+};
+
+// Read: history, snapshots, diffs.
+#[doc(inline)]
+pub use revy_seaorm::{
+    ActorExt, History, ObjectSnapshot, SelectSnapshotExt, SnapshotSelect, as_of, diff, history,
+    revision_actors, revision_deltas,
+};
+
+// Roll back: restore a deleted row, revert a row, undo a revision.
+#[doc(inline)]
+pub use revy_seaorm::{TrackedEntity, restore, revert, undo_revision};
+
+// Deletion: tracked CASCADE / SET / SET_NULL / SET_DEFAULT.
+#[doc(inline)]
+pub use revy_seaorm::{
+    ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
+    delete_in_chunks,
+};
+
+// Bulk: tracked `insert_many`, `update_many`, `delete_many`, `delete_by_id`,
+// and the guard that reports writes that bypass revy.
+#[doc(inline)]
+pub use revy_seaorm::{
+    DeleteMany, Guarded, GuardedTransaction, InsertMany, RevyTransaction, UntrackedWrites,
+    UpdateMany, Where, delete_by_id, delete_many, insert_many, reset_untracked_writes,
+    untracked_writes, update_many,
+};
+
+// Errors.
+#[doc(inline)]
+pub use revy_seaorm::Error;
 
 /// Web backends: [`RevyLayer`](revy_axum::RevyLayer), a tower layer that
 /// runs each HTTP request in a context with its user as the actor and its
 /// `X-Commit-Message` as the revision description. Enabled by the `axum`
 /// feature.
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use revy_axum as axum;
 
+/// The journal as a sea-orm-migration step. Enabled by the `migration`
+/// feature.
+#[cfg(feature = "migration")]
+#[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
+pub mod migration {
+    #[doc(inline)]
+    pub use revy_seaorm::migration::Migration;
+}
+
 /// Extension traits that add sea-orm abilities to revy's core types:
-/// `Actor::of(&model)` and `actor.load::<E>(&db)`.
+/// `Actor::of(&model)`, `actor.load::<E>(&db)` and `select.with_snapshot::<E>()`.
 pub mod prelude {
+    #[doc(inline)]
     pub use revy_seaorm::prelude::*;
 }
+
+/// The README, compiled: each of its Rust blocks is a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -42,7 +42,7 @@ pub(crate) struct Config {
 ///   from a header on its own: headers are whatever the client says.
 /// - the **revision description** from the
 ///   [`X-Commit-Message`](RevyLayer::DEFAULT_DESCRIPTION_HEADER) header,
-///   cleaned of control characters and cut to
+///   cleaned of control and format characters (bidi overrides) and cut to
 ///   [1024 bytes](RevyLayer::DEFAULT_MAX_HEADER_LEN);
 /// - optionally the request's method, path and id as the revision's
 ///   [meta](RevyLayer::with_request_meta);

@@ -12,7 +12,8 @@
 //!   authentication middleware inserted; by default none (the system). The
 //!   layer never trusts a header for it.
 //! - **revision description**: from the `X-Commit-Message` header, with
-//!   control characters dropped and the length bounded (1024 bytes).
+//!   control and format characters (bidi overrides, zero-width) dropped and
+//!   the length bounded (1024 bytes).
 //! - **meta** (opt-in): method, path and request id.
 //! - **one revision per request** (opt-in).
 //!

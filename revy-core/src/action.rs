@@ -22,17 +22,37 @@ use crate::error::ParseError;
 /// assert!(!Action::Set.is_object_action());
 /// assert!("create".parse::<Action>().is_err()); // exact spelling only
 /// ```
+///
+/// With the `sea-orm` feature (which revy-seaorm turns on), `Action` is a
+/// string-backed sea-orm `ActiveEnum`: it is the type of the journal's
+/// `action` columns, so `delta.action == Action::Create` and
+/// `object_delta::Column::Action.eq(Action::Delete)` work as written. The
+/// column holds the words above, at most 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum),
+    sea_orm(
+        rs_type = "String",
+        db_type = "String(sea_orm::sea_query::StringLen::N(16))",
+        enum_name = "revy_action"
+    )
+)]
 pub enum Action {
     /// A row was inserted.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "Create"))]
     Create,
     /// A row was updated.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "Update"))]
     Update,
     /// A row was deleted.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "Delete"))]
     Delete,
     /// A column received a non-NULL value.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "Set"))]
     Set,
     /// A column became NULL.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "Unset"))]
     Unset,
 }
 
@@ -92,6 +112,20 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", a.as_str()));
             assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);
         }
+    }
+
+    /// The words sea-orm stores are the ones `as_str` names, so journals
+    /// written before `Action` became the column type read back unchanged.
+    #[cfg(feature = "sea-orm")]
+    #[test]
+    fn sea_orm_stores_the_same_words() {
+        use sea_orm::{ActiveEnum, Iterable};
+        assert_eq!(Action::iter().collect::<Vec<_>>(), Action::ALL);
+        for a in Action::ALL {
+            assert_eq!(a.to_value(), a.as_str());
+            assert_eq!(Action::try_from_value(&a.as_str().to_owned()).unwrap(), a);
+        }
+        assert!(Action::try_from_value(&"create".to_owned()).is_err());
     }
 
     #[test]

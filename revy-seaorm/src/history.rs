@@ -61,10 +61,7 @@ pub async fn revision_actors<C: ConnectionTrait>(
         .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
     let mut out: Vec<Option<Actor>> = Vec::new();
     for (kind, id) in objects.into_iter().chain(attributes) {
-        let actor = match (kind, id) {
-            (Some(kind), Some(id)) => Some(Actor { kind, id }),
-            _ => None,
-        };
+        let actor = crate::journal::actor_from_columns(kind, id);
         if !out.contains(&actor) {
             out.push(actor);
         }
@@ -192,7 +189,7 @@ impl<E: EntityTrait> History<E> {
             q = q.filter(object_delta::Column::Id.lt(before));
         }
         if let Some(action) = self.action {
-            q = q.filter(object_delta::Column::Action.eq(action.as_str()));
+            q = q.filter(object_delta::Column::Action.eq(action));
         }
         match self.actor {
             Some(Some(actor)) => {
@@ -238,7 +235,7 @@ where
         .one(db)
         .await?;
     Ok(match newest {
-        Some((delta, _)) if delta.action == Action::Delete.as_str() => None,
+        Some((delta, _)) if delta.action == Action::Delete => None,
         Some((_, snapshot)) => snapshot,
         None => None,
     })

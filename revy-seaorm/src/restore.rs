@@ -190,9 +190,7 @@ where
 {
     let table = content_type::<E>();
     let target = match previous_delta(db, &table, content_id, first_delta_id).await? {
-        Some(d) if d.action != Action::Delete.as_str() => {
-            Some(snapshot_or_error::<E, C>(db, d.id).await?)
-        }
+        Some(d) if d.action != Action::Delete => Some(snapshot_or_error::<E, C>(db, d.id).await?),
         _ => None,
     };
     let key = keys::key_values_from_id::<E::ActiveModel>(content_id)?;

@@ -3,7 +3,7 @@
 use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
 use revy::entity::{attribute_delta, object_delta};
-use revy::{Actor, Context, Tracked};
+use revy::{Action, Actor, Context, Tracked};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -154,7 +154,7 @@ async fn drafts_of_existing_rows_update_them(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(delta.action, "Update");
+    assert_eq!(delta.action, Action::Update);
     let attrs = attributes(db, delta.id).await;
     let who: Vec<(&str, Option<&str>)> = attrs
         .iter()

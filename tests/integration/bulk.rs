@@ -215,7 +215,7 @@ async fn journal(
                     a.field_name,
                     a.old_value.to_string(),
                     a.new_value.to_string(),
-                    a.action,
+                    a.action.to_string(),
                     a.actor_id,
                     a.description,
                 )
@@ -231,7 +231,7 @@ async fn journal(
                 revisions[&delta.revision_id].clone(),
                 delta.actor_id,
                 delta.actor_type,
-                delta.action,
+                delta.action.to_string(),
                 delta.description,
                 attributes,
             ),
@@ -346,7 +346,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
     assert!(
         creates
             .iter()
-            .all(|d| d.action == Action::Create.as_str() && d.actor_id.as_deref() == Some("9"))
+            .all(|d| d.action == Action::Create && d.actor_id.as_deref() == Some("9"))
     );
     for a in attribute_delta::Entity::find().all(db).await.unwrap() {
         let by_system = a.field_name == "id" || a.field_name == "balance" || a.field_name == "name";
@@ -370,7 +370,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
         .unwrap();
     assert_eq!(gone.rows_affected, 1);
     let delete = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq(Action::Delete.as_str()))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .one(db)
         .await
         .unwrap()

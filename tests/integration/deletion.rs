@@ -3,7 +3,7 @@
 use crate::common::TestDb;
 use crate::common::entities::{account, line, node, player, team, transaction};
 use revy::entity::{attribute_delta, object_delta};
-use revy::{Actor, Context};
+use revy::{Action, Actor, Context};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -78,7 +78,7 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
 
     let deletes = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .order_by_asc(object_delta::Column::Id)
         .all(db)
         .await
@@ -148,7 +148,7 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
     Context::new().scope(revy::delete(db, a)).await.unwrap();
     assert_eq!(line::Entity::find().count(db).await.unwrap(), 0);
     let deletes = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .order_by_asc(object_delta::Column::Id)
         .all(db)
         .await
@@ -170,7 +170,7 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
     );
     // every row got a baseline, so every row can be restored
     let creates = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Create"))
+        .filter(object_delta::Column::Action.eq(Action::Create))
         .count(db)
         .await
         .unwrap();
@@ -245,7 +245,7 @@ async fn set_policies_update_the_foreign_key(t: TestDb) {
     );
 
     let updates = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Update"))
+        .filter(object_delta::Column::Action.eq(Action::Update))
         .filter(object_delta::Column::ContentType.eq("players"))
         .all(db)
         .await
@@ -278,14 +278,18 @@ async fn set_policies_update_the_foreign_key(t: TestDb) {
         (
             captain.old_value.clone(),
             captain.new_value.clone(),
-            captain.action.as_str()
+            captain.action
         ),
-        (serde_json::json!(red.id), serde_json::json!(null), "Unset")
+        (
+            serde_json::json!(red.id),
+            serde_json::json!(null),
+            Action::Unset
+        )
     );
     // one revision for the team and everything it touched
     let team_delete = object_delta::Entity::find()
         .filter(object_delta::Column::ContentType.eq("teams"))
-        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .one(db)
         .await
         .unwrap()
@@ -343,7 +347,7 @@ async fn cycles_in_the_data_end(t: TestDb) {
         .collect();
     assert_eq!(left, [5]);
     let deletes = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .count(db)
         .await
         .unwrap();
@@ -400,14 +404,14 @@ async fn ten_thousand_children_cascade_in_chunks(t: TestDb) {
     assert_eq!(deletes_of_children, 10);
     assert_eq!(transaction::Entity::find().count(db).await.unwrap(), 0);
     let deletes = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .count(db)
         .await
         .unwrap();
     assert_eq!(deletes, 10_001);
     // the children had no history: each got a baseline first
     let creates = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Create"))
+        .filter(object_delta::Column::Action.eq(Action::Create))
         .filter(object_delta::Column::ContentType.eq("transactions"))
         .count(db)
         .await

@@ -52,7 +52,7 @@ async fn history_pages_and_filters(t: TestDb) {
         .unwrap();
     assert_eq!(all.len(), 10);
     assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
-    assert_eq!(all.last().unwrap().action, "Create");
+    assert_eq!(all.last().unwrap().action, Action::Create);
 
     // keyset pagination: pages of 4 cover everything once
     let mut seen = Vec::new();

@@ -5,7 +5,7 @@ use crate::common::entities::{account, membership, note, transaction};
 use crate::common::{self, TestDb};
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::prelude::*;
-use revy::{Actor, Context, LazyRevision};
+use revy::{Action, Actor, Context, LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -88,7 +88,7 @@ async fn create_account_in_a_context(t: TestDb) {
     assert_eq!(rev.meta, Some(json!({"request_id": "r-1"})));
 
     let delta = object_delta::Entity::find().one(db).await.unwrap().unwrap();
-    assert_eq!(delta.action, "Create");
+    assert_eq!(delta.action, Action::Create);
     assert_eq!(delta.revision_id, rev.id);
     assert_eq!(delta.description, "new account");
     assert_eq!(delta.content_type, "accounts");
@@ -111,11 +111,11 @@ async fn create_account_in_a_context(t: TestDb) {
         (code.old_value.clone(), code.new_value.clone()),
         (json!(null), json!("E.0001"))
     );
-    assert_eq!(code.action, "Set");
+    assert_eq!(code.action, Action::Set);
     assert_eq!(code.description, "typed in");
     // a NULL column is an Unset
     let name = by_name("name");
-    assert_eq!(name.action, "Unset");
+    assert_eq!(name.action, Action::Unset);
     assert_eq!(name.new_value, json!(null));
     // a column the caller left out and the database defaulted
     let balance = by_name("balance");
@@ -210,7 +210,7 @@ async fn updating_one_field_records_exactly_that_field(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(delta.action, "Update");
+    assert_eq!(delta.action, Action::Update);
     assert_eq!(delta.description, "fix amount");
     assert_eq!(delta.actor_id.as_deref(), Some("2"));
     let attrs = attributes_of(db, delta.id).await;
@@ -269,7 +269,7 @@ async fn delete_records_a_delete_without_attribute_deltas(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(delta.action, "Delete");
+    assert_eq!(delta.action, Action::Delete);
     assert_eq!(delta.content_id, a.id.to_string());
     assert_eq!(delta.description, "closed");
     assert_eq!(delta.actor_id.as_deref(), Some("3"));
@@ -425,8 +425,8 @@ async fn first_tracked_update_records_a_baseline(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        deltas.iter().map(|d| d.action.as_str()).collect::<Vec<_>>(),
-        ["Create", "Update"]
+        deltas.iter().map(|d| d.action).collect::<Vec<_>>(),
+        [Action::Create, Action::Update]
     );
     assert_eq!(deltas[0].actor_id, None, "the baseline is the system's");
     assert_ne!(
@@ -480,8 +480,8 @@ async fn first_tracked_delete_records_a_baseline(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(
-        deltas.iter().map(|d| d.action.as_str()).collect::<Vec<_>>(),
-        ["Create", "Delete"]
+        deltas.iter().map(|d| d.action).collect::<Vec<_>>(),
+        [Action::Create, Action::Delete]
     );
     assert_eq!(attributes_of(db, deltas[0].id).await.len(), ACCOUNT_COLUMNS);
 }
@@ -598,11 +598,10 @@ async fn statements_per_tracked_operation(t: TestDb) {
                 &a.content_id,
                 a.revision_id,
                 &if a.old_value.is_null() {
-                    "Create"
+                    Action::Create
                 } else {
-                    "Update"
+                    Action::Update
                 }
-                .to_owned()
             ),
             "{a:?} belongs to {o:?}"
         );

@@ -11,7 +11,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use revy::entity::object_delta;
 use revy::prelude::*;
-use revy::{Actor, Context, ObjectSnapshot};
+use revy::{Action, Actor, Context, ObjectSnapshot};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
@@ -275,7 +275,9 @@ async fn snapshots_equal_the_rows_they_describe(t: TestDb) {
                         .await
                         .unwrap();
                     let delta = latest_delta(&t, saved.id).await;
-                    if delta.action == "Update" && expected.iter().all(|(d, _)| *d != delta.id) {
+                    if delta.action == Action::Update
+                        && expected.iter().all(|(d, _)| *d != delta.id)
+                    {
                         expected.push((delta.id, saved.clone()));
                     }
                     live[i] = saved;

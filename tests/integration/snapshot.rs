@@ -4,7 +4,7 @@ use crate::common::TestDb;
 use crate::common::entities::{account, account_v2, account_v3, membership};
 use revy::entity::object_delta;
 use revy::prelude::*;
-use revy::{Actor, Context, LazyRevision, ObjectSnapshot};
+use revy::{Action, Actor, Context, LazyRevision, ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -68,7 +68,7 @@ async fn recovery_restores_a_deleted_membership(t: TestDb) {
     assert_eq!(membership::Entity::find().count(db).await.unwrap(), 0);
 
     let (delta, snapshot) = object_delta::Entity::find()
-        .filter(object_delta::Column::Action.eq("Delete"))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
         .filter(object_delta::Column::ContentType.eq("memberships"))
         .filter(object_delta::Column::ContentId.eq(r#"[7,"admins"]"#))
         .order_by_desc(object_delta::Column::Id)
@@ -77,7 +77,7 @@ async fn recovery_restores_a_deleted_membership(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(delta.action, "Delete");
+    assert_eq!(delta.action, Action::Delete);
     let snapshot = snapshot.unwrap();
     assert_eq!(snapshot, m);
     // saved again as it is, it restores the membership with the same keys
@@ -169,7 +169,7 @@ async fn snapshot_at_every_delta_equals_the_row_then(t: TestDb) {
         .await
         .unwrap();
     let delete = deltas_of(db, "accounts", &id).await.last().unwrap().clone();
-    assert_eq!(delete.action, "Delete");
+    assert_eq!(delete.action, Action::Delete);
     assert_eq!(
         ObjectSnapshot::<account::Entity>::at(delete.id)
             .one(db)
@@ -214,7 +214,7 @@ async fn restore_and_revert(t: TestDb) {
         .unwrap();
     assert_eq!(reverted, original);
     let revert_delta = deltas_of(db, "accounts", &id).await.last().unwrap().clone();
-    assert_eq!(revert_delta.action, "Update");
+    assert_eq!(revert_delta.action, Action::Update);
     let fields: Vec<String> = revy::entity::attribute_delta::Entity::find()
         .filter(revy::entity::attribute_delta::Column::ObjectDeltaId.eq(revert_delta.id))
         .all(db)
@@ -246,7 +246,7 @@ async fn restore_and_revert(t: TestDb) {
     assert_eq!(all_accounts(db).await, vec![changed]);
     assert_eq!(
         deltas_of(db, "accounts", &id).await.last().unwrap().action,
-        "Create"
+        Action::Create
     );
 }
 

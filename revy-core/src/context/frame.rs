@@ -121,7 +121,7 @@ impl Frame {
     pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
         Scoped {
             frames: Frames::One(self.values),
-            future,
+            future: Some(future),
         }
     }
 
@@ -154,10 +154,26 @@ pin_project! {
     /// and [`CapturedContext::scope`]. It is `Send` when the inner future is.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     #[derive(Debug)]
+    ///
+    /// The inner future is also dropped inside the frames, as tokio's
+    /// `TaskLocalFuture` does: a `Drop` that reads the context (a guard held
+    /// across an `.await`, a cancelled scope) sees the scope's values, not
+    /// the caller's.
     pub struct Scoped<F> {
         frames: Frames,
+        // `Some` until dropped, so the drop below can run it in the frames
         #[pin]
-        future: F,
+        future: Option<F>,
+    }
+
+    impl<F> PinnedDrop for Scoped<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let _pushed = Pushed::new(this.frames.as_mut_slice());
+            // drops the future in place, which pinning allows
+            let mut future = this.future;
+            future.set(None);
+        }
     }
 }
 
@@ -167,7 +183,11 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _pushed = Pushed::new(this.frames.as_mut_slice());
-        this.future.poll(cx)
+        match this.future.as_pin_mut() {
+            Some(future) => future.poll(cx),
+            // `None` only during the drop above, which no poll follows
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -209,7 +229,7 @@ impl CapturedContext {
     pub fn scope<F: Future>(self, future: F) -> Scoped<F> {
         Scoped {
             frames: Frames::Many(self.frames),
-            future,
+            future: Some(future),
         }
     }
 

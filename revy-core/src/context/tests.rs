@@ -330,3 +330,50 @@ fn scoped_futures_are_send_when_the_inner_future_is() {
     let c = Context::new().sync_scope(|| Context::capture().unwrap());
     assert_send(&c.scope(async {}));
 }
+
+/// Reads the context's actor when dropped.
+struct ReadsActorOnDrop(std::sync::Arc<std::sync::Mutex<Vec<Option<Actor>>>>);
+
+impl Drop for ReadsActorOnDrop {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push(Context::actor());
+    }
+}
+
+#[tokio::test]
+async fn the_inner_future_is_dropped_inside_its_frame() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let inner = Some(Actor::new("users", 1));
+    let outer = Some(Actor::new("users", 2));
+    Context::via_actor(outer.clone())
+        .scope(async {
+            // never polled: the guard is dropped with the unstarted future
+            let guard = ReadsActorOnDrop(seen.clone());
+            drop(Context::via_actor(inner.clone()).scope(async move {
+                let _guard = guard;
+            }));
+            // cancelled while waiting: the guard is held across an await
+            let guard = ReadsActorOnDrop(seen.clone());
+            let mut waiting = Box::pin(Context::via_actor(inner.clone()).scope(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            }));
+            assert!(futures_poll_once(waiting.as_mut()).await.is_pending());
+            drop(waiting);
+            // a captured context, too
+            let guard = ReadsActorOnDrop(seen.clone());
+            let captured = Context::via_actor(inner.clone())
+                .sync_scope(Context::capture)
+                .unwrap();
+            drop(captured.scope(async move {
+                let _guard = guard;
+            }));
+            // and the caller's frame is back afterwards
+            assert_eq!(Context::actor(), outer);
+        })
+        .await;
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![inner.clone(), inner.clone(), inner]
+    );
+}

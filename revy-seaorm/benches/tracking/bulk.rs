@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use criterion::{Criterion, Throughput};
+use revy_core::Action;
 use revy_seaorm::entity::{attribute_delta, object_delta, revision};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -182,7 +183,7 @@ async fn insert(db: &DatabaseConnection, way: Way, n: u64) {
                         ];
                         (r.id.to_string(), values.to_vec())
                     });
-                    journal_floor(&txn, "Create", changes.collect()).await;
+                    journal_floor(&txn, Action::Create, changes.collect()).await;
                 }
             }
             txn.commit().await.unwrap();
@@ -241,7 +242,7 @@ async fn update(db: &DatabaseConnection, way: Way, round: i64) {
                             )
                         })
                         .collect();
-                    journal_floor(&txn, "Update", changes).await;
+                    journal_floor(&txn, Action::Update, changes).await;
                 }
             }
             txn.commit().await.unwrap();
@@ -280,7 +281,7 @@ async fn delete(db: &DatabaseConnection, way: Way) {
                         .iter()
                         .map(|r| (r.id.to_string(), Vec::new()))
                         .collect();
-                    journal_floor(&txn, "Delete", deltas).await;
+                    journal_floor(&txn, Action::Delete, deltas).await;
                 }
             }
             txn.commit().await.unwrap();
@@ -293,7 +294,7 @@ async fn delete(db: &DatabaseConnection, way: Way) {
 /// attribute delta per changed column.
 async fn journal_floor<C: ConnectionTrait>(
     db: &C,
-    action: &str,
+    action: Action,
     rows: Vec<(String, Vec<(&'static str, serde_json::Value)>)>,
 ) {
     let now = Utc::now();
@@ -312,7 +313,7 @@ async fn journal_floor<C: ConnectionTrait>(
         revision_id: Set(revision_id),
         actor_type: Set(Some("users".into())),
         actor_id: Set(Some("1".into())),
-        action: Set(action.into()),
+        action: Set(action),
         description: Set(String::new()),
         content_type: Set("bench_plain_items".into()),
         content_id: Set(content_id.clone()),
@@ -334,7 +335,7 @@ async fn journal_floor<C: ConnectionTrait>(
                     revision_id: Set(revision_id),
                     actor_type: Set(Some("users".into())),
                     actor_id: Set(Some("1".into())),
-                    action: Set("Set".into()),
+                    action: Set(Action::Set),
                     description: Set(String::new()),
                     content_type: Set("bench_plain_items".into()),
                     content_id: Set(content_id.clone()),

@@ -2,6 +2,7 @@
 //! build long histories and families of children in seconds.
 
 use chrono::Utc;
+use revy_core::Action;
 use revy_seaorm::entity::{attribute_delta, object_delta, revision};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, NotSet, QueryFilter,
@@ -15,7 +16,7 @@ use crate::insert_rows;
 /// Journal rows of one object delta, written straight to the tables.
 pub struct SeedDelta {
     pub content_id: String,
-    pub action: &'static str,
+    pub action: Action,
     /// Per column: name, old value, new value.
     pub columns: Vec<(&'static str, Json, Json)>,
 }
@@ -44,7 +45,7 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
             revision_id: Set(revision_id),
             actor_type: Set(None),
             actor_id: Set(None),
-            action: Set(d.action.into()),
+            action: Set(d.action),
             description: Set(String::new()),
             content_type: Set(content_type.into()),
             content_id: Set(d.content_id.clone()),
@@ -77,7 +78,11 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                         revision_id: Set(revision_id),
                         actor_type: Set(None),
                         actor_id: Set(None),
-                        action: Set(if new.is_null() { "Unset" } else { "Set" }.into()),
+                        action: Set(if new.is_null() {
+                            Action::Unset
+                        } else {
+                            Action::Set
+                        }),
                         description: Set(String::new()),
                         content_type: Set(content_type.into()),
                         content_id: Set(d.content_id.clone()),
@@ -124,7 +129,7 @@ pub async fn analyze(db: &DatabaseConnection) {
 pub fn updates(content_id: &str, n: u64) -> impl Iterator<Item = SeedDelta> + '_ {
     (1..=n as i64).map(move |round| SeedDelta {
         content_id: content_id.to_owned(),
-        action: "Update",
+        action: Action::Update,
         columns: vec![
             ("quantity", json!(round - 1), json!(round)),
             (
@@ -188,7 +193,7 @@ pub async fn family(db: &DatabaseConnection, n: u64) -> item::Model {
         .iter()
         .map(|c| SeedDelta {
             content_id: c.id.to_string(),
-            action: "Create",
+            action: Action::Create,
             columns: vec![
                 ("id", Json::Null, json!(c.id)),
                 ("parent_id", Json::Null, json!(c.parent_id)),

@@ -48,7 +48,7 @@ pub struct DeleteMany<E: EntityTrait> {
 ///     .await?;
 /// assert_eq!(gone.rows_affected, 1);
 /// let delete = object_delta::Entity::find()
-///     .filter(object_delta::Column::Action.eq(Action::Delete.as_str()))
+///     .filter(object_delta::Column::Action.eq(Action::Delete))
 ///     .one(&db)
 ///     .await?
 ///     .unwrap();

@@ -13,7 +13,7 @@
 //! # revy_seaorm::__doc_fixture!();
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let db = setup().await?;
-//! use revy_core::{Action, Context};
+//! use revy_core::Context;
 //! use revy_seaorm::entity::object_delta;
 //! use sea_orm::sea_query::Expr;
 //! use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};

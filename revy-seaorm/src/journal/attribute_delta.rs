@@ -1,5 +1,6 @@
 //! `revy_attribute_deltas`: one row per column a tracked operation changed.
 
+use revy_core::{Action, Actor};
 use sea_orm::entity::prelude::*;
 
 /// An attribute delta: one column of one row changing from `old_value` to
@@ -37,7 +38,7 @@ pub struct Model {
     /// The id of the actor who set the column; `None` for the system.
     pub actor_id: Option<String>,
     /// `Set` or `Unset` (the new value is NULL).
-    pub action: String,
+    pub action: Action,
     /// The context's attribute delta description at the time; `""` if none.
     #[sea_orm(column_type = "Text")]
     pub description: String,
@@ -70,6 +71,23 @@ pub enum Relation {
 impl Related<super::object_delta::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ObjectDelta.def()
+    }
+}
+
+impl Model {
+    /// Who made the change: `Some(actor)`, or `None` for the system.
+    ///
+    /// ```
+    /// # use revy_seaorm::entity::attribute_delta::Model;
+    /// # fn check(delta: &Model) {
+    /// match delta.actor() {
+    ///     Some(actor) => println!("{}:{}", actor.kind, actor.id),
+    ///     None => println!("the system"),
+    /// }
+    /// # }
+    /// ```
+    pub fn actor(&self) -> Option<Actor> {
+        super::actor_from_columns(self.actor_type.clone(), self.actor_id.clone())
     }
 }
 

@@ -12,3 +12,15 @@ pub(crate) mod schema;
 pub(crate) mod write;
 
 pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
+
+/// The actor that a row's `actor_type` and `actor_id` columns name: both
+/// NULL (or either, in a row written by hand) is the system.
+pub(crate) fn actor_from_columns(
+    kind: Option<String>,
+    id: Option<String>,
+) -> Option<revy_core::Actor> {
+    match (kind, id) {
+        (Some(kind), Some(id)) => Some(revy_core::Actor { kind, id }),
+        _ => None,
+    }
+}

@@ -1,5 +1,6 @@
 //! `revy_object_deltas`: one row per tracked create, update or delete.
 
+use revy_core::{Action, Actor};
 use sea_orm::entity::prelude::*;
 
 /// An object delta: one create, update or delete of one row.
@@ -31,7 +32,7 @@ pub struct Model {
     /// The actor's id; `None` for the system.
     pub actor_id: Option<String>,
     /// `Create`, `Update` or `Delete`.
-    pub action: String,
+    pub action: Action,
     /// The context's object delta description at the time; `""` if none.
     #[sea_orm(column_type = "Text")]
     pub description: String,
@@ -67,6 +68,23 @@ impl Related<super::revision::Entity> for Entity {
 impl Related<super::attribute_delta::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::AttributeDelta.def()
+    }
+}
+
+impl Model {
+    /// Who made the change: `Some(actor)`, or `None` for the system.
+    ///
+    /// ```
+    /// # use revy_seaorm::entity::object_delta::Model;
+    /// # fn check(delta: &Model) {
+    /// match delta.actor() {
+    ///     Some(actor) => println!("{}:{}", actor.kind, actor.id),
+    ///     None => println!("the system"),
+    /// }
+    /// # }
+    /// ```
+    pub fn actor(&self) -> Option<Actor> {
+        super::actor_from_columns(self.actor_type.clone(), self.actor_id.clone())
     }
 }
 

@@ -241,7 +241,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         revision_id: Set(delta.revision_id),
         actor_type: Set(actor_type),
         actor_id: Set(actor_id),
-        action: Set(delta.action.as_str().to_owned()),
+        action: Set(delta.action),
         description: Set(delta.description.to_owned()),
         content_type: Set(delta.content_type.to_owned()),
         content_id: Set(delta.content_id.to_owned()),
