@@ -50,6 +50,7 @@ post!(default_post, "guard_default_posts", tracked);
 post!(raw_post, "guard_raw_posts", tracked);
 post!(context_post, "guard_context_posts", tracked);
 post!(plain_post, "guard_plain_posts", {});
+post!(bulk_post, "guard_bulk_posts", tracked);
 
 async fn count(table: &str) -> u64 {
     revy::untracked_writes().get(table)
@@ -489,7 +490,63 @@ async fn context_decides_what_is_reported(t: TestDb) {
     assert_eq!(count(table).await, before + 4);
 }
 
+/// revy's bulk calls pass a strict guard, on the connection and in a
+/// guarded transaction, and journal every row; sea-orm's own are refused.
+async fn bulk_calls_pass_in_strict_mode(t: TestDb) {
+    t.create_table(bulk_post::Entity).await;
+    let db = Guarded::new(t.db.clone())
+        .strict()
+        .report_without_context()
+        .register::<bulk_post::Entity>();
+    let posts = |titles: &[&str]| {
+        titles
+            .iter()
+            .map(|title| bulk_post::ActiveModel {
+                title: Set((*title).to_owned()),
+                ..Default::default()
+            })
+            .collect::<Vec<_>>()
+    };
+    Context::new()
+        .scope(async {
+            revy::insert_many::<bulk_post::Entity>(posts(&["a", "b", "c"]))
+                .exec(&db)
+                .await
+                .unwrap();
+            let txn = db.begin().await.unwrap();
+            revy::update_many::<bulk_post::Entity>()
+                .col_expr(bulk_post::Column::Title, Expr::value("z"))
+                .filter(bulk_post::Column::Title.ne("c"))
+                .exec(&txn)
+                .await
+                .unwrap();
+            revy::delete_by_id::<bulk_post::Entity>(3)
+                .exec(&txn)
+                .await
+                .unwrap();
+            let refused = bulk_post::Entity::delete_many().exec(&txn).await;
+            assert!(refused.is_err(), "sea-orm's own delete_many passed");
+            txn.commit().await.unwrap();
+            revy::delete_many::<bulk_post::Entity>()
+                .exec(&db)
+                .await
+                .unwrap();
+        })
+        .await;
+    assert_eq!(bulk_post::Entity::find().count(&t.db).await.unwrap(), 0);
+    let journaled = object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq("guard_bulk_posts"))
+        .count(&t.db)
+        .await
+        .unwrap();
+    assert_eq!(journaled, 3 + 2 + 1 + 2);
+    // with no context, even revy's call is reported: nothing journals it
+    let refused = revy::delete_many::<bulk_post::Entity>().exec(&db).await;
+    assert!(refused.is_err(), "a write with no context passed");
+}
+
 backend_tests!(
+    bulk_calls_pass_in_strict_mode,
     strict_refuses_untracked_writes,
     default_mode_counts_each_untracked_statement,
     raw_sql_is_caught,
