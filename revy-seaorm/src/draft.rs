@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::journal::write::AttributeChange;
+use crate::journal::rows::AttributeChange;
 use crate::keys;
 
 /// An active model being edited, that records for each [`set`](Tracked::set)

@@ -59,7 +59,8 @@ use sea_orm::{
 };
 
 use crate::draft::{DraftEdits, apply_edits};
-use crate::journal::write::{self, AttributeChange, ContextValues, NewObjectDelta};
+use crate::journal::rows::{AttributeChange, ContextValues, NewObjectDelta};
+use crate::journal::write;
 use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
 use crate::{Error, guard};
@@ -76,19 +77,17 @@ enum Op {
     Insert {
         given: Vec<Option<serde_json::Value>>,
     },
-    /// The row before the update (as read, encoded when needed), and
-    /// whether the journal knew it.
-    Update {
-        content_id: String,
-        old: Vec<Value>,
-        has_history: bool,
-    },
-    /// The row before the delete, and whether the journal knew it.
-    Delete {
-        content_id: String,
-        old: Vec<Value>,
-        has_history: bool,
-    },
+    /// An update or a delete of an existing row.
+    Change { action: Action, row: Existing },
+}
+
+/// A row as it was before an update or delete.
+struct Existing {
+    content_id: String,
+    /// Every column's value, as read.
+    old: Vec<Value>,
+    /// Whether the journal had seen the row.
+    has_history: bool,
 }
 
 /// Call before an insert (`insert = true`) or update is sent. Reads the
@@ -114,13 +113,10 @@ where
         }
         Some(Op::Insert { given })
     } else {
-        current_row::<A, C>(&am, db)
-            .await?
-            .map(|(content_id, old, has_history)| Op::Update {
-                content_id,
-                old,
-                has_history,
-            })
+        current_row::<A, C>(&am, db).await?.map(|row| Op::Change {
+            action: Action::Update,
+            row,
+        })
     };
     if let Some(op) = op {
         stash::<A::Entity>(op)?;
@@ -155,11 +151,10 @@ where
     if Context::is_disabled() {
         return Ok(am);
     }
-    if let Some((content_id, old, has_history)) = current_row::<A, C>(&am, db).await? {
-        stash::<A::Entity>(Op::Delete {
-            content_id,
-            old,
-            has_history,
+    if let Some(row) = current_row::<A, C>(&am, db).await? {
+        stash::<A::Entity>(Op::Change {
+            action: Action::Delete,
+            row,
         })?;
     }
     guard::permit::<A::Entity>();
@@ -195,7 +190,7 @@ fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
 /// then reports the missing row itself). The row is locked for the rest of
 /// the transaction where the backend can (`FOR UPDATE`), so concurrent
 /// updates of one row chain their old and new values correctly.
-async fn current_row<A, C>(am: &A, db: &C) -> Result<Option<(String, Vec<Value>, bool)>, Error>
+async fn current_row<A, C>(am: &A, db: &C) -> Result<Option<Existing>, Error>
 where
     A: ActiveModelTrait,
     C: ConnectionTrait,
@@ -240,7 +235,11 @@ where
         || !batch::known_ids(db, &content_type, vec![content_id.clone()])
             .await?
             .is_empty();
-    Ok(Some((content_id, row_values(&model), known)))
+    Ok(Some(Existing {
+        content_id,
+        old: row_values(&model),
+        has_history: known,
+    }))
 }
 
 const LAST_DELTA: &str = "revy_last_object_delta";
@@ -288,6 +287,27 @@ pub(crate) fn update_changes<M: ModelTrait>(
     Ok(changes)
 }
 
+/// A `Create`'s attribute deltas: every column as stored (`new`, encoded,
+/// in column order), the columns the caller gave (`given`) by the
+/// context's actor, those the database filled by the system.
+pub(crate) fn create_changes<E: EntityTrait>(
+    new: Vec<serde_json::Value>,
+    given: &[Option<serde_json::Value>],
+    ctx: &ContextValues,
+) -> Vec<AttributeChange> {
+    column_names::<E>()
+        .zip(new)
+        .zip(given)
+        .map(|((field_name, new_value), given)| AttributeChange {
+            field_name,
+            old_value: serde_json::Value::Null,
+            new_value,
+            actor: given.as_ref().and(ctx.actor.clone()),
+            description: ctx.attribute_delta_description.clone(),
+        })
+        .collect()
+}
+
 /// Every column's value of a model, in column order.
 pub(crate) fn row_values<M: ModelTrait>(model: &M) -> Vec<Value> {
     <M::Entity as EntityTrait>::Column::iter()
@@ -314,73 +334,77 @@ where
     M::Entity: 'static,
     C: ConnectionTrait,
 {
+    if insert {
+        record_insert(model, db).await
+    } else {
+        record_update(model, db).await
+    }
+}
+
+async fn record_insert<M, C>(model: &M, db: &C) -> Result<(), Error>
+where
+    M: ModelTrait,
+    M::Entity: 'static,
+    C: ConnectionTrait,
+{
     let entity = TypeId::of::<M::Entity>();
     let content_id = keys::content_id_of_model(model)?;
     let content_type = content_type::<M::Entity>();
-    if insert {
-        let new = encode_row(model)?;
-        // The newest pending insert whose given values the row shows;
-        // failing that (the database changed a value), the newest insert.
-        let pending = Context::take_stashed::<Pending>(|p| {
-            p.entity == entity
-                && matches!(&p.op, Op::Insert { given } if given.iter().zip(&new).all(|(g, n)| g.as_ref().is_none_or(|g| g == n)))
-        })
-        .or_else(|| {
-            Context::take_stashed::<Pending>(|p| {
-                p.entity == entity && matches!(p.op, Op::Insert { .. })
-            })
-        });
-        let Some(Pending {
-            ctx,
-            op: Op::Insert { given },
-            ..
-        }) = pending
-        else {
-            return Ok(());
-        };
-        let changes = column_names::<M::Entity>()
-            .zip(new)
-            .zip(given)
-            .map(|((field_name, new_value), given)| AttributeChange {
-                field_name,
-                old_value: serde_json::Value::Null,
-                new_value,
-                // what the database filled in is the system's doing
-                actor: given.and(ctx.actor.clone()),
-                description: ctx.attribute_delta_description.clone(),
-            })
-            .collect();
-        let changes = match Context::take_stashed::<DraftEdits>(|d| d.entity == entity) {
-            Some(d) => apply_edits(changes, d.edits),
-            None => changes,
-        };
-        return write_delta(
-            db,
-            &ctx,
-            Action::Create,
-            &content_type,
-            &content_id,
-            changes,
-        )
-        .await;
-    }
+    let new = encode_row(model)?;
+    // The newest pending insert whose given values the row shows;
+    // failing that (the database changed a value), the newest insert.
     let pending = Context::take_stashed::<Pending>(|p| {
         p.entity == entity
-            && matches!(&p.op, Op::Update { content_id: id, .. } if *id == content_id)
+            && matches!(&p.op, Op::Insert { given } if given.iter().zip(&new).all(|(g, n)| g.as_ref().is_none_or(|g| g == n)))
+    })
+    .or_else(|| {
+        Context::take_stashed::<Pending>(|p| {
+            p.entity == entity && matches!(p.op, Op::Insert { .. })
+        })
     });
     let Some(Pending {
         ctx,
-        op: Op::Update {
-            old, has_history, ..
-        },
+        op: Op::Insert { given },
         ..
     }) = pending
     else {
         return Ok(());
     };
+    let changes = create_changes::<M::Entity>(new, &given, &ctx);
+    let changes = match Context::take_stashed::<DraftEdits>(|d| d.entity == entity) {
+        Some(d) => apply_edits(changes, d.edits),
+        None => changes,
+    };
+    write_delta(
+        db,
+        &ctx,
+        Action::Create,
+        &content_type,
+        &content_id,
+        changes,
+    )
+    .await
+}
+
+async fn record_update<M, C>(model: &M, db: &C) -> Result<(), Error>
+where
+    M: ModelTrait,
+    M::Entity: 'static,
+    C: ConnectionTrait,
+{
+    let entity = TypeId::of::<M::Entity>();
+    let content_id = keys::content_id_of_model(model)?;
+    let Some((ctx, row)) = take_change(entity, Action::Update, &content_id) else {
+        return Ok(());
+    };
     // taken now, so a draft whose save changed nothing is not left behind
     let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
-    let changes = update_changes(&old, model, &ctx.actor, &ctx.attribute_delta_description)?;
+    let changes = update_changes(
+        &row.old,
+        model,
+        &ctx.actor,
+        &ctx.attribute_delta_description,
+    )?;
     if changes.is_empty() {
         return Ok(());
     }
@@ -388,18 +412,7 @@ where
         Some(d) => apply_edits(changes, d.edits),
         None => changes,
     };
-    if !has_history {
-        write_baseline::<M::Entity, C>(db, &content_type, &content_id, &old).await?;
-    }
-    write_delta(
-        db,
-        &ctx,
-        Action::Update,
-        &content_type,
-        &content_id,
-        changes,
-    )
-    .await
+    record_change::<M::Entity, C>(db, &ctx, Action::Update, row, changes).await
 }
 
 async fn record_delete<A, C>(am: &A, db: &C) -> Result<(), Error>
@@ -408,38 +421,48 @@ where
     A::Entity: 'static,
     C: ConnectionTrait,
 {
-    let entity = TypeId::of::<A::Entity>();
     let Some(key) = keys::key_values_of_active(am)? else {
         return Ok(());
     };
     let content_id = keys::content_id_of::<A::Entity>(&key)?;
-    let pending = Context::take_stashed::<Pending>(|p| {
-        p.entity == entity
-            && matches!(&p.op, Op::Delete { content_id: id, .. } if *id == content_id)
-    });
-    let Some(Pending {
-        ctx,
-        op: Op::Delete {
-            old, has_history, ..
-        },
-        ..
-    }) = pending
-    else {
+    let entity = TypeId::of::<A::Entity>();
+    let Some((ctx, row)) = take_change(entity, Action::Delete, &content_id) else {
         return Ok(());
     };
-    let content_type = content_type::<A::Entity>();
-    if !has_history {
-        write_baseline::<A::Entity, C>(db, &content_type, &content_id, &old).await?;
+    record_change::<A::Entity, C>(db, &ctx, Action::Delete, row, Vec::new()).await
+}
+
+/// Takes what `before_save`/`before_delete` read for this update or delete
+/// of this row.
+fn take_change(
+    entity: TypeId,
+    action: Action,
+    content_id: &str,
+) -> Option<(ContextValues, Existing)> {
+    let pending = Context::take_stashed::<Pending>(|p| {
+        p.entity == entity
+            && matches!(&p.op, Op::Change { action: a, row } if *a == action && row.content_id == content_id)
+    })?;
+    match pending.op {
+        Op::Change { row, .. } => Some((pending.ctx, row)),
+        Op::Insert { .. } => None,
     }
-    write_delta(
-        db,
-        &ctx,
-        Action::Delete,
-        &content_type,
-        &content_id,
-        Vec::new(),
-    )
-    .await
+}
+
+/// Journals an update or delete of an existing row: its baseline first if
+/// the journal has never seen it, then the object delta.
+async fn record_change<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    ctx: &ContextValues,
+    action: Action,
+    row: Existing,
+    changes: Vec<AttributeChange>,
+) -> Result<(), Error> {
+    let content_type = content_type::<E>();
+    if !row.has_history {
+        write_baseline::<E, C>(db, &content_type, &row.content_id, &row.old).await?;
+    }
+    write_delta(db, ctx, action, &content_type, &row.content_id, changes).await
 }
 
 async fn write_delta<C: ConnectionTrait>(

@@ -11,10 +11,10 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::guard::own_writes;
 use crate::hooks::encode_named_row;
 use crate::journal::batch::{self, RowDelta};
-use crate::journal::write::{self, ContextValues};
+use crate::journal::rows::ContextValues;
+use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages};
 use sea_orm::Iterable;
@@ -121,8 +121,7 @@ impl<E: EntityTrait> DeleteMany<E> {
                 .await?);
         }
         let txn = super::begin(db).await?;
-        let table = content_type::<E>();
-        let result = super::in_one_revision(own_writes(&table, self.tracked(&txn))).await;
+        let result = super::as_one_call::<E, _>(self.tracked(&txn)).await;
         write::finish(txn, result).await
     }
 

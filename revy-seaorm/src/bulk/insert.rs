@@ -4,15 +4,15 @@ use revy_core::{Action, Context};
 use sea_orm::sea_query::FromValueTuple;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    IdenStatic, InsertManyResult, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyTrait,
-    QueryFilter, QueryTrait, Statement, TransactionTrait,
+    InsertManyResult, IntoActiveModel, Iterable, ModelTrait, PrimaryKeyTrait, QueryFilter,
+    QueryTrait, Statement, TransactionTrait,
 };
 
 use crate::Error;
-use crate::guard::own_writes;
-use crate::hooks::encode_row;
+use crate::hooks::{create_changes, encode_row};
 use crate::journal::batch::{self, RowDelta};
-use crate::journal::write::{self, AttributeChange, ContextValues};
+use crate::journal::rows::ContextValues;
+use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset;
 
@@ -119,8 +119,7 @@ where
             return Ok((None, Vec::new()));
         }
         let txn = super::begin(db).await?;
-        let table = content_type::<E>();
-        let result = super::in_one_revision(own_writes(&table, self.tracked(&txn, keep))).await;
+        let result = super::as_one_call::<E, _>(self.tracked(&txn, keep)).await;
         write::finish(txn, result).await
     }
 
@@ -145,7 +144,7 @@ where
                 deltas.push(RowDelta {
                     content_id: keys::content_id_of_model(row)?,
                     before: None,
-                    changes: create_changes(row, &given, &ctx)?,
+                    changes: create_changes::<E>(encode_row(row)?, &given, &ctx),
                 });
             }
             batch::record_rows(db, &ctx, Action::Create, &table, deltas).await?;
@@ -171,27 +170,6 @@ fn given_of<A: ActiveModelTrait>(model: &A) -> Result<Given, Error> {
             ActiveValue::NotSet => Ok(None),
         })
         .collect()
-}
-
-/// A `Create`'s attribute deltas: every column as stored, the caller's
-/// columns by the context's actor, the database's by the system.
-fn create_changes<M: ModelTrait>(
-    row: &M,
-    given: &Given,
-    ctx: &ContextValues,
-) -> Result<Vec<AttributeChange>, Error> {
-    let names = <M::Entity as EntityTrait>::Column::iter().map(|c| c.as_str().to_owned());
-    Ok(names
-        .zip(encode_row(row)?)
-        .zip(given)
-        .map(|((field_name, new_value), given)| AttributeChange {
-            field_name,
-            old_value: serde_json::Value::Null,
-            new_value,
-            actor: given.as_ref().and(ctx.actor.clone()),
-            description: ctx.attribute_delta_description.clone(),
-        })
-        .collect())
 }
 
 /// Whether `row` shows every value `given` holds.

@@ -89,11 +89,13 @@ use std::future::Future;
 use revy_core::{Context, LazyRevision};
 use sea_orm::sea_query::{ConditionalStatement, IntoCondition, LogicalChainOper};
 use sea_orm::{
-    Condition, ConnectionTrait, DbBackend, SqliteTransactionMode, TransactionOptions,
+    Condition, ConnectionTrait, DbBackend, EntityTrait, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
 use crate::Error;
+use crate::guard::own_writes;
+use crate::keys::content_type;
 
 /// The conditions a bulk builder collected through sea-orm's
 /// [`QueryFilter`](sea_orm::QueryFilter): the builders' `QueryStatement`.
@@ -150,9 +152,18 @@ where
     Ok(db.begin_with_options(options).await?)
 }
 
-/// Runs `work` in the context's revision, or in one new revision of its
-/// own when the context has none, so a whole bulk call is one revision.
-pub(crate) async fn in_one_revision<F: Future>(work: F) -> F::Output {
+/// Runs the tracked `work` of one bulk call on `E`'s table: in the
+/// context's revision, or in one new revision of its own when the context
+/// has none, so a whole call is one revision; its writes to the table are
+/// revy's own (see [`Guarded`](crate::Guarded)).
+pub(crate) async fn as_one_call<E, T>(
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error>
+where
+    E: EntityTrait,
+{
+    let table = content_type::<E>();
+    let work = own_writes(&table, work);
     if Context::revision().is_some() {
         work.await
     } else {

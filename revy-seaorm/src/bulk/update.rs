@@ -12,10 +12,10 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::guard::own_writes;
 use crate::hooks::{encode_named_row, row_values, update_changes};
 use crate::journal::batch::{self, RowDelta};
-use crate::journal::write::{self, ContextValues};
+use crate::journal::rows::ContextValues;
+use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages};
 
@@ -139,8 +139,7 @@ impl<E: EntityTrait> UpdateMany<E> {
             });
         }
         let txn = super::begin(db).await?;
-        let table = content_type::<E>();
-        let result = super::in_one_revision(own_writes(&table, self.tracked(&txn))).await;
+        let result = super::as_one_call::<E, _>(self.tracked(&txn)).await;
         write::finish(txn, result).await
     }
 

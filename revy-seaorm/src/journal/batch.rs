@@ -9,10 +9,8 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QuerySelect};
 
 use super::object_delta;
-use super::write::{
-    self, AttributeChange, ContextValues, NewObjectDelta, Parent, actor_columns, attribute_row,
-    insert_attributes,
-};
+use super::rows::{AttributeChange, ContextValues, NewObjectDelta, actor_columns, now};
+use super::write::{self, Parent, attribute_row, insert_attributes};
 use crate::Error;
 
 /// One row's entry in a chunk's journal.
@@ -212,7 +210,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(());
     }
-    let created_at = write::now();
+    let created_at = now();
     let (actor_type, actor_id) = actor_columns(deltas.actor);
     let mut insert = Query::insert();
     insert.into_table(object_delta::Entity).columns([

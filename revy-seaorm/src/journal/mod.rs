@@ -8,6 +8,7 @@ pub mod migration;
 pub mod object_delta;
 mod one_query;
 pub mod revision;
+pub(crate) mod rows;
 pub(crate) mod schema;
 pub(crate) mod write;
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
-use super::write::{AttributeChange, NewObjectDelta, actor_columns};
+use super::rows::{AttributeChange, NewObjectDelta, actor_columns};
 use super::{attribute_delta, object_delta};
 
 /// Parameters of the object delta, in the order of `?1`..`?8`.

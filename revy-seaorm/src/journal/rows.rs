@@ -1,0 +1,93 @@
+//! The rows the journal writers write: what the context said, one
+//! column's change, one object delta.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use revy_core::{Action, Actor, Context, LazyRevision};
+use sea_orm::sea_query::Value;
+
+/// What the context said when an operation began.
+#[derive(Debug, Clone)]
+pub(crate) struct ContextValues {
+    pub actor: Option<Actor>,
+    pub object_delta_description: String,
+    pub attribute_delta_description: String,
+    pub revision: Option<LazyRevision>,
+    pub revision_description: String,
+    pub meta: serde_json::Value,
+}
+
+impl ContextValues {
+    pub(crate) fn current() -> Self {
+        ContextValues {
+            actor: Context::actor(),
+            object_delta_description: Context::object_delta_description(),
+            attribute_delta_description: Context::attribute_delta_description(),
+            revision: Context::revision(),
+            revision_description: Context::revision_description(),
+            meta: Context::meta(),
+        }
+    }
+}
+
+/// One column's change, ready to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct AttributeChange {
+    pub field_name: String,
+    pub old_value: serde_json::Value,
+    pub new_value: serde_json::Value,
+    pub actor: Option<Actor>,
+    pub description: String,
+}
+
+impl AttributeChange {
+    /// The values an attribute delta holds of its own, not shared with its
+    /// object delta: actor type, actor id, action, description, field name,
+    /// old value, new value.
+    pub(crate) fn into_own_values(self) -> [Value; 7] {
+        let (actor_type, actor_id) = match self.actor {
+            Some(actor) => (Some(actor.kind), Some(actor.id)),
+            None => (None, None),
+        };
+        let action = attribute_action(&self.new_value).as_str();
+        [
+            actor_type.into(),
+            actor_id.into(),
+            action.into(),
+            self.description.into(),
+            self.field_name.into(),
+            self.old_value.into(),
+            self.new_value.into(),
+        ]
+    }
+}
+
+/// The journal's timestamp: now, at the microsecond precision every backend keeps.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub(crate) fn actor_columns(actor: &Option<Actor>) -> (Option<String>, Option<String>) {
+    match actor {
+        Some(a) => (Some(a.kind.clone()), Some(a.id.clone())),
+        None => (None, None),
+    }
+}
+
+/// The attribute delta action for a new value: `Unset` iff it is NULL.
+pub(crate) fn attribute_action(new_value: &serde_json::Value) -> Action {
+    if new_value.is_null() {
+        Action::Unset
+    } else {
+        Action::Set
+    }
+}
+
+/// An object delta about to be written.
+pub(crate) struct NewObjectDelta<'a> {
+    pub revision_id: i64,
+    pub action: Action,
+    pub actor: &'a Option<Actor>,
+    pub description: &'a str,
+    pub content_type: &'a str,
+    pub content_id: &'a str,
+}
