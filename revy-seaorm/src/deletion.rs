@@ -36,6 +36,7 @@ use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages, RowKey};
 use crate::restore::TrackedEntity;
+use crate::values;
 
 /// What to do with a child row when its parent is deleted.
 #[derive(Debug, Clone, PartialEq)]
@@ -314,7 +315,7 @@ fn new_value<E: TrackedEntity>(
                 });
             }
             let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();
-            let null = keys::templates_of(&defaults, column)
+            let null = values::templates_of(&defaults, column)
                 .into_iter()
                 .next()
                 .unwrap_or(Value::String(None));
@@ -350,10 +351,10 @@ where
     let set_to = new_value::<E>(column, policy)?;
     let new_json = set_to
         .as_ref()
-        .map(|v| keys::encode::<E>(column, v))
+        .map(|v| values::encode::<E>(column, v))
         .transpose()?;
-    if let (Some(v), Ok(parent)) = (&new_json, keys::encode::<E>(column, parent_key))
-        && keys::identical(v, &parent)
+    if let (Some(v), Ok(parent)) = (&new_json, values::encode::<E>(column, parent_key))
+        && values::identical(v, &parent)
     {
         return Ok(()); // setting the key it already holds changes nothing
     }
@@ -450,12 +451,12 @@ where
         .filter(keyset::key_in::<E>(&keys));
     own_writes(table, update.exec(txn)).await?;
     if let Some(ctx) = walk.tracking.clone() {
-        let new_value = keys::encode::<E>(column, &value)?;
+        let new_value = values::encode::<E>(column, &value)?;
         let description = ctx.attribute_delta_description.clone();
         journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Update, |row| {
             Ok(vec![AttributeChange {
                 field_name: column.as_str().to_owned(),
-                old_value: keys::encode::<E>(column, &row.get(column))?,
+                old_value: values::encode::<E>(column, &row.get(column))?,
                 new_value: new_value.clone(),
                 actor: None,
                 description: description.clone(),

@@ -11,6 +11,7 @@ use sea_orm::{
 use crate::Error;
 use crate::journal::rows::AttributeChange;
 use crate::keys;
+use crate::values;
 
 /// An active model being edited, that records for each [`set`](Tracked::set)
 /// the actor and attribute delta description of the context at that moment.
@@ -102,7 +103,7 @@ where
     /// description as they are now.
     pub fn set(&mut self, column: <A::Entity as EntityTrait>::Column, value: impl Into<Value>) {
         let value = value.into();
-        let new_value = match keys::encode::<A::Entity>(column, &value) {
+        let new_value = match values::encode::<A::Entity>(column, &value) {
             Ok(v) => v,
             Err(e) => {
                 self.error.get_or_insert(e);

@@ -15,6 +15,7 @@ use crate::Error;
 use crate::journal::{attribute_delta, object_delta};
 use crate::keys;
 use crate::snapshot::SelectSnapshotExt;
+use crate::values;
 
 /// The distinct actors of a revision, object deltas' and attribute deltas'
 /// together, in the order they first appear; `None` is the system.
@@ -271,11 +272,11 @@ pub fn diff<M: ModelTrait>(
     let mut out = BTreeMap::new();
     for col in <M::Entity as EntityTrait>::Column::iter() {
         let encode = |m: Option<&M>| match m {
-            Some(m) => keys::encode::<M::Entity>(col, &m.get(col)),
+            Some(m) => values::encode::<M::Entity>(col, &m.get(col)),
             None => Ok(serde_json::Value::Null),
         };
         let (a, b) = (encode(old)?, encode(new)?);
-        if !keys::identical(&a, &b) {
+        if !values::identical(&a, &b) {
             out.insert(col.as_str().to_owned(), (a, b));
         }
     }

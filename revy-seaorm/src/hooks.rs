@@ -63,6 +63,7 @@ use crate::journal::rows::{AttributeChange, ContextValues, NewObjectDelta};
 use crate::journal::write;
 use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
+use crate::values;
 use crate::{Error, guard};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
@@ -106,7 +107,7 @@ where
         for col in <A::Entity as EntityTrait>::Column::iter() {
             given.push(match am.get(col) {
                 ActiveValue::Set(v) | ActiveValue::Unchanged(v) => {
-                    Some(keys::encode::<A::Entity>(col, &v)?)
+                    Some(values::encode::<A::Entity>(col, &v)?)
                 }
                 ActiveValue::NotSet => None,
             });
@@ -247,7 +248,7 @@ const LAST_DELTA: &str = "revy_last_object_delta";
 /// Every column of a model, encoded, in column order.
 pub(crate) fn encode_row<M: ModelTrait>(model: &M) -> Result<Vec<serde_json::Value>, Error> {
     <M::Entity as EntityTrait>::Column::iter()
-        .map(|col| keys::encode::<M::Entity>(col, &model.get(col)))
+        .map(|col| values::encode::<M::Entity>(col, &model.get(col)))
         .collect()
 }
 
@@ -268,12 +269,12 @@ pub(crate) fn update_changes<M: ModelTrait>(
         .zip(column_names::<M::Entity>())
     {
         let new_value = new.get(col);
-        if keys::surely_identical(old_value, &new_value) {
+        if values::surely_identical(old_value, &new_value) {
             continue;
         }
-        let old_value = keys::encode::<M::Entity>(col, old_value)?;
-        let new_value = keys::encode::<M::Entity>(col, &new_value)?;
-        if keys::identical(&old_value, &new_value) {
+        let old_value = values::encode::<M::Entity>(col, old_value)?;
+        let new_value = values::encode::<M::Entity>(col, &new_value)?;
+        if values::identical(&old_value, &new_value) {
             continue;
         }
         changes.push(AttributeChange {
@@ -506,7 +507,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         .map(|(col, value)| {
             Ok((
                 sea_orm::IdenStatic::as_str(&col).to_owned(),
-                keys::encode::<E>(col, value)?,
+                values::encode::<E>(col, value)?,
             ))
         })
         .collect::<Result<Vec<_>, Error>>()?;

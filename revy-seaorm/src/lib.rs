@@ -21,6 +21,7 @@ mod restore;
 mod snapshot;
 mod track;
 mod undo;
+mod values;
 
 pub use actor::ActorExt;
 pub use bulk::{

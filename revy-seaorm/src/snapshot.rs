@@ -18,7 +18,8 @@ use sea_orm::{
 
 use crate::Error;
 use crate::journal::{attribute_delta, object_delta};
-use crate::keys::{self, content_type};
+use crate::keys::content_type;
+use crate::values;
 
 /// The state of a row of `E` right after an object delta, rebuilt from the
 /// journal in one query.
@@ -265,7 +266,7 @@ where
             Some(json) => json,
             None => missing_column_value::<E>(col)?,
         };
-        keys::decode_into(&mut am, &defaults, col, &json)?;
+        values::decode_into(&mut am, &defaults, col, &json)?;
     }
     Ok(Some(am.try_into_model()?))
 }
@@ -276,7 +277,7 @@ where
 fn missing_column_value<E: EntityTrait>(col: E::Column) -> Result<serde_json::Value, Error> {
     let def = col.def();
     if let Some(Expr::Value(default)) = def.get_column_default() {
-        return keys::encode::<E>(col, default);
+        return values::encode::<E>(col, default);
     }
     if def.is_null() {
         return Ok(serde_json::Value::Null);

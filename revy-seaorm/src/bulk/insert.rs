@@ -15,6 +15,7 @@ use crate::journal::rows::ContextValues;
 use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset;
+use crate::values;
 
 /// A tracked multi-row `INSERT`: sea-orm's [`InsertMany`](sea_orm::InsertMany),
 /// journaled. Made by [`insert_many`].
@@ -165,7 +166,7 @@ fn given_of<A: ActiveModelTrait>(model: &A) -> Result<Given, Error> {
     <A::Entity as EntityTrait>::Column::iter()
         .map(|col| match model.get(col) {
             ActiveValue::Set(v) | ActiveValue::Unchanged(v) => {
-                keys::encode::<A::Entity>(col, &v).map(Some)
+                values::encode::<A::Entity>(col, &v).map(Some)
             }
             ActiveValue::NotSet => Ok(None),
         })
@@ -176,7 +177,7 @@ fn given_of<A: ActiveModelTrait>(model: &A) -> Result<Given, Error> {
 fn shows(row: &[serde_json::Value], given: &Given) -> bool {
     row.iter()
         .zip(given)
-        .all(|(r, g)| g.as_ref().is_none_or(|g| keys::identical(g, r)))
+        .all(|(r, g)| g.as_ref().is_none_or(|g| values::identical(g, r)))
 }
 
 /// Puts each model's given values beside the row the database returned for
