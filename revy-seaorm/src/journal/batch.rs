@@ -4,13 +4,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use revy_core::{Action, Actor};
-use sea_orm::sea_query::{Expr, Query};
+use revy_core::Action;
+use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QuerySelect};
 
-use super::object_delta;
-use super::rows::{AttributeChange, ContextValues, NewObjectDelta, actor_columns, now};
+use super::rows::{
+    AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, actor_columns, now,
+};
 use super::write::{self, Parent, attribute_row, insert_attributes};
+use super::{object_delta, recordset};
 use crate::Error;
 
 /// One row's entry in a chunk's journal.
@@ -172,31 +174,64 @@ async fn seen<C: ConnectionTrait>(
     ids: Vec<String>,
     locking: bool,
 ) -> Result<HashSet<String>, Error> {
-    let mut query = object_delta::Entity::find()
-        .select_only()
-        .column(object_delta::Column::ContentId)
-        .distinct()
-        .filter(object_delta::Column::ContentType.eq(content_type))
-        .filter(object_delta::Column::ContentId.is_in(ids));
     if locking {
-        query = query.lock_shared();
+        let known: Vec<String> = object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::ContentId)
+            .distinct()
+            .filter(object_delta::Column::ContentType.eq(content_type))
+            .filter(object_delta::Column::ContentId.is_in(ids))
+            .lock_shared()
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        return Ok(known.into_iter().collect());
     }
-    let known: Vec<String> = query
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    Ok(known.into_iter().collect())
+    // Each key asks whether one delta exists, an index seek that stops at
+    // the first entry: flat in the length of the rows' histories (a
+    // DISTINCT over the keys would read every delta of every row).
+    let mut known = HashSet::new();
+    let backend = db.get_database_backend();
+    for ids in ids.chunks(IDS_PER_EXISTS_QUERY) {
+        let mut keys = ids.iter().map(|id| {
+            Query::select()
+                .expr_as(Expr::val(id.as_str()), KEY)
+                .to_owned()
+        });
+        let Some(mut union) = keys.next() else {
+            continue;
+        };
+        union.unions(keys.map(|k| (UnionType::All, k)));
+        let delta = Query::select()
+            .expr(Expr::val(1))
+            .from(object_delta::Entity)
+            .and_where(object_delta::Column::ContentType.eq(content_type))
+            .and_where(
+                Expr::col((object_delta::Entity, object_delta::Column::ContentId))
+                    .equals((KEYS, KEY)),
+            )
+            .to_owned();
+        let query = Query::select()
+            .column((KEYS, KEY))
+            .from_subquery(union, KEYS)
+            .and_where(Expr::exists(delta))
+            .to_owned();
+        for row in db
+            .query_all_raw(backend.build(&query))
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?
+        {
+            known.insert(row.try_get::<String>("", KEY)?);
+        }
+    }
+    Ok(known)
 }
 
-/// Object deltas of one action by one actor, for many rows of one table.
-pub(crate) struct NewObjectDeltas<'a> {
-    pub revision_id: i64,
-    pub action: Action,
-    pub actor: &'a Option<Actor>,
-    pub description: &'a str,
-    pub content_type: &'a str,
-}
+/// Keys per existence query: SQLite allows 500 terms in a compound SELECT.
+const IDS_PER_EXISTS_QUERY: usize = 500;
+const KEYS: &str = "revy_keys";
+const KEY: &str = "revy_key";
 
 /// Writes an object delta for each row, with its attribute deltas: one
 /// INSERT of the object deltas that returns their ids where the backend
@@ -211,6 +246,9 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         return Ok(());
     }
     let created_at = now();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        return record_many_in_recordsets(db, deltas, rows, created_at).await;
+    }
     let (actor_type, actor_id) = actor_columns(deltas.actor);
     let mut insert = Query::insert();
     insert.into_table(object_delta::Entity).columns([
@@ -280,7 +318,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     let mut newest: HashMap<String, i64> = HashMap::with_capacity(ids.len());
     for (id, content_id) in ids {
         let slot = newest.entry(content_id).or_insert(id);
-        *slot = (*slot).max(id);
+        *slot = std::cmp::max(*slot, id);
     }
     let mut attributes = Vec::new();
     for (content_id, changes) in rows {
@@ -300,4 +338,49 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         attributes.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
     }
     insert_attributes(db, attributes).await
+}
+
+/// [`record_many`] on PostgreSQL: two statements of one parameter each.
+async fn record_many_in_recordsets<C: ConnectionTrait>(
+    db: &C,
+    deltas: NewObjectDeltas<'_>,
+    rows: Vec<(String, Vec<AttributeChange>)>,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let objects =
+        recordset::object_deltas(&deltas, rows.iter().map(|(c, _)| c.clone()), created_at);
+    let returned = db
+        .query_all_raw(objects)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    let mut ids: HashMap<String, i64> = HashMap::with_capacity(returned.len());
+    for row in returned {
+        ids.insert(
+            row.try_get::<String>("", object_delta::Column::ContentId.as_str())?,
+            row.try_get::<i64>("", object_delta::Column::Id.as_str())?,
+        );
+    }
+    if rows.iter().all(|(_, changes)| changes.is_empty()) {
+        return Ok(());
+    }
+    let mut parented = Vec::with_capacity(rows.len());
+    for (content_id, changes) in rows {
+        let Some(&id) = ids.get(&content_id) else {
+            return Err(Error::Db(sea_orm::DbErr::Custom(format!(
+                "revy_object_deltas: the object delta just written for {} {content_id} was not found",
+                deltas.content_type
+            ))));
+        };
+        parented.push((id, content_id, changes));
+    }
+    let attributes = recordset::attribute_deltas(
+        deltas.revision_id,
+        deltas.content_type,
+        parented.into_iter(),
+        created_at,
+    );
+    db.execute_raw(attributes)
+        .await
+        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    Ok(())
 }

@@ -7,6 +7,7 @@ pub(crate) mod batch;
 pub mod migration;
 pub mod object_delta;
 mod one_query;
+mod recordset;
 pub mod revision;
 pub(crate) mod rows;
 pub(crate) mod schema;

@@ -86,7 +86,7 @@ fn sql(backend: DbBackend, rows: usize) -> Arc<str> {
     sql
 }
 
-fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -91,3 +91,12 @@ pub(crate) struct NewObjectDelta<'a> {
     pub content_type: &'a str,
     pub content_id: &'a str,
 }
+
+/// Object deltas of one action by one actor, for many rows of one table.
+pub(crate) struct NewObjectDeltas<'a> {
+    pub revision_id: i64,
+    pub action: Action,
+    pub actor: &'a Option<Actor>,
+    pub description: &'a str,
+    pub content_type: &'a str,
+}
