@@ -39,12 +39,18 @@
 /// - `Entity::update(am).exec(..)`, `Entity::update_many()`;
 /// - `Entity::delete(am).exec(..)`, `Entity::delete_many()`,
 ///   `Entity::delete_by_id(..)`;
+/// - an active model's `update_without_returning`, which runs `before_save`
+///   but never `after_save` (and, since `before_save` ran, a
+///   [`Guarded`](crate::Guarded) connection takes it for a tracked update:
+///   forbid it with clippy, see the README);
 /// - raw SQL (`execute_unprepared`, `execute_raw`, `Statement`s);
 /// - what the database writes itself: triggers, procedures, `ON DELETE` /
 ///   `ON UPDATE` clauses; and other clients of the database.
 ///
 /// Use revy's tracked calls for the first three ([`delete`](crate::delete)
-/// with deletion policies, and revy's bulk writes), and wrap the connection
+/// with deletion policies, and the bulk writes [`insert_many`](crate::insert_many),
+/// [`update_many`](crate::update_many), [`delete_many`](crate::delete_many),
+/// [`delete_by_id`](crate::delete_by_id)), `update` for the fourth, and wrap the connection
 /// in a [`Guarded`](crate::Guarded) one to be told, or stopped, when a
 /// write to a tracked table slips past (raw SQL included).
 #[macro_export]
