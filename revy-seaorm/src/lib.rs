@@ -11,7 +11,7 @@ mod deletion;
 mod doc_fixture;
 mod draft;
 mod error;
-mod guard;
+pub mod guard;
 mod history;
 pub mod hooks;
 mod journal;
