@@ -125,6 +125,8 @@ impl ConditionalStatement for Where {
         let current = std::mem::replace(&mut self.condition, Condition::all());
         self.condition = match condition {
             LogicalChainOper::And(e) => current.add(e),
+            // an empty condition is "true": `true OR e` would select every row
+            LogicalChainOper::Or(e) if current.is_empty() => Condition::all().add(e),
             LogicalChainOper::Or(e) => Condition::any().add(current).add(e),
         };
         self
@@ -168,5 +170,42 @@ where
         work.await
     } else {
         Context::via_revision(LazyRevision::new()).scope(work).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Where;
+    use sea_orm::sea_query::{
+        Alias, ConditionalStatement, Expr, ExprTrait, LogicalChainOper, Query, SqliteQueryBuilder,
+    };
+
+    fn sql(w: &Where) -> String {
+        Query::select()
+            .column(Alias::new("id"))
+            .from(Alias::new("t"))
+            .cond_where(w.condition())
+            .to_string(SqliteQueryBuilder)
+    }
+
+    #[test]
+    fn filters_collect_into_one_condition() {
+        let mut w = Where::default();
+        assert_eq!(sql(&w), r#"SELECT "id" FROM "t" WHERE TRUE"#);
+        w.cond_where(Expr::col(Alias::new("a")).eq(1));
+        w.cond_where(Expr::col(Alias::new("b")).eq(2));
+        assert_eq!(sql(&w), r#"SELECT "id" FROM "t" WHERE "a" = 1 AND "b" = 2"#);
+        w.and_or_where(LogicalChainOper::Or(Expr::col(Alias::new("c")).eq(3)));
+        assert_eq!(
+            sql(&w),
+            r#"SELECT "id" FROM "t" WHERE ("a" = 1 AND "b" = 2) OR "c" = 3"#
+        );
+    }
+
+    #[test]
+    fn an_or_on_nothing_is_not_true() {
+        let mut w = Where::default();
+        w.and_or_where(LogicalChainOper::Or(Expr::col(Alias::new("c")).eq(3)));
+        assert_eq!(sql(&w), r#"SELECT "id" FROM "t" WHERE "c" = 3"#);
     }
 }
