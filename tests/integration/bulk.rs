@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::entities::account;
+use crate::common::entities::{account, membership};
 use crate::common::{Backend, TestDb};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -642,7 +642,82 @@ async fn update_many_races_per_row_updates(t: TestDb) {
     }
 }
 
+/// A composite key: pages walk `(user_id, group_id)` in order across
+/// chunks, rows are named by key tuples, content ids are JSON arrays; the
+/// rows `exec_with_returning` gives back are the rows stored.
+async fn composite_keys_page_and_journal(t: TestDb) {
+    t.create_table(membership::Entity).await;
+    let db = &t.db;
+    let members = (1..=4).flat_map(|user| {
+        ["admins", "devs", "ops"].map(move |group| membership::ActiveModel {
+            user_id: Set(user),
+            group_id: Set(group.to_owned()),
+            role: Set("member".to_owned()),
+        })
+    });
+    let inserted = Context::new()
+        .scope(
+            revy::insert_many::<membership::Entity>(members)
+                .chunk_size(5)
+                .exec_with_returning(db),
+        )
+        .await
+        .unwrap();
+    let mut stored = membership::Entity::find().all(db).await.unwrap();
+    let mut returned = inserted.clone();
+    let key = |m: &membership::Model| (m.user_id, m.group_id.clone());
+    stored.sort_by_key(key);
+    returned.sort_by_key(key);
+    assert_eq!(returned, stored);
+    let promoted = Context::new()
+        .scope(
+            revy::update_many::<membership::Entity>()
+                .set(membership::ActiveModel {
+                    role: Set("lead".to_owned()),
+                    ..Default::default()
+                })
+                .filter(membership::Column::GroupId.ne("ops"))
+                .chunk_size(3)
+                .exec(db),
+        )
+        .await
+        .unwrap();
+    assert_eq!(promoted.rows_affected, 8);
+    let updates = object_delta::Entity::find()
+        .filter(object_delta::Column::Action.eq(Action::Update))
+        .all(db)
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = updates.into_iter().map(|d| d.content_id).collect();
+    ids.sort();
+    assert_eq!(ids.len(), 8);
+    assert_eq!(ids[0], r#"[1,"admins"]"#);
+    let gone = Context::new()
+        .scope(revy::delete_by_id::<membership::Entity>((2, "devs".to_owned())).exec(db))
+        .await
+        .unwrap();
+    assert_eq!(gone.rows_affected, 1);
+    let deleted = Context::new()
+        .scope(
+            revy::delete_many::<membership::Entity>()
+                .chunk_size(2)
+                .exec(db),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted.rows_affected, 11);
+    assert_eq!(
+        object_delta::Entity::find()
+            .filter(object_delta::Column::Action.eq(Action::Delete))
+            .count(db)
+            .await
+            .unwrap(),
+        12
+    );
+}
+
 backend_tests!(
+    composite_keys_page_and_journal,
     bulk_calls_journal_like_per_row_saves,
     a_call_is_one_revision_with_database_filled_columns_by_the_system,
     statements_grow_with_chunks_not_rows,
