@@ -29,7 +29,6 @@ use sea_orm::{
 use crate::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction, own_writes};
-use crate::hooks::encode_named_row;
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::{AttributeChange, ContextValues};
 use crate::journal::write;
@@ -485,7 +484,7 @@ where
         .map(|(content_id, row)| {
             Ok(RowDelta {
                 content_id: content_id.clone(),
-                before: Some(encode_named_row(row)?),
+                before: Some(row),
                 changes: changes(row)?,
             })
         })

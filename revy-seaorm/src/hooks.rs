@@ -63,7 +63,7 @@ use crate::journal::rows::{AttributeChange, ContextValues, NewObjectDelta};
 use crate::journal::write;
 use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
-use crate::values;
+use crate::values::{self, encode_row};
 use crate::{Error, guard};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
@@ -245,13 +245,6 @@ where
 
 const LAST_DELTA: &str = "revy_last_object_delta";
 
-/// Every column of a model, encoded, in column order.
-pub(crate) fn encode_row<M: ModelTrait>(model: &M) -> Result<Vec<serde_json::Value>, Error> {
-    <M::Entity as EntityTrait>::Column::iter()
-        .map(|col| values::encode::<M::Entity>(col, &model.get(col)))
-        .collect()
-}
-
 /// The attribute deltas of an update from `old` (every column's value
 /// before, in column order) to `new`: one per column whose value changed,
 /// by `actor`. Only the columns whose values differ are encoded: a value
@@ -288,6 +281,14 @@ pub(crate) fn update_changes<M: ModelTrait>(
     Ok(changes)
 }
 
+/// Whether a row as stored (`row`, encoded in column order) shows every
+/// value the caller gave (`given`, `None` where it left the column unset).
+pub(crate) fn shows(row: &[serde_json::Value], given: &[Option<serde_json::Value>]) -> bool {
+    row.iter()
+        .zip(given)
+        .all(|(r, g)| g.as_ref().is_none_or(|g| values::identical(g, r)))
+}
+
 /// A `Create`'s attribute deltas: every column as stored (`new`, encoded,
 /// in column order), the columns the caller gave (`given`) by the
 /// context's actor, those the database filled by the system.
@@ -314,15 +315,6 @@ pub(crate) fn row_values<M: ModelTrait>(model: &M) -> Vec<Value> {
     <M::Entity as EntityTrait>::Column::iter()
         .map(|col| model.get(col))
         .collect()
-}
-
-/// Every column of a model with its name, encoded, in column order.
-pub(crate) fn encode_named_row<M: ModelTrait>(
-    model: &M,
-) -> Result<Vec<(String, serde_json::Value)>, Error> {
-    Ok(column_names::<M::Entity>()
-        .zip(encode_row(model)?)
-        .collect())
 }
 
 fn column_names<E: EntityTrait>() -> impl Iterator<Item = String> {
@@ -355,8 +347,7 @@ where
     // The newest pending insert whose given values the row shows;
     // failing that (the database changed a value), the newest insert.
     let pending = Context::take_stashed::<Pending>(|p| {
-        p.entity == entity
-            && matches!(&p.op, Op::Insert { given } if given.iter().zip(&new).all(|(g, n)| g.as_ref().is_none_or(|g| g == n)))
+        p.entity == entity && matches!(&p.op, Op::Insert { given } if shows(&new, given))
     })
     .or_else(|| {
         Context::take_stashed::<Pending>(|p| {
@@ -372,10 +363,10 @@ where
         return Ok(());
     };
     let changes = create_changes::<M::Entity>(new, &given, &ctx);
-    let changes = match Context::take_stashed::<DraftEdits>(|d| d.entity == entity) {
-        Some(d) => apply_edits(changes, d.edits),
-        None => changes,
-    };
+    let changes = with_draft(
+        changes,
+        Context::take_stashed(|d: &DraftEdits| d.entity == entity),
+    );
     write_delta(
         db,
         &ctx,
@@ -409,10 +400,7 @@ where
     if changes.is_empty() {
         return Ok(());
     }
-    let changes = match draft {
-        Some(d) => apply_edits(changes, d.edits),
-        None => changes,
-    };
+    let changes = with_draft(changes, draft);
     record_change::<M::Entity, C>(db, &ctx, Action::Update, row, changes).await
 }
 
@@ -431,6 +419,15 @@ where
         return Ok(());
     };
     record_change::<A::Entity, C>(db, &ctx, Action::Delete, row, Vec::new()).await
+}
+
+/// The changes as a [`Tracked`](crate::Tracked) draft's edits attribute
+/// them, when the save came from one.
+fn with_draft(changes: Vec<AttributeChange>, draft: Option<DraftEdits>) -> Vec<AttributeChange> {
+    match draft {
+        Some(d) => apply_edits(changes, d.edits),
+        None => changes,
+    }
 }
 
 /// Takes what `before_save`/`before_delete` read for this update or delete

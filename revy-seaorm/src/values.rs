@@ -3,7 +3,9 @@
 //! back into an active model, and telling whether two values are the same.
 
 use sea_orm::sea_query::Value;
-use sea_orm::{ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IdenStatic};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IdenStatic, Iterable, ModelTrait,
+};
 
 use crate::Error;
 use crate::codec;
@@ -115,6 +117,23 @@ pub(crate) fn surely_identical(a: &Value, b: &Value) -> bool {
         | (V::ChronoDateTimeUtc(_), V::ChronoDateTimeUtc(_)) => a == b,
         _ => false,
     }
+}
+
+/// Every column of a model, encoded, in column order.
+pub(crate) fn encode_row<M: ModelTrait>(model: &M) -> Result<Vec<serde_json::Value>, Error> {
+    <M::Entity as EntityTrait>::Column::iter()
+        .map(|col| encode::<M::Entity>(col, &model.get(col)))
+        .collect()
+}
+
+/// Every column of a model with its name, encoded, in column order.
+pub(crate) fn encode_named_row<M: ModelTrait>(
+    model: &M,
+) -> Result<Vec<(String, serde_json::Value)>, Error> {
+    Ok(<M::Entity as EntityTrait>::Column::iter()
+        .map(|c| c.as_str().to_owned())
+        .zip(encode_row(model)?)
+        .collect())
 }
 
 #[cfg(test)]

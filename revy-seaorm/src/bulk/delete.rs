@@ -11,7 +11,6 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::hooks::encode_named_row;
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
@@ -145,7 +144,7 @@ impl<E: EntityTrait> DeleteMany<E> {
                 .map(|row| {
                     Ok(RowDelta {
                         content_id: keys::content_id_of_model(row)?,
-                        before: Some(encode_named_row(row)?),
+                        before: Some(row),
                         changes: Vec::new(),
                     })
                 })

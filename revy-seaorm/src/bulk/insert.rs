@@ -9,13 +9,14 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::hooks::{create_changes, encode_row};
+use crate::hooks::{create_changes, shows};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset;
 use crate::values;
+use crate::values::encode_row;
 
 /// A tracked multi-row `INSERT`: sea-orm's [`InsertMany`](sea_orm::InsertMany),
 /// journaled. Made by [`insert_many`].
@@ -140,7 +141,7 @@ where
                 models.by_ref().take(self.chunk_size as usize).collect();
             let given = chunk.iter().map(given_of).collect::<Result<Vec<_>, _>>()?;
             let (rows, given) = insert_chunk::<E, C>(db, chunk, given, &mut lock_mode).await?;
-            let mut deltas = Vec::with_capacity(rows.len());
+            let mut deltas: Vec<RowDelta<E::Model>> = Vec::with_capacity(rows.len());
             for (row, given) in rows.iter().zip(given) {
                 deltas.push(RowDelta {
                     content_id: keys::content_id_of_model(row)?,
@@ -171,13 +172,6 @@ fn given_of<A: ActiveModelTrait>(model: &A) -> Result<Given, Error> {
             ActiveValue::NotSet => Ok(None),
         })
         .collect()
-}
-
-/// Whether `row` shows every value `given` holds.
-fn shows(row: &[serde_json::Value], given: &Given) -> bool {
-    row.iter()
-        .zip(given)
-        .all(|(r, g)| g.as_ref().is_none_or(|g| values::identical(g, r)))
 }
 
 /// Puts each model's given values beside the row the database returned for

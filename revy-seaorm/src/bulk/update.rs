@@ -12,7 +12,7 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::hooks::{encode_named_row, row_values, update_changes};
+use crate::hooks::{row_values, update_changes};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
@@ -171,8 +171,8 @@ impl<E: EntityTrait> UpdateMany<E> {
                 .map(|row| Ok((keys::content_id_of_model(&row)?, row)))
                 .collect::<Result<_, Error>>()?;
             let mut deltas = Vec::with_capacity(before.len());
-            for old in before {
-                let content_id = keys::content_id_of_model(&old)?;
+            for old in &before {
+                let content_id = keys::content_id_of_model(old)?;
                 let Some(new) = after.remove(&content_id) else {
                     return Err(Error::NotReadBack {
                         table: table.clone(),
@@ -181,7 +181,7 @@ impl<E: EntityTrait> UpdateMany<E> {
                     });
                 };
                 let changes = update_changes(
-                    &row_values(&old),
+                    &row_values(old),
                     &new,
                     &ctx.actor,
                     &ctx.attribute_delta_description,
@@ -191,7 +191,7 @@ impl<E: EntityTrait> UpdateMany<E> {
                 }
                 deltas.push(RowDelta {
                     content_id,
-                    before: Some(encode_named_row(&old)?),
+                    before: Some(old),
                     changes,
                 });
             }

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use revy_core::Action;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, ModelTrait, QueryFilter, QuerySelect,
+};
 
 use super::rows::{
     AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, actor_columns, now,
@@ -14,15 +16,16 @@ use super::rows::{
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{object_delta, recordset};
 use crate::Error;
+use crate::values::encode_named_row;
 
 /// One row's entry in a chunk's journal.
-pub(crate) struct RowDelta {
+pub(crate) struct RowDelta<'a, M> {
     /// The row's key text.
     pub content_id: String,
-    /// The row as it was before the operation, encoded column by column
-    /// (`(field name, value)`), for an update or delete: recorded as a
-    /// baseline first if the journal has never seen the row.
-    pub before: Option<Vec<(String, serde_json::Value)>>,
+    /// The row as it was before the operation, for an update or delete:
+    /// recorded (encoded only then) as a baseline first if the journal has
+    /// never seen the row.
+    pub before: Option<&'a M>,
     /// The attribute deltas of the row's object delta.
     pub changes: Vec<AttributeChange>,
 }
@@ -97,12 +100,12 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
 /// per row, by the context's actor with its object delta description, in
 /// the context's revision. Rows with no changes are left out for an
 /// update (an update that changes nothing writes nothing).
-pub(crate) async fn record_rows<C: ConnectionTrait>(
+pub(crate) async fn record_rows<C: ConnectionTrait, M: ModelTrait>(
     db: &C,
     ctx: &ContextValues,
     action: Action,
     content_type: &str,
-    mut rows: Vec<RowDelta>,
+    mut rows: Vec<RowDelta<'_, M>>,
 ) -> Result<(), Error> {
     if action == Action::Update {
         rows.retain(|r| !r.changes.is_empty());
@@ -118,14 +121,16 @@ pub(crate) async fn record_rows<C: ConnectionTrait>(
     if !candidates.is_empty() {
         let known = known_ids(db, content_type, candidates).await?;
         let baselines = rows
-            .iter_mut()
+            .iter()
             .filter(|r| !known.contains(&r.content_id))
-            .filter_map(|r| {
-                r.before
-                    .take()
-                    .map(|before| (r.content_id.clone(), baseline_changes(before)))
+            .filter_map(|r| r.before.map(|before| (&r.content_id, before)))
+            .map(|(content_id, before)| {
+                Ok((
+                    content_id.clone(),
+                    baseline_changes(encode_named_row(before)?),
+                ))
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         write_baselines(db, content_type, baselines).await?;
     }
     let revision_id = write::revision_for(db, ctx).await?;
