@@ -184,8 +184,10 @@ fn pair<M: ModelTrait>(rows: &[M], mut given: Vec<Given>) -> Result<Vec<Given>, 
             .zip(&w[1])
             .all(|(a, b)| a.is_some() == b.is_some())
     });
-    if same_columns {
-        return Ok(given); // attribution is the same whichever row is whose
+    if same_columns || rows.len() != given.len() {
+        // the same attribution whichever row is whose; or a count the
+        // caller reports as an error
+        return Ok(given);
     }
     let mut out = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
