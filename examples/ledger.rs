@@ -34,6 +34,7 @@ mod account {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 mod transaction {
@@ -60,6 +61,7 @@ mod transaction {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;

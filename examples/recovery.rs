@@ -34,6 +34,7 @@ mod membership {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;

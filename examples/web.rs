@@ -59,6 +59,7 @@ mod note {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;

@@ -15,6 +15,7 @@
 //! #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)] pub enum Relation {}
 //! #     #[async_trait::async_trait]
 //! #     impl ActiveModelBehavior for ActiveModel { revy::track!(); }
+//! #     impl revy::TrackingPolicy for Entity {}
 //! # }
 //! use revy::entity::{attribute_delta, object_delta};
 //! use revy::{Action, Actor, Context};
@@ -65,6 +66,10 @@
 //! - **Track** an entity: [`track!`], the [`hooks`] it expands to, [`install`]
 //!   for the journal tables, the journal's [`entity`] modules, [`Tracked`]
 //!   drafts with per-column actors.
+//! - **Choose what is recorded**: [`TrackingPolicy`] per entity, built with
+//!   [`Policy`] (ignore, only, redact, a condition); the [`policy`] module
+//!   says what snapshots and restores do with columns kept out of the
+//!   journal; [`is_redacted`] tells the redaction marker.
 //! - **Context** (who acts, why, whether tracking is on): [`Context`],
 //!   [`Frame`], [`Actor`], [`LazyRevision`], [`CapturedContext`].
 //! - **Read** the history: [`history`], [`as_of`], [`diff`], [`ObjectSnapshot`],
@@ -90,6 +95,10 @@ pub use revy_seaorm::{
     CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, Tracked, codec, content_type, entity, hooks,
     install, register, track,
 };
+
+// What is recorded: ignored, only-listed and redacted columns, conditions.
+#[doc(inline)]
+pub use revy_seaorm::{Policy, TrackingPolicy, is_redacted, policy};
 
 // Context: who acts, why, and whether tracking is on.
 #[doc(inline)]

@@ -161,6 +161,7 @@ impl ChildPolicy {
 ///     pub enum Relation {}
 ///     #[async_trait::async_trait]
 ///     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+///     impl revy_seaorm::TrackingPolicy for Entity {}
 ///
 ///     // a folder's files go with it
 ///     impl revy_seaorm::DeletionPolicies for Entity {
@@ -181,6 +182,7 @@ impl ChildPolicy {
 ///     pub enum Relation {}
 ///     #[async_trait::async_trait]
 ///     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+///     impl revy_seaorm::TrackingPolicy for Entity {}
 ///
 ///     // no children of its own
 ///     impl revy_seaorm::DeletionPolicies for Entity {}
@@ -421,7 +423,7 @@ where
     }
     let keys = keys_of::<E>(&chunk)?;
     if let Some(ctx) = walk.tracking.clone() {
-        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Delete, |_| Ok(Vec::new())).await?;
+        journal_chunk::<E>(txn, &ctx, &chunk, Action::Delete, &[], |_| Ok(Vec::new())).await?;
     }
     own_writes(
         table,
@@ -452,7 +454,16 @@ where
     if let Some(ctx) = walk.tracking.clone() {
         let new_value = values::encode::<E>(column, &value)?;
         let description = ctx.attribute_delta_description.clone();
-        journal_chunk::<E>(txn, table, &ctx, &chunk, Action::Update, |row| {
+        // the rows as the update left them, for the policy's condition
+        let after = chunk
+            .iter()
+            .map(|(_, row)| {
+                let mut after = row.clone();
+                after.try_set(column, value.clone())?;
+                Ok(after)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        journal_chunk::<E>(txn, &ctx, &chunk, Action::Update, &after, |row| {
             Ok(vec![AttributeChange {
                 field_name: column.as_str().to_owned(),
                 old_value: values::encode::<E>(column, &row.get(column))?,
@@ -470,10 +481,10 @@ where
 /// has never seen.
 async fn journal_chunk<E>(
     txn: &GuardedTransaction,
-    table: &str,
     ctx: &ContextValues,
     chunk: &[(String, E::Model)],
     action: Action,
+    after: &[E::Model],
     changes: impl Fn(&E::Model) -> Result<Vec<AttributeChange>, Error>,
 ) -> Result<(), Error>
 where
@@ -481,13 +492,16 @@ where
 {
     let rows = chunk
         .iter()
-        .map(|(content_id, row)| {
+        .enumerate()
+        .map(|(i, (content_id, row))| {
             Ok(RowDelta {
                 content_id: content_id.clone(),
                 before: Some(row),
+                after: after.get(i),
                 changes: changes(row)?,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    batch::record_rows(txn, ctx, action, table, rows).await
+    let rules = crate::policy::rules::<E>()?;
+    batch::record_rows(txn, ctx, action, &rules, rows).await
 }

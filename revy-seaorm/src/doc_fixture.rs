@@ -24,6 +24,7 @@ macro_rules! __doc_fixture {
             impl ActiveModelBehavior for ActiveModel {
                 $crate::track!();
             }
+            impl $crate::TrackingPolicy for Entity {}
             impl $crate::DeletionPolicies for Entity {}
         }
         mod account {
@@ -41,6 +42,7 @@ macro_rules! __doc_fixture {
             impl ActiveModelBehavior for ActiveModel {
                 $crate::track!();
             }
+            impl $crate::TrackingPolicy for Entity {}
             impl $crate::DeletionPolicies for Entity {
                 fn on_delete() -> Vec<$crate::ChildPolicy> {
                     vec![$crate::ChildPolicy::new(
@@ -67,6 +69,7 @@ macro_rules! __doc_fixture {
             impl ActiveModelBehavior for ActiveModel {
                 $crate::track!();
             }
+            impl $crate::TrackingPolicy for Entity {}
             impl $crate::DeletionPolicies for Entity {}
         }
         async fn setup() -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {

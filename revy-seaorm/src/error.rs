@@ -99,6 +99,33 @@ pub enum Error {
         column: String,
     },
 
+    /// An entity's tracking policy declares something it cannot mean.
+    #[error("tracking policy of {table}: column {column} {problem}")]
+    Policy {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What is wrong, and the fix.
+        problem: &'static str,
+    },
+
+    /// A snapshot needs a column its entity's tracking policy keeps out of
+    /// the journal, and nothing can stand in for it.
+    #[error(
+        "column {table}.{column} is {treatment} by the entity's tracking policy, so the journal holds no value for it; the row {key} no longer exists to take it from, and the column has no default and is not nullable: give it a default_value in the entity or make it nullable"
+    )]
+    NotRecorded {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// `ignored` or `redacted`.
+        treatment: &'static str,
+        /// The row's key text.
+        key: String,
+    },
+
     /// There is no snapshot of this table's row at that object delta.
     #[error(
         "object delta {object_delta_id} has no snapshot of a row of {table}: it does not exist or belongs to another table"

@@ -224,7 +224,7 @@ pub async fn as_of<E>(
     at: DateTime<Utc>,
 ) -> Result<Option<E::Model>, Error>
 where
-    E: EntityTrait,
+    E: crate::TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     let newest = object_delta::Entity::find()

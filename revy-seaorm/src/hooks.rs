@@ -63,6 +63,7 @@ use crate::journal::rows::{AttributeChange, ContextValues, NewObjectDelta};
 use crate::journal::write;
 use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
+use crate::policy::{self, Rules, TrackingPolicy, Vetted};
 use crate::values::{self, encode_row};
 use crate::{Error, guard};
 
@@ -89,6 +90,8 @@ struct Existing {
     old: Vec<Value>,
     /// Whether the journal had seen the row.
     has_history: bool,
+    /// Whether the entity's policy tracked the row as it was.
+    tracked: bool,
 }
 
 /// Call before an insert (`insert = true`) or update is sent. Reads the
@@ -96,7 +99,7 @@ struct Existing {
 pub async fn before_save<A, C>(am: A, db: &C, insert: bool) -> Result<A, DbErr>
 where
     A: ActiveModelTrait + Send,
-    A::Entity: 'static,
+    A::Entity: TrackingPolicy + 'static,
     C: ConnectionTrait,
 {
     if Context::is_disabled() {
@@ -113,6 +116,9 @@ where
             });
         }
         Some(Op::Insert { given })
+    } else if policy::rules::<A::Entity>()?.update_is_unrecorded(&am) {
+        // it sends only ignored columns: nothing to read, nothing to record
+        None
     } else {
         current_row::<A, C>(&am, db).await?.map(|row| Op::Change {
             action: Action::Update,
@@ -131,7 +137,7 @@ where
 pub async fn after_save<M, C>(model: M, db: &C, insert: bool) -> Result<M, DbErr>
 where
     M: ModelTrait + Send + Sync,
-    M::Entity: 'static,
+    M::Entity: TrackingPolicy<Model = M> + 'static,
     C: ConnectionTrait,
 {
     if !Context::is_active() {
@@ -146,7 +152,7 @@ where
 pub async fn before_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
 where
     A: ActiveModelTrait + Send,
-    A::Entity: 'static,
+    A::Entity: TrackingPolicy + 'static,
     C: ConnectionTrait,
 {
     if Context::is_disabled() {
@@ -166,7 +172,7 @@ where
 pub async fn after_delete<A, C>(am: A, db: &C) -> Result<A, DbErr>
 where
     A: ActiveModelTrait + Send,
-    A::Entity: 'static,
+    A::Entity: TrackingPolicy + 'static,
     C: ConnectionTrait,
 {
     if !Context::is_active() {
@@ -194,6 +200,7 @@ fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
 async fn current_row<A, C>(am: &A, db: &C) -> Result<Option<Existing>, Error>
 where
     A: ActiveModelTrait,
+    A::Entity: TrackingPolicy,
     C: ConnectionTrait,
 {
     let Some(key) = keys::key_values_of_active(am)? else {
@@ -240,6 +247,7 @@ where
         content_id,
         old: row_values(&model),
         has_history: known,
+        tracked: policy::rules::<A::Entity>()?.tracks(&model),
     }))
 }
 
@@ -324,7 +332,7 @@ fn column_names<E: EntityTrait>() -> impl Iterator<Item = String> {
 async fn record_save<M, C>(model: &M, db: &C, insert: bool) -> Result<(), Error>
 where
     M: ModelTrait,
-    M::Entity: 'static,
+    M::Entity: TrackingPolicy<Model = M> + 'static,
     C: ConnectionTrait,
 {
     if insert {
@@ -337,7 +345,7 @@ where
 async fn record_insert<M, C>(model: &M, db: &C) -> Result<(), Error>
 where
     M: ModelTrait,
-    M::Entity: 'static,
+    M::Entity: TrackingPolicy<Model = M> + 'static,
     C: ConnectionTrait,
 {
     let entity = TypeId::of::<M::Entity>();
@@ -362,11 +370,15 @@ where
     else {
         return Ok(());
     };
-    let changes = create_changes::<M::Entity>(new, &given, &ctx);
-    let changes = with_draft(
-        changes,
-        Context::take_stashed(|d: &DraftEdits| d.entity == entity),
-    );
+    let draft = Context::take_stashed(|d: &DraftEdits| d.entity == entity);
+    let rules = policy::rules::<M::Entity>()?;
+    if !rules.tracks(model) {
+        return Ok(());
+    }
+    let changes = rules.vet(with_draft(
+        create_changes::<M::Entity>(new, &given, &ctx),
+        draft,
+    ));
     write_delta(
         db,
         &ctx,
@@ -381,7 +393,7 @@ where
 async fn record_update<M, C>(model: &M, db: &C) -> Result<(), Error>
 where
     M: ModelTrait,
-    M::Entity: 'static,
+    M::Entity: TrackingPolicy<Model = M> + 'static,
     C: ConnectionTrait,
 {
     let entity = TypeId::of::<M::Entity>();
@@ -391,23 +403,27 @@ where
     };
     // taken now, so a draft whose save changed nothing is not left behind
     let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
+    let rules = policy::rules::<M::Entity>()?;
+    if !rules.tracks(model) {
+        return Ok(());
+    }
     let changes = update_changes(
         &row.old,
         model,
         &ctx.actor,
         &ctx.attribute_delta_description,
     )?;
+    let changes = rules.vet(with_draft(changes, draft));
     if changes.is_empty() {
         return Ok(());
     }
-    let changes = with_draft(changes, draft);
-    record_change::<M::Entity, C>(db, &ctx, Action::Update, row, changes).await
+    record_change::<M::Entity, C>(db, &ctx, Action::Update, row, changes, &rules).await
 }
 
 async fn record_delete<A, C>(am: &A, db: &C) -> Result<(), Error>
 where
     A: ActiveModelTrait,
-    A::Entity: 'static,
+    A::Entity: TrackingPolicy + 'static,
     C: ConnectionTrait,
 {
     let Some(key) = keys::key_values_of_active(am)? else {
@@ -418,7 +434,12 @@ where
     let Some((ctx, row)) = take_change(entity, Action::Delete, &content_id) else {
         return Ok(());
     };
-    record_change::<A::Entity, C>(db, &ctx, Action::Delete, row, Vec::new()).await
+    if !row.tracked && !row.has_history {
+        // the policy never tracked the row: its deletion is not news
+        return Ok(());
+    }
+    let rules = policy::rules::<A::Entity>()?;
+    record_change::<A::Entity, C>(db, &ctx, Action::Delete, row, Vetted::default(), &rules).await
 }
 
 /// The changes as a [`Tracked`](crate::Tracked) draft's edits attribute
@@ -448,17 +469,19 @@ fn take_change(
 }
 
 /// Journals an update or delete of an existing row: its baseline first if
-/// the journal has never seen it, then the object delta.
+/// the journal has never seen it or the policy did not track it as it was
+/// (the journal's last state of it may be stale), then the object delta.
 async fn record_change<E: EntityTrait, C: ConnectionTrait>(
     db: &C,
     ctx: &ContextValues,
     action: Action,
     row: Existing,
-    changes: Vec<AttributeChange>,
+    changes: Vetted,
+    rules: &Rules<E>,
 ) -> Result<(), Error> {
     let content_type = content_type::<E>();
-    if !row.has_history {
-        write_baseline::<E, C>(db, &content_type, &row.content_id, &row.old).await?;
+    if !row.has_history || !row.tracked {
+        write_baseline::<E, C>(db, rules, &content_type, &row.content_id, &row.old).await?;
     }
     write_delta(db, ctx, action, &content_type, &row.content_id, changes).await
 }
@@ -469,7 +492,7 @@ async fn write_delta<C: ConnectionTrait>(
     action: Action,
     content_type: &str,
     content_id: &str,
-    changes: Vec<AttributeChange>,
+    changes: Vetted,
 ) -> Result<(), Error> {
     warn_if_not_atomic::<C>();
     let revision_id = write::revision_for(db, ctx).await?;
@@ -495,6 +518,7 @@ pub use crate::journal::batch::BASELINE_DESCRIPTION;
 /// [`batch::write_baselines`]).
 async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
     db: &C,
+    rules: &Rules<E>,
     content_type: &str,
     content_id: &str,
     row: &[Value],
@@ -511,7 +535,10 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
     batch::write_baselines(
         db,
         content_type,
-        vec![(content_id.to_owned(), batch::baseline_changes(values))],
+        vec![(
+            content_id.to_owned(),
+            rules.vet(batch::baseline_changes(values)),
+        )],
     )
     .await
 }

@@ -17,6 +17,7 @@ pub mod hooks;
 mod journal;
 mod keys;
 mod keyset;
+pub mod policy;
 mod restore;
 mod snapshot;
 mod track;
@@ -40,6 +41,7 @@ pub use guard::{
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;
+pub use policy::{Policy, TrackingPolicy, is_redacted};
 pub use restore::{TrackedEntity, restore, revert};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
 pub use undo::{register, undo_revision};

@@ -9,13 +9,15 @@ use sea_orm::{
 use crate::Error;
 use crate::journal::object_delta;
 use crate::keys::{self, content_type};
+use crate::policy::TrackingPolicy;
 use crate::snapshot::ObjectSnapshot;
 
 /// An entity revy can rebuild and write back: its active model is tracked
 /// (`revy::track!()`) and round-trips through its model. Every sea-orm
 /// entity whose `ActiveModelBehavior` is implemented is one.
 pub trait TrackedEntity:
-    EntityTrait<
+    TrackingPolicy
+    + EntityTrait<
         ActiveModel: ActiveModelTrait<Entity = Self>
                          + ActiveModelBehavior
                          + TryIntoModel<<Self as EntityTrait>::Model>
@@ -27,7 +29,8 @@ pub trait TrackedEntity:
 }
 
 impl<E> TrackedEntity for E where
-    E: EntityTrait<
+    E: TrackingPolicy
+        + EntityTrait<
             ActiveModel: ActiveModelTrait<Entity = E>
                              + ActiveModelBehavior
                              + TryIntoModel<E::Model>
@@ -156,7 +159,11 @@ where
             key,
         });
     }
-    let am = snapshot.into_active_model().reset_all();
+    let mut am = snapshot.into_active_model().reset_all();
+    // columns the journal does not hold stay as the live row has them
+    for (col, _) in crate::policy::rules::<E>()?.unrecorded() {
+        am.not_set(col);
+    }
     Ok(Context::new().scope(am.update(db)).await?)
 }
 

@@ -12,14 +12,16 @@ use std::marker::PhantomData;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryResult,
-    QuerySelect, QueryTrait, Select, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryFilter,
+    QueryResult, QuerySelect, QueryTrait, Select, TryIntoModel,
 };
 
-use crate::Error;
+use std::collections::{HashMap, HashSet};
+
 use crate::journal::{attribute_delta, object_delta};
-use crate::keys::content_type;
-use crate::values;
+use crate::keys::{self, content_type};
+use crate::policy::{self, Rules, TrackingPolicy, Treatment, is_redacted};
+use crate::{Error, keyset, values};
 
 /// The state of a row of `E` right after an object delta, rebuilt from the
 /// journal in one query.
@@ -55,7 +57,7 @@ pub struct ObjectSnapshot<E> {
 
 impl<E> ObjectSnapshot<E>
 where
-    E: EntityTrait,
+    E: TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     /// The snapshot at the object delta `object_delta_id`.
@@ -106,14 +108,14 @@ pub trait SelectSnapshotExt {
     /// for deltas of other tables).
     fn with_snapshot<E>(self) -> SnapshotSelect<E>
     where
-        E: EntityTrait,
+        E: TrackingPolicy,
         E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>;
 }
 
 impl SelectSnapshotExt for Select<object_delta::Entity> {
     fn with_snapshot<E>(self) -> SnapshotSelect<E>
     where
-        E: EntityTrait,
+        E: TrackingPolicy,
         E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     {
         SnapshotSelect {
@@ -136,13 +138,17 @@ fn alias(i: usize) -> String {
 
 impl<E> SnapshotSelect<E>
 where
-    E: EntityTrait,
+    E: TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
-    fn statement(self, backend: sea_orm::DbBackend) -> sea_orm::Statement {
+    fn statement(self, backend: sea_orm::DbBackend, rules: &Rules<E>) -> sea_orm::Statement {
         let table = content_type::<E>();
         let mut select = self.select;
         for (i, col) in E::Column::iter().enumerate() {
+            if rules.treatment(col) != Treatment::Record {
+                // the journal holds no value of it that a snapshot may show
+                continue;
+            }
             let newest = Query::select()
                 .column((attribute_delta::Entity, attribute_delta::Column::NewValue))
                 .from(attribute_delta::Entity)
@@ -190,17 +196,36 @@ where
         select.build(backend)
     }
 
-    /// Every object delta of the query with its snapshot, in one statement.
+    /// Every object delta of the query with its snapshot, in one statement
+    /// (and one more to read the live rows when the entity's
+    /// [policy](crate::policy) keeps columns out of the journal).
     pub async fn all<C: ConnectionTrait>(
         self,
         db: &C,
     ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
-        let statement = self.statement(db.get_database_backend());
+        let rules = policy::rules::<E>()?;
+        let statement = self.statement(db.get_database_backend(), &rules);
         let rows = db
             .query_all_raw(statement)
             .await
             .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-        rows.iter().map(read_row::<E>).collect()
+        let read = rows
+            .iter()
+            .map(|row| read_row::<E>(row, &rules))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let live = live_rows::<E, C>(db, &read).await?;
+        read.into_iter()
+            .map(|(delta, values)| {
+                let model = match values {
+                    Some(values) => {
+                        let live = live.get(&delta.content_id);
+                        Some(build_model::<E>(values, &rules, &delta.content_id, live)?)
+                    }
+                    None => None,
+                };
+                Ok((delta, model))
+            })
+            .collect()
     }
 
     /// The first object delta of the query with its snapshot.
@@ -214,20 +239,89 @@ where
     }
 }
 
-/// Reads one object delta and decodes its snapshot columns.
-fn read_row<E>(row: &QueryResult) -> Result<(object_delta::Model, Option<E::Model>), Error>
+/// One column of a snapshot as the journal gives it.
+#[derive(Debug)]
+pub(crate) enum Column {
+    /// The newest value at that point.
+    Value(serde_json::Value),
+    /// No delta of this column at or before that point.
+    Missing,
+    /// The policy keeps the value out of the journal, or the newest value
+    /// is the redaction marker.
+    Withheld,
+}
+
+/// Reads one object delta and its snapshot columns; `None` when the
+/// journal holds no value of the row at all (no snapshot).
+#[allow(clippy::type_complexity)]
+fn read_row<E>(
+    row: &QueryResult,
+    rules: &Rules<E>,
+) -> Result<(object_delta::Model, Option<Vec<Column>>), Error>
 where
     E: EntityTrait,
-    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     use sea_orm::FromQueryResult;
     let delta = object_delta::Model::from_query_result(row, "")?;
     let mut values = Vec::new();
-    for i in 0..E::Column::iter().count() {
-        values.push(read_json(row, &alias(i))?);
+    let mut any = false;
+    for (i, col) in E::Column::iter().enumerate() {
+        let column = match rules.treatment(col) {
+            Treatment::Record => match read_json(row, &alias(i))? {
+                Some(v) if is_redacted(&v) => {
+                    any = true;
+                    Column::Withheld
+                }
+                Some(v) => {
+                    any = true;
+                    Column::Value(v)
+                }
+                None => Column::Missing,
+            },
+            _ => Column::Withheld,
+        };
+        values.push(column);
     }
-    Ok((delta, build_model::<E>(values)?))
+    Ok((delta, any.then_some(values)))
 }
+
+/// The live rows of the snapshots that need a value the journal does not
+/// hold, by key text: one query for all of them.
+async fn live_rows<E, C>(
+    db: &C,
+    read: &[(object_delta::Model, Option<Vec<Column>>)],
+) -> Result<HashMap<String, E::Model>, Error>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let ids: HashSet<&str> = read
+        .iter()
+        .filter(|(_, values)| {
+            values
+                .as_ref()
+                .is_some_and(|v| v.iter().any(|c| matches!(c, Column::Withheld)))
+        })
+        .map(|(delta, _)| delta.content_id.as_str())
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys = ids
+        .into_iter()
+        .map(keys::key_values_from_id::<E::ActiveModel>)
+        .collect::<Result<Vec<_>, Error>>()?;
+    let mut live = HashMap::new();
+    for page in keys.chunks(KEYS_PER_LIVE_QUERY) {
+        for row in E::find().filter(keyset::key_in::<E>(page)).all(db).await? {
+            live.insert(keys::content_id_of_model(&row)?, row);
+        }
+    }
+    Ok(live)
+}
+
+/// Keys per query of live rows, well under every backend's parameter limit.
+const KEYS_PER_LIVE_QUERY: usize = 1000;
 
 /// A journal JSON value from a query result; SQL NULL (no delta) is `None`.
 /// Scalar subqueries lose the column's declared type on some backends, so
@@ -247,43 +341,69 @@ fn read_json(row: &QueryResult, name: &str) -> Result<Option<serde_json::Value>,
     .transpose()
 }
 
-/// Builds a model from one journal value per column (`None`: no delta for
-/// that column). No value at all means there is no snapshot.
+/// Builds a model from its snapshot columns. A column the journal holds
+/// no value of takes the live row's value (`live`), else its declared
+/// default, else NULL when nullable; else the build fails naming it.
 pub(crate) fn build_model<E>(
-    values: Vec<Option<serde_json::Value>>,
-) -> Result<Option<E::Model>, Error>
+    values: Vec<Column>,
+    rules: &Rules<E>,
+    content_id: &str,
+    live: Option<&E::Model>,
+) -> Result<E::Model, Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
-    if values.iter().all(Option::is_none) {
-        return Ok(None);
-    }
     let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();
     let mut am = <E::ActiveModel as ActiveModelTrait>::default();
     for (col, value) in E::Column::iter().zip(values) {
         let json = match value {
-            Some(json) => json,
-            None => missing_column_value::<E>(col)?,
+            Column::Value(json) => json,
+            Column::Missing if rules.treatment(col) == Treatment::Record => {
+                missing_column_value::<E>(col)?
+            }
+            Column::Missing | Column::Withheld => match live {
+                Some(live) => values::encode::<E>(col, &sea_orm::ModelTrait::get(live, col))?,
+                None => withheld_column_value::<E>(col, rules, content_id)?,
+            },
         };
         values::decode_into(&mut am, &defaults, col, &json)?;
     }
-    Ok(Some(am.try_into_model()?))
+    Ok(am.try_into_model()?)
 }
 
 /// The value of a column the journal has no delta for (it was added to the
 /// entity after the history was written): its declared default, else NULL
 /// when nullable, else an error naming it.
 fn missing_column_value<E: EntityTrait>(col: E::Column) -> Result<serde_json::Value, Error> {
-    let def = col.def();
-    if let Some(Expr::Value(default)) = def.get_column_default() {
-        return values::encode::<E>(col, default);
-    }
-    if def.is_null() {
-        return Ok(serde_json::Value::Null);
-    }
-    Err(Error::MissingColumn {
+    default_or_null::<E>(col)?.ok_or_else(|| Error::MissingColumn {
         table: content_type::<E>(),
         column: col.as_str().to_owned(),
     })
+}
+
+/// The value of a column the policy keeps out of the journal, for a row
+/// that is not live.
+fn withheld_column_value<E: EntityTrait>(
+    col: E::Column,
+    rules: &Rules<E>,
+    content_id: &str,
+) -> Result<serde_json::Value, Error> {
+    default_or_null::<E>(col)?.ok_or_else(|| Error::NotRecorded {
+        table: content_type::<E>(),
+        column: col.as_str().to_owned(),
+        treatment: match rules.treatment(col) {
+            Treatment::Record | Treatment::Redact => Treatment::Redact.as_str(),
+            Treatment::Ignore => Treatment::Ignore.as_str(),
+        },
+        key: content_id.to_owned(),
+    })
+}
+
+fn default_or_null<E: EntityTrait>(col: E::Column) -> Result<Option<serde_json::Value>, Error> {
+    let def = col.def();
+    if let Some(Expr::Value(default)) = def.get_column_default() {
+        return values::encode::<E>(col, default).map(Some);
+    }
+    Ok(def.is_null().then_some(serde_json::Value::Null))
 }

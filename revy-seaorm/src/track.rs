@@ -20,6 +20,7 @@
 ///     impl ActiveModelBehavior for ActiveModel {
 ///         revy_seaorm::track!(); // `revy::track!()` through the facade
 ///     }
+///     impl revy_seaorm::TrackingPolicy for Entity {}
 /// }
 /// # fn main() {}
 /// ```

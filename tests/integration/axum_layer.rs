@@ -49,6 +49,7 @@ mod note {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// What the authentication stand-in leaves in a request.

@@ -41,6 +41,7 @@ macro_rules! post {
             impl ActiveModelBehavior for ActiveModel {
                 $($hooks)*
             }
+            impl revy::TrackingPolicy for Entity {}
         }
     };
 }

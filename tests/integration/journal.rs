@@ -644,6 +644,7 @@ mod in_a_schema {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// A table in a schema is named `schema.table` in the journal. Only

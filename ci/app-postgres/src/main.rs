@@ -18,6 +18,7 @@ mod note {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 #[tokio::main]

@@ -67,8 +67,14 @@ item_entity!(
     impl ActiveModelBehavior for ActiveModel {
         revy_seaorm::track!();
     }
+    impl revy_seaorm::TrackingPolicy for Entity {}
 );
-item_entity!(plain_item, "bench_plain_items", impl ActiveModelBehavior for ActiveModel {});
+item_entity!(
+    plain_item,
+    "bench_plain_items",
+    impl ActiveModelBehavior for ActiveModel {}
+    impl revy_seaorm::TrackingPolicy for Entity {}
+);
 child_entity!(
     child,
     "bench_children",
@@ -76,8 +82,14 @@ child_entity!(
     impl ActiveModelBehavior for ActiveModel {
         revy_seaorm::track!();
     }
+    impl revy_seaorm::TrackingPolicy for Entity {}
 );
-child_entity!(plain_child, "bench_plain_children", impl ActiveModelBehavior for ActiveModel {});
+child_entity!(
+    plain_child,
+    "bench_plain_children",
+    impl ActiveModelBehavior for ActiveModel {}
+    impl revy_seaorm::TrackingPolicy for Entity {}
+);
 
 impl revy_seaorm::DeletionPolicies for item::Entity {
     fn on_delete() -> Vec<revy_seaorm::ChildPolicy> {

@@ -11,10 +11,11 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
+use crate::policy::{self, TrackingPolicy};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
-use crate::keys::{self, content_type};
+use crate::keys;
 use crate::keyset::{self, Pages};
 use sea_orm::Iterable;
 
@@ -55,7 +56,7 @@ pub struct DeleteMany<E: EntityTrait> {
 /// assert_eq!(back, ann);
 /// # Ok(()) }
 /// ```
-pub fn delete_many<E: EntityTrait>() -> DeleteMany<E> {
+pub fn delete_many<E: TrackingPolicy>() -> DeleteMany<E> {
     DeleteMany {
         filter: Where::default(),
         chunk_size: crate::DEFAULT_CHUNK_SIZE,
@@ -80,7 +81,7 @@ pub fn delete_many<E: EntityTrait>() -> DeleteMany<E> {
 /// assert_eq!(gone.rows_affected, 1);
 /// # Ok(()) }
 /// ```
-pub fn delete_by_id<E: EntityTrait>(
+pub fn delete_by_id<E: TrackingPolicy>(
     id: impl Into<<E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
 ) -> DeleteMany<E> {
     let mut condition = Condition::all();
@@ -98,7 +99,7 @@ impl<E: EntityTrait> QueryFilter for DeleteMany<E> {
     }
 }
 
-impl<E: EntityTrait> DeleteMany<E> {
+impl<E: TrackingPolicy> DeleteMany<E> {
     /// Rows read, journaled and deleted per round (default
     /// [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, rows: u64) -> Self {
@@ -126,7 +127,7 @@ impl<E: EntityTrait> DeleteMany<E> {
 
     async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<DeleteResult, Error> {
         let ctx = ContextValues::current();
-        let table = content_type::<E>();
+        let rules = policy::rules::<E>()?;
         let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;
         let mut result: Option<DeleteResult> = None;
         let mut rows_affected = 0;
@@ -145,11 +146,12 @@ impl<E: EntityTrait> DeleteMany<E> {
                     Ok(RowDelta {
                         content_id: keys::content_id_of_model(row)?,
                         before: Some(row),
+                        after: None,
                         changes: Vec::new(),
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
-            batch::record_rows(db, &ctx, Action::Delete, &table, deltas).await?;
+            batch::record_rows(db, &ctx, Action::Delete, &rules, deltas).await?;
             let deleted = E::delete_many()
                 .filter(keyset::key_in::<E>(&keys))
                 .exec(db)

@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::policy::{self, TrackingPolicy};
 use crate::hooks::{create_changes, shows};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
@@ -47,7 +48,7 @@ pub struct InsertMany<E: EntityTrait> {
 /// assert_eq!(object_delta::Entity::find().count(&db).await?, 3);
 /// # Ok(()) }
 /// ```
-pub fn insert_many<E: EntityTrait>(
+pub fn insert_many<E: TrackingPolicy>(
     models: impl IntoIterator<Item = impl IntoActiveModel<E::ActiveModel>>,
 ) -> InsertMany<E> {
     InsertMany {
@@ -65,7 +66,7 @@ type Given = Vec<Option<serde_json::Value>>;
 
 impl<E> InsertMany<E>
 where
-    E: EntityTrait,
+    E: TrackingPolicy,
     E::Model: IntoActiveModel<E::ActiveModel>,
 {
     /// Rows inserted and journaled per statement (default
@@ -131,7 +132,7 @@ where
         keep: bool,
     ) -> Result<(Option<E::Model>, Vec<E::Model>), Error> {
         let ctx = ContextValues::current();
-        let table = content_type::<E>();
+        let rules = policy::rules::<E>()?;
         let mut lock_mode = None;
         let mut kept = Vec::new();
         let mut last = None;
@@ -146,10 +147,11 @@ where
                 deltas.push(RowDelta {
                     content_id: keys::content_id_of_model(row)?,
                     before: None,
+                    after: Some(row),
                     changes: create_changes::<E>(encode_row(row)?, &given, &ctx),
                 });
             }
-            batch::record_rows(db, &ctx, Action::Create, &table, deltas).await?;
+            batch::record_rows(db, &ctx, Action::Create, &rules, deltas).await?;
             if keep {
                 kept.extend(rows);
             } else {

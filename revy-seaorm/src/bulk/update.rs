@@ -12,6 +12,8 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
+use crate::guard::own_writes;
+use crate::policy::{self, TrackingPolicy};
 use crate::hooks::{row_values, update_changes};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
@@ -62,7 +64,7 @@ pub struct UpdateMany<E: EntityTrait> {
 /// assert!(by_user.iter().all(|d| d.field_name == "code"));
 /// # Ok(()) }
 /// ```
-pub fn update_many<E: EntityTrait>() -> UpdateMany<E> {
+pub fn update_many<E: TrackingPolicy>() -> UpdateMany<E> {
     UpdateMany {
         values: Vec::new(),
         filter: Where::default(),
@@ -79,7 +81,7 @@ impl<E: EntityTrait> QueryFilter for UpdateMany<E> {
     }
 }
 
-impl<E: EntityTrait> UpdateMany<E> {
+impl<E: TrackingPolicy> UpdateMany<E> {
     /// Sets `col` to `expr`, which may read the row's current values
     /// (`Expr::col(post::Column::Views).add(1)`), as sea-orm's
     /// `UpdateMany::col_expr`.
@@ -127,6 +129,18 @@ impl<E: EntityTrait> UpdateMany<E> {
                 .exec(db)
                 .await?);
         }
+        let rules = policy::rules::<E>()?;
+        if !rules.has_condition()
+            && !self.values.is_empty()
+            && self
+                .values
+                .iter()
+                .all(|(col, _)| rules.treatment(*col) == policy::Treatment::Ignore)
+        {
+            // it changes only ignored columns: nothing to read or record
+            let update = self.statement().filter(self.filter.condition());
+            return Ok(own_writes(&content_type::<E>(), update.exec(db)).await?);
+        }
         let key_cols = keys::key_columns::<E>()?;
         if let Some((col, _)) = self
             .values
@@ -146,6 +160,7 @@ impl<E: EntityTrait> UpdateMany<E> {
     async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<UpdateResult, Error> {
         let ctx = ContextValues::current();
         let table = content_type::<E>();
+        let rules = policy::rules::<E>()?;
         let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;
         let mut rows_affected = 0;
         loop {
@@ -170,7 +185,7 @@ impl<E: EntityTrait> UpdateMany<E> {
                 .into_iter()
                 .map(|row| Ok((keys::content_id_of_model(&row)?, row)))
                 .collect::<Result<_, Error>>()?;
-            let mut deltas = Vec::with_capacity(before.len());
+            let mut changed = Vec::with_capacity(before.len());
             for old in &before {
                 let content_id = keys::content_id_of_model(old)?;
                 let Some(new) = after.remove(&content_id) else {
@@ -189,13 +204,18 @@ impl<E: EntityTrait> UpdateMany<E> {
                 if changes.is_empty() {
                     continue;
                 }
-                deltas.push(RowDelta {
-                    content_id,
-                    before: Some(old),
-                    changes,
-                });
+                changed.push((content_id, old, new, changes));
             }
-            batch::record_rows(db, &ctx, Action::Update, &table, deltas).await?;
+            let deltas = changed
+                .iter_mut()
+                .map(|(content_id, old, new, changes)| RowDelta {
+                    content_id: content_id.clone(),
+                    before: Some(*old),
+                    after: Some(&*new),
+                    changes: std::mem::take(changes),
+                })
+                .collect();
+            batch::record_rows(db, &ctx, Action::Update, &rules, deltas).await?;
         }
         let mut result = UpdateResult::default();
         result.rows_affected = rows_affected;

@@ -16,6 +16,8 @@ use super::rows::{
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{object_delta, recordset};
 use crate::Error;
+use crate::keys::content_type;
+use crate::policy::{Rules, Vetted};
 use crate::values::encode_named_row;
 
 /// One row's entry in a chunk's journal.
@@ -24,9 +26,12 @@ pub(crate) struct RowDelta<'a, M> {
     pub content_id: String,
     /// The row as it was before the operation, for an update or delete:
     /// recorded (encoded only then) as a baseline first if the journal has
-    /// never seen the row.
+    /// never seen the row, or if the row was not tracked (its entity's
+    /// condition failed) until now.
     pub before: Option<&'a M>,
-    /// The attribute deltas of the row's object delta.
+    /// The row as it is after the operation, for an insert or update.
+    pub after: Option<&'a M>,
+    /// The attribute deltas of the row's object delta, before the policy.
     pub changes: Vec<AttributeChange>,
 }
 
@@ -48,13 +53,21 @@ pub(crate) fn baseline_changes(
         .collect()
 }
 
+/// A row's baseline as its entity's policy lets the journal hold it.
+pub(crate) fn baseline_of<M: ModelTrait>(
+    rules: &Rules<M::Entity>,
+    row: &M,
+) -> Result<Vetted, Error> {
+    Ok(rules.vet(baseline_changes(encode_named_row(row)?)))
+}
+
 /// Records full rows of objects the journal has never seen, as `Create`s by
 /// the system in one revision of their own, so that their snapshots are
 /// complete and undoing the operation that follows leaves them alone.
 pub(crate) async fn write_baselines<C: ConnectionTrait>(
     db: &C,
     content_type: &str,
-    mut rows: Vec<(String, Vec<AttributeChange>)>,
+    mut rows: Vec<(String, Vetted)>,
 ) -> Result<(), Error> {
     if rows.is_empty() {
         return Ok(());
@@ -95,43 +108,57 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
     .await
 }
 
-/// Journals one chunk of rows of `content_type`: baselines for rows the
-/// journal has never seen (one query finds them), then one object delta
-/// per row, by the context's actor with its object delta description, in
-/// the context's revision. Rows with no changes are left out for an
-/// update (an update that changes nothing writes nothing).
-pub(crate) async fn record_rows<C: ConnectionTrait, M: ModelTrait>(
+/// Journals one chunk of rows of `E` as its policy says: baselines for
+/// rows the journal has never seen (one query finds them) or that were not
+/// tracked until now, then one object delta per row, by the context's
+/// actor with its object delta description, in the context's revision.
+/// Left out: rows the policy's condition does not track (see
+/// [`policy`](crate::policy)), and for an update rows with no recorded
+/// change (an update that changes nothing recorded writes nothing).
+pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
     db: &C,
     ctx: &ContextValues,
     action: Action,
-    content_type: &str,
-    mut rows: Vec<RowDelta<'_, M>>,
+    rules: &Rules<E>,
+    rows: Vec<RowDelta<'_, E::Model>>,
 ) -> Result<(), Error> {
-    if action == Action::Update {
-        rows.retain(|r| !r.changes.is_empty());
-    }
+    let content_type = &content_type::<E>();
+    let mut rows: Vec<(RowDelta<'_, E::Model>, Vetted)> = rows
+        .into_iter()
+        .filter(|r| r.after.is_none_or(|after| rules.tracks(after)))
+        .map(|mut r| {
+            let vetted = rules.vet(std::mem::take(&mut r.changes));
+            (r, vetted)
+        })
+        .filter(|(_, vetted)| action != Action::Update || !vetted.is_empty())
+        .collect();
     if rows.is_empty() {
         return Ok(());
     }
     let candidates: Vec<String> = rows
         .iter()
-        .filter(|r| r.before.is_some())
-        .map(|r| r.content_id.clone())
+        .filter(|(r, _)| r.before.is_some())
+        .map(|(r, _)| r.content_id.clone())
         .collect();
     if !candidates.is_empty() {
         let known = known_ids(db, content_type, candidates).await?;
+        // a delete of a row the condition did not track is recorded only
+        // when the journal knows the row
+        rows.retain(|(r, _)| {
+            action != Action::Delete
+                || known.contains(&r.content_id)
+                || r.before.is_none_or(|before| rules.tracks(before))
+        });
         let baselines = rows
             .iter()
-            .filter(|r| !known.contains(&r.content_id))
-            .filter_map(|r| r.before.map(|before| (&r.content_id, before)))
-            .map(|(content_id, before)| {
-                Ok((
-                    content_id.clone(),
-                    baseline_changes(encode_named_row(before)?),
-                ))
-            })
+            .filter_map(|(r, _)| r.before.map(|before| (&r.content_id, before)))
+            .filter(|(content_id, before)| !known.contains(*content_id) || !rules.tracks(before))
+            .map(|(content_id, before)| Ok((content_id.clone(), baseline_of(rules, before)?)))
             .collect::<Result<_, Error>>()?;
         write_baselines(db, content_type, baselines).await?;
+    }
+    if rows.is_empty() {
+        return Ok(());
     }
     let revision_id = write::revision_for(db, ctx).await?;
     record_many(
@@ -144,7 +171,7 @@ pub(crate) async fn record_rows<C: ConnectionTrait, M: ModelTrait>(
             content_type,
         },
         rows.into_iter()
-            .map(|r| (r.content_id, r.changes))
+            .map(|(r, vetted)| (r.content_id, vetted))
             .collect(),
     )
     .await
@@ -245,8 +272,10 @@ const KEY: &str = "revy_key";
 pub(crate) async fn record_many<C: ConnectionTrait>(
     db: &C,
     deltas: NewObjectDeltas<'_>,
-    rows: Vec<(String, Vec<AttributeChange>)>,
+    rows: Vec<(String, Vetted)>,
 ) -> Result<(), Error> {
+    let rows: Vec<(String, Vec<AttributeChange>)> =
+        rows.into_iter().map(|(id, v)| (id, v.into_inner())).collect();
     if rows.is_empty() {
         return Ok(());
     }

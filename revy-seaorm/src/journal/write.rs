@@ -8,6 +8,7 @@ use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, Set};
 use super::rows::{AttributeChange, ContextValues, NewObjectDelta, actor_columns, now};
 use super::{attribute_delta, object_delta, one_query, revision};
 use crate::Error;
+use crate::policy::Vetted;
 
 /// Inserts a revision row and returns its id.
 pub(crate) async fn insert_revision<C: ConnectionTrait>(
@@ -134,8 +135,9 @@ pub(crate) async fn insert_attributes<C: ConnectionTrait>(
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
-    changes: Vec<AttributeChange>,
+    changes: Vetted,
 ) -> Result<(), Error> {
+    let changes = changes.into_inner();
     let created_at = now();
     let backend = db.get_database_backend();
     if !changes.is_empty()

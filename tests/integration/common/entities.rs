@@ -23,6 +23,7 @@ pub mod account {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 pub mod transaction {
@@ -51,6 +52,7 @@ pub mod transaction {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// A tracked entity with a composite key, in Revy's recovery sample shape.
@@ -74,6 +76,7 @@ pub mod membership {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// An untracked entity: its saves never reach the journal.
@@ -117,6 +120,7 @@ pub mod account_v2 {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// The `accounts` table with an added column that has neither a default nor NULL.
@@ -136,6 +140,7 @@ pub mod account_v3 {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+    impl revy::TrackingPolicy for Entity {}
 }
 
 use sea_orm::entity::prelude::StringLen;
@@ -196,6 +201,7 @@ pub mod everything {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// Deletion policies of the ledger: an account's transactions go with it,
@@ -244,6 +250,7 @@ pub mod line {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
 
 /// A team, whose players point at it three ways, each with another policy.
@@ -265,6 +272,7 @@ pub mod team {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 
     impl revy::DeletionPolicies for Entity {
         fn on_delete() -> Vec<revy::ChildPolicy> {
@@ -299,6 +307,7 @@ pub mod player {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 
     impl revy::DeletionPolicies for Entity {}
 }
@@ -322,6 +331,7 @@ pub mod node {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 
     impl revy::DeletionPolicies for Entity {
         fn on_delete() -> Vec<revy::ChildPolicy> {
@@ -355,4 +365,5 @@ pub mod odd {
     impl ActiveModelBehavior for ActiveModel {
         revy::track!();
     }
+    impl revy::TrackingPolicy for Entity {}
 }
