@@ -105,6 +105,8 @@ where
     if Context::is_disabled() {
         return Ok(am);
     }
+    // a bad policy fails here, before anything is written
+    let rules = policy::rules::<A::Entity>()?;
     let op = if insert {
         let mut given = Vec::new();
         for col in <A::Entity as EntityTrait>::Column::iter() {
@@ -116,7 +118,7 @@ where
             });
         }
         Some(Op::Insert { given })
-    } else if policy::rules::<A::Entity>()?.update_is_unrecorded(&am) {
+    } else if rules.update_is_unrecorded(&am) {
         // it sends only ignored columns: nothing to read, nothing to record
         None
     } else {
@@ -158,6 +160,7 @@ where
     if Context::is_disabled() {
         return Ok(am);
     }
+    policy::rules::<A::Entity>()?;
     if let Some(row) = current_row::<A, C>(&am, db).await? {
         stash::<A::Entity>(Op::Change {
             action: Action::Delete,

@@ -196,6 +196,10 @@ impl<E: EntityTrait> Policy<E> {
     /// Tracks a row only while `condition` holds for it (see the
     /// [module](crate::policy) for inserts, updates and deletes that cross
     /// it). A second call replaces the first.
+    ///
+    /// Let the condition read recorded columns only: an update that
+    /// changes ignored columns alone is skipped without reading the row, so
+    /// a condition that turns on an ignored column would not see it flip.
     pub fn when(mut self, condition: impl Fn(&E::Model) -> bool + Send + Sync + 'static) -> Self {
         self.condition = Some(Arc::new(condition));
         self
@@ -267,10 +271,6 @@ impl<E: EntityTrait> Rules<E> {
         self.condition.as_ref().is_none_or(|c| c(row))
     }
 
-    pub(crate) fn has_condition(&self) -> bool {
-        self.condition.is_some()
-    }
-
     /// The columns whose values the journal does not hold, with why.
     pub(crate) fn unrecorded(&self) -> impl Iterator<Item = (E::Column, Treatment)> + '_ {
         E::Column::iter()
@@ -286,14 +286,14 @@ impl<E: EntityTrait> Rules<E> {
             .map_or(Treatment::Record, |(_, t)| *t)
     }
 
-    /// Whether an update that sets these columns of `am` can change
-    /// nothing the journal records, so the hooks need not even read the
-    /// row: every column it sends is ignored, and no condition could flip.
+    /// Whether an update that sets these columns of `am` changes nothing
+    /// the journal records, so the hooks need not even read the row: every
+    /// column it sends is ignored (a condition is taken to read recorded
+    /// columns, see [`Policy::when`]).
     pub(crate) fn update_is_unrecorded<A: ActiveModelTrait<Entity = E>>(&self, am: &A) -> bool {
-        !self.has_condition()
-            && E::Column::iter()
-                .zip(&self.treatments)
-                .all(|(c, t)| *t == Treatment::Ignore || !matches!(am.get(c), ActiveValue::Set(_)))
+        E::Column::iter()
+            .zip(&self.treatments)
+            .all(|(c, t)| *t == Treatment::Ignore || !matches!(am.get(c), ActiveValue::Set(_)))
     }
 
     /// The changes as the journal may hold them: ignored columns dropped,
@@ -453,7 +453,9 @@ mod tests {
 
     fn problem(policy: Policy<user::Entity>) -> String {
         match check(policy) {
-            Err(Error::Policy { column, problem, .. }) => format!("{column}: {problem}"),
+            Err(Error::Policy {
+                column, problem, ..
+            }) => format!("{column}: {problem}"),
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("accepted"),
         }
@@ -461,11 +463,18 @@ mod tests {
 
     #[test]
     fn vet_drops_ignored_and_masks_redacted() {
-        let rules = check(Policy::<user::Entity>::new()
-            .ignore(Column::Seen)
-            .redact(Column::Secret))
+        let rules = check(
+            Policy::<user::Entity>::new()
+                .ignore(Column::Seen)
+                .redact(Column::Secret),
+        )
         .unwrap();
-        let vetted = rules.vet(vec![change("id"), change("secret"), change("seen"), change("email")]);
+        let vetted = rules.vet(vec![
+            change("id"),
+            change("secret"),
+            change("seen"),
+            change("email"),
+        ]);
         let out: Vec<_> = vetted.into_inner();
         let names: Vec<_> = out.iter().map(|c| c.field_name.as_str()).collect();
         assert_eq!(names, ["id", "secret", "email"]);
@@ -483,18 +492,33 @@ mod tests {
 
     #[test]
     fn bad_declarations_are_errors_naming_the_column() {
-        assert!(problem(Policy::new().ignore(Column::Id)).starts_with("id: is part of the primary key"));
-        assert!(problem(Policy::new().redact(Column::Id)).starts_with("id: is part of the primary key"));
-        assert!(problem(Policy::new().ignore(Column::Seen).redact(Column::Seen)).contains("both ignored and redacted"));
-        assert!(problem(Policy::new().ignore(Column::Seen).only([Column::Seen])).contains("listed in only"));
-        assert!(problem(Policy::new().only([Column::Email]).redact(Column::Secret)).contains("not listed in only"));
+        assert!(
+            problem(Policy::new().ignore(Column::Id)).starts_with("id: is part of the primary key")
+        );
+        assert!(
+            problem(Policy::new().redact(Column::Id)).starts_with("id: is part of the primary key")
+        );
+        assert!(
+            problem(Policy::new().ignore(Column::Seen).redact(Column::Seen))
+                .contains("both ignored and redacted")
+        );
+        assert!(
+            problem(Policy::new().ignore(Column::Seen).only([Column::Seen]))
+                .contains("listed in only")
+        );
+        assert!(
+            problem(Policy::new().only([Column::Email]).redact(Column::Secret))
+                .contains("not listed in only")
+        );
     }
 
     #[test]
     fn the_marker_is_no_encoded_value() {
         assert!(is_redacted(&redacted()));
         assert!(!is_redacted(&serde_json::json!(["x"])));
-        assert!(!is_redacted(&serde_json::json!({"revy": "redacted", "x": 1})));
+        assert!(!is_redacted(
+            &serde_json::json!({"revy": "redacted", "x": 1})
+        ));
         assert!(!is_redacted(&serde_json::json!("redacted")));
     }
 }

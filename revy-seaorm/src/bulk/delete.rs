@@ -11,12 +11,12 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::policy::{self, TrackingPolicy};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
 use crate::keys;
 use crate::keyset::{self, Pages};
+use crate::policy::{self, TrackingPolicy};
 use sea_orm::Iterable;
 
 /// A tracked `DELETE` of every row a filter selects: sea-orm's

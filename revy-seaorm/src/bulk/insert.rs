@@ -9,13 +9,13 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::policy::{self, TrackingPolicy};
 use crate::hooks::{create_changes, shows};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset;
+use crate::policy::{self, TrackingPolicy};
 use crate::values;
 use crate::values::encode_row;
 

@@ -13,13 +13,13 @@ use sea_orm::{
 use super::Where;
 use crate::Error;
 use crate::guard::own_writes;
-use crate::policy::{self, TrackingPolicy};
 use crate::hooks::{row_values, update_changes};
 use crate::journal::batch::{self, RowDelta};
 use crate::journal::rows::ContextValues;
 use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages};
+use crate::policy::{self, TrackingPolicy};
 
 /// A tracked `UPDATE` of every row a filter selects: sea-orm's
 /// [`UpdateMany`](sea_orm::UpdateMany), journaled. Made by [`update_many`].
@@ -130,8 +130,7 @@ impl<E: TrackingPolicy> UpdateMany<E> {
                 .await?);
         }
         let rules = policy::rules::<E>()?;
-        if !rules.has_condition()
-            && !self.values.is_empty()
+        if !self.values.is_empty()
             && self
                 .values
                 .iter()

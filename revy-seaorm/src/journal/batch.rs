@@ -274,8 +274,10 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     deltas: NewObjectDeltas<'_>,
     rows: Vec<(String, Vetted)>,
 ) -> Result<(), Error> {
-    let rows: Vec<(String, Vec<AttributeChange>)> =
-        rows.into_iter().map(|(id, v)| (id, v.into_inner())).collect();
+    let rows: Vec<(String, Vec<AttributeChange>)> = rows
+        .into_iter()
+        .map(|(id, v)| (id, v.into_inner()))
+        .collect();
     if rows.is_empty() {
         return Ok(());
     }
