@@ -35,6 +35,7 @@
 //!             revy_seaorm::hooks::after_delete(self, db).await
 //!         }
 //!     }
+//!     impl revy_seaorm::TrackingPolicy for Entity {}
 //! }
 //! # fn main() {}
 //! ```
