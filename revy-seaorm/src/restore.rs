@@ -71,6 +71,10 @@ where
 /// Fails, recording nothing, when a row with that key exists: the error
 /// names the table and the key.
 ///
+/// A column the entity's [tracking policy](crate::policy) keeps out of the
+/// journal gets its default, or NULL; with neither, the restore fails with
+/// [`Error::NotRecorded`] naming it, and writes nothing.
+///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -140,6 +144,9 @@ where
 /// Updates the live row back to the snapshot at `delta_id`, tracked as an
 /// `Update` of the columns that differ. Fails when the row no longer exists
 /// (use [`restore`] for that).
+///
+/// Columns the entity's [tracking policy](crate::policy) keeps out of the
+/// journal are left as the live row has them.
 pub async fn revert<E>(db: &impl ConnectionTrait, delta_id: i64) -> Result<E::Model, Error>
 where
     E: TrackedEntity,

@@ -50,6 +50,11 @@ use crate::{Error, keyset, values};
 ///
 /// An id that names no object delta, or a delta of another table, gives
 /// `Ok(None)`, as sea-orm's `find_by_id(..).one(..)` does.
+///
+/// Columns the entity's [tracking policy](crate::policy) keeps out of the
+/// journal (ignored, redacted, left out by `only`) take the live row's
+/// value, else their default, else NULL, else the snapshot fails with
+/// [`Error::NotRecorded`].
 pub struct ObjectSnapshot<E> {
     object_delta_id: i64,
     entity: PhantomData<E>,
