@@ -79,6 +79,8 @@
 //! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
 //!   [`delete`], [`delete_in_chunks`].
 //! - **Bulk** writes: see the bulk group below.
+//! - **Change feed**: [`feed`] (committed revisions from a cursor, never
+//!   skipping a late commit; an `async` stream with [`feed::subscribe`]).
 //! - **Web**: `revy::axum` (feature `axum`).
 //!
 //! This crate only re-exports [`revy_core`] (the context, actors, actions; no
@@ -133,6 +135,10 @@ pub use revy_seaorm::{
     UpdateMany, Where, delete_by_id, delete_many, insert_many, reset_untracked_writes,
     untracked_writes, update_many,
 };
+
+// Change feed: committed revisions from a cursor.
+#[doc(inline)]
+pub use revy_seaorm::feed;
 
 // Errors.
 #[doc(inline)]

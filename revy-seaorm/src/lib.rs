@@ -11,6 +11,7 @@ mod deletion;
 mod doc_fixture;
 mod draft;
 mod error;
+pub mod feed;
 pub mod guard;
 mod history;
 pub mod hooks;

@@ -13,6 +13,7 @@ mod concurrency;
 mod deletion;
 mod edges;
 mod faults;
+mod feed;
 mod guard;
 mod history;
 mod journal;

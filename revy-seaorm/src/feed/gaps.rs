@@ -1,0 +1,156 @@
+//! Whether a gap in the journal's ids is final: no transaction that could
+//! still fill it is running (see the [feed](super) module).
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::Error;
+
+/// The gap the feed waits at, if any: the frontier stops at one gap.
+#[derive(Debug)]
+pub(super) struct Gaps {
+    grace: Duration,
+    waiting: Option<Gap>,
+}
+
+#[derive(Debug)]
+struct Gap {
+    /// The first missing id.
+    start: i64,
+    since: Instant,
+    /// The transactions running when the gap was first seen.
+    running: Running,
+    /// Whether they had all ended when last asked, before a read of ids.
+    ended: bool,
+}
+
+#[derive(Debug)]
+enum Running {
+    /// `pg_current_snapshot()` as text.
+    Postgres(String),
+    /// InnoDB transactions, as `thread@started`.
+    MySql(HashSet<String>),
+}
+
+impl Gaps {
+    pub(super) fn new(grace: Duration) -> Self {
+        Gaps {
+            grace,
+            waiting: None,
+        }
+    }
+
+    /// Asks, before the feed reads the ids, whether the transactions the
+    /// waiting gap depends on have ended. Asking after the read would race
+    /// with a commit landing between the two: the read would miss the row
+    /// and the check would call its gap final.
+    pub(super) async fn refresh<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), Error> {
+        if let Some(gap) = &mut self.waiting
+            && !gap.ended
+            && gap.since.elapsed() >= self.grace
+        {
+            gap.ended = ended(db, &gap.running).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the ids from `start` up to the next visible one will never
+    /// be filled, as of the last [`refresh`](Self::refresh).
+    pub(super) async fn is_final<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        start: i64,
+    ) -> Result<bool, Error> {
+        if db.get_database_backend() == DbBackend::Sqlite {
+            // one writer at a time: an id below a committed one was given
+            // to a transaction that has ended
+            return Ok(true);
+        }
+        match &self.waiting {
+            Some(gap) if gap.start == start => {
+                let done = gap.ended;
+                if done {
+                    self.waiting = None;
+                }
+                Ok(done)
+            }
+            _ => {
+                // first seen now: whoever holds the missing ids is running
+                // now or has ended since the ids were read
+                self.waiting = Some(Gap {
+                    start,
+                    since: Instant::now(),
+                    running: running(db).await?,
+                    ended: false,
+                });
+                Ok(false)
+            }
+        }
+    }
+}
+
+async fn running<C: ConnectionTrait>(db: &C) -> Result<Running, Error> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                "SELECT pg_current_snapshot()::text AS s",
+            ))
+            .await?;
+        let snapshot: String = match row {
+            Some(row) => row.try_get("", "s")?,
+            None => String::new(),
+        };
+        return Ok(Running::Postgres(snapshot));
+    }
+    Ok(Running::MySql(innodb_transactions(db).await?))
+}
+
+/// Whether every transaction in `running` has ended.
+async fn ended<C: ConnectionTrait>(db: &C, running: &Running) -> Result<bool, Error> {
+    match running {
+        Running::Postgres(snapshot) => {
+            let backend = db.get_database_backend();
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT NOT EXISTS (SELECT 1 FROM pg_snapshot_xip($1::text::pg_snapshot) AS x(xid) \
+                     WHERE pg_xact_status(x.xid) = 'in progress') AS done",
+                    [snapshot.clone().into()],
+                ))
+                .await?;
+            Ok(match row {
+                Some(row) => row.try_get("", "done")?,
+                None => false,
+            })
+        }
+        Running::MySql(before) => {
+            let now = innodb_transactions(db).await?;
+            Ok(before.is_disjoint(&now))
+        }
+    }
+}
+
+/// The InnoDB transactions running now, each named by its connection and
+/// start time (its `trx_id` changes when it first writes, so the id cannot
+/// name it), leaving out this connection and single autocommit reads, which
+/// hold no ids. A transaction that ends and another that starts on the
+/// same connection within the same second look alike: the feed then waits
+/// a little longer, never less. Empty without the `PROCESS` privilege (the
+/// grace period then decides alone).
+async fn innodb_transactions<C: ConnectionTrait>(db: &C) -> Result<HashSet<String>, Error> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CONCAT(trx_mysql_thread_id, '@', CAST(trx_started AS CHAR)) AS id \
+             FROM information_schema.innodb_trx \
+             WHERE trx_mysql_thread_id <> CONNECTION_ID() AND trx_autocommit_non_locking = 0",
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| Ok(row.try_get::<String>("", "id")?))
+        .collect()
+}
