@@ -183,6 +183,14 @@ impl<E: EntityTrait> History<E> {
 
     /// Runs the query: the matching object deltas, newest first.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
+        self.select()?
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))
+    }
+
+    /// The query [`all`](Self::all) runs.
+    pub(crate) fn select(self) -> Result<sea_orm::Select<object_delta::Entity>, Error> {
         let mut q = object_delta::Entity::find()
             .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
             .filter(object_delta::Column::ContentId.eq(self.content_id?));
@@ -210,9 +218,7 @@ impl<E: EntityTrait> History<E> {
         if let Some(n) = self.limit {
             q = q.limit(n);
         }
-        q.all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))
+        Ok(q)
     }
 }
 

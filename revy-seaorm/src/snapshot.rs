@@ -140,6 +140,12 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     fn statement(self, backend: sea_orm::DbBackend) -> sea_orm::Statement {
+        backend.build(&self.into_query())
+    }
+
+    /// The query with its snapshot columns, for callers that wrap it (in a
+    /// WITH clause, say); read its rows with [`read_row`].
+    pub(crate) fn into_query(self) -> sea_orm::sea_query::SelectStatement {
         let table = content_type::<E>();
         let mut select = self.select;
         for (i, col) in E::Column::iter().enumerate() {
@@ -187,7 +193,7 @@ where
                 .to_owned();
             select = select.expr_as(Expr::SubQuery(None, Box::new(newest.into())), alias(i));
         }
-        select.build(backend)
+        select.into_query()
     }
 
     /// Every object delta of the query with its snapshot, in one statement.
@@ -215,7 +221,7 @@ where
 }
 
 /// Reads one object delta and decodes its snapshot columns.
-fn read_row<E>(row: &QueryResult) -> Result<(object_delta::Model, Option<E::Model>), Error>
+pub(crate) fn read_row<E>(row: &QueryResult) -> Result<(object_delta::Model, Option<E::Model>), Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
