@@ -29,6 +29,7 @@ mod undo;
 mod values;
 
 pub use actor::ActorExt;
+pub use blame::{Blame, ColumnBlame, blame};
 pub use bulk::{
     DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
@@ -36,7 +37,6 @@ pub use deletion::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,
 };
-pub use blame::{Blame, ColumnBlame, blame};
 pub use draft::Tracked;
 pub use error::Error;
 pub use field_value::FieldValue;

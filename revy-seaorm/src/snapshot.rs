@@ -221,7 +221,9 @@ where
 }
 
 /// Reads one object delta and decodes its snapshot columns.
-pub(crate) fn read_row<E>(row: &QueryResult) -> Result<(object_delta::Model, Option<E::Model>), Error>
+pub(crate) fn read_row<E>(
+    row: &QueryResult,
+) -> Result<(object_delta::Model, Option<E::Model>), Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,

@@ -87,7 +87,12 @@ pub async fn tag<C: ConnectionTrait>(
             .await?
             .ok_or(Error::NoTag { name }),
         // another writer took the name since the check above
-        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
             let taken = find_or_error(db, &name).await?;
             Err(Error::TagExists {
                 name,
@@ -116,7 +121,10 @@ pub async fn find_tag<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<t
 }
 
 /// The tag named `name`, or [`Error::NoTag`].
-pub(crate) async fn find_or_error<C: ConnectionTrait>(db: &C, name: &str) -> Result<tag::Model, Error> {
+pub(crate) async fn find_or_error<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> Result<tag::Model, Error> {
     find_tag(db, name).await?.ok_or_else(|| Error::NoTag {
         name: name.to_owned(),
     })

@@ -11,6 +11,17 @@
 //! passes over (rows created after the moment, or deleted before it) cost
 //! a seek each.
 //!
+//! MariaDB/MySQL cannot seek an index by a bound taken from the walk's
+//! previous row (a correlated `>`): there each step of the walk reads the
+//! table's journal entries from its first key to the current one, so deep
+//! pages cost more than on PostgreSQL and SQLite. MySQL also caps a
+//! recursive walk at `cte_max_recursion_depth` (1000 by default) keys.
+//!
+//! A moment that is a time finds each key's newest delta at or before it
+//! by reading that key's deltas backwards from its newest: the cost grows
+//! with the deltas written after the moment, not with those before. A tag
+//! is an index bound: one seek.
+//!
 //! Pages follow the journal's key text (`content_id`) in the database's
 //! order, which for integer keys is text order (`"10"` before `"9"`): a
 //! stable order to page by, not the numeric one.
@@ -24,7 +35,7 @@ use sea_orm::sea_query::{
     UnionType, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
     QuerySelect, TryIntoModel,
 };
 
@@ -172,6 +183,9 @@ const WALK: &str = "revy_walk";
 /// Its columns: the key, and how many live rows came before it.
 const WALK_KEY: &str = "content_id";
 const WALK_FOUND: &str = "found";
+/// The newest object delta at the moment of each key walked.
+const PICKED: &str = "revy_picked";
+const PICKED_ID: &str = "object_delta_id";
 
 impl<E> TableAsOf<E>
 where
@@ -198,8 +212,7 @@ where
         q.column((y.clone(), object_delta::Column::ContentId))
             .from_as(object_delta::Entity, y.clone())
             .and_where(
-                Expr::col((y.clone(), object_delta::Column::ContentType))
-                    .eq(content_type::<E>()),
+                Expr::col((y.clone(), object_delta::Column::ContentType)).eq(content_type::<E>()),
             );
         if let Some(key) = key {
             q.and_where(Expr::col((y.clone(), object_delta::Column::ContentId)).gt(key));
@@ -232,7 +245,7 @@ where
         let walk_col = |c: &str| Expr::col((Alias::new(WALK), Alias::new(c)));
         let first = Query::select()
             .expr_as(
-                self.next_key(self.after.clone().map(|a| Expr::val(a).into())),
+                self.next_key(self.after.clone().map(Expr::val)),
                 Alias::new(WALK_KEY),
             )
             .expr_as(Expr::val(0i64), Alias::new(WALK_FOUND))
@@ -262,28 +275,43 @@ where
 
     /// Runs one page: one statement.
     pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
-        let walked = Query::select()
-            .expr(Expr::SubQuery(
-                None,
-                Box::new(
-                    self.newest(
-                        object_delta::Column::Id,
-                        Expr::col((Alias::new(WALK), Alias::new(WALK_KEY))),
-                    )
-                    .into(),
+        // the newest object delta of each key the walk passed, joined by
+        // primary key: the walk drives the page, never a scan of the table's
+        // deltas
+        let picked = Query::select()
+            .expr_as(
+                Expr::SubQuery(
+                    None,
+                    Box::new(
+                        self.newest(
+                            object_delta::Column::Id,
+                            Expr::col((Alias::new(WALK), Alias::new(WALK_KEY))),
+                        )
+                        .into(),
+                    ),
                 ),
-            ))
+                Alias::new(PICKED_ID),
+            )
             .from(Alias::new(WALK))
             .and_where(Expr::col((Alias::new(WALK), Alias::new(WALK_KEY))).is_not_null())
             .to_owned();
         let select = object_delta::Entity::find()
             .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
-            .filter(object_delta::Column::Id.in_subquery(walked))
             .filter(object_delta::Column::Action.ne(Action::Delete))
             .order_by_asc(object_delta::Column::ContentId)
             .limit(self.size);
-        let query = select.with_snapshot::<E>().into_query();
-        let with = WithClause::new().recursive(true).cte(self.walk()).to_owned();
+        let mut query = select.with_snapshot::<E>().into_query();
+        query.join_subquery(
+            JoinType::InnerJoin,
+            picked,
+            Alias::new(PICKED),
+            Expr::col((object_delta::Entity, object_delta::Column::Id))
+                .equals((Alias::new(PICKED), Alias::new(PICKED_ID))),
+        );
+        let with = WithClause::new()
+            .recursive(true)
+            .cte(self.walk())
+            .to_owned();
         let statement = db.get_database_backend().build(&query.with(with));
         let rows = db
             .query_all_raw(statement)

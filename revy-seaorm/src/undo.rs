@@ -20,11 +20,12 @@ use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
 use crate::restore::{TrackedEntity, roll_back_object};
 
-pub(crate) type RollBack = for<'a> fn(
-    &'a GuardedTransaction,
-    &'a str,
-    i64,
-) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+pub(crate) type RollBack =
+    for<'a> fn(
+        &'a GuardedTransaction,
+        &'a str,
+        i64,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 
 static REGISTRY: LazyLock<RwLock<HashMap<String, RollBack>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));

@@ -41,7 +41,11 @@ async fn edit(
     why: &str,
     change: impl FnOnce(&mut account::ActiveModel),
 ) -> account::Model {
-    let row = account::Entity::find_by_id(id).one(db).await.unwrap().unwrap();
+    let row = account::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
     let mut am = row.into_active_model();
     change(&mut am);
     Context::via_actor(who)
@@ -53,7 +57,11 @@ async fn edit(
 }
 
 async fn remove(db: &DatabaseConnection, id: i32) {
-    let row = account::Entity::find_by_id(id).one(db).await.unwrap().unwrap();
+    let row = account::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
     Context::new()
         .scope(row.into_active_model().delete(db))
         .await
@@ -76,7 +84,10 @@ async fn blame_names_who_set_each_column(t: TestDb) {
     open(db, "B-2", user(3)).await;
 
     t.take_statement_count();
-    let blame = revy::blame::<account::Entity>(acc.id).all(db).await.unwrap();
+    let blame = revy::blame::<account::Entity>(acc.id)
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(t.take_statement_count(), 1, "blame is one statement");
     let columns: Vec<&str> = blame.iter().map(|c| c.column.as_str()).collect();
     assert_eq!(columns, ["id", "code", "name", "is_active", "balance"]);
@@ -91,14 +102,20 @@ async fn blame_names_who_set_each_column(t: TestDb) {
     assert_eq!(col("name").description, "Rename (column)");
     assert_eq!(col("name").action, Action::Set);
     assert_eq!(col("balance").actor, None);
-    assert_eq!(col("balance").value, FieldValue::Value(Value::BigInt(Some(42))));
+    assert_eq!(
+        col("balance").value,
+        FieldValue::Value(Value::BigInt(Some(42)))
+    );
     assert_eq!(col("balance").revision_description, "Interest");
     assert!(col("balance").at >= col("name").at);
     assert!(col("balance").revision_id > col("name").revision_id);
 
     // as of the creation: user 1 set the code; the key and the name (left
     // NotSet, filled by the database) are the system's
-    let history = revy::history::<account::Entity>(acc.id).all(db).await.unwrap();
+    let history = revy::history::<account::Entity>(acc.id)
+        .all(db)
+        .await
+        .unwrap();
     let created = history.last().unwrap();
     let then = revy::blame::<account::Entity>(acc.id)
         .at(created.id)
@@ -141,10 +158,18 @@ async fn blame_names_who_set_each_column(t: TestDb) {
     assert_eq!(col("amount").actor, user(5));
     assert_eq!(col("local_amount").actor, None);
     assert_eq!(col("local_amount").description, "Corrected by system.");
-    assert!(matches!(col("local_amount").value.value(), Some(Value::Decimal(Some(d))) if *d == saved.local_amount));
+    assert!(
+        matches!(col("local_amount").value.value(), Some(Value::Decimal(Some(d))) if *d == saved.local_amount)
+    );
 
     // no history: nothing to blame
-    assert!(revy::blame::<account::Entity>(999).all(db).await.unwrap().is_empty());
+    assert!(
+        revy::blame::<account::Entity>(999)
+            .all(db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
@@ -169,7 +194,11 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
         .entries(db)
         .await
         .unwrap();
-    assert_eq!(t.take_statement_count(), 2, "deltas with revisions, then changes");
+    assert_eq!(
+        t.take_statement_count(),
+        2,
+        "deltas with revisions, then changes"
+    );
     let actions: Vec<Action> = entries.iter().map(|e| e.action).collect();
     assert_eq!(actions, [Action::Delete, Action::Update, Action::Create]);
     assert!(entries[0].changes.is_empty());
@@ -179,10 +208,19 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
     assert_eq!(update.meta, Some(serde_json::json!({"request": "r-7"})));
     let changed: Vec<&str> = update.changes.iter().map(|c| c.column.as_str()).collect();
     assert_eq!(changed, ["name", "balance"]);
-    assert_eq!(update.changes[0].old, FieldValue::Value(Value::String(None)));
+    assert_eq!(
+        update.changes[0].old,
+        FieldValue::Value(Value::String(None))
+    );
     assert_eq!(update.changes[0].new, string("Main"));
-    assert_eq!(update.changes[1].old, FieldValue::Value(Value::BigInt(Some(0))));
-    assert_eq!(update.changes[1].new, FieldValue::Value(Value::BigInt(Some(10))));
+    assert_eq!(
+        update.changes[1].old,
+        FieldValue::Value(Value::BigInt(Some(0)))
+    );
+    assert_eq!(
+        update.changes[1].new,
+        FieldValue::Value(Value::BigInt(Some(10)))
+    );
     let create = &entries[2];
     assert_eq!(create.actor, user(1));
     assert_eq!(create.revision_description, "Open H-1");
@@ -223,7 +261,10 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(entries[1].changes[0].new, FieldValue::Withheld);
-    let blame = revy::blame::<account::Entity>(acc.id).all(db).await.unwrap();
+    let blame = revy::blame::<account::Entity>(acc.id)
+        .all(db)
+        .await
+        .unwrap();
     let name = blame.iter().find(|c| c.column == "name").unwrap();
     assert_eq!(name.value, FieldValue::Withheld);
     assert_eq!(name.actor, user(2));
@@ -498,16 +539,27 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     for i in 0..4 {
         open(db, &format!("Late-{i}"), None).await;
     }
-    edit(db, ids[2], user(4), "Late edit", |am| am.code = Set("late".into())).await;
+    edit(db, ids[2], user(4), "Late edit", |am| {
+        am.code = Set("late".into())
+    })
+    .await;
     revy::restore_latest::<account::Entity>(db, ids[9])
         .await
         .unwrap();
     assert_ne!(all_accounts(db).await, copy);
 
     for size in [1, 3, 100] {
-        assert_eq!(walk_accounts(&t, moment.into(), size).await, copy, "at a time, pages of {size}");
+        assert_eq!(
+            walk_accounts(&t, moment.into(), size).await,
+            copy,
+            "at a time, pages of {size}"
+        );
     }
-    assert_eq!(walk_accounts(&t, Moment::tag("copy"), 4).await, copy, "at a tag");
+    assert_eq!(
+        walk_accounts(&t, Moment::tag("copy"), 4).await,
+        copy,
+        "at a tag"
+    );
     // before anything was written: an empty table
     let before = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap();
     assert!(walk_accounts(&t, before.into(), 5).await.is_empty());
@@ -549,7 +601,11 @@ async fn time_travel_pages_composite_keys(t: TestDb) {
         let page = q.page(db).await.unwrap();
         seen.extend(page.rows);
         match page.next {
-            Some(c) => q = revy::table_as_of::<membership::Entity>(moment).page_size(2).after(c),
+            Some(c) => {
+                q = revy::table_as_of::<membership::Entity>(moment)
+                    .page_size(2)
+                    .after(c)
+            }
             None => break,
         }
     }
