@@ -248,6 +248,19 @@ pub enum Error {
         revision_id: i64,
     },
 
+    /// A tag name is longer than the journal stores.
+    #[error(
+        "tag name {name} is {len} characters long; revy_tags stores names of at most {max}: pick a shorter one"
+    )]
+    TagNameTooLong {
+        /// The name asked for.
+        name: String,
+        /// Its length in characters.
+        len: usize,
+        /// The longest name the journal stores.
+        max: u32,
+    },
+
     /// No tag has this name.
     #[error("tag {name} does not exist in revy_tags: list the tags with revy::tags(&db)")]
     NoTag {

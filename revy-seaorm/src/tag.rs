@@ -18,7 +18,7 @@ use crate::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::history::key_text;
-use crate::journal::{object_delta, revision, tag, write};
+use crate::journal::{TAG_NAME_LEN, object_delta, revision, tag, write};
 use crate::keys::content_type;
 use crate::snapshot::SelectSnapshotExt;
 use crate::undo::{RollBack, lookup};
@@ -26,8 +26,10 @@ use crate::undo::{RollBack, lookup};
 /// Names the revision `revision_id` `name`, with the context's actor and
 /// revision description, and returns the tag.
 ///
-/// Names are unique: a name already taken is [`Error::TagExists`], and a
-/// revision that does not exist [`Error::NoRevision`].
+/// Names are unique: a name already taken is [`Error::TagExists`], one
+/// longer than [`TAG_NAME_LEN`](crate::TAG_NAME_LEN) characters
+/// [`Error::TagNameTooLong`], and a revision that does not exist
+/// [`Error::NoRevision`].
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -54,6 +56,14 @@ pub async fn tag<C: ConnectionTrait>(
     revision_id: i64,
 ) -> Result<tag::Model, Error> {
     let name = name.into();
+    let len = name.chars().count();
+    if len > TAG_NAME_LEN as usize {
+        return Err(Error::TagNameTooLong {
+            name,
+            len,
+            max: TAG_NAME_LEN,
+        });
+    }
     if let Some(taken) = find_tag(db, &name).await? {
         return Err(Error::TagExists {
             name,

@@ -273,7 +273,8 @@ where
             .to_owned()
     }
 
-    /// Runs one page: one statement.
+    /// Runs one page: one statement (an empty page at a tag asks once more,
+    /// to tell an unknown tag, [`Error::NoTag`], from an empty table).
     pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
         // the newest object delta of each key the walk passed, joined by
         // primary key: the walk drives the page, never a scan of the table's

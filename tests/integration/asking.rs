@@ -349,6 +349,9 @@ async fn tags_round_trip(t: TestDb) {
     assert!(matches!(err, Error::TagExists { revision_id, .. } if revision_id == first));
     let text = err.to_string();
     assert!(text.contains("v1") && text.contains("revy_tags"), "{text}");
+    let long = "x".repeat(revy::TAG_NAME_LEN as usize + 1);
+    let err = revy::tag(db, long, first).await.unwrap_err();
+    assert!(matches!(err, Error::TagNameTooLong { .. }), "{err}");
     let err = revy::tag(db, "nowhere", 999_999).await.unwrap_err();
     assert!(matches!(err, Error::NoRevision { .. }), "{err}");
 
