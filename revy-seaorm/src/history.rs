@@ -116,7 +116,7 @@ pub async fn revision_deltas<C: ConnectionTrait>(
 /// assert_eq!(created.len(), 1);
 /// # Ok(()) }
 /// ```
-#[must_use = "a history query does nothing until .all(&db) runs it"]
+#[must_use = "a history query does nothing until .all(&db) or .entries(&db) runs it"]
 pub struct History<E> {
     content_id: Result<String, Error>,
     limit: Option<u64>,

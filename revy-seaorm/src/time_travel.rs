@@ -262,7 +262,7 @@ where
             .expr(found.clone())
             .from(Alias::new(WALK))
             .and_where(walk_col(WALK_KEY).is_not_null())
-            .and_where(found.lt(self.size as i64))
+            .and_where(found.lt(i64::try_from(self.size).unwrap_or(i64::MAX)))
             .to_owned();
         let mut union = first;
         union.union(UnionType::All, step);
