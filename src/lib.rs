@@ -75,7 +75,12 @@
 //! - **Read** the history: [`history`], [`as_of`], [`diff`], [`ObjectSnapshot`],
 //!   [`revision_actors`], [`revision_deltas`], and
 //!   [`with_snapshot`](SelectSnapshotExt::with_snapshot) from the [`prelude`].
-//! - **Roll back**: [`restore`], [`revert`], [`undo_revision`].
+//! - **Ask** the history: [`blame`] (who set each column), history
+//!   [`entries`](History::entries) a UI can show, [`tag`]s ([`tags`],
+//!   [`find_tag`], [`as_of_tag`]), whole-table time travel
+//!   ([`table_as_of`] at a time or a [`Moment::tag`]).
+//! - **Roll back**: [`restore`], [`restore_latest`], [`revert`],
+//!   [`undo_revision`], [`undo_to_tag`].
 //! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
 //!   [`delete`], [`delete_in_chunks`].
 //! - **Bulk** writes: see the bulk group below.
@@ -116,9 +121,16 @@ pub use revy_seaorm::{
     revision_actors, revision_deltas,
 };
 
+// Ask the history: blame, entries a UI can show, tags, whole-table time travel.
+#[doc(inline)]
+pub use revy_seaorm::{
+    Blame, ColumnBlame, DEFAULT_PAGE_SIZE, FieldChange, FieldValue, HistoryEntry, Moment, Page,
+    TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
+};
+
 // Roll back: restore a deleted row, revert a row, undo a revision.
 #[doc(inline)]
-pub use revy_seaorm::{TrackedEntity, restore, revert, undo_revision};
+pub use revy_seaorm::{TrackedEntity, restore, restore_latest, revert, undo_revision, undo_to_tag};
 
 // Deletion: tracked CASCADE / SET / SET_NULL / SET_DEFAULT.
 #[doc(inline)]

@@ -264,6 +264,66 @@ pub enum Error {
         reason: String,
     },
 
+    /// A tag with this name already exists.
+    #[error(
+        "tag {name} already exists in revy_tags (it names revision {revision_id}): pick another name, or find the existing tag with revy::find_tag"
+    )]
+    TagExists {
+        /// The name asked for.
+        name: String,
+        /// The revision the existing tag names.
+        revision_id: i64,
+    },
+
+    /// A tag name is longer than the journal stores.
+    #[error(
+        "tag name {name} is {len} characters long; revy_tags stores names of at most {max}: pick a shorter one"
+    )]
+    TagNameTooLong {
+        /// The name asked for.
+        name: String,
+        /// Its length in characters.
+        len: usize,
+        /// The longest name the journal stores.
+        max: u32,
+    },
+
+    /// No tag has this name.
+    #[error("tag {name} does not exist in revy_tags: list the tags with revy::tags(&db)")]
+    NoTag {
+        /// The name asked for.
+        name: String,
+    },
+
+    /// Undoing back to a tag would also discard a change that belongs at
+    /// or before the tag.
+    #[error(
+        "cannot undo back to tag {tag}: {table} row {key} was changed by revision {revision_id}, at or before the tag's revision, after a later revision had changed it (object delta {object_delta_id}); revert that row by hand"
+    )]
+    TagConflict {
+        /// The tag.
+        tag: String,
+        /// The table of the row.
+        table: String,
+        /// The row's key.
+        key: String,
+        /// The revision at or before the tag's that wrote late.
+        revision_id: i64,
+        /// The late object delta.
+        object_delta_id: i64,
+    },
+
+    /// `restore_latest` found no deleted row to restore.
+    #[error(
+        "cannot restore {table} row {key}: the journal holds no Delete of it; restore_latest brings back deleted rows only"
+    )]
+    NeverDeleted {
+        /// The table.
+        table: String,
+        /// The key, as text.
+        key: String,
+    },
+
     /// A context operation failed.
     #[error(transparent)]
     Context(#[from] revy_core::ContextError),

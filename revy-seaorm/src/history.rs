@@ -116,7 +116,7 @@ pub async fn revision_deltas<C: ConnectionTrait>(
 /// assert_eq!(created.len(), 1);
 /// # Ok(()) }
 /// ```
-#[must_use = "a history query does nothing until .all(&db) runs it"]
+#[must_use = "a history query does nothing until .all(&db) or .entries(&db) runs it"]
 pub struct History<E> {
     content_id: Result<String, Error>,
     limit: Option<u64>,
@@ -183,6 +183,14 @@ impl<E: EntityTrait> History<E> {
 
     /// Runs the query: the matching object deltas, newest first.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
+        self.select()?
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))
+    }
+
+    /// The query [`all`](Self::all) runs.
+    pub(crate) fn select(self) -> Result<sea_orm::Select<object_delta::Entity>, Error> {
         let mut q = object_delta::Entity::find()
             .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
             .filter(object_delta::Column::ContentId.eq(self.content_id?));
@@ -210,9 +218,7 @@ impl<E: EntityTrait> History<E> {
         if let Some(n) = self.limit {
             q = q.limit(n);
         }
-        q.all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))
+        Ok(q)
     }
 }
 

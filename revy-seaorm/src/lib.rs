@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 mod actor;
+mod blame;
 mod bulk;
 pub mod codec;
 mod deletion;
@@ -12,8 +13,10 @@ mod doc_fixture;
 mod draft;
 mod error;
 pub mod feed;
+mod field_value;
 pub mod guard;
 mod history;
+mod history_entry;
 pub mod hooks;
 mod journal;
 mod keys;
@@ -21,11 +24,14 @@ mod keyset;
 pub mod policy;
 mod restore;
 mod snapshot;
+mod tag;
+mod time_travel;
 mod track;
 mod undo;
 mod values;
 
 pub use actor::ActorExt;
+pub use blame::{Blame, ColumnBlame, blame};
 pub use bulk::{
     DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
@@ -35,16 +41,20 @@ pub use deletion::{
 };
 pub use draft::Tracked;
 pub use error::Error;
+pub use field_value::FieldValue;
 pub use guard::{
     Guarded, GuardedTransaction, RevyTransaction, UntrackedWrites, reset_untracked_writes,
     untracked_writes,
 };
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
-pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
+pub use history_entry::{FieldChange, HistoryEntry};
+pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, TAG_NAME_LEN, install};
 pub use keys::content_type;
 pub use policy::{Policy, TrackingPolicy, is_redacted};
-pub use restore::{TrackedEntity, restore, revert};
+pub use restore::{TrackedEntity, restore, restore_latest, revert};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
+pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
+pub use time_travel::{DEFAULT_PAGE_SIZE, Moment, Page, TableAsOf, table_as_of};
 pub use undo::{register, undo_revision};
 
 /// The journal as a sea-orm-migration step (cargo feature `migration`).
@@ -55,7 +65,7 @@ pub mod migration {
 
 /// The journal's SeaORM entities, to query with plain sea-orm.
 pub mod entity {
-    pub use crate::journal::{attribute_delta, object_delta, revision};
+    pub use crate::journal::{attribute_delta, object_delta, revision, tag};
 }
 
 /// Extension traits: `use revy::prelude::*`.

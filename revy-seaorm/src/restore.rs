@@ -107,6 +107,56 @@ where
     insert_snapshot::<E, _>(db, snapshot).await
 }
 
+/// Restores the row of `E` whose primary key is `key` from its newest
+/// `Delete`, as [`restore`] does from that delta's id.
+///
+/// Fails with [`Error::NeverDeleted`] when the journal holds no `Delete`
+/// of that key, and with [`Error::KeyTaken`] when the row is live.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+///
+/// let bob = Context::new()
+///     .scope(user::ActiveModel { name: Set("Bob".into()), ..Default::default() }.insert(&db))
+///     .await?;
+/// Context::new().scope(bob.clone().into_active_model().delete(&db)).await?;
+///
+/// let back = revy_seaorm::restore_latest::<user::Entity>(&db, bob.id).await?;
+/// assert_eq!(back, bob);
+/// // live again: nothing to restore
+/// assert!(revy_seaorm::restore_latest::<user::Entity>(&db, bob.id).await.is_err());
+/// # Ok(()) }
+/// ```
+pub async fn restore_latest<E>(
+    db: &impl ConnectionTrait,
+    key: <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType,
+) -> Result<E::Model, Error>
+where
+    E: TrackedEntity,
+{
+    let content_id = crate::history::key_text::<E>(key)?;
+    use sea_orm::QueryOrder;
+    let deleted = object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
+        .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
+        .filter(object_delta::Column::Action.eq(Action::Delete))
+        .order_by_desc(object_delta::Column::Id)
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    match deleted {
+        Some(delete) => restore::<E>(db, delete.id).await,
+        None => Err(Error::NeverDeleted {
+            table: content_type::<E>(),
+            key: content_id,
+        }),
+    }
+}
+
 pub(crate) async fn insert_snapshot<E, C>(db: &C, snapshot: E::Model) -> Result<E::Model, Error>
 where
     E: TrackedEntity,

@@ -147,6 +147,12 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     fn statement(self, backend: sea_orm::DbBackend, rules: &Rules<E>) -> sea_orm::Statement {
+        backend.build(&self.into_query(rules))
+    }
+
+    /// The query with its snapshot columns, for callers that wrap it (in a
+    /// WITH clause, say); turn its rows into models with [`models_of`].
+    pub(crate) fn into_query(self, rules: &Rules<E>) -> sea_orm::sea_query::SelectStatement {
         let table = content_type::<E>();
         let mut select = self.select;
         for (i, col) in E::Column::iter().enumerate() {
@@ -198,7 +204,7 @@ where
                 .to_owned();
             select = select.expr_as(Expr::SubQuery(None, Box::new(newest.into())), alias(i));
         }
-        select.build(backend)
+        select.into_query()
     }
 
     /// Every object delta of the query with its snapshot, in one statement
@@ -214,23 +220,7 @@ where
             .query_all_raw(statement)
             .await
             .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-        let read = rows
-            .iter()
-            .map(|row| read_row::<E>(row, &rules))
-            .collect::<Result<Vec<_>, Error>>()?;
-        let live = live_rows::<E, C>(db, &read).await?;
-        read.into_iter()
-            .map(|(delta, values)| {
-                let model = match values {
-                    Some(values) => {
-                        let live = live.get(&delta.content_id);
-                        Some(build_model::<E>(values, &rules, &delta.content_id, live)?)
-                    }
-                    None => None,
-                };
-                Ok((delta, model))
-            })
-            .collect()
+        models_of::<E, C>(db, &rows, &rules).await
     }
 
     /// The first object delta of the query with its snapshot.
@@ -242,6 +232,39 @@ where
         this.select = this.select.limit(1);
         Ok(this.all(db).await?.into_iter().next())
     }
+}
+
+/// The object deltas and snapshots of rows read with
+/// [`SnapshotSelect::into_query`]'s columns: one more statement reads the
+/// live rows when the entity's policy keeps columns out of the journal.
+#[allow(clippy::type_complexity)]
+pub(crate) async fn models_of<E, C>(
+    db: &C,
+    rows: &[QueryResult],
+    rules: &Rules<E>,
+) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+    C: ConnectionTrait,
+{
+    let read = rows
+        .iter()
+        .map(|row| read_row::<E>(row, rules))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let live = live_rows::<E, C>(db, &read).await?;
+    read.into_iter()
+        .map(|(delta, values)| {
+            let model = match values {
+                Some(values) => {
+                    let live = live.get(&delta.content_id);
+                    Some(build_model::<E>(values, rules, &delta.content_id, live)?)
+                }
+                None => None,
+            };
+            Ok((delta, model))
+        })
+        .collect()
 }
 
 /// One column of a snapshot as the journal gives it.

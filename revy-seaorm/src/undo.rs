@@ -20,11 +20,12 @@ use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
 use crate::restore::{TrackedEntity, roll_back_object};
 
-type RollBack = for<'a> fn(
-    &'a GuardedTransaction,
-    &'a str,
-    i64,
-) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+pub(crate) type RollBack =
+    for<'a> fn(
+        &'a GuardedTransaction,
+        &'a str,
+        i64,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 
 static REGISTRY: LazyLock<RwLock<HashMap<String, RollBack>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
@@ -68,7 +69,7 @@ pub(crate) fn tracked_table(matches: impl Fn(&str) -> bool) -> Option<String> {
         .and_then(|m| m.keys().find(|t| matches(t)).cloned())
 }
 
-fn lookup(table: &str) -> Option<RollBack> {
+pub(crate) fn lookup(table: &str) -> Option<RollBack> {
     REGISTRY.read().ok().and_then(|m| m.get(table).copied())
 }
 

@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod asking;
 mod attribution;
 mod axum_layer;
 mod backends;

@@ -21,6 +21,7 @@ async fn the_migration_creates_and_drops_the_journal(t: TestDb) {
     let db = &t.db;
     // the harness installed the journal; start from nothing
     for table in [
+        "revy_tags",
         "revy_attribute_deltas",
         "revy_object_deltas",
         "revy_revisions",

@@ -3,7 +3,7 @@
 use sea_orm::DbErr;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
-use super::{attribute_delta, object_delta, revision, schema};
+use super::{attribute_delta, object_delta, revision, schema, tag};
 
 /// Creates the journal tables and indexes (the same as
 /// [`install`](crate::install)); `down` drops them.
@@ -52,6 +52,9 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         use sea_orm::sea_query::Table;
+        manager
+            .drop_table(Table::drop().table(tag::Entity).if_exists().to_owned())
+            .await?;
         manager
             .drop_table(
                 Table::drop()

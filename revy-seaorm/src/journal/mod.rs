@@ -1,5 +1,5 @@
-//! The journal: revisions, object deltas and attribute deltas, as SeaORM
-//! entities, and the schema that holds them.
+//! The journal: revisions, object deltas, attribute deltas and tags, as
+//! SeaORM entities, and the schema that holds them.
 
 pub mod attribute_delta;
 pub(crate) mod batch;
@@ -11,9 +11,10 @@ mod recordset;
 pub mod revision;
 pub(crate) mod rows;
 pub(crate) mod schema;
+pub mod tag;
 pub(crate) mod write;
 
-pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
+pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, TAG_NAME_LEN, install};
 
 /// The actor that a row's `actor_type` and `actor_id` columns name: both
 /// NULL (or either, in a row written by hand) is the system.

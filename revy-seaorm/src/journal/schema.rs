@@ -6,7 +6,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::{attribute_delta, object_delta, revision};
+use super::{attribute_delta, object_delta, revision, tag};
 use crate::Error;
 
 /// Creates the journal tables and their indexes if they do not exist yet.
@@ -39,6 +39,7 @@ pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
         revisions(backend),
         object_deltas(backend),
         attribute_deltas(backend),
+        tags(backend),
     ] {
         if inline {
             for mut index in indexes {
@@ -211,6 +212,37 @@ fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreat
     (t, vec![snapshot, by_object_delta])
 }
 
+fn tags(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    use tag::Column as C;
+    let mut t = Table::create();
+    t.table(tag::Entity)
+        .if_not_exists()
+        .col(id(C::Id))
+        .col(ColumnDef::new(C::Name).string_len(TAG_NAME_LEN).not_null())
+        .col(ColumnDef::new(C::RevisionId).big_integer().not_null());
+    actor_columns(&mut t, C::ActorType, C::ActorId);
+    t.col(ColumnDef::new(C::Description).text().not_null())
+        .col(created_at(C::CreatedAt, backend))
+        // a tagged revision cannot be deleted from under its tag
+        .foreign_key(
+            ForeignKey::create()
+                .name("fk_revy_tags_revision")
+                .from(tag::Entity, C::RevisionId)
+                .to(revision::Entity, revision::Column::Id)
+                .on_delete(ForeignKeyAction::Restrict),
+        );
+    table_options(&mut t, backend);
+    let by_name = Index::create()
+        .name("idx_revy_tags_name")
+        .table(tag::Entity)
+        .col(C::Name)
+        .unique()
+        .to_owned();
+    (t, vec![by_name])
+}
+
+/// Longest tag name the journal stores.
+pub const TAG_NAME_LEN: u32 = 128;
 /// Longest table name (with schema) the journal stores.
 pub const CONTENT_TYPE_LEN: u32 = 128;
 /// Longest primary key text the journal stores.

@@ -1,0 +1,341 @@
+//! Whole-table time travel: every row of an entity as it was at a moment
+//! (a time or a tag), a page at a time.
+//!
+//! A page is one statement. A recursive walk steps from one key in the
+//! journal to the next (one seek of the object deltas' content index per
+//! key), asks each key for its newest object delta at the moment (one more
+//! seek) and stops once the page is full; the rows' values are then the
+//! snapshot subqueries of [`snapshot`](crate::ObjectSnapshot), one seek per
+//! column. Nothing reads a row's whole history, so a page costs the same
+//! whether each row has ten deltas or a hundred thousand. Keys the walk
+//! passes over (rows created after the moment, or deleted before it) cost
+//! a seek each.
+//!
+//! MariaDB/MySQL cannot seek an index by a bound taken from the walk's
+//! previous row (a correlated `>`): there each step of the walk reads the
+//! table's journal entries from its first key to the current one, so deep
+//! pages cost more than on PostgreSQL and SQLite. MySQL also caps a
+//! recursive walk at `cte_max_recursion_depth` (1000 by default) keys.
+//!
+//! A moment that is a time finds each key's newest delta at or before it
+//! by reading that key's deltas backwards from its newest: the cost grows
+//! with the deltas written after the moment, not with those before. A tag
+//! is an index bound: one seek.
+//!
+//! Pages follow the journal's key text (`content_id`) in the database's
+//! order, which for integer keys is text order (`"10"` before `"9"`): a
+//! stable order to page by, not the numeric one.
+
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use revy_core::Action;
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr,
+    UnionType, WithClause,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, TryIntoModel,
+};
+
+use crate::Error;
+use crate::journal::{object_delta, tag};
+use crate::keys::content_type;
+use crate::policy;
+use crate::snapshot::{SelectSnapshotExt, models_of};
+
+/// Rows a page holds unless told otherwise.
+pub const DEFAULT_PAGE_SIZE: u64 = 100;
+
+/// A moment in the journal: a time, or a tag (the journal right after the
+/// last object delta of the tag's revision).
+///
+/// ```
+/// use revy_seaorm::Moment;
+///
+/// let now: Moment = chrono::Utc::now().into();
+/// let release = Moment::tag("release-2026-11");
+/// assert!(matches!(release, Moment::Tag(ref name) if name == "release-2026-11"));
+/// # let _ = now;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Moment {
+    /// Everything written at or before this time.
+    Time(DateTime<Utc>),
+    /// Everything up to the tag's revision.
+    Tag(String),
+}
+
+impl Moment {
+    /// The moment of the tag `name`.
+    pub fn tag(name: impl Into<String>) -> Self {
+        Moment::Tag(name.into())
+    }
+}
+
+impl From<DateTime<Utc>> for Moment {
+    fn from(at: DateTime<Utc>) -> Self {
+        Moment::Time(at)
+    }
+}
+
+/// The object deltas a moment includes, as a condition on the alias
+/// `delta` of `revy_object_deltas`.
+fn includes(moment: &Moment, delta: &str) -> SimpleExpr {
+    let delta = Alias::new(delta);
+    match moment {
+        Moment::Time(at) => Expr::col((delta, object_delta::Column::CreatedAt)).lte(*at),
+        Moment::Tag(name) => {
+            Expr::col((delta, object_delta::Column::Id)).lte(tag_bound(name.as_str()))
+        }
+    }
+}
+
+/// The newest object delta of the tag `name`'s revision, as an expression
+/// (NULL when there is no such tag): one seek of the tag's name index and
+/// one of the object deltas' revision index.
+pub(crate) fn tag_bound(name: &str) -> SimpleExpr {
+    let revision = Query::select()
+        .column(tag::Column::RevisionId)
+        .from(tag::Entity)
+        .and_where(Expr::col(tag::Column::Name).eq(name))
+        .to_owned();
+    let newest = Query::select()
+        .expr(Expr::col((Alias::new("revy_tagged"), object_delta::Column::Id)).max())
+        .from_as(object_delta::Entity, Alias::new("revy_tagged"))
+        .and_where(
+            Expr::col((Alias::new("revy_tagged"), object_delta::Column::RevisionId))
+                .eq(Expr::SubQuery(None, Box::new(revision.into()))),
+        )
+        .to_owned();
+    Expr::SubQuery(None, Box::new(newest.into()))
+}
+
+/// Every row of `E` as it was at a moment: made by [`table_as_of`], run a
+/// page at a time by [`TableAsOf::page`].
+#[must_use = "a time-travel query does nothing until .page(&db) runs it"]
+pub struct TableAsOf<E> {
+    moment: Moment,
+    size: u64,
+    after: Option<String>,
+    entity: PhantomData<E>,
+}
+
+/// One page of [`TableAsOf`]: the rows, and the cursor of the next page.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Page<M> {
+    /// The rows, in the journal's key order.
+    pub rows: Vec<M>,
+    /// Pass to [`TableAsOf::after`] for the next page; `None` when this
+    /// page was the last.
+    pub next: Option<String>,
+}
+
+/// Every row of `E` as it was at `moment` (a time, or a [`Moment::tag`]):
+/// rows deleted since come back, rows created after it are absent.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+///
+/// let mut users = Vec::new();
+/// for name in ["Ann", "Bob", "Cid"] {
+///     let am = user::ActiveModel { name: Set(name.into()), ..Default::default() };
+///     users.push(Context::new().scope(am.insert(&db)).await?);
+/// }
+/// # tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+/// let then = chrono::Utc::now();
+/// # tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+/// Context::new().scope(users[1].clone().into_active_model().delete(&db)).await?;
+/// Context::new()
+///     .scope(user::ActiveModel { name: Set("Dee".into()), ..Default::default() }.insert(&db))
+///     .await?;
+///
+/// let mut names = Vec::new();
+/// let mut query = revy_seaorm::table_as_of::<user::Entity>(then).page_size(2);
+/// loop {
+///     let page = query.page(&db).await?;
+///     names.extend(page.rows.into_iter().map(|u| u.name));
+///     match page.next {
+///         Some(cursor) => query = revy_seaorm::table_as_of::<user::Entity>(then).page_size(2).after(cursor),
+///         None => break,
+///     }
+/// }
+/// assert_eq!(names, ["Ann", "Bob", "Cid"]); // Bob is back, Dee not yet there
+/// # Ok(()) }
+/// ```
+pub fn table_as_of<E: crate::TrackingPolicy>(moment: impl Into<Moment>) -> TableAsOf<E> {
+    TableAsOf {
+        moment: moment.into(),
+        size: DEFAULT_PAGE_SIZE,
+        after: None,
+        entity: PhantomData,
+    }
+}
+
+/// The alias of the walk over the journal's keys.
+const WALK: &str = "revy_walk";
+/// Its columns: the key, and how many live rows came before it.
+const WALK_KEY: &str = "content_id";
+const WALK_FOUND: &str = "found";
+/// The newest object delta at the moment of each key walked.
+const PICKED: &str = "revy_picked";
+const PICKED_ID: &str = "object_delta_id";
+
+impl<E> TableAsOf<E>
+where
+    E: crate::TrackingPolicy,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+{
+    /// At most `n` rows a page (at least one); [`DEFAULT_PAGE_SIZE`] unless set.
+    pub fn page_size(mut self, n: u64) -> Self {
+        self.size = std::cmp::max(n, 1);
+        self
+    }
+
+    /// The page after the cursor a previous page returned in [`Page::next`].
+    pub fn after(mut self, cursor: impl Into<String>) -> Self {
+        self.after = Some(cursor.into());
+        self
+    }
+
+    /// The key after `key` in the journal of this table (the first key
+    /// when `None`), as an expression.
+    fn next_key(&self, key: Option<SimpleExpr>) -> SimpleExpr {
+        let y = Alias::new("revy_next");
+        let mut q = Query::select();
+        q.column((y.clone(), object_delta::Column::ContentId))
+            .from_as(object_delta::Entity, y.clone())
+            .and_where(
+                Expr::col((y.clone(), object_delta::Column::ContentType)).eq(content_type::<E>()),
+            );
+        if let Some(key) = key {
+            q.and_where(Expr::col((y.clone(), object_delta::Column::ContentId)).gt(key));
+        }
+        q.order_by((y, object_delta::Column::ContentId), Order::Asc)
+            .limit(1);
+        Expr::SubQuery(None, Box::new(q.into()))
+    }
+
+    /// A column of the newest object delta of `key` at the moment.
+    fn newest(&self, column: object_delta::Column, key: SimpleExpr) -> SelectStatement {
+        let x = "revy_newest";
+        Query::select()
+            .column((Alias::new(x), column))
+            .from_as(object_delta::Entity, Alias::new(x))
+            .and_where(
+                Expr::col((Alias::new(x), object_delta::Column::ContentType))
+                    .eq(content_type::<E>()),
+            )
+            .and_where(Expr::col((Alias::new(x), object_delta::Column::ContentId)).eq(key))
+            .and_where(includes(&self.moment, x))
+            .order_by((Alias::new(x), object_delta::Column::Id), Order::Desc)
+            .limit(1)
+            .to_owned()
+    }
+
+    /// The walk: from the cursor, key after key, until `size` keys that
+    /// hold a row at the moment have been passed.
+    fn walk(&self) -> CommonTableExpression {
+        let walk_col = |c: &str| Expr::col((Alias::new(WALK), Alias::new(c)));
+        let first = Query::select()
+            .expr_as(
+                self.next_key(self.after.clone().map(Expr::val)),
+                Alias::new(WALK_KEY),
+            )
+            .expr_as(Expr::val(0i64), Alias::new(WALK_FOUND))
+            .to_owned();
+        let action = self.newest(object_delta::Column::Action, walk_col(WALK_KEY));
+        let live = Expr::case(
+            Expr::SubQuery(None, Box::new(action.into())).ne(Action::Delete.as_str()),
+            1i64,
+        )
+        .finally(0i64);
+        let found = walk_col(WALK_FOUND).add(live);
+        let step = Query::select()
+            .expr(self.next_key(Some(walk_col(WALK_KEY))))
+            .expr(found.clone())
+            .from(Alias::new(WALK))
+            .and_where(walk_col(WALK_KEY).is_not_null())
+            .and_where(found.lt(i64::try_from(self.size).unwrap_or(i64::MAX)))
+            .to_owned();
+        let mut union = first;
+        union.union(UnionType::All, step);
+        CommonTableExpression::new()
+            .table_name(Alias::new(WALK))
+            .columns([Alias::new(WALK_KEY), Alias::new(WALK_FOUND)])
+            .query(union)
+            .to_owned()
+    }
+
+    /// Runs one page: one statement (an empty page at a tag asks once more,
+    /// to tell an unknown tag, [`Error::NoTag`], from an empty table).
+    pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
+        // the newest object delta of each key the walk passed, joined by
+        // primary key: the walk drives the page, never a scan of the table's
+        // deltas
+        let picked = Query::select()
+            .expr_as(
+                Expr::SubQuery(
+                    None,
+                    Box::new(
+                        self.newest(
+                            object_delta::Column::Id,
+                            Expr::col((Alias::new(WALK), Alias::new(WALK_KEY))),
+                        )
+                        .into(),
+                    ),
+                ),
+                Alias::new(PICKED_ID),
+            )
+            .from(Alias::new(WALK))
+            .and_where(Expr::col((Alias::new(WALK), Alias::new(WALK_KEY))).is_not_null())
+            .to_owned();
+        let select = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
+            .filter(object_delta::Column::Action.ne(Action::Delete))
+            .order_by_asc(object_delta::Column::ContentId)
+            .limit(self.size);
+        let rules = policy::rules::<E>()?;
+        let mut query = select.with_snapshot::<E>().into_query(&rules);
+        query.join_subquery(
+            JoinType::InnerJoin,
+            picked,
+            Alias::new(PICKED),
+            Expr::col((object_delta::Entity, object_delta::Column::Id))
+                .equals((Alias::new(PICKED), Alias::new(PICKED_ID))),
+        );
+        let with = WithClause::new()
+            .recursive(true)
+            .cte(self.walk())
+            .to_owned();
+        let statement = db.get_database_backend().build(&query.with(with));
+        let rows = db
+            .query_all_raw(statement)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for (delta, model) in models_of::<E, C>(db, &rows, &rules).await? {
+            last = Some(delta.content_id);
+            out.extend(model);
+        }
+        if rows.is_empty()
+            && let Moment::Tag(name) = &self.moment
+        {
+            crate::tag::find_or_error(db, name).await?;
+        }
+        let next = if rows.len() as u64 == self.size {
+            last
+        } else {
+            None
+        };
+        Ok(Page { rows: out, next })
+    }
+}
