@@ -74,6 +74,9 @@
 //! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
 //!   [`delete`], [`delete_in_chunks`].
 //! - **Bulk** writes: see the bulk group below.
+//! - **Journal lifecycle**: [`prune()`] folds old history into checkpoints
+//!   (optionally exporting what it removes), [`import()`] reads an export
+//!   back; see the journal lifecycle group below.
 //! - **Web**: `revy::axum` (feature `axum`).
 //!
 //! This crate only re-exports [`revy_core`] (the context, actors, actions; no
@@ -123,6 +126,13 @@ pub use revy_seaorm::{
     DeleteMany, Guarded, GuardedTransaction, InsertMany, RevyTransaction, UntrackedWrites,
     UpdateMany, Where, delete_by_id, delete_many, insert_many, reset_untracked_writes,
     untracked_writes, update_many,
+};
+
+// Journal lifecycle: keeping the journal small, exporting what goes,
+// reading it back.
+#[doc(inline)]
+pub use revy_seaorm::{
+    CHECKPOINT_DESCRIPTION, ImportReport, PRUNE_CHUNK_SIZE, Prune, PruneReport, import, prune,
 };
 
 // Errors.

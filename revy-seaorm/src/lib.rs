@@ -11,12 +11,15 @@ mod deletion;
 mod doc_fixture;
 mod draft;
 mod error;
+mod export;
 pub mod guard;
 mod history;
+mod import;
 pub mod hooks;
 mod journal;
 mod keys;
 mod keyset;
+mod prune;
 mod restore;
 mod snapshot;
 mod track;
@@ -37,6 +40,8 @@ pub use guard::{
     Guarded, GuardedTransaction, RevyTransaction, UntrackedWrites, reset_untracked_writes,
     untracked_writes,
 };
+pub use import::{ImportReport, import};
+pub use prune::{CHECKPOINT_DESCRIPTION, PRUNE_CHUNK_SIZE, Prune, PruneReport, prune};
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;
