@@ -17,5 +17,6 @@ mod guard;
 mod history;
 mod journal;
 mod migration;
+mod prune;
 mod roundtrip;
 mod snapshot;

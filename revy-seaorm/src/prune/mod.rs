@@ -211,22 +211,31 @@ impl<'w> Prune<'w> {
     /// Runs the prune, a chunk of objects per transaction, and says what it
     /// did. On an error, the chunks before it stay committed and the failed
     /// one left nothing behind: run the same prune again to finish.
-    pub async fn exec<C>(mut self, db: &C) -> Result<PruneReport, Error>
+    pub async fn exec<C>(self, db: &C) -> Result<PruneReport, Error>
     where
         C: ConnectionTrait + TransactionTrait,
     {
-        if self.older_than.is_none() && self.keep_last.is_none() {
+        let Prune {
+            older_than,
+            keep_last,
+            content_type,
+            chunk_size,
+            mut export,
+            fail_in_chunk,
+        } = self;
+        if older_than.is_none() && keep_last.is_none() {
             return Err(Error::NoCut);
         }
         let cut = object::Cut {
-            older_than: self.older_than,
-            keep_last: self.keep_last,
+            older_than,
+            keep_last,
         };
-        let mut export = self.export.take();
         let mut report = PruneReport::default();
         let mut after: Option<(String, String)> = None;
         loop {
-            let objects = self.next_objects(db, after.as_ref()).await?;
+            let objects =
+                next_objects(db, &cut, content_type.as_deref(), chunk_size, after.as_ref())
+                    .await?;
             let Some(last) = objects.last() else { break };
             after = Some(last.clone());
             let txn = begin(db).await?;
@@ -237,7 +246,7 @@ impl<'w> Prune<'w> {
             {
                 result = Err(Error::Export(e));
             }
-            if self.fail_in_chunk == Some(report.chunks + 1) && result.is_ok() {
+            if fail_in_chunk == Some(report.chunks + 1) && result.is_ok() {
                 result = Err(Error::Db(sea_orm::DbErr::Custom(format!(
                     "revy: prune failed on purpose in chunk {} (a test)",
                     report.chunks + 1
@@ -246,61 +255,64 @@ impl<'w> Prune<'w> {
             let done = finish(txn, result).await?;
             report.add(&done);
             report.chunks += 1;
-            if (objects.len() as u64) < self.chunk_size {
+            if (objects.len() as u64) < chunk_size {
                 break;
             }
         }
         Ok(report)
     }
+}
 
-    /// The next chunk of objects with history to look at, after `after` in
-    /// (content type, content id) order.
-    async fn next_objects<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        after: Option<&(String, String)>,
-    ) -> Result<Vec<(String, String)>, Error> {
-        use object_delta::Column as C;
-        let mut q = Query::select();
-        q.columns([C::ContentType, C::ContentId])
-            .from(object_delta::Entity)
-            .group_by_columns([C::ContentType, C::ContentId])
-            .order_by(C::ContentType, Order::Asc)
-            .order_by(C::ContentId, Order::Asc)
-            .limit(self.chunk_size);
-        if let Some(table) = &self.content_type {
-            q.and_where(Expr::col(C::ContentType).eq(table.as_str()));
-        }
-        if let Some((table, id)) = after {
-            q.and_where(
-                Expr::col(C::ContentType).gt(table.as_str()).or(Expr::col(C::ContentType)
-                    .eq(table.as_str())
-                    .and(Expr::col(C::ContentId).gt(id.as_str()))),
-            );
-        }
-        match (self.older_than, self.keep_last) {
-            (Some(cut), _) => {
-                q.and_where(Expr::col(C::CreatedAt).lt(cut));
-            }
-            (None, Some(n)) => {
-                q.and_having(Func::count(Expr::col(C::Id)).gt(n));
-            }
-            (None, None) => {}
-        }
-        let rows = db
-            .query_all_raw(db.get_database_backend().build(&q))
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<String>("", C::ContentType.as_str())?,
-                    r.try_get::<String>("", C::ContentId.as_str())?,
-                ))
-            })
-            .collect::<Result<_, sea_orm::DbErr>>()
-            .map_err(Error::Db)
+/// The next chunk of objects with history to look at, after `after` in
+/// (content type, content id) order: with a time cut, those with a delta
+/// before it; with only `keep_last(n)`, those with more than `n`.
+async fn next_objects<C: ConnectionTrait>(
+    db: &C,
+    cut: &object::Cut,
+    table: Option<&str>,
+    chunk_size: u64,
+    after: Option<&(String, String)>,
+) -> Result<Vec<(String, String)>, Error> {
+    use object_delta::Column as C;
+    let mut q = Query::select();
+    q.columns([C::ContentType, C::ContentId])
+        .from(object_delta::Entity)
+        .group_by_columns([C::ContentType, C::ContentId])
+        .order_by(C::ContentType, Order::Asc)
+        .order_by(C::ContentId, Order::Asc)
+        .limit(chunk_size);
+    if let Some(table) = table {
+        q.and_where(Expr::col(C::ContentType).eq(table));
     }
+    if let Some((table, id)) = after {
+        q.and_where(
+            Expr::col(C::ContentType).gt(table.as_str()).or(Expr::col(C::ContentType)
+                .eq(table.as_str())
+                .and(Expr::col(C::ContentId).gt(id.as_str()))),
+        );
+    }
+    match (cut.older_than, cut.keep_last) {
+        (Some(at), _) => {
+            q.and_where(Expr::col(C::CreatedAt).lt(at));
+        }
+        (None, Some(n)) => {
+            q.and_having(Func::count(Expr::col(C::Id)).gt(n));
+        }
+        (None, None) => {}
+    }
+    let rows = db
+        .query_all_raw(db.get_database_backend().build(&q))
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String>("", C::ContentType.as_str())?,
+                r.try_get::<String>("", C::ContentId.as_str())?,
+            ))
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Error::Db)
 }
 
 /// Begins a chunk's transaction: on SQLite an `IMMEDIATE` one (the write
