@@ -57,16 +57,21 @@ pub struct ImportReport {
 /// let ann = Context::new()
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// let mut am = ann.clone().into_active_model();
-/// am.name = Set("Anna".into());
-/// Context::new().scope(am.update(&db)).await?;
+/// let mut row = ann.clone();
+/// for name in ["Anna", "Annie"] {
+///     let mut am = row.into_active_model();
+///     am.name = Set(name.into());
+///     row = Context::new().scope(am.update(&db)).await?;
+/// }
 ///
+/// // create and first rename fold into a checkpoint; the export keeps them
 /// let mut backup = Vec::new();
 /// revy_seaorm::prune().keep_last(1).export(&mut backup).exec(&db).await?;
 /// assert_eq!(revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?.len(), 2);
 ///
 /// let report = revy_seaorm::import(&db, backup.as_slice()).await?;
 /// assert_eq!(report.checkpoints_replaced, 1);
+/// assert_eq!(revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?.len(), 3);
 /// let first = revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?.pop().unwrap();
 /// assert_eq!(ObjectSnapshot::<user::Entity>::at(first.id).one(&db).await?, Some(ann));
 /// # Ok(()) }
