@@ -557,11 +557,13 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
         rows.push(row);
     }
     let cut = moment().await;
+    let retries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let writers: Vec<_> = rows
         .iter()
         .cloned()
         .map(|row| {
             let db = db.clone();
+            let retries = retries.clone();
             tokio::spawn(async move {
                 for b in 10..14 {
                     let mut tries = 0;
@@ -597,6 +599,7 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
                                         .any(|w| e.to_string().to_lowercase().contains(w)) =>
                             {
                                 tries += 1;
+                                retries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                             }
                             Err(e) => panic!("a tracked write failed during the prune: {e}"),
                         }
@@ -620,6 +623,11 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
         w.await.unwrap();
     }
     let report = prune.await.unwrap();
+    eprintln!(
+        "prune during writes on {:?}: {report:?}, {} writer retries (lock timeouts, deadlocks)",
+        t.backend,
+        retries.load(std::sync::atomic::Ordering::SeqCst)
+    );
     assert_eq!(report.checkpoints, 20);
     revy::prune().older_than(cut).exec(db).await.unwrap();
     for row in rows {
