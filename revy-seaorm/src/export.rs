@@ -22,7 +22,9 @@ use std::io::Write;
 use chrono::{DateTime, Utc};
 use revy_core::Action;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -199,7 +201,10 @@ async fn write_page<C: ConnectionTrait>(
     let mut by_delta: std::collections::HashMap<i64, Vec<AttributeDeltaRow>> =
         std::collections::HashMap::new();
     while let Some(a) = attributes.pop() {
-        by_delta.entry(a.object_delta_id).or_default().push(a.into());
+        by_delta
+            .entry(a.object_delta_id)
+            .or_default()
+            .push(a.into());
     }
     for d in page {
         let attrs = by_delta.remove(&d.id).unwrap_or_default();
@@ -234,8 +239,7 @@ async fn write_page<C: ConnectionTrait>(
 }
 
 fn write_line(out: &mut (dyn Write + Send), line: &Line) -> Result<(), Error> {
-    serde_json::to_writer(&mut *out, line)
-        .map_err(|e| Error::Export(std::io::Error::other(e)))?;
+    serde_json::to_writer(&mut *out, line).map_err(|e| Error::Export(std::io::Error::other(e)))?;
     out.write_all(b"\n").map_err(Error::Export)
 }
 

@@ -280,7 +280,9 @@ async fn insert_object_delta<C: ConnectionTrait>(
                     Expr::val(a.created_at),
                 ])
                 .map_err(|e| {
-                    Error::Db(sea_orm::DbErr::Custom(format!("revy_attribute_deltas: {e}")))
+                    Error::Db(sea_orm::DbErr::Custom(format!(
+                        "revy_attribute_deltas: {e}"
+                    )))
                 })?;
             report.attribute_deltas += 1;
         }
@@ -304,7 +306,9 @@ async fn move_sequences<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
         attribute_delta::Entity.table_name(),
     ] {
         let sequence = || {
-            Expr::from(Func::cust("pg_get_serial_sequence").args([Expr::val(table), Expr::val("id")]))
+            Expr::from(
+                Func::cust("pg_get_serial_sequence").args([Expr::val(table), Expr::val("id")]),
+            )
         };
         let next_free = Query::select()
             .expr(

@@ -14,8 +14,8 @@ mod error;
 mod export;
 pub mod guard;
 mod history;
-mod import;
 pub mod hooks;
+mod import;
 mod journal;
 mod keys;
 mod keyset;
@@ -40,11 +40,11 @@ pub use guard::{
     Guarded, GuardedTransaction, RevyTransaction, UntrackedWrites, reset_untracked_writes,
     untracked_writes,
 };
-pub use import::{ImportReport, import};
-pub use prune::{CHECKPOINT_DESCRIPTION, PRUNE_CHUNK_SIZE, Prune, PruneReport, prune};
 pub use history::{History, as_of, diff, history, revision_actors, revision_deltas};
+pub use import::{ImportReport, import};
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, install};
 pub use keys::content_type;
+pub use prune::{CHECKPOINT_DESCRIPTION, PRUNE_CHUNK_SIZE, Prune, PruneReport, prune};
 pub use restore::{TrackedEntity, restore, revert};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
 pub use undo::{register, undo_revision};

@@ -48,7 +48,11 @@ struct Rows {
 /// tracked under a random actor; some rows start untracked (a baseline).
 async fn step(db: &DatabaseConnection, rng: &mut Rng, rows: &mut Rows, n: usize) {
     let actor = who(rng);
-    let choice = if rows.live.is_empty() { 0 } else { rng.below(10) };
+    let choice = if rows.live.is_empty() {
+        0
+    } else {
+        rng.below(10)
+    };
     match choice {
         0 | 1 => {
             let am = account::ActiveModel {
@@ -61,7 +65,10 @@ async fn step(db: &DatabaseConnection, rng: &mut Rng, rows: &mut Rows, n: usize)
             let row = if rng.below(4) == 0 {
                 am.insert(db).await.unwrap() // untracked: a baseline comes later
             } else {
-                Context::via_actor(actor).scope(am.insert(db)).await.unwrap()
+                Context::via_actor(actor)
+                    .scope(am.insert(db))
+                    .await
+                    .unwrap()
             };
             rows.live.push(row);
         }
@@ -118,7 +125,10 @@ async fn step(db: &DatabaseConnection, rng: &mut Rng, rows: &mut Rows, n: usize)
                 2 => am.is_active = Set(rng.below(2) == 0),
                 _ => am.balance = Set(rng.below(1000) as i64),
             }
-            rows.live[i] = Context::via_actor(actor).scope(am.update(db)).await.unwrap();
+            rows.live[i] = Context::via_actor(actor)
+                .scope(am.update(db))
+                .await
+                .unwrap();
         }
     }
 }
@@ -241,7 +251,12 @@ async fn journal(db: &DatabaseConnection) -> Vec<String> {
             assert_eq!(a.revision_id, d.revision_id);
             out.push(format!(
                 "  {:?} {:?} {} {} -> {} {}",
-                a.action, a.actor(), a.field_name, a.old_value, a.new_value, a.created_at
+                a.action,
+                a.actor(),
+                a.field_name,
+                a.old_value,
+                a.new_value,
+                a.created_at
             ));
         }
     }
@@ -276,26 +291,40 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
             let mut gone = Vec::new();
             for &k in &keys {
                 let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
-                if h.first().is_some_and(|d| d.created_at < cut && d.action == Action::Delete) {
+                if h.first()
+                    .is_some_and(|d| d.created_at < cut && d.action == Action::Delete)
+                {
                     gone.push(k);
                 }
             }
             gone
         };
 
-        let report = revy::prune().older_than(cut).chunk_size(3).exec(db).await.unwrap();
+        let report = revy::prune()
+            .older_than(cut)
+            .chunk_size(3)
+            .exec(db)
+            .await
+            .unwrap();
         assert!(report.object_deltas_pruned > 0, "seed {seed}: {report:?}");
         totals.push(report);
 
         let after = snapshots(db).await;
         assert!(after.len() < before.len(), "seed {seed}: something went");
         for (id, snapshot) in &after {
-            assert_eq!(Some(snapshot), before.get(id), "seed {seed}: snapshot at {id}");
+            assert_eq!(
+                Some(snapshot),
+                before.get(id),
+                "seed {seed}: snapshot at {id}"
+            );
         }
         assert_eq!(answers_since(db, cut, &keys).await, answers, "seed {seed}");
         for k in &gone {
             let h = revy::history::<account::Entity>(*k).all(db).await.unwrap();
-            assert!(h.is_empty(), "seed {seed}: row {k} deleted before the cut is gone");
+            assert!(
+                h.is_empty(),
+                "seed {seed}: row {k} deleted before the cut is gone"
+            );
         }
         // every delta at or after the cut is still there, as it was
         let kept = object_delta::Entity::find()
@@ -308,9 +337,18 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         }
 
         let journal_once = journal(db).await;
-        let again = revy::prune().older_than(cut).chunk_size(2).exec(db).await.unwrap();
+        let again = revy::prune()
+            .older_than(cut)
+            .chunk_size(2)
+            .exec(db)
+            .await
+            .unwrap();
         assert_eq!(
-            (again.checkpoints, again.object_deltas_pruned, again.revisions_removed),
+            (
+                again.checkpoints,
+                again.object_deltas_pruned,
+                again.revisions_removed
+            ),
             (0, 0, 0),
             "seed {seed}: a second run is a no-op"
         );
@@ -327,10 +365,19 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|(_, r)| r.as_ref().is_some_and(|r| r.description == revy::CHECKPOINT_DESCRIPTION))
+        .filter(|(_, r)| {
+            r.as_ref()
+                .is_some_and(|r| r.description == revy::CHECKPOINT_DESCRIPTION)
+        })
         .count();
-    assert!(delete_checkpoints > 0, "a Delete followed by an Update folds into a Delete");
-    eprintln!("prune: {} seeds, {delete_checkpoints} Delete checkpoints, reports {totals:?}", totals.len());
+    assert!(
+        delete_checkpoints > 0,
+        "a Delete followed by an Update folds into a Delete"
+    );
+    eprintln!(
+        "prune: {} seeds, {delete_checkpoints} Delete checkpoints, reports {totals:?}",
+        totals.len()
+    );
 }
 
 /// keep_last(n): each object keeps its newest n deltas and a checkpoint,
@@ -352,11 +399,18 @@ async fn keep_last_n_per_object(t: TestDb) {
         let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
         let ids: Vec<i64> = h.iter().map(|d| d.id).collect();
         let kept = &newest[&k];
-        assert_eq!(&ids[..kept.len().min(ids.len())], &kept[..kept.len().min(ids.len())]);
+        assert_eq!(
+            &ids[..kept.len().min(ids.len())],
+            &kept[..kept.len().min(ids.len())]
+        );
         assert!(ids.len() <= 3, "row {k}: {ids:?}");
         if let Some(extra) = ids.get(2) {
             let checkpoint = &h[2];
-            assert_eq!(checkpoint.action, Action::Create, "row {k}: checkpoint {extra}");
+            assert_eq!(
+                checkpoint.action,
+                Action::Create,
+                "row {k}: checkpoint {extra}"
+            );
             assert_eq!(checkpoint.actor(), None);
         }
         for id in kept {
@@ -407,7 +461,11 @@ async fn prune_one_entity_only(t: TestDb) {
         .await
         .unwrap();
     assert!(report.object_deltas_pruned > 0);
-    assert_eq!(memberships(db).await, before, "the memberships' history is untouched");
+    assert_eq!(
+        memberships(db).await,
+        before,
+        "the memberships' history is untouched"
+    );
     let report = revy::prune()
         .keep_last(1)
         .content_type("memberships")
@@ -430,10 +488,16 @@ async fn prune_one_entity_only(t: TestDb) {
         "the checkpoint holds the state at the cut"
     );
     assert_eq!(
-        ObjectSnapshot::<membership::Entity>::at(h[0].id).one(db).await.unwrap(),
+        ObjectSnapshot::<membership::Entity>::at(h[0].id)
+            .one(db)
+            .await
+            .unwrap(),
         Some(m)
     );
-    assert!(matches!(revy::prune().exec(db).await, Err(revy::Error::NoCut)));
+    assert!(matches!(
+        revy::prune().exec(db).await,
+        Err(revy::Error::NoCut)
+    ));
 }
 
 /// A prune that fails inside a chunk (after earlier chunks committed),
@@ -467,10 +531,22 @@ async fn crash_then_rerun_equals_one_prune(t: TestDb) {
     let resumed = journal(db).await;
 
     let report = revy::import(db, export.as_slice()).await.unwrap();
-    assert!(report.checkpoints_replaced > 0 && report.skipped > 0, "{report:?}");
-    assert_eq!(journal(db).await, original, "the import restored the pruned history");
+    assert!(
+        report.checkpoints_replaced > 0 && report.skipped > 0,
+        "{report:?}"
+    );
+    assert_eq!(
+        journal(db).await,
+        original,
+        "the import restored the pruned history"
+    );
 
-    revy::prune().older_than(cut).chunk_size(5).exec(db).await.unwrap();
+    revy::prune()
+        .older_than(cut)
+        .chunk_size(5)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!(journal(db).await, resumed);
 }
 
@@ -488,13 +564,24 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
         histories.insert(k, h);
     }
     let mut export = Vec::new();
-    let report = revy::prune().older_than(cut).export(&mut export).exec(db).await.unwrap();
+    let report = revy::prune()
+        .older_than(cut)
+        .export(&mut export)
+        .exec(db)
+        .await
+        .unwrap();
     let lines = String::from_utf8(export.clone()).unwrap();
     assert!(lines.lines().count() as u64 >= report.revisions_removed);
 
     // a fresh journal
-    for table in ["revy_attribute_deltas", "revy_object_deltas", "revy_revisions"] {
-        let drop = Table::drop().table(sea_orm::sea_query::Alias::new(table)).to_owned();
+    for table in [
+        "revy_attribute_deltas",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
+        let drop = Table::drop()
+            .table(sea_orm::sea_query::Alias::new(table))
+            .to_owned();
         db.execute(&drop).await.unwrap();
     }
     revy::install(db).await.unwrap();
@@ -611,35 +698,115 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
     let prune = {
         let db = db.clone();
         tokio::spawn(async move {
-            revy::prune()
+            let start = Utc::now();
+            let report = revy::prune()
                 .older_than(cut)
                 .chunk_size(2)
                 .exec(&db)
                 .await
-                .unwrap()
+                .unwrap();
+            (start, Utc::now(), report)
         })
     };
     for w in writers {
         w.await.unwrap();
     }
-    let report = prune.await.unwrap();
+    let (start, end, report) = prune.await.unwrap();
+    let during = object_delta::Entity::find()
+        .filter(object_delta::Column::CreatedAt.between(start, end))
+        .all(db)
+        .await
+        .unwrap()
+        .len();
     eprintln!(
-        "prune during writes on {:?}: {report:?}, {} writer retries (lock timeouts, deadlocks)",
+        "prune during writes on {:?}: {report:?}, {during} tracked writes while it ran, \
+         {} writer retries (lock timeouts, deadlocks)",
         t.backend,
         retries.load(std::sync::atomic::Ordering::SeqCst)
     );
+    assert!(during > 0, "the writes overlapped the prune");
     assert_eq!(report.checkpoints, 20);
     revy::prune().older_than(cut).exec(db).await.unwrap();
     for row in rows {
-        let live = account::Entity::find_by_id(row.id).one(db).await.unwrap().unwrap();
+        let live = account::Entity::find_by_id(row.id)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(live.balance, 13);
-        let h = revy::history::<account::Entity>(row.id).all(db).await.unwrap();
-        assert_eq!(h.len(), 5, "a checkpoint and the four updates after the cut");
-        let newest = ObjectSnapshot::<account::Entity>::at(h[0].id).one(db).await.unwrap();
+        let h = revy::history::<account::Entity>(row.id)
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(
+            h.len(),
+            5,
+            "a checkpoint and the four updates after the cut"
+        );
+        let newest = ObjectSnapshot::<account::Entity>::at(h[0].id)
+            .one(db)
+            .await
+            .unwrap();
         assert_eq!(newest, Some(live));
-        let at_cut = revy::as_of::<account::Entity>(db, row.id, cut).await.unwrap();
+        let at_cut = revy::as_of::<account::Entity>(db, row.id, cut)
+            .await
+            .unwrap();
         assert_eq!(at_cut, Some(row));
     }
+}
+
+/// Two prunes of the same journal at once: each object is folded once
+/// (one checkpoint, one attribute delta per column), snapshots unchanged.
+async fn two_prunes_at_once_fold_each_object_once(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let cut = random_history(db, 8, 30).await;
+    let before = snapshots(db).await;
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                revy::prune()
+                    .older_than(cut)
+                    .chunk_size(2)
+                    .exec(&db)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut checkpoints = 0;
+    for run in runs {
+        checkpoints += run.await.unwrap().checkpoints;
+    }
+    let after = snapshots(db).await;
+    for (id, snapshot) in &after {
+        assert_eq!(Some(snapshot), before.get(id), "snapshot at {id}");
+    }
+    let mut found = 0;
+    for k in keys(db).await {
+        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let old: Vec<_> = h.iter().filter(|d| d.created_at < cut).collect();
+        assert!(old.len() <= 1, "row {k}: {old:?}");
+        for d in old {
+            let columns = attribute_delta::Entity::find()
+                .filter(attribute_delta::Column::ObjectDeltaId.eq(d.id))
+                .all(db)
+                .await
+                .unwrap();
+            if d.actor().is_none() && columns.len() == 5 {
+                found += 1;
+            }
+            let mut names: Vec<_> = columns.iter().map(|c| c.field_name.clone()).collect();
+            names.sort();
+            names.dedup();
+            assert_eq!(names.len(), columns.len(), "row {k}: one value per column");
+        }
+    }
+    assert!(
+        checkpoints > 0 && found as u64 >= checkpoints,
+        "{checkpoints} {found}"
+    );
 }
 
 backend_tests!(
@@ -649,4 +816,5 @@ backend_tests!(
     crash_then_rerun_equals_one_prune,
     export_then_import_into_an_empty_journal,
     tracked_writes_during_a_prune,
+    two_prunes_at_once_fold_each_object_once,
 );

@@ -42,8 +42,8 @@ use crate::journal::object_delta;
 use crate::journal::write::finish;
 use crate::keys::content_type;
 
-pub(crate) use object::remove_empty_revisions;
 pub use object::CHECKPOINT_DESCRIPTION;
+pub(crate) use object::remove_empty_revisions;
 
 /// Objects a prune handles per transaction unless told otherwise.
 pub const PRUNE_CHUNK_SIZE: u64 = 200;
@@ -233,14 +233,18 @@ impl<'w> Prune<'w> {
         let mut report = PruneReport::default();
         let mut after: Option<(String, String)> = None;
         loop {
-            let objects =
-                next_objects(db, &cut, content_type.as_deref(), chunk_size, after.as_ref())
-                    .await?;
+            let objects = next_objects(
+                db,
+                &cut,
+                content_type.as_deref(),
+                chunk_size,
+                after.as_ref(),
+            )
+            .await?;
             let Some(last) = objects.last() else { break };
             after = Some(last.clone());
             let txn = begin(db).await?;
-            let mut result =
-                object::prune_chunk(&txn, &cut, &objects, reborrow(&mut export)).await;
+            let mut result = object::prune_chunk(&txn, &cut, &objects, reborrow(&mut export)).await;
             if let (Ok(_), Some(out)) = (&result, reborrow(&mut export))
                 && let Err(e) = out.flush()
             {
@@ -286,9 +290,11 @@ async fn next_objects<C: ConnectionTrait>(
     }
     if let Some((table, id)) = after {
         q.and_where(
-            Expr::col(C::ContentType).gt(table.as_str()).or(Expr::col(C::ContentType)
-                .eq(table.as_str())
-                .and(Expr::col(C::ContentId).gt(id.as_str()))),
+            Expr::col(C::ContentType)
+                .gt(table.as_str())
+                .or(Expr::col(C::ContentType)
+                    .eq(table.as_str())
+                    .and(Expr::col(C::ContentId).gt(id.as_str()))),
         );
     }
     match (cut.older_than, cut.keep_last) {
@@ -319,7 +325,9 @@ async fn next_objects<C: ConnectionTrait>(
 /// lock before the first read); elsewhere `READ COMMITTED`, so that locking
 /// reads take no gap locks (MariaDB) and tracked inserts of newer deltas
 /// never wait for a prune.
-pub(crate) async fn begin<C: ConnectionTrait + TransactionTrait>(db: &C) -> Result<C::Transaction, Error> {
+pub(crate) async fn begin<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+) -> Result<C::Transaction, Error> {
     let sqlite = db.get_database_backend() == DbBackend::Sqlite;
     let options = TransactionOptions {
         sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Immediate),

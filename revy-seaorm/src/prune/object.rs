@@ -289,7 +289,10 @@ async fn fold<C: ConnectionTrait>(
         .all(txn)
         .await
         .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    Ok(rows.into_iter().map(|a| (a.field_name, a.new_value)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|a| (a.field_name, a.new_value))
+        .collect())
 }
 
 /// Removes those of `revisions` that no object delta belongs to any more.
