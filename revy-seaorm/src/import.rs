@@ -16,6 +16,15 @@ use crate::journal::{attribute_delta, object_delta, revision};
 use crate::prune::{CHECKPOINT_DESCRIPTION, begin, remove_empty_revisions};
 
 /// What an [`import`] did.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # revy_seaorm::install(&db).await?;
+/// let report = revy_seaorm::import(&db, "".as_bytes()).await?;
+/// assert_eq!(report, revy_seaorm::ImportReport::default());
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ImportReport {
@@ -332,7 +341,7 @@ async fn move_sequences<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
             .to_owned();
         db.query_one_raw(db.get_database_backend().build(&set))
             .await
-            .map_err(|e| Error::Db(e))?;
+            .map_err(Error::Db)?;
     }
     Ok(())
 }

@@ -1,29 +1,6 @@
 //! Keeping the journal small: folding old history into checkpoints.
 //!
-//! revy rebuilds a past state of a row from deltas, so old deltas cannot
-//! simply be dropped: every later snapshot would lose the columns they set.
-//! A prune instead folds the old part of each object's history (its object
-//! deltas before the cut, a prefix in id order) into one **checkpoint**: a
-//! `Create` object delta by the system holding every column's value as the
-//! snapshot at the cut gives it (old values null), like a baseline. The
-//! checkpoint keeps the id and time of the newest delta it replaces, so it
-//! sorts before everything kept and every snapshot, [`as_of`](crate::as_of),
-//! history page and [`diff`](crate::diff) for a time at or after the cut
-//! answers exactly as before. An object whose last delta before the cut is
-//! a `Delete` disappears from the journal (when something kept follows that
-//! is not a `Create`, the checkpoint is a `Delete` holding the last state
-//! instead, so that its later snapshots keep their columns). Checkpoints
-//! live in revisions of their own, described by [`CHECKPOINT_DESCRIPTION`];
-//! revisions left empty are removed.
-//!
-//! The work goes a chunk of objects at a time, each chunk in one
-//! transaction: nothing half-pruned is ever visible, memory holds one chunk,
-//! and a prune stopped at any point (a crash, a timeout) is finished by
-//! running it again, which never changes what an earlier run did: an object
-//! whose old history is already one checkpoint is left alone. Each object's
-//! newest pruned delta is locked before it is read, so two prunes never
-//! fold one object twice; tracked writes only ever add deltas, newer than
-//! anything a prune touches, and go on while it runs.
+//! The why and how are on [`Prune`], which users see.
 
 mod object;
 
@@ -49,6 +26,36 @@ pub(crate) use object::remove_empty_revisions;
 pub const PRUNE_CHUNK_SIZE: u64 = 200;
 
 /// A prune of the journal: made by [`prune()`], run by [`Prune::exec`].
+///
+/// revy rebuilds a past state of a row from deltas, so old deltas cannot
+/// simply be dropped: every later snapshot would lose the columns they set.
+/// A prune instead folds the old part of each object's history (its object
+/// deltas before the cut, a prefix in id order) into one **checkpoint**: a
+/// `Create` object delta by the system holding every column's value as the
+/// snapshot at the cut gives it (old values null), like a baseline. The
+/// checkpoint keeps the id and time of the newest delta it replaces, so it
+/// sorts before everything kept and every snapshot, [`as_of`](crate::as_of),
+/// history page and [`diff`](crate::diff) for a time at or after the cut
+/// answers exactly as before. An object whose last delta before the cut is
+/// a `Delete` disappears from the journal (when something kept follows that
+/// is not a `Create`, the checkpoint is a `Delete` holding the last state
+/// instead, so that its later snapshots keep their columns). Checkpoints
+/// live in revisions of their own, described by [`CHECKPOINT_DESCRIPTION`];
+/// revisions left empty are removed.
+///
+/// The work goes a chunk of objects at a time, each chunk in one
+/// transaction: nothing half-pruned is ever visible, memory holds one chunk
+/// (its objects, a page of 500 deltas being exported, and the ids of the
+/// revisions the chunk touched),
+/// and a prune stopped at any point (a crash, a timeout) is finished by
+/// running it again, which never changes what an earlier run did: an object
+/// whose old history is already one checkpoint is left alone. Each object's
+/// newest pruned delta is locked before it is read, so two prunes never
+/// fold one object twice; tracked writes only ever add deltas, newer than
+/// anything a prune touches, and go on while it runs.
+///
+/// Undoing a checkpoint's revision with [`undo_revision`](crate::undo_revision)
+/// would undo the rows' creation: leave those revisions alone.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -105,6 +112,21 @@ pub fn prune() -> Prune<'static> {
 }
 
 /// What a prune did.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # revy_seaorm::install(&db).await?;
+/// let report = revy_seaorm::prune().keep_last(100).exec(&db).await?;
+/// println!(
+///     "{} objects folded, {} removed, {} object deltas and {} attribute deltas gone",
+///     report.checkpoints,
+///     report.objects_removed,
+///     report.object_deltas_pruned,
+///     report.attribute_deltas_pruned,
+/// );
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PruneReport {
@@ -144,6 +166,8 @@ impl<'w> Prune<'w> {
     /// Keeps each object's newest `n` object deltas (and with
     /// [`older_than`](Prune::older_than) too, also every delta at or after
     /// that time): snapshots at every kept delta stay as they were.
+    /// `keep_last(0)` folds each object's whole history into a checkpoint
+    /// of its current state.
     pub fn keep_last(mut self, n: u64) -> Self {
         self.keep_last = Some(n);
         self

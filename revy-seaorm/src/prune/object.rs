@@ -19,6 +19,21 @@ use crate::journal::write::{self, Parent, attribute_row, insert_attributes};
 use crate::journal::{attribute_delta, object_delta, revision};
 
 /// The description of the revisions that hold checkpoints.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # revy_seaorm::install(&db).await?;
+/// use revy_seaorm::{CHECKPOINT_DESCRIPTION, entity::revision};
+/// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+///
+/// let checkpoints = revision::Entity::find()
+///     .filter(revision::Column::Description.eq(CHECKPOINT_DESCRIPTION))
+///     .all(&db)
+///     .await?;
+/// assert!(checkpoints.is_empty());
+/// # Ok(()) }
+/// ```
 pub const CHECKPOINT_DESCRIPTION: &str =
     "revy checkpoint: the row's state when its older history was pruned";
 
