@@ -809,6 +809,62 @@ async fn two_prunes_at_once_fold_each_object_once(t: TestDb) {
     );
 }
 
+/// Import refuses what is not an export, and ids the journal holds for
+/// other rows, naming the line and the delta; nothing of the refused line
+/// stays.
+async fn import_refuses_what_is_not_its_own(t: TestDb) {
+    t.create_table(account::Entity).await;
+    t.create_table(membership::Entity).await;
+    let db = &t.db;
+    match revy::import(db, "\n{\"revision\": 1}\n".as_bytes()).await {
+        Err(revy::Error::Import { line, reason }) => {
+            assert_eq!(line, 2, "{reason}");
+        }
+        other => panic!("expected an import error, got {other:?}"),
+    }
+    let cut = random_history(db, 11, 12).await;
+    let mut export = Vec::new();
+    revy::prune()
+        .older_than(cut)
+        .export(&mut export)
+        .exec(db)
+        .await
+        .unwrap();
+    // a fresh journal whose ids are taken by another table's rows
+    for table in [
+        "revy_attribute_deltas",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
+        let drop = Table::drop()
+            .table(sea_orm::sea_query::Alias::new(table))
+            .to_owned();
+        db.execute(&drop).await.unwrap();
+    }
+    revy::install(db).await.unwrap();
+    for user_id in 0..40 {
+        Context::new()
+            .scope(
+                membership::ActiveModel {
+                    user_id: Set(user_id),
+                    group_id: Set("g".into()),
+                    role: Set("member".into()),
+                }
+                .insert(db),
+            )
+            .await
+            .unwrap();
+    }
+    let before = journal(db).await;
+    match revy::import(db, export.as_slice()).await {
+        Err(revy::Error::ImportConflict { content_type, .. }) => {
+            assert_eq!(content_type, "accounts");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(journal(db).await, before, "the refused line left nothing");
+}
+
 backend_tests!(
     prune_keeps_every_answer_after_the_cut,
     keep_last_n_per_object,
@@ -817,4 +873,5 @@ backend_tests!(
     export_then_import_into_an_empty_journal,
     tracked_writes_during_a_prune,
     two_prunes_at_once_fold_each_object_once,
+    import_refuses_what_is_not_its_own,
 );
