@@ -195,13 +195,19 @@ async fn insert_revision<C: ConnectionTrait>(
     report: &mut ImportReport,
 ) -> Result<(), Error> {
     let journal = |e| Error::from_journal("revy_revisions", e);
-    if revision::Entity::find_by_id(row.id)
+    if let Some(found) = revision::Entity::find_by_id(row.id)
         .one(txn)
         .await
         .map_err(journal)?
-        .is_some()
     {
-        return Ok(());
+        if found.created_at == row.created_at && found.description == row.description {
+            return Ok(());
+        }
+        return Err(Error::Db(sea_orm::DbErr::Custom(format!(
+            "revision {} in the journal is another revision (written {}, not {}): import into the \
+             journal the export came from, or into an empty one",
+            row.id, found.created_at, row.created_at
+        ))));
     }
     revision::Entity::insert(revision::ActiveModel {
         id: Set(row.id),
