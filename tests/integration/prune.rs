@@ -419,6 +419,40 @@ async fn keep_last_n_per_object(t: TestDb) {
     }
     let again = revy::prune().keep_last(2).exec(db).await.unwrap();
     assert_eq!(again.checkpoints + again.object_deltas_pruned, 0);
+
+    // with a time too: a delta goes only if both the time and the count let it
+    let early = moment().await;
+    random_history(db, 100, 10).await;
+    let before = snapshots(db).await;
+    let at_or_after: Vec<i64> = object_delta::Entity::find()
+        .filter(object_delta::Column::CreatedAt.gte(early))
+        .all(db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    revy::prune()
+        .older_than(early)
+        .keep_last(1)
+        .exec(db)
+        .await
+        .unwrap();
+    let after = snapshots(db).await;
+    for id in &at_or_after {
+        assert!(after.contains_key(id), "delta {id} after the time stays");
+    }
+    for (id, snapshot) in &after {
+        assert_eq!(Some(snapshot), before.get(id), "snapshot at {id}");
+    }
+    for k in self::keys(db).await {
+        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let old = h.iter().filter(|d| d.created_at < early).count();
+        assert!(
+            old <= 2,
+            "row {k}: a checkpoint and at most the last one: {h:?}"
+        );
+    }
 }
 
 /// .entity::<E>() prunes that table's history only; composite keys fold.

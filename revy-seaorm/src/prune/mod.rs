@@ -25,6 +25,10 @@ pub(crate) use object::remove_empty_revisions;
 /// Objects a prune handles per transaction unless told otherwise.
 pub const PRUNE_CHUNK_SIZE: u64 = 200;
 
+/// The most objects per transaction: a chunk's export walk names each
+/// object with three parameters (SQLite takes at most 32,766).
+const MAX_CHUNK_SIZE: u64 = 5000;
+
 /// A prune of the journal: made by [`prune()`], run by [`Prune::exec`].
 ///
 /// revy rebuilds a past state of a row from deltas, so old deltas cannot
@@ -204,9 +208,11 @@ impl<'w> Prune<'w> {
         self
     }
 
-    /// Objects per transaction (default [`PRUNE_CHUNK_SIZE`]; at least 1).
+    /// Objects per transaction (default [`PRUNE_CHUNK_SIZE`]; at least 1,
+    /// at most 5,000, which keeps a chunk's statements under every
+    /// backend's limit on bound parameters).
     pub fn chunk_size(mut self, n: u64) -> Self {
-        self.chunk_size = std::cmp::max(n, 1);
+        self.chunk_size = n.clamp(1, MAX_CHUNK_SIZE);
         self
     }
 
