@@ -86,6 +86,9 @@
 //! - **Bulk** writes: see the bulk group below.
 //! - **Change feed**: [`feed`] (committed revisions from a cursor, never
 //!   skipping a late commit; an `async` stream with [`feed::subscribe`]).
+//! - **Journal lifecycle**: [`prune()`] folds old history into checkpoints
+//!   (optionally exporting what it removes), [`import()`] reads an export
+//!   back; see the journal lifecycle group below.
 //! - **Web**: `revy::axum` (feature `axum`).
 //!
 //! This crate only re-exports [`revy_core`] (the context, actors, actions; no
@@ -151,6 +154,11 @@ pub use revy_seaorm::{
 // Change feed: committed revisions from a cursor.
 #[doc(inline)]
 pub use revy_seaorm::feed;
+// Journal lifecycle: keeping the journal small, exporting what goes,
+// reading it back.
+pub use revy_seaorm::{
+    CHECKPOINT_DESCRIPTION, ImportReport, PRUNE_CHUNK_SIZE, Prune, PruneReport, import, prune,
+};
 
 // Errors.
 #[doc(inline)]

@@ -327,6 +327,44 @@ pub enum Error {
     /// A context operation failed.
     #[error(transparent)]
     Context(#[from] revy_core::ContextError),
+
+    /// [`prune`](crate::prune()) was run without a cut.
+    #[error(
+        "revy::prune() needs a cut: call .older_than(time) and/or .keep_last(n) before .exec(&db)"
+    )]
+    NoCut,
+
+    /// Writing a prune's export failed; the chunk being pruned was rolled
+    /// back, nothing of it was deleted.
+    #[error(
+        "writing the prune export failed, so nothing more was pruned (earlier chunks are done and exported): {0}"
+    )]
+    Export(std::io::Error),
+
+    /// A line of an export could not be read or imported; the lines before
+    /// it are imported.
+    #[error("import of line {line} of the export failed: {reason}")]
+    Import {
+        /// The line's number, from 1.
+        line: u64,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// An imported object delta's id is taken in the journal by another
+    /// delta that is not a checkpoint of the same row.
+    #[error(
+        "cannot import object delta {id} of {content_type} row {content_id}: the journal holds another delta with that id; \
+         import into the journal the export came from, or into an empty one"
+    )]
+    ImportConflict {
+        /// The object delta's id.
+        id: i64,
+        /// Its table.
+        content_type: String,
+        /// Its row's key.
+        content_id: String,
+    },
 }
 
 impl From<Error> for DbErr {

@@ -20,5 +20,6 @@ mod history;
 mod journal;
 mod migration;
 mod policy;
+mod prune;
 mod roundtrip;
 mod snapshot;

@@ -1,0 +1,353 @@
+//! Reading a prune's export back into a journal, so that an export is a
+//! real backup.
+
+use std::io::BufRead;
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait,
+    QueryFilter, TransactionTrait,
+};
+
+use crate::Error;
+use crate::export::{Line, ObjectDeltaRow, RevisionRow};
+use crate::journal::write::finish;
+use crate::journal::{attribute_delta, object_delta, revision};
+use crate::prune::{CHECKPOINT_DESCRIPTION, begin, remove_empty_revisions};
+
+/// What an [`import`] did.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
+/// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
+/// # revy_seaorm::install(&db).await?;
+/// let report = revy_seaorm::import(&db, "".as_bytes()).await?;
+/// assert_eq!(report, revy_seaorm::ImportReport::default());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportReport {
+    /// Revisions written.
+    pub revisions: u64,
+    /// Object deltas written.
+    pub object_deltas: u64,
+    /// Attribute deltas written.
+    pub attribute_deltas: u64,
+    /// Checkpoints replaced by the history they had folded.
+    pub checkpoints_replaced: u64,
+    /// Object deltas left out because the journal holds them already (a
+    /// line imported twice) or holds more than the export has (the export's
+    /// delta is a checkpoint of history the journal has).
+    pub skipped: u64,
+}
+
+/// Reads a [`prune`](crate::prune())'s export (JSON Lines) back into the
+/// journal, every row with its original id, actor, description and time.
+///
+/// Into the journal the export came from, the pruned history returns and
+/// each checkpoint it had folded into is replaced by the original delta, so
+/// snapshots before the cut are back; into an empty journal (one restored
+/// from a backup, or a fresh archive database), the exported history alone.
+/// Each line is one transaction; a line already imported is skipped, so an
+/// import stopped midway is finished by running it again, and exports may
+/// be read in any order. Run it before tracked writes start on an empty
+/// journal: imported ids are the original ones, and on PostgreSQL the id
+/// sequences are moved past them at the end.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use revy_seaorm::ObjectSnapshot;
+/// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+///
+/// let ann = Context::new()
+///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+///     .await?;
+/// let mut row = ann.clone();
+/// for name in ["Anna", "Annie"] {
+///     let mut am = row.into_active_model();
+///     am.name = Set(name.into());
+///     row = Context::new().scope(am.update(&db)).await?;
+/// }
+///
+/// // create and first rename fold into a checkpoint; the export keeps them
+/// let mut backup = Vec::new();
+/// revy_seaorm::prune().keep_last(1).export(&mut backup).exec(&db).await?;
+/// assert_eq!(revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?.len(), 2);
+///
+/// let report = revy_seaorm::import(&db, backup.as_slice()).await?;
+/// assert_eq!(report.checkpoints_replaced, 1);
+/// assert_eq!(revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?.len(), 3);
+/// let first = revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?.pop().unwrap();
+/// assert_eq!(ObjectSnapshot::<user::Entity>::at(first.id).one(&db).await?, Some(ann));
+/// # Ok(()) }
+/// ```
+pub async fn import<C, R>(db: &C, reader: R) -> Result<ImportReport, Error>
+where
+    C: ConnectionTrait + TransactionTrait,
+    R: BufRead,
+{
+    let mut report = ImportReport::default();
+    let result = import_lines(db, reader, &mut report).await;
+    // ids were written as they were: make the next ones come after them
+    let moved = move_sequences(db).await;
+    result.and(moved).map(|()| report)
+}
+
+async fn import_lines<C, R>(db: &C, reader: R, report: &mut ImportReport) -> Result<(), Error>
+where
+    C: ConnectionTrait + TransactionTrait,
+    R: BufRead,
+{
+    for (n, text) in (1u64..).zip(reader.lines()) {
+        let at_line = |reason: String| Error::Import { line: n, reason };
+        let text = text.map_err(|e| at_line(e.to_string()))?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_str(&text)
+            .map_err(|e| at_line(format!("not a line of a revy export: {e}")))?;
+        let txn = begin(db).await?;
+        let result = import_line(&txn, line, report).await;
+        finish(txn, result).await.map_err(|e| match e {
+            Error::Db(db) => at_line(db.to_string()),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+async fn import_line<C: ConnectionTrait>(
+    txn: &C,
+    line: Line,
+    report: &mut ImportReport,
+) -> Result<(), Error> {
+    let Line {
+        revision,
+        object_deltas,
+    } = line;
+    let line_revision = revision.id;
+    let incoming_checkpoint = revision.description == CHECKPOINT_DESCRIPTION;
+    let mut revision = Some(revision);
+    let mut emptied = Vec::new();
+    for delta in object_deltas {
+        let found = object_delta::Entity::find_by_id(delta.id)
+            .one(txn)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        if let Some(found) = found {
+            let same_row =
+                found.content_type == delta.content_type && found.content_id == delta.content_id;
+            // a line imported before, or the checkpoint form of a delta the
+            // journal holds in full
+            let already = same_row
+                && (incoming_checkpoint
+                    || (found.revision_id == line_revision && found.action == delta.action));
+            if already {
+                report.skipped += 1;
+                continue;
+            }
+            if !same_row || !is_checkpoint(txn, found.revision_id).await? {
+                return Err(Error::ImportConflict {
+                    id: delta.id,
+                    content_type: delta.content_type,
+                    content_id: delta.content_id,
+                });
+            }
+            // the checkpoint that folded this history gives way to it
+            attribute_delta::Entity::delete_many()
+                .filter(attribute_delta::Column::ObjectDeltaId.eq(found.id))
+                .exec(txn)
+                .await
+                .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+            object_delta::Entity::delete_by_id(found.id)
+                .exec(txn)
+                .await
+                .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+            emptied.push(found.revision_id);
+            report.checkpoints_replaced += 1;
+        }
+        if let Some(row) = revision.take() {
+            insert_revision(txn, row, report).await?;
+        }
+        insert_object_delta(txn, delta, line_revision, report).await?;
+    }
+    remove_empty_revisions(txn, &emptied).await?;
+    Ok(())
+}
+
+async fn is_checkpoint<C: ConnectionTrait>(txn: &C, revision_id: i64) -> Result<bool, Error> {
+    let found = revision::Entity::find_by_id(revision_id)
+        .one(txn)
+        .await
+        .map_err(|e| Error::from_journal("revy_revisions", e))?;
+    Ok(found.is_some_and(|r| r.description == CHECKPOINT_DESCRIPTION))
+}
+
+/// Writes the line's revision unless the journal has it (an earlier line
+/// of the same revision, from another chunk).
+async fn insert_revision<C: ConnectionTrait>(
+    txn: &C,
+    row: RevisionRow,
+    report: &mut ImportReport,
+) -> Result<(), Error> {
+    let journal = |e| Error::from_journal("revy_revisions", e);
+    if let Some(found) = revision::Entity::find_by_id(row.id)
+        .one(txn)
+        .await
+        .map_err(journal)?
+    {
+        if found.created_at == row.created_at && found.description == row.description {
+            return Ok(());
+        }
+        return Err(Error::Db(sea_orm::DbErr::Custom(format!(
+            "revision {} in the journal is another revision (written {}, not {}): import into the \
+             journal the export came from, or into an empty one",
+            row.id, found.created_at, row.created_at
+        ))));
+    }
+    revision::Entity::insert(revision::ActiveModel {
+        id: Set(row.id),
+        description: Set(row.description),
+        meta: Set(row.meta),
+        created_at: Set(row.created_at),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(journal)?;
+    report.revisions += 1;
+    Ok(())
+}
+
+/// Rows of attribute deltas per INSERT: 13 parameters each stays under
+/// every backend's limit on bound parameters.
+const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 1000;
+
+async fn insert_object_delta<C: ConnectionTrait>(
+    txn: &C,
+    delta: ObjectDeltaRow,
+    revision_id: i64,
+    report: &mut ImportReport,
+) -> Result<(), Error> {
+    let ObjectDeltaRow {
+        id,
+        actor_type,
+        actor_id,
+        action,
+        description,
+        content_type,
+        content_id,
+        created_at,
+        attribute_deltas,
+    } = delta;
+    object_delta::Entity::insert(object_delta::ActiveModel {
+        id: Set(id),
+        revision_id: Set(revision_id),
+        actor_type: Set(actor_type),
+        actor_id: Set(actor_id),
+        action: Set(action),
+        description: Set(description),
+        content_type: Set(content_type.clone()),
+        content_id: Set(content_id.clone()),
+        created_at: Set(created_at),
+    })
+    .exec_without_returning(txn)
+    .await
+    .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    report.object_deltas += 1;
+    use attribute_delta::Column as A;
+    let mut rows = attribute_deltas.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut insert = Query::insert();
+        insert.into_table(attribute_delta::Entity).columns([
+            A::Id,
+            A::ObjectDeltaId,
+            A::RevisionId,
+            A::ActorType,
+            A::ActorId,
+            A::Action,
+            A::Description,
+            A::ContentType,
+            A::ContentId,
+            A::FieldName,
+            A::OldValue,
+            A::NewValue,
+            A::CreatedAt,
+        ]);
+        for a in rows.by_ref().take(ATTRIBUTE_ROWS_PER_STATEMENT) {
+            insert
+                .values([
+                    Expr::val(a.id),
+                    Expr::val(id),
+                    Expr::val(revision_id),
+                    Expr::val(a.actor_type),
+                    Expr::val(a.actor_id),
+                    Expr::val(a.action.as_str()),
+                    Expr::val(a.description),
+                    Expr::val(content_type.as_str()),
+                    Expr::val(content_id.as_str()),
+                    Expr::val(a.field_name),
+                    Expr::val(a.old_value),
+                    Expr::val(a.new_value),
+                    Expr::val(a.created_at),
+                ])
+                .map_err(|e| {
+                    Error::Db(sea_orm::DbErr::Custom(format!(
+                        "revy_attribute_deltas: {e}"
+                    )))
+                })?;
+            report.attribute_deltas += 1;
+        }
+        txn.execute_raw(txn.get_database_backend().build(&insert))
+            .await
+            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    }
+    Ok(())
+}
+
+/// On PostgreSQL, moves each journal table's id sequence past the largest
+/// id, which rows written with their own ids do not do (MySQL's
+/// AUTO_INCREMENT and SQLite's AUTOINCREMENT follow by themselves).
+async fn move_sequences<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    for table in [
+        revision::Entity.table_name(),
+        object_delta::Entity.table_name(),
+        attribute_delta::Entity.table_name(),
+    ] {
+        let sequence = || {
+            Expr::from(
+                Func::cust("pg_get_serial_sequence").args([Expr::val(table), Expr::val("id")]),
+            )
+        };
+        let next_free = Query::select()
+            .expr(
+                Expr::from(Func::coalesce([
+                    Expr::from(Func::max(Expr::col(Alias::new("id")))),
+                    Expr::val(0i64),
+                ]))
+                .add(1i64),
+            )
+            .from(Alias::new(table))
+            .to_owned();
+        let set = Query::select()
+            .expr(Func::cust("setval").args([
+                sequence(),
+                Expr::from(Func::greatest([
+                    Expr::from(Func::cust("nextval").arg(sequence())),
+                    Expr::SubQuery(None, Box::new(next_free.into())),
+                ])),
+                Expr::val(false),
+            ]))
+            .to_owned();
+        db.query_one_raw(db.get_database_backend().build(&set))
+            .await
+            .map_err(Error::Db)?;
+    }
+    Ok(())
+}
