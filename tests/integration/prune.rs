@@ -10,7 +10,7 @@ use revy::{Action, Context, ObjectSnapshot};
 use sea_orm::sea_query::Table;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 
 use crate::common::TestDb;
@@ -355,6 +355,7 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
 
     // a fresh journal
     for table in [
+        "revy_tags",
         "revy_attribute_deltas",
         "revy_object_deltas",
         "revy_revisions",
@@ -420,6 +421,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
         .unwrap();
     // a fresh journal whose ids are taken by another table's rows
     for table in [
+        "revy_tags",
         "revy_attribute_deltas",
         "revy_object_deltas",
         "revy_revisions",
@@ -453,7 +455,74 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
     assert_eq!(journal(db).await, before, "the refused line left nothing");
 }
 
+/// A tag keeps its revision and everything after it: reading the table
+/// as of the tag gives what it gave before the prune.
+async fn prune_keeps_tagged_history(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let mut rows = Vec::new();
+    for id in 1..=3 {
+        let a = Context::new()
+            .scope(
+                account::ActiveModel {
+                    id: Set(id),
+                    code: Set(format!("v1-{id}")),
+                    is_active: Set(true),
+                    ..Default::default()
+                }
+                .insert(db),
+            )
+            .await
+            .unwrap();
+        rows.push(a);
+    }
+    // three more versions each; the tag names the second round
+    let mut tagged_revision = 0;
+    for round in 2..=4 {
+        for a in &rows {
+            let mut am = account::Entity::find_by_id(a.id)
+                .one(db)
+                .await
+                .unwrap()
+                .unwrap()
+                .into_active_model();
+            am.code = Set(format!("v{round}-{}", a.id));
+            Context::new().scope(am.update(db)).await.unwrap();
+        }
+        if round == 2 {
+            tagged_revision = revision::Entity::find()
+                .order_by_desc(revision::Column::Id)
+                .one(db)
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
+        }
+    }
+    revy::tag(db, "release", tagged_revision).await.unwrap();
+    let mut before = Vec::new();
+    for a in &rows {
+        before.push(
+            revy::as_of_tag::<account::Entity>(db, a.id, "release")
+                .await
+                .unwrap(),
+        );
+    }
+    let report = revy::prune().keep_last(0).exec(db).await.unwrap();
+    assert!(report.checkpoints > 0, "{report:?}");
+    for (a, then) in rows.iter().zip(before) {
+        assert_eq!(
+            revy::as_of_tag::<account::Entity>(db, a.id, "release")
+                .await
+                .unwrap(),
+            then
+        );
+    }
+    assert!(revy::find_tag(db, "release").await.unwrap().is_some());
+}
+
 backend_tests!(
+    prune_keeps_tagged_history,
     prune_keeps_every_answer_after_the_cut,
     keep_last_n_per_object,
     prune_one_entity_only,

@@ -15,8 +15,8 @@ use sea_orm::{
 
 use crate::Error;
 use crate::export::reborrow;
-use crate::journal::object_delta;
 use crate::journal::write::finish;
+use crate::journal::{object_delta, tag};
 use crate::keys::content_type;
 
 pub use object::CHECKPOINT_DESCRIPTION;
@@ -259,6 +259,7 @@ impl<'w> Prune<'w> {
         let cut = object::Cut {
             older_than,
             keep_last,
+            first_tagged: first_tagged(db).await?,
         };
         let mut report = PruneReport::default();
         let mut after: Option<(String, String)> = None;
@@ -295,6 +296,24 @@ impl<'w> Prune<'w> {
         }
         Ok(report)
     }
+}
+
+/// The oldest object delta of any tagged revision.
+async fn first_tagged<C: ConnectionTrait>(db: &C) -> Result<Option<i64>, Error> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    let tagged = Query::select()
+        .column(tag::Column::RevisionId)
+        .from(tag::Entity)
+        .to_owned();
+    let first: Option<Option<i64>> = object_delta::Entity::find()
+        .select_only()
+        .column_as(object_delta::Column::Id.min(), "first")
+        .filter(object_delta::Column::RevisionId.in_subquery(tagged))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_tags", e))?;
+    Ok(first.flatten())
 }
 
 /// The next chunk of objects with history to look at, after `after` in

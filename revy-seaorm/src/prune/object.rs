@@ -16,7 +16,7 @@ use crate::Error;
 use crate::export;
 use crate::journal::batch::baseline_changes;
 use crate::journal::write::{self, Parent, attribute_row, insert_attributes};
-use crate::journal::{attribute_delta, object_delta, revision};
+use crate::journal::{attribute_delta, object_delta, revision, tag};
 
 /// The description of the revisions that hold checkpoints.
 ///
@@ -41,6 +41,9 @@ pub const CHECKPOINT_DESCRIPTION: &str =
 pub(crate) struct Cut {
     pub older_than: Option<DateTime<Utc>>,
     pub keep_last: Option<u64>,
+    /// The oldest object delta of a tagged revision: nothing from it on is
+    /// folded, so every tag reads the journal as it was.
+    pub first_tagged: Option<i64>,
 }
 
 /// What becomes of an object's old history.
@@ -139,6 +142,9 @@ async fn plan<C: ConnectionTrait>(
             return Ok(None);
         };
         below = Some(below.map_or(kept, |b| std::cmp::min(b, kept)));
+    }
+    if let Some(tagged) = cut.first_tagged {
+        below = Some(below.map_or(tagged, |b| std::cmp::min(b, tagged)));
     }
     let mut newest_old = base();
     if let Some(below) = below {
@@ -325,9 +331,18 @@ pub(crate) async fn remove_empty_revisions<C: ConnectionTrait>(
                     .equals((revision::Entity, revision::Column::Id)),
             )
             .to_owned();
+        let tagged = Query::select()
+            .expr(Expr::val(1))
+            .from(tag::Entity)
+            .and_where(
+                Expr::col((tag::Entity, tag::Column::RevisionId))
+                    .equals((revision::Entity, revision::Column::Id)),
+            )
+            .to_owned();
         let result = revision::Entity::delete_many()
             .filter(revision::Column::Id.is_in(batch.iter().copied()))
             .filter(Expr::exists(used).not())
+            .filter(Expr::exists(tagged).not())
             .exec(txn)
             .await
             .map_err(|e| Error::from_journal("revy_revisions", e))?;
