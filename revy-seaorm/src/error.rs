@@ -99,6 +99,17 @@ pub enum Error {
         column: String,
     },
 
+    /// The revision records rows as they already were, not a change.
+    #[error(
+        "revision {revision_id} is {what}: it records rows as they were before tracking (or before a prune), not a change, so undoing it would delete rows no tracked operation created; undo the revisions after it instead"
+    )]
+    NotUndoable {
+        /// The revision.
+        revision_id: i64,
+        /// `a baseline` or `a prune checkpoint`.
+        what: &'static str,
+    },
+
     /// An entity's tracking policy declares something it cannot mean.
     #[error("tracking policy of {table}: column {column} {problem}")]
     Policy {

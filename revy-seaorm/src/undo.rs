@@ -121,8 +121,22 @@ where
         .one(db)
         .await
         .map_err(|e| Error::from_journal("revy_revisions", e))?;
-    if exists.is_none() {
+    let Some(revision) = exists else {
         return Err(Error::NoRevision { revision_id });
+    };
+    // a baseline or checkpoint records rows as they already were: undoing
+    // it would delete rows that no tracked operation created
+    if revision.description == crate::journal::batch::BASELINE_DESCRIPTION
+        || revision.description == crate::prune::CHECKPOINT_DESCRIPTION
+    {
+        return Err(Error::NotUndoable {
+            revision_id,
+            what: if revision.description == crate::prune::CHECKPOINT_DESCRIPTION {
+                "a prune checkpoint"
+            } else {
+                "a baseline"
+            },
+        });
     }
     let deltas = object_delta::Entity::find()
         .filter(object_delta::Column::RevisionId.eq(revision_id))

@@ -419,7 +419,38 @@ async fn a_snapshot_is_one_statement_whatever_the_history(t: TestDb) {
     assert_eq!(got, Some(row));
 }
 
+/// A baseline records a row as it already was: undoing it is refused, and
+/// the row stays.
+async fn a_baseline_cannot_be_undone(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let a = account::ActiveModel {
+        id: Set(1),
+        code: Set("plain".into()),
+        is_active: Set(true),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let mut am = a.into_active_model();
+    am.code = Set("tracked".into());
+    Context::new().scope(am.update(db)).await.unwrap();
+    let baseline = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    match revy::undo_revision(db, baseline.revision_id).await {
+        Err(revy::Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
+        other => panic!("expected NotUndoable, got {other:?}"),
+    }
+    assert_eq!(account::Entity::find().count(db).await.unwrap(), 1);
+}
+
 backend_tests!(
+    a_baseline_cannot_be_undone,
     recovery_restores_a_deleted_membership,
     snapshot_at_every_delta_equals_the_row_then,
     restore_and_revert,
