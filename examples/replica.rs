@@ -7,7 +7,9 @@
 //! on 127.0.0.1:4222.
 //!
 //! ```sh
-//! cargo run --features nats --example replica
+//! cargo run --features nats --example replica       # SQLite -> SQLite
+//! # PostgreSQL -> SQLite (the primary in a schema of its own, made anew)
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --features nats --example replica
 //! ```
 
 use std::time::Duration;
@@ -19,7 +21,7 @@ use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel,
     QueryOrder, Schema, Set, TransactionTrait,
 };
 
@@ -68,10 +70,28 @@ mod mirror {
 
 const STREAM: &str = "REVY_REPLICA_EXAMPLE";
 
+/// A new SQLite file; for the primary, `DATABASE_URL` instead when it is
+/// set to PostgreSQL, in the schema `revy_replica_example`, dropped first.
 async fn open(name: &str) -> Result<DatabaseConnection, Box<dyn std::error::Error>> {
-    let path = std::env::temp_dir().join(format!("revy-replica-example-{name}.db"));
-    let _ = std::fs::remove_file(&path);
-    let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display())).await?;
+    let db = match std::env::var("DATABASE_URL") {
+        Ok(url) if name == "primary" && url.starts_with("postgres") => {
+            let admin = Database::connect(&url).await?;
+            admin
+                .execute_unprepared(
+                    "DROP SCHEMA IF EXISTS revy_replica_example CASCADE; \
+                     CREATE SCHEMA revy_replica_example",
+                )
+                .await?;
+            let mut options = ConnectOptions::new(url);
+            options.set_schema_search_path("revy_replica_example");
+            Database::connect(options).await?
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("revy-replica-example-{name}.db"));
+            let _ = std::fs::remove_file(&path);
+            Database::connect(format!("sqlite://{}?mode=rwc", path.display())).await?
+        }
+    };
     revy::install(&db).await?;
     let backend = db.get_database_backend();
     db.execute(&Schema::new(backend).create_table_from_entity(note::Entity))
@@ -158,6 +178,7 @@ async fn apply(replica: &DatabaseConnection, m: &Message) -> Result<(), Box<dyn 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let primary = open("primary").await?;
+    println!("primary: {:?}", primary.get_database_backend());
     let replica = open("replica").await?;
 
     // the primary's history: inserts, updates, a delete
