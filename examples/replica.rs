@@ -21,8 +21,8 @@ use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryOrder, Schema, Set, TransactionTrait,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryOrder, Schema, Set, TransactionTrait,
 };
 
 /// The tracked table on the primary.
@@ -101,7 +101,10 @@ async fn open(name: &str) -> Result<DatabaseConnection, Box<dyn std::error::Erro
 
 /// Applies one relayed revision: its journal rows (again or not: a
 /// re-delivery changes nothing), then each changed row from its snapshot.
-async fn apply(replica: &DatabaseConnection, m: &Message) -> Result<(), Box<dyn std::error::Error>> {
+async fn apply(
+    replica: &DatabaseConnection,
+    m: &Message,
+) -> Result<(), Box<dyn std::error::Error>> {
     let txn = replica.begin().await?;
     revision::Entity::insert(revision::ActiveModel {
         id: Set(m.revision.id),
@@ -194,12 +197,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
     }
     for n in (2..=20).step_by(3) {
-        let row = note::Entity::find_by_id(n).one(&primary).await?.ok_or("row")?;
+        let row = note::Entity::find_by_id(n)
+            .one(&primary)
+            .await?
+            .ok_or("row")?;
         let mut am = row.into_active_model();
         am.body = Set(Some(format!("edited {n}")));
         Context::new().scope(am.update(&primary)).await?;
     }
-    let gone = note::Entity::find_by_id(7).one(&primary).await?.ok_or("row")?;
+    let gone = note::Entity::find_by_id(7)
+        .one(&primary)
+        .await?
+        .ok_or("row")?;
     Context::new()
         .scope(gone.into_active_model().delete(&primary))
         .await?;

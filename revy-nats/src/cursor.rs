@@ -76,10 +76,7 @@ pub async fn load_cursor<C: ConnectionTrait>(db: &C, name: &str) -> Result<i64, 
         .from(table())
         .and_where(Expr::col(name_col()).eq(name))
         .to_owned();
-    let row = db
-        .query_one(&select)
-        .await
-        .map_err(cursor_err(name))?;
+    let row = db.query_one(&select).await.map_err(cursor_err(name))?;
     match row {
         Some(row) => row.try_get::<i64>("", "position").map_err(cursor_err(name)),
         None => Ok(0),

@@ -55,6 +55,8 @@ mod error;
 mod message;
 mod relay;
 
+/// The NATS client crate, as the relay uses it.
+pub use async_nats;
 pub use cursor::{CURSOR_TABLE, install_cursors, load_cursor, store_cursor};
 pub use error::Error;
 pub use message::{Message, MessageAttribute, MessageDelta, MessageRevision};
@@ -62,5 +64,3 @@ pub use relay::{
     DEFAULT_DUPLICATE_WINDOW, DEFAULT_NAME, DEFAULT_PREFIX, DEFAULT_STREAM, HEADER_CONTENT_TYPES,
     HEADER_POSITION, HEADER_REVISION, Relay,
 };
-/// The NATS client crate, as the relay uses it.
-pub use async_nats;

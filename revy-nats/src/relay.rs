@@ -325,7 +325,8 @@ impl Relay {
                 acks.push((delivery, ack));
             }
             for (delivery, ack) in acks {
-                ack.await.map_err(|source| publish_error(delivery, source))?;
+                ack.await
+                    .map_err(|source| publish_error(delivery, source))?;
             }
         }
         if feed.cursor() != *stored {

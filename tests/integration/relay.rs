@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::common::{Backend, TestDb};
 use crate::common::entities::account;
+use crate::common::{Backend, TestDb};
 use futures_util::StreamExt;
 use revy::entity::revision;
 use revy::nats::async_nats::{self, jetstream};
@@ -207,7 +207,10 @@ async fn assert_stream_matches_journal(db: &DatabaseConnection, messages: &[(Str
     for (id, m) in messages {
         assert_eq!(*id, Relay::msg_id(m.revision.id, m.position));
         for d in &m.deltas {
-            assert!(d.content_id.parse::<i32>().unwrap() < 900_000, "a rolled-back row");
+            assert!(
+                d.content_id.parse::<i32>().unwrap() < 900_000,
+                "a rolled-back row"
+            );
             let key = format!("{}/{}", d.content_type, d.content_id);
             let prev = last.insert(key.clone(), d.id).unwrap_or(0);
             assert!(prev < d.id, "{key}: delta {} after {prev}", d.id);
@@ -228,7 +231,11 @@ async fn relay_every_revision_once(t: TestDb) {
         let (db, relay, client) = (t.db.clone(), relay.clone(), client.clone());
         tokio::spawn(async move { relay.run(&db, client).await })
     };
-    let per_task = if std::env::var("CI").as_deref() == Ok("true") { 500 } else { 100 };
+    let per_task = if std::env::var("CI").as_deref() == Ok("true") {
+        500
+    } else {
+        100
+    };
     write(&t.db, 20, per_task).await;
     let journal = revision::Entity::find().count(&t.db).await.unwrap();
     assert!(journal >= 4 + 20 * per_task as u64, "{journal} revisions");
@@ -236,7 +243,12 @@ async fn relay_every_revision_once(t: TestDb) {
     task.abort();
     let messages = read_stream(&client, &stream).await;
     assert_stream_matches_journal(&t.db, &messages).await;
-    assert!(revy::nats::load_cursor(&t.db, &stream.to_lowercase()).await.unwrap() > 0);
+    assert!(
+        revy::nats::load_cursor(&t.db, &stream.to_lowercase())
+            .await
+            .unwrap()
+            > 0
+    );
     delete_stream(&client, &stream).await;
 }
 
