@@ -343,7 +343,23 @@ async fn relay_late_commit_delivers_both(t: TestDb) {
     delete_stream(&client, &stream).await;
 }
 
+/// The cursor table: created twice without error, a cursor absent reads 0,
+/// stored, moved, and each name apart.
+async fn cursor_table_on_every_backend(t: TestDb) {
+    use revy::nats::{install_cursors, load_cursor, store_cursor};
+    let db = &t.db;
+    install_cursors(db).await.unwrap();
+    install_cursors(db).await.unwrap();
+    assert_eq!(load_cursor(db, "a").await.unwrap(), 0);
+    store_cursor(db, "a", 41).await.unwrap();
+    store_cursor(db, "b", 7).await.unwrap();
+    store_cursor(db, "a", 5_000_000_000).await.unwrap();
+    assert_eq!(load_cursor(db, "a").await.unwrap(), 5_000_000_000);
+    assert_eq!(load_cursor(db, "b").await.unwrap(), 7);
+}
+
 crate::backend_tests!(
+    cursor_table_on_every_backend,
     relay_every_revision_once,
     relay_restarted_at_random_points,
     relay_late_commit_delivers_both,
