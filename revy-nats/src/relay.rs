@@ -274,12 +274,7 @@ impl Relay {
         db: &C,
         client: async_nats::Client,
     ) -> Result<(jetstream::Context, Feed, i64), Error> {
-        let valid = |t: &str| {
-            !t.is_empty()
-                && t.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
-        if !self.prefix.split('.').all(valid) {
+        if !valid_prefix(&self.prefix) {
             return Err(Error::Subject {
                 subject: self.prefix.clone(),
             });
@@ -352,6 +347,16 @@ impl Relay {
     }
 }
 
+/// Tokens of letters, digits, `-` and `_`, joined by `.`: no wildcard, no
+/// empty token.
+fn valid_prefix(prefix: &str) -> bool {
+    prefix.split('.').all(|t| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
 fn publish_error(
     delivery: &FeedRevision,
     source: async_nats::jetstream::context::PublishError,
@@ -360,5 +365,78 @@ fn publish_error(
         revision: delivery.revision.id,
         position: delivery.position,
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use revy_core::Action;
+    use revy_seaorm::entity::{object_delta, revision};
+    use revy_seaorm::feed::FeedDelta;
+
+    fn delta(id: i64, content_type: &str) -> FeedDelta {
+        FeedDelta {
+            object: object_delta::Model {
+                id,
+                revision_id: 41,
+                actor_type: None,
+                actor_id: None,
+                action: Action::Create,
+                description: String::new(),
+                content_type: content_type.into(),
+                content_id: "1".into(),
+                created_at: Default::default(),
+            },
+            attributes: Vec::new(),
+        }
+    }
+
+    /// A revision of several tables: one message, on its first table's
+    /// subject, every table in the header, the position in the id.
+    #[test]
+    fn a_multi_table_revision_is_one_message_listing_its_tables() {
+        let delivery = FeedRevision {
+            revision: revision::Model {
+                id: 41,
+                description: "Invoice".into(),
+                meta: None,
+                created_at: Default::default(),
+            },
+            deltas: vec![
+                delta(55, "accounts"),
+                delta(56, "billing.invoices"),
+                delta(57, "accounts"),
+            ],
+            position: 57,
+        };
+        let (subject, headers, body) = Relay::new().message(&delivery).unwrap();
+        assert_eq!(subject, "revy.accounts");
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| AsRef::<str>::as_ref(*k) == name)
+                .and_then(|(_, v)| v.first())
+                .map(|v| v.to_string())
+        };
+        assert_eq!(header("Nats-Msg-Id").as_deref(), Some("41:57"));
+        assert_eq!(
+            header(HEADER_CONTENT_TYPES).as_deref(),
+            Some("accounts,billing.invoices")
+        );
+        assert_eq!(header(HEADER_REVISION).as_deref(), Some("41"));
+        assert_eq!(header(HEADER_POSITION).as_deref(), Some("57"));
+        let message = Message::from_json(&body).unwrap();
+        assert_eq!(message.deltas.len(), 3);
+        assert_eq!(message.position, 57);
+    }
+
+    #[test]
+    fn prefixes_with_wildcards_or_empty_tokens_are_refused() {
+        assert!(valid_prefix("revy"));
+        assert!(valid_prefix("shop.history-v2"));
+        for bad in ["", "revy.>", "revy.*", "a..b", "a b", "revy."] {
+            assert!(!valid_prefix(bad), "{bad:?}");
+        }
     }
 }

@@ -37,26 +37,21 @@ async fn nats() -> Option<async_nats::Client> {
     }
 }
 
-/// A relay with a stream and subjects of this test and backend alone.
-fn relay(test: &str, backend: Backend) -> Relay {
+/// A relay with a stream and subjects of this test and backend alone, and
+/// its stream's name.
+fn relay(test: &str, backend: Backend) -> (Relay, String) {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     let id = format!("{test}_{backend:?}_{}_{nanos}", std::process::id()).to_lowercase();
-    Relay::new()
+    let relay = Relay::new()
         .subject_prefix(format!("t.{id}"))
         .stream(id.to_uppercase())
-        .name(id)
+        .name(id.clone())
         .gap_grace(Duration::from_millis(50))
-        .batch_size(200)
-}
-
-fn stream_name(relay: &Relay) -> String {
-    // the Debug output names the stream; the relay has no getter for it
-    let debug = format!("{relay:?}");
-    let start = debug.find("stream: \"").unwrap() + 9;
-    debug[start..].split('"').next().unwrap().to_owned()
+        .batch_size(200);
+    (relay, id.to_uppercase())
 }
 
 /// Every message of the stream, in stream order, with its `Nats-Msg-Id`.
@@ -225,8 +220,7 @@ async fn assert_stream_matches_journal(db: &DatabaseConnection, messages: &[(Str
 async fn relay_every_revision_once(t: TestDb) {
     let Some(client) = nats().await else { return };
     seed(&t).await;
-    let relay = relay("once", t.backend);
-    let stream = stream_name(&relay);
+    let (relay, stream) = relay("once", t.backend);
     let task = {
         let (db, relay, client) = (t.db.clone(), relay.clone(), client.clone());
         tokio::spawn(async move { relay.run(&db, client).await })
@@ -258,8 +252,7 @@ async fn relay_every_revision_once(t: TestDb) {
 async fn relay_restarted_at_random_points(t: TestDb) {
     let Some(client) = nats().await else { return };
     seed(&t).await;
-    let relay = relay("restart", t.backend);
-    let stream = stream_name(&relay);
+    let (relay, stream) = relay("restart", t.backend);
     let writers = {
         let db = t.db.clone();
         tokio::spawn(async move { write(&db, 10, 50).await })
@@ -308,8 +301,7 @@ async fn relay_late_commit_delivers_both(t: TestDb) {
     let Some(client) = nats().await else { return };
     t.create_table(account::Entity).await;
     let db = &t.db;
-    let relay = relay("late", t.backend);
-    let stream = stream_name(&relay);
+    let (relay, stream) = relay("late", t.backend);
     let early = begin(db).await.unwrap();
     Context::new()
         .scope(new_account(2).insert(&early))
