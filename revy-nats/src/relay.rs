@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, stream};
+use revy_seaorm::entity::object_delta;
 use revy_seaorm::feed::{Feed, FeedRevision};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::{Error, Message, cursor};
 
@@ -27,6 +28,9 @@ const PIPELINE: usize = 256;
 const MAX_WAIT: Duration = Duration::from_secs(1);
 /// The first wait after an idle poll; it doubles up to [`MAX_WAIT`].
 const MIN_WAIT: Duration = Duration::from_millis(10);
+
+/// The longest wait of [`Relay::drain`] for ids whose fate is not known.
+const DRAIN_MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// Header: the revision id.
 pub const HEADER_REVISION: &str = "Revy-Revision";
@@ -240,10 +244,13 @@ impl Relay {
         }
     }
 
-    /// Relays what the feed has ready now, batch after batch, and returns
-    /// the number of messages published (re-publishes JetStream dropped as
-    /// duplicates included). A revision whose commit is not final yet (a
-    /// gap in the ids within the grace period) waits for the next call.
+    /// Relays every revision committed before the call, batch after batch,
+    /// and returns the number of messages published (re-publishes JetStream
+    /// dropped as duplicates included). Ids above the cursor whose fate is
+    /// not known yet (taken by a transaction still running, or a gap within
+    /// the grace period) are waited for, polling every 10 to 100 ms, so a
+    /// long transaction delays the return, and writers that never pause
+    /// keep it going; use [`run`](Relay::run) for a relay that never stops.
     ///
     /// ```no_run
     /// # async fn f(db: &sea_orm::DatabaseConnection) -> Result<(), Box<dyn std::error::Error>> {
@@ -258,12 +265,18 @@ impl Relay {
     ) -> Result<u64, Error> {
         let (js, mut feed, mut stored) = self.start(db, client).await?;
         let mut total = 0;
+        let mut wait = MIN_WAIT;
         loop {
             let n = self.step(db, &js, &mut feed, &mut stored).await?;
-            if n == 0 {
+            if n > 0 {
+                total += n;
+                wait = MIN_WAIT;
+            } else if pending(db, feed.cursor()).await? {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(DRAIN_MAX_WAIT);
+            } else {
                 return Ok(total);
             }
-            total += n;
         }
     }
 
@@ -345,6 +358,21 @@ impl Relay {
         headers.insert(HEADER_CONTENT_TYPES, types.join(",").as_str());
         Ok((subject, headers, message.to_json()?))
     }
+}
+
+/// Whether an object delta above `cursor` is visible: something the feed
+/// has not delivered whole yet.
+async fn pending<C: ConnectionTrait>(db: &C, cursor: i64) -> Result<bool, Error> {
+    let next: Option<i64> = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::Id)
+        .filter(object_delta::Column::Id.gt(cursor))
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(revy_seaorm::Error::Db)?;
+    Ok(next.is_some())
 }
 
 /// Tokens of letters, digits, `-` and `_`, joined by `.`: no wildcard, no
