@@ -11,6 +11,10 @@ use sea_orm::{ConnectionTrait, DbErr};
 use crate::Error;
 
 /// The cursor table's name.
+///
+/// ```
+/// assert_eq!(revy_nats::CURSOR_TABLE, "revy_feed_cursors");
+/// ```
 pub const CURSOR_TABLE: &str = "revy_feed_cursors";
 
 fn table() -> Alias {

@@ -13,14 +13,28 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use crate::{Error, Message, cursor};
 
 /// The subject prefix unless [`Relay::subject_prefix`] says otherwise.
+/// ```
+/// assert_eq!(revy_nats::Relay::new().subject("users"), format!("{}.users", revy_nats::DEFAULT_PREFIX));
+/// ```
 pub const DEFAULT_PREFIX: &str = "revy";
 /// The stream name unless [`Relay::stream`] says otherwise.
+/// ```
+/// assert_eq!(revy_nats::DEFAULT_STREAM, "REVY");
+/// ```
 pub const DEFAULT_STREAM: &str = "REVY";
 /// The cursor name unless [`Relay::name`] says otherwise.
+/// ```
+/// # async fn f(db: &sea_orm::DatabaseConnection) -> Result<(), revy_nats::Error> {
+/// let position = revy_nats::load_cursor(db, revy_nats::DEFAULT_NAME).await?;
+/// # Ok(()) }
+/// ```
 pub const DEFAULT_NAME: &str = "revy-nats";
 /// The duplicate window of a stream the relay creates, unless
 /// [`Relay::duplicate_window`] says otherwise: JetStream drops a message
 /// whose `Nats-Msg-Id` it saw this recently.
+/// ```
+/// assert_eq!(revy_nats::DEFAULT_DUPLICATE_WINDOW.as_secs(), 120);
+/// ```
 pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 /// Messages published before their acknowledgments are awaited.
 const PIPELINE: usize = 256;
@@ -33,11 +47,30 @@ const MIN_WAIT: Duration = Duration::from_millis(10);
 const DRAIN_MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// Header: the revision id.
+/// ```
+/// # fn f(m: &async_nats::jetstream::Message) {
+/// let revision = m.headers.as_ref().and_then(|h| h.get(revy_nats::HEADER_REVISION));
+/// # }
+/// ```
 pub const HEADER_REVISION: &str = "Revy-Revision";
 /// Header: the feed position of the part (its newest object delta id).
+/// ```
+/// # fn f(m: &async_nats::jetstream::Message) {
+/// let position = m.headers.as_ref().and_then(|h| h.get(revy_nats::HEADER_POSITION));
+/// # }
+/// ```
 pub const HEADER_POSITION: &str = "Revy-Position";
 /// Header: every content type (table) of the message, comma-separated, in
 /// order of first appearance.
+/// ```
+/// # fn f(m: &async_nats::jetstream::Message) -> bool {
+/// // a consumer of one table, on a stream of several
+/// m.headers
+///     .as_ref()
+///     .and_then(|h| h.get(revy_nats::HEADER_CONTENT_TYPES))
+///     .is_some_and(|v| v.as_str().split(',').any(|t| t == "invoices"))
+/// # }
+/// ```
 pub const HEADER_CONTENT_TYPES: &str = "Revy-Content-Types";
 
 /// Relays the change feed to a NATS JetStream stream. See the
