@@ -60,6 +60,7 @@
 //! |---|---|
 //! | `migration` | [`migration::Migration`], a sea-orm-migration step that creates the journal tables (sea-orm-migration without any driver of its own) |
 //! | `axum` | [`axum::RevyLayer`], a tower layer that runs each HTTP request in a context |
+//! | `nats` | [`nats::Relay`], the change feed relayed to NATS JetStream (async-nats with JetStream only) |
 //!
 //! # What is where
 //!
@@ -171,6 +172,13 @@ pub use revy_seaorm::Error;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use revy_axum as axum;
+
+/// The change feed relayed to NATS JetStream: [`Relay`](revy_nats::Relay)
+/// publishes one message per committed revision and stores its cursor
+/// after JetStream acknowledged. Enabled by the `nats` feature.
+#[cfg(feature = "nats")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
+pub use revy_nats as nats;
 
 /// The journal as a sea-orm-migration step. Enabled by the `migration`
 /// feature.

@@ -21,5 +21,7 @@ mod journal;
 mod migration;
 mod policy;
 mod prune;
+#[cfg(feature = "nats")]
+mod relay;
 mod roundtrip;
 mod snapshot;
