@@ -86,7 +86,8 @@
 //!   [`delete`], [`delete_in_chunks`].
 //! - **Bulk** writes: see the bulk group below.
 //! - **Change feed**: [`feed`] (committed revisions from a cursor, never
-//!   skipping a late commit; an `async` stream with [`feed::subscribe`]).
+//!   skipping a late commit; an `async` stream with [`feed::subscribe`]),
+//!   relayed to NATS JetStream by `revy::nats::Relay` (feature `nats`).
 //! - **Journal lifecycle**: [`prune()`] folds old history into checkpoints
 //!   (optionally exporting what it removes), [`import()`] reads an export
 //!   back; see the journal lifecycle group below.
