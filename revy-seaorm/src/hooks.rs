@@ -123,10 +123,12 @@ where
         // it sends only ignored columns: nothing to read, nothing to record
         None
     } else {
-        current_row::<A, C>(&am, db).await?.map(|row| Op::Change {
-            action: Action::Update,
-            row,
-        })
+        current_row::<A, C>(&am, db, &rules)
+            .await?
+            .map(|row| Op::Change {
+                action: Action::Update,
+                row,
+            })
     };
     if let Some(op) = op {
         stash::<A::Entity>(op)?;
@@ -161,8 +163,9 @@ where
     if Context::is_disabled() {
         return Ok(am);
     }
-    policy::rules::<A::Entity>()?;
-    if let Some(row) = current_row::<A, C>(&am, db).await? {
+    // a bad policy fails here, before anything is written
+    let rules = policy::rules::<A::Entity>()?;
+    if let Some(row) = current_row::<A, C>(&am, db, &rules).await? {
         stash::<A::Entity>(Op::Change {
             action: Action::Delete,
             row,
@@ -201,7 +204,11 @@ fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
 /// then reports the missing row itself). The row is locked for the rest of
 /// the transaction where the backend can (`FOR UPDATE`), so concurrent
 /// updates of one row chain their old and new values correctly.
-async fn current_row<A, C>(am: &A, db: &C) -> Result<Option<Existing>, Error>
+async fn current_row<A, C>(
+    am: &A,
+    db: &C,
+    rules: &Rules<A::Entity>,
+) -> Result<Option<Existing>, Error>
 where
     A: ActiveModelTrait,
     A::Entity: TrackingPolicy,
@@ -251,7 +258,7 @@ where
         content_id,
         old: row_values(&model),
         has_history: known,
-        tracked: policy::rules::<A::Entity>()?.tracks(&model),
+        tracked: rules.tracks(&model),
     }))
 }
 
