@@ -6,29 +6,17 @@
 
 use std::collections::HashMap;
 
-use crate::common::TestDb;
 use crate::common::entities::account;
+use crate::common::{TestDb, begin};
 use revy::entity::{attribute_delta, object_delta};
 use revy::{Actor, Context};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 const TASKS: i64 = 2_000;
 const SHARED_ROWS: i64 = 10;
-
-/// SQLite has no row locks: an IMMEDIATE transaction takes the write lock at
-/// BEGIN, so concurrent read-then-write transactions queue instead of failing.
-async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    db.begin_with_options(options).await
-}
 
 /// One task's transaction: an insert of its own row, or an update of a
 /// shared one.

@@ -4,30 +4,20 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::common::TestDb;
 use crate::common::entities::account;
+use crate::common::{TestDb, begin};
 use revy::entity::{object_delta, revision};
 use revy::feed::{Feed, FeedRevision};
 use revy::{Actor, Context};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, IntoActiveModel, QueryFilter, Set, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, Set,
 };
 
 const GRACE: Duration = Duration::from_millis(50);
 
 fn feed(cursor: i64) -> Feed {
     Feed::from_cursor(cursor).gap_grace(GRACE).batch_size(50)
-}
-
-async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    db.begin_with_options(options).await
 }
 
 fn new_account(id: i32) -> account::ActiveModel {

@@ -354,18 +354,7 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
     assert!(lines.lines().count() as u64 >= report.revisions_removed);
 
     // a fresh journal
-    for table in [
-        "revy_tags",
-        "revy_attribute_deltas",
-        "revy_object_deltas",
-        "revy_revisions",
-    ] {
-        let drop = Table::drop()
-            .table(sea_orm::sea_query::Alias::new(table))
-            .to_owned();
-        db.execute(&drop).await.unwrap();
-    }
-    revy::install(db).await.unwrap();
+    fresh_journal(db).await;
     let imported = revy::import(db, export.as_slice()).await.unwrap();
     assert_eq!(imported.object_deltas, report.object_deltas_pruned);
     assert_eq!(imported.attribute_deltas, report.attribute_deltas_pruned);
@@ -420,18 +409,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
         .await
         .unwrap();
     // a fresh journal whose ids are taken by another table's rows
-    for table in [
-        "revy_tags",
-        "revy_attribute_deltas",
-        "revy_object_deltas",
-        "revy_revisions",
-    ] {
-        let drop = Table::drop()
-            .table(sea_orm::sea_query::Alias::new(table))
-            .to_owned();
-        db.execute(&drop).await.unwrap();
-    }
-    revy::install(db).await.unwrap();
+    fresh_journal(db).await;
     for user_id in 0..40 {
         Context::new()
             .scope(
@@ -453,6 +431,22 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(journal(db).await, before, "the refused line left nothing");
+}
+
+/// Drops the journal's tables and installs them again, empty.
+async fn fresh_journal(db: &DatabaseConnection) {
+    for table in [
+        "revy_tags",
+        "revy_attribute_deltas",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
+        let drop = Table::drop()
+            .table(sea_orm::sea_query::Alias::new(table))
+            .to_owned();
+        db.execute(&drop).await.unwrap();
+    }
+    revy::install(db).await.unwrap();
 }
 
 /// A tag keeps its revision and everything after it: reading the table

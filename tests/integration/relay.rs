@@ -8,16 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::common::entities::account;
-use crate::common::{Backend, TestDb};
+use crate::common::{Backend, TestDb, begin};
 use futures_util::StreamExt;
 use revy::entity::revision;
 use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
 use revy::{Actor, Context};
 use sea_orm::{
-    ActiveModelTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, Set, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, PaginatorTrait, Set,
 };
 
 const NATS: &str = "127.0.0.1:4222";
@@ -108,15 +106,6 @@ async fn wait_for(client: &async_nats::Client, stream: &str, n: u64) {
 
 async fn delete_stream(client: &async_nats::Client, stream: &str) {
     let _ = jetstream::new(client.clone()).delete_stream(stream).await;
-}
-
-async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    };
-    db.begin_with_options(options).await
 }
 
 fn new_account(id: i32) -> account::ActiveModel {

@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, EntityTrait, Schema,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, Schema, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// The backends a test body runs on.
@@ -68,6 +69,18 @@ impl TestDb {
         let stmt = Schema::new(backend).create_table_from_entity(entity);
         self.db.execute(&stmt).await.expect("create test table");
     }
+}
+
+/// A transaction that, on SQLite (no row locks), takes the write lock at
+/// BEGIN (IMMEDIATE), so concurrent read-then-write transactions queue
+/// instead of failing.
+pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    db.begin_with_options(options).await
 }
 
 fn in_ci() -> bool {
