@@ -84,6 +84,9 @@
 //!   [`undo_revision`], [`undo_to_tag`].
 //! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
 //!   [`delete`], [`delete_in_chunks`].
+//! - **Write fast**: [`transaction()`] / [`begin()`] open a queued
+//!   [`Transaction`] whose journal is written at once, right before it
+//!   commits (see the [`transaction`](mod@transaction) module).
 //! - **Bulk** writes: see the bulk group below.
 //! - **Change feed**: [`feed`] (committed revisions from a cursor, never
 //!   skipping a late commit; an `async` stream with [`feed::subscribe`]),
@@ -143,6 +146,10 @@ pub use revy_seaorm::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,
 };
+
+// Write fast: a transaction whose journal is written at once, at commit.
+#[doc(inline)]
+pub use revy_seaorm::{Transaction, begin, transaction};
 
 // Bulk: tracked `insert_many`, `update_many`, `delete_many`, `delete_by_id`,
 // and the guard that reports writes that bypass revy.

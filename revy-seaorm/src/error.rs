@@ -110,6 +110,19 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// The context's revision was created in a transaction that rolled
+    /// back (PostgreSQL, which aborts the transaction at the failed journal
+    /// write). revy forgot it: retry the transaction and the revision is
+    /// created anew. [`transaction`](crate::transaction()) and
+    /// [`begin`](crate::begin()) forget it on their own, at the rollback.
+    #[error(
+        "the context's revision {revision_id} was created in a transaction that rolled back, so this transaction failed; revy forgot the revision: retry the transaction and it is created anew"
+    )]
+    RevisionRolledBack {
+        /// The revision's id.
+        revision_id: i64,
+    },
+
     /// An entity's tracking policy declares something it cannot mean.
     #[error("tracking policy of {table}: column {column} {problem}")]
     Policy {

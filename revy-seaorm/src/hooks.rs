@@ -66,7 +66,7 @@ use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
 use crate::policy::{self, Rules, TrackingPolicy, Vetted};
 use crate::values::{self, encode_row};
-use crate::{Error, guard};
+use crate::{Error, guard, transaction};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
 struct Pending {
@@ -236,6 +236,12 @@ where
         .expr_as(Expr::SubQuery(None, Box::new(newest.into())), LAST_DELTA)
         .lock_exclusive()
         .build(db.get_database_backend());
+    let queue = transaction::queue_of(db);
+    if queue.is_some() {
+        // this read leaves a queued transaction's queue alone: what it
+        // holds of the row is asked below
+        transaction::exempt_next_statement();
+    }
     let row = db
         .query_one_raw(statement)
         .await
@@ -251,6 +257,7 @@ where
     // waited for the row's lock: ask again, now that the lock is held (only
     // for rows that look untracked, so a baseline is never written twice).
     let known = last.is_some()
+        || queue.is_some_and(|q| q.knows(&content_type, &content_id))
         || !batch::known_ids(db, &content_type, vec![content_id.clone()])
             .await?
             .is_empty();
@@ -505,22 +512,26 @@ async fn write_delta<C: ConnectionTrait>(
     content_id: &str,
     changes: Vetted,
 ) -> Result<(), Error> {
+    if let Some(queue) = transaction::queue_of(db) {
+        queue.push(ctx, action, content_type, content_id, changes.into_inner());
+        return Ok(());
+    }
     warn_if_not_atomic::<C>();
-    let revision_id = write::revision_for(db, ctx).await?;
-    write::record(
-        db,
-        NewObjectDelta {
-            revision_id,
-            action,
-            actor: &ctx.actor,
-            description: &ctx.object_delta_description,
-            content_type,
-            content_id,
-        },
-        changes,
-    )
-    .await?;
-    Ok(())
+    write::with_revision(db, ctx, |revision_id| {
+        write::record(
+            db,
+            NewObjectDelta {
+                revision_id,
+                action,
+                actor: &ctx.actor,
+                description: &ctx.object_delta_description,
+                content_type,
+                content_id,
+            },
+            changes.clone(),
+        )
+    })
+    .await
 }
 
 pub use crate::journal::batch::BASELINE_DESCRIPTION;
@@ -543,15 +554,12 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
             ))
         })
         .collect::<Result<Vec<_>, Error>>()?;
-    batch::write_baselines(
-        db,
-        content_type,
-        vec![(
-            content_id.to_owned(),
-            rules.vet(batch::baseline_changes(values)),
-        )],
-    )
-    .await
+    let changes = rules.vet(batch::baseline_changes(values));
+    if let Some(queue) = transaction::queue_of(db) {
+        queue.push_baseline(content_type, content_id, changes.into_inner());
+        return Ok(());
+    }
+    batch::write_baselines(db, content_type, vec![(content_id.to_owned(), changes)]).await
 }
 
 static WARNED_NOT_ATOMIC: AtomicBool = AtomicBool::new(false);

@@ -30,6 +30,7 @@ mod snapshot;
 mod tag;
 mod time_travel;
 mod track;
+pub mod transaction;
 mod undo;
 mod values;
 
@@ -60,6 +61,7 @@ pub use restore::{TrackedEntity, restore, restore_latest, revert};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
 pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
 pub use time_travel::{DEFAULT_PAGE_SIZE, Moment, Page, TableAsOf, table_as_of};
+pub use transaction::{Transaction, begin, transaction};
 pub use undo::{register, undo_revision};
 
 /// The journal as a sea-orm-migration step (cargo feature `migration`).

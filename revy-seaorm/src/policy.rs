@@ -252,7 +252,7 @@ pub(crate) struct Rules<E: EntityTrait> {
 
 /// Attribute deltas that went through their entity's policy: the only
 /// input the journal's writers take.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Vetted(Vec<AttributeChange>);
 
 impl Vetted {

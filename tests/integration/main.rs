@@ -25,3 +25,4 @@ mod prune;
 mod relay;
 mod roundtrip;
 mod snapshot;
+mod transaction;

@@ -160,20 +160,23 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
     if rows.is_empty() {
         return Ok(());
     }
-    let revision_id = write::revision_for(db, ctx).await?;
-    record_many(
-        db,
-        NewObjectDeltas {
-            revision_id,
-            action,
-            actor: &ctx.actor,
-            description: &ctx.object_delta_description,
-            content_type,
-        },
-        rows.into_iter()
-            .map(|(r, vetted)| (r.content_id, vetted))
-            .collect(),
-    )
+    let rows: Vec<(String, Vetted)> = rows
+        .into_iter()
+        .map(|(r, vetted)| (r.content_id, vetted))
+        .collect();
+    write::with_revision(db, ctx, |revision_id| {
+        record_many(
+            db,
+            NewObjectDeltas {
+                revision_id,
+                action,
+                actor: &ctx.actor,
+                description: &ctx.object_delta_description,
+                content_type,
+            },
+            rows.clone(),
+        )
+    })
     .await
 }
 

@@ -3,6 +3,7 @@
 
 pub mod attribute_delta;
 pub(crate) mod batch;
+pub(crate) mod flush;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod object_delta;

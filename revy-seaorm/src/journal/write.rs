@@ -42,6 +42,51 @@ pub(crate) async fn revision_for<C: ConnectionTrait>(
     }
 }
 
+/// Runs `write` with the id of the revision the operation writes into.
+///
+/// A context's [`LazyRevision`](revy_core::LazyRevision) keeps the id of
+/// the revision it created; when the transaction that created it rolled
+/// back, the row is gone, and the write fails on the journal's foreign key.
+/// Then the id is forgotten and, where the failed statement left the
+/// transaction usable (SQLite, MySQL), the revision is created anew and the
+/// write runs again. PostgreSQL aborts the whole transaction at the failed
+/// statement, so there the error ([`Error::RevisionRolledBack`]) says to
+/// retry it; the retry creates the revision.
+pub(crate) async fn with_revision<C, T, F, Fut>(
+    db: &C,
+    ctx: &ContextValues,
+    write: F,
+) -> Result<T, Error>
+where
+    C: ConnectionTrait,
+    F: Fn(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let revision_id = revision_for(db, ctx).await?;
+    let failure = match write(revision_id).await {
+        Err(e) if names_missing_revision(&e) => e,
+        done => return done,
+    };
+    let Some(lazy) = ctx.revision.as_ref().filter(|l| !l.is_named()) else {
+        return Err(failure);
+    };
+    lazy.forget(revision_id);
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        return Err(Error::RevisionRolledBack { revision_id });
+    }
+    write(revision_for(db, ctx).await?).await
+}
+
+/// Whether a failed journal write says its revision does not exist.
+fn names_missing_revision(e: &Error) -> bool {
+    let text = e.to_string();
+    text.contains("fk_revy_object_deltas_revision")
+        || text.contains("fk_revy_attribute_deltas_revision")
+        // SQLite does not name the constraint; the revision is the only
+        // parent a first journal row of an operation can miss
+        || text.contains("FOREIGN KEY constraint failed")
+}
+
 // Rows per INSERT of attribute deltas: 12 parameters a row stays under
 // every backend's limit on bound parameters (SQLite's 32766 is the lowest).
 const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 2500;

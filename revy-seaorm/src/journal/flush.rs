@@ -1,0 +1,455 @@
+//! Writing a queued transaction's journal at once: revisions, object deltas
+//! and attribute deltas of many operations, on any tables, by any actors.
+//!
+//! - PostgreSQL: one statement. The rows travel as three JSON parameters
+//!   (see `recordset`); the revisions and the object deltas are inserted in
+//!   `WITH` clauses, each `INSERT .. SELECT .. ORDER BY` the rows' order,
+//!   so the ids the sequence hands out rise in that order, and each row
+//!   finds its parent's id by rank (`row_number() OVER (ORDER BY id)`),
+//!   whatever order `RETURNING` yields them in.
+//! - SQLite and MySQL: one multi-row `INSERT` of the new revisions (when
+//!   there are any), one of the object deltas, then the attribute deltas in
+//!   multi-row `INSERT`s. The ids of one multi-row `INSERT` are consecutive
+//!   in the rows' order: SQLite has one writer at a time, and InnoDB hands
+//!   a "simple insert" (its rows counted in advance) a block of consecutive
+//!   values in every `innodb_autoinc_lock_mode`. SQLite returns them
+//!   (`RETURNING`); MySQL reports the first (`LAST_INSERT_ID()`).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use revy_core::{Action, Actor, LazyRevision};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
+
+use super::one_query::quoted;
+use super::rows::{AttributeChange, actor_columns, attribute_action};
+use super::write::{Parent, attribute_row, insert_attributes};
+use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
+use crate::Error;
+
+/// One queued object delta and its attribute deltas.
+pub(crate) struct Entry {
+    pub revision: RevisionRef,
+    pub action: Action,
+    pub actor: Option<Actor>,
+    pub description: String,
+    pub content_type: String,
+    pub content_id: String,
+    pub changes: Vec<AttributeChange>,
+    /// When the operation was journaled (queued).
+    pub created_at: DateTime<Utc>,
+}
+
+/// The revision a queued entry belongs to.
+pub(crate) enum RevisionRef {
+    /// An existing revision.
+    Id(i64),
+    /// The context's revision, not created yet when the entry was queued:
+    /// created by the flush (once for all its entries) unless it exists by
+    /// then.
+    Lazy {
+        lazy: LazyRevision,
+        description: String,
+        meta: serde_json::Value,
+    },
+    /// A revision of the entry's own (the context had no revision).
+    Own {
+        description: String,
+        meta: serde_json::Value,
+    },
+    /// The flush's baseline revision.
+    Baseline,
+}
+
+/// A revision the flush creates.
+struct NewRevision {
+    description: String,
+    meta: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+/// Each entry's revision: an id, or the index of a revision to create.
+#[derive(Clone, Copy)]
+enum Slot {
+    Known(i64),
+    New(usize),
+}
+
+/// The revisions `entries` need created, and the slot of each entry.
+struct Plan {
+    new: Vec<NewRevision>,
+    /// The context revisions among `new`, by index.
+    lazies: Vec<(LazyRevision, usize)>,
+    slots: Vec<Slot>,
+}
+
+fn plan(entries: &[Entry]) -> Plan {
+    let mut plan = Plan {
+        new: Vec::new(),
+        lazies: Vec::new(),
+        slots: Vec::with_capacity(entries.len()),
+    };
+    let mut baseline = None;
+    for entry in entries {
+        let at = entry.created_at;
+        let mut create = |description: &str, meta: &serde_json::Value| {
+            plan.new.push(NewRevision {
+                description: description.to_owned(),
+                meta: meta.clone(),
+                created_at: at,
+            });
+            plan.new.len() - 1
+        };
+        let slot = match &entry.revision {
+            RevisionRef::Id(id) => Slot::Known(*id),
+            RevisionRef::Lazy {
+                lazy,
+                description,
+                meta,
+            } => match lazy.id() {
+                Some(id) => Slot::Known(id),
+                None => match plan.lazies.iter().find(|(l, _)| l.same_as(lazy)) {
+                    Some((_, index)) => Slot::New(*index),
+                    None => {
+                        let index = create(description, meta);
+                        plan.lazies.push((lazy.clone(), index));
+                        Slot::New(index)
+                    }
+                },
+            },
+            RevisionRef::Own { description, meta } => Slot::New(create(description, meta)),
+            RevisionRef::Baseline => match baseline {
+                Some(index) => Slot::New(index),
+                None => {
+                    let index = create(
+                        BASELINE_DESCRIPTION,
+                        &serde_json::json!({ "revy": "baseline" }),
+                    );
+                    baseline = Some(index);
+                    Slot::New(index)
+                }
+            },
+        };
+        plan.slots.push(slot);
+    }
+    plan
+}
+
+/// Writes `entries` in their order and returns the context revisions it
+/// created, with their ids (already recorded in each [`LazyRevision`]).
+pub(crate) async fn write<C: ConnectionTrait>(
+    db: &C,
+    entries: Vec<Entry>,
+) -> Result<Vec<(LazyRevision, i64)>, Error> {
+    let plan = plan(&entries);
+    let revision_ids = match db.get_database_backend() {
+        DbBackend::Postgres => write_postgres(db, &plan, entries).await?,
+        _ => write_in_inserts(db, &plan, entries).await?,
+    };
+    let mut created = Vec::new();
+    for (lazy, index) in plan.lazies {
+        let id = revision_ids[index];
+        if lazy.set_if_unset(id) == id {
+            created.push((lazy, id));
+        }
+    }
+    Ok(created)
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Returns the ids of the new revisions, in the plan's order.
+async fn write_postgres<C: ConnectionTrait>(
+    db: &C,
+    plan: &Plan,
+    entries: Vec<Entry>,
+) -> Result<Vec<i64>, Error> {
+    let revisions: Vec<serde_json::Value> = plan
+        .new
+        .iter()
+        .enumerate()
+        .map(|(ord, r)| {
+            serde_json::json!({
+                "ord": ord,
+                "description": r.description,
+                "meta": r.meta,
+                "created_at": timestamp(r.created_at),
+            })
+        })
+        .collect();
+    let mut objects = Vec::with_capacity(entries.len());
+    let mut attributes = Vec::new();
+    for (ord, (entry, slot)) in entries.into_iter().zip(&plan.slots).enumerate() {
+        let (revision_id, revision_ord) = match *slot {
+            Slot::Known(id) => (Some(id), None),
+            Slot::New(index) => (None, Some(index)),
+        };
+        let (actor_type, actor_id) = actor_columns(&entry.actor);
+        objects.push(serde_json::json!({
+            "ord": ord,
+            "revision_id": revision_id,
+            "revision_ord": revision_ord,
+            "actor_type": actor_type,
+            "actor_id": actor_id,
+            "action": entry.action.as_str(),
+            "description": entry.description,
+            "content_type": entry.content_type,
+            "content_id": entry.content_id,
+            "created_at": timestamp(entry.created_at),
+        }));
+        for change in entry.changes {
+            let (actor_type, actor_id) = actor_columns(&change.actor);
+            attributes.push(serde_json::json!({
+                "parent": ord,
+                "seq": attributes.len(),
+                "actor_type": actor_type,
+                "actor_id": actor_id,
+                "action": attribute_action(&change.new_value).as_str(),
+                "description": change.description,
+                "field_name": change.field_name,
+                // wrapped: a bare JSON null would become SQL NULL
+                "old_value": [change.old_value],
+                "new_value": [change.new_value],
+            }));
+        }
+    }
+    let values = [revisions, objects, attributes]
+        .map(|rows| sea_orm::Value::from(serde_json::Value::Array(rows).to_string()));
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, postgres_sql(), values);
+    let rows = db
+        .query_all_raw(statement)
+        .await
+        .map_err(|e| Error::from_journal(table_named(&e), e))?;
+    let mut ids = vec![0; plan.new.len()];
+    for row in rows {
+        let ord: i64 = row.try_get("", "ord")?;
+        let id: i64 = row.try_get("", "id")?;
+        if let Some(slot) = usize::try_from(ord).ok().and_then(|o| ids.get_mut(o)) {
+            *slot = id;
+        }
+    }
+    Ok(ids)
+}
+
+/// The journal table a failed flush statement names, for the error.
+fn table_named(e: &DbErr) -> &'static str {
+    let text = e.to_string();
+    for table in [
+        "revy_attribute_deltas",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
+        if text.contains(table) {
+            return table;
+        }
+    }
+    "revy_object_deltas"
+}
+
+fn postgres_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(build_postgres_sql)
+}
+
+fn build_postgres_sql() -> String {
+    use attribute_delta::Column as A;
+    use object_delta::Column as O;
+    use revision::Column as R;
+    fn q(c: impl IdenStatic) -> String {
+        quoted(c.as_str())
+    }
+    let revisions = quoted(revision::Entity.table_name());
+    let objects = quoted(object_delta::Entity.table_name());
+    let attributes = quoted(attribute_delta::Entity.table_name());
+    let object_cols = [
+        O::RevisionId,
+        O::ActorType,
+        O::ActorId,
+        O::Action,
+        O::Description,
+        O::ContentType,
+        O::ContentId,
+        O::CreatedAt,
+    ];
+    let attribute_cols = [
+        A::ObjectDeltaId,
+        A::RevisionId,
+        A::ActorType,
+        A::ActorId,
+        A::Action,
+        A::Description,
+        A::ContentType,
+        A::ContentId,
+        A::FieldName,
+        A::OldValue,
+        A::NewValue,
+        A::CreatedAt,
+    ];
+    fn names<C: IdenStatic + Copy>(cols: &[C]) -> String {
+        cols.iter().map(|c| q(*c)).collect::<Vec<_>>().join(", ")
+    }
+    let object_names = names(&object_cols);
+    let attribute_names = names(&attribute_cols);
+    format!(
+        "WITH \"revy_rv\" AS (\
+            INSERT INTO {revisions} ({rd}, {rm}, {rc}) \
+            SELECT \"r\".\"description\", \"r\".\"meta\", \"r\".\"created_at\" \
+            FROM json_to_recordset(CAST($1 AS json)) AS \"r\"(\"ord\" bigint, \"description\" text, \"meta\" json, \"created_at\" timestamptz) \
+            ORDER BY \"r\".\"ord\" RETURNING {rid}), \
+         \"revy_rvn\" AS (SELECT {rid}, row_number() OVER (ORDER BY {rid}) - 1 AS \"ord\" FROM \"revy_rv\"), \
+         \"revy_od\" AS (\
+            INSERT INTO {objects} ({object_names}) \
+            SELECT COALESCE(\"r\".\"revision_id\", \"n\".{rid}), \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \
+                   \"r\".\"description\", \"r\".\"content_type\", \"r\".\"content_id\", \"r\".\"created_at\" \
+            FROM json_to_recordset(CAST($2 AS json)) AS \"r\"(\"ord\" bigint, \"revision_id\" bigint, \"revision_ord\" bigint, \
+                 \"actor_type\" text, \"actor_id\" text, \"action\" text, \"description\" text, \"content_type\" text, \
+                 \"content_id\" text, \"created_at\" timestamptz) \
+            LEFT JOIN \"revy_rvn\" AS \"n\" ON \"n\".\"ord\" = \"r\".\"revision_ord\" \
+            ORDER BY \"r\".\"ord\" \
+            RETURNING {oid}, {orv}, {oct}, {oci}, {oca}), \
+         \"revy_odn\" AS (SELECT \"revy_od\".*, row_number() OVER (ORDER BY {oid}) - 1 AS \"ord\" FROM \"revy_od\"), \
+         \"revy_ad\" AS (\
+            INSERT INTO {attributes} ({attribute_names}) \
+            SELECT \"o\".{oid}, \"o\".{orv}, \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \"r\".\"description\", \
+                   \"o\".{oct}, \"o\".{oci}, \"r\".\"field_name\", \"r\".\"old_value\" -> 0, \"r\".\"new_value\" -> 0, \"o\".{oca} \
+            FROM json_to_recordset(CAST($3 AS json)) AS \"r\"(\"parent\" bigint, \"seq\" bigint, \"actor_type\" text, \
+                 \"actor_id\" text, \"action\" text, \"description\" text, \"field_name\" text, \"old_value\" json, \"new_value\" json) \
+            JOIN \"revy_odn\" AS \"o\" ON \"o\".\"ord\" = \"r\".\"parent\" \
+            ORDER BY \"r\".\"seq\") \
+         SELECT \"ord\", {rid} FROM \"revy_rvn\"",
+        rd = q(R::Description),
+        rm = q(R::Meta),
+        rc = q(R::CreatedAt),
+        rid = q(R::Id),
+        oid = q(O::Id),
+        orv = q(O::RevisionId),
+        oct = q(O::ContentType),
+        oci = q(O::ContentId),
+        oca = q(O::CreatedAt),
+    )
+}
+
+// Rows per multi-row INSERT of object deltas (8 parameters each, under
+// SQLite's limit of 32,766).
+const OBJECT_ROWS_PER_STATEMENT: usize = 1_000;
+// Rows per multi-row INSERT of revisions (3 parameters each).
+const REVISION_ROWS_PER_STATEMENT: usize = 1_000;
+
+/// SQLite and MySQL: the revisions, the object deltas, the attribute
+/// deltas, each in multi-row INSERTs. Returns the new revisions' ids.
+async fn write_in_inserts<C: ConnectionTrait>(
+    db: &C,
+    plan: &Plan,
+    entries: Vec<Entry>,
+) -> Result<Vec<i64>, Error> {
+    let mut revision_ids = Vec::with_capacity(plan.new.len());
+    for chunk in plan.new.chunks(REVISION_ROWS_PER_STATEMENT) {
+        let mut insert = Query::insert();
+        insert.into_table(revision::Entity).columns([
+            revision::Column::Description,
+            revision::Column::Meta,
+            revision::Column::CreatedAt,
+        ]);
+        for r in chunk {
+            let meta = (!r.meta.is_null()).then(|| r.meta.clone());
+            insert
+                .values([
+                    Expr::val(r.description.as_str()),
+                    Expr::val(meta),
+                    Expr::val(r.created_at),
+                ])
+                .map_err(|e| Error::Db(DbErr::Custom(format!("revy_revisions: {e}"))))?;
+        }
+        revision_ids.extend(consecutive_ids(db, insert, chunk.len(), "revy_revisions").await?);
+    }
+    let mut start = 0;
+    let mut entries = entries.into_iter();
+    while start < plan.slots.len() {
+        let chunk: Vec<Entry> = entries.by_ref().take(OBJECT_ROWS_PER_STATEMENT).collect();
+        let slots = &plan.slots[start..start + chunk.len()];
+        start += chunk.len();
+        let revision_of = |slot: &Slot| match *slot {
+            Slot::Known(id) => id,
+            Slot::New(index) => revision_ids[index],
+        };
+        let mut insert = Query::insert();
+        insert.into_table(object_delta::Entity).columns([
+            object_delta::Column::RevisionId,
+            object_delta::Column::ActorType,
+            object_delta::Column::ActorId,
+            object_delta::Column::Action,
+            object_delta::Column::Description,
+            object_delta::Column::ContentType,
+            object_delta::Column::ContentId,
+            object_delta::Column::CreatedAt,
+        ]);
+        for (entry, slot) in chunk.iter().zip(slots) {
+            let (actor_type, actor_id) = actor_columns(&entry.actor);
+            insert
+                .values([
+                    Expr::val(revision_of(slot)),
+                    Expr::val(actor_type),
+                    Expr::val(actor_id),
+                    Expr::val(entry.action.as_str()),
+                    Expr::val(entry.description.as_str()),
+                    Expr::val(entry.content_type.as_str()),
+                    Expr::val(entry.content_id.as_str()),
+                    Expr::val(entry.created_at),
+                ])
+                .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
+        }
+        let ids = consecutive_ids(db, insert, chunk.len(), "revy_object_deltas").await?;
+        let mut rows = Vec::new();
+        for ((entry, slot), object_delta_id) in chunk.into_iter().zip(slots).zip(ids) {
+            let Entry {
+                content_type,
+                content_id,
+                changes,
+                created_at,
+                ..
+            } = entry;
+            let parent = Parent {
+                object_delta_id: Expr::val(object_delta_id),
+                revision_id: revision_of(slot),
+                content_type: &content_type,
+                content_id: &content_id,
+                created_at,
+            };
+            rows.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
+        }
+        insert_attributes(db, rows).await?;
+    }
+    Ok(revision_ids)
+}
+
+/// Runs a multi-row INSERT of `n` rows and returns their ids in the rows'
+/// order (see the module documentation for why they are consecutive).
+async fn consecutive_ids<C: ConnectionTrait>(
+    db: &C,
+    mut insert: sea_orm::sea_query::InsertStatement,
+    n: usize,
+    table: &'static str,
+) -> Result<Vec<i64>, Error> {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::Sqlite {
+        insert.returning(Query::returning().column(object_delta::Column::Id));
+        let rows = db
+            .query_all_raw(backend.build(&insert))
+            .await
+            .map_err(|e| Error::from_journal(table, e))?;
+        let mut ids = rows
+            .iter()
+            .map(|row| row.try_get::<i64>("", "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.sort_unstable();
+        return Ok(ids);
+    }
+    let result = db
+        .execute_raw(backend.build(&insert))
+        .await
+        .map_err(|e| Error::from_journal(table, e))?;
+    let first = i64::try_from(result.last_insert_id())
+        .map_err(|_| Error::Db(DbErr::Custom(format!("{table}: an id past i64"))))?;
+    Ok((0..n as i64).map(|i| first + i).collect())
+}
