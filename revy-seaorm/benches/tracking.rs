@@ -263,6 +263,32 @@ where
     })
 }
 
+/// Whether tracked work runs in a queued transaction (`revy::begin`:
+/// its journal written at commit) instead of sea-orm's.
+static QUEUED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn set_queued(on: bool) {
+    QUEUED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Runs `$body` in a transaction `$txn` on `$db` and commits: a queued
+/// one for a tracked entity `$e` while [`QUEUED`] is on, else sea-orm's.
+macro_rules! in_transaction {
+    ($e:ty, $db:expr, |$txn:ident| $body:block) => {
+        if <$e as Item>::TRACKED && QUEUED.load(std::sync::atomic::Ordering::Relaxed) {
+            let $txn = revy_seaorm::begin($db).await.unwrap();
+            let out = $body;
+            $txn.commit().await.unwrap();
+            out
+        } else {
+            let $txn = $db.begin().await.unwrap();
+            let out = $body;
+            $txn.commit().await.unwrap();
+            out
+        }
+    };
+}
+
 /// A number that grows across the whole run, so every update changes values.
 fn next_round() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
@@ -273,13 +299,13 @@ fn next_round() -> i64 {
 async fn insert_rows<E: Item>(db: &DatabaseConnection, n: u64) -> Vec<E::Model> {
     context()
         .scope(async {
-            let txn = db.begin().await.unwrap();
-            let mut rows = Vec::with_capacity(n as usize);
-            for i in 0..n {
-                rows.push(E::new_row(i as i64).insert(&txn).await.unwrap());
-            }
-            txn.commit().await.unwrap();
-            rows
+            in_transaction!(E, db, |txn| {
+                let mut rows = Vec::with_capacity(n as usize);
+                for i in 0..n {
+                    rows.push(E::new_row(i as i64).insert(&txn).await.unwrap());
+                }
+                rows
+            })
         })
         .await
 }
@@ -301,6 +327,11 @@ fn bench_insert(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     group.bench_function(format!("tracked/{id}"), |bench| {
         bench.iter_custom(|iters| batch::<item::Entity>(rt, db, s.batch, iters))
     });
+    group.bench_function(format!("queued/{id}"), |bench| {
+        set_queued(true);
+        bench.iter_custom(|iters| batch::<item::Entity>(rt, db, s.batch, iters));
+        set_queued(false);
+    });
     group.bench_function(format!("plain/{id}"), |bench| {
         bench.iter_custom(|iters| batch::<plain_item::Entity>(rt, db, s.batch, iters))
     });
@@ -310,6 +341,11 @@ fn bench_insert(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("tracked/row_per_txn", |bench| {
         bench.iter_custom(|iters| batch::<item::Entity>(rt, db, 1, iters))
+    });
+    group.bench_function("queued/row_per_txn", |bench| {
+        set_queued(true);
+        bench.iter_custom(|iters| batch::<item::Entity>(rt, db, 1, iters));
+        set_queued(false);
     });
     group.bench_function("plain/row_per_txn", |bench| {
         bench.iter_custom(|iters| batch::<plain_item::Entity>(rt, db, 1, iters))
@@ -323,14 +359,14 @@ async fn update_rows<E: Item>(db: &DatabaseConnection, rows: &mut [E::Model]) ->
     let start = Instant::now();
     context()
         .scope(async {
-            let txn = db.begin().await.unwrap();
-            for row in rows.iter_mut() {
-                *row = E::edit(row.clone(), next_round())
-                    .update(&txn)
-                    .await
-                    .unwrap();
-            }
-            txn.commit().await.unwrap();
+            in_transaction!(E, db, |txn| {
+                for row in rows.iter_mut() {
+                    *row = E::edit(row.clone(), next_round())
+                        .update(&txn)
+                        .await
+                        .unwrap();
+                }
+            })
         })
         .await;
     start.elapsed()
@@ -352,6 +388,18 @@ fn bench_update(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
                 None,
             ))
         })
+    });
+    group.bench_function(format!("queued/{id}"), |bench| {
+        set_queued(true);
+        bench.iter_custom(|iters| {
+            rt.block_on(update_rounds::<item::Entity>(
+                db,
+                &mut rows(&mut made, rt, db, s.batch).0,
+                iters,
+                None,
+            ))
+        });
+        set_queued(false);
     });
     group.bench_function(format!("plain/{id}"), |bench| {
         bench.iter_custom(|iters| {
@@ -376,6 +424,18 @@ fn bench_update(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
                 Some(1),
             ))
         })
+    });
+    group.bench_function("queued/row_per_txn", |bench| {
+        set_queued(true);
+        bench.iter_custom(|iters| {
+            rt.block_on(update_rounds::<item::Entity>(
+                db,
+                &mut rows(&mut made, rt, db, s.batch).0,
+                iters,
+                Some(1),
+            ))
+        });
+        set_queued(false);
     });
     group.bench_function("plain/row_per_txn", |bench| {
         bench.iter_custom(|iters| {
@@ -440,11 +500,11 @@ async fn delete_rows<E: Item>(db: &DatabaseConnection, rows: Vec<E::Model>) -> D
     let start = Instant::now();
     context()
         .scope(async {
-            let txn = db.begin().await.unwrap();
-            for row in rows {
-                row.into_active_model().delete(&txn).await.unwrap();
-            }
-            txn.commit().await.unwrap();
+            in_transaction!(E, db, |txn| {
+                for row in rows {
+                    row.into_active_model().delete(&txn).await.unwrap();
+                }
+            })
         })
         .await;
     start.elapsed()

@@ -11,40 +11,53 @@ use crate::common::{TestDb, begin};
 use revy::entity::{attribute_delta, object_delta};
 use revy::{Actor, Context};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 const TASKS: i64 = 2_000;
 const SHARED_ROWS: i64 = 10;
 
 /// One task's transaction: an insert of its own row, or an update of a
-/// shared one.
+/// shared one; every other task in a queued transaction (`revy::begin`'s,
+/// journal written at commit), so both paths race each other.
 async fn attempt(db: &DatabaseConnection, i: i64, shared: &[i32]) -> Result<(), DbErr> {
     let txn = begin(db).await?;
+    if i % 2 == 1 {
+        let txn = revy::Transaction::new(txn);
+        work(&txn, i, shared).await?;
+        tokio::task::yield_now().await;
+        txn.commit().await
+    } else {
+        work(&txn, i, shared).await?;
+        tokio::task::yield_now().await;
+        txn.commit().await
+    }
+}
+
+async fn work<C: ConnectionTrait>(txn: &C, i: i64, shared: &[i32]) -> Result<(), DbErr> {
     if i % 4 == 0 {
         account::ActiveModel {
             code: Set(format!("own-{i}")),
             is_active: Set(true),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     } else {
         let id = shared[(i % SHARED_ROWS) as usize];
         let row = account::Entity::find_by_id(id)
             .lock_exclusive()
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(format!("shared row {id}")))?;
         tokio::task::yield_now().await;
         let mut am = row.clone().into_active_model();
         am.balance = Set(row.balance + 1);
         am.name = Set(Some(format!("last by {i}")));
-        am.update(&txn).await?;
+        am.update(txn).await?;
     }
-    tokio::task::yield_now().await;
-    txn.commit().await
+    Ok(())
 }
 
 async fn task(db: DatabaseConnection, i: i64, shared: Vec<i32>) {

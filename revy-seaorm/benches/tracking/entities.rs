@@ -107,11 +107,14 @@ pub trait Item: TrackedEntity {
     fn new_row(i: i64) -> Self::ActiveModel;
     /// `model` with two columns changed to values of round `round`.
     fn edit(model: Self::Model, round: i64) -> Self::ActiveModel;
+    /// Whether revy's hooks track the entity (the plain twin's are off).
+    const TRACKED: bool;
 }
 
 macro_rules! impl_item {
-    ($module:ident) => {
+    ($module:ident, $tracked:expr) => {
         impl Item for $module::Entity {
+            const TRACKED: bool = $tracked;
             fn new_row(i: i64) -> $module::ActiveModel {
                 $module::ActiveModel {
                     id: NotSet,
@@ -134,5 +137,5 @@ macro_rules! impl_item {
         }
     };
 }
-impl_item!(item);
-impl_item!(plain_item);
+impl_item!(item, true);
+impl_item!(plain_item, false);

@@ -15,24 +15,43 @@ use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
 use crate::entities::{item, plain_item};
-use crate::{Backend, Sizes, clear, delete_rows, insert_rows, rows, settle, update_rows};
+use crate::{
+    Backend, Sizes, clear, delete_rows, insert_rows, rows, set_queued, settle, update_rows,
+};
 
 /// Single-row transactions per round in the row-per-transaction cases.
 const TRANSACTIONS_PER_ROUND: u64 = 20;
 
 /// Runs every write case on `backend` and prints a Markdown table row each.
 pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
-    let db = &backend.db;
-    let n = sizes.batch;
-    let name = backend.name;
     println!(
         "| backend | case | tracked µs/row | plain µs/row | ratio (median) | ratio (min–max) |"
     );
     println!("|---|---|---:|---:|---:|---:|");
+    // the tracked side on sea-orm's transactions (the journal written after
+    // each operation), then in queued ones (written at commit)
+    for queued in [false, true] {
+        set_queued(queued);
+        cases(
+            rt,
+            backend,
+            sizes,
+            rounds,
+            if queued { "queued " } else { "" },
+        );
+    }
+    set_queued(false);
+}
+
+/// The write cases, each named after `mode`.
+fn cases(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize, mode: &str) {
+    let db = &backend.db;
+    let n = sizes.batch;
+    let name = backend.name;
 
     report(
         name,
-        &format!("insert, {n} rows in one transaction"),
+        &format!("{mode}insert, {n} rows in one transaction"),
         n,
         rounds,
         |tracked| {
@@ -52,7 +71,7 @@ pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
     let k = TRANSACTIONS_PER_ROUND;
     report(
         name,
-        "insert, one row per transaction",
+        &format!("{mode}insert, one row per transaction"),
         k,
         rounds,
         |tracked| {
@@ -75,7 +94,7 @@ pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
     let (tracked_rows, plain_rows) = rows(&mut made, rt, db, n);
     report(
         name,
-        &format!("update of 2 columns, {n} rows in one transaction"),
+        &format!("{mode}update of 2 columns, {n} rows in one transaction"),
         n,
         rounds,
         |tracked| {
@@ -90,7 +109,7 @@ pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
     );
     report(
         name,
-        "update of 2 columns, one row per transaction",
+        &format!("{mode}update of 2 columns, one row per transaction"),
         k,
         rounds,
         |tracked| {
@@ -110,7 +129,7 @@ pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
 
     report(
         name,
-        &format!("delete, {n} rows in one transaction"),
+        &format!("{mode}delete, {n} rows in one transaction"),
         n,
         rounds,
         |tracked| {

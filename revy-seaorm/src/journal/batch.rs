@@ -11,7 +11,8 @@ use sea_orm::{
 };
 
 use super::rows::{
-    AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, actor_columns, now,
+    AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
+    actor_columns, now,
 };
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{object_delta, recordset};
@@ -290,16 +291,9 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     }
     let (actor_type, actor_id) = actor_columns(deltas.actor);
     let mut insert = Query::insert();
-    insert.into_table(object_delta::Entity).columns([
-        object_delta::Column::RevisionId,
-        object_delta::Column::ActorType,
-        object_delta::Column::ActorId,
-        object_delta::Column::Action,
-        object_delta::Column::Description,
-        object_delta::Column::ContentType,
-        object_delta::Column::ContentId,
-        object_delta::Column::CreatedAt,
-    ]);
+    insert
+        .into_table(object_delta::Entity)
+        .columns(OBJECT_DELTA_COLUMNS);
     for (content_id, _) in &rows {
         insert
             .values([

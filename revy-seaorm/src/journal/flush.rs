@@ -21,7 +21,9 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
 
 use super::one_query::quoted;
-use super::rows::{AttributeChange, actor_columns, attribute_action};
+use super::rows::{
+    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns, attribute_action,
+};
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
 use crate::Error;
@@ -253,7 +255,6 @@ fn postgres_sql() -> &'static str {
 }
 
 fn build_postgres_sql() -> String {
-    use attribute_delta::Column as A;
     use object_delta::Column as O;
     use revision::Column as R;
     fn q(c: impl IdenStatic) -> String {
@@ -262,35 +263,11 @@ fn build_postgres_sql() -> String {
     let revisions = quoted(revision::Entity.table_name());
     let objects = quoted(object_delta::Entity.table_name());
     let attributes = quoted(attribute_delta::Entity.table_name());
-    let object_cols = [
-        O::RevisionId,
-        O::ActorType,
-        O::ActorId,
-        O::Action,
-        O::Description,
-        O::ContentType,
-        O::ContentId,
-        O::CreatedAt,
-    ];
-    let attribute_cols = [
-        A::ObjectDeltaId,
-        A::RevisionId,
-        A::ActorType,
-        A::ActorId,
-        A::Action,
-        A::Description,
-        A::ContentType,
-        A::ContentId,
-        A::FieldName,
-        A::OldValue,
-        A::NewValue,
-        A::CreatedAt,
-    ];
     fn names<C: IdenStatic + Copy>(cols: &[C]) -> String {
         cols.iter().map(|c| q(*c)).collect::<Vec<_>>().join(", ")
     }
-    let object_names = names(&object_cols);
-    let attribute_names = names(&attribute_cols);
+    let object_names = names(&OBJECT_DELTA_COLUMNS);
+    let attribute_names = names(&ATTRIBUTE_DELTA_COLUMNS);
     format!(
         "WITH \"revy_rv\" AS (\
             INSERT INTO {revisions} ({rd}, {rm}, {rc}) \
@@ -374,16 +351,9 @@ async fn write_in_inserts<C: ConnectionTrait>(
             Slot::New(index) => revision_ids[index],
         };
         let mut insert = Query::insert();
-        insert.into_table(object_delta::Entity).columns([
-            object_delta::Column::RevisionId,
-            object_delta::Column::ActorType,
-            object_delta::Column::ActorId,
-            object_delta::Column::Action,
-            object_delta::Column::Description,
-            object_delta::Column::ContentType,
-            object_delta::Column::ContentId,
-            object_delta::Column::CreatedAt,
-        ]);
+        insert
+            .into_table(object_delta::Entity)
+            .columns(OBJECT_DELTA_COLUMNS);
         for (entry, slot) in chunk.iter().zip(slots) {
             let (actor_type, actor_id) = actor_columns(&entry.actor);
             insert

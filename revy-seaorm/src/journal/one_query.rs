@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
-use super::rows::{AttributeChange, NewObjectDelta, actor_columns};
+use super::rows::{AttributeChange, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns};
 use super::{attribute_delta, object_delta};
 
 /// Parameters of the object delta, in the order of `?1`..`?8`.
@@ -101,22 +101,11 @@ pub(crate) fn quoted(name: &str) -> String {
 /// ((SELECT id FROM new), $1, $9, ..), ..`.
 fn build(postgres: bool, rows: usize) -> String {
     use attribute_delta::Column as A;
-    use object_delta::Column as O;
     let p = if postgres { '$' } else { '?' };
-    let object_columns = [
-        O::RevisionId,
-        O::ActorType,
-        O::ActorId,
-        O::Action,
-        O::Description,
-        O::ContentType,
-        O::ContentId,
-        O::CreatedAt,
-    ];
     let object_insert = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         quoted(object_delta::Entity.table_name()),
-        list(object_columns.iter().map(|c| quoted(c.as_str()))),
+        list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
         list((1..=OBJECT_PARAMS).map(|i| format!("{p}{i}"))),
     );
     // Each attribute column and what fills it: the parent's id, a shared

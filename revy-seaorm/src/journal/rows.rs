@@ -5,6 +5,38 @@ use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::Value;
 
+use super::{attribute_delta, object_delta};
+
+/// The columns of `revy_object_deltas` a writer fills (all but the id), in
+/// the order every writer binds them.
+pub(crate) const OBJECT_DELTA_COLUMNS: [object_delta::Column; 8] = [
+    object_delta::Column::RevisionId,
+    object_delta::Column::ActorType,
+    object_delta::Column::ActorId,
+    object_delta::Column::Action,
+    object_delta::Column::Description,
+    object_delta::Column::ContentType,
+    object_delta::Column::ContentId,
+    object_delta::Column::CreatedAt,
+];
+
+/// The columns of `revy_attribute_deltas` a writer fills (all but the id),
+/// in the order every writer binds them.
+pub(crate) const ATTRIBUTE_DELTA_COLUMNS: [attribute_delta::Column; 12] = [
+    attribute_delta::Column::ObjectDeltaId,
+    attribute_delta::Column::RevisionId,
+    attribute_delta::Column::ActorType,
+    attribute_delta::Column::ActorId,
+    attribute_delta::Column::Action,
+    attribute_delta::Column::Description,
+    attribute_delta::Column::ContentType,
+    attribute_delta::Column::ContentId,
+    attribute_delta::Column::FieldName,
+    attribute_delta::Column::OldValue,
+    attribute_delta::Column::NewValue,
+    attribute_delta::Column::CreatedAt,
+];
+
 /// What the context said when an operation began.
 #[derive(Debug, Clone)]
 pub(crate) struct ContextValues {

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, InsertStatement, Query};
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, Set};
 
-use super::rows::{AttributeChange, ContextValues, NewObjectDelta, actor_columns, now};
+use super::rows::{
+    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, ContextValues, NewObjectDelta, actor_columns, now,
+};
 use super::{attribute_delta, object_delta, one_query, revision};
 use crate::Error;
 use crate::policy::Vetted;
@@ -91,23 +93,6 @@ fn names_missing_revision(e: &Error) -> bool {
 // every backend's limit on bound parameters (SQLite's 32766 is the lowest).
 const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 2500;
 
-/// The columns of `revy_attribute_deltas` an insert fills, in the order of
-/// [`attribute_row`]'s values.
-const ATTRIBUTE_COLUMNS: [attribute_delta::Column; 12] = [
-    attribute_delta::Column::ObjectDeltaId,
-    attribute_delta::Column::RevisionId,
-    attribute_delta::Column::ActorType,
-    attribute_delta::Column::ActorId,
-    attribute_delta::Column::Action,
-    attribute_delta::Column::Description,
-    attribute_delta::Column::ContentType,
-    attribute_delta::Column::ContentId,
-    attribute_delta::Column::FieldName,
-    attribute_delta::Column::OldValue,
-    attribute_delta::Column::NewValue,
-    attribute_delta::Column::CreatedAt,
-];
-
 /// What the attribute deltas of one object delta have in common.
 pub(crate) struct Parent<'a> {
     /// The object delta's id, or an expression that yields it.
@@ -118,7 +103,7 @@ pub(crate) struct Parent<'a> {
     pub created_at: DateTime<Utc>,
 }
 
-/// One attribute delta's values, in the order of [`ATTRIBUTE_COLUMNS`].
+/// One attribute delta's values, in the order of [`ATTRIBUTE_DELTA_COLUMNS`].
 pub(crate) fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
     let [
         actor_type,
@@ -151,7 +136,7 @@ fn attribute_insert(rows: impl IntoIterator<Item = [Expr; 12]>) -> Result<Insert
     let mut insert = Query::insert();
     insert
         .into_table(attribute_delta::Entity)
-        .columns(ATTRIBUTE_COLUMNS);
+        .columns(ATTRIBUTE_DELTA_COLUMNS);
     for row in rows {
         insert
             .values(row)
