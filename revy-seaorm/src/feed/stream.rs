@@ -134,6 +134,7 @@ where
     }
 
     /// Polls even where notifications are available.
+    #[cfg_attr(not(feature = "feed-postgres"), allow(unused_mut))]
     pub fn polling(mut self) -> Self {
         #[cfg(feature = "feed-postgres")]
         {
