@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use crate::common::entities::account;
 use crate::common::{TestDb, begin};
 use revy::entity::{object_delta, revision};
-use revy::feed::{Feed, FeedRevision};
+use revy::feed::{Feed, FeedRevision, Subscription};
 use revy::{Actor, Context};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, Set, Statement,
 };
 
 const GRACE: Duration = Duration::from_millis(50);
@@ -320,7 +320,171 @@ async fn a_subscriber_sees_commits(t: TestDb) {
     }
 }
 
+/// A subscription that can only be woken by a notification: its polls and
+/// its fallback wait an hour.
+fn notified_only(
+    db: &DatabaseConnection,
+) -> impl futures_util::Stream<Item = Result<FeedRevision, revy::Error>> {
+    let hour = Duration::from_secs(3600);
+    let sub = Subscription::new(db.clone(), feed(0))
+        .poll_backoff(hour, hour)
+        .notify_fallback(hour);
+    assert!(sub.is_notified(), "a PostgreSQL DatabaseConnection listens");
+    sub.into_stream()
+}
+
+/// On PostgreSQL the journal's trigger notifies once per committing
+/// transaction (the identical notifications of one transaction fold), with
+/// the journal's schema as payload, and not at all when it rolls back;
+/// installing again leaves one trigger.
+async fn the_journal_notifies_commits_only(t: TestDb) {
+    use sea_orm::sqlx::postgres::PgListener;
+    if t.db.get_database_backend() != DbBackend::Postgres {
+        return; // the others have no NOTIFY
+    }
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    revy::install(db).await.unwrap();
+    let triggers = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_trigger WHERE tgrelid = to_regclass('revy_object_deltas') \
+             AND tgname = 'revy_feed_notify'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(triggers.try_get::<i64>("", "n").unwrap(), 1);
+    let schema: String = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT current_schema() AS s",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "s")
+        .unwrap();
+    let mut listener = PgListener::connect_with(db.get_postgres_connection_pool())
+        .await
+        .unwrap();
+    listener.listen(revy::feed::NOTIFY_CHANNEL).await.unwrap();
+    // other tests' journals notify on the same channel, from their schemas
+    let mut ours = async || loop {
+        let n = listener.recv().await.unwrap();
+        if n.payload() == schema {
+            return;
+        }
+    };
+    Context::new()
+        .scope(async {
+            let txn = begin(db).await.unwrap();
+            new_account(1).insert(&txn).await.unwrap();
+            new_account(2).insert(&txn).await.unwrap();
+            txn.rollback().await.unwrap();
+        })
+        .await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), ours())
+            .await
+            .is_err(),
+        "a rollback notified"
+    );
+    Context::new()
+        .scope(async {
+            let txn = begin(db).await.unwrap();
+            new_account(3).insert(&txn).await.unwrap();
+            new_account(4).insert(&txn).await.unwrap();
+            txn.commit().await.unwrap();
+        })
+        .await;
+    tokio::time::timeout(Duration::from_secs(30), ours())
+        .await
+        .expect("the commit notified");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), ours())
+            .await
+            .is_err(),
+        "one transaction, one notification"
+    );
+}
+
+/// On PostgreSQL (feature `feed-postgres`) a subscriber whose polls wait an
+/// hour still gets each commit: the commit's notification wakes it.
+async fn a_commit_wakes_a_notified_subscriber(t: TestDb) {
+    use futures_util::StreamExt;
+    if t.db.get_database_backend() != DbBackend::Postgres || !cfg!(feature = "feed-postgres") {
+        return; // polling, tested above
+    }
+    t.create_table(account::Entity).await;
+    let db = t.db.clone();
+    let mut stream = Box::pin(notified_only(&db));
+    for id in 1..=3 {
+        let write = async {
+            // let the stream read (nothing) and wait first
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Context::new()
+                .scope(new_account(id).insert(&db))
+                .await
+                .unwrap();
+        };
+        let (next, ()) = tokio::join!(
+            tokio::time::timeout(Duration::from_secs(30), stream.next()),
+            write
+        );
+        let next = next.expect("woken by the commit").unwrap().unwrap();
+        assert_eq!(next.deltas[0].object.content_id, id.to_string());
+    }
+}
+
+/// On PostgreSQL (feature `feed-postgres`) a notified subscriber never
+/// gets a rolled-back write, and the gap its ids leave does not stop it:
+/// at a gap it polls.
+async fn a_notified_subscriber_skips_a_rollback(t: TestDb) {
+    use futures_util::StreamExt;
+    if t.db.get_database_backend() != DbBackend::Postgres || !cfg!(feature = "feed-postgres") {
+        return;
+    }
+    t.create_table(account::Entity).await;
+    let db = t.db.clone();
+    let sub = Subscription::new(db.clone(), feed(0))
+        .poll_backoff(Duration::from_millis(10), Duration::from_millis(100))
+        .notify_fallback(Duration::from_secs(3600));
+    let mut stream = Box::pin(sub.into_stream());
+    Context::new()
+        .scope(async {
+            let txn = begin(&db).await.unwrap();
+            new_account(1).insert(&txn).await.unwrap();
+            txn.rollback().await.unwrap();
+        })
+        .await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), stream.next())
+            .await
+            .is_err(),
+        "delivered a rolled-back write"
+    );
+    Context::new()
+        .scope(new_account(2).insert(&db))
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(30), stream.next())
+        .await
+        .expect("delivered past the gap")
+        .unwrap()
+        .unwrap();
+    let ids: Vec<&str> = next
+        .deltas
+        .iter()
+        .map(|d| d.object.content_id.as_str())
+        .collect();
+    assert_eq!(ids, ["2"]);
+}
+
 crate::backend_tests!(
+    the_journal_notifies_commits_only,
+    a_commit_wakes_a_notified_subscriber,
+    a_notified_subscriber_skips_a_rollback,
     a_subscriber_sees_commits,
     concurrent_writers_every_revision_once_in_row_order,
     rolled_back_revisions_never_appear,

@@ -42,6 +42,12 @@ impl Gaps {
         }
     }
 
+    /// Whether the feed waits at a gap whose fate is not known yet.
+    #[cfg_attr(not(feature = "feed-postgres"), allow(dead_code))]
+    pub(super) fn waiting(&self) -> bool {
+        self.waiting.is_some()
+    }
+
     /// Asks, before the feed reads the ids, whether the transactions the
     /// waiting gap depends on have ended. Asking after the read would race
     /// with a commit landing between the two: the read would miss the row

@@ -45,8 +45,38 @@
 //! again a revision already delivered above it: the pair (revision id,
 //! position) is the idempotency key.
 //!
-//! Nothing here touches the write path: a tracked write costs the same
-//! with or without readers of the feed.
+//! # Waking a subscriber
+//!
+//! [`subscribe`] (or a [`Subscription`]) turns a feed into a stream that
+//! reads again when there may be something new:
+//! - on **PostgreSQL** with the `feed-postgres` feature, when a commit
+//!   says so. [`install`](crate::install) (and the migration) put a
+//!   statement-level trigger on `revy_object_deltas` that calls
+//!   `pg_notify('revy_feed', <schema>)` inside the writing transaction.
+//!   PostgreSQL delivers a notification only when that transaction
+//!   commits, drops it when it rolls back, and folds the identical ones of
+//!   one transaction into one, so a commit that wrote a thousand deltas
+//!   still wakes each subscriber once. The subscriber `LISTEN`s on a
+//!   connection of its own (sqlx's `PgListener`, opened with the options
+//!   of the `DatabaseConnection`'s pool, so it takes nothing from the
+//!   application's pool) and reads when notified, or after
+//!   [`NOTIFY_FALLBACK`] (1 s) without one: a notification sent while the
+//!   listener reconnects is lost, and a gap in the ids becomes final
+//!   without any commit, so while the feed waits at a gap it polls;
+//! - everywhere else (SQLite, MySQL/MariaDB, PostgreSQL without the
+//!   feature) by polling: 10 ms after an empty read, doubling up to 1 s,
+//!   back to 10 ms once a read finds something.
+//!
+//! **A slow subscriber never slows a writer.** The writer's whole cost is
+//! the trigger's one `pg_notify` per statement (measured in
+//! `BENCHMARKS.md`). PostgreSQL keeps notifications in a queue shared by
+//! the database cluster (8 GB by default) until every listening session
+//! has read them; once it is full, a transaction that notifies fails at
+//! commit. So the listening connection never waits for the consumer: a
+//! task reads every notification the moment it arrives and folds it into
+//! one pending wake-up, and that connection never opens a transaction.
+//! The reads of the feed itself are ordinary statements on the pool, which
+//! take no lock a writer waits for.
 //!
 //! ```
 //! # revy_seaorm::__doc_fixture!();
@@ -155,6 +185,13 @@ impl Feed {
     /// The low watermark: every object delta at or below it was delivered.
     pub fn cursor(&self) -> i64 {
         self.cursor
+    }
+
+    /// Whether the last read stopped at a gap in the ids that may still
+    /// be filled: only time ends that wait, no commit announces it.
+    #[cfg_attr(not(feature = "feed-postgres"), allow(dead_code))]
+    pub(crate) fn waits_at_gap(&self) -> bool {
+        self.gaps.waiting()
     }
 
     /// The revisions that are complete up to the frontier and not yet
@@ -315,5 +352,7 @@ impl Feed {
 /// Ids per `IN` list, well under every backend's parameter limit.
 const IDS_PER_QUERY: usize = 1000;
 
+pub(crate) mod notify;
 mod stream;
-pub use stream::subscribe;
+pub use notify::NOTIFY_CHANNEL;
+pub use stream::{MAX_WAIT, MIN_WAIT, NOTIFY_FALLBACK, Subscription, subscribe};

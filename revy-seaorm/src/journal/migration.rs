@@ -5,8 +5,9 @@ use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
 use super::{attribute_delta, object_delta, revision, schema, tag};
 
-/// Creates the journal tables and indexes (the same as
-/// [`install`](crate::install)); `down` drops them.
+/// Creates the journal tables and indexes, and on PostgreSQL the change
+/// feed's notify trigger (the same as [`install`](crate::install)); `down`
+/// drops them.
 ///
 /// Add it to your migrator's list:
 ///
@@ -73,6 +74,11 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(revision::Entity).if_exists().to_owned())
-            .await
+            .await?;
+        let db = manager.get_connection();
+        for statement in crate::feed::notify::drop_statements(manager.get_database_backend()) {
+            sea_orm::ConnectionTrait::execute_raw(db, statement).await?;
+        }
+        Ok(())
     }
 }

@@ -31,7 +31,10 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
 /// The statements that create the journal on `backend`, in order.
 ///
 /// MySQL has no `CREATE INDEX IF NOT EXISTS`, so there the indexes are part
-/// of `CREATE TABLE IF NOT EXISTS`; the other backends take them apart.
+/// of `CREATE TABLE IF NOT EXISTS`; the other backends take them apart. On
+/// PostgreSQL the change feed's notify trigger comes last (see
+/// [`feed`](crate::feed)); it too is created only when missing, so a
+/// journal installed before it gets it at the next start-up.
 pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
     let inline = backend == DbBackend::MySql;
     let mut out = Vec::new();
@@ -55,6 +58,7 @@ pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
             );
         }
     }
+    out.extend(crate::feed::notify::install_statements(backend));
     out
 }
 

@@ -1,0 +1,175 @@
+//! PostgreSQL wake-ups: a trigger that sends a `NOTIFY` in every writing
+//! transaction, and a listener that turns them into wake-ups of a
+//! subscription (see the [feed](super) module).
+
+use sea_orm::{DbBackend, Statement};
+
+/// The PostgreSQL channel the journal notifies on when a transaction
+/// writes object deltas; the payload is the journal's schema.
+pub const NOTIFY_CHANNEL: &str = "revy_feed";
+
+/// A statement-level trigger: one `pg_notify` per statement that inserts
+/// object deltas, and PostgreSQL folds the identical ones of a transaction
+/// into one notification, sent at commit, dropped at rollback. The payload
+/// names the schema so that journals in other schemas of the database do
+/// not wake each other's subscribers.
+const CREATE_FUNCTION: &str = "CREATE OR REPLACE FUNCTION revy_feed_notify() RETURNS trigger \
+     LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('revy_feed', TG_TABLE_SCHEMA); RETURN NULL; END $$";
+
+/// Creates the trigger only when it is missing: `CREATE OR REPLACE TRIGGER`
+/// would lock the table against writers at every start-up.
+const CREATE_TRIGGER: &str = "DO $$ BEGIN \
+     IF NOT EXISTS (SELECT 1 FROM pg_trigger \
+         WHERE tgname = 'revy_feed_notify' AND tgrelid = to_regclass('revy_object_deltas')) THEN \
+     CREATE TRIGGER revy_feed_notify AFTER INSERT ON revy_object_deltas \
+         FOR EACH STATEMENT EXECUTE FUNCTION revy_feed_notify(); \
+     END IF; END $$";
+
+/// Dropping the journal's tables drops the trigger; the function stays.
+const DROP_FUNCTION: &str = "DROP FUNCTION IF EXISTS revy_feed_notify()";
+
+/// The statements that install the wake-up trigger after the journal's
+/// tables (none but on PostgreSQL).
+pub(crate) fn install_statements(backend: DbBackend) -> Vec<Statement> {
+    if backend != DbBackend::Postgres {
+        return Vec::new();
+    }
+    [CREATE_FUNCTION, CREATE_TRIGGER]
+        .into_iter()
+        .map(|sql| Statement::from_string(backend, sql))
+        .collect()
+}
+
+/// The statements that remove what [`install_statements`] left once the
+/// journal's tables are gone.
+#[cfg_attr(not(feature = "migration"), allow(dead_code))]
+pub(crate) fn drop_statements(backend: DbBackend) -> Vec<Statement> {
+    if backend != DbBackend::Postgres {
+        return Vec::new();
+    }
+    vec![Statement::from_string(backend, DROP_FUNCTION)]
+}
+
+#[cfg(feature = "feed-postgres")]
+pub(super) use listener::{Wakeups, postgres_pool};
+
+#[cfg(feature = "feed-postgres")]
+mod listener {
+    use std::any::Any;
+    use std::time::Duration;
+
+    use sea_orm::sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
+    use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseConnectionType, Statement};
+    use tokio::sync::mpsc;
+    use tokio::task::JoinHandle;
+
+    use super::NOTIFY_CHANNEL;
+    use crate::Error;
+
+    /// The pool of `db` when it is a sea-orm connection to PostgreSQL.
+    /// `subscribe` is generic over the connection; only this one type
+    /// carries a pool to open a listener from.
+    pub(in crate::feed) fn postgres_pool<C: 'static>(db: &C) -> Option<PgPool> {
+        let db = (db as &dyn Any).downcast_ref::<DatabaseConnection>()?;
+        match &db.inner {
+            DatabaseConnectionType::SqlxPostgresPoolConnection(_) => {
+                Some(db.get_postgres_connection_pool().clone())
+            }
+            _ => None,
+        }
+    }
+
+    /// Wake-ups from notifications of the journal's schema. A task owns
+    /// the listening connection and reads every notification as it
+    /// arrives, folding them into one pending wake-up: however slowly the
+    /// subscriber consumes, PostgreSQL's notification queue never waits
+    /// for it.
+    #[derive(Debug)]
+    pub(in crate::feed) struct Wakeups {
+        pending: mpsc::Receiver<()>,
+        task: JoinHandle<()>,
+    }
+
+    impl Drop for Wakeups {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    impl Wakeups {
+        /// Listens on a connection of its own, opened with the options of
+        /// `pool`, so it takes nothing from the application's pool.
+        pub(in crate::feed) async fn start<C: ConnectionTrait>(
+            db: &C,
+            pool: &PgPool,
+        ) -> Result<Self, Error> {
+            let schema = journal_schema(db).await?;
+            let own = PgPoolOptions::new()
+                .max_connections(1)
+                .max_lifetime(None)
+                .idle_timeout(None)
+                .connect_with((*pool.connect_options()).clone())
+                .await
+                .map_err(listen_error)?;
+            let mut listener = PgListener::connect_with(&own).await.map_err(listen_error)?;
+            listener
+                .listen(NOTIFY_CHANNEL)
+                .await
+                .map_err(listen_error)?;
+            let (wake, pending) = mpsc::channel(1);
+            let task = tokio::spawn(relay(listener, schema, wake));
+            Ok(Wakeups { pending, task })
+        }
+
+        /// Waits for a notification, at most `fallback`; `false` when the
+        /// listener is gone (the subscription then polls).
+        pub(in crate::feed) async fn wait(&mut self, fallback: Duration) -> bool {
+            !matches!(
+                tokio::time::timeout(fallback, self.pending.recv()).await,
+                Ok(None)
+            )
+        }
+    }
+
+    async fn relay(mut listener: PgListener, schema: Option<String>, wake: mpsc::Sender<()>) {
+        loop {
+            let woken = match listener.try_recv().await {
+                Ok(Some(n)) => schema.as_deref().is_none_or(|s| s == n.payload()),
+                // the connection was lost and is back: what was sent
+                // meanwhile is lost, so read anyway
+                Ok(None) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "revy feed: listening for notifications failed");
+                    tokio::time::sleep(super::super::stream::MAX_WAIT).await;
+                    true
+                }
+            };
+            // a full channel already holds a wake-up: this one folds into it
+            if woken && let Err(mpsc::error::TrySendError::Closed(())) = wake.try_send(()) {
+                return;
+            }
+        }
+    }
+
+    /// The schema holding `revy_object_deltas` as `db` resolves it, which
+    /// the trigger sends as payload (`None`: not found, any payload wakes).
+    async fn journal_schema<C: ConnectionTrait>(db: &C) -> Result<Option<String>, Error> {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT n.nspname AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.oid = to_regclass('revy_object_deltas')",
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("", "s")?),
+            None => None,
+        })
+    }
+
+    fn listen_error(e: sea_orm::sqlx::Error) -> Error {
+        Error::Db(sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(
+            std::sync::Arc::new(e),
+        )))
+    }
+}
