@@ -7,6 +7,13 @@
 //! answers with a single seek, so a snapshot costs the same with ten deltas
 //! of history or a hundred thousand, and a whole batch of object deltas is
 //! one statement.
+//!
+//! MariaDB/MySQL cannot seek a range bounded by the outer row (`<=` the
+//! object delta's id): it reads the (table, key, column) range of the index
+//! backwards and fetches each entry's journal row to test the bound. There
+//! the subqueries pick the attribute delta's id, which the index alone
+//! answers, and a second statement reads the values of the picked deltas by
+//! primary key.
 
 use std::marker::PhantomData;
 
@@ -141,19 +148,50 @@ fn alias(i: usize) -> String {
     format!("revy_snapshot_{i}")
 }
 
+/// What each snapshot column of the query holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// The newest attribute delta's value (one statement).
+    Value,
+    /// The newest attribute delta's id; its value is read by primary key
+    /// in a second statement. MariaDB's plan for the correlated subquery
+    /// walks the index backwards from the object's newest delta and reads
+    /// each journal row it passes; picking the id keeps that walk inside the
+    /// index, which made `with_snapshot` several times faster there (see
+    /// BENCHMARKS.md).
+    Id,
+}
+
+impl Pick {
+    pub(crate) fn for_backend(backend: sea_orm::DbBackend) -> Pick {
+        match backend {
+            sea_orm::DbBackend::MySql => Pick::Id,
+            _ => Pick::Value,
+        }
+    }
+}
+
 impl<E> SnapshotSelect<E>
 where
     E: TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     fn statement(self, backend: sea_orm::DbBackend, rules: &Rules<E>) -> sea_orm::Statement {
-        backend.build(&self.into_query(rules))
+        backend.build(&self.into_query(rules, Pick::for_backend(backend)))
     }
 
     /// The query with its snapshot columns, for callers that wrap it (in a
     /// WITH clause, say); turn its rows into models with [`models_of`].
-    pub(crate) fn into_query(self, rules: &Rules<E>) -> sea_orm::sea_query::SelectStatement {
+    pub(crate) fn into_query(
+        self,
+        rules: &Rules<E>,
+        pick: Pick,
+    ) -> sea_orm::sea_query::SelectStatement {
         let table = content_type::<E>();
+        let picked = match pick {
+            Pick::Value => attribute_delta::Column::NewValue,
+            Pick::Id => attribute_delta::Column::Id,
+        };
         let mut select = self.select;
         for (i, col) in E::Column::iter().enumerate() {
             if rules.treatment(col) != Treatment::Record {
@@ -161,7 +199,7 @@ where
                 continue;
             }
             let newest = Query::select()
-                .column((attribute_delta::Entity, attribute_delta::Column::NewValue))
+                .column((attribute_delta::Entity, picked))
                 .from(attribute_delta::Entity)
                 .and_where(
                     Expr::col((
@@ -208,8 +246,8 @@ where
     }
 
     /// Every object delta of the query with its snapshot, in one statement
-    /// (and one more to read the live rows when the entity's
-    /// [policy](crate::policy) keeps columns out of the journal).
+    /// (two on MariaDB/MySQL, and one more to read the live rows when the
+    /// entity's [policy](crate::policy) keeps columns out of the journal).
     pub async fn all<C: ConnectionTrait>(
         self,
         db: &C,
@@ -248,9 +286,15 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     C: ConnectionTrait,
 {
-    let read = rows
+    let pick = Pick::for_backend(db.get_database_backend());
+    let found = rows
         .iter()
-        .map(|row| read_row::<E>(row, rules))
+        .map(|row| read_row::<E>(row, rules, pick))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let values = values_of_picked(db, &found).await?;
+    let read = found
+        .into_iter()
+        .map(|(delta, columns)| Ok((delta, resolve(columns, &values)?)))
         .collect::<Result<Vec<_>, Error>>()?;
     let live = live_rows::<E, C>(db, &read).await?;
     read.into_iter()
@@ -279,38 +323,114 @@ pub(crate) enum Column {
     Withheld,
 }
 
-/// Reads one object delta and its snapshot columns; `None` when the
-/// journal holds no value of the row at all (no snapshot).
-#[allow(clippy::type_complexity)]
+/// A snapshot column as the query returns it, before [`resolve`].
+#[derive(Debug)]
+enum Found {
+    /// The newest value ([`Pick::Value`]).
+    Value(serde_json::Value),
+    /// The id of the newest attribute delta ([`Pick::Id`]).
+    Delta(i64),
+    /// No delta of this column at or before that point.
+    Missing,
+    /// The policy keeps the column out of the journal.
+    Withheld,
+}
+
+/// Reads one object delta and its snapshot columns.
 fn read_row<E>(
     row: &QueryResult,
     rules: &Rules<E>,
-) -> Result<(object_delta::Model, Option<Vec<Column>>), Error>
+    pick: Pick,
+) -> Result<(object_delta::Model, Vec<Found>), Error>
 where
     E: EntityTrait,
 {
     use sea_orm::FromQueryResult;
     let delta = object_delta::Model::from_query_result(row, "")?;
-    let mut values = Vec::new();
-    let mut any = false;
+    let mut columns = Vec::new();
     for (i, col) in E::Column::iter().enumerate() {
-        let column = match rules.treatment(col) {
-            Treatment::Record => match read_json(row, &alias(i))? {
-                Some(v) if is_redacted(&v) => {
-                    any = true;
-                    Column::Withheld
-                }
-                Some(v) => {
-                    any = true;
-                    Column::Value(v)
-                }
-                None => Column::Missing,
+        let found = match (rules.treatment(col), pick) {
+            (Treatment::Record, Pick::Value) => match read_json(row, &alias(i))? {
+                Some(v) => Found::Value(v),
+                None => Found::Missing,
             },
-            _ => Column::Withheld,
+            (Treatment::Record, Pick::Id) => match row.try_get::<Option<i64>>("", &alias(i))? {
+                Some(id) => Found::Delta(id),
+                None => Found::Missing,
+            },
+            _ => Found::Withheld,
         };
-        values.push(column);
+        columns.push(found);
     }
-    Ok((delta, any.then_some(values)))
+    Ok((delta, columns))
+}
+
+/// The values of the attribute deltas the rows picked by id, by id: one
+/// query per thousand ids, none when the rows hold values.
+async fn values_of_picked<C: ConnectionTrait>(
+    db: &C,
+    found: &[(object_delta::Model, Vec<Found>)],
+) -> Result<HashMap<i64, serde_json::Value>, Error> {
+    let ids: Vec<i64> = found
+        .iter()
+        .flat_map(|(_, columns)| columns)
+        .filter_map(|c| match c {
+            Found::Delta(id) => Some(*id),
+            _ => None,
+        })
+        .collect::<HashSet<i64>>()
+        .into_iter()
+        .collect();
+    let mut values = HashMap::with_capacity(ids.len());
+    for page in ids.chunks(KEYS_PER_LIVE_QUERY) {
+        let rows: Vec<(i64, serde_json::Value)> = attribute_delta::Entity::find()
+            .select_only()
+            .column(attribute_delta::Column::Id)
+            .column(attribute_delta::Column::NewValue)
+            .filter(attribute_delta::Column::Id.is_in(page.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+        values.extend(rows);
+    }
+    Ok(values)
+}
+
+/// The snapshot columns of one object delta; `None` when the journal holds
+/// no value of the row at all (no snapshot).
+fn resolve(
+    found: Vec<Found>,
+    values: &HashMap<i64, serde_json::Value>,
+) -> Result<Option<Vec<Column>>, Error> {
+    let mut any = false;
+    let mut columns = Vec::with_capacity(found.len());
+    for f in found {
+        let value = match f {
+            Found::Value(v) => v,
+            Found::Delta(id) => values.get(&id).cloned().ok_or_else(|| {
+                Error::Db(sea_orm::DbErr::RecordNotFound(format!(
+                    "attribute delta {id} of revy_attribute_deltas was removed while its snapshot \
+                     was read (a concurrent prune?); read the snapshot again"
+                )))
+            })?,
+            Found::Missing => {
+                columns.push(Column::Missing);
+                continue;
+            }
+            Found::Withheld => {
+                columns.push(Column::Withheld);
+                continue;
+            }
+        };
+        any = true;
+        columns.push(if is_redacted(&value) {
+            Column::Withheld
+        } else {
+            Column::Value(value)
+        });
+    }
+    Ok(any.then_some(columns))
 }
 
 /// The live rows of the snapshots that need a value the journal does not

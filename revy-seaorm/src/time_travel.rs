@@ -43,7 +43,7 @@ use crate::Error;
 use crate::journal::{object_delta, tag};
 use crate::keys::content_type;
 use crate::policy;
-use crate::snapshot::{SelectSnapshotExt, models_of};
+use crate::snapshot::{Pick, SelectSnapshotExt, models_of};
 
 /// Rows a page holds unless told otherwise.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -303,7 +303,9 @@ where
             .order_by_asc(object_delta::Column::ContentId)
             .limit(self.size);
         let rules = policy::rules::<E>()?;
-        let mut query = select.with_snapshot::<E>().into_query(&rules);
+        let mut query = select
+            .with_snapshot::<E>()
+            .into_query(&rules, Pick::for_backend(db.get_database_backend()));
         query.join_subquery(
             JoinType::InnerJoin,
             picked,

@@ -1,8 +1,8 @@
 //! Whole-table time travel: every row as it was at a time or a tag.
 
 use super::{all_accounts, edit, newest_revision, open, remove, user};
-use crate::common::TestDb;
 use crate::common::entities::{account, membership};
+use crate::common::{Backend, TestDb};
 use revy::{Context, Moment};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
@@ -10,7 +10,8 @@ async fn pause() {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
 }
 
-/// Every page of `table_as_of`, one statement each.
+/// Every page of `table_as_of`, one statement each (two for a page with
+/// rows on MariaDB/MySQL, whose snapshot values are read by id).
 async fn walk_accounts(t: &TestDb, moment: Moment, size: u64) -> Vec<account::Model> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -22,7 +23,9 @@ async fn walk_accounts(t: &TestDb, moment: Moment, size: u64) -> Vec<account::Mo
         }
         t.take_statement_count();
         let page = q.page(&t.db).await.unwrap();
-        assert_eq!(t.take_statement_count(), 1, "one statement a page");
+        let by_id = t.backend == Backend::MySql && !page.rows.is_empty();
+        let statements = if by_id { 2 } else { 1 };
+        assert_eq!(t.take_statement_count(), statements, "one statement a page");
         assert!(page.rows.len() as u64 <= size);
         pages += 1;
         out.extend(page.rows);
