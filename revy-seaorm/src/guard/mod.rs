@@ -60,6 +60,8 @@ use sea_orm::{
 };
 
 use report::{Settings, check};
+
+use crate::transaction::run;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
 pub(crate) use report::{own_writes, permit, withdraw};
 
@@ -398,30 +400,6 @@ where
             .map_err(TransactionError::Connection)?;
         run(txn, callback).await
     }
-}
-
-/// Runs `callback` in `txn`, then commits on `Ok` and rolls back on `Err`.
-async fn run<X, F, T, E>(txn: Guarded<X>, callback: F) -> Result<T, TransactionError<E>>
-where
-    X: TransactionSession + Send + Sync,
-    F: for<'c> FnOnce(&'c Guarded<X>) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-        + Send,
-    T: Send,
-    E: std::fmt::Display + std::fmt::Debug + Send,
-{
-    let result = callback(&txn).await.map_err(TransactionError::Transaction);
-    if result.is_ok() {
-        txn.conn
-            .commit()
-            .await
-            .map_err(TransactionError::Connection)?;
-    } else {
-        txn.conn
-            .rollback()
-            .await
-            .map_err(TransactionError::Connection)?;
-    }
-    result
 }
 
 #[async_trait::async_trait]

@@ -180,14 +180,12 @@ where
     run(txn, callback).await
 }
 
-/// Runs `callback` in `txn`, then commits on `Ok` and rolls back on `Err`.
-async fn run<X, F, T, E>(txn: Transaction<X>, callback: F) -> Result<T, TransactionError<E>>
+/// Runs `callback` in `txn`, then commits on `Ok` and rolls back on `Err`:
+/// sea-orm's `TransactionTrait::transaction` for revy's connections.
+pub(crate) async fn run<S, F, T, E>(txn: S, callback: F) -> Result<T, TransactionError<E>>
 where
-    X: ConnectionTrait + TransactionSession + Send + Sync,
-    F: for<'c> FnOnce(
-            &'c Transaction<X>,
-        ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
-        + Send,
+    S: TransactionSession + Send + Sync,
+    F: for<'c> FnOnce(&'c S) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>> + Send,
     T: Send,
     E: std::fmt::Display + std::fmt::Debug + Send,
 {
