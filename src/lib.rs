@@ -195,7 +195,7 @@ pub use revy_nats as nats;
 #[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
 pub mod migration {
     #[doc(inline)]
-    pub use revy_seaorm::migration::Migration;
+    pub use revy_seaorm::migration::{Migration, ObjectVersions};
 }
 
 /// Extension traits that add sea-orm abilities to revy's core types:

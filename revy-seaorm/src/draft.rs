@@ -12,6 +12,7 @@ use crate::Error;
 use crate::journal::rows::AttributeChange;
 use crate::keys;
 use crate::values;
+use crate::version;
 
 /// An active model being edited, that records for each [`set`](Tracked::set)
 /// the actor and attribute delta description of the context at that moment.
@@ -59,6 +60,7 @@ pub struct Tracked<A: ActiveModelTrait> {
     model: A,
     edits: Vec<Edit<<A::Entity as EntityTrait>::Column>>,
     error: Option<Error>,
+    expected_version: Option<i64>,
 }
 
 struct Edit<C> {
@@ -86,6 +88,7 @@ where
             model,
             edits: Vec::new(),
             error: None,
+            expected_version: None,
         }
     }
 
@@ -133,6 +136,49 @@ where
                 description,
             }),
         }
+    }
+
+    /// Requires the row to be at `version` (the version its caller read,
+    /// from [`version_of`](crate::version_of) or a history entry) when the
+    /// draft updates or deletes it: a row that moved on fails the save
+    /// with [`Error::VersionConflict`], before anything is sent when the
+    /// hooks' locked read sees it.
+    ///
+    /// A conflict found only at the journal write (a writer committed
+    /// while this save waited for the row's lock) comes after the row's
+    /// UPDATE: run the save in a transaction and let the error roll it
+    /// back, or use [`update_at_version`](crate::update_at_version), which
+    /// does.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_seaorm::{Error, Tracked, version_of};
+    /// use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
+    ///
+    /// let ann = revy_core::Context::new()
+    ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+    ///     .await?;
+    /// let read = version_of::<user::Entity, _>(&db, ann.id).await?.unwrap_or(0);
+    ///
+    /// let mut draft = Tracked::from_model(ann.clone()).expect_version(read);
+    /// draft.set(user::Column::Name, "Annie");
+    /// let txn = db.begin().await?;
+    /// draft.update(&txn).await?;
+    /// txn.commit().await?;
+    ///
+    /// let mut stale = Tracked::from_model(ann).expect_version(read);
+    /// stale.set(user::Column::Name, "Anna");
+    /// let txn = db.begin().await?;
+    /// let failed = stale.update(&txn).await;
+    /// txn.rollback().await?;
+    /// assert!(matches!(failed, Err(Error::VersionConflict { current: Some(2), .. })));
+    /// # Ok(()) }
+    /// ```
+    pub fn expect_version(mut self, version: i64) -> Self {
+        self.expected_version = Some(version);
+        self
     }
 
     /// Saves as sea-orm's `save` does: an update when every key column is
@@ -195,11 +241,18 @@ where
             })
             .collect();
         let model = self.model;
+        let expected = match self.expected_version {
+            Some(v) if !insert => Some((keys::content_id_of_active(&model)?, v)),
+            _ => None,
+        };
         // A frame of its own keeps the edits next to this save, and records
         // it even when no context is open (unless tracking is disabled).
         Context::new()
             .scope(async move {
                 Context::stash(DraftEdits { entity, edits })?;
+                if let Some((content_id, v)) = expected {
+                    version::expect::<A::Entity>(content_id, v)?;
+                }
                 let saved = if insert {
                     model.insert(db).await
                 } else {
@@ -207,7 +260,7 @@ where
                 };
                 // when tracking is off the hooks never took the edits
                 Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
-                Ok(saved?)
+                version::settle(saved)
             })
             .await
     }

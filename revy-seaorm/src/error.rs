@@ -203,6 +203,24 @@ pub enum Error {
         later_delta_id: i64,
     },
 
+    /// A save that required the version it read found the row at another
+    /// (optimistic concurrency, see [`update_at_version`](crate::update_at_version)):
+    /// nothing was written.
+    #[error(
+        "{table} row {key} {}, not at version {expected} as the save required: it changed since it was read; read it again and redo the change",
+        describe_current(*.current)
+    )]
+    VersionConflict {
+        /// The table of the row.
+        table: String,
+        /// The row's key.
+        key: String,
+        /// The version the save required.
+        expected: i64,
+        /// The version the row is at; `None` when it no longer exists.
+        current: Option<i64>,
+    },
+
     /// A revision touches a table whose entity revy does not know in this process.
     #[error(
         "cannot undo changes to table {table}: no entity is registered for it; call revy::register::<your_entity::Entity>() at start-up"
@@ -397,6 +415,13 @@ impl From<Error> for DbErr {
             Error::Db(db) => db,
             other => DbErr::Custom(other.to_string()),
         }
+    }
+}
+
+fn describe_current(current: Option<i64>) -> String {
+    match current {
+        Some(v) => format!("is at version {v}"),
+        None => "no longer exists".to_owned(),
     }
 }
 

@@ -55,6 +55,9 @@ pub(crate) struct ObjectDeltaRow {
     pub content_type: String,
     pub content_id: String,
     pub created_at: DateTime<Utc>,
+    /// Absent in exports written before object versions existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
     pub attribute_deltas: Vec<AttributeDeltaRow>,
 }
 
@@ -93,6 +96,7 @@ impl ObjectDeltaRow {
             content_type: d.content_type,
             content_id: d.content_id,
             created_at: d.created_at,
+            version: Some(d.version),
             attribute_deltas,
         }
     }
@@ -288,6 +292,7 @@ mod tests {
                 content_type: "users".into(),
                 content_id: "[1,\"a\"]".into(),
                 created_at: at,
+                version: Some(3),
                 attribute_deltas: vec![AttributeDeltaRow {
                     id: 21,
                     actor_type: Some("users".into()),

@@ -24,6 +24,8 @@ pub struct HistoryEntry {
     pub object_delta_id: i64,
     /// Its revision.
     pub revision_id: i64,
+    /// The object's version after this delta (see [`version_of`](crate::version_of)).
+    pub version: i64,
     /// `Create`, `Update` or `Delete`.
     pub action: Action,
     /// Who saved: `None` is the system.
@@ -140,6 +142,7 @@ where
                     changes: changes.remove(&d.id).unwrap_or_default(),
                     object_delta_id: d.id,
                     revision_id: d.revision_id,
+                    version: d.version,
                     action: d.action,
                     actor,
                     at: d.created_at,

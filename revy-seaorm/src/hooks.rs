@@ -53,7 +53,7 @@ use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use revy_core::{Action, Context};
-use sea_orm::sea_query::{Expr, Query, Value};
+use sea_orm::sea_query::{Expr, Order, Query, Value};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
     FromQueryResult, Iterable, ModelTrait, QueryFilter, QuerySelect, QueryTrait,
@@ -66,7 +66,7 @@ use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
 use crate::policy::{self, Rules, TrackingPolicy, Vetted};
 use crate::values::{self, encode_row};
-use crate::{Error, guard, transaction};
+use crate::{Error, guard, transaction, version};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
 struct Pending {
@@ -91,6 +91,8 @@ struct Existing {
     old: Vec<Value>,
     /// Whether the journal had seen the row.
     has_history: bool,
+    /// The version a save of it requires (optimistic concurrency).
+    expected: Option<i64>,
     /// Whether the entity's policy tracked the row as it was.
     tracked: bool,
 }
@@ -119,7 +121,7 @@ where
             });
         }
         Some(Op::Insert { given })
-    } else if rules.update_is_unrecorded(&am) {
+    } else if rules.update_is_unrecorded(&am) && !version::any_expected::<A::Entity>() {
         // it sends only ignored columns: nothing to read, nothing to record
         None
     } else {
@@ -221,11 +223,13 @@ where
     };
     let content_type = content_type::<A::Entity>();
     let content_id = keys::content_id_of::<A::Entity>(&key)?;
+    let expected = version::take_expected::<A::Entity>(&content_id);
     let newest = Query::select()
-        .column(object_delta::Column::Id)
+        .column(object_delta::Column::Version)
         .from(object_delta::Entity)
         .and_where(object_delta::Column::ContentType.eq(content_type.as_str()))
         .and_where(object_delta::Column::ContentId.eq(content_id.as_str()))
+        .order_by(object_delta::Column::Id, Order::Desc)
         .limit(1)
         .to_owned();
     let mut select = <A::Entity as EntityTrait>::find();
@@ -237,9 +241,10 @@ where
         .lock_exclusive()
         .build(db.get_database_backend());
     let queue = transaction::queue_of(db);
-    if queue.is_some() {
+    if queue.is_some() && expected.is_none() {
         // this read leaves a queued transaction's queue alone: what it
-        // holds of the row is asked below
+        // holds of the row is asked below (a read whose version a save
+        // requires flushes it, to see the row's newest version)
         transaction::exempt_next_statement();
     }
     let row = db
@@ -247,11 +252,22 @@ where
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     let Some(row) = row else {
-        return Ok(None);
+        return match expected {
+            Some(e) => Err(version::conflict(&content_type, &content_id, e, None)),
+            None => Ok(None),
+        };
     };
     let model =
         <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(&row, "")?;
     let last: Option<i64> = row.try_get("", LAST_DELTA)?;
+    if let Some(e) = expected.filter(|e| *e != last.unwrap_or(0)) {
+        return Err(version::conflict(
+            &content_type,
+            &content_id,
+            e,
+            Some(last.unwrap_or(0)),
+        ));
+    }
     // The subquery read the journal as of the statement's snapshot, which
     // may predate a first journal entry committed while this statement
     // waited for the row's lock: ask again, now that the lock is held (only
@@ -265,6 +281,7 @@ where
         content_id,
         old: row_values(&model),
         has_history: known,
+        expected,
         tracked: rules.tracks(&model),
     }))
 }
@@ -404,6 +421,7 @@ where
         &content_type,
         &content_id,
         changes,
+        None,
     )
     .await
 }
@@ -498,10 +516,29 @@ async fn record_change<E: EntityTrait, C: ConnectionTrait>(
     rules: &Rules<E>,
 ) -> Result<(), Error> {
     let content_type = content_type::<E>();
-    if !row.has_history || !row.tracked {
-        write_baseline::<E, C>(db, rules, &content_type, &row.content_id, &row.old).await?;
+    let baseline = !row.has_history || !row.tracked;
+    // a save that requires a version is journaled at once, even in a
+    // queued transaction: its journal statement is where a writer that
+    // committed while the locked read waited is seen
+    let at_once = row.expected.is_some();
+    if baseline {
+        write_baseline::<E, C>(db, rules, &content_type, &row.content_id, &row.old, at_once)
+            .await?;
     }
-    write_delta(db, ctx, action, &content_type, &row.content_id, changes).await
+    let check = row.expected.map(|expected| VersionCheck {
+        expected,
+        after: expected + i64::from(baseline),
+    });
+    write_delta(
+        db,
+        ctx,
+        action,
+        &content_type,
+        &row.content_id,
+        changes,
+        check,
+    )
+    .await
 }
 
 async fn write_delta<C: ConnectionTrait>(
@@ -511,13 +548,14 @@ async fn write_delta<C: ConnectionTrait>(
     content_type: &str,
     content_id: &str,
     changes: Vetted,
+    check: Option<VersionCheck>,
 ) -> Result<(), Error> {
-    if let Some(queue) = transaction::queue_of(db) {
+    if let Some(queue) = transaction::queue_of(db).filter(|_| check.is_none()) {
         queue.push(ctx, action, content_type, content_id, changes.into_inner());
         return Ok(());
     }
     warn_if_not_atomic::<C>();
-    write::with_revision(db, ctx, |revision_id| {
+    let outcome = write::with_revision(db, ctx, |revision_id| {
         write::record(
             db,
             NewObjectDelta {
@@ -527,11 +565,33 @@ async fn write_delta<C: ConnectionTrait>(
                 description: &ctx.object_delta_description,
                 content_type,
                 content_id,
+                after_version: check.map(|c| c.after),
             },
             changes.clone(),
         )
     })
-    .await
+    .await?;
+    match (outcome, check) {
+        (write::Outcome::VersionMoved, Some(check)) => {
+            let current = version::newest(db, content_type, content_id).await?;
+            Err(version::conflict(
+                content_type,
+                content_id,
+                check.expected,
+                current,
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The version a save requires: what its caller read, and what the
+/// object's newest delta must have when this save's delta is written (one
+/// more when a baseline was written first).
+#[derive(Clone, Copy)]
+struct VersionCheck {
+    expected: i64,
+    after: i64,
 }
 
 pub use crate::journal::batch::BASELINE_DESCRIPTION;
@@ -544,6 +604,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
     content_type: &str,
     content_id: &str,
     row: &[Value],
+    at_once: bool,
 ) -> Result<(), Error> {
     let values = E::Column::iter()
         .zip(row)
@@ -555,7 +616,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let changes = rules.vet(batch::baseline_changes(values));
-    if let Some(queue) = transaction::queue_of(db) {
+    if let Some(queue) = transaction::queue_of(db).filter(|_| !at_once) {
         queue.push_baseline(content_type, content_id, changes.into_inner());
         return Ok(());
     }

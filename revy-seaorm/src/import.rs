@@ -241,8 +241,20 @@ async fn insert_object_delta<C: ConnectionTrait>(
         content_type,
         content_id,
         created_at,
+        version,
         attribute_deltas,
     } = delta;
+    // an export written before object versions existed: number the
+    // object's deltas as they come (the import goes in id order)
+    let version = match version {
+        Some(v) => v,
+        None => {
+            crate::version::newest(txn, &content_type, &content_id)
+                .await?
+                .unwrap_or(0)
+                + 1
+        }
+    };
     object_delta::Entity::insert(object_delta::ActiveModel {
         id: Set(id),
         revision_id: Set(revision_id),
@@ -253,6 +265,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
         content_type: Set(content_type.clone()),
         content_id: Set(content_id.clone()),
         created_at: Set(created_at),
+        version: Set(version),
     })
     .exec_without_returning(txn)
     .await

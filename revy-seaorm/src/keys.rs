@@ -76,6 +76,17 @@ pub(crate) fn content_id_of_model<M: ModelTrait>(model: &M) -> Result<String, Er
     content_id_of::<M::Entity>(&values)
 }
 
+/// The key text of the row an active model names; an error when a key
+/// column is not set.
+pub(crate) fn content_id_of_active<A: ActiveModelTrait>(am: &A) -> Result<String, Error> {
+    let Some(key) = key_values_of_active(am)? else {
+        return Err(Error::KeyNotSet {
+            table: content_type::<A::Entity>(),
+        });
+    };
+    content_id_of::<A::Entity>(&key)
+}
+
 /// The key values of an active model, if every key column is set.
 pub(crate) fn key_values_of_active<A: ActiveModelTrait>(
     am: &A,

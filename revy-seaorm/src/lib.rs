@@ -33,6 +33,7 @@ mod track;
 pub mod transaction;
 mod undo;
 mod values;
+mod version;
 
 pub use actor::ActorExt;
 pub use blame::{Blame, ColumnBlame, blame};
@@ -63,11 +64,12 @@ pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
 pub use time_travel::{DEFAULT_PAGE_SIZE, Moment, Page, TableAsOf, table_as_of};
 pub use transaction::{Transaction, begin, transaction};
 pub use undo::{register, undo_revision};
+pub use version::{delete_at_version, update_at_version, version_of};
 
 /// The journal as a sea-orm-migration step (cargo feature `migration`).
 #[cfg(feature = "migration")]
 pub mod migration {
-    pub use crate::journal::migration::Migration;
+    pub use crate::journal::migration::{Migration, ObjectVersions};
 }
 
 /// The journal's SeaORM entities, to query with plain sea-orm.

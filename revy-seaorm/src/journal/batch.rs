@@ -12,6 +12,7 @@ use sea_orm::{
 
 use super::rows::{
     AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
+    next_version,
     actor_columns, now,
 };
 use super::write::{self, Parent, attribute_row, insert_attributes};
@@ -90,10 +91,12 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
                 description: "",
                 content_type,
                 content_id,
+                after_version: None,
             },
             std::mem::take(changes),
         )
-        .await;
+        .await
+        .map(|_| ());
     }
     record_many(
         db,
@@ -305,6 +308,12 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
                 Expr::val(deltas.content_type),
                 Expr::val(content_id.as_str()),
                 Expr::val(created_at),
+                // each row's object appears once in the statement
+                next_version(
+                    Expr::val(deltas.content_type),
+                    Expr::val(content_id.as_str()),
+                    1,
+                ),
             ])
             .map_err(|e| Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
     }

@@ -15,6 +15,8 @@
 //!   values in every `innodb_autoinc_lock_mode`. SQLite returns them
 //!   (`RETURNING`); MySQL reports the first (`LAST_INSERT_ID()`).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use revy_core::{Action, Actor, LazyRevision};
 use sea_orm::sea_query::{Expr, Query};
@@ -23,6 +25,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Stateme
 use super::one_query::quoted;
 use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns, attribute_action,
+    newest_version_sql, next_version,
 };
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
@@ -157,6 +160,24 @@ pub(crate) async fn write<C: ConnectionTrait>(
     Ok(created)
 }
 
+/// Each entry's rank among the entries of its object, from 1: the step
+/// from the object's newest version before the statement to the entry's
+/// version, in a statement that reads the journal as it was when it began
+/// (see [`next_version`]).
+fn steps(entries: &[Entry]) -> Vec<i64> {
+    let mut seen: HashMap<(&str, &str), i64> = HashMap::new();
+    entries
+        .iter()
+        .map(|e| {
+            let n = seen
+                .entry((e.content_type.as_str(), e.content_id.as_str()))
+                .or_insert(0);
+            *n += 1;
+            *n
+        })
+        .collect()
+}
+
 fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -182,7 +203,8 @@ async fn write_postgres<C: ConnectionTrait>(
         .collect();
     let mut objects = Vec::with_capacity(entries.len());
     let mut attributes = Vec::new();
-    for (ord, (entry, slot)) in entries.into_iter().zip(&plan.slots).enumerate() {
+    let steps = steps(&entries);
+    for (ord, ((entry, slot), step)) in entries.into_iter().zip(&plan.slots).zip(steps).enumerate() {
         let (revision_id, revision_ord) = match *slot {
             Slot::Known(id) => (Some(id), None),
             Slot::New(index) => (None, Some(index)),
@@ -199,6 +221,7 @@ async fn write_postgres<C: ConnectionTrait>(
             "content_type": entry.content_type,
             "content_id": entry.content_id,
             "created_at": timestamp(entry.created_at),
+            "step": step,
         }));
         for change in entry.changes {
             let (actor_type, actor_id) = actor_columns(&change.actor);
@@ -278,10 +301,11 @@ fn build_postgres_sql() -> String {
          \"revy_od\" AS (\
             INSERT INTO {objects} ({object_names}) \
             SELECT COALESCE(\"r\".\"revision_id\", \"n\".{rid}), \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \
-                   \"r\".\"description\", \"r\".\"content_type\", \"r\".\"content_id\", \"r\".\"created_at\" \
+                   \"r\".\"description\", \"r\".\"content_type\", \"r\".\"content_id\", \"r\".\"created_at\", \
+                   {version} + \"r\".\"step\" \
             FROM json_to_recordset(CAST($2 AS json)) AS \"r\"(\"ord\" bigint, \"revision_id\" bigint, \"revision_ord\" bigint, \
                  \"actor_type\" text, \"actor_id\" text, \"action\" text, \"description\" text, \"content_type\" text, \
-                 \"content_id\" text, \"created_at\" timestamptz) \
+                 \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint) \
             LEFT JOIN \"revy_rvn\" AS \"n\" ON \"n\".\"ord\" = \"r\".\"revision_ord\" \
             ORDER BY \"r\".\"ord\" \
             RETURNING {oid}, {orv}, {oct}, {oci}, {oca}), \
@@ -304,6 +328,7 @@ fn build_postgres_sql() -> String {
         oct = q(O::ContentType),
         oci = q(O::ContentId),
         oca = q(O::CreatedAt),
+        version = newest_version_sql("\"r\".\"content_type\"", "\"r\".\"content_id\""),
     )
 }
 
@@ -354,7 +379,13 @@ async fn write_in_inserts<C: ConnectionTrait>(
         insert
             .into_table(object_delta::Entity)
             .columns(OBJECT_DELTA_COLUMNS);
-        for (entry, slot) in chunk.iter().zip(slots) {
+        // MySQL runs each row's version subquery after the rows before it
+        // are in; SQLite reads the journal as it was when the INSERT began
+        let steps = match db.get_database_backend() {
+            DbBackend::MySql => vec![1; chunk.len()],
+            _ => steps(&chunk),
+        };
+        for ((entry, slot), step) in chunk.iter().zip(slots).zip(steps) {
             let (actor_type, actor_id) = actor_columns(&entry.actor);
             insert
                 .values([
@@ -366,6 +397,11 @@ async fn write_in_inserts<C: ConnectionTrait>(
                     Expr::val(entry.content_type.as_str()),
                     Expr::val(entry.content_id.as_str()),
                     Expr::val(entry.created_at),
+                    next_version(
+                        Expr::val(entry.content_type.as_str()),
+                        Expr::val(entry.content_id.as_str()),
+                        step,
+                    ),
                 ])
                 .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
         }

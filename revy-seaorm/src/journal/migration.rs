@@ -20,7 +20,10 @@ use super::{attribute_delta, object_delta, revision, schema, tag};
 /// impl MigratorTrait for Migrator {
 ///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
 ///         // revy's journal first, then the app's own migrations
-///         vec![Box::new(revy_seaorm::migration::Migration)]
+///         vec![
+///             Box::new(revy_seaorm::migration::Migration),
+///             Box::new(revy_seaorm::migration::ObjectVersions),
+///         ]
 ///     }
 /// }
 ///
@@ -79,6 +82,30 @@ impl MigrationTrait for Migration {
         for statement in crate::feed::notify::drop_statements(manager.get_database_backend()) {
             sea_orm::ConnectionTrait::execute_raw(db, statement).await?;
         }
+        Ok(())
+    }
+}
+
+/// Adds the `version` column to a journal that the first step
+/// ([`Migration`]) created before object versions existed, numbering each
+/// object's deltas 1, 2, .. in id order; a no-op on a journal that has it.
+/// `down` keeps the column: the first step's `down` drops the table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObjectVersions;
+
+impl MigrationName for ObjectVersions {
+    fn name(&self) -> &str {
+        "m20261126_000001_revy_object_versions"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ObjectVersions {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(schema::add_versions(manager.get_connection()).await?)
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
 }

@@ -42,6 +42,9 @@ pub struct Model {
     pub content_id: String,
     /// When the delta was written (UTC, microsecond precision).
     pub created_at: DateTimeUtc,
+    /// The object's version after this delta: 1 at its first delta, one
+    /// more at each later one, continuing after a delete and a restore.
+    pub version: i64,
 }
 
 /// Relations of an object delta.

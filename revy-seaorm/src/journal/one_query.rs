@@ -23,21 +23,26 @@ use std::sync::{Arc, Mutex, OnceLock};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
-use super::rows::{AttributeChange, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns};
+use super::rows::{
+    AttributeChange, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_version_sql,
+};
 use super::{attribute_delta, object_delta};
 
-/// Parameters of the object delta, in the order of `?1`..`?8`.
+/// Parameters of the object delta, in the order of `?1`..`?8`; a write
+/// that requires the object's version binds it as `?9`.
 const OBJECT_PARAMS: usize = 8;
-/// Parameters of each attribute delta row.
+/// Parameters of each attribute delta of its own.
 const ROW_PARAMS: usize = 7;
 
-/// Whether `backend` writes a journal entry in one query.
+/// Whether the backend takes a journal write in one query.
 pub(crate) fn supported(backend: DbBackend) -> bool {
     matches!(backend, DbBackend::Sqlite | DbBackend::Postgres)
 }
 
-/// The query writing `delta` and one attribute delta per change, on a
-/// backend [`supported`] says can.
+/// The object delta and `changes` (at most a few thousand, and at least
+/// one) as one statement. When the delta requires a version
+/// ([`NewObjectDelta::after_version`]) and the object's newest delta has
+/// another, the statement writes nothing and reports no rows.
 pub(crate) fn record(
     backend: DbBackend,
     delta: &NewObjectDelta<'_>,
@@ -46,8 +51,7 @@ pub(crate) fn record(
 ) -> Statement {
     let (actor_type, actor_id) = actor_columns(delta.actor);
     let rows = changes.len();
-    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + rows * ROW_PARAMS);
-    // ?1 .. ?8, shared with every attribute row where noted
+    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + 1 + rows * ROW_PARAMS);
     values.extend([
         delta.revision_id.into(),     // ?1, shared
         actor_type.into(),            // ?2
@@ -58,58 +62,73 @@ pub(crate) fn record(
         delta.content_id.into(),      // ?7, shared
         created_at.into(),            // ?8, shared
     ]);
+    if let Some(version) = delta.after_version {
+        values.push(version.into()); // ?9
+    }
     for change in changes {
         values.extend(change.into_own_values());
     }
-    Statement::from_sql_and_values(backend, &*sql(backend, rows), values)
+    let shape = Shape {
+        postgres: backend == DbBackend::Postgres,
+        rows,
+        checked: delta.after_version.is_some(),
+    };
+    Statement::from_sql_and_values(backend, &*sql(shape), values)
 }
 
-/// The SQL for `rows` attribute deltas, built once per backend and size.
-fn sql(backend: DbBackend, rows: usize) -> Arc<str> {
-    // sizes past this are rare (tables of many columns) and built each time
+/// What the SQL text depends on.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Shape {
+    postgres: bool,
+    rows: usize,
+    checked: bool,
+}
+
+/// The SQL of a shape, built once for up to 256 rows.
+fn sql(shape: Shape) -> Arc<str> {
     const CACHED: usize = 256;
-    type Cache = Mutex<HashMap<(bool, usize), Arc<str>>>;
+    type Cache = Mutex<HashMap<Shape, Arc<str>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
-    let postgres = backend == DbBackend::Postgres;
-    if rows > CACHED {
-        return build(postgres, rows).into();
+    if shape.rows > CACHED {
+        return build(shape).into();
     }
     let cache = CACHE.get_or_init(Default::default);
-    let key = (postgres, rows);
-    if let Some(sql) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+    if let Some(sql) = cache.lock().ok().and_then(|c| c.get(&shape).cloned()) {
         return sql;
     }
-    let sql: Arc<str> = build(postgres, rows).into();
+    let sql: Arc<str> = build(shape).into();
     if let Ok(mut c) = cache.lock() {
-        c.insert(key, sql.clone());
+        c.insert(shape, sql.clone());
     }
     sql
 }
 
+/// A double-quoted identifier (PostgreSQL and SQLite).
 pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// SQLite: `INSERT INTO revy_object_deltas .. VALUES (?1, .., ?8);` then the
-/// attribute deltas. `last_insert_rowid()` changes with every row inserted,
-/// so it is read once, into a materialized CTE, before the first attribute
-/// row; the ordinal in the first VALUES column keeps the rows in the order
-/// given, so their ids follow the columns' order.
-///
-/// PostgreSQL: `WITH new AS (INSERT INTO revy_object_deltas .. VALUES ($1,
-/// .., $8) RETURNING id) INSERT INTO revy_attribute_deltas .. VALUES
-/// ((SELECT id FROM new), $1, $9, ..), ..`.
-fn build(postgres: bool, rows: usize) -> String {
+fn build(shape: Shape) -> String {
     use attribute_delta::Column as A;
+    let Shape {
+        postgres,
+        rows,
+        checked,
+    } = shape;
     let p = if postgres { '$' } else { '?' };
-    let object_insert = format!(
-        "INSERT INTO {} ({}) VALUES ({})",
+    let object_params = OBJECT_PARAMS + usize::from(checked);
+    // the version is read in the statement that writes the delta (see
+    // `rows::next_version`); a required version makes the insert conditional
+    let mut object_insert = format!(
+        "INSERT INTO {} ({}) SELECT {}, \"v\".\"version\" + 1 FROM (SELECT {} AS \"version\") AS \"v\"",
         quoted(object_delta::Entity.table_name()),
         list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
         list((1..=OBJECT_PARAMS).map(|i| format!("{p}{i}"))),
+        newest_version_sql(&format!("{p}6"), &format!("{p}7")),
     );
-    // Each attribute column and what fills it: the parent's id, a shared
-    // parameter, or the row's own value number N of ROW_PARAMS.
+    if checked {
+        let _ = write!(object_insert, " WHERE \"v\".\"version\" = {p}9");
+    }
     enum Fill {
         Parent,
         Shared(usize),
@@ -131,33 +150,49 @@ fn build(postgres: bool, rows: usize) -> String {
     ];
     let attribute_table = quoted(attribute_delta::Entity.table_name());
     let attribute_names = list(attribute_columns.iter().map(|(c, _)| quoted(c.as_str())));
-    let own = |row: usize, i: usize| format!("{p}{}", OBJECT_PARAMS + 1 + row * ROW_PARAMS + i);
+    let own = |row: usize, i: usize| format!("{p}{}", object_params + 1 + row * ROW_PARAMS + i);
     if postgres {
-        let mut sql = format!(
-            "WITH \"revy_new_object_delta\" AS ({object_insert} RETURNING \"id\") \
-             INSERT INTO {attribute_table} ({attribute_names}) VALUES "
-        );
+        let mut values = String::new();
         for row in 0..rows {
             if row > 0 {
-                sql.push_str(", ");
+                values.push_str(", ");
             }
             let fills = attribute_columns.iter().map(|(_, fill)| match fill {
                 Fill::Parent => "(SELECT \"id\" FROM \"revy_new_object_delta\")".to_owned(),
                 Fill::Shared(i) => format!("{p}{i}"),
                 Fill::Own(i) => own(row, *i),
             });
-            let _ = write!(sql, "({})", list(fills));
+            let _ = write!(values, "({})", list(fills));
+        }
+        let mut sql = format!(
+            "WITH \"revy_new_object_delta\" AS ({object_insert} RETURNING \"id\") \
+             INSERT INTO {attribute_table} ({attribute_names}) "
+        );
+        if checked {
+            // no object delta: no parent id, and no attribute row either
+            let _ = write!(
+                sql,
+                "SELECT * FROM (VALUES {values}) AS \"v\" WHERE \"v\".\"column1\" IS NOT NULL"
+            );
+        } else {
+            let _ = write!(sql, "VALUES {values}");
         }
         return sql;
     }
     let fills = attribute_columns.iter().map(|(_, fill)| match fill {
         Fill::Parent => "\"revy_parent\".\"id\"".to_owned(),
         Fill::Shared(i) => format!("{p}{i}"),
-        // VALUES columns are column1, column2, ..: column1 is the ordinal
         Fill::Own(i) => format!("\"v\".\"column{}\"", i + 2),
     });
+    // after a conditional insert that wrote nothing, last_insert_rowid()
+    // names an older row: the parent is only taken when the insert wrote
+    let parent = if checked {
+        "SELECT last_insert_rowid() WHERE changes() = 1"
+    } else {
+        "SELECT last_insert_rowid()"
+    };
     let mut sql = format!(
-        "{object_insert}; WITH \"revy_parent\"(\"id\") AS MATERIALIZED (SELECT last_insert_rowid()) \
+        "{object_insert}; WITH \"revy_parent\"(\"id\") AS MATERIALIZED ({parent}) \
          INSERT INTO {attribute_table} ({attribute_names}) SELECT {} FROM \"revy_parent\", (VALUES ",
         list(fills),
     );
@@ -183,11 +218,19 @@ fn list(items: impl Iterator<Item = String>) -> String {
 mod tests {
     use super::*;
 
+    fn shape(postgres: bool, rows: usize, checked: bool) -> Shape {
+        Shape {
+            postgres,
+            rows,
+            checked,
+        }
+    }
+
     #[test]
     fn parameters_are_numbered_in_the_order_values_are_bound() {
-        let sql = build(false, 2);
+        let sql = build(shape(false, 2, false));
         assert!(
-            sql.contains("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8);"),
+            sql.contains("SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \"v\".\"version\" + 1"),
             "{sql}"
         );
         assert!(
@@ -197,9 +240,9 @@ mod tests {
             "{sql}"
         );
         assert!(!sql.contains("?23"), "{sql}");
-        let sql = build(true, 2);
+        let sql = build(shape(true, 2, false));
         assert!(
-            sql.contains("VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING"),
+            sql.contains("SELECT $1, $2, $3, $4, $5, $6, $7, $8, \"v\".\"version\" + 1"),
             "{sql}"
         );
         assert!(
@@ -213,15 +256,34 @@ mod tests {
     }
 
     #[test]
+    fn a_required_version_is_the_ninth_parameter() {
+        let sql = build(shape(false, 1, true));
+        assert!(sql.contains("WHERE \"v\".\"version\" = ?9;"), "{sql}");
+        assert!(sql.contains("WHERE changes() = 1"), "{sql}");
+        assert!(sql.contains("(0, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"), "{sql}");
+        let sql = build(shape(true, 1, true));
+        assert!(sql.contains("WHERE \"v\".\"version\" = $9 RETURNING"), "{sql}");
+        assert!(sql.ends_with("IS NOT NULL"), "{sql}");
+        assert!(sql.contains("$10, $11, $12, $13, $6, $7, $14, $15, $16, $8)"), "{sql}");
+    }
+
+    #[test]
     fn the_sql_of_a_size_is_built_once() {
         assert!(Arc::ptr_eq(
-            &sql(DbBackend::Sqlite, 3),
-            &sql(DbBackend::Sqlite, 3)
+            &sql(shape(false, 3, false)),
+            &sql(shape(false, 3, false))
         ));
         assert!(!Arc::ptr_eq(
-            &sql(DbBackend::Sqlite, 3),
-            &sql(DbBackend::Postgres, 3)
+            &sql(shape(false, 3, false)),
+            &sql(shape(true, 3, false))
         ));
-        assert_eq!(&*sql(DbBackend::Sqlite, 300), build(false, 300).as_str());
+        assert!(!Arc::ptr_eq(
+            &sql(shape(false, 3, false)),
+            &sql(shape(false, 3, true))
+        ));
+        assert_eq!(
+            &*sql(shape(false, 300, false)),
+            build(shape(false, 300, false)).as_str()
+        );
     }
 }

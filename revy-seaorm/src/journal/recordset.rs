@@ -16,7 +16,9 @@ use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
 use super::one_query::quoted;
-use super::rows::{AttributeChange, NewObjectDeltas, actor_columns, attribute_action};
+use super::rows::{
+    AttributeChange, NewObjectDeltas, actor_columns, attribute_action, newest_version_sql,
+};
 use super::{attribute_delta, object_delta};
 
 /// The object delta columns filled, with their PostgreSQL types.
@@ -52,17 +54,28 @@ fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 /// `INSERT INTO table (cols) SELECT cols FROM json_to_recordset($1) AS r(col type, ..) [RETURNING id, content_id]`.
-fn sql<C: IdenStatic>(table: &str, columns: &[(C, &str)], returning: bool) -> String {
-    let names: Vec<String> = columns.iter().map(|(c, _)| quoted(c.as_str())).collect();
+/// `INSERT .. SELECT` of the rows of a JSON recordset; `extra` is one more
+/// column and the expression that fills it, over the recordset `"r"`.
+fn sql<C: IdenStatic>(
+    table: &str,
+    columns: &[(C, &str)],
+    extra: Option<(&str, String)>,
+    returning: bool,
+) -> String {
+    let mut names: Vec<String> = columns.iter().map(|(c, _)| quoted(c.as_str())).collect();
     // a JSON column's value travels wrapped in a one-element array: a bare
     // JSON `null` would become SQL NULL in the record
-    let selected: Vec<String> = columns
+    let mut selected: Vec<String> = columns
         .iter()
         .map(|(c, ty)| match *ty {
             "json" => format!("{} -> 0", quoted(c.as_str())),
             _ => quoted(c.as_str()),
         })
         .collect();
+    if let Some((column, expr)) = extra {
+        names.push(quoted(column));
+        selected.push(expr);
+    }
     let typed: Vec<String> = columns
         .iter()
         .map(|(c, ty)| format!("{} {ty}", quoted(c.as_str())))
@@ -112,7 +125,20 @@ pub(crate) fn object_deltas(
             })
         })
         .collect();
-    statement(sql(object_delta::Entity.table_name(), &OBJECT, true), rows)
+    // each row's object appears once in the statement
+    let version = format!(
+        "{} + 1",
+        newest_version_sql("\"r\".\"content_type\"", "\"r\".\"content_id\"")
+    );
+    statement(
+        sql(
+            object_delta::Entity.table_name(),
+            &OBJECT,
+            Some((object_delta::Column::Version.as_str(), version)),
+            true,
+        ),
+        rows,
+    )
 }
 
 /// The attribute deltas of object deltas already written: per object delta
@@ -146,7 +172,7 @@ pub(crate) fn attribute_deltas(
         }
     }
     statement(
-        sql(attribute_delta::Entity.table_name(), &ATTRIBUTE, false),
+        sql(attribute_delta::Entity.table_name(), &ATTRIBUTE, None, false),
         out,
     )
 }

@@ -3,13 +3,13 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
-use sea_orm::sea_query::Value;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
 use super::{attribute_delta, object_delta};
 
 /// The columns of `revy_object_deltas` a writer fills (all but the id), in
 /// the order every writer binds them.
-pub(crate) const OBJECT_DELTA_COLUMNS: [object_delta::Column; 8] = [
+pub(crate) const OBJECT_DELTA_COLUMNS: [object_delta::Column; 9] = [
     object_delta::Column::RevisionId,
     object_delta::Column::ActorType,
     object_delta::Column::ActorId,
@@ -18,7 +18,46 @@ pub(crate) const OBJECT_DELTA_COLUMNS: [object_delta::Column; 8] = [
     object_delta::Column::ContentType,
     object_delta::Column::ContentId,
     object_delta::Column::CreatedAt,
+    object_delta::Column::Version,
 ];
+
+/// The version a new object delta of one object takes: the object's newest
+/// delta's version plus `step` (0 for an object the journal has never
+/// seen). Every writer computes it in the statement that inserts the
+/// delta, where the database reads the journal as it is then: after the
+/// row's lock is held, so concurrent writers of one row number their deltas
+/// one after the other.
+///
+/// `step` is 1 where each inserted row sees the rows the same statement
+/// inserted before it, and the row's rank among its object's rows in the
+/// statement where the statement reads the journal as it was when it began.
+pub(crate) fn next_version(content_type: Expr, content_id: Expr, step: i64) -> Expr {
+    use object_delta::Column as O;
+    let newest = Query::select()
+        .column(O::Version)
+        .from(object_delta::Entity)
+        .and_where(Expr::col(O::ContentType).eq(content_type))
+        .and_where(Expr::col(O::ContentId).eq(content_id))
+        .order_by(O::Id, Order::Desc)
+        .limit(1)
+        .to_owned();
+    Expr::expr(Func::coalesce([
+        Expr::SubQuery(None, Box::new(newest.into())),
+        Expr::val(0i64),
+    ]))
+    .add(step)
+}
+
+/// [`next_version`] as SQL text for the statements revy writes by hand
+/// (PostgreSQL and SQLite quoting), without the step: `content_type` and
+/// `content_id` are SQL expressions (parameters or column references).
+pub(crate) fn newest_version_sql(content_type: &str, content_id: &str) -> String {
+    format!(
+        "COALESCE((SELECT \"revy_prev\".\"version\" FROM \"revy_object_deltas\" AS \"revy_prev\" \
+         WHERE \"revy_prev\".\"content_type\" = {content_type} AND \"revy_prev\".\"content_id\" = {content_id} \
+         ORDER BY \"revy_prev\".\"id\" DESC LIMIT 1), 0)"
+    )
+}
 
 /// The columns of `revy_attribute_deltas` a writer fills (all but the id),
 /// in the order every writer binds them.
@@ -122,6 +161,9 @@ pub(crate) struct NewObjectDelta<'a> {
     pub description: &'a str,
     pub content_type: &'a str,
     pub content_id: &'a str,
+    /// The version the object's newest delta must have for this one to be
+    /// written (optimistic concurrency); `None` writes it whatever it is.
+    pub after_version: Option<i64>,
 }
 
 /// Object deltas of one action by one actor, for many rows of one table.

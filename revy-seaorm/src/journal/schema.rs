@@ -25,6 +25,53 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     for statement in statements(db.get_database_backend()) {
         db.execute_raw(statement).await?;
     }
+    add_versions(db).await
+}
+
+/// Gives a journal created before object versions existed its `version`
+/// column, numbering each object's deltas 1, 2, .. in id order. Does
+/// nothing when the column is there.
+pub(crate) async fn add_versions<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    let backend = db.get_database_backend();
+    let probe = match backend {
+        DbBackend::Sqlite => {
+            "SELECT 1 FROM pragma_table_info('revy_object_deltas') WHERE name = 'version'"
+        }
+        DbBackend::MySql => {
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = 'revy_object_deltas' AND column_name = 'version'"
+        }
+        _ => {
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = 'revy_object_deltas' AND column_name = 'version'"
+        }
+    };
+    if db
+        .query_one_raw(Statement::from_string(backend, probe))
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let add = Table::alter()
+        .table(object_delta::Entity)
+        .add_column(
+            ColumnDef::new(object_delta::Column::Version)
+                .big_integer()
+                .not_null()
+                .default(0),
+        )
+        .to_owned();
+    db.execute_raw(backend.build(&add)).await?;
+    let numbered = "(SELECT id, row_number() OVER (PARTITION BY content_type, content_id ORDER BY id) AS v \
+                    FROM revy_object_deltas) AS n";
+    let fill = match backend {
+        DbBackend::MySql => format!(
+            "UPDATE revy_object_deltas AS o JOIN {numbered} ON o.id = n.id SET o.version = n.v"
+        ),
+        _ => format!("UPDATE revy_object_deltas AS o SET version = n.v FROM {numbered} WHERE o.id = n.id"),
+    };
+    db.execute_raw(Statement::from_string(backend, fill)).await?;
     Ok(())
 }
 
@@ -131,6 +178,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
                 .not_null(),
         )
         .col(created_at(C::CreatedAt, backend))
+        .col(ColumnDef::new(C::Version).big_integer().not_null())
         .foreign_key(
             ForeignKey::create()
                 .name("fk_revy_object_deltas_revision")

@@ -2,11 +2,12 @@
 
 use chrono::{DateTime, Utc};
 
-use sea_orm::sea_query::{Expr, InsertStatement, Query};
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::sea_query::{Alias, Expr, InsertStatement, Query};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Set};
 
 use super::rows::{
-    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, ContextValues, NewObjectDelta, actor_columns, now,
+    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, ContextValues, NewObjectDelta, OBJECT_DELTA_COLUMNS,
+    actor_columns, next_version, now,
 };
 use super::{attribute_delta, object_delta, one_query, revision};
 use crate::Error;
@@ -159,14 +160,25 @@ pub(crate) async fn insert_attributes<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Whether a journal write happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum Outcome {
+    Written,
+    /// The delta required a version ([`NewObjectDelta::after_version`])
+    /// and the object's newest delta has another: nothing was written.
+    VersionMoved,
+}
+
 /// Writes one object delta and its attribute deltas: one query on
 /// PostgreSQL and SQLite (see `one_query`), two on MySQL (the object delta,
-/// then one multi-row insert).
+/// then one multi-row insert). The delta's version is read in the statement
+/// that writes it (see [`next_version`]).
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
     changes: Vetted,
-) -> Result<(), Error> {
+) -> Result<Outcome, Error> {
     let changes = changes.into_inner();
     let created_at = now();
     let backend = db.get_database_backend();
@@ -175,29 +187,18 @@ pub(crate) async fn record<C: ConnectionTrait>(
         && one_query::supported(backend)
     {
         let statement = one_query::record(backend, &delta, created_at, changes);
-        return db
-            .execute_raw(statement)
-            .await
-            .map(|_| ())
-            .map_err(journal_error);
+        let done = db.execute_raw(statement).await.map_err(journal_error)?;
+        // the statement reports attribute rows, and writes one at least
+        // when it writes at all
+        return Ok(if done.rows_affected() == 0 {
+            Outcome::VersionMoved
+        } else {
+            Outcome::Written
+        });
     }
-    let (actor_type, actor_id) = actor_columns(delta.actor);
-    let object = object_delta::Entity::insert(object_delta::ActiveModel {
-        id: NotSet,
-        revision_id: Set(delta.revision_id),
-        actor_type: Set(actor_type),
-        actor_id: Set(actor_id),
-        action: Set(delta.action),
-        description: Set(delta.description.to_owned()),
-        content_type: Set(delta.content_type.to_owned()),
-        content_id: Set(delta.content_id.to_owned()),
-        created_at: Set(created_at),
-    });
-    let object_delta_id = object
-        .exec(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?
-        .last_insert_id;
+    let Some(object_delta_id) = insert_object_delta(db, &delta, created_at).await? else {
+        return Ok(Outcome::VersionMoved);
+    };
     let parent = Parent {
         object_delta_id: Expr::val(object_delta_id),
         revision_id: delta.revision_id,
@@ -205,7 +206,69 @@ pub(crate) async fn record<C: ConnectionTrait>(
         content_id: delta.content_id,
         created_at,
     };
-    insert_attributes(db, changes.into_iter().map(|c| attribute_row(&parent, c))).await
+    insert_attributes(db, changes.into_iter().map(|c| attribute_row(&parent, c))).await?;
+    Ok(Outcome::Written)
+}
+
+/// Inserts one object delta, `INSERT .. SELECT` so that its version is read
+/// as it is written, and returns its id; `None` when the delta requires a
+/// version the object is not at.
+async fn insert_object_delta<C: ConnectionTrait>(
+    db: &C,
+    delta: &NewObjectDelta<'_>,
+    created_at: DateTime<Utc>,
+) -> Result<Option<i64>, Error> {
+    use sea_orm::sea_query::ExprTrait;
+    const CURRENT: &str = "revy_current";
+    let (actor_type, actor_id) = actor_columns(delta.actor);
+    let current = Query::select()
+        .expr_as(
+            next_version(
+                Expr::val(delta.content_type),
+                Expr::val(delta.content_id),
+                0,
+            ),
+            object_delta::Column::Version,
+        )
+        .to_owned();
+    let current_version = Expr::col((Alias::new(CURRENT), object_delta::Column::Version));
+    let mut select = Query::select();
+    select
+        .exprs([
+            Expr::val(delta.revision_id),
+            Expr::val(actor_type),
+            Expr::val(actor_id),
+            Expr::val(delta.action.as_str()),
+            Expr::val(delta.description),
+            Expr::val(delta.content_type),
+            Expr::val(delta.content_id),
+            Expr::val(created_at),
+            current_version.clone().add(1),
+        ])
+        .from_subquery(current, Alias::new(CURRENT));
+    if let Some(version) = delta.after_version {
+        select.and_where(current_version.eq(version));
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(object_delta::Entity)
+        .columns(OBJECT_DELTA_COLUMNS)
+        .select_from(select)
+        .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
+    let backend = db.get_database_backend();
+    let failed = |e| Error::from_journal("revy_object_deltas", e);
+    if backend == sea_orm::DbBackend::MySql {
+        let done = db.execute_raw(backend.build(&insert)).await.map_err(failed)?;
+        return Ok((done.rows_affected() == 1).then(|| done.last_insert_id() as i64));
+    }
+    insert.returning_col(object_delta::Column::Id);
+    let row = db
+        .query_one_raw(backend.build(&insert))
+        .await
+        .map_err(failed)?;
+    row.map(|r| r.try_get::<i64>("", object_delta::Column::Id.as_str()))
+        .transpose()
+        .map_err(Error::Db)
 }
 
 /// A failed write of both journal tables, naming the one the database named.
