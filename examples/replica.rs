@@ -126,6 +126,8 @@ async fn apply(
             content_type: Set(d.content_type.clone()),
             content_id: Set(d.content_id.clone()),
             created_at: Set(d.created_at),
+            // messages of releases before object versions carry none
+            version: Set(d.version.unwrap_or_default()),
         })
         .on_conflict_do_nothing_on([object_delta::Column::Id])
         .exec(&txn)

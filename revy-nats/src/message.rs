@@ -77,6 +77,10 @@ pub struct MessageDelta {
     pub description: String,
     /// When the delta was written (UTC).
     pub created_at: DateTimeUtc,
+    /// The object's version after the delta; absent in messages of revy
+    /// releases before object versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
     /// The column changes, in id order.
     pub attributes: Vec<MessageAttribute>,
 }
@@ -186,6 +190,7 @@ fn delta(d: &FeedDelta) -> MessageDelta {
         actor_id: o.actor_id.clone(),
         description: o.description.clone(),
         created_at: o.created_at,
+        version: Some(o.version),
         attributes: d
             .attributes
             .iter()

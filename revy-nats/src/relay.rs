@@ -448,6 +448,7 @@ mod tests {
                 content_type: content_type.into(),
                 content_id: "1".into(),
                 created_at: Default::default(),
+                version: 1,
             },
             attributes: Vec::new(),
         }

@@ -162,13 +162,13 @@ where
     ///     .await?;
     /// let read = version_of::<user::Entity, _>(&db, ann.id).await?.unwrap_or(0);
     ///
-    /// let mut draft = Tracked::from_model(ann.clone()).expect_version(read);
+    /// let mut draft = Tracked::<user::ActiveModel>::from_model(ann.clone()).expect_version(read);
     /// draft.set(user::Column::Name, "Annie");
     /// let txn = db.begin().await?;
     /// draft.update(&txn).await?;
     /// txn.commit().await?;
     ///
-    /// let mut stale = Tracked::from_model(ann).expect_version(read);
+    /// let mut stale = Tracked::<user::ActiveModel>::from_model(ann).expect_version(read);
     /// stale.set(user::Column::Name, "Anna");
     /// let txn = db.begin().await?;
     /// let failed = stale.update(&txn).await;

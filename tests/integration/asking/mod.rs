@@ -4,6 +4,7 @@
 
 mod tags;
 mod time_travel;
+mod versions;
 
 use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
