@@ -137,6 +137,10 @@ pub use revy_seaorm::{
     TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
 };
 
+// Versions: every object's version, and saves that require the one they read.
+#[doc(inline)]
+pub use revy_seaorm::{delete_at_version, update_at_version, version_of};
+
 // Roll back: restore a deleted row, revert a row, undo a revision.
 #[doc(inline)]
 pub use revy_seaorm::{TrackedEntity, restore, restore_latest, revert, undo_revision, undo_to_tag};

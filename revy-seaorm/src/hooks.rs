@@ -91,6 +91,8 @@ struct Existing {
     old: Vec<Value>,
     /// Whether the journal had seen the row.
     has_history: bool,
+    /// The version of the journal's newest delta of it, as read.
+    version: Option<i64>,
     /// The version a save of it requires (optimistic concurrency).
     expected: Option<i64>,
     /// Whether the entity's policy tracked the row as it was.
@@ -281,6 +283,7 @@ where
         content_id,
         old: row_values(&model),
         has_history: known,
+        version: last,
         expected,
         tracked: rules.tracks(&model),
     }))
@@ -422,6 +425,7 @@ where
         &content_id,
         changes,
         None,
+        None,
     )
     .await
 }
@@ -441,7 +445,7 @@ where
     let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
     let rules = policy::rules::<M::Entity>()?;
     if !rules.tracks(model) {
-        return Ok(());
+        return confirm_version::<M::Entity, C>(db, &row).await;
     }
     let changes = update_changes(
         &row.old,
@@ -451,7 +455,7 @@ where
     )?;
     let changes = rules.vet(with_draft(changes, draft));
     if changes.is_empty() {
-        return Ok(());
+        return confirm_version::<M::Entity, C>(db, &row).await;
     }
     record_change::<M::Entity, C>(db, &ctx, Action::Update, row, changes, &rules).await
 }
@@ -522,9 +526,21 @@ async fn record_change<E: EntityTrait, C: ConnectionTrait>(
     // committed while the locked read waited is seen
     let at_once = row.expected.is_some();
     if baseline {
-        write_baseline::<E, C>(db, rules, &content_type, &row.content_id, &row.old, at_once)
-            .await?;
+        write_baseline::<E, C>(
+            db,
+            rules,
+            &content_type,
+            &row.content_id,
+            &row.old,
+            row.version,
+            at_once,
+        )
+        .await?;
     }
+    let known_version = match baseline {
+        true => Some(row.version.unwrap_or(0) + 1),
+        false => row.version,
+    };
     let check = row.expected.map(|expected| VersionCheck {
         expected,
         after: expected + i64::from(baseline),
@@ -537,6 +553,7 @@ async fn record_change<E: EntityTrait, C: ConnectionTrait>(
         &row.content_id,
         changes,
         check,
+        known_version,
     )
     .await
 }
@@ -549,9 +566,17 @@ async fn write_delta<C: ConnectionTrait>(
     content_id: &str,
     changes: Vetted,
     check: Option<VersionCheck>,
+    known_version: Option<i64>,
 ) -> Result<(), Error> {
     if let Some(queue) = transaction::queue_of(db).filter(|_| check.is_none()) {
-        queue.push(ctx, action, content_type, content_id, changes.into_inner());
+        queue.push(
+            ctx,
+            action,
+            content_type,
+            content_id,
+            changes.into_inner(),
+            known_version,
+        );
         return Ok(());
     }
     warn_if_not_atomic::<C>();
@@ -566,6 +591,7 @@ async fn write_delta<C: ConnectionTrait>(
                 content_type,
                 content_id,
                 after_version: check.map(|c| c.after),
+                known_version,
             },
             changes.clone(),
         )
@@ -583,6 +609,30 @@ async fn write_delta<C: ConnectionTrait>(
         }
         _ => Ok(()),
     }
+}
+
+/// For an update that writes no object delta but requires a version: the
+/// locked read may have read the journal from a snapshot older than the
+/// row's lock (see [`version`]), and no journal statement will read it
+/// afresh, so one read does.
+async fn confirm_version<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    row: &Existing,
+) -> Result<(), Error> {
+    let Some(expected) = row.expected else {
+        return Ok(());
+    };
+    let content_type = content_type::<E>();
+    let current = version::newest(db, &content_type, &row.content_id).await?;
+    if current.unwrap_or(0) == expected {
+        return Ok(());
+    }
+    Err(version::conflict(
+        &content_type,
+        &row.content_id,
+        expected,
+        current,
+    ))
 }
 
 /// The version a save requires: what its caller read, and what the
@@ -604,6 +654,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
     content_type: &str,
     content_id: &str,
     row: &[Value],
+    known_version: Option<i64>,
     at_once: bool,
 ) -> Result<(), Error> {
     let values = E::Column::iter()
@@ -617,7 +668,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         .collect::<Result<Vec<_>, Error>>()?;
     let changes = rules.vet(batch::baseline_changes(values));
     if let Some(queue) = transaction::queue_of(db).filter(|_| !at_once) {
-        queue.push_baseline(content_type, content_id, changes.into_inner());
+        queue.push_baseline(content_type, content_id, changes.into_inner(), known_version);
         return Ok(());
     }
     batch::write_baselines(db, content_type, vec![(content_id.to_owned(), changes)]).await

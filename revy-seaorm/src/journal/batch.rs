@@ -15,6 +15,7 @@ use super::rows::{
     next_version,
     actor_columns, now,
 };
+use super::numbering;
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{object_delta, recordset};
 use crate::Error;
@@ -92,6 +93,7 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
                 content_type,
                 content_id,
                 after_version: None,
+                known_version: None,
             },
             std::mem::take(changes),
         )
@@ -293,32 +295,60 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         return record_many_in_recordsets(db, deltas, rows, created_at).await;
     }
     let (actor_type, actor_id) = actor_columns(deltas.actor);
-    let mut insert = Query::insert();
-    insert
-        .into_table(object_delta::Entity)
-        .columns(OBJECT_DELTA_COLUMNS);
-    for (content_id, _) in &rows {
+    let backend = db.get_database_backend();
+    // MySQL names each version (see `numbering`); SQLite reads it in the
+    // INSERT, where each row's object appears once
+    let named = backend == sea_orm::DbBackend::MySql;
+    let objects: Vec<numbering::Object> = match named {
+        true => rows
+            .iter()
+            .map(|(c, _)| (deltas.content_type.to_owned(), c.clone()))
+            .collect(),
+        false => Vec::new(),
+    };
+    let build = |newest: Option<&HashMap<numbering::Object, i64>>| {
+        let mut insert = Query::insert();
         insert
-            .values([
-                Expr::val(deltas.revision_id),
-                Expr::val(actor_type.clone()),
-                Expr::val(actor_id.clone()),
-                Expr::val(deltas.action.as_str()),
-                Expr::val(deltas.description),
-                Expr::val(deltas.content_type),
-                Expr::val(content_id.as_str()),
-                Expr::val(created_at),
-                // each row's object appears once in the statement
-                next_version(
+            .into_table(object_delta::Entity)
+            .columns(OBJECT_DELTA_COLUMNS);
+        for (content_id, _) in &rows {
+            let version = match newest {
+                Some(newest) => Expr::val(
+                    newest
+                        .get(&(deltas.content_type.to_owned(), content_id.clone()))
+                        .copied()
+                        .unwrap_or(0)
+                        + 1,
+                ),
+                None => next_version(
                     Expr::val(deltas.content_type),
                     Expr::val(content_id.as_str()),
                     1,
                 ),
-            ])
-            .map_err(|e| Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
-    }
+            };
+            insert
+                .values([
+                    Expr::val(deltas.revision_id),
+                    Expr::val(actor_type.clone()),
+                    Expr::val(actor_id.clone()),
+                    Expr::val(deltas.action.as_str()),
+                    Expr::val(deltas.description),
+                    Expr::val(deltas.content_type),
+                    Expr::val(content_id.as_str()),
+                    Expr::val(created_at),
+                    version,
+                ])
+                .map_err(|e| {
+                    Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}")))
+                })?;
+        }
+        Ok::<_, Error>(insert)
+    };
+    let mut insert = match named {
+        true => build(Some(&numbering::newest_versions(db, &objects, false).await?))?,
+        false => build(None)?,
+    };
     let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());
-    let backend = db.get_database_backend();
     let ids: Vec<(i64, String)> = if needs_ids && db.support_returning() {
         insert.returning(
             Query::returning().columns([object_delta::Column::Id, object_delta::Column::ContentId]),
@@ -337,9 +367,18 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
             })
             .collect::<Result<_, sea_orm::DbErr>>()?
     } else {
-        db.execute_raw(backend.build(&insert))
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        match db.execute_raw(backend.build(&insert)).await {
+            Err(e) if named && numbering::version_taken(&e) => {
+                // a version read from a stale snapshot: read them current
+                let newest = numbering::newest_versions(db, &objects, true).await?;
+                db.execute_raw(backend.build(&build(Some(&newest))?))
+                    .await
+                    .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+            }
+            done => {
+                done.map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+            }
+        }
         if !needs_ids {
             return Ok(());
         }

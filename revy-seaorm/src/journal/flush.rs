@@ -27,6 +27,7 @@ use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns, attribute_action,
     newest_version_sql, next_version,
 };
+use super::numbering;
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
 use crate::Error;
@@ -42,6 +43,9 @@ pub(crate) struct Entry {
     pub changes: Vec<AttributeChange>,
     /// When the operation was journaled (queued).
     pub created_at: DateTime<Utc>,
+    /// The object's newest version in the journal as the hooks read it
+    /// (`None`: none, or not read); MySQL numbers the delta from it.
+    pub known_version: Option<i64>,
 }
 
 /// The revision a queued entry belongs to.
@@ -367,6 +371,10 @@ async fn write_in_inserts<C: ConnectionTrait>(
     }
     let mut start = 0;
     let mut entries = entries.into_iter();
+    let named = db.get_database_backend() == DbBackend::MySql;
+    // MySQL: the newest version of each object written so far in this
+    // flush, to number the next delta of it (see `numbering`)
+    let mut written: HashMap<numbering::Object, i64> = HashMap::new();
     while start < plan.slots.len() {
         let chunk: Vec<Entry> = entries.by_ref().take(OBJECT_ROWS_PER_STATEMENT).collect();
         let slots = &plan.slots[start..start + chunk.len()];
@@ -375,37 +383,63 @@ async fn write_in_inserts<C: ConnectionTrait>(
             Slot::Known(id) => id,
             Slot::New(index) => revision_ids[index],
         };
-        let mut insert = Query::insert();
-        insert
-            .into_table(object_delta::Entity)
-            .columns(OBJECT_DELTA_COLUMNS);
-        // MySQL runs each row's version subquery after the rows before it
-        // are in; SQLite reads the journal as it was when the INSERT began
-        let steps = match db.get_database_backend() {
-            DbBackend::MySql => vec![1; chunk.len()],
-            _ => steps(&chunk),
-        };
-        for ((entry, slot), step) in chunk.iter().zip(slots).zip(steps) {
-            let (actor_type, actor_id) = actor_columns(&entry.actor);
+        let build = |versions: &[Expr]| {
+            let mut insert = Query::insert();
             insert
-                .values([
-                    Expr::val(revision_of(slot)),
-                    Expr::val(actor_type),
-                    Expr::val(actor_id),
-                    Expr::val(entry.action.as_str()),
-                    Expr::val(entry.description.as_str()),
-                    Expr::val(entry.content_type.as_str()),
-                    Expr::val(entry.content_id.as_str()),
-                    Expr::val(entry.created_at),
-                    next_version(
+                .into_table(object_delta::Entity)
+                .columns(OBJECT_DELTA_COLUMNS);
+            for ((entry, slot), version) in chunk.iter().zip(slots).zip(versions) {
+                let (actor_type, actor_id) = actor_columns(&entry.actor);
+                insert
+                    .values([
+                        Expr::val(revision_of(slot)),
+                        Expr::val(actor_type),
+                        Expr::val(actor_id),
+                        Expr::val(entry.action.as_str()),
+                        Expr::val(entry.description.as_str()),
                         Expr::val(entry.content_type.as_str()),
                         Expr::val(entry.content_id.as_str()),
+                        Expr::val(entry.created_at),
+                        version.clone(),
+                    ])
+                    .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
+            }
+            Ok::<_, Error>(insert)
+        };
+        let ids = if named {
+            let before = written.clone();
+            let versions = named_versions(&chunk, &mut written, None);
+            let insert = build(&versions)?;
+            match consecutive_ids(db, insert, chunk.len(), "revy_object_deltas").await {
+                Err(Error::Db(e)) if numbering::version_taken(&e) => {
+                    // a version read from a stale snapshot: read them current
+                    let objects: Vec<numbering::Object> = chunk
+                        .iter()
+                        .map(|e| (e.content_type.clone(), e.content_id.clone()))
+                        .collect();
+                    let newest = numbering::newest_versions(db, &objects, true).await?;
+                    written = before;
+                    let versions = named_versions(&chunk, &mut written, Some(&newest));
+                    consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas")
+                        .await?
+                }
+                done => done?,
+            }
+        } else {
+            // SQLite reads the journal as it was when the INSERT began
+            let versions: Vec<Expr> = chunk
+                .iter()
+                .zip(steps(&chunk))
+                .map(|(e, step)| {
+                    next_version(
+                        Expr::val(e.content_type.as_str()),
+                        Expr::val(e.content_id.as_str()),
                         step,
-                    ),
-                ])
-                .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
-        }
-        let ids = consecutive_ids(db, insert, chunk.len(), "revy_object_deltas").await?;
+                    )
+                })
+                .collect();
+            consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas").await?
+        };
         let mut rows = Vec::new();
         for ((entry, slot), object_delta_id) in chunk.into_iter().zip(slots).zip(ids) {
             let Entry {
@@ -427,6 +461,31 @@ async fn write_in_inserts<C: ConnectionTrait>(
         insert_attributes(db, rows).await?;
     }
     Ok(revision_ids)
+}
+
+/// The version of each entry of a chunk on MySQL: one more than the
+/// object's newest, which is the one an earlier entry of this flush wrote,
+/// else the one `newest` read, else the one the hooks read.
+fn named_versions(
+    chunk: &[Entry],
+    written: &mut HashMap<numbering::Object, i64>,
+    newest: Option<&HashMap<numbering::Object, i64>>,
+) -> Vec<Expr> {
+    chunk
+        .iter()
+        .map(|e| {
+            let object = (e.content_type.clone(), e.content_id.clone());
+            let before = match written.get(&object) {
+                Some(v) => *v,
+                None => match newest {
+                    Some(newest) => newest.get(&object).copied().unwrap_or(0),
+                    None => e.known_version.unwrap_or(0),
+                },
+            };
+            written.insert(object, before + 1);
+            Expr::val(before + 1)
+        })
+        .collect()
 }
 
 /// Runs a multi-row INSERT of `n` rows and returns their ids in the rows'

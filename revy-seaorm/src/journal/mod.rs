@@ -4,6 +4,7 @@
 pub mod attribute_delta;
 pub(crate) mod batch;
 pub(crate) mod flush;
+pub(crate) mod numbering;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod object_delta;

@@ -164,6 +164,9 @@ pub(crate) struct NewObjectDelta<'a> {
     /// The version the object's newest delta must have for this one to be
     /// written (optimistic concurrency); `None` writes it whatever it is.
     pub after_version: Option<i64>,
+    /// The object's newest version as the writer read it (`None`: none, or
+    /// not read). MySQL numbers the delta from it (see `write::record`).
+    pub known_version: Option<i64>,
 }
 
 /// Object deltas of one action by one actor, for many rows of one table.

@@ -72,6 +72,9 @@ pub(crate) async fn add_versions<C: ConnectionTrait>(db: &C) -> Result<(), Error
         _ => format!("UPDATE revy_object_deltas AS o SET version = n.v FROM {numbered} WHERE o.id = n.id"),
     };
     db.execute_raw(Statement::from_string(backend, fill)).await?;
+    if backend == DbBackend::MySql {
+        db.execute_raw(backend.build(&version_index())).await?;
+    }
     Ok(())
 }
 
@@ -199,7 +202,25 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         .table(object_delta::Entity)
         .col(C::RevisionId)
         .to_owned();
-    (t, vec![history, by_revision])
+    let mut indexes = vec![history, by_revision];
+    if backend == DbBackend::MySql {
+        indexes.push(version_index());
+    }
+    (t, indexes)
+}
+
+/// MySQL's unique index of versions (see `numbering`): the other backends
+/// read each version in the statement that writes it.
+fn version_index() -> IndexCreateStatement {
+    use object_delta::Column as C;
+    Index::create()
+        .name(super::numbering::VERSION_INDEX)
+        .table(object_delta::Entity)
+        .col(C::ContentType)
+        .col(C::ContentId)
+        .col(C::Version)
+        .unique()
+        .to_owned()
 }
 
 fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {

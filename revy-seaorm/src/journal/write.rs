@@ -9,7 +9,7 @@ use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, ContextValues, NewObjectDelta, OBJECT_DELTA_COLUMNS,
     actor_columns, next_version, now,
 };
-use super::{attribute_delta, object_delta, one_query, revision};
+use super::{attribute_delta, numbering, object_delta, one_query, revision};
 use crate::Error;
 use crate::policy::Vetted;
 
@@ -220,6 +220,9 @@ async fn insert_object_delta<C: ConnectionTrait>(
 ) -> Result<Option<i64>, Error> {
     use sea_orm::sea_query::ExprTrait;
     const CURRENT: &str = "revy_current";
+    if db.get_database_backend() == sea_orm::DbBackend::MySql {
+        return insert_object_delta_named(db, delta, created_at).await;
+    }
     let (actor_type, actor_id) = actor_columns(delta.actor);
     let current = Query::select()
         .expr_as(
@@ -257,10 +260,6 @@ async fn insert_object_delta<C: ConnectionTrait>(
         .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
     let backend = db.get_database_backend();
     let failed = |e| Error::from_journal("revy_object_deltas", e);
-    if backend == sea_orm::DbBackend::MySql {
-        let done = db.execute_raw(backend.build(&insert)).await.map_err(failed)?;
-        return Ok((done.rows_affected() == 1).then(|| done.last_insert_id() as i64));
-    }
     insert.returning_col(object_delta::Column::Id);
     let row = db
         .query_one_raw(backend.build(&insert))
@@ -269,6 +268,56 @@ async fn insert_object_delta<C: ConnectionTrait>(
     row.map(|r| r.try_get::<i64>("", object_delta::Column::Id.as_str()))
         .transpose()
         .map_err(Error::Db)
+}
+
+/// [`insert_object_delta`] on MySQL: the version is named, one more than
+/// the newest the writer read; a version taken (the read was a stale
+/// snapshot) is read again with a lock and the insert retried once (see
+/// `numbering`).
+async fn insert_object_delta_named<C: ConnectionTrait>(
+    db: &C,
+    delta: &NewObjectDelta<'_>,
+    created_at: DateTime<Utc>,
+) -> Result<Option<i64>, Error> {
+    let (actor_type, actor_id) = actor_columns(delta.actor);
+    let mut version = match delta.after_version {
+        Some(v) => v + 1,
+        None => delta.known_version.unwrap_or(0) + 1,
+    };
+    let backend = db.get_database_backend();
+    let mut retried = false;
+    loop {
+        let mut insert = Query::insert();
+        insert
+            .into_table(object_delta::Entity)
+            .columns(OBJECT_DELTA_COLUMNS)
+            .values([
+                Expr::val(delta.revision_id),
+                Expr::val(actor_type.clone()),
+                Expr::val(actor_id.clone()),
+                Expr::val(delta.action.as_str()),
+                Expr::val(delta.description),
+                Expr::val(delta.content_type),
+                Expr::val(delta.content_id),
+                Expr::val(created_at),
+                Expr::val(version),
+            ])
+            .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
+        match db.execute_raw(backend.build(&insert)).await {
+            Ok(done) => return Ok(Some(done.last_insert_id() as i64)),
+            Err(e) if numbering::version_taken(&e) && delta.after_version.is_some() => {
+                return Ok(None);
+            }
+            Err(e) if numbering::version_taken(&e) && !retried => {
+                retried = true;
+                let object = (delta.content_type.to_owned(), delta.content_id.to_owned());
+                let newest = numbering::newest_versions(db, std::slice::from_ref(&object), true)
+                    .await?;
+                version = newest.get(&object).copied().unwrap_or(0) + 1;
+            }
+            Err(e) => return Err(Error::from_journal("revy_object_deltas", e)),
+        }
+    }
 }
 
 /// A failed write of both journal tables, naming the one the database named.

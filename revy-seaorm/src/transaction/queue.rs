@@ -53,6 +53,7 @@ impl Queue {
         content_type: &str,
         content_id: &str,
         changes: Vec<AttributeChange>,
+        known_version: Option<i64>,
     ) {
         let revision = match &ctx.revision {
             Some(lazy) => match lazy.id() {
@@ -77,6 +78,7 @@ impl Queue {
             content_id: content_id.to_owned(),
             changes,
             created_at: now(),
+            known_version,
         });
     }
 
@@ -86,6 +88,7 @@ impl Queue {
         content_type: &str,
         content_id: &str,
         changes: Vec<AttributeChange>,
+        known_version: Option<i64>,
     ) {
         self.push_entry(Entry {
             revision: RevisionRef::Baseline,
@@ -96,6 +99,7 @@ impl Queue {
             content_id: content_id.to_owned(),
             changes,
             created_at: now(),
+            known_version,
         });
     }
 

@@ -1,0 +1,83 @@
+//! How MySQL numbers object versions.
+//!
+//! PostgreSQL and SQLite read an object's newest version in the statement
+//! that inserts its next delta (see [`next_version`](super::rows::next_version)).
+//! MySQL cannot do that well: an `INSERT` that reads a table takes shared
+//! next-key locks on what it reads (a repeatable-read transaction's plain
+//! reads would return its snapshot, which may predate the row lock) and,
+//! holding the table's auto-increment lock for the whole statement, waits
+//! on them, so concurrent writers time out.
+//!
+//! So on MySQL the writer names the version: one more than the newest
+//! version it read (the hooks' locked read, or the queue's entries before
+//! it). A unique index on `(content_type, content_id, version)` refuses a
+//! version read from a stale snapshot; the writer then reads the newest
+//! versions with a locking read (the current ones) and writes again, once.
+//! A failed statement leaves a MySQL transaction usable, so the retry
+//! needs nothing else.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbErr, IdenStatic};
+
+use super::object_delta;
+use crate::Error;
+
+/// The name of MySQL's unique index of versions.
+pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
+
+/// Whether a failed insert says that a version it wrote is taken.
+pub(crate) fn version_taken(e: &DbErr) -> bool {
+    e.to_string().contains(VERSION_INDEX)
+}
+
+/// An object: `(content type, key text)`.
+pub(crate) type Object = (String, String);
+
+/// The newest version of each of `objects` the journal has (objects it
+/// has none of are left out). `locked` reads with a shared lock, which
+/// on MySQL reads the newest committed rows instead of the snapshot's.
+pub(crate) async fn newest_versions<C: ConnectionTrait>(
+    db: &C,
+    objects: &[Object],
+    locked: bool,
+) -> Result<HashMap<Object, i64>, Error> {
+    use object_delta::Column as O;
+    let mut out = HashMap::new();
+    // 2 parameters an object: far under every limit
+    for chunk in objects.chunks(5_000) {
+        let mut select = Query::select();
+        select
+            .column(O::ContentType)
+            .column(O::ContentId)
+            .expr_as(Expr::col(O::Version).max(), O::Version)
+            .from(object_delta::Entity)
+            .and_where(
+                Expr::tuple([Expr::col(O::ContentType), Expr::col(O::ContentId)]).in_tuples(
+                    chunk
+                        .iter()
+                        .map(|(t, i)| (t.clone(), i.clone()))
+                        .collect::<Vec<_>>(),
+                ),
+            )
+            .group_by_columns([O::ContentType, O::ContentId]);
+        if locked {
+            select.lock_shared();
+        }
+        let rows = db
+            .query_all_raw(db.get_database_backend().build(&select))
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        for row in rows {
+            out.insert(
+                (
+                    row.try_get::<String>("", O::ContentType.as_str())?,
+                    row.try_get::<String>("", O::ContentId.as_str())?,
+                ),
+                row.try_get::<i64>("", O::Version.as_str())?,
+            );
+        }
+    }
+    Ok(out)
+}
