@@ -12,11 +12,10 @@ use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, UnionType};
 use sea_orm::{
-    ActiveModelTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic,
-    Iterable, JoinType, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    RelationDef,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
+    PrimaryKeyTrait,
 };
 
 use crate::Error;
@@ -26,6 +25,8 @@ use crate::journal::{attribute_delta, revision};
 use crate::keys::content_type;
 
 /// The alias of the revision description in blame's statement.
+const PICKED_ID: &str = "revy_picked_id";
+
 const REVISION_DESCRIPTION: &str = "revy_revision_description";
 
 /// Who set one column's current value, and when, and why: one entry of
@@ -140,7 +141,12 @@ where
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<ColumnBlame>, Error> {
         let table = content_type::<E>();
         let content_id = self.content_id?;
-        let mut newest = Condition::any();
+        // one row per column: the id of its newest attribute delta, each
+        // picked from the end of its index range; the attribute deltas and
+        // their revisions are then read by id, so the statement never looks
+        // at the older history (MariaDB, given the ids as an OR of
+        // subqueries in the WHERE, scanned it)
+        let mut picked: Option<sea_orm::sea_query::SelectStatement> = None;
         for col in E::Column::iter() {
             let mut one = Query::select();
             one.column(attribute_delta::Column::Id)
@@ -154,25 +160,48 @@ where
             one.order_by(attribute_delta::Column::ObjectDeltaId, Order::Desc)
                 .order_by(attribute_delta::Column::Id, Order::Desc)
                 .limit(1);
-            newest = newest.add(
-                Expr::col((attribute_delta::Entity, attribute_delta::Column::Id))
-                    .eq(Expr::SubQuery(None, Box::new(one.into()))),
-            );
+            let row = Query::select()
+                .expr_as(
+                    Expr::SubQuery(None, Box::new(one.into())),
+                    Alias::new(PICKED_ID),
+                )
+                .to_owned();
+            picked = Some(match picked {
+                None => row,
+                Some(mut all) => {
+                    all.union(UnionType::All, row);
+                    all
+                }
+            });
         }
-        let to_revision = RelationDef::from(
-            attribute_delta::Entity::belongs_to(revision::Entity)
-                .from(attribute_delta::Column::RevisionId)
-                .to(revision::Column::Id),
-        );
-        let statement = attribute_delta::Entity::find()
-            .join(JoinType::InnerJoin, to_revision)
-            .column_as(
+        let Some(picked) = picked else {
+            return Ok(Vec::new());
+        };
+        let mut select = Query::select();
+        for col in attribute_delta::Column::iter() {
+            select.column((attribute_delta::Entity, col));
+        }
+        select
+            .expr_as(
                 Expr::col((revision::Entity, revision::Column::Description)),
-                REVISION_DESCRIPTION,
+                Alias::new(REVISION_DESCRIPTION),
             )
-            .filter(newest)
-            .order_by_asc(attribute_delta::Column::Id)
-            .build(db.get_database_backend());
+            .from_subquery(picked, Alias::new("revy_picked"))
+            .inner_join(
+                attribute_delta::Entity,
+                Expr::col((attribute_delta::Entity, attribute_delta::Column::Id))
+                    .equals((Alias::new("revy_picked"), Alias::new(PICKED_ID))),
+            )
+            .inner_join(
+                revision::Entity,
+                Expr::col((revision::Entity, revision::Column::Id))
+                    .equals((attribute_delta::Entity, attribute_delta::Column::RevisionId)),
+            )
+            .order_by(
+                (attribute_delta::Entity, attribute_delta::Column::Id),
+                Order::Asc,
+            );
+        let statement = db.get_database_backend().build(&select);
         let rows = db
             .query_all_raw(statement)
             .await

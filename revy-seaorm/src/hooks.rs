@@ -668,7 +668,12 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         .collect::<Result<Vec<_>, Error>>()?;
     let changes = rules.vet(batch::baseline_changes(values));
     if let Some(queue) = transaction::queue_of(db).filter(|_| !at_once) {
-        queue.push_baseline(content_type, content_id, changes.into_inner(), known_version);
+        queue.push_baseline(
+            content_type,
+            content_id,
+            changes.into_inner(),
+            known_version,
+        );
         return Ok(());
     }
     batch::write_baselines(db, content_type, vec![(content_id.to_owned(), changes)]).await

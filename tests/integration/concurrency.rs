@@ -176,6 +176,25 @@ async fn two_thousand_tasks_keep_their_actors_and_chains(t: TestDb) {
         }
     }
     assert_eq!(broken, 0, "attribute delta chains with a gap");
+
+    // per row, versions 1, 2, .. in id order: no version twice, none skipped
+    let all = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .all(&db)
+        .await
+        .unwrap();
+    let mut newest: HashMap<&str, i64> = HashMap::new();
+    for d in &all {
+        let last = newest.entry(d.content_id.as_str()).or_insert(0);
+        assert_eq!(
+            d.version,
+            *last + 1,
+            "object delta {} of row {}",
+            d.id,
+            d.content_id
+        );
+        *last = d.version;
+    }
 }
 
 backend_tests!(two_thousand_tasks_keep_their_actors_and_chains);

@@ -441,6 +441,31 @@ fn draft_save(
     )
 }
 
+/// An update that requires the version it read, in a transaction of its
+/// own (`update_at_version`): journaled at once, baseline included.
+fn update_at_version(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(Context::new().scope(async move {
+        let last = last_account(&db).await;
+        let read = revy::version_of::<account::Entity, _>(&db, last.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .unwrap_or(0);
+        let next = if last.name.as_deref() == Some("a") {
+            "b"
+        } else {
+            "a"
+        };
+        let mut am = last.into_active_model();
+        am.name = Set(Some(next.into()));
+        revy::update_at_version(&db, am, read)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }))
+}
+
 fn prepare_five_untracked(
     db: DatabaseConnection,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
@@ -544,8 +569,13 @@ async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
         .await
         .unwrap();
     let mut report = Vec::new();
-    let cases: [(&str, Op, Op); 8] = [
+    let cases: [(&str, Op, Op); 9] = [
         ("insert", nothing, tracked_insert),
+        (
+            "update at a version, with baseline",
+            prepare_untracked,
+            update_at_version,
+        ),
         ("queued transaction", prepare_untracked, queued_mix),
         ("update with baseline", prepare_untracked, tracked_update),
         ("update", nothing, tracked_update),

@@ -10,12 +10,11 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, ModelTrait, QueryFilter, QuerySelect,
 };
 
+use super::numbering;
 use super::rows::{
     AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
-    next_version,
-    actor_columns, now,
+    actor_columns, next_version, now,
 };
-use super::numbering;
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{object_delta, recordset};
 use crate::Error;
@@ -345,7 +344,9 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         Ok::<_, Error>(insert)
     };
     let mut insert = match named {
-        true => build(Some(&numbering::newest_versions(db, &objects, false).await?))?,
+        true => build(Some(
+            &numbering::newest_versions(db, &objects, false).await?,
+        ))?,
         false => build(None)?,
     };
     let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());

@@ -22,12 +22,12 @@ use revy_core::{Action, Actor, LazyRevision};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
 
+use super::numbering;
 use super::one_query::quoted;
 use super::rows::{
-    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns, attribute_action,
-    newest_version_sql, next_version,
+    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns,
+    attribute_action, newest_version_sql, next_version,
 };
-use super::numbering;
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
 use crate::Error;
@@ -208,7 +208,8 @@ async fn write_postgres<C: ConnectionTrait>(
     let mut objects = Vec::with_capacity(entries.len());
     let mut attributes = Vec::new();
     let steps = steps(&entries);
-    for (ord, ((entry, slot), step)) in entries.into_iter().zip(&plan.slots).zip(steps).enumerate() {
+    for (ord, ((entry, slot), step)) in entries.into_iter().zip(&plan.slots).zip(steps).enumerate()
+    {
         let (revision_id, revision_ord) = match *slot {
             Slot::Known(id) => (Some(id), None),
             Slot::New(index) => (None, Some(index)),

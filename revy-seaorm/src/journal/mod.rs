@@ -4,9 +4,9 @@
 pub mod attribute_delta;
 pub(crate) mod batch;
 pub(crate) mod flush;
-pub(crate) mod numbering;
 #[cfg(feature = "migration")]
 pub mod migration;
+pub(crate) mod numbering;
 pub mod object_delta;
 mod one_query;
 mod recordset;

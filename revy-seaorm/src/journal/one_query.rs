@@ -260,11 +260,20 @@ mod tests {
         let sql = build(shape(false, 1, true));
         assert!(sql.contains("WHERE \"v\".\"version\" = ?9;"), "{sql}");
         assert!(sql.contains("WHERE changes() = 1"), "{sql}");
-        assert!(sql.contains("(0, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"), "{sql}");
+        assert!(
+            sql.contains("(0, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+            "{sql}"
+        );
         let sql = build(shape(true, 1, true));
-        assert!(sql.contains("WHERE \"v\".\"version\" = $9 RETURNING"), "{sql}");
+        assert!(
+            sql.contains("WHERE \"v\".\"version\" = $9 RETURNING"),
+            "{sql}"
+        );
         assert!(sql.ends_with("IS NOT NULL"), "{sql}");
-        assert!(sql.contains("$10, $11, $12, $13, $6, $7, $14, $15, $16, $8)"), "{sql}");
+        assert!(
+            sql.contains("$10, $11, $12, $13, $6, $7, $14, $15, $16, $8)"),
+            "{sql}"
+        );
     }
 
     #[test]

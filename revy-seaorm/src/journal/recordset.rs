@@ -172,7 +172,12 @@ pub(crate) fn attribute_deltas(
         }
     }
     statement(
-        sql(attribute_delta::Entity.table_name(), &ATTRIBUTE, None, false),
+        sql(
+            attribute_delta::Entity.table_name(),
+            &ATTRIBUTE,
+            None,
+            false,
+        ),
         out,
     )
 }

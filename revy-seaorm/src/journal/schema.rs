@@ -69,9 +69,12 @@ pub(crate) async fn add_versions<C: ConnectionTrait>(db: &C) -> Result<(), Error
         DbBackend::MySql => format!(
             "UPDATE revy_object_deltas AS o JOIN {numbered} ON o.id = n.id SET o.version = n.v"
         ),
-        _ => format!("UPDATE revy_object_deltas AS o SET version = n.v FROM {numbered} WHERE o.id = n.id"),
+        _ => format!(
+            "UPDATE revy_object_deltas AS o SET version = n.v FROM {numbered} WHERE o.id = n.id"
+        ),
     };
-    db.execute_raw(Statement::from_string(backend, fill)).await?;
+    db.execute_raw(Statement::from_string(backend, fill))
+        .await?;
     if backend == DbBackend::MySql {
         db.execute_raw(backend.build(&version_index())).await?;
     }

@@ -311,8 +311,8 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
             Err(e) if numbering::version_taken(&e) && !retried => {
                 retried = true;
                 let object = (delta.content_type.to_owned(), delta.content_id.to_owned());
-                let newest = numbering::newest_versions(db, std::slice::from_ref(&object), true)
-                    .await?;
+                let newest =
+                    numbering::newest_versions(db, std::slice::from_ref(&object), true).await?;
                 version = newest.get(&object).copied().unwrap_or(0) + 1;
             }
             Err(e) => return Err(Error::from_journal("revy_object_deltas", e)),

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{edit, open, remove, user};
-use crate::common::{self, TestDb};
 use crate::common::entities::account;
+use crate::common::{self, TestDb};
 use revy::entity::object_delta;
 use revy::{Context, Error, Tracked};
 use sea_orm::sea_query::Expr;
@@ -29,7 +29,9 @@ async fn versions(db: &DatabaseConnection, id: i32) -> Vec<i64> {
 }
 
 async fn version(db: &DatabaseConnection, id: i32) -> Option<i64> {
-    revy::version_of::<account::Entity, _>(db, id).await.unwrap()
+    revy::version_of::<account::Entity, _>(db, id)
+        .await
+        .unwrap()
 }
 
 async fn row(db: &DatabaseConnection, id: i32) -> Option<account::Model> {
@@ -47,18 +49,34 @@ async fn versions_count_every_write_path(t: TestDb) {
     // create, updates, delete, restore: one history, one count
     let a = open(db, "V-1", user(1)).await;
     assert_eq!(version(db, a.id).await, Some(1));
-    edit(db, a.id, user(2), "Rename", |am| am.name = Set(Some("x".into()))).await;
-    edit(db, a.id, user(2), "Rename", |am| am.name = Set(Some("y".into()))).await;
+    edit(db, a.id, user(2), "Rename", |am| {
+        am.name = Set(Some("x".into()))
+    })
+    .await;
+    edit(db, a.id, user(2), "Rename", |am| {
+        am.name = Set(Some("y".into()))
+    })
+    .await;
     remove(db, a.id).await;
-    assert_eq!(version(db, a.id).await, Some(4), "a deleted row keeps its Delete's version");
-    revy::restore_latest::<account::Entity>(db, a.id).await.unwrap();
+    assert_eq!(
+        version(db, a.id).await,
+        Some(4),
+        "a deleted row keeps its Delete's version"
+    );
+    revy::restore_latest::<account::Entity>(db, a.id)
+        .await
+        .unwrap();
     assert_eq!(versions(db, a.id).await, [1, 2, 3, 4, 5]);
     let entries = revy::history::<account::Entity>(a.id)
         .entries(db)
         .await
         .unwrap();
     let shown: Vec<i64> = entries.iter().map(|e| e.version).collect();
-    assert_eq!(shown, [5, 4, 3, 2, 1], "history entries show the version, newest first");
+    assert_eq!(
+        shown,
+        [5, 4, 3, 2, 1],
+        "history entries show the version, newest first"
+    );
 
     // a row written untracked: version 0 (none), then its baseline is 1
     Context::as_disabled()
@@ -160,7 +178,13 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     let failed = draft.update(&txn).await;
     txn.rollback().await.unwrap();
     assert!(
-        matches!(failed, Err(Error::VersionConflict { current: Some(2), .. })),
+        matches!(
+            failed,
+            Err(Error::VersionConflict {
+                current: Some(2),
+                ..
+            })
+        ),
         "{failed:?}"
     );
     assert_eq!(row(db, a.id).await.unwrap().balance, 0);
@@ -185,7 +209,14 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     let now = row(db, a.id).await.unwrap();
     let failed = revy::delete_at_version(db, now.clone().into_active_model(), 3).await;
     assert!(
-        matches!(failed, Err(Error::VersionConflict { expected: 3, current: Some(4), .. })),
+        matches!(
+            failed,
+            Err(Error::VersionConflict {
+                expected: 3,
+                current: Some(4),
+                ..
+            })
+        ),
         "{failed:?}"
     );
     assert!(row(db, a.id).await.is_some());
@@ -269,11 +300,22 @@ async fn racing_saves_at_one_version_win_once_each(t: TestDb) {
         let (read, _) = task.await.unwrap();
         *won.entry(read).or_default() += 1;
     }
-    assert!(won.values().all(|n| *n == 1), "one winner per version: {won:?}");
+    assert!(
+        won.values().all(|n| *n == 1),
+        "one winner per version: {won:?}"
+    );
     assert_eq!(won.len(), TASKS);
-    assert_eq!(row(&db, id).await.unwrap().balance, TASKS as i64, "no update lost");
+    assert_eq!(
+        row(&db, id).await.unwrap().balance,
+        TASKS as i64,
+        "no update lost"
+    );
     let expected: Vec<i64> = (1..=TASKS as i64 + 1).collect();
-    assert_eq!(versions(&db, id).await, expected, "versions 1..n without gaps");
+    assert_eq!(
+        versions(&db, id).await,
+        expected,
+        "versions 1..n without gaps"
+    );
 }
 
 /// A journal created before versions existed gets them from `install`.
