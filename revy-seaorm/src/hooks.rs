@@ -424,8 +424,7 @@ where
         &content_type,
         &content_id,
         changes,
-        None,
-        None,
+        Numbering::default(),
     )
     .await
 }
@@ -552,8 +551,10 @@ async fn record_change<E: EntityTrait, C: ConnectionTrait>(
         &content_type,
         &row.content_id,
         changes,
-        check,
-        known_version,
+        Numbering {
+            known: known_version,
+            check,
+        },
     )
     .await
 }
@@ -565,9 +566,12 @@ async fn write_delta<C: ConnectionTrait>(
     content_type: &str,
     content_id: &str,
     changes: Vetted,
-    check: Option<VersionCheck>,
-    known_version: Option<i64>,
+    numbering: Numbering,
 ) -> Result<(), Error> {
+    let Numbering {
+        known: known_version,
+        check,
+    } = numbering;
     if let Some(queue) = transaction::queue_of(db).filter(|_| check.is_none()) {
         queue.push(
             ctx,
@@ -633,6 +637,15 @@ async fn confirm_version<E: EntityTrait, C: ConnectionTrait>(
         expected,
         current,
     ))
+}
+
+/// What a journal write knows of the object's version.
+#[derive(Clone, Copy, Default)]
+struct Numbering {
+    /// The newest version the locked read saw (see `NewObjectDelta`).
+    known: Option<i64>,
+    /// The version the save requires, if any.
+    check: Option<VersionCheck>,
 }
 
 /// The version a save requires: what its caller read, and what the
