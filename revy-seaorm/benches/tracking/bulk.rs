@@ -308,6 +308,9 @@ async fn journal_floor<C: ConnectionTrait>(
     .await
     .unwrap()
     .last_insert_id;
+    // each call writes one delta per row: a version of its own per call
+    static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let version = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let object = |content_id: &String| object_delta::ActiveModel {
         id: NotSet,
         revision_id: Set(revision_id),
@@ -318,6 +321,7 @@ async fn journal_floor<C: ConnectionTrait>(
         content_type: Set("bench_plain_items".into()),
         content_id: Set(content_id.clone()),
         created_at: Set(now),
+        version: Set(version),
     };
     let ids = object_delta::Entity::insert_many(rows.iter().map(|(id, _)| object(id)))
         .exec_with_returning_keys(db)

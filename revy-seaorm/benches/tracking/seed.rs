@@ -28,6 +28,9 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
     const CHUNK: usize = 1_000;
     let now = Utc::now();
     let mut deltas = deltas.into_iter().peekable();
+    // each object's versions count from 1 (the seeded content type starts
+    // with no journal)
+    let mut versions: std::collections::HashMap<String, i64> = Default::default();
     while deltas.peek().is_some() {
         let chunk: Vec<SeedDelta> = deltas.by_ref().take(CHUNK).collect();
         let revision_id = revision::Entity::insert(revision::ActiveModel {
@@ -40,17 +43,29 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
         .await
         .unwrap()
         .last_insert_id;
-        let objects = chunk.iter().map(|d| object_delta::ActiveModel {
-            id: NotSet,
-            revision_id: Set(revision_id),
-            actor_type: Set(None),
-            actor_id: Set(None),
-            action: Set(d.action),
-            description: Set(String::new()),
-            content_type: Set(content_type.into()),
-            content_id: Set(d.content_id.clone()),
-            created_at: Set(now),
-        });
+        let numbered: Vec<i64> = chunk
+            .iter()
+            .map(|d| {
+                let v = versions.entry(d.content_id.clone()).or_insert(0);
+                *v += 1;
+                *v
+            })
+            .collect();
+        let objects = chunk
+            .iter()
+            .zip(numbered)
+            .map(|(d, version)| object_delta::ActiveModel {
+                id: NotSet,
+                revision_id: Set(revision_id),
+                actor_type: Set(None),
+                actor_id: Set(None),
+                action: Set(d.action),
+                description: Set(String::new()),
+                content_type: Set(content_type.into()),
+                content_id: Set(d.content_id.clone()),
+                created_at: Set(now),
+                version: Set(version),
+            });
         object_delta::Entity::insert_many(objects)
             .exec_without_returning(db)
             .await
