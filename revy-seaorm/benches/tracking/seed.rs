@@ -28,9 +28,19 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
     const CHUNK: usize = 1_000;
     let now = Utc::now();
     let mut deltas = deltas.into_iter().peekable();
-    // each object's versions count from 1 (the seeded content type starts
-    // with no journal)
-    let mut versions: std::collections::HashMap<String, i64> = Default::default();
+    // each object's versions go on from its newest in the journal
+    let mut versions: std::collections::HashMap<String, i64> = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::ContentId)
+        .column_as(object_delta::Column::Version.max(), "newest")
+        .filter(object_delta::Column::ContentType.eq(content_type))
+        .group_by(object_delta::Column::ContentId)
+        .into_tuple::<(String, i64)>()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
     while deltas.peek().is_some() {
         let chunk: Vec<SeedDelta> = deltas.by_ref().take(CHUNK).collect();
         let revision_id = revision::Entity::insert(revision::ActiveModel {
