@@ -71,7 +71,8 @@ async fn seed(n: usize) -> DatabaseConnection {
 }
 
 fn relay(c: &mut Criterion) {
-    let quick = std::env::args().any(|a| a == "--quick" || a == "--test");
+    let quick = std::env::var("REVY_BENCH_QUICK").is_ok_and(|v| v == "1" || v == "true")
+        || std::env::args().any(|a| a == "--quick" || a == "--test");
     let n = if quick { 500 } else { 5_000 };
     let rt = Runtime::new().unwrap();
     let db = rt.block_on(seed(n));

@@ -17,7 +17,8 @@
 //!
 //! Prune is destructive, so it is timed once per backend outside criterion
 //! and printed as object deltas removed per second, with the process's peak
-//! resident memory (`VmHWM`) before and after.
+//! resident memory (`VmHWM`) before and after. `REVY_BENCH_NO_PRUNE=1`
+//! leaves it out (blame and time travel only).
 
 use std::time::{Duration, Instant};
 
@@ -343,7 +344,9 @@ fn main() {
         );
         bench_time_travel(&mut c, &rt, name, &db, sizes);
         bench_blame(&mut c, &rt, name, &db, sizes);
-        bench_prune(&rt, name, &db, sizes);
+        if std::env::var_os("REVY_BENCH_NO_PRUNE").is_none() {
+            bench_prune(&rt, name, &db, sizes);
+        }
         if let Some(file) = file {
             let _ = std::fs::remove_file(file);
         }
