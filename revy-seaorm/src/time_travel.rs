@@ -297,9 +297,9 @@ where
             .from(Alias::new(WALK))
             .and_where(Expr::col((Alias::new(WALK), Alias::new(WALK_KEY))).is_not_null())
             .to_owned();
-        // no filter on the table: the picked ids are of this table already,
+        // No filter on the table: the picked ids are of this table already,
         // and given one, SQLite walked the table's content index for the
-        // ORDER BY and ran the walk again for each of its entries
+        // ORDER BY and ran the walk again for each entry (1.3 s a page).
         let select = object_delta::Entity::find()
             .filter(object_delta::Column::Action.ne(Action::Delete))
             .order_by_asc(object_delta::Column::ContentId)

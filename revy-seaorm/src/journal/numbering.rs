@@ -47,11 +47,10 @@ pub(crate) async fn newest_versions<C: ConnectionTrait>(
     let mut out = HashMap::new();
     // 2 parameters an object: far under every limit
     for chunk in objects.chunks(5_000) {
-        let mut select = Query::select();
-        select
-            .column(O::ContentType)
-            .column(O::ContentId)
-            .expr_as(Expr::col(O::Version).max(), O::Version)
+        // each object's newest delta by id (the end of its index range),
+        // then its version
+        let newest = Query::select()
+            .expr(Expr::col(O::Id).max())
             .from(object_delta::Entity)
             .and_where(
                 Expr::tuple([Expr::col(O::ContentType), Expr::col(O::ContentId)]).in_tuples(
@@ -61,7 +60,13 @@ pub(crate) async fn newest_versions<C: ConnectionTrait>(
                         .collect::<Vec<_>>(),
                 ),
             )
-            .group_by_columns([O::ContentType, O::ContentId]);
+            .group_by_columns([O::ContentType, O::ContentId])
+            .to_owned();
+        let mut select = Query::select();
+        select
+            .columns([O::ContentType, O::ContentId, O::Version])
+            .from(object_delta::Entity)
+            .and_where(Expr::col(O::Id).in_subquery(newest));
         if locked {
             select.lock_shared();
         }
