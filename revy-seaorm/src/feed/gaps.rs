@@ -8,7 +8,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::Error;
 
-/// The gap the feed waits at, if any: the frontier stops at one gap.
+/// The gaps the feed waits at, if any: the frontier stops at the first,
+/// and one look at the running transactions decides every gap below the
+/// highest id visible when it was taken.
 #[derive(Debug)]
 pub(super) struct Gaps {
     grace: Duration,
@@ -19,6 +21,11 @@ pub(super) struct Gaps {
 struct Gap {
     /// The first missing id.
     start: i64,
+    /// The highest id visible when the gap was first seen: every id below
+    /// it had been handed out by then, to a transaction in `running` or
+    /// one that had ended, so the look at `running` decides every gap up
+    /// to here, not only the first.
+    upto: i64,
     since: Instant,
     /// The transactions running when the gap was first seen.
     running: Running,
@@ -45,7 +52,7 @@ impl Gaps {
     /// Whether the feed waits at a gap whose fate is not known yet.
     #[cfg_attr(not(feature = "feed-postgres"), allow(dead_code))]
     pub(super) fn waiting(&self) -> bool {
-        self.waiting.is_some()
+        self.waiting.as_ref().is_some_and(|gap| !gap.ended)
     }
 
     /// Asks, before the feed reads the ids, whether the transactions the
@@ -63,11 +70,13 @@ impl Gaps {
     }
 
     /// Whether the ids from `start` up to the next visible one will never
-    /// be filled, as of the last [`refresh`](Self::refresh).
+    /// be filled, as of the last [`refresh`](Self::refresh); `visible` is
+    /// the highest id the feed's read saw.
     pub(super) async fn is_final<C: ConnectionTrait>(
         &mut self,
         db: &C,
         start: i64,
+        visible: i64,
     ) -> Result<bool, Error> {
         if db.get_database_backend() == DbBackend::Sqlite {
             // one writer at a time: an id below a committed one was given
@@ -75,18 +84,15 @@ impl Gaps {
             return Ok(true);
         }
         match &self.waiting {
-            Some(gap) if gap.start == start => {
-                let done = gap.ended;
-                if done {
-                    self.waiting = None;
-                }
-                Ok(done)
-            }
+            // the gap first seen, or one after it below what was visible
+            // then: decided by the same look
+            Some(gap) if gap.start <= start && start <= gap.upto => Ok(gap.ended),
             _ => {
                 // first seen now: whoever holds the missing ids is running
                 // now or has ended since the ids were read
                 self.waiting = Some(Gap {
                     start,
+                    upto: visible,
                     since: Instant::now(),
                     running: running(db).await?,
                     ended: false,

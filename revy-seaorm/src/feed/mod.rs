@@ -264,8 +264,9 @@ impl Feed {
         ids: &[(i64, i64)],
     ) -> Result<i64, Error> {
         let mut frontier = self.cursor;
+        let visible = ids.last().map_or(frontier, |(id, _)| *id);
         for (id, _) in ids {
-            if *id != frontier + 1 && !self.gaps.is_final(db, frontier + 1).await? {
+            if *id != frontier + 1 && !self.gaps.is_final(db, frontier + 1, visible).await? {
                 break;
             }
             frontier = *id;

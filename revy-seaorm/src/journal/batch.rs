@@ -345,7 +345,8 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     };
     let mut insert = match named {
         true => build(Some(
-            &numbering::newest_versions(db, &objects, false).await?,
+            // a current read (see `numbering`): the rows are locked already
+            &numbering::newest_versions(db, &objects, true).await?,
         ))?,
         false => build(None)?,
     };

@@ -47,28 +47,38 @@ pub(crate) async fn newest_versions<C: ConnectionTrait>(
     let mut out = HashMap::new();
     // 2 parameters an object: far under every limit
     for chunk in objects.chunks(5_000) {
-        // each object's newest delta by id (the end of its index range),
-        // then its version
-        let newest = Query::select()
-            .expr(Expr::col(O::Id).max())
-            .from(object_delta::Entity)
-            .and_where(
-                Expr::tuple([Expr::col(O::ContentType), Expr::col(O::ContentId)]).in_tuples(
-                    chunk
-                        .iter()
-                        .map(|(t, i)| (t.clone(), i.clone()))
-                        .collect::<Vec<_>>(),
-                ),
-            )
-            .group_by_columns([O::ContentType, O::ContentId])
-            .to_owned();
+        let among = Expr::tuple([Expr::col(O::ContentType), Expr::col(O::ContentId)]).in_tuples(
+            chunk
+                .iter()
+                .map(|(t, i)| (t.clone(), i.clone()))
+                .collect::<Vec<_>>(),
+        );
         let mut select = Query::select();
-        select
-            .columns([O::ContentType, O::ContentId, O::Version])
-            .from(object_delta::Entity)
-            .and_where(Expr::col(O::Id).in_subquery(newest));
         if locked {
-            select.lock_shared();
+            // a locking read of the deltas themselves: MySQL would read a
+            // subquery from the transaction's snapshot, the very thing this
+            // read is for getting past
+            select
+                .column(O::ContentType)
+                .column(O::ContentId)
+                .expr_as(Expr::col(O::Version).max(), O::Version)
+                .from(object_delta::Entity)
+                .and_where(among)
+                .group_by_columns([O::ContentType, O::ContentId])
+                .lock_shared();
+        } else {
+            // each object's newest delta by id (the end of its index
+            // range), then its version: no object's whole history is read
+            let newest = Query::select()
+                .expr(Expr::col(O::Id).max())
+                .from(object_delta::Entity)
+                .and_where(among)
+                .group_by_columns([O::ContentType, O::ContentId])
+                .to_owned();
+            select
+                .columns([O::ContentType, O::ContentId, O::Version])
+                .from(object_delta::Entity)
+                .and_where(Expr::col(O::Id).in_subquery(newest));
         }
         let rows = db
             .query_all_raw(db.get_database_backend().build(&select))
