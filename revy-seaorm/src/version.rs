@@ -29,7 +29,7 @@ use std::any::TypeId;
 use revy_core::Context;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DeleteResult, EntityTrait,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DeleteResult, EntityTrait, IdenStatic,
     IntoActiveModel, PrimaryKeyTrait, TransactionTrait,
 };
 
@@ -130,8 +130,6 @@ pub(crate) async fn newest<C: ConnectionTrait>(
         .transpose()
         .map_err(Error::Db)
 }
-
-use sea_orm::IdenStatic;
 
 /// The version of the row of `E` whose primary key is `key`: the version
 /// after its newest object delta, `None` when the journal has none. A
