@@ -531,15 +531,14 @@ async fn record_change<E: EntityTrait, C: ConnectionTrait>(
             &content_type,
             &row.content_id,
             &row.old,
-            row.version,
+            Some(row.version.unwrap_or(0)),
             at_once,
         )
         .await?;
     }
-    let known_version = match baseline {
-        true => Some(row.version.unwrap_or(0) + 1),
-        false => row.version,
-    };
+    // known: what the locked read saw (no delta is version 0); only a
+    // create, which reads nothing, leaves it unknown
+    let known_version = Some(row.version.unwrap_or(0) + i64::from(baseline));
     let check = row.expected.map(|expected| VersionCheck {
         expected,
         after: expected + i64::from(baseline),

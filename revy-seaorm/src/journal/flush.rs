@@ -26,7 +26,7 @@ use super::numbering;
 use super::one_query::quoted;
 use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns,
-    attribute_action, newest_version_sql, next_version,
+    attribute_action, newest_version_sql,
 };
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
@@ -409,7 +409,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
         };
         let ids = if named {
             let before = written.clone();
-            let versions = named_versions(&chunk, &mut written, None);
+            let versions = named_versions(&chunk, &mut written, &HashMap::new(), false);
             let insert = build(&versions)?;
             match consecutive_ids(db, insert, chunk.len(), "revy_object_deltas").await {
                 Err(Error::Db(e)) if numbering::version_taken(&e) => {
@@ -420,25 +420,31 @@ async fn write_in_inserts<C: ConnectionTrait>(
                         .collect();
                     let newest = numbering::newest_versions(db, &objects, true).await?;
                     written = before;
-                    let versions = named_versions(&chunk, &mut written, Some(&newest));
+                    let versions = named_versions(&chunk, &mut written, &newest, true);
                     consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas")
                         .await?
                 }
                 done => done?,
             }
         } else {
-            // SQLite reads the journal as it was when the INSERT began
-            let versions: Vec<Expr> = chunk
+            // SQLite numbers from what the hooks read, which is current
+            // (its writers are serialized); only a create read nothing,
+            // and its key may have an older history: one read for those.
+            // (A version subquery in each row made the INSERT read its own
+            // table, and the flush of 1,000 updates 20% slower.)
+            let mut unknown: Vec<numbering::Object> = chunk
                 .iter()
-                .zip(steps(&chunk))
-                .map(|(e, step)| {
-                    next_version(
-                        Expr::val(e.content_type.as_str()),
-                        Expr::val(e.content_id.as_str()),
-                        step,
-                    )
-                })
+                .filter(|e| e.known_version.is_none())
+                .map(|e| (e.content_type.clone(), e.content_id.clone()))
+                .filter(|o| !written.contains_key(o))
                 .collect();
+            unknown.sort();
+            unknown.dedup();
+            let read = match unknown.is_empty() {
+                true => HashMap::new(),
+                false => numbering::newest_versions(db, &unknown, false).await?,
+            };
+            let versions = named_versions(&chunk, &mut written, &read, false);
             consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas").await?
         };
         let mut rows = Vec::new();
@@ -464,24 +470,24 @@ async fn write_in_inserts<C: ConnectionTrait>(
     Ok(revision_ids)
 }
 
-/// The version of each entry of a chunk on MySQL: one more than the
+/// The version of each entry of a chunk (SQLite, MySQL): one more than the
 /// object's newest, which is the one an earlier entry of this flush wrote,
-/// else the one `newest` read, else the one the hooks read.
+/// else the one the hooks read (or `read`, first when `prefer_read`).
 fn named_versions(
     chunk: &[Entry],
     written: &mut HashMap<numbering::Object, i64>,
-    newest: Option<&HashMap<numbering::Object, i64>>,
+    read: &HashMap<numbering::Object, i64>,
+    prefer_read: bool,
 ) -> Vec<Expr> {
     chunk
         .iter()
         .map(|e| {
             let object = (e.content_type.clone(), e.content_id.clone());
+            let from_read = read.get(&object).copied();
             let before = match written.get(&object) {
                 Some(v) => *v,
-                None => match newest {
-                    Some(newest) => newest.get(&object).copied().unwrap_or(0),
-                    None => e.known_version.unwrap_or(0),
-                },
+                None if prefer_read => from_read.unwrap_or(0),
+                None => e.known_version.or(from_read).unwrap_or(0),
             };
             written.insert(object, before + 1);
             Expr::val(before + 1)
