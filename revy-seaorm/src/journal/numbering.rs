@@ -15,6 +15,10 @@
 //! versions with a locking read (the current ones) and writes again, once.
 //! A failed statement leaves a MySQL transaction usable, so the retry
 //! needs nothing else.
+//!
+//! SQLite's queued flush names versions the same way, from the hooks'
+//! reads, which are current there (writers are serialized); it reads
+//! [`newest_versions`] only for the keys its creates wrote.
 
 use std::collections::HashMap;
 
