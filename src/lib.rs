@@ -174,6 +174,10 @@ pub use revy_seaorm::{
     CHECKPOINT_DESCRIPTION, ImportReport, PRUNE_CHUNK_SIZE, Prune, PruneReport, import, prune,
 };
 
+// Tamper evidence: hash-chained journal entries, and the walk that checks them.
+#[doc(inline)]
+pub use revy_seaorm::{Verified, tamper, verify};
+
 // Errors.
 #[doc(inline)]
 pub use revy_seaorm::Error;
@@ -199,7 +203,7 @@ pub use revy_nats as nats;
 #[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
 pub mod migration {
     #[doc(inline)]
-    pub use revy_seaorm::migration::{Migration, ObjectVersions};
+    pub use revy_seaorm::migration::{Migration, ObjectHashes, ObjectVersions};
 }
 
 /// Extension traits that add sea-orm abilities to revy's core types:

@@ -221,6 +221,22 @@ pub enum Error {
         current: Option<i64>,
     },
 
+    /// [`verify`](crate::verify()) found a journal entry that revy did not
+    /// write as it is: changed, removed, reordered or inserted out of band.
+    #[error(
+        "the journal was tampered with: object delta {object_delta_id} of {content_type} {content_id} {finding} (table revy_object_deltas, or its rows in revy_attribute_deltas)"
+    )]
+    Tampered {
+        /// The object's table (its content type).
+        content_type: String,
+        /// The object's key text.
+        content_id: String,
+        /// The object delta at which the object's chain breaks.
+        object_delta_id: i64,
+        /// What is wrong there.
+        finding: crate::tamper::Finding,
+    },
+
     /// A revision touches a table whose entity revy does not know in this process.
     #[error(
         "cannot undo changes to table {table}: no entity is registered for it; call revy::register::<your_entity::Entity>() at start-up"

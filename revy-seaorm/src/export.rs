@@ -58,6 +58,12 @@ pub(crate) struct ObjectDeltaRow {
     /// Absent in exports written before object versions existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// The chain link and a checkpoint's seal (tamper evidence); absent
+    /// when the delta has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
     pub attribute_deltas: Vec<AttributeDeltaRow>,
 }
 
@@ -97,6 +103,8 @@ impl ObjectDeltaRow {
             content_id: d.content_id,
             created_at: d.created_at,
             version: Some(d.version),
+            hash: d.hash,
+            seal: d.seal,
             attribute_deltas,
         }
     }
@@ -293,6 +301,8 @@ mod tests {
                 content_id: "[1,\"a\"]".into(),
                 created_at: at,
                 version: Some(3),
+                hash: None,
+                seal: None,
                 attribute_deltas: vec![AttributeDeltaRow {
                     id: 21,
                     actor_type: Some("users".into()),

@@ -60,7 +60,7 @@ use sea_orm::{
 };
 
 use crate::draft::{DraftEdits, apply_edits};
-use crate::journal::rows::{AttributeChange, ContextValues, NewObjectDelta};
+use crate::journal::rows::{AttributeChange, ContextValues, Head, NewObjectDelta};
 use crate::journal::write;
 use crate::journal::{batch, object_delta};
 use crate::keys::{self, content_type};
@@ -93,6 +93,8 @@ struct Existing {
     has_history: bool,
     /// The version of the journal's newest delta of it, as read.
     version: Option<i64>,
+    /// That delta's chain link, read when tamper evidence is on.
+    hash: Option<String>,
     /// The version a save of it requires (optimistic concurrency).
     expected: Option<i64>,
     /// Whether the entity's policy tracked the row as it was.
@@ -234,12 +236,21 @@ where
         .order_by(object_delta::Column::Id, Order::Desc)
         .limit(1)
         .to_owned();
+    let sealed = crate::tamper::is_enabled();
+    let link = sealed.then(|| {
+        let mut link = newest.clone();
+        link.clear_selects().column(object_delta::Column::Hash);
+        link
+    });
     let mut select = <A::Entity as EntityTrait>::find();
     for (col, value) in key {
         select = select.filter(col.eq(value));
     }
+    select = select.expr_as(Expr::SubQuery(None, Box::new(newest.into())), LAST_DELTA);
+    if let Some(link) = link {
+        select = select.expr_as(Expr::SubQuery(None, Box::new(link.into())), LAST_LINK);
+    }
     let statement = select
-        .expr_as(Expr::SubQuery(None, Box::new(newest.into())), LAST_DELTA)
         .lock_exclusive()
         .build(db.get_database_backend());
     let queue = transaction::queue_of(db);
@@ -262,6 +273,10 @@ where
     let model =
         <<A::Entity as EntityTrait>::Model as FromQueryResult>::from_query_result(&row, "")?;
     let last: Option<i64> = row.try_get("", LAST_DELTA)?;
+    let hash: Option<String> = match sealed {
+        true => row.try_get("", LAST_LINK)?,
+        false => None,
+    };
     if let Some(e) = expected.filter(|e| *e != last.unwrap_or(0)) {
         return Err(version::conflict(
             &content_type,
@@ -284,12 +299,14 @@ where
         old: row_values(&model),
         has_history: known,
         version: last,
+        hash,
         expected,
         tracked: rules.tracks(&model),
     }))
 }
 
 const LAST_DELTA: &str = "revy_last_object_delta";
+const LAST_LINK: &str = "revy_last_object_link";
 
 /// The attribute deltas of an update from `old` (every column's value
 /// before, in column order) to `new`: one per column whose value changed,
@@ -552,6 +569,11 @@ async fn record_change<E: EntityTrait, C: ConnectionTrait>(
         changes,
         Numbering {
             known: known_version,
+            // what the locked read saw, unless a baseline came after it
+            head: (!baseline).then(|| Head {
+                version: row.version.unwrap_or(0),
+                hash: row.hash.clone(),
+            }),
             check,
         },
     )
@@ -569,6 +591,7 @@ async fn write_delta<C: ConnectionTrait>(
 ) -> Result<(), Error> {
     let Numbering {
         known: known_version,
+        head: known_head,
         check,
     } = numbering;
     if let Some(queue) = transaction::queue_of(db).filter(|_| check.is_none()) {
@@ -595,6 +618,7 @@ async fn write_delta<C: ConnectionTrait>(
                 content_id,
                 after_version: check.map(|c| c.after),
                 known_version,
+                known_head: known_head.clone(),
             },
             changes.clone(),
         )
@@ -639,10 +663,12 @@ async fn confirm_version<E: EntityTrait, C: ConnectionTrait>(
 }
 
 /// What a journal write knows of the object's version.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Default)]
 struct Numbering {
     /// The newest version the locked read saw (see `NewObjectDelta`).
     known: Option<i64>,
+    /// The newest delta the locked read saw (see `NewObjectDelta`).
+    head: Option<Head>,
     /// The version the save requires, if any.
     check: Option<VersionCheck>,
 }

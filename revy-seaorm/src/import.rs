@@ -242,6 +242,8 @@ async fn insert_object_delta<C: ConnectionTrait>(
         content_id,
         created_at,
         version,
+        hash,
+        seal,
         attribute_deltas,
     } = delta;
     // an export written before object versions existed: number the
@@ -266,6 +268,8 @@ async fn insert_object_delta<C: ConnectionTrait>(
         content_id: Set(content_id.clone()),
         created_at: Set(created_at),
         version: Set(version),
+        hash: Set(hash),
+        seal: Set(seal),
     })
     .exec_without_returning(txn)
     .await

@@ -28,6 +28,7 @@ mod prune;
 mod restore;
 mod snapshot;
 mod tag;
+pub mod tamper;
 mod time_travel;
 mod track;
 pub mod transaction;
@@ -60,6 +61,7 @@ pub use policy::{Policy, TrackingPolicy, is_redacted};
 pub use prune::{CHECKPOINT_DESCRIPTION, PRUNE_CHUNK_SIZE, Prune, PruneReport, prune};
 pub use restore::{TrackedEntity, restore, restore_latest, revert};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
+pub use tamper::{Verified, verify};
 pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
 pub use time_travel::{DEFAULT_PAGE_SIZE, Moment, Page, TableAsOf, table_as_of};
 pub use transaction::{Transaction, begin, transaction};
@@ -69,7 +71,7 @@ pub use version::{delete_at_version, update_at_version, version_of};
 /// The journal as a sea-orm-migration step (cargo feature `migration`).
 #[cfg(feature = "migration")]
 pub mod migration {
-    pub use crate::journal::migration::{Migration, ObjectVersions};
+    pub use crate::journal::migration::{Migration, ObjectHashes, ObjectVersions};
 }
 
 /// The journal's SeaORM entities, to query with plain sea-orm.

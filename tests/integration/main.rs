@@ -25,4 +25,5 @@ mod prune;
 mod relay;
 mod roundtrip;
 mod snapshot;
+mod tamper;
 mod transaction;

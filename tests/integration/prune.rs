@@ -17,7 +17,7 @@ use crate::common::TestDb;
 use crate::common::entities::{account, membership};
 
 mod concurrent;
-mod fixture;
+pub(crate) mod fixture;
 
 use fixture::{answers_since, journal, keys, moment, random_history, snapshots};
 
@@ -434,7 +434,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
 }
 
 /// Drops the journal's tables and installs them again, empty.
-async fn fresh_journal(db: &DatabaseConnection) {
+pub(crate) async fn fresh_journal(db: &DatabaseConnection) {
     for table in [
         "revy_tags",
         "revy_attribute_deltas",

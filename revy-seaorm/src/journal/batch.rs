@@ -12,9 +12,10 @@ use sea_orm::{
 
 use super::numbering;
 use super::rows::{
-    AttributeChange, ContextValues, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
+    AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
     actor_columns, next_version, now,
 };
+use super::sealed;
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{object_delta, recordset};
 use crate::Error;
@@ -93,6 +94,7 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
                 content_id,
                 after_version: None,
                 known_version: None,
+                known_head: None,
             },
             std::mem::take(changes),
         )
@@ -290,14 +292,17 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         return Ok(());
     }
     let created_at = now();
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+    let sealed = crate::tamper::is_enabled();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres && !sealed {
         return record_many_in_recordsets(db, deltas, rows, created_at).await;
     }
     let (actor_type, actor_id) = actor_columns(deltas.actor);
     let backend = db.get_database_backend();
-    // MySQL names each version (see `numbering`); SQLite reads it in the
-    // INSERT, where each row's object appears once
-    let named = backend == sea_orm::DbBackend::MySql;
+    // MySQL names each version (see `numbering`), and so does every backend
+    // with tamper evidence on (with each delta's link, see `sealed`);
+    // otherwise SQLite reads it in the INSERT, where each row's object
+    // appears once
+    let named = backend == sea_orm::DbBackend::MySql || sealed;
     let objects: Vec<numbering::Object> = match named {
         true => rows
             .iter()
@@ -305,49 +310,70 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
             .collect(),
         false => Vec::new(),
     };
-    let build = |newest: Option<&HashMap<numbering::Object, i64>>| {
+    // each row's version and link, named
+    let name = |heads: HashMap<numbering::Object, Head>| -> Vec<(i64, Option<String>)> {
+        rows.iter()
+            .zip(&objects)
+            .map(|((content_id, changes), object)| {
+                let head = heads.get(object).cloned().unwrap_or_default();
+                let version = head.version + 1;
+                let hash = sealed.then(|| {
+                    sealed::link_of(
+                        deltas.revision_id,
+                        deltas.actor,
+                        deltas.action,
+                        deltas.description,
+                        (deltas.content_type, content_id),
+                        created_at,
+                        version,
+                        changes,
+                        head.hash.as_deref(),
+                    )
+                });
+                (version, hash)
+            })
+            .collect()
+    };
+    let build = |names: Option<&[(i64, Option<String>)]>| {
         let mut insert = Query::insert();
-        insert
-            .into_table(object_delta::Entity)
-            .columns(OBJECT_DELTA_COLUMNS);
-        for (content_id, _) in &rows {
-            let version = match newest {
-                Some(newest) => Expr::val(
-                    newest
-                        .get(&(deltas.content_type.to_owned(), content_id.clone()))
-                        .copied()
-                        .unwrap_or(0)
-                        + 1,
-                ),
+        let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
+        if sealed {
+            columns.push(object_delta::Column::Hash);
+        }
+        insert.into_table(object_delta::Entity).columns(columns);
+        for (i, (content_id, _)) in rows.iter().enumerate() {
+            let name = names.and_then(|n| n.get(i));
+            let version = match name {
+                Some((version, _)) => Expr::val(*version),
                 None => next_version(
                     Expr::val(deltas.content_type),
                     Expr::val(content_id.as_str()),
                     1,
                 ),
             };
-            insert
-                .values([
-                    Expr::val(deltas.revision_id),
-                    Expr::val(actor_type.clone()),
-                    Expr::val(actor_id.clone()),
-                    Expr::val(deltas.action.as_str()),
-                    Expr::val(deltas.description),
-                    Expr::val(deltas.content_type),
-                    Expr::val(content_id.as_str()),
-                    Expr::val(created_at),
-                    version,
-                ])
-                .map_err(|e| {
-                    Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}")))
-                })?;
+            let mut values = vec![
+                Expr::val(deltas.revision_id),
+                Expr::val(actor_type.clone()),
+                Expr::val(actor_id.clone()),
+                Expr::val(deltas.action.as_str()),
+                Expr::val(deltas.description),
+                Expr::val(deltas.content_type),
+                Expr::val(content_id.as_str()),
+                Expr::val(created_at),
+                version,
+            ];
+            if sealed {
+                values.push(Expr::val(name.and_then(|(_, h)| h.clone())));
+            }
+            insert.values(values).map_err(|e| {
+                Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}")))
+            })?;
         }
         Ok::<_, Error>(insert)
     };
     let mut insert = match named {
-        true => build(Some(
-            // a current read (see `numbering`): the rows are locked already
-            &numbering::newest_versions(db, &objects, true).await?,
-        ))?,
+        // a current read (see `numbering`): the rows are locked already
+        true => build(Some(&name(current_heads(db, &objects, sealed).await?)))?,
         false => build(None)?,
     };
     let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());
@@ -372,8 +398,8 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         match db.execute_raw(backend.build(&insert)).await {
             Err(e) if named && numbering::version_taken(&e) => {
                 // a version read from a stale snapshot: read them current
-                let newest = numbering::newest_versions(db, &objects, true).await?;
-                db.execute_raw(backend.build(&build(Some(&newest))?))
+                let names = name(current_heads(db, &objects, sealed).await?);
+                db.execute_raw(backend.build(&build(Some(&names))?))
                     .await
                     .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
             }
@@ -421,6 +447,24 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         attributes.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
     }
     insert_attributes(db, attributes).await
+}
+
+/// The newest delta of each of `objects`, current: with links when
+/// `sealed` (see `sealed::heads`), else only their versions (a locking
+/// read, see `numbering`).
+async fn current_heads<C: ConnectionTrait>(
+    db: &C,
+    objects: &[numbering::Object],
+    sealed: bool,
+) -> Result<HashMap<numbering::Object, Head>, Error> {
+    if sealed {
+        return sealed::heads(db, objects).await;
+    }
+    Ok(numbering::newest_versions(db, objects, true)
+        .await?
+        .into_iter()
+        .map(|(o, version)| (o, Head { version, hash: None }))
+        .collect())
 }
 
 /// [`record_many`] on PostgreSQL: two statements of one parameter each.

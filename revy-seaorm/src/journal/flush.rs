@@ -23,6 +23,7 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
 
 use super::numbering;
+use super::sealed;
 use super::one_query::quoted;
 use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns,
@@ -151,7 +152,11 @@ pub(crate) async fn write<C: ConnectionTrait>(
 ) -> Result<Vec<(LazyRevision, i64)>, Error> {
     let plan = plan(&entries);
     let revision_ids = match db.get_database_backend() {
-        DbBackend::Postgres => write_postgres(db, &plan, entries).await?,
+        // with tamper evidence on, the flush names each delta's version
+        // and link: PostgreSQL too writes in multi-row INSERTs then
+        DbBackend::Postgres if !crate::tamper::is_enabled() => {
+            write_postgres(db, &plan, entries).await?
+        }
         _ => write_in_inserts(db, &plan, entries).await?,
     };
     let mut created = Vec::new();
@@ -372,7 +377,11 @@ async fn write_in_inserts<C: ConnectionTrait>(
     }
     let mut start = 0;
     let mut entries = entries.into_iter();
-    let named = db.get_database_backend() == DbBackend::MySql;
+    let sealed = crate::tamper::is_enabled();
+    let named = db.get_database_backend() == DbBackend::MySql && !sealed;
+    // with tamper evidence on: each object's newest delta, read once (the
+    // objects' first entries in a chunk), then as this flush writes them
+    let mut chain = sealed::Chainer::default();
     // MySQL: the newest version of each object written so far in this
     // flush, to number the next delta of it (see `numbering`)
     let mut written: HashMap<numbering::Object, i64> = HashMap::new();
@@ -386,13 +395,14 @@ async fn write_in_inserts<C: ConnectionTrait>(
         };
         let build = |versions: &[Expr]| {
             let mut insert = Query::insert();
-            insert
-                .into_table(object_delta::Entity)
-                .columns(OBJECT_DELTA_COLUMNS);
-            for ((entry, slot), version) in chunk.iter().zip(slots).zip(versions) {
+            let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
+            if sealed {
+                columns.push(object_delta::Column::Hash);
+            }
+            insert.into_table(object_delta::Entity).columns(columns);
+            for ((entry, slot), version) in chunk.iter().zip(slots).zip(versions.chunks(2)) {
                 let (actor_type, actor_id) = actor_columns(&entry.actor);
-                insert
-                    .values([
+                let mut values = vec![
                         Expr::val(revision_of(slot)),
                         Expr::val(actor_type),
                         Expr::val(actor_id),
@@ -401,15 +411,47 @@ async fn write_in_inserts<C: ConnectionTrait>(
                         Expr::val(entry.content_type.as_str()),
                         Expr::val(entry.content_id.as_str()),
                         Expr::val(entry.created_at),
-                        version.clone(),
-                    ])
+                ];
+                values.extend(version.iter().take(1 + usize::from(sealed)).cloned());
+                insert
+                    .values(values)
                     .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
             }
             Ok::<_, Error>(insert)
         };
-        let ids = if named {
+        let ids = if sealed {
+            let mut unread: Vec<numbering::Object> = chunk
+                .iter()
+                .map(|e| (e.content_type.clone(), e.content_id.clone()))
+                .filter(|o| !chain.knows(o))
+                .collect();
+            unread.sort();
+            unread.dedup();
+            if !unread.is_empty() {
+                chain.learn(sealed::heads(db, &unread).await?);
+            }
+            let mut names = Vec::with_capacity(2 * chunk.len());
+            for (entry, slot) in chunk.iter().zip(slots) {
+                let object = (entry.content_type.clone(), entry.content_id.clone());
+                let (version, hash) = chain.next(object, |version, previous| {
+                    sealed::link_of(
+                        revision_of(slot),
+                        &entry.actor,
+                        entry.action,
+                        &entry.description,
+                        (&entry.content_type, &entry.content_id),
+                        entry.created_at,
+                        version,
+                        &entry.changes,
+                        previous,
+                    )
+                });
+                names.extend([Expr::val(version), Expr::val(hash)]);
+            }
+            consecutive_ids(db, build(&names)?, chunk.len(), "revy_object_deltas").await?
+        } else if named {
             let before = written.clone();
-            let versions = named_versions(&chunk, &mut written, &HashMap::new(), false);
+            let versions = paired(named_versions(&chunk, &mut written, &HashMap::new(), false));
             let insert = build(&versions)?;
             match consecutive_ids(db, insert, chunk.len(), "revy_object_deltas").await {
                 Err(Error::Db(e)) if numbering::version_taken(&e) => {
@@ -420,7 +462,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
                         .collect();
                     let newest = numbering::newest_versions(db, &objects, true).await?;
                     written = before;
-                    let versions = named_versions(&chunk, &mut written, &newest, true);
+                    let versions = paired(named_versions(&chunk, &mut written, &newest, true));
                     consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas")
                         .await?
                 }
@@ -444,7 +486,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
                 true => HashMap::new(),
                 false => numbering::newest_versions(db, &unknown, false).await?,
             };
-            let versions = named_versions(&chunk, &mut written, &read, false);
+            let versions = paired(named_versions(&chunk, &mut written, &read, false));
             consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas").await?
         };
         let mut rows = Vec::new();
@@ -495,6 +537,15 @@ fn named_versions(
         .collect()
 }
 
+/// Versions laid out as [`write_in_inserts`]'s `build` takes them: two
+/// expressions a row (version, link), the link unused when unsealed.
+fn paired(versions: Vec<Expr>) -> Vec<Expr> {
+    versions
+        .into_iter()
+        .flat_map(|v| [v, Expr::val(Option::<String>::None)])
+        .collect()
+}
+
 /// Runs a multi-row INSERT of `n` rows and returns their ids in the rows'
 /// order (see the module documentation for why they are consecutive).
 async fn consecutive_ids<C: ConnectionTrait>(
@@ -504,7 +555,9 @@ async fn consecutive_ids<C: ConnectionTrait>(
     table: &'static str,
 ) -> Result<Vec<i64>, Error> {
     let backend = db.get_database_backend();
-    if backend == DbBackend::Sqlite {
+    if backend != DbBackend::MySql {
+        // PostgreSQL's sequence hands a multi-row INSERT rising ids, not
+        // always consecutive ones: they are returned too
         insert.returning(Query::returning().column(object_delta::Column::Id));
         let rows = db
             .query_all_raw(backend.build(&insert))

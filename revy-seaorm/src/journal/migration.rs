@@ -23,6 +23,7 @@ use super::{attribute_delta, object_delta, revision, schema, tag};
 ///         vec![
 ///             Box::new(revy_seaorm::migration::Migration),
 ///             Box::new(revy_seaorm::migration::ObjectVersions),
+///             Box::new(revy_seaorm::migration::ObjectHashes),
 ///         ]
 ///     }
 /// }
@@ -103,6 +104,29 @@ impl MigrationName for ObjectVersions {
 impl MigrationTrait for ObjectVersions {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(schema::add_versions(manager.get_connection()).await?)
+    }
+
+    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(())
+    }
+}
+
+/// Adds the `hash` and `seal` columns of tamper evidence (see
+/// [`tamper`](crate::tamper)) to a journal created before they existed;
+/// a no-op on a journal that has them. `down` keeps the columns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ObjectHashes;
+
+impl MigrationName for ObjectHashes {
+    fn name(&self) -> &str {
+        "m20261201_000001_revy_object_hashes"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ObjectHashes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        Ok(schema::add_hashes(manager.get_connection()).await?)
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {

@@ -13,6 +13,7 @@ mod recordset;
 pub mod revision;
 pub(crate) mod rows;
 pub(crate) mod schema;
+pub(crate) mod sealed;
 pub mod tag;
 pub(crate) mod write;
 

@@ -26,6 +26,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr, IdenStatic};
 
 use super::object_delta;
+use super::rows::Head;
 use crate::Error;
 
 /// The name of MySQL's unique index of versions.
@@ -47,6 +48,23 @@ pub(crate) async fn newest_versions<C: ConnectionTrait>(
     objects: &[Object],
     locked: bool,
 ) -> Result<HashMap<Object, i64>, Error> {
+    Ok(newest_heads(db, objects, locked, false)
+        .await?
+        .into_iter()
+        .map(|(o, h)| (o, h.version))
+        .collect())
+}
+
+/// The newest delta of each of `objects` the journal has, with its chain
+/// link when `links` (objects it has none of are left out). `locked` as
+/// in [`newest_versions`]; a locked read of links reads twice (the
+/// versions, then their rows, both locking reads).
+pub(crate) async fn newest_heads<C: ConnectionTrait>(
+    db: &C,
+    objects: &[Object],
+    locked: bool,
+    links: bool,
+) -> Result<HashMap<Object, Head>, Error> {
     use object_delta::Column as O;
     let mut out = HashMap::new();
     // 2 parameters an object: far under every limit
@@ -83,20 +101,66 @@ pub(crate) async fn newest_versions<C: ConnectionTrait>(
                 .columns([O::ContentType, O::ContentId, O::Version])
                 .from(object_delta::Entity)
                 .and_where(Expr::col(O::Id).in_subquery(newest));
+            if links {
+                select.column(O::Hash);
+            }
         }
         let rows = db
             .query_all_raw(db.get_database_backend().build(&select))
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let mut found = Vec::with_capacity(rows.len());
         for row in rows {
-            out.insert(
-                (
-                    row.try_get::<String>("", O::ContentType.as_str())?,
-                    row.try_get::<String>("", O::ContentId.as_str())?,
-                ),
-                row.try_get::<i64>("", O::Version.as_str())?,
+            let object = (
+                row.try_get::<String>("", O::ContentType.as_str())?,
+                row.try_get::<String>("", O::ContentId.as_str())?,
             );
+            let version = row.try_get::<i64>("", O::Version.as_str())?;
+            let hash = match links && !locked {
+                true => row.try_get::<Option<String>>("", O::Hash.as_str())?,
+                false => None,
+            };
+            found.push((object, Head { version, hash }));
         }
+        if links && locked && !found.is_empty() {
+            // the rows of those versions, read current too
+            let select = Query::select()
+                .columns([O::ContentType, O::ContentId, O::Hash])
+                .from(object_delta::Entity)
+                .and_where(
+                    Expr::tuple([
+                        Expr::col(O::Version),
+                        Expr::col(O::ContentType),
+                        Expr::col(O::ContentId),
+                    ])
+                    .in_tuples(
+                        found
+                            .iter()
+                            .map(|((t, i), h)| (h.version, t.clone(), i.clone()))
+                            .collect::<Vec<_>>(),
+                    ),
+                )
+                .lock_shared()
+                .to_owned();
+            let mut hashes = HashMap::new();
+            for row in db
+                .query_all_raw(db.get_database_backend().build(&select))
+                .await
+                .map_err(|e| Error::from_journal("revy_object_deltas", e))?
+            {
+                hashes.insert(
+                    (
+                        row.try_get::<String>("", O::ContentType.as_str())?,
+                        row.try_get::<String>("", O::ContentId.as_str())?,
+                    ),
+                    row.try_get::<Option<String>>("", O::Hash.as_str())?,
+                );
+            }
+            for (object, head) in &mut found {
+                head.hash = hashes.remove(object).flatten();
+            }
+        }
+        out.extend(found);
     }
     Ok(out)
 }

@@ -45,6 +45,15 @@ pub struct Model {
     /// The object's version after this delta: 1 at its first delta, one
     /// more at each later one, continuing after a delete and a restore.
     pub version: i64,
+    /// The link of the object's hash chain this delta ends (tamper
+    /// evidence, see [`tamper`](crate::tamper)); `None` when it was
+    /// written with tamper evidence off.
+    pub hash: Option<String>,
+    /// On a checkpoint written by [`prune`](crate::prune()), the hash of its
+    /// own fields, attribute deltas and [`hash`](Self::hash): a checkpoint
+    /// keeps the chain link of the delta it replaced, so that the deltas
+    /// after it still verify.
+    pub seal: Option<String>,
 }
 
 /// Relations of an object delta.

@@ -24,7 +24,8 @@ use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
 use super::rows::{
-    AttributeChange, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_version_sql,
+    AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link_sql,
+    newest_version_sql,
 };
 use super::{attribute_delta, object_delta};
 
@@ -72,6 +73,47 @@ pub(crate) fn record(
         postgres: backend == DbBackend::Postgres,
         rows,
         checked: delta.after_version.is_some(),
+        sealed: false,
+    };
+    Statement::from_sql_and_values(backend, &*sql(shape), values)
+}
+
+/// [`record`] with tamper evidence on: the delta is written only when the
+/// object's newest delta is `head` (its version `?9`, its link `?10`, `''`
+/// for none), as version `?9 + 1` with link `hash` (`?11`); otherwise the
+/// statement writes nothing and reports no rows.
+pub(crate) fn record_sealed(
+    backend: DbBackend,
+    delta: &NewObjectDelta<'_>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    head: &Head,
+    hash: &str,
+    changes: &[AttributeChange],
+) -> Statement {
+    let (actor_type, actor_id) = actor_columns(delta.actor);
+    let rows = changes.len();
+    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + 3 + rows * ROW_PARAMS);
+    values.extend([
+        delta.revision_id.into(),
+        actor_type.into(),
+        actor_id.into(),
+        delta.action.as_str().into(),
+        delta.description.into(),
+        delta.content_type.into(),
+        delta.content_id.into(),
+        created_at.into(),
+        head.version.into(),
+        head.hash.clone().unwrap_or_default().into(),
+        hash.into(),
+    ]);
+    for change in changes {
+        values.extend(change.clone().into_own_values());
+    }
+    let shape = Shape {
+        postgres: backend == DbBackend::Postgres,
+        rows,
+        checked: true,
+        sealed: true,
     };
     Statement::from_sql_and_values(backend, &*sql(shape), values)
 }
@@ -82,6 +124,8 @@ struct Shape {
     postgres: bool,
     rows: usize,
     checked: bool,
+    /// Tamper evidence: the link is checked (`?10`) and written (`?11`).
+    sealed: bool,
 }
 
 /// The SQL of a shape, built once for up to 256 rows.
@@ -114,20 +158,36 @@ fn build(shape: Shape) -> String {
         postgres,
         rows,
         checked,
+        sealed,
     } = shape;
     let p = if postgres { '$' } else { '?' };
-    let object_params = OBJECT_PARAMS + usize::from(checked);
+    let object_params = OBJECT_PARAMS + usize::from(checked) + 2 * usize::from(sealed);
     // the version is read in the statement that writes the delta (see
     // `rows::next_version`); a required version makes the insert conditional
-    let mut object_insert = format!(
-        "INSERT INTO {} ({}) SELECT {}, \"v\".\"version\" + 1 FROM (SELECT {} AS \"version\") AS \"v\"",
-        quoted(object_delta::Entity.table_name()),
-        list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
-        list((1..=OBJECT_PARAMS).map(|i| format!("{p}{i}"))),
-        newest_version_sql(&format!("{p}6"), &format!("{p}7")),
-    );
+    let (ct, ci) = (format!("{p}6"), format!("{p}7"));
+    let mut object_insert = match sealed {
+        false => format!(
+            "INSERT INTO {} ({}) SELECT {}, \"v\".\"version\" + 1 FROM (SELECT {} AS \"version\") AS \"v\"",
+            quoted(object_delta::Entity.table_name()),
+            list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
+            list((1..=OBJECT_PARAMS).map(|i| format!("{p}{i}"))),
+            newest_version_sql(&ct, &ci),
+        ),
+        true => format!(
+            "INSERT INTO {} ({}, \"hash\") SELECT {}, \"v\".\"version\" + 1, {p}11 \
+             FROM (SELECT {} AS \"version\", {} AS \"hash\") AS \"v\"",
+            quoted(object_delta::Entity.table_name()),
+            list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
+            list((1..=OBJECT_PARAMS).map(|i| format!("{p}{i}"))),
+            newest_version_sql(&ct, &ci),
+            newest_link_sql(&ct, &ci),
+        ),
+    };
     if checked {
         let _ = write!(object_insert, " WHERE \"v\".\"version\" = {p}9");
+    }
+    if sealed {
+        let _ = write!(object_insert, " AND \"v\".\"hash\" = {p}10");
     }
     enum Fill {
         Parent,
@@ -223,7 +283,24 @@ mod tests {
             postgres,
             rows,
             checked,
+            sealed: false,
         }
+    }
+
+    #[test]
+    fn a_sealed_write_checks_the_link_and_writes_its_own() {
+        let sql = build(Shape {
+            postgres: false,
+            rows: 1,
+            checked: true,
+            sealed: true,
+        });
+        assert!(sql.contains("\"version\" + 1, ?11 FROM"), "{sql}");
+        assert!(
+            sql.contains("WHERE \"v\".\"version\" = ?9 AND \"v\".\"hash\" = ?10;"),
+            "{sql}"
+        );
+        assert!(sql.contains("(0, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"), "{sql}");
     }
 
     #[test]

@@ -48,6 +48,34 @@ pub(crate) fn next_version(content_type: Expr, content_id: Expr, step: i64) -> E
     .add(step)
 }
 
+/// The chain link of an object's newest delta, `''` when it has none (no
+/// delta, or one written with tamper evidence off): what a sealed write
+/// requires of the object (see [`tamper`](crate::tamper)).
+pub(crate) fn newest_link(content_type: Expr, content_id: Expr) -> Expr {
+    use object_delta::Column as O;
+    let newest = Query::select()
+        .column(O::Hash)
+        .from(object_delta::Entity)
+        .and_where(Expr::col(O::ContentType).eq(content_type))
+        .and_where(Expr::col(O::ContentId).eq(content_id))
+        .order_by(O::Id, Order::Desc)
+        .limit(1)
+        .to_owned();
+    Expr::expr(Func::coalesce([
+        Expr::SubQuery(None, Box::new(newest.into())),
+        Expr::val(""),
+    ]))
+}
+
+/// [`newest_link`] as SQL text, like [`newest_version_sql`].
+pub(crate) fn newest_link_sql(content_type: &str, content_id: &str) -> String {
+    format!(
+        "COALESCE((SELECT \"revy_prev\".\"hash\" FROM \"revy_object_deltas\" AS \"revy_prev\" \
+         WHERE \"revy_prev\".\"content_type\" = {content_type} AND \"revy_prev\".\"content_id\" = {content_id} \
+         ORDER BY \"revy_prev\".\"id\" DESC LIMIT 1), '')"
+    )
+}
+
 /// [`next_version`] as SQL text for the statements revy writes by hand
 /// (PostgreSQL and SQLite quoting), without the step: `content_type` and
 /// `content_id` are SQL expressions (parameters or column references).
@@ -167,6 +195,17 @@ pub(crate) struct NewObjectDelta<'a> {
     /// The object's newest version as the writer read it (`None`: none, or
     /// not read). MySQL numbers the delta from it (see `write::record`).
     pub known_version: Option<i64>,
+    /// The object's newest delta as one read saw it, version and link
+    /// together (`None`: not read): what a sealed write chains to (see
+    /// [`tamper`](crate::tamper)).
+    pub known_head: Option<Head>,
+}
+
+/// An object's newest delta: its version (0: none) and chain link.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Head {
+    pub version: i64,
+    pub hash: Option<String>,
 }
 
 /// Object deltas of one action by one actor, for many rows of one table.

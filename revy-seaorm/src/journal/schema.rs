@@ -25,7 +25,51 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     for statement in statements(db.get_database_backend()) {
         db.execute_raw(statement).await?;
     }
-    add_versions(db).await
+    add_versions(db).await?;
+    add_hashes(db).await
+}
+
+/// Characters of a hash: SHA-256 in lowercase hex.
+const HASH_LEN: u32 = 64;
+
+/// Whether `revy_object_deltas` has `column`.
+async fn has_column<C: ConnectionTrait>(db: &C, column: &str) -> Result<bool, Error> {
+    let backend = db.get_database_backend();
+    let probe = match backend {
+        DbBackend::Sqlite => {
+            "SELECT 1 FROM pragma_table_info('revy_object_deltas') WHERE name = ?"
+        }
+        DbBackend::MySql => {
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
+             AND table_name = 'revy_object_deltas' AND column_name = ?"
+        }
+        _ => {
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = 'revy_object_deltas' AND column_name = $1"
+        }
+    };
+    Ok(db
+        .query_one_raw(Statement::from_sql_and_values(backend, probe, [column.into()]))
+        .await?
+        .is_some())
+}
+
+/// Gives a journal created before tamper evidence existed its `hash` and
+/// `seal` columns, empty: its deltas count as unsealed (see
+/// [`verify`](crate::verify())). Does nothing when the columns are there.
+pub(crate) async fn add_hashes<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    let backend = db.get_database_backend();
+    for column in [object_delta::Column::Hash, object_delta::Column::Seal] {
+        if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
+            continue;
+        }
+        let add = Table::alter()
+            .table(object_delta::Entity)
+            .add_column(ColumnDef::new(column).string_len(HASH_LEN).null())
+            .to_owned();
+        db.execute_raw(backend.build(&add)).await?;
+    }
+    Ok(())
 }
 
 /// Gives a journal created before object versions existed its `version`
@@ -185,6 +229,8 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         )
         .col(created_at(C::CreatedAt, backend))
         .col(ColumnDef::new(C::Version).big_integer().not_null())
+        .col(ColumnDef::new(C::Hash).string_len(HASH_LEN).null())
+        .col(ColumnDef::new(C::Seal).string_len(HASH_LEN).null())
         .foreign_key(
             ForeignKey::create()
                 .name("fk_revy_object_deltas_revision")

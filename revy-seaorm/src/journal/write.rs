@@ -92,7 +92,7 @@ fn names_missing_revision(e: &Error) -> bool {
 
 // Rows per INSERT of attribute deltas: 12 parameters a row stays under
 // every backend's limit on bound parameters (SQLite's 32766 is the lowest).
-const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 2500;
+pub(crate) const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 2500;
 
 /// What the attribute deltas of one object delta have in common.
 pub(crate) struct Parent<'a> {
@@ -181,6 +181,9 @@ pub(crate) async fn record<C: ConnectionTrait>(
 ) -> Result<Outcome, Error> {
     let changes = changes.into_inner();
     let created_at = now();
+    if crate::tamper::is_enabled() {
+        return super::sealed::record(db, delta, changes, created_at).await;
+    }
     let backend = db.get_database_backend();
     if !changes.is_empty()
         && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
@@ -321,7 +324,7 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
 }
 
 /// A failed write of both journal tables, naming the one the database named.
-fn journal_error(e: DbErr) -> Error {
+pub(crate) fn journal_error(e: DbErr) -> Error {
     let table = if e.to_string().contains("revy_attribute_deltas") {
         "revy_attribute_deltas"
     } else {

@@ -13,6 +13,7 @@ use sea_orm::{
 
 use super::PruneReport;
 use crate::Error;
+use crate::tamper::{DeltaFields, Encoder};
 use crate::export;
 use crate::journal::batch::baseline_changes;
 use crate::journal::write::{self, Parent, attribute_row, insert_attributes};
@@ -242,7 +243,25 @@ async fn apply<C: ConnectionTrait>(
         }
     };
     // the newest old delta becomes the checkpoint: its id and time place
-    // it after nothing that remains and before everything kept
+    // it after nothing that remains and before everything kept; it keeps
+    // the delta's version and chain link, so the deltas after it still
+    // verify, and its own contents are sealed (see `tamper`)
+    let changes = baseline_changes(state);
+    let fields = DeltaFields {
+        revision_id,
+        actor_type: None,
+        actor_id: None,
+        action: action.as_str(),
+        description: "",
+        content_type,
+        content_id,
+        created_at: last.created_at,
+        version: last.version,
+    };
+    let mut seal = Encoder::new(&fields);
+    for change in &changes {
+        seal.change(&fields, change);
+    }
     object_delta::Entity::update_many()
         .set(object_delta::ActiveModel {
             revision_id: Set(revision_id),
@@ -250,6 +269,7 @@ async fn apply<C: ConnectionTrait>(
             actor_id: Set(None),
             action: Set(action),
             description: Set(String::new()),
+            seal: Set(Some(seal.seal(last.hash.as_deref()))),
             ..Default::default()
         })
         .filter(object_delta::Column::Id.eq(last.id))
@@ -263,13 +283,7 @@ async fn apply<C: ConnectionTrait>(
         content_id,
         created_at: last.created_at,
     };
-    insert_attributes(
-        txn,
-        baseline_changes(state)
-            .into_iter()
-            .map(|c| attribute_row(&parent, c)),
-    )
-    .await?;
+    insert_attributes(txn, changes.into_iter().map(|c| attribute_row(&parent, c))).await?;
     report.checkpoints += 1;
     Ok(())
 }

@@ -130,7 +130,7 @@ async fn step(db: &DatabaseConnection, rng: &mut Rng, rows: &mut Rows, n: usize)
 }
 
 /// A moment strictly between the journal rows written before and after it.
-pub(super) async fn moment() -> DateTime<Utc> {
+pub(crate) async fn moment() -> DateTime<Utc> {
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let at = Utc::now();
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
@@ -138,7 +138,7 @@ pub(super) async fn moment() -> DateTime<Utc> {
 }
 
 /// `steps` random steps, then the cut, then `steps` more.
-pub(super) async fn random_history(
+pub(crate) async fn random_history(
     db: &DatabaseConnection,
     seed: u64,
     steps: usize,
@@ -156,7 +156,7 @@ pub(super) async fn random_history(
 }
 
 /// Every object delta of accounts with its snapshot, by id.
-pub(super) async fn snapshots(db: &DatabaseConnection) -> BTreeMap<i64, Option<account::Model>> {
+pub(crate) async fn snapshots(db: &DatabaseConnection) -> BTreeMap<i64, Option<account::Model>> {
     use revy::prelude::*;
     object_delta::Entity::find()
         .filter(object_delta::Column::ContentType.eq("accounts"))
@@ -171,7 +171,7 @@ pub(super) async fn snapshots(db: &DatabaseConnection) -> BTreeMap<i64, Option<a
 
 /// What anyone can ask about times at or after `cut`: `as_of` every key at
 /// `cut`, at each delta's time and later, and each key's history since `cut`.
-pub(super) async fn answers_since(
+pub(crate) async fn answers_since(
     db: &DatabaseConnection,
     cut: DateTime<Utc>,
     keys: &[i32],
@@ -200,7 +200,7 @@ pub(super) async fn answers_since(
     out
 }
 
-pub(super) async fn keys(db: &DatabaseConnection) -> Vec<i32> {
+pub(crate) async fn keys(db: &DatabaseConnection) -> Vec<i32> {
     let mut keys: Vec<i32> = object_delta::Entity::find()
         .filter(object_delta::Column::ContentType.eq("accounts"))
         .all(db)
@@ -217,7 +217,7 @@ pub(super) async fn keys(db: &DatabaseConnection) -> Vec<i32> {
 /// The journal as rows, without the ids that differ between two equal
 /// prunes (attribute deltas' and revisions' own ids): object deltas with
 /// their revision's description and meta, attribute deltas in id order.
-pub(super) async fn journal(db: &DatabaseConnection) -> Vec<String> {
+pub(crate) async fn journal(db: &DatabaseConnection) -> Vec<String> {
     let revisions: BTreeMap<i64, revision::Model> = revision::Entity::find()
         .all(db)
         .await

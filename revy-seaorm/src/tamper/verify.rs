@@ -1,0 +1,325 @@
+//! Walking the journal's hash chains.
+
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sha2::{Digest, Sha256};
+
+use super::chain::{DeltaFields, Encoder};
+use crate::Error;
+use crate::journal::{attribute_delta, object_delta};
+
+/// Object deltas [`verify`] reads per query.
+pub const VERIFY_CHUNK_SIZE: u64 = 1_000;
+
+/// What is wrong with the journal entry [`Error::Tampered`] names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// Its fields or its attribute deltas are not what its hash covers.
+    Altered,
+    /// Deltas before it are missing: its version is `version` where
+    /// `expected` was (a first delta that is neither version 1 nor a
+    /// checkpoint expects 1).
+    Missing {
+        /// The version the entry holds.
+        version: i64,
+        /// The version the object's chain expects there.
+        expected: i64,
+    },
+    /// The object's deltas are not in the order of their versions: this
+    /// one holds `version` where `expected` was, and a later one holds
+    /// `expected`.
+    OutOfOrder {
+        /// The version the entry holds.
+        version: i64,
+        /// The version the object's chain expects there.
+        expected: i64,
+    },
+    /// It was added outside revy: no link where the object's chain has
+    /// begun, a version the chain already has, a checkpoint after the
+    /// chain's start, or attribute deltas of an object delta that does not
+    /// exist.
+    Inserted,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Altered => f.write_str("was altered: its hash does not match its contents"),
+            Finding::Missing { version, expected } => write!(
+                f,
+                "has version {version} where {expected} was expected: deltas before it were removed"
+            ),
+            Finding::OutOfOrder { version, expected } => write!(
+                f,
+                "has version {version} where {expected} was expected, and a later delta has {expected}: deltas were reordered"
+            ),
+            Finding::Inserted => f.write_str("was inserted outside revy"),
+        }
+    }
+}
+
+/// What [`verify`] checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// Objects (rows of tracked tables, live or deleted) in the journal.
+    pub objects: u64,
+    /// Object deltas read.
+    pub object_deltas: u64,
+    /// Attribute deltas read.
+    pub attribute_deltas: u64,
+    /// Object deltas whose hash was checked.
+    pub sealed: u64,
+    /// Object deltas written with tamper evidence off, before their
+    /// object's chain began: counted, not checked.
+    pub unsealed: u64,
+    /// Checkpoints (see [`prune`](crate::prune())) whose seal was checked.
+    pub checkpoints: u64,
+    /// SHA-256 (hex) over each object's newest link, in the walk's order:
+    /// a digest of the journal's chain heads, to store outside the
+    /// database (see [`tamper`](crate::tamper)).
+    pub root: String,
+}
+
+/// Walks every object's hash chain, [`VERIFY_CHUNK_SIZE`] object deltas a
+/// query, and returns what it checked, or [`Error::Tampered`] naming the
+/// first entry that is not as revy wrote it. Reads only; memory holds one
+/// chunk.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
+///
+/// revy_seaorm::tamper::enable();
+/// Context::new()
+///     .scope(async {
+///         user::ActiveModel { id: Set(1), name: Set("Ann".into()), email: Set(None) }
+///             .insert(&db)
+///             .await
+///     })
+///     .await?;
+/// assert_eq!(revy_seaorm::verify(&db).await?.sealed, 1);
+///
+/// // an edit made outside revy
+/// db.execute_unprepared("UPDATE revy_attribute_deltas SET new_value = '\"Eve\"' WHERE field_name = 'name'")
+///     .await?;
+/// let err = revy_seaorm::verify(&db).await.unwrap_err();
+/// assert!(matches!(
+///     err,
+///     revy_seaorm::Error::Tampered { finding: revy_seaorm::tamper::Finding::Altered, .. }
+/// ));
+/// # Ok(()) }
+/// ```
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verified, Error> {
+    verify_in_chunks(db, VERIFY_CHUNK_SIZE).await
+}
+
+/// [`verify`], `chunk` object deltas a query.
+pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<Verified, Error> {
+    use object_delta::Column as O;
+    let chunk = std::cmp::max(chunk, 1);
+    let mut report = Verified::default();
+    let mut walk = Walk::default();
+    let mut heads = Sha256::new();
+    let mut after: Option<(String, String, i64)> = None;
+    loop {
+        let mut page = object_delta::Entity::find()
+            .order_by_asc(O::ContentType)
+            .order_by_asc(O::ContentId)
+            .order_by_asc(O::Id)
+            .limit(chunk);
+        if let Some((t, c, id)) = &after {
+            page = page.filter(
+                Expr::col(O::ContentType).gt(t.as_str()).or(Expr::col(O::ContentType)
+                    .eq(t.as_str())
+                    .and(
+                        Expr::col(O::ContentId).gt(c.as_str()).or(Expr::col(O::ContentId)
+                            .eq(c.as_str())
+                            .and(Expr::col(O::Id).gt(*id))),
+                    )),
+            );
+        }
+        let deltas = page
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let Some(last) = deltas.last() else {
+            break;
+        };
+        after = Some((last.content_type.clone(), last.content_id.clone(), last.id));
+        let mut attributes: HashMap<i64, Vec<attribute_delta::Model>> = HashMap::new();
+        for row in attribute_delta::Entity::find()
+            .filter(attribute_delta::Column::ObjectDeltaId.is_in(deltas.iter().map(|d| d.id)))
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?
+        {
+            report.attribute_deltas += 1;
+            attributes.entry(row.object_delta_id).or_default().push(row);
+        }
+        for delta in &deltas {
+            if walk.object.as_ref().is_none_or(|(t, c)| {
+                *t != delta.content_type || *c != delta.content_id
+            }) {
+                walk.close(&mut heads);
+                walk = Walk {
+                    object: Some((delta.content_type.clone(), delta.content_id.clone())),
+                    ..Walk::default()
+                };
+                report.objects += 1;
+            }
+            report.object_deltas += 1;
+            let rows = attributes.remove(&delta.id).unwrap_or_default();
+            if let Err(finding) = walk.step(delta, &rows, &mut report) {
+                let finding = match finding {
+                    Finding::Missing { version, expected }
+                        if later_has(db, delta, expected).await? =>
+                    {
+                        Finding::OutOfOrder { version, expected }
+                    }
+                    other => other,
+                };
+                return Err(Error::Tampered {
+                    content_type: delta.content_type.clone(),
+                    content_id: delta.content_id.clone(),
+                    object_delta_id: delta.id,
+                    finding,
+                });
+            }
+        }
+    }
+    walk.close(&mut heads);
+    if let Some((object_delta_id, content_type, content_id)) = orphan(db).await? {
+        return Err(Error::Tampered {
+            content_type,
+            content_id,
+            object_delta_id,
+            finding: Finding::Inserted,
+        });
+    }
+    report.root = super::chain::hex_of(&heads.finalize());
+    Ok(report)
+}
+
+/// One object's chain as the walk has read it so far.
+#[derive(Default)]
+struct Walk {
+    object: Option<(String, String)>,
+    /// The version and link of the object's delta read last.
+    previous: Option<(i64, Option<String>)>,
+    /// Whether the chain has begun (a delta with a link was read).
+    begun: bool,
+}
+
+impl Walk {
+    fn step(
+        &mut self,
+        delta: &object_delta::Model,
+        rows: &[attribute_delta::Model],
+        report: &mut Verified,
+    ) -> Result<(), Finding> {
+        let encode = || {
+            let mut encoder = Encoder::new(&DeltaFields::of(delta));
+            for row in rows {
+                encoder.row(row);
+            }
+            encoder
+        };
+        let expected = self.previous.as_ref().map_or(1, |(v, _)| v + 1);
+        if let Some(seal) = &delta.seal {
+            // a checkpoint starts its object's chain, with the link of the
+            // delta it replaced
+            if self.previous.is_some() {
+                return Err(Finding::Inserted);
+            }
+            if encode().seal(delta.hash.as_deref()) != *seal {
+                return Err(Finding::Altered);
+            }
+            report.checkpoints += 1;
+            self.begun = true;
+        } else if let Some(hash) = &delta.hash {
+            if delta.version != expected {
+                return Err(version_finding(delta.version, expected));
+            }
+            let previous = self.previous.as_ref().and_then(|(_, h)| h.as_deref());
+            if encode().link(previous) != *hash {
+                return Err(Finding::Altered);
+            }
+            report.sealed += 1;
+            self.begun = true;
+        } else {
+            if self.begun {
+                return Err(Finding::Inserted);
+            }
+            report.unsealed += 1;
+        }
+        self.previous = Some((delta.version, delta.hash.clone()));
+        Ok(())
+    }
+
+    /// Adds the object's newest link to the heads' digest.
+    fn close(&self, heads: &mut Sha256) {
+        let (Some((t, c)), Some((version, hash))) = (&self.object, &self.previous) else {
+            return;
+        };
+        for part in [t.as_str(), c.as_str(), &version.to_string(), hash.as_deref().unwrap_or("")] {
+            heads.update((part.len() as u64).to_be_bytes());
+            heads.update(part.as_bytes());
+        }
+    }
+}
+
+fn version_finding(version: i64, expected: i64) -> Finding {
+    if version > expected {
+        Finding::Missing { version, expected }
+    } else {
+        Finding::Inserted
+    }
+}
+
+/// Whether a later delta of `delta`'s object holds `version` (a gap that
+/// is a reordering, not a removal).
+async fn later_has<C: ConnectionTrait>(
+    db: &C,
+    delta: &object_delta::Model,
+    version: i64,
+) -> Result<bool, Error> {
+    use object_delta::Column as O;
+    Ok(object_delta::Entity::find()
+        .filter(O::ContentType.eq(delta.content_type.as_str()))
+        .filter(O::ContentId.eq(delta.content_id.as_str()))
+        .filter(O::Id.gt(delta.id))
+        .filter(O::Version.eq(version))
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?
+        .is_some())
+}
+
+/// An attribute delta whose object delta does not exist: its object delta
+/// id, table and key.
+async fn orphan<C: ConnectionTrait>(db: &C) -> Result<Option<(i64, String, String)>, Error> {
+    use attribute_delta::Column as A;
+    let parent = Query::select()
+        .expr(Expr::val(1))
+        .from(object_delta::Entity)
+        .and_where(
+            Expr::col((object_delta::Entity, object_delta::Column::Id))
+                .equals((attribute_delta::Entity, A::ObjectDeltaId)),
+        )
+        .to_owned();
+    let found: Option<(i64, String, String)> = attribute_delta::Entity::find()
+        .select_only()
+        .columns([A::ObjectDeltaId, A::ContentType, A::ContentId])
+        .filter(Expr::exists(parent).not())
+        .limit(1)
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    Ok(found)
+}

@@ -1,0 +1,388 @@
+//! Issue 14: tamper evidence. Every writer seals what it writes, `verify`
+//! passes on an untouched journal (also after a prune, and after an export
+//! is imported), and names each kind of edit made outside revy.
+
+use revy::entity::{attribute_delta, object_delta};
+use revy::tamper::Finding;
+use revy::{Context, Error, Verified};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+
+use crate::common::TestDb;
+use crate::common::entities::account;
+use crate::prune::fixture::random_history;
+use crate::prune::fresh_journal;
+
+async fn sealed<F: std::future::Future>(work: F) -> F::Output {
+    revy::tamper::scope(true, work).await
+}
+
+async fn verified(db: &DatabaseConnection) -> Verified {
+    match revy::verify(db).await {
+        Ok(v) => v,
+        Err(e) => panic!("verify: {e}"),
+    }
+}
+
+/// `verify`'s finding: the object delta it names and what it says.
+async fn finding(db: &DatabaseConnection) -> (i64, Finding) {
+    match revy::verify(db).await {
+        Err(Error::Tampered {
+            object_delta_id,
+            finding,
+            ..
+        }) => (object_delta_id, finding),
+        other => panic!("expected a finding, got {other:?}"),
+    }
+}
+
+async fn deltas_of(db: &DatabaseConnection, id: i32) -> Vec<object_delta::Model> {
+    object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq("accounts"))
+        .filter(object_delta::Column::ContentId.eq(id.to_string()))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+fn account(id: i32, code: &str) -> account::ActiveModel {
+    account::ActiveModel {
+        id: Set(id),
+        code: Set(code.into()),
+        name: Set(None),
+        is_active: Set(true),
+        balance: Set(0),
+    }
+}
+
+async fn set_code<C: ConnectionTrait>(db: &C, id: i32, code: &str) -> Result<(), DbErr> {
+    let mut am = account::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .unwrap()
+        .into_active_model();
+    am.code = Set(code.into());
+    am.update(db).await.map(|_| ())
+}
+
+/// Every path that writes the journal, sealed: per-row hooks (creates,
+/// updates, deletes, restores, baselines), bulk writes, a queued
+/// transaction, a save at a version; then a prune and an import.
+async fn every_writer_seals_what_it_writes(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    sealed(async {
+        random_history(db, 11, 24).await;
+        let ids: Vec<i32> = (500..506).collect();
+        revy::insert_many::<account::Entity>(ids.iter().map(|&i| account(i, "bulk")))
+            .chunk_size(4)
+            .exec(db)
+            .await
+            .unwrap();
+        revy::update_many::<account::Entity>()
+            .col_expr(account::Column::Balance, Expr::col(account::Column::Balance).add(5))
+            .filter(account::Column::Id.is_in(ids.clone()))
+            .chunk_size(4)
+            .exec(db)
+            .await
+            .unwrap();
+        revy::delete_many::<account::Entity>()
+            .filter(account::Column::Id.is_in([500, 501]))
+            .exec(db)
+            .await
+            .unwrap();
+        Context::new()
+            .scope(revy::transaction(db, |txn| {
+                Box::pin(async move {
+                    account(600, "queued").insert(txn).await?;
+                    set_code(txn, 600, "q2").await?;
+                    set_code(txn, 502, "q3").await?;
+                    set_code(txn, 600, "q4").await?;
+                    Ok::<_, DbErr>(())
+                })
+            }))
+            .await
+            .unwrap();
+        let v = revy::version_of::<account::Entity, _>(db, 502).await.unwrap().unwrap();
+        let mut am = account::Entity::find_by_id(502).one(db).await.unwrap().unwrap().into_active_model();
+        am.code = Set("at version".into());
+        Context::new()
+            .scope(revy::update_at_version(db, am, v))
+            .await
+            .unwrap();
+    })
+    .await;
+    let all = object_delta::Entity::find().count(db).await.unwrap();
+    let v = verified(db).await;
+    assert_eq!(v.object_deltas, all);
+    assert_eq!((v.sealed, v.unsealed, v.checkpoints), (all, 0, 0), "{v:?}");
+    assert!(v.attribute_deltas > 0 && v.root.len() == 64, "{v:?}");
+    let unhashed = object_delta::Entity::find()
+        .filter(object_delta::Column::Hash.is_null())
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(unhashed, 0);
+
+    // a prune folds old history into sealed checkpoints: still verifies
+    let mut export = Vec::new();
+    let report = sealed(revy::prune().keep_last(2).chunk_size(3).export(&mut export).exec(db))
+        .await
+        .unwrap();
+    assert!(report.checkpoints > 0, "{report:?}");
+    let after = verified(db).await;
+    assert_eq!(after.checkpoints, report.checkpoints, "{after:?}");
+    assert_eq!(after.unsealed, 0);
+    assert_eq!(after.root, v.root, "a prune keeps every chain's newest link");
+
+    // tracked writes after the prune chain on from the checkpoints
+    sealed(Context::new().scope(set_code(db, 502, "after prune")))
+        .await
+        .unwrap();
+    verified(db).await;
+
+    // what the prune removed, imported into an empty journal, verifies
+    fresh_journal(db).await;
+    revy::import(db, export.as_slice()).await.unwrap();
+    let imported = verified(db).await;
+    assert_eq!(imported.object_deltas, report.object_deltas_pruned);
+    assert_eq!(imported.sealed, imported.object_deltas);
+}
+
+/// Four kinds of edits outside revy, each named by `verify`, and the
+/// journal verifies again once each is undone.
+async fn verify_names_each_edit(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    sealed(async {
+        for id in 1..=3 {
+            Context::new()
+                .scope(account(id, "a").insert(db))
+                .await
+                .unwrap();
+            for code in ["b", "c", "d"] {
+                Context::new().scope(set_code(db, id, code)).await.unwrap();
+            }
+        }
+    })
+    .await;
+    verified(db).await;
+    let one = deltas_of(db, 1).await;
+    assert_eq!(one.iter().map(|d| d.version).collect::<Vec<_>>(), [1, 2, 3, 4]);
+
+    // 1. a changed value
+    let value = |v: &str| {
+        attribute_delta::Entity::update_many()
+            .col_expr(attribute_delta::Column::NewValue, Expr::val(serde_json::json!(v)))
+            .filter(attribute_delta::Column::ObjectDeltaId.eq(one[2].id))
+            .filter(attribute_delta::Column::FieldName.eq("code"))
+            .exec(db)
+    };
+    value("forged").await.unwrap();
+    assert_eq!(finding(db).await, (one[2].id, Finding::Altered));
+    value("c").await.unwrap();
+    verified(db).await;
+
+    // ... and a changed actor on the object delta itself
+    let actor = |a: Option<&str>| {
+        object_delta::Entity::update_many()
+            .col_expr(object_delta::Column::ActorId, Expr::val(a.map(str::to_owned)))
+            .filter(object_delta::Column::Id.eq(one[1].id))
+            .exec(db)
+    };
+    actor(Some("mallory")).await.unwrap();
+    assert_eq!(finding(db).await, (one[1].id, Finding::Altered));
+    actor(one[1].actor_id.as_deref()).await.unwrap();
+    verified(db).await;
+
+    // 2. two deltas swapped in order (their versions exchanged)
+    let two = deltas_of(db, 2).await;
+    let version = |id: i64, v: i64| {
+        object_delta::Entity::update_many()
+            .col_expr(object_delta::Column::Version, Expr::val(v))
+            .filter(object_delta::Column::Id.eq(id))
+            .exec(db)
+    };
+    // MySQL's unique index of versions: through a free number
+    version(two[1].id, 100).await.unwrap();
+    version(two[2].id, 2).await.unwrap();
+    version(two[1].id, 3).await.unwrap();
+    assert_eq!(
+        finding(db).await,
+        (two[1].id, Finding::OutOfOrder { version: 3, expected: 2 })
+    );
+    version(two[1].id, 100).await.unwrap();
+    version(two[2].id, 3).await.unwrap();
+    version(two[1].id, 2).await.unwrap();
+    verified(db).await;
+
+    // 3. a forged delta: without a link, then with a made-up one
+    let three = deltas_of(db, 3).await;
+    let mut forged = three[3].clone().into_active_model();
+    forged.id = sea_orm::ActiveValue::NotSet;
+    forged.version = Set(5);
+    forged.hash = Set(None);
+    let forged = forged.insert(db).await.unwrap();
+    assert_eq!(finding(db).await, (forged.id, Finding::Inserted));
+    object_delta::Entity::update_many()
+        .col_expr(object_delta::Column::Hash, Expr::val(three[3].hash.clone()))
+        .filter(object_delta::Column::Id.eq(forged.id))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(finding(db).await, (forged.id, Finding::Altered));
+    object_delta::Entity::delete_by_id(forged.id).exec(db).await.unwrap();
+    verified(db).await;
+
+    // ... and attribute deltas of an object delta that does not exist
+    let mut orphan = attribute_delta::Entity::find()
+        .filter(attribute_delta::Column::ObjectDeltaId.eq(three[3].id))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    orphan.id = sea_orm::ActiveValue::NotSet;
+    orphan.object_delta_id = Set(three[3].id + 1_000);
+    // where a foreign key does not refuse it (SQLite's journal has one)
+    if let Ok(orphan) = orphan.insert(db).await {
+        assert_eq!(finding(db).await, (three[3].id + 1_000, Finding::Inserted));
+        attribute_delta::Entity::delete_by_id(orphan.id).exec(db).await.unwrap();
+        verified(db).await;
+    }
+
+    // 4. a removed delta: the chain has a gap where it was
+    attribute_delta::Entity::delete_many()
+        .filter(attribute_delta::Column::ObjectDeltaId.eq(one[1].id))
+        .exec(db)
+        .await
+        .unwrap();
+    object_delta::Entity::delete_by_id(one[1].id).exec(db).await.unwrap();
+    assert_eq!(
+        finding(db).await,
+        (one[2].id, Finding::Missing { version: 3, expected: 2 })
+    );
+    // ... and a removed first delta
+    let first = deltas_of(db, 2).await[0].id;
+    attribute_delta::Entity::delete_many()
+        .filter(attribute_delta::Column::ObjectDeltaId.eq(first))
+        .exec(db)
+        .await
+        .unwrap();
+    object_delta::Entity::delete_by_id(first).exec(db).await.unwrap();
+    assert!(matches!(finding(db).await, (_, Finding::Missing { expected: 1, .. })));
+}
+
+/// A checkpoint's contents are sealed: editing one is named.
+async fn an_edited_checkpoint_is_named(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    sealed(async {
+        Context::new().scope(account(1, "a").insert(db)).await.unwrap();
+        for code in ["b", "c", "d"] {
+            Context::new().scope(set_code(db, 1, code)).await.unwrap();
+        }
+        revy::prune().keep_last(1).exec(db).await.unwrap();
+    })
+    .await;
+    let deltas = deltas_of(db, 1).await;
+    assert_eq!(deltas.len(), 2);
+    assert!(deltas[0].seal.is_some(), "the checkpoint is sealed");
+    assert_eq!(verified(db).await.checkpoints, 1);
+    attribute_delta::Entity::update_many()
+        .col_expr(attribute_delta::Column::NewValue, Expr::val(serde_json::json!("z")))
+        .filter(attribute_delta::Column::ObjectDeltaId.eq(deltas[0].id))
+        .filter(attribute_delta::Column::FieldName.eq("code"))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(finding(db).await, (deltas[0].id, Finding::Altered));
+}
+
+/// Deltas written with tamper evidence off are counted, not checked, until
+/// the object's chain begins; one written off after that is named.
+async fn unsealed_history_before_the_chain(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    revy::tamper::scope(false, async {
+        Context::new().scope(account(1, "a").insert(db)).await.unwrap();
+        Context::new().scope(set_code(db, 1, "b")).await.unwrap();
+    })
+    .await;
+    sealed(Context::new().scope(set_code(db, 1, "c")))
+        .await
+        .unwrap();
+    let v = verified(db).await;
+    assert_eq!((v.unsealed, v.sealed), (2, 1), "{v:?}");
+    revy::tamper::scope(false, Context::new().scope(set_code(db, 1, "d")))
+        .await
+        .unwrap();
+    let newest = deltas_of(db, 1).await.pop().unwrap();
+    assert_eq!(finding(db).await, (newest.id, Finding::Inserted));
+}
+
+/// Concurrent sealed writers of one row and of different rows, each in its
+/// own transaction: every chain is whole.
+async fn concurrent_writers_keep_every_chain_whole(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = t.db.clone();
+    sealed(async {
+        for id in 1..=3 {
+            Context::new().scope(account(id, "init").insert(&db)).await.unwrap();
+        }
+    })
+    .await;
+    let mut tasks = Vec::new();
+    for n in 0..12 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(sealed(async move {
+            // rows 1 and 2 are shared by every task, row 3 by none but n = 0
+            let id = if n == 0 { 3 } else { 1 + n % 2 };
+            loop {
+                let txn = db.begin().await.unwrap();
+                let done = Context::new()
+                    .scope(set_code(&txn, id, &format!("{n}")))
+                    .await;
+                match done {
+                    Ok(()) => match txn.commit().await {
+                        Ok(()) => break,
+                        Err(e) if retryable(&e) => continue,
+                        Err(e) => panic!("{e}"),
+                    },
+                    Err(e) if retryable(&e) => {
+                        let _ = txn.rollback().await;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        })));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let v = verified(&db).await;
+    assert_eq!(v.sealed, 3 + 12);
+    for id in 1..=3 {
+        let versions: Vec<i64> = deltas_of(&db, id).await.iter().map(|d| d.version).collect();
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected, "row {id}");
+    }
+}
+
+/// A deadlock or a busy database: the transaction is run again.
+fn retryable(e: &DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("Deadlock") || text.contains("deadlock") || text.contains("locked") || text.contains("busy")
+}
+
+backend_tests!(
+    every_writer_seals_what_it_writes,
+    verify_names_each_edit,
+    an_edited_checkpoint_is_named,
+    unsealed_history_before_the_chain,
+    concurrent_writers_keep_every_chain_whole,
+);
