@@ -255,7 +255,16 @@ async fn verify_names_each_edit(t: TestDb) {
         verified(db).await;
     }
 
-    // 4. a removed delta: the chain has a gap where it was
+    // 4. a removed first delta: the chain starts past version 1
+    let first = deltas_of(db, 2).await[0].id;
+    attribute_delta::Entity::delete_many()
+        .filter(attribute_delta::Column::ObjectDeltaId.eq(first))
+        .exec(db)
+        .await
+        .unwrap();
+    object_delta::Entity::delete_by_id(first).exec(db).await.unwrap();
+    assert!(matches!(finding(db).await, (_, Finding::Missing { expected: 1, .. })));
+    // ... and a removed delta within: the chain has a gap where it was
     attribute_delta::Entity::delete_many()
         .filter(attribute_delta::Column::ObjectDeltaId.eq(one[1].id))
         .exec(db)
@@ -266,15 +275,6 @@ async fn verify_names_each_edit(t: TestDb) {
         finding(db).await,
         (one[2].id, Finding::Missing { version: 3, expected: 2 })
     );
-    // ... and a removed first delta
-    let first = deltas_of(db, 2).await[0].id;
-    attribute_delta::Entity::delete_many()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(first))
-        .exec(db)
-        .await
-        .unwrap();
-    object_delta::Entity::delete_by_id(first).exec(db).await.unwrap();
-    assert!(matches!(finding(db).await, (_, Finding::Missing { expected: 1, .. })));
 }
 
 /// A checkpoint's contents are sealed: editing one is named.
