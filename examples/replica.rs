@@ -128,6 +128,8 @@ async fn apply(
             created_at: Set(d.created_at),
             // messages of releases before object versions carry none
             version: Set(d.version.unwrap_or_default()),
+            hash: Set(d.hash.clone()),
+            seal: Set(d.seal.clone()),
         })
         .on_conflict_do_nothing_on([object_delta::Column::Id])
         .exec(&txn)

@@ -81,6 +81,14 @@ pub struct MessageDelta {
     /// releases before object versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    /// The delta's hash-chain link and a checkpoint's seal, when the source
+    /// journal has tamper evidence on (see `revy::tamper`): a replica that
+    /// stores them can run `revy::verify` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// See [`hash`](Self::hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<String>,
     /// The column changes, in id order.
     pub attributes: Vec<MessageAttribute>,
 }
@@ -191,6 +199,8 @@ fn delta(d: &FeedDelta) -> MessageDelta {
         description: o.description.clone(),
         created_at: o.created_at,
         version: Some(o.version),
+        hash: o.hash.clone(),
+        seal: o.seal.clone(),
         attributes: d
             .attributes
             .iter()

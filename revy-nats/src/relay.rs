@@ -449,6 +449,8 @@ mod tests {
                 content_id: "1".into(),
                 created_at: Default::default(),
                 version: 1,
+                hash: None,
+                seal: None,
             },
             attributes: Vec::new(),
         }

@@ -250,9 +250,7 @@ where
     if let Some(link) = link {
         select = select.expr_as(Expr::SubQuery(None, Box::new(link.into())), LAST_LINK);
     }
-    let statement = select
-        .lock_exclusive()
-        .build(db.get_database_backend());
+    let statement = select.lock_exclusive().build(db.get_database_backend());
     let queue = transaction::queue_of(db);
     if queue.is_some() && expected.is_none() {
         // this read leaves a queued transaction's queue alone: what it

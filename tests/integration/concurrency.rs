@@ -89,25 +89,43 @@ async fn task(db: DatabaseConnection, i: i64, shared: Vec<i32>) {
 }
 
 async fn two_thousand_tasks_keep_their_actors_and_chains(t: TestDb) {
+    run(t, false).await;
+}
+
+/// The same with tamper evidence on: each task seals what it writes, and
+/// every row's hash chain verifies.
+async fn two_thousand_sealed_tasks_keep_every_chain_whole(t: TestDb) {
+    let db = t.db.clone();
+    run(t, true).await;
+    let verified = revy::verify(&db).await.unwrap();
+    assert_eq!(verified.unsealed, 0);
+    assert_eq!(verified.sealed, verified.object_deltas);
+    assert!(verified.object_deltas > TASKS as u64);
+}
+
+async fn run(t: TestDb, sealed: bool) {
     t.create_table(account::Entity).await;
     let db = t.db.clone();
     let mut shared = Vec::new();
     for n in 0..SHARED_ROWS {
-        let row = Context::via_actor(None)
-            .scope(
-                account::ActiveModel {
-                    code: Set(format!("shared-{n}")),
-                    is_active: Set(true),
-                    ..Default::default()
-                }
-                .insert(&db),
-            )
+        let insert = account::ActiveModel {
+            code: Set(format!("shared-{n}")),
+            is_active: Set(true),
+            ..Default::default()
+        }
+        .insert(&db);
+        let row = revy::tamper::scope(sealed, Context::via_actor(None).scope(insert))
             .await
             .unwrap();
         shared.push(row.id);
     }
     let handles: Vec<_> = (0..TASKS)
-        .map(|i| tokio::spawn(task(db.clone(), i, shared.clone())))
+        .map(|i| {
+            tokio::spawn(revy::tamper::scope(
+                sealed,
+                task(db.clone(), i, shared.clone()),
+            ))
+        })
         .collect();
     for h in handles {
         h.await.unwrap();
@@ -197,4 +215,7 @@ async fn two_thousand_tasks_keep_their_actors_and_chains(t: TestDb) {
     }
 }
 
-backend_tests!(two_thousand_tasks_keep_their_actors_and_chains);
+backend_tests!(
+    two_thousand_tasks_keep_their_actors_and_chains,
+    two_thousand_sealed_tasks_keep_every_chain_whole,
+);

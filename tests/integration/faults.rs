@@ -534,6 +534,10 @@ fn bulk_delete_in_a_transaction(
 /// connection (the call's own transaction) and inside the caller's.
 async fn a_fault_in_a_bulk_write_leaves_all_or_nothing(t: TestDb) {
     setup(&t).await;
+    bulk_faults(&t).await;
+}
+
+async fn bulk_faults(t: &TestDb) {
     let cases: [(&str, Op, Op); 4] = [
         ("insert_many of 5 in chunks of 2", nothing, bulk_insert),
         (
@@ -551,7 +555,7 @@ async fn a_fault_in_a_bulk_write_leaves_all_or_nothing(t: TestDb) {
     let mut report = Vec::new();
     let mut total = 0;
     for (name, prepare, op) in cases {
-        let n = every_fault_point(&t, name, prepare, op).await;
+        let n = every_fault_point(t, name, prepare, op).await;
         assert!(n >= 3, "{name}: only {n} fault points");
         total += n;
         report.push(format!("{name}: {n}"));
@@ -565,6 +569,24 @@ async fn a_fault_in_a_bulk_write_leaves_all_or_nothing(t: TestDb) {
 
 async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
     setup(&t).await;
+    row_faults(&t).await;
+}
+
+/// Both fault runs with tamper evidence on: every write path that seals
+/// leaves all or nothing, and what it left verifies.
+async fn a_fault_in_a_sealed_write_leaves_all_or_nothing(t: TestDb) {
+    setup(&t).await;
+    revy::tamper::scope(true, async {
+        row_faults(&t).await;
+        bulk_faults(&t).await;
+    })
+    .await;
+    let verified = revy::verify(&t.db).await.unwrap();
+    assert!(verified.sealed > 0, "{verified:?}");
+    assert_eq!(verified.unsealed, 0, "{verified:?}");
+}
+
+async fn row_faults(t: &TestDb) {
     t.db.execute_unprepared("CREATE TABLE undo_target (id BIGINT NOT NULL)")
         .await
         .unwrap();
@@ -586,7 +608,7 @@ async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
     ];
     let mut total = 0;
     for (name, prepare, op) in cases {
-        let n = every_fault_point(&t, name, prepare, op).await;
+        let n = every_fault_point(t, name, prepare, op).await;
         assert!(n >= 2, "{name}: only {n} fault points");
         total += n;
         report.push(format!("{name}: {n}"));
@@ -600,5 +622,6 @@ async fn a_fault_at_any_journal_row_leaves_all_or_nothing(t: TestDb) {
 
 backend_tests!(
     a_fault_at_any_journal_row_leaves_all_or_nothing,
+    a_fault_in_a_sealed_write_leaves_all_or_nothing,
     a_fault_in_a_bulk_write_leaves_all_or_nothing,
 );

@@ -84,7 +84,10 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             .await
             .unwrap();
         revy::update_many::<account::Entity>()
-            .col_expr(account::Column::Balance, Expr::col(account::Column::Balance).add(5))
+            .col_expr(
+                account::Column::Balance,
+                Expr::col(account::Column::Balance).add(5),
+            )
             .filter(account::Column::Id.is_in(ids.clone()))
             .chunk_size(4)
             .exec(db)
@@ -107,8 +110,16 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             }))
             .await
             .unwrap();
-        let v = revy::version_of::<account::Entity, _>(db, 502).await.unwrap().unwrap();
-        let mut am = account::Entity::find_by_id(502).one(db).await.unwrap().unwrap().into_active_model();
+        let v = revy::version_of::<account::Entity, _>(db, 502)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut am = account::Entity::find_by_id(502)
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+            .into_active_model();
         am.code = Set("at version".into());
         Context::new()
             .scope(revy::update_at_version(db, am, v))
@@ -130,14 +141,23 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
 
     // a prune folds old history into sealed checkpoints: still verifies
     let mut export = Vec::new();
-    let report = sealed(revy::prune().keep_last(2).chunk_size(3).export(&mut export).exec(db))
-        .await
-        .unwrap();
+    let report = sealed(
+        revy::prune()
+            .keep_last(2)
+            .chunk_size(3)
+            .export(&mut export)
+            .exec(db),
+    )
+    .await
+    .unwrap();
     assert!(report.checkpoints > 0, "{report:?}");
     let after = verified(db).await;
     assert_eq!(after.checkpoints, report.checkpoints, "{after:?}");
     assert_eq!(after.unsealed, 0);
-    assert_eq!(after.root, v.root, "a prune keeps every chain's newest link");
+    assert_eq!(
+        after.root, v.root,
+        "a prune keeps every chain's newest link"
+    );
 
     // tracked writes after the prune chain on from the checkpoints
     sealed(Context::new().scope(set_code(db, 502, "after prune")))
@@ -172,12 +192,18 @@ async fn verify_names_each_edit(t: TestDb) {
     .await;
     verified(db).await;
     let one = deltas_of(db, 1).await;
-    assert_eq!(one.iter().map(|d| d.version).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        one.iter().map(|d| d.version).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
 
     // 1. a changed value
     let value = |v: &str| {
         attribute_delta::Entity::update_many()
-            .col_expr(attribute_delta::Column::NewValue, Expr::val(serde_json::json!(v)))
+            .col_expr(
+                attribute_delta::Column::NewValue,
+                Expr::val(serde_json::json!(v)),
+            )
             .filter(attribute_delta::Column::ObjectDeltaId.eq(one[2].id))
             .filter(attribute_delta::Column::FieldName.eq("code"))
             .exec(db)
@@ -190,7 +216,10 @@ async fn verify_names_each_edit(t: TestDb) {
     // ... and a changed actor on the object delta itself
     let actor = |a: Option<&str>| {
         object_delta::Entity::update_many()
-            .col_expr(object_delta::Column::ActorId, Expr::val(a.map(str::to_owned)))
+            .col_expr(
+                object_delta::Column::ActorId,
+                Expr::val(a.map(str::to_owned)),
+            )
             .filter(object_delta::Column::Id.eq(one[1].id))
             .exec(db)
     };
@@ -213,7 +242,13 @@ async fn verify_names_each_edit(t: TestDb) {
     version(two[1].id, 3).await.unwrap();
     assert_eq!(
         finding(db).await,
-        (two[1].id, Finding::OutOfOrder { version: 3, expected: 2 })
+        (
+            two[1].id,
+            Finding::OutOfOrder {
+                version: 3,
+                expected: 2
+            }
+        )
     );
     version(two[1].id, 100).await.unwrap();
     version(two[2].id, 3).await.unwrap();
@@ -235,7 +270,10 @@ async fn verify_names_each_edit(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(finding(db).await, (forged.id, Finding::Altered));
-    object_delta::Entity::delete_by_id(forged.id).exec(db).await.unwrap();
+    object_delta::Entity::delete_by_id(forged.id)
+        .exec(db)
+        .await
+        .unwrap();
     verified(db).await;
 
     // ... and attribute deltas of an object delta that does not exist
@@ -251,7 +289,10 @@ async fn verify_names_each_edit(t: TestDb) {
     // where a foreign key does not refuse it (SQLite's journal has one)
     if let Ok(orphan) = orphan.insert(db).await {
         assert_eq!(finding(db).await, (three[3].id + 1_000, Finding::Inserted));
-        attribute_delta::Entity::delete_by_id(orphan.id).exec(db).await.unwrap();
+        attribute_delta::Entity::delete_by_id(orphan.id)
+            .exec(db)
+            .await
+            .unwrap();
         verified(db).await;
     }
 
@@ -262,18 +303,33 @@ async fn verify_names_each_edit(t: TestDb) {
         .exec(db)
         .await
         .unwrap();
-    object_delta::Entity::delete_by_id(first).exec(db).await.unwrap();
-    assert!(matches!(finding(db).await, (_, Finding::Missing { expected: 1, .. })));
+    object_delta::Entity::delete_by_id(first)
+        .exec(db)
+        .await
+        .unwrap();
+    assert!(matches!(
+        finding(db).await,
+        (_, Finding::Missing { expected: 1, .. })
+    ));
     // ... and a removed delta within: the chain has a gap where it was
     attribute_delta::Entity::delete_many()
         .filter(attribute_delta::Column::ObjectDeltaId.eq(one[1].id))
         .exec(db)
         .await
         .unwrap();
-    object_delta::Entity::delete_by_id(one[1].id).exec(db).await.unwrap();
+    object_delta::Entity::delete_by_id(one[1].id)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!(
         finding(db).await,
-        (one[2].id, Finding::Missing { version: 3, expected: 2 })
+        (
+            one[2].id,
+            Finding::Missing {
+                version: 3,
+                expected: 2
+            }
+        )
     );
 }
 
@@ -282,7 +338,10 @@ async fn an_edited_checkpoint_is_named(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
     sealed(async {
-        Context::new().scope(account(1, "a").insert(db)).await.unwrap();
+        Context::new()
+            .scope(account(1, "a").insert(db))
+            .await
+            .unwrap();
         for code in ["b", "c", "d"] {
             Context::new().scope(set_code(db, 1, code)).await.unwrap();
         }
@@ -294,7 +353,10 @@ async fn an_edited_checkpoint_is_named(t: TestDb) {
     assert!(deltas[0].seal.is_some(), "the checkpoint is sealed");
     assert_eq!(verified(db).await.checkpoints, 1);
     attribute_delta::Entity::update_many()
-        .col_expr(attribute_delta::Column::NewValue, Expr::val(serde_json::json!("z")))
+        .col_expr(
+            attribute_delta::Column::NewValue,
+            Expr::val(serde_json::json!("z")),
+        )
         .filter(attribute_delta::Column::ObjectDeltaId.eq(deltas[0].id))
         .filter(attribute_delta::Column::FieldName.eq("code"))
         .exec(db)
@@ -309,7 +371,10 @@ async fn unsealed_history_before_the_chain(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
     revy::tamper::scope(false, async {
-        Context::new().scope(account(1, "a").insert(db)).await.unwrap();
+        Context::new()
+            .scope(account(1, "a").insert(db))
+            .await
+            .unwrap();
         Context::new().scope(set_code(db, 1, "b")).await.unwrap();
     })
     .await;
@@ -332,7 +397,10 @@ async fn concurrent_writers_keep_every_chain_whole(t: TestDb) {
     let db = t.db.clone();
     sealed(async {
         for id in 1..=3 {
-            Context::new().scope(account(id, "init").insert(&db)).await.unwrap();
+            Context::new()
+                .scope(account(id, "init").insert(&db))
+                .await
+                .unwrap();
         }
     })
     .await;
@@ -376,7 +444,10 @@ async fn concurrent_writers_keep_every_chain_whole(t: TestDb) {
 /// A deadlock or a busy database: the transaction is run again.
 fn retryable(e: &DbErr) -> bool {
     let text = e.to_string();
-    text.contains("Deadlock") || text.contains("deadlock") || text.contains("locked") || text.contains("busy")
+    text.contains("Deadlock")
+        || text.contains("deadlock")
+        || text.contains("locked")
+        || text.contains("busy")
 }
 
 backend_tests!(

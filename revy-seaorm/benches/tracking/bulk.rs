@@ -322,6 +322,8 @@ async fn journal_floor<C: ConnectionTrait>(
         content_id: Set(content_id.clone()),
         created_at: Set(now),
         version: Set(version),
+        hash: Set(None),
+        seal: Set(None),
     };
     let ids = object_delta::Entity::insert_many(rows.iter().map(|(id, _)| object(id)))
         .exec_with_returning_keys(db)

@@ -75,6 +75,8 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                 content_id: Set(d.content_id.clone()),
                 created_at: Set(now),
                 version: Set(version),
+                hash: Set(None),
+                seal: Set(None),
             });
         object_delta::Entity::insert_many(objects)
             .exec_without_returning(db)

@@ -319,13 +319,16 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
                 let version = head.version + 1;
                 let hash = sealed.then(|| {
                     sealed::link_of(
-                        deltas.revision_id,
-                        deltas.actor,
-                        deltas.action,
-                        deltas.description,
-                        (deltas.content_type, content_id),
-                        created_at,
-                        version,
+                        sealed::Unwritten {
+                            revision_id: deltas.revision_id,
+                            actor: deltas.actor,
+                            action: deltas.action,
+                            description: deltas.description,
+                            content_type: deltas.content_type,
+                            content_id,
+                            created_at,
+                            version,
+                        },
                         changes,
                         head.hash.as_deref(),
                     )
@@ -463,7 +466,15 @@ async fn current_heads<C: ConnectionTrait>(
     Ok(numbering::newest_versions(db, objects, true)
         .await?
         .into_iter()
-        .map(|(o, version)| (o, Head { version, hash: None }))
+        .map(|(o, version)| {
+            (
+                o,
+                Head {
+                    version,
+                    hash: None,
+                },
+            )
+        })
         .collect())
 }
 

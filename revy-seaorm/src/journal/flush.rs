@@ -23,12 +23,12 @@ use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
 
 use super::numbering;
-use super::sealed;
 use super::one_query::quoted;
 use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns,
     attribute_action, newest_version_sql,
 };
+use super::sealed;
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
 use crate::Error;
@@ -403,14 +403,14 @@ async fn write_in_inserts<C: ConnectionTrait>(
             for ((entry, slot), version) in chunk.iter().zip(slots).zip(versions.chunks(2)) {
                 let (actor_type, actor_id) = actor_columns(&entry.actor);
                 let mut values = vec![
-                        Expr::val(revision_of(slot)),
-                        Expr::val(actor_type),
-                        Expr::val(actor_id),
-                        Expr::val(entry.action.as_str()),
-                        Expr::val(entry.description.as_str()),
-                        Expr::val(entry.content_type.as_str()),
-                        Expr::val(entry.content_id.as_str()),
-                        Expr::val(entry.created_at),
+                    Expr::val(revision_of(slot)),
+                    Expr::val(actor_type),
+                    Expr::val(actor_id),
+                    Expr::val(entry.action.as_str()),
+                    Expr::val(entry.description.as_str()),
+                    Expr::val(entry.content_type.as_str()),
+                    Expr::val(entry.content_id.as_str()),
+                    Expr::val(entry.created_at),
                 ];
                 values.extend(version.iter().take(1 + usize::from(sealed)).cloned());
                 insert
@@ -435,13 +435,16 @@ async fn write_in_inserts<C: ConnectionTrait>(
                 let object = (entry.content_type.clone(), entry.content_id.clone());
                 let (version, hash) = chain.next(object, |version, previous| {
                     sealed::link_of(
-                        revision_of(slot),
-                        &entry.actor,
-                        entry.action,
-                        &entry.description,
-                        (&entry.content_type, &entry.content_id),
-                        entry.created_at,
-                        version,
+                        sealed::Unwritten {
+                            revision_id: revision_of(slot),
+                            actor: &entry.actor,
+                            action: entry.action,
+                            description: &entry.description,
+                            content_type: &entry.content_type,
+                            content_id: &entry.content_id,
+                            created_at: entry.created_at,
+                            version,
+                        },
                         &entry.changes,
                         previous,
                     )

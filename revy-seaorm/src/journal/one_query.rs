@@ -300,7 +300,10 @@ mod tests {
             sql.contains("WHERE \"v\".\"version\" = ?9 AND \"v\".\"hash\" = ?10;"),
             "{sql}"
         );
-        assert!(sql.contains("(0, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"), "{sql}");
+        assert!(
+            sql.contains("(0, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
+            "{sql}"
+        );
     }
 
     #[test]

@@ -36,9 +36,7 @@ const HASH_LEN: u32 = 64;
 async fn has_column<C: ConnectionTrait>(db: &C, column: &str) -> Result<bool, Error> {
     let backend = db.get_database_backend();
     let probe = match backend {
-        DbBackend::Sqlite => {
-            "SELECT 1 FROM pragma_table_info('revy_object_deltas') WHERE name = ?"
-        }
+        DbBackend::Sqlite => "SELECT 1 FROM pragma_table_info('revy_object_deltas') WHERE name = ?",
         DbBackend::MySql => {
             "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
              AND table_name = 'revy_object_deltas' AND column_name = ?"
@@ -49,7 +47,11 @@ async fn has_column<C: ConnectionTrait>(db: &C, column: &str) -> Result<bool, Er
         }
     };
     Ok(db
-        .query_one_raw(Statement::from_sql_and_values(backend, probe, [column.into()]))
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            probe,
+            [column.into()],
+        ))
         .await?
         .is_some())
 }

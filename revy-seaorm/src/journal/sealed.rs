@@ -19,16 +19,15 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, IdenStatic};
 
 use super::numbering::{self, Object};
+use super::object_delta;
 use super::one_query;
 use super::rows::{
     AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link,
     next_version,
 };
 use super::write::{
-    ATTRIBUTE_ROWS_PER_STATEMENT, Outcome, Parent, attribute_row, insert_attributes,
-    journal_error,
+    ATTRIBUTE_ROWS_PER_STATEMENT, Outcome, Parent, attribute_row, insert_attributes, journal_error,
 };
-use super::object_delta;
 use crate::Error;
 use crate::tamper::{DeltaFields, Encoder};
 
@@ -37,29 +36,35 @@ use crate::tamper::{DeltaFields, Encoder};
 /// so a second try already succeeds unless the row is not locked).
 const TRIES: usize = 3;
 
-/// The link of a delta about to be written.
+/// A delta about to be written, as its link covers it.
+pub(crate) struct Unwritten<'a> {
+    pub revision_id: i64,
+    pub actor: &'a Option<revy_core::Actor>,
+    pub action: Action,
+    pub description: &'a str,
+    pub content_type: &'a str,
+    pub content_id: &'a str,
+    pub created_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+/// The link of a delta about to be written, chained to `previous`.
 pub(crate) fn link_of(
-    revision_id: i64,
-    actor: &Option<revy_core::Actor>,
-    action: Action,
-    description: &str,
-    object: (&str, &str),
-    created_at: DateTime<Utc>,
-    version: i64,
+    delta: Unwritten<'_>,
     changes: &[AttributeChange],
     previous: Option<&str>,
 ) -> String {
-    let (actor_type, actor_id) = actor_columns(actor);
+    let (actor_type, actor_id) = actor_columns(delta.actor);
     let fields = DeltaFields {
-        revision_id,
+        revision_id: delta.revision_id,
         actor_type: actor_type.as_deref(),
         actor_id: actor_id.as_deref(),
-        action: action.as_str(),
-        description,
-        content_type: object.0,
-        content_id: object.1,
-        created_at,
-        version,
+        action: delta.action.as_str(),
+        description: delta.description,
+        content_type: delta.content_type,
+        content_id: delta.content_id,
+        created_at: delta.created_at,
+        version: delta.version,
     };
     let mut encoder = Encoder::new(&fields);
     for change in changes {
@@ -100,18 +105,24 @@ pub(crate) async fn record<C: ConnectionTrait>(
     };
     let backend = db.get_database_backend();
     for _ in 0..TRIES {
-        if delta.after_version.is_some_and(|after| after != head.version) {
+        if delta
+            .after_version
+            .is_some_and(|after| after != head.version)
+        {
             return Ok(Outcome::VersionMoved);
         }
         let version = head.version + 1;
         let hash = link_of(
-            delta.revision_id,
-            delta.actor,
-            delta.action,
-            delta.description,
-            (delta.content_type, delta.content_id),
-            created_at,
-            version,
+            Unwritten {
+                revision_id: delta.revision_id,
+                actor: delta.actor,
+                action: delta.action,
+                description: delta.description,
+                content_type: delta.content_type,
+                content_id: delta.content_id,
+                created_at,
+                version,
+            },
             &changes,
             head.hash.as_deref(),
         );
@@ -206,10 +217,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
     let at = |c: object_delta::Column| Expr::col((Alias::new(CURRENT), c));
     let mut select = Query::select();
     let mut values = own.to_vec();
-    values.extend([
-        at(object_delta::Column::Version).add(1),
-        Expr::val(hash),
-    ]);
+    values.extend([at(object_delta::Column::Version).add(1), Expr::val(hash)]);
     select
         .exprs(values)
         .from_subquery(current, Alias::new(CURRENT))

@@ -13,11 +13,11 @@ use sea_orm::{
 
 use super::PruneReport;
 use crate::Error;
-use crate::tamper::{DeltaFields, Encoder};
 use crate::export;
 use crate::journal::batch::baseline_changes;
 use crate::journal::write::{self, Parent, attribute_row, insert_attributes};
 use crate::journal::{attribute_delta, object_delta, revision, tag};
+use crate::tamper::{DeltaFields, Encoder};
 
 /// The description of the revisions that hold checkpoints.
 ///

@@ -150,7 +150,10 @@ impl Encoder {
         hasher.update(&self.delta);
         self.attributes.sort_unstable();
         let mut count = Vec::new();
-        field(&mut count, Some(self.attributes.len().to_string().as_bytes()));
+        field(
+            &mut count,
+            Some(self.attributes.len().to_string().as_bytes()),
+        );
         hasher.update(&count);
         for a in &self.attributes {
             let mut len = Vec::new();
@@ -306,7 +309,10 @@ mod tests {
     #[test]
     fn json_keys_are_sorted_and_null_is_not_an_empty_field() {
         let mut out = String::new();
-        canonical_json(&mut out, &serde_json::json!({"b": [1, {"d": 2.5, "c": null}], "a": "x"}));
+        canonical_json(
+            &mut out,
+            &serde_json::json!({"b": [1, {"d": 2.5, "c": null}], "a": "x"}),
+        );
         assert_eq!(out, r#"{"a":"x","b":[1,{"c":null,"d":2.5}]}"#);
         let mut none = Vec::new();
         field(&mut none, None);

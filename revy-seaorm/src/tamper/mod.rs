@@ -79,7 +79,9 @@ pub fn disable() {
 /// Whether journal writes in this task hash what they write: the
 /// [`scope`] around it if any, else the process's setting.
 pub fn is_enabled() -> bool {
-    SCOPED.try_with(|on| *on).unwrap_or_else(|_| ENABLED.load(Ordering::SeqCst))
+    SCOPED
+        .try_with(|on| *on)
+        .unwrap_or_else(|_| ENABLED.load(Ordering::SeqCst))
 }
 
 /// Runs `work` with tamper evidence on or off whatever the process's

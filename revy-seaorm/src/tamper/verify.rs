@@ -134,12 +134,14 @@ pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<
             .limit(chunk);
         if let Some((t, c, id)) = &after {
             page = page.filter(
-                Expr::col(O::ContentType).gt(t.as_str()).or(Expr::col(O::ContentType)
-                    .eq(t.as_str())
-                    .and(
-                        Expr::col(O::ContentId).gt(c.as_str()).or(Expr::col(O::ContentId)
-                            .eq(c.as_str())
-                            .and(Expr::col(O::Id).gt(*id))),
+                Expr::col(O::ContentType)
+                    .gt(t.as_str())
+                    .or(Expr::col(O::ContentType).eq(t.as_str()).and(
+                        Expr::col(O::ContentId)
+                            .gt(c.as_str())
+                            .or(Expr::col(O::ContentId)
+                                .eq(c.as_str())
+                                .and(Expr::col(O::Id).gt(*id))),
                     )),
             );
         }
@@ -162,9 +164,11 @@ pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<
             attributes.entry(row.object_delta_id).or_default().push(row);
         }
         for delta in &deltas {
-            if walk.object.as_ref().is_none_or(|(t, c)| {
-                *t != delta.content_type || *c != delta.content_id
-            }) {
+            if walk
+                .object
+                .as_ref()
+                .is_none_or(|(t, c)| *t != delta.content_type || *c != delta.content_id)
+            {
                 walk.close(&mut heads);
                 walk = Walk {
                     object: Some((delta.content_type.clone(), delta.content_id.clone())),
@@ -266,7 +270,12 @@ impl Walk {
         let (Some((t, c)), Some((version, hash))) = (&self.object, &self.previous) else {
             return;
         };
-        for part in [t.as_str(), c.as_str(), &version.to_string(), hash.as_deref().unwrap_or("")] {
+        for part in [
+            t.as_str(),
+            c.as_str(),
+            &version.to_string(),
+            hash.as_deref().unwrap_or(""),
+        ] {
             heads.update((part.len() as u64).to_be_bytes());
             heads.update(part.as_bytes());
         }
