@@ -19,6 +19,11 @@
 //! and printed as object deltas removed per second, with the process's peak
 //! resident memory (`VmHWM`) before and after. `REVY_BENCH_NO_PRUNE=1`
 //! leaves it out (blame and time travel only).
+//!
+//! `verify` of a sealed journal (tamper evidence on while it is written,
+//! through the real writers) is timed the same way, once per backend, in
+//! object and attribute deltas checked per second; `REVY_BENCH_NO_VERIFY=1`
+//! leaves it out.
 
 use std::time::{Duration, Instant};
 
@@ -316,6 +321,51 @@ fn bench_prune(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     );
 }
 
+/// Times one `verify` of a sealed journal: `rows` rows, each inserted and
+/// then updated 9 times through `update_many` with tamper evidence on (10
+/// object deltas a row), and prints the throughput.
+fn bench_verify(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    rt.block_on(clear(db));
+    revy_seaorm::tamper::enable();
+    let seeding = Instant::now();
+    rt.block_on(async {
+        for chunk in 0..s.prune_rows.div_ceil(1_000) {
+            let n = std::cmp::min(1_000, s.prune_rows - chunk * 1_000);
+            insert_rows::<item::Entity>(db, n).await;
+        }
+        for _ in 0..9 {
+            Context::via_actor(Some(Actor::new("users", 1)))
+                .scope(
+                    revy_seaorm::update_many::<item::Entity>()
+                        .col_expr(item::Column::Count, Expr::col(item::Column::Count).add(1))
+                        .exec(db),
+                )
+                .await
+                .unwrap();
+        }
+    });
+    revy_seaorm::tamper::disable();
+    rt.block_on(analyze(db));
+    let seeded = seeding.elapsed();
+    let start = Instant::now();
+    let verified = rt.block_on(revy_seaorm::verify(db)).unwrap();
+    let took = start.elapsed();
+    assert_eq!(verified.sealed, verified.object_deltas);
+    println!(
+        "{name}/verify/{}_object_deltas: {} object deltas and {} attribute deltas of {} rows \
+         in {:.3} s = {:.0} object deltas/s, {:.0} attribute deltas/s (sealed journal written in {:.1} s)",
+        verified.object_deltas,
+        verified.object_deltas,
+        verified.attribute_deltas,
+        verified.objects,
+        took.as_secs_f64(),
+        verified.object_deltas as f64 / took.as_secs_f64(),
+        verified.attribute_deltas as f64 / took.as_secs_f64(),
+        seeded.as_secs_f64(),
+    );
+}
+
 fn main() {
     let sizes = Sizes::from_env();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -346,6 +396,9 @@ fn main() {
         bench_blame(&mut c, &rt, name, &db, sizes);
         if std::env::var_os("REVY_BENCH_NO_PRUNE").is_none() {
             bench_prune(&rt, name, &db, sizes);
+        }
+        if std::env::var_os("REVY_BENCH_NO_VERIFY").is_none() {
+            bench_verify(&rt, name, &db, sizes);
         }
         if let Some(file) = file {
             let _ = std::fs::remove_file(file);

@@ -41,6 +41,97 @@ pub fn run(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
         );
     }
     set_queued(false);
+    if std::env::var_os("REVY_BENCH_NO_SEALED").is_none() {
+        sealed(rt, backend, sizes, rounds);
+    }
+}
+
+/// The cost of tamper evidence: the tracked insert and update cases with
+/// it on next to the same cases with it off, in the same rounds (the
+/// table's "tracked" column is sealed, "plain" is tracked unsealed).
+fn sealed(rt: &Runtime, backend: &Backend, sizes: Sizes, rounds: usize) {
+    let db = &backend.db;
+    let n = sizes.batch;
+    let name = backend.name;
+    let k = TRANSACTIONS_PER_ROUND;
+    println!();
+    println!(
+        "| backend | case (tracked) | sealed µs/row | unsealed µs/row | ratio (median) | ratio (min–max) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    let seal = |on: bool| match on {
+        true => revy_seaorm::tamper::enable(),
+        false => revy_seaorm::tamper::disable(),
+    };
+    report(
+        name,
+        &format!("sealed insert, {n} rows in one transaction"),
+        n,
+        rounds,
+        |on| {
+            rt.block_on(async {
+                clear(db).await;
+                seal(on);
+                let start = Instant::now();
+                insert_rows::<item::Entity>(db, n).await;
+                let took = start.elapsed();
+                seal(false);
+                took
+            })
+        },
+    );
+    report(
+        name,
+        "sealed insert, one row per transaction",
+        k,
+        rounds,
+        |on| {
+            rt.block_on(async {
+                settle(db).await;
+                seal(on);
+                let start = Instant::now();
+                for _ in 0..k {
+                    insert_rows::<item::Entity>(db, 1).await;
+                }
+                let took = start.elapsed();
+                seal(false);
+                took
+            })
+        },
+    );
+    let mut made = None;
+    let (tracked_rows, _) = rows(&mut made, rt, db, n);
+    report(
+        name,
+        &format!("sealed update of 2 columns, {n} rows in one transaction"),
+        n,
+        rounds,
+        |on| {
+            rt.block_on(async {
+                seal(on);
+                let took = update_rows::<item::Entity>(db, tracked_rows).await;
+                seal(false);
+                took
+            })
+        },
+    );
+    report(
+        name,
+        "sealed update of 2 columns, one row per transaction",
+        k,
+        rounds,
+        |on| {
+            rt.block_on(async {
+                seal(on);
+                let mut total = Duration::ZERO;
+                for i in 0..k as usize {
+                    total += update_rows::<item::Entity>(db, &mut tracked_rows[i..=i]).await;
+                }
+                seal(false);
+                total
+            })
+        },
+    );
 }
 
 /// The write cases, each named after `mode`.
