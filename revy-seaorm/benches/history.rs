@@ -55,8 +55,11 @@ struct Sizes {
     /// Rows of the small and the large table time travel pages over; each
     /// row has 10 object deltas.
     table_rows: [u64; 2],
-    /// Rows whose 10 deltas each the prune case folds.
+    /// Rows the prune case folds.
     prune_rows: u64,
+    /// Object deltas of each of them (a create of 8 columns, then updates
+    /// of 2): 50 make 1,060,000 attribute deltas of 10,000 rows.
+    prune_history: u64,
 }
 
 impl Sizes {
@@ -69,6 +72,7 @@ impl Sizes {
                 long_history: 1_000,
                 table_rows: [100, 1_000],
                 prune_rows: 1_000,
+                prune_history: 10,
             }
         } else {
             Sizes {
@@ -76,6 +80,7 @@ impl Sizes {
                 long_history: 100_000,
                 table_rows: [100, 10_000],
                 prune_rows: 10_000,
+                prune_history: 50,
             }
         }
     }
@@ -201,12 +206,20 @@ pub async fn insert_rows<E: Item>(db: &DatabaseConnection, n: u64) -> Vec<E::Mod
 /// Adds `n` tracked rows with 9 updates each in the journal: 10 object
 /// deltas a row.
 async fn rows_with_history(db: &DatabaseConnection, n: u64) {
-    let rows = insert_rows::<item::Entity>(db, n).await;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
-    let deltas = ids.iter().flat_map(|id| updates(id, 9)).collect();
-    let txn = db.begin().await.unwrap();
-    seed(&txn, "bench_items", deltas).await;
-    txn.commit().await.unwrap();
+    rows_with_long_history(db, n, 10).await;
+}
+
+/// Adds `n` tracked rows with `history` object deltas each (a create, then
+/// updates), 1,000 rows a transaction.
+async fn rows_with_long_history(db: &DatabaseConnection, n: u64, history: u64) {
+    for chunk in 0..n.div_ceil(1_000) {
+        let rows = insert_rows::<item::Entity>(db, std::cmp::min(1_000, n - chunk * 1_000)).await;
+        let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+        let deltas = ids.iter().flat_map(|id| updates(id, history - 1)).collect();
+        let txn = db.begin().await.unwrap();
+        seed(&txn, "bench_items", deltas).await;
+        txn.commit().await.unwrap();
+    }
     analyze(db).await;
 }
 
@@ -295,7 +308,12 @@ fn peak_rss_kib() -> Option<u64> {
 /// object deltas each, and prints the throughput.
 fn bench_prune(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     rt.block_on(clear(db));
-    rt.block_on(rows_with_history(db, s.prune_rows));
+    let seeding = Instant::now();
+    rt.block_on(rows_with_long_history(db, s.prune_rows, s.prune_history));
+    let seeded = seeding.elapsed();
+    let attributes = rt
+        .block_on(attribute_delta::Entity::find().count(db))
+        .unwrap();
     let before = rt.block_on(object_deltas(db));
     let rss_before = peak_rss_kib();
     let start = Instant::now();
@@ -310,14 +328,17 @@ fn bench_prune(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     println!(
         "{name}/prune/keep_last_1_of_{before}_deltas: {removed} object deltas removed \
          ({} attribute deltas, {} checkpoints, {} chunks; {after} object deltas left) \
-         in {:.3} s = {:.0} object deltas/s; VmHWM {} KiB before, {} KiB after",
+         in {:.3} s = {:.0} object deltas/s, {:.0} attribute deltas/s; VmHWM {} KiB before, {} KiB after \
+         (journal of {attributes} attribute deltas, seeded in {:.1} s)",
         report.attribute_deltas_pruned,
         report.checkpoints,
         report.chunks,
         took.as_secs_f64(),
         removed as f64 / took.as_secs_f64(),
+        report.attribute_deltas_pruned as f64 / took.as_secs_f64(),
         rss_before.map_or("?".into(), |k| k.to_string()),
         rss_after.map_or("?".into(), |k| k.to_string()),
+        seeded.as_secs_f64(),
     );
 }
 

@@ -32,9 +32,25 @@ pub(crate) const OBJECT_DELTA_COLUMNS: [object_delta::Column; 9] = [
 /// inserted before it, and the row's rank among its object's rows in the
 /// statement where the statement reads the journal as it was when it began.
 pub(crate) fn next_version(content_type: Expr, content_id: Expr, step: i64) -> Expr {
+    newest(
+        object_delta::Column::Version,
+        0i64,
+        content_type,
+        content_id,
+    )
+    .add(step)
+}
+
+/// `column` of an object's newest delta, `default` when it has none.
+fn newest(
+    column: object_delta::Column,
+    default: impl Into<Value>,
+    content_type: Expr,
+    content_id: Expr,
+) -> Expr {
     use object_delta::Column as O;
     let newest = Query::select()
-        .column(O::Version)
+        .column(column)
         .from(object_delta::Entity)
         .and_where(Expr::col(O::ContentType).eq(content_type))
         .and_where(Expr::col(O::ContentId).eq(content_id))
@@ -43,47 +59,35 @@ pub(crate) fn next_version(content_type: Expr, content_id: Expr, step: i64) -> E
         .to_owned();
     Expr::expr(Func::coalesce([
         Expr::SubQuery(None, Box::new(newest.into())),
-        Expr::val(0i64),
+        Expr::val(default),
     ]))
-    .add(step)
 }
 
 /// The chain link of an object's newest delta, `''` when it has none (no
 /// delta, or one written with tamper evidence off): what a sealed write
 /// requires of the object (see [`tamper`](crate::tamper)).
 pub(crate) fn newest_link(content_type: Expr, content_id: Expr) -> Expr {
-    use object_delta::Column as O;
-    let newest = Query::select()
-        .column(O::Hash)
-        .from(object_delta::Entity)
-        .and_where(Expr::col(O::ContentType).eq(content_type))
-        .and_where(Expr::col(O::ContentId).eq(content_id))
-        .order_by(O::Id, Order::Desc)
-        .limit(1)
-        .to_owned();
-    Expr::expr(Func::coalesce([
-        Expr::SubQuery(None, Box::new(newest.into())),
-        Expr::val(""),
-    ]))
+    newest(object_delta::Column::Hash, "", content_type, content_id)
 }
 
 /// [`newest_link`] as SQL text, like [`newest_version_sql`].
 pub(crate) fn newest_link_sql(content_type: &str, content_id: &str) -> String {
-    format!(
-        "COALESCE((SELECT \"revy_prev\".\"hash\" FROM \"revy_object_deltas\" AS \"revy_prev\" \
-         WHERE \"revy_prev\".\"content_type\" = {content_type} AND \"revy_prev\".\"content_id\" = {content_id} \
-         ORDER BY \"revy_prev\".\"id\" DESC LIMIT 1), '')"
-    )
+    newest_sql("hash", "''", content_type, content_id)
 }
 
 /// [`next_version`] as SQL text for the statements revy writes by hand
 /// (PostgreSQL and SQLite quoting), without the step: `content_type` and
 /// `content_id` are SQL expressions (parameters or column references).
 pub(crate) fn newest_version_sql(content_type: &str, content_id: &str) -> String {
+    newest_sql("version", "0", content_type, content_id)
+}
+
+/// [`newest`] as SQL text.
+fn newest_sql(column: &str, default: &str, content_type: &str, content_id: &str) -> String {
     format!(
-        "COALESCE((SELECT \"revy_prev\".\"version\" FROM \"revy_object_deltas\" AS \"revy_prev\" \
+        "COALESCE((SELECT \"revy_prev\".\"{column}\" FROM \"revy_object_deltas\" AS \"revy_prev\" \
          WHERE \"revy_prev\".\"content_type\" = {content_type} AND \"revy_prev\".\"content_id\" = {content_id} \
-         ORDER BY \"revy_prev\".\"id\" DESC LIMIT 1), 0)"
+         ORDER BY \"revy_prev\".\"id\" DESC LIMIT 1), {default})"
     )
 }
 

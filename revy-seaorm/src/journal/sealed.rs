@@ -27,6 +27,7 @@ use super::rows::{
 };
 use super::write::{
     ATTRIBUTE_ROWS_PER_STATEMENT, Outcome, Parent, attribute_row, insert_attributes, journal_error,
+    own_values,
 };
 use crate::Error;
 use crate::tamper::{DeltaFields, Encoder};
@@ -171,20 +172,10 @@ async fn insert_object_delta<C: ConnectionTrait>(
     head: &Head,
     hash: &str,
 ) -> Result<Option<i64>, Error> {
-    let (actor_type, actor_id) = actor_columns(delta.actor);
     let backend = db.get_database_backend();
     let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
     columns.push(object_delta::Column::Hash);
-    let own = [
-        Expr::val(delta.revision_id),
-        Expr::val(actor_type),
-        Expr::val(actor_id),
-        Expr::val(delta.action.as_str()),
-        Expr::val(delta.description),
-        Expr::val(delta.content_type),
-        Expr::val(delta.content_id),
-        Expr::val(created_at),
-    ];
+    let own = own_values(delta, created_at);
     let invalid = |e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")));
     let mut insert = Query::insert();
     insert.into_table(object_delta::Entity).columns(columns);

@@ -226,7 +226,6 @@ async fn insert_object_delta<C: ConnectionTrait>(
     if db.get_database_backend() == sea_orm::DbBackend::MySql {
         return insert_object_delta_named(db, delta, created_at).await;
     }
-    let (actor_type, actor_id) = actor_columns(delta.actor);
     let current = Query::select()
         .expr_as(
             next_version(
@@ -239,18 +238,10 @@ async fn insert_object_delta<C: ConnectionTrait>(
         .to_owned();
     let current_version = Expr::col((Alias::new(CURRENT), object_delta::Column::Version));
     let mut select = Query::select();
+    let mut values = own_values(delta, created_at).to_vec();
+    values.push(current_version.clone().add(1));
     select
-        .exprs([
-            Expr::val(delta.revision_id),
-            Expr::val(actor_type),
-            Expr::val(actor_id),
-            Expr::val(delta.action.as_str()),
-            Expr::val(delta.description),
-            Expr::val(delta.content_type),
-            Expr::val(delta.content_id),
-            Expr::val(created_at),
-            current_version.clone().add(1),
-        ])
+        .exprs(values)
         .from_subquery(current, Alias::new(CURRENT));
     if let Some(version) = delta.after_version {
         select.and_where(current_version.eq(version));
@@ -282,7 +273,6 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
     delta: &NewObjectDelta<'_>,
     created_at: DateTime<Utc>,
 ) -> Result<Option<i64>, Error> {
-    let (actor_type, actor_id) = actor_columns(delta.actor);
     let mut version = match delta.after_version {
         Some(v) => v + 1,
         None => delta.known_version.unwrap_or(0) + 1,
@@ -294,17 +284,11 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
         insert
             .into_table(object_delta::Entity)
             .columns(OBJECT_DELTA_COLUMNS)
-            .values([
-                Expr::val(delta.revision_id),
-                Expr::val(actor_type.clone()),
-                Expr::val(actor_id.clone()),
-                Expr::val(delta.action.as_str()),
-                Expr::val(delta.description),
-                Expr::val(delta.content_type),
-                Expr::val(delta.content_id),
-                Expr::val(created_at),
-                Expr::val(version),
-            ])
+            .values(
+                own_values(delta, created_at)
+                    .into_iter()
+                    .chain([Expr::val(version)]),
+            )
             .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
         match db.execute_raw(backend.build(&insert)).await {
             Ok(done) => return Ok(Some(done.last_insert_id() as i64)),
@@ -321,6 +305,22 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
             Err(e) => return Err(Error::from_journal("revy_object_deltas", e)),
         }
     }
+}
+
+/// An object delta's values but its version, in the order of
+/// [`OBJECT_DELTA_COLUMNS`].
+pub(crate) fn own_values(delta: &NewObjectDelta<'_>, created_at: DateTime<Utc>) -> [Expr; 8] {
+    let (actor_type, actor_id) = actor_columns(delta.actor);
+    [
+        Expr::val(delta.revision_id),
+        Expr::val(actor_type),
+        Expr::val(actor_id),
+        Expr::val(delta.action.as_str()),
+        Expr::val(delta.description),
+        Expr::val(delta.content_type),
+        Expr::val(delta.content_id),
+        Expr::val(created_at),
+    ]
 }
 
 /// A failed write of both journal tables, naming the one the database named.
