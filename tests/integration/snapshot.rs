@@ -20,6 +20,14 @@ fn snapshot_statements(t: &TestDb) -> usize {
     if t.backend == Backend::MySql { 2 } else { 1 }
 }
 
+/// Statements of `with_snapshot().all()` over a page of several deltas of
+/// one object: MariaDB/MySQL reads the deltas, the object's state at the
+/// oldest, the attribute deltas after it and their values (see
+/// `snapshot::replay`).
+fn page_statements(t: &TestDb) -> usize {
+    if t.backend == Backend::MySql { 4 } else { 1 }
+}
+
 async fn setup(t: &TestDb) {
     t.create_table(account::Entity).await;
     t.create_table(membership::Entity).await;
@@ -155,7 +163,7 @@ async fn snapshot_at_every_delta_equals_the_row_then(t: TestDb) {
             .unwrap();
         assert_eq!(got.as_ref(), Some(want), "snapshot at delta {delta_id}");
     }
-    // the whole history in one statement
+    // the whole history in one statement (MariaDB/MySQL: four, see page_statements)
     t.take_statement_count();
     let rows = object_delta::Entity::find()
         .filter(object_delta::Column::ContentType.eq("accounts"))
@@ -164,7 +172,7 @@ async fn snapshot_at_every_delta_equals_the_row_then(t: TestDb) {
         .all(db)
         .await
         .unwrap();
-    assert_eq!(t.take_statement_count(), snapshot_statements(&t));
+    assert_eq!(t.take_statement_count(), page_statements(&t));
     let got: Vec<(i64, account::Model)> =
         rows.into_iter().map(|(d, m)| (d.id, m.unwrap())).collect();
     assert_eq!(got, expected);

@@ -13,7 +13,12 @@
 //! backwards and fetches each entry's journal row to test the bound. There
 //! the subqueries pick the attribute delta's id, which the index alone
 //! answers, and a second statement reads the values of the picked deltas by
-//! primary key.
+//! primary key. A page of one object's deltas is not asked column by column
+//! and delta by delta there: its state at the object's oldest delta on the
+//! page is, and the attribute deltas after it are read in one range and
+//! replayed (see `replay`).
+
+mod replay;
 
 use std::marker::PhantomData;
 
@@ -246,29 +251,47 @@ where
     }
 
     /// Every object delta of the query with its snapshot, in one statement
-    /// (two on MariaDB/MySQL, and one more to read the live rows when the
-    /// entity's [policy](crate::policy) keeps columns out of the journal).
+    /// (four on MariaDB/MySQL: the object deltas, each object's state at
+    /// its oldest delta among them, the attribute deltas after it, their
+    /// values; and one more to read the live rows when the entity's
+    /// [policy](crate::policy) keeps columns out of the journal).
     pub async fn all<C: ConnectionTrait>(
         self,
         db: &C,
     ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
         let rules = policy::rules::<E>()?;
-        let statement = self.statement(db.get_database_backend(), &rules);
+        if Pick::for_backend(db.get_database_backend()) == Pick::Id {
+            let found = replay::found::<E, C>(db, self.select, &rules).await?;
+            return assemble::<E, C>(db, found, &rules).await;
+        }
+        self.correlated(db, &rules).await
+    }
+
+    /// [`all`](Self::all) in the correlated form: one statement (two on
+    /// MariaDB/MySQL), whatever the backend.
+    async fn correlated<C: ConnectionTrait>(
+        self,
+        db: &C,
+        rules: &Rules<E>,
+    ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
+        let statement = self.statement(db.get_database_backend(), rules);
         let rows = db
             .query_all_raw(statement)
             .await
             .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-        models_of::<E, C>(db, &rows, &rules).await
+        models_of::<E, C>(db, &rows, rules).await
     }
 
-    /// The first object delta of the query with its snapshot.
+    /// The first object delta of the query with its snapshot (one
+    /// delta: nothing to replay, the correlated form).
     pub async fn one<C: ConnectionTrait>(
         self,
         db: &C,
     ) -> Result<Option<(object_delta::Model, Option<E::Model>)>, Error> {
         let mut this = self;
         this.select = this.select.limit(1);
-        Ok(this.all(db).await?.into_iter().next())
+        let rules = policy::rules::<E>()?;
+        Ok(this.correlated(db, &rules).await?.into_iter().next())
     }
 }
 
@@ -291,6 +314,22 @@ where
         .iter()
         .map(|row| read_row::<E>(row, rules, pick))
         .collect::<Result<Vec<_>, Error>>()?;
+    assemble::<E, C>(db, found, rules).await
+}
+
+/// Snapshots from what the query found of each column (values, or the ids
+/// of the attribute deltas that hold them).
+#[allow(clippy::type_complexity)]
+async fn assemble<E, C>(
+    db: &C,
+    found: Vec<(object_delta::Model, Vec<Found>)>,
+    rules: &Rules<E>,
+) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+    C: ConnectionTrait,
+{
     let values = values_of_picked(db, &found).await?;
     let read = found
         .into_iter()
@@ -324,7 +363,7 @@ pub(crate) enum Column {
 }
 
 /// A snapshot column as the query returns it, before [`resolve`].
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Found {
     /// The newest value ([`Pick::Value`]).
     Value(serde_json::Value),
