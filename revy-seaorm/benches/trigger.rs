@@ -70,6 +70,9 @@ DECLARE
     actor_type text := nullif(current_setting('revy.actor_type', true), '');
     actor_id text := nullif(current_setting('revy.actor_id', true), '');
     key text;
+    -- TG_TABLE_NAME is a `name`: compared as it is, the journal's index
+    -- on (content_type, content_id) would not serve the version lookup
+    tbl text := TG_TABLE_NAME::text;
     delta bigint;
     version bigint;
     after jsonb;
@@ -84,11 +87,11 @@ BEGIN
     IF TG_OP = 'DELETE' THEN key := OLD.id::text; ELSE key := NEW.id::text; END IF;
     action := CASE TG_OP WHEN 'INSERT' THEN 'Create' WHEN 'UPDATE' THEN 'Update' ELSE 'Delete' END;
     SELECT COALESCE((SELECT d.version FROM revy_object_deltas d
-                     WHERE d.content_type = TG_TABLE_NAME AND d.content_id = key
+                     WHERE d.content_type = tbl AND d.content_id = key
                      ORDER BY d.id DESC LIMIT 1), 0) + 1 INTO version;
     INSERT INTO revy_object_deltas (revision_id, actor_type, actor_id, action, description,
                                     content_type, content_id, created_at, version)
-        VALUES (rev, actor_type, actor_id, action, '', TG_TABLE_NAME, key, now(), version)
+        VALUES (rev, actor_type, actor_id, action, '', tbl, key, now(), version)
         RETURNING id INTO delta;
     IF TG_OP = 'DELETE' THEN RETURN NULL; END IF;
     after := to_jsonb(NEW);
@@ -98,7 +101,7 @@ BEGIN
                                        old_value, new_value, created_at)
         SELECT delta, rev, actor_type, actor_id,
                CASE WHEN after -> k = 'null'::jsonb THEN 'Unset' ELSE 'Set' END,
-               '', TG_TABLE_NAME, key, k,
+               '', tbl, key, k,
                COALESCE(before -> k, 'null'::jsonb)::json, (after -> k)::json, now()
         FROM jsonb_object_keys(after) AS k
         WHERE TG_OP = 'INSERT' OR (after -> k) IS DISTINCT FROM (before -> k);
