@@ -181,7 +181,11 @@ async fn inserts(
     transactions: u64,
     per_transaction: u64,
 ) -> Duration {
-    let db = if side == Side::TriggerInSession { in_session } else { db };
+    let db = if side == Side::TriggerInSession {
+        in_session
+    } else {
+        db
+    };
     let start = Instant::now();
     for t in 0..transactions {
         let work = async {
@@ -229,7 +233,11 @@ async fn updates(
     round: i64,
 ) -> Duration {
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-    let conn = if side == Side::TriggerInSession { in_session } else { db };
+    let conn = if side == Side::TriggerInSession {
+        in_session
+    } else {
+        db
+    };
     // the rows are read outside the timing
     macro_rules! models {
         ($m:ident) => {
@@ -297,7 +305,11 @@ async fn updates(
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 fn main() {
@@ -313,16 +325,34 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     let (db, in_session) = rt.block_on(setup(&url));
-    let sides = [Side::Plain, Side::Hooks, Side::Trigger, Side::TriggerInSession];
-    let names = ["plain", "hooks", "trigger, set_config", "trigger, in session"];
+    let sides = [
+        Side::Plain,
+        Side::Hooks,
+        Side::Trigger,
+        Side::TriggerInSession,
+    ];
+    let names = [
+        "plain",
+        "hooks",
+        "trigger, set_config",
+        "trigger, in session",
+    ];
     println!("| case | {} |", names.join(" µs/row | ") + " µs/row");
     println!("|---|---:|---:|---:|---:|");
     let mut round = 0i64;
     for (case, transactions, per_transaction) in [
         (format!("insert, {batch} rows in one transaction"), 1, batch),
         ("insert, one row per transaction".to_owned(), singles, 1),
-        (format!("update of 2 columns, {batch} rows in one transaction"), 1, batch),
-        ("update of 2 columns, one row per transaction".to_owned(), singles, 1),
+        (
+            format!("update of 2 columns, {batch} rows in one transaction"),
+            1,
+            batch,
+        ),
+        (
+            "update of 2 columns, one row per transaction".to_owned(),
+            singles,
+            1,
+        ),
     ] {
         let update = case.starts_with("update");
         let rows = transactions * per_transaction;

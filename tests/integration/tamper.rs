@@ -8,7 +8,7 @@ use revy::{Context, Error, Verified};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 use crate::common::TestDb;
@@ -441,6 +441,45 @@ async fn concurrent_writers_keep_every_chain_whole(t: TestDb) {
     }
 }
 
+/// A sealed insert, update and delete send as many statements as unsealed
+/// ones: the hash rides on the hooks' locked read and the journal
+/// statement.
+async fn a_sealed_write_sends_no_extra_statement(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let mut counts = Vec::new();
+    for (on, id) in [(false, 1), (true, 2)] {
+        revy::tamper::scope(on, async {
+            t.take_statement_count();
+            let txn = db.begin().await.unwrap();
+            Context::new()
+                .scope(account(id, "a").insert(&txn))
+                .await
+                .unwrap();
+            let insert = t.take_statement_count();
+            Context::new().scope(set_code(&txn, id, "b")).await.unwrap();
+            let update = t.take_statement_count();
+            let row = account::Entity::find_by_id(id)
+                .one(&txn)
+                .await
+                .unwrap()
+                .unwrap();
+            t.take_statement_count();
+            Context::new().scope(row.delete(&txn)).await.unwrap();
+            let delete = t.take_statement_count();
+            txn.commit().await.unwrap();
+            counts.push((insert, update, delete));
+        })
+        .await;
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "unsealed, sealed: (insert, update, delete)"
+    );
+    let v = verified(db).await;
+    assert_eq!((v.sealed, v.unsealed), (3, 3), "{v:?}");
+}
+
 /// A deadlock or a busy database: the transaction is run again.
 fn retryable(e: &DbErr) -> bool {
     let text = e.to_string();
@@ -456,4 +495,5 @@ backend_tests!(
     an_edited_checkpoint_is_named,
     unsealed_history_before_the_chain,
     concurrent_writers_keep_every_chain_whole,
+    a_sealed_write_sends_no_extra_statement,
 );
