@@ -154,9 +154,23 @@ async fn write(db: &DatabaseConnection, tasks: i32, per_task: i32) {
                         }
                     }
                     if task % 5 == 0 && n == per_task / 2 {
-                        let txn = begin(&db).await.unwrap();
-                        new_account(900_000 + task).insert(&txn).await.unwrap();
-                        txn.rollback().await.unwrap();
+                        // a rolled-back insert; SQLite's write lock may
+                        // outwait its busy timeout under load: try again
+                        loop {
+                            let rolled_back = async {
+                                let txn = begin(&db).await?;
+                                new_account(900_000 + task).insert(&txn).await?;
+                                txn.rollback().await
+                            }
+                            .await;
+                            match rolled_back {
+                                Ok(()) => break,
+                                Err(e) if e.to_string().contains("database is locked") => {
+                                    tokio::time::sleep(Duration::from_millis(2)).await
+                                }
+                                Err(e) => panic!("task {task}: {e}"),
+                            }
+                        }
                     }
                 }
             }),
