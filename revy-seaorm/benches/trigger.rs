@@ -30,35 +30,19 @@ use sea_orm::{
 };
 
 #[allow(dead_code)]
+#[macro_use]
 #[path = "tracking/entities.rs"]
 mod entities;
 
 use entities::{Item, item, plain_item};
 
-/// The table the trigger journals: the plain item's columns.
-mod trigger_item {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "bench_trigger_items")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i64,
-        pub quantity: i32,
-        pub count: i64,
-        pub label: String,
-        #[sea_orm(column_type = "Decimal(Some((20, 4)))")]
-        pub price: Decimal,
-        pub created_at: DateTimeUtc,
-        pub active: bool,
-        pub note: Option<String>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
+// The table the trigger journals: the plain item's columns, untracked.
+item_entity!(
+    trigger_item,
+    "bench_trigger_items",
     impl ActiveModelBehavior for ActiveModel {}
-}
+    impl revy_seaorm::TrackingPolicy for Entity {}
+);
 
 const SCHEMA: &str = "revy_bench_trigger";
 
@@ -173,6 +157,16 @@ fn new_row(i: i64) -> trigger_item::ActiveModel {
     }
 }
 
+/// The trigger's context for this transaction, by a statement of its own.
+async fn hand_over_context(txn: &sea_orm::DatabaseTransaction) {
+    txn.execute_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT set_config('revy.actor_type', 'users', true), set_config('revy.actor_id', '1', true)",
+    ))
+    .await
+    .unwrap();
+}
+
 /// `n` inserts in `transactions` transactions, on one side; their time.
 async fn inserts(
     db: &DatabaseConnection,
@@ -191,12 +185,7 @@ async fn inserts(
         let work = async {
             let txn = db.begin().await.unwrap();
             if side == Side::Trigger {
-                txn.execute_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    "SELECT set_config('revy.actor_type', 'users', true), set_config('revy.actor_id', '1', true)",
-                ))
-                .await
-                .unwrap();
+                hand_over_context(&txn).await;
             }
             for i in 0..per_transaction {
                 let n = (t * per_transaction + i) as i64;
@@ -261,12 +250,7 @@ async fn updates(
         let work = async {
             let txn = conn.begin().await.unwrap();
             if side == Side::Trigger {
-                txn.execute_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    "SELECT set_config('revy.actor_type', 'users', true), set_config('revy.actor_id', '1', true)",
-                ))
-                .await
-                .unwrap();
+                hand_over_context(&txn).await;
             }
             for i in done..(done + per_transaction).min(rows) {
                 let i = i as usize;
