@@ -309,6 +309,33 @@ pub enum Error {
         hint: String,
     },
 
+    /// The SQLite library linked into the application is older than 3.35,
+    /// the first with `RETURNING`, which revy's SQLite paths rely on
+    /// (sqlx's bundled SQLite is newer; an old one comes from linking the
+    /// system's library).
+    #[error(
+        "revy needs SQLite 3.35 or newer (RETURNING); the linked library is {}: \
+         use sqlx's bundled SQLite or a newer system library",
+        version.as_deref().unwrap_or("older")
+    )]
+    SqliteTooOld {
+        /// The library's `sqlite_version()`, when it was read.
+        version: Option<String>,
+    },
+
+    /// `insert_many(..).on_conflict_*` needs every model to set the
+    /// conflict target's columns: the rows it conflicts with are found by them.
+    #[error(
+        "revy: insert_many into {table} with on_conflict: a model leaves {column}, a column of \
+         the conflict target, NotSet; set it on every model"
+    )]
+    ConflictTargetNotSet {
+        /// The table.
+        table: String,
+        /// The column of the target left `NotSet`.
+        column: String,
+    },
+
     /// A strict [`Guarded`](crate::Guarded) connection refused a write to a
     /// tracked table that bypasses revy (or, with `report_without_context`,
     /// that runs with no context), before it ran.

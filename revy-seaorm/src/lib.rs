@@ -26,6 +26,7 @@ mod keyset;
 pub mod policy;
 mod prune;
 mod restore;
+mod returning;
 mod snapshot;
 mod tag;
 pub mod tamper;

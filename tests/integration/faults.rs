@@ -495,6 +495,52 @@ fn bulk_insert(
     )
 }
 
+/// Balances the upserts set, a new one each run, so each run changes rows.
+static UPSERT_BALANCE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(100);
+
+fn upsert_account(id: i32, balance: i64) -> account::ActiveModel {
+    account::ActiveModel {
+        id: Set(id),
+        code: Set(format!("up{id}")),
+        is_active: Set(true),
+        balance: Set(balance),
+        ..Default::default()
+    }
+}
+
+fn prepare_two_untracked_keys(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    // outside any context: the plain statement, idempotent
+    boxed(async move {
+        revy::insert_many::<account::Entity>([1001, 1002].map(|id| upsert_account(id, 0)))
+            .on_conflict_do_nothing([account::Column::Id])
+            .exec(&db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+fn bulk_upsert(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(
+        Context::via_actor(Some(Actor::new("users", 1))).scope(async move {
+            let balance = UPSERT_BALANCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            revy::insert_many::<account::Entity>(
+                (1001..=1005).map(|id| upsert_account(id, balance)),
+            )
+            .on_conflict_update([account::Column::Id], [account::Column::Balance])
+            .chunk_size(2)
+            .exec(&db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }),
+    )
+}
+
 fn bulk_update(
     db: DatabaseConnection,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
@@ -538,8 +584,13 @@ async fn a_fault_in_a_bulk_write_leaves_all_or_nothing(t: TestDb) {
 }
 
 async fn bulk_faults(t: &TestDb) {
-    let cases: [(&str, Op, Op); 4] = [
+    let cases: [(&str, Op, Op); 5] = [
         ("insert_many of 5 in chunks of 2", nothing, bulk_insert),
+        (
+            "insert_many on_conflict_update of 5 (2 untracked there) in chunks of 2",
+            prepare_two_untracked_keys,
+            bulk_upsert,
+        ),
         (
             "update_many of 5 untracked rows in chunks of 2",
             prepare_five_untracked,

@@ -11,6 +11,7 @@ mod axum_layer;
 mod backends;
 mod bulk;
 mod concurrency;
+mod conflict;
 mod deletion;
 mod edges;
 mod faults;

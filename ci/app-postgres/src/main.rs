@@ -1,25 +1,8 @@
-//! A tracked entity on PostgreSQL, compiled without any other driver.
+//! revy on PostgreSQL, compiled without any other driver: every kind of
+//! tracked write, then the journal checked.
 
-mod note {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "notes")]
-    pub struct Model {
-        #[sea_orm(primary_key)]
-        pub id: i32,
-        pub title: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    #[async_trait::async_trait]
-    impl ActiveModelBehavior for ActiveModel {
-        revy::track!();
-    }
-    impl revy::TrackingPolicy for Entity {}
-}
+#[path = "../../check/journal.rs"]
+mod journal;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -28,7 +11,5 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     };
     let db = sea_orm::Database::connect(&url).await?;
-    revy::install(&db).await?;
-    let _ = revy::history::<note::Entity>(1).all(&db).await?;
-    Ok(())
+    journal::run(&db).await
 }

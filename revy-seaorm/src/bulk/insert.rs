@@ -8,6 +8,7 @@ use sea_orm::{
     QueryTrait, Statement, TransactionTrait,
 };
 
+use super::conflict::{self, Conflict};
 use crate::Error;
 use crate::hooks::{create_changes, shows};
 use crate::journal::batch::{self, RowDelta};
@@ -16,6 +17,7 @@ use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset;
 use crate::policy::{self, TrackingPolicy};
+use crate::returning;
 use crate::values;
 use crate::values::encode_row;
 
@@ -25,6 +27,7 @@ use crate::values::encode_row;
 pub struct InsertMany<E: EntityTrait> {
     models: Vec<E::ActiveModel>,
     chunk_size: u64,
+    conflict: Option<Conflict<E>>,
 }
 
 /// Starts a tracked insert of `models`, then `exec`. Each row gets a
@@ -57,12 +60,13 @@ pub fn insert_many<E: TrackingPolicy>(
             .map(IntoActiveModel::into_active_model)
             .collect(),
         chunk_size: crate::DEFAULT_CHUNK_SIZE,
+        conflict: None,
     }
 }
 
 /// Per column of one model: the value the caller gave, encoded, or `None`
 /// when left `NotSet` for the database to fill.
-type Given = Vec<Option<serde_json::Value>>;
+pub(super) type Given = Vec<Option<serde_json::Value>>;
 
 impl<E> InsertMany<E>
 where
@@ -76,6 +80,88 @@ where
         self
     }
 
+    /// A get-or-create: a model whose `target` values (a unique key or the
+    /// primary key) a row holds already is left out, as sea-orm's
+    /// `.on_conflict(OnConflict::columns(target).do_nothing().to_owned())`
+    /// does. Only the rows inserted are journaled (a `Create` each) and
+    /// returned by [`exec_with_returning`](Self::exec_with_returning);
+    /// [`exec`](Self::exec) gives the key of the last row inserted, `None`
+    /// when every model conflicted (sea-orm's `exec` fails then).
+    ///
+    /// Safe under concurrency: callers racing to create the same values
+    /// each get the row, one of them creates it. Every model must set the
+    /// target's columns ([`Error::ConflictTargetNotSet`]). On MySQL/MariaDB
+    /// the rows are found with a locking read, and racing callers can meet
+    /// a deadlock, which the database reports as an error: retry the
+    /// transaction, as any MySQL application must.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::Context;
+    /// use revy_seaorm::entity::object_delta;
+    /// use sea_orm::{EntityTrait, PaginatorTrait, Set};
+    ///
+    /// let codes = |codes: &[&str]| {
+    ///     codes.iter().map(|c| account::ActiveModel { code: Set(c.to_string()), ..Default::default() }).collect::<Vec<_>>()
+    /// };
+    /// Context::new().scope(async {
+    ///     revy_seaorm::insert_many::<account::Entity>(codes(&["A", "B"])).exec(&db).await?;
+    ///     // "B" is there: only "C" is inserted and journaled
+    ///     let inserted = revy_seaorm::insert_many::<account::Entity>(codes(&["B", "C"]))
+    ///         .on_conflict_do_nothing([account::Column::Code])
+    ///         .exec_with_returning(&db)
+    ///         .await?;
+    ///     assert_eq!(inserted.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["C"]);
+    ///     Ok::<_, revy_seaorm::Error>(())
+    /// })
+    /// .await?;
+    /// assert_eq!(object_delta::Entity::find().count(&db).await?, 3);
+    /// # Ok(()) }
+    /// ```
+    pub fn on_conflict_do_nothing(mut self, target: impl IntoIterator<Item = E::Column>) -> Self {
+        self.conflict = Some(Conflict {
+            target: target.into_iter().collect(),
+            update: Vec::new(),
+        });
+        self
+    }
+
+    /// An upsert: a model whose `target` values a row holds already sets
+    /// that row's `update` columns instead, as sea-orm's
+    /// `.on_conflict(OnConflict::columns(target).update_columns(update).to_owned())`.
+    /// Inserted rows get a `Create`, updated rows an `Update` of the
+    /// columns whose values changed (old values as they were), like a
+    /// per-row save; both are returned by
+    /// [`exec_with_returning`](Self::exec_with_returning). What
+    /// [`on_conflict_do_nothing`](Self::on_conflict_do_nothing) says of
+    /// targets and concurrency holds here too.
+    pub fn on_conflict_update(
+        mut self,
+        target: impl IntoIterator<Item = E::Column>,
+        update: impl IntoIterator<Item = E::Column>,
+    ) -> Self {
+        self.conflict = Some(Conflict {
+            target: target.into_iter().collect(),
+            update: update.into_iter().collect(),
+        });
+        self
+    }
+
+    /// sea-orm's statement for the untracked path.
+    fn plain(
+        models: Vec<E::ActiveModel>,
+        conflict: &Option<Conflict<E>>,
+        backend: DbBackend,
+    ) -> Result<sea_orm::InsertMany<E::ActiveModel>, Error> {
+        let insert = E::insert_many(models);
+        Ok(match conflict {
+            Some(conflict) => insert.on_conflict(conflict.clause(backend)?),
+            None => insert,
+        })
+    }
+
     /// Inserts the rows and returns the key of the last one, as sea-orm's
     /// `InsertMany::exec` does (`None` when there were no rows). Inside an
     /// enabled context every row is journaled, in one transaction with the
@@ -85,7 +171,17 @@ where
         C: ConnectionTrait + TransactionTrait,
     {
         if Context::is_disabled() {
-            return Ok(E::insert_many(self.models).exec(db).await?);
+            let conflicting = self.conflict.is_some();
+            let insert = Self::plain(self.models, &self.conflict, db.get_database_backend())?;
+            return match insert.exec(db).await {
+                // every model conflicted: the same answer as the tracked path
+                Err(sea_orm::DbErr::RecordNotInserted) if conflicting => {
+                    Ok(E::insert_many(Vec::<E::ActiveModel>::new())
+                        .exec(db)
+                        .await?)
+                }
+                done => Ok(done?),
+            };
         }
         let last = self.run(db, false).await?.0;
         // sea-orm's result cannot be made outside sea-orm: an empty insert
@@ -109,7 +205,12 @@ where
         C: ConnectionTrait + TransactionTrait,
     {
         if Context::is_disabled() {
-            return Ok(E::insert_many(self.models).exec_with_returning(db).await?);
+            let conflicting = self.conflict.is_some();
+            let insert = Self::plain(self.models, &self.conflict, db.get_database_backend())?;
+            return match insert.exec_with_returning(db).await {
+                Err(sea_orm::DbErr::RecordNotInserted) if conflicting => Ok(Vec::new()),
+                done => Ok(done?),
+            };
         }
         Ok(self.run(db, true).await?.1)
     }
@@ -141,6 +242,25 @@ where
             let chunk: Vec<E::ActiveModel> =
                 models.by_ref().take(self.chunk_size as usize).collect();
             let given = chunk.iter().map(given_of).collect::<Result<Vec<_>, _>>()?;
+            if let Some(conflict) = &self.conflict {
+                let written = conflict::upsert_chunk(
+                    db,
+                    conflict,
+                    chunk,
+                    given,
+                    &mut lock_mode,
+                    &ctx,
+                    &rules,
+                )
+                .await?;
+                if written.last_inserted.is_some() {
+                    last = written.last_inserted;
+                }
+                if keep {
+                    kept.extend(written.rows);
+                }
+                continue;
+            }
             let (rows, given) = insert_chunk::<E, C>(db, chunk, given, &mut lock_mode).await?;
             let mut deltas: Vec<RowDelta<E::Model>> = Vec::with_capacity(rows.len());
             for (row, given) in rows.iter().zip(given) {
@@ -158,7 +278,7 @@ where
                 last = rows.into_iter().last();
             }
         }
-        if keep {
+        if keep && self.conflict.is_none() {
             last = kept.last().cloned();
         }
         Ok((last, kept))
@@ -205,7 +325,7 @@ fn pair<M: ModelTrait>(rows: &[M], mut given: Vec<Given>) -> Result<Vec<Given>, 
 
 /// Inserts one chunk and reads its rows back as stored, each with the
 /// given values of the model it came from.
-async fn insert_chunk<E, C>(
+pub(super) async fn insert_chunk<E, C>(
     db: &C,
     chunk: Vec<E::ActiveModel>,
     given: Vec<Given>,
@@ -217,8 +337,8 @@ where
     C: ConnectionTrait,
 {
     let expected = chunk.len();
-    if db.support_returning() {
-        let rows = E::insert_many(chunk).exec_with_returning(db).await?;
+    if returning::speaks(db).await? {
+        let rows = returning::insert::<E, _>(db, E::insert_many(chunk).into_query()).await?;
         let given = pair(&rows, given)?;
         return check_count::<E>(rows, given, expected);
     }

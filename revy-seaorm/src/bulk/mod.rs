@@ -72,10 +72,15 @@
 //!
 //! - An `update_many` may not set a primary-key column: the journal names
 //!   rows by key (a per-row save cannot change a key either).
-//! - `insert_many` has no `on_conflict`: a conflicting row fails the call.
+//! - `insert_many`'s `on_conflict` is two methods,
+//!   [`on_conflict_do_nothing`](InsertMany::on_conflict_do_nothing) and
+//!   [`on_conflict_update`](InsertMany::on_conflict_update), taking the
+//!   target and update columns sea-orm's `OnConflict` would; its `exec`
+//!   gives `None` rather than an error when every model conflicted.
 //! - `delete_many` does not apply [`DeletionPolicies`](crate::DeletionPolicies);
 //!   [`delete`](crate::delete) does, one parent at a time.
 
+mod conflict;
 mod delete;
 mod insert;
 mod update;

@@ -7,7 +7,7 @@ use revy_core::{Action, Context};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable,
-    QueryFilter, TransactionTrait, UpdateResult,
+    QueryFilter, QueryTrait, TransactionTrait, UpdateResult,
 };
 
 use super::Where;
@@ -20,6 +20,7 @@ use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages};
 use crate::policy::{self, TrackingPolicy};
+use crate::returning;
 
 /// A tracked `UPDATE` of every row a filter selects: sea-orm's
 /// [`UpdateMany`](sea_orm::UpdateMany), journaled. Made by [`update_many`].
@@ -172,8 +173,8 @@ impl<E: TrackingPolicy> UpdateMany<E> {
                 .map(|row| keyset::key_of::<E>(row, pages.key_columns()))
                 .collect();
             let update = self.statement().filter(keyset::key_in::<E>(&keys));
-            let after = if db.support_returning() {
-                let rows = update.exec_with_returning(db).await?;
+            let after = if returning::speaks(db).await? {
+                let rows = returning::update::<E, _>(db, update.into_query()).await?;
                 rows_affected += rows.len() as u64;
                 rows
             } else {

@@ -380,7 +380,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         false => build(None)?,
     };
     let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());
-    let ids: Vec<(i64, String)> = if needs_ids && db.support_returning() {
+    let ids: Vec<(i64, String)> = if needs_ids && crate::returning::speaks(db).await? {
         insert.returning(
             Query::returning().columns([object_delta::Column::Id, object_delta::Column::ContentId]),
         );

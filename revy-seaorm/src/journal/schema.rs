@@ -22,6 +22,9 @@ use crate::Error;
 /// # Ok(()) }
 /// ```
 pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        crate::returning::check_sqlite(db).await?;
+    }
     for statement in statements(db.get_database_backend()) {
         db.execute_raw(statement).await?;
     }
