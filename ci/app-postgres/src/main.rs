@@ -10,6 +10,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("usage: app-postgres postgres://...");
         return Ok(());
     };
-    let db = sea_orm::Database::connect(&url).await?;
+    let db = journal::fresh_database(&url).await?;
     journal::run(&db).await
 }
