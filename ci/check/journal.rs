@@ -8,8 +8,8 @@ use revy::entity::object_delta;
 use revy::{Action, Actor, Context};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait,
-    QueryFilter, QueryOrder, QuerySelect, Schema, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Schema, Set,
 };
 
 pub mod note {
@@ -32,6 +32,7 @@ pub mod note {
         revy::track!();
     }
     impl revy::TrackingPolicy for Entity {}
+    impl revy::DeletionPolicies for Entity {}
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -46,7 +47,10 @@ fn check(ok: bool, what: &str) -> Result<(), Failure> {
 
 /// The object deltas written since `after`, oldest first, as
 /// (action, content id).
-async fn deltas_since(db: &DatabaseConnection, after: i64) -> Result<Vec<(Action, String)>, Failure> {
+async fn deltas_since(
+    db: &DatabaseConnection,
+    after: i64,
+) -> Result<Vec<(Action, String)>, Failure> {
     Ok(object_delta::Entity::find()
         .filter(object_delta::Column::Id.gt(after))
         .filter(object_delta::Column::ContentType.eq("ci_app_notes"))
@@ -66,7 +70,9 @@ pub async fn fresh_database(url: &str) -> Result<DatabaseConnection, Failure> {
     server
         .execute_unprepared("DROP DATABASE IF EXISTS revy_ci_app")
         .await?;
-    server.execute_unprepared("CREATE DATABASE revy_ci_app").await?;
+    server
+        .execute_unprepared("CREATE DATABASE revy_ci_app")
+        .await?;
     server.close().await?;
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
@@ -79,7 +85,8 @@ pub async fn fresh_database(url: &str) -> Result<DatabaseConnection, Failure> {
 pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
     revy::install(db).await?;
     let backend = db.get_database_backend();
-    db.execute_unprepared("DROP TABLE IF EXISTS ci_app_notes").await?;
+    db.execute_unprepared("DROP TABLE IF EXISTS ci_app_notes")
+        .await?;
     db.execute(&Schema::new(backend).create_table_from_entity(note::Entity))
         .await?;
     let start = last_delta(db).await?;
@@ -98,7 +105,8 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
             let mut edit: note::ActiveModel = first.clone().into();
             edit.stars = Set(2);
             edit.update(db).await?;
-            first.delete(db).await?;
+            // through the deletion policies' path (no children here)
+            revy::delete(db, first).await?;
 
             // bulk: three inserts with auto-increment keys, an update, a delete
             let rows = (0..3).map(|i| note::ActiveModel {
@@ -107,7 +115,10 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
                 ..Default::default()
             });
             let inserted = revy::insert_many::<note::Entity>(rows).exec(db).await?;
-            check(inserted.last_insert_id == Some(4), "insert_many returns the last key")?;
+            check(
+                inserted.last_insert_id == Some(4),
+                "insert_many returns the last key",
+            )?;
             let updated = revy::update_many::<note::Entity>()
                 .col_expr(note::Column::Stars, Expr::col(note::Column::Stars).add(10))
                 .filter(note::Column::Title.starts_with("bulk"))
@@ -178,7 +189,10 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
         .await?;
     check(restored == expected_row, "restore gives the row back")?;
     let live = note::Entity::find_by_id(1).one(db).await?;
-    check(live == Some(expected_row), "the restored row is in the table")?;
+    check(
+        live == Some(expected_row),
+        "the restored row is in the table",
+    )?;
     let bulk = note::Entity::find()
         .order_by_asc(note::Column::Id)
         .all(db)
@@ -209,7 +223,11 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
         .await?;
     let queued = deltas_since(db, queued_start).await?;
     check(
-        queued == [(Action::Create, "5".to_owned()), (Action::Update, "5".to_owned())],
+        queued
+            == [
+                (Action::Create, "5".to_owned()),
+                (Action::Update, "5".to_owned()),
+            ],
         &format!("queued transaction: {queued:?}"),
     )?;
 

@@ -16,6 +16,13 @@
 //! the servers when their URL is set. A measurement, not a timing: it
 //! prints one line per backend. `--test` or `REVY_BENCH_QUICK=1` runs 200
 //! changes instead.
+//!
+//! It also projects the journal it wrote into one row per change (issue
+//! 26's shape, before that shape exists): each object delta's attribute
+//! deltas folded into a `changes` text column of its own row, in a few
+//! encodings, each table with the object deltas' indexes, and prints the
+//! bytes per change of each (revisions included), so the encoding is
+//! chosen by measurement. Checkpoints are not in the projection.
 
 use revy_core::{Actor, Context};
 use sea_orm::{
@@ -27,6 +34,8 @@ use sea_orm::{
 #[macro_use]
 #[path = "tracking/entities.rs"]
 mod entities;
+#[path = "storage/projection.rs"]
+mod projection;
 
 use entities::{Item, item};
 
@@ -41,7 +50,7 @@ const DATA: &str = "bench_items";
 /// The database (PostgreSQL, MariaDB) or file (SQLite) the run makes afresh.
 const NAME: &str = "revy_bench_storage";
 
-type Failure = Box<dyn std::error::Error>;
+pub(crate) type Failure = Box<dyn std::error::Error>;
 
 fn quick() -> bool {
     std::env::args().any(|a| a == "--test")
@@ -89,7 +98,7 @@ async fn workload(db: &DatabaseConnection, n: i64) -> Result<(), Failure> {
         .await
 }
 
-async fn one_number(db: &DatabaseConnection, sql: &str) -> Result<i64, Failure> {
+pub(crate) async fn one_number(db: &DatabaseConnection, sql: &str) -> Result<i64, Failure> {
     let backend = db.get_database_backend();
     let row = db
         .query_one_raw(Statement::from_string(backend, sql))
@@ -106,7 +115,7 @@ async fn one_number(db: &DatabaseConnection, sql: &str) -> Result<i64, Failure> 
 }
 
 /// Bytes the server uses for `tables`, indexes included.
-async fn bytes(db: &DatabaseConnection, tables: &[&str]) -> Result<i64, Failure> {
+pub(crate) async fn bytes(db: &DatabaseConnection, tables: &[&str]) -> Result<i64, Failure> {
     let list = tables
         .iter()
         .map(|t| format!("'{t}'"))
@@ -176,6 +185,14 @@ async fn measure(label: &str, db: DatabaseConnection, n: i64) -> Result<(), Fail
         journal as f64 / data.max(1) as f64,
         rows.join(", "),
     );
+    let revisions = bytes(&db, &["revy_revisions"]).await?;
+    for (name, projected) in projection::project(&db).await? {
+        println!(
+            "storage/{label}/projected {name}: {:.0} bytes per change (revisions {revisions} + \
+             deltas {projected} bytes)",
+            (revisions + projected) as f64 / changes as f64
+        );
+    }
     db.close().await?;
     Ok(())
 }
