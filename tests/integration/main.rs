@@ -22,6 +22,7 @@ mod journal;
 mod migration;
 mod policy;
 mod prune;
+mod reference;
 #[cfg(feature = "nats")]
 mod relay;
 mod roundtrip;
