@@ -103,17 +103,20 @@ where
     /// use revy_seaorm::entity::object_delta;
     /// use sea_orm::{EntityTrait, PaginatorTrait, Set};
     ///
-    /// let codes = |codes: &[&str]| {
-    ///     codes.iter().map(|c| account::ActiveModel { code: Set(c.to_string()), ..Default::default() }).collect::<Vec<_>>()
+    /// let accounts = |ids: &[i32]| {
+    ///     ids.iter()
+    ///         .map(|&id| account::ActiveModel { id: Set(id), code: Set(format!("A-{id}")) })
+    ///         .collect::<Vec<_>>()
     /// };
     /// Context::new().scope(async {
-    ///     revy_seaorm::insert_many::<account::Entity>(codes(&["A", "B"])).exec(&db).await?;
-    ///     // "B" is there: only "C" is inserted and journaled
-    ///     let inserted = revy_seaorm::insert_many::<account::Entity>(codes(&["B", "C"]))
-    ///         .on_conflict_do_nothing([account::Column::Code])
+    ///     revy_seaorm::insert_many::<account::Entity>(accounts(&[1, 2])).exec(&db).await?;
+    ///     // 2 is there: only 3 is inserted and journaled (the target may be
+    ///     // the primary key or any unique key)
+    ///     let inserted = revy_seaorm::insert_many::<account::Entity>(accounts(&[2, 3]))
+    ///         .on_conflict_do_nothing([account::Column::Id])
     ///         .exec_with_returning(&db)
     ///         .await?;
-    ///     assert_eq!(inserted.iter().map(|a| a.code.as_str()).collect::<Vec<_>>(), ["C"]);
+    ///     assert_eq!(inserted.iter().map(|a| a.id).collect::<Vec<_>>(), [3]);
     ///     Ok::<_, revy_seaorm::Error>(())
     /// })
     /// .await?;
