@@ -452,7 +452,7 @@ fn update_at_version(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     boxed(Context::new().scope(async move {
         let last = last_account(&db).await;
-        let read = revy::version_of::<account::Entity, _>(&db, last.id)
+        let read = revy::version_of::<account::Entity>(&db, last.id)
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
