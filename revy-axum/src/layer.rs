@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use http::HeaderName;
+use http::header::AUTHORIZATION;
 use http::request::Parts;
 use revy_core::{Actor, Context, Frame, LazyRevision};
 use serde_json::{Map, Value};
@@ -14,7 +16,26 @@ use crate::header;
 
 /// The type of the default actor function, which names no actor: every
 /// request acts as the system until [`RevyLayer::actor_fn`] says otherwise.
-pub type NoActor = fn(&Parts) -> Option<Actor>;
+pub type NoActor = ActorFn;
+
+/// An actor function as a plain function pointer: the type of
+/// [`RevyLayer`]'s actor function when none is named (`RevyLayer` is
+/// `RevyLayer<ActorFn>`), and of any `fn` item or closure that captures
+/// nothing, cast with `as ActorFn`. A layer of this type can be returned
+/// from a function, or kept in a struct, without naming generic bounds
+/// (see [Returned from a function](RevyLayer#returned-from-a-function)).
+///
+/// ```
+/// use axum::http::request::Parts;
+/// use revy_axum::{ActorFn, RevyLayer};
+/// use revy_core::Actor;
+///
+/// fn by_api_key(parts: &Parts) -> Option<Actor> {
+///     parts.headers.get("x-service").and_then(|v| v.to_str().ok()).map(|s| Actor::new("services", s))
+/// }
+/// let layer: RevyLayer = RevyLayer::new().actor_fn(by_api_key as ActorFn);
+/// ```
+pub type ActorFn = fn(&Parts) -> Option<Actor>;
 
 fn no_actor(_: &Parts) -> Option<Actor> {
     None
@@ -28,6 +49,51 @@ pub(crate) struct Config {
     max_header_len: usize,
     request_meta: bool,
     one_revision: bool,
+    /// Whether an actor function was named: only then can a request that
+    /// shows credentials and gets no actor mean a misplaced layer.
+    actor_named: bool,
+    placement: Arc<Placement>,
+}
+
+/// After how many requests that carried an `Authorization` header and got
+/// no actor, while no request ever got one, the layer warns that it runs
+/// outside authentication.
+pub(crate) const SUSPECT_AFTER: u32 = 20;
+
+/// Watches for a layer placed outside (before) authentication: its actor
+/// function then never sees a user, though requests carry credentials.
+///
+/// Only requests with an `Authorization` header count, so anonymous traffic
+/// (cookies included, which anonymous visitors carry too) never does. The
+/// first request that gets an actor settles it for good: the layer sees
+/// what authentication leaves, so later requests with a bad token that an
+/// optional authentication lets through never warn either.
+#[derive(Debug, Default)]
+pub(crate) struct Placement {
+    credentials_without_actor: AtomicU32,
+    settled: AtomicBool,
+}
+
+impl Placement {
+    /// Records one request; true exactly once, at the request that makes
+    /// the layer's placement suspect.
+    pub(crate) fn observe(&self, credentials: bool, found_actor: bool) -> bool {
+        if self.settled.load(Ordering::Relaxed) {
+            return false;
+        }
+        if found_actor {
+            self.settled.store(true, Ordering::Relaxed);
+            return false;
+        }
+        if !credentials {
+            return false;
+        }
+        let seen = self
+            .credentials_without_actor
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        seen == SUSPECT_AFTER && !self.settled.swap(true, Ordering::Relaxed)
+    }
 }
 
 /// A tower [`Layer`] that runs each request's handler in a revy context
@@ -86,6 +152,39 @@ pub(crate) struct Config {
 /// # Ok(()) }
 /// ```
 ///
+/// # Returned from a function
+///
+/// With a plain `fn` (or a closure that captures nothing, cast `as
+/// ActorFn`) as the actor function, the layer's type is plain `RevyLayer`
+/// ([`ActorFn`]); with a closure that captures, return `RevyLayer<impl ..>`
+/// with the bounds [`RevyLayer::actor_fn`] asks for:
+///
+/// ```
+/// use axum::{Router, http::request::Parts, routing::get};
+/// use revy_axum::{ActorFn, RevyLayer};
+/// use revy_core::Actor;
+///
+/// #[derive(Clone)]
+/// struct CurrentUser(i64);
+///
+/// fn by_user(parts: &Parts) -> Option<Actor> {
+///     parts.extensions.get::<CurrentUser>().map(|u| Actor::new("users", u.0))
+/// }
+///
+/// fn revy_layer() -> RevyLayer {
+///     RevyLayer::new().actor_fn(by_user as ActorFn).with_request_meta()
+/// }
+///
+/// fn revy_layer_for(kind: &'static str)
+///     -> RevyLayer<impl Fn(&Parts) -> Option<Actor> + Clone + Send + Sync + 'static>
+/// {
+///     RevyLayer::new().actor_fn(move |parts| parts.extensions.get::<CurrentUser>().map(|u| Actor::new(kind, u.0)))
+/// }
+///
+/// let app: Router = Router::new().route("/", get(|| async { "ok" })).layer(revy_layer());
+/// let admin: Router = Router::new().route("/", get(|| async { "ok" })).layer(revy_layer_for("admins"));
+/// ```
+///
 /// # As a frame builder
 ///
 /// [`RevyLayer::frame`] builds the frame for a request without serving it,
@@ -103,7 +202,7 @@ pub(crate) struct Config {
 /// });
 /// ```
 #[must_use = "a layer does nothing until it wraps a service, e.g. with Router::layer"]
-pub struct RevyLayer<F = NoActor> {
+pub struct RevyLayer<F = ActorFn> {
     actor: F,
     config: Arc<Config>,
 }
@@ -136,6 +235,8 @@ impl RevyLayer {
                 max_header_len: Self::DEFAULT_MAX_HEADER_LEN,
                 request_meta: false,
                 one_revision: false,
+                actor_named: false,
+                placement: Arc::default(),
             }),
         }
     }
@@ -173,14 +274,29 @@ impl<F> RevyLayer<F> {
     /// let (parts, ()) = Request::post("/notes").body(()).unwrap().into_parts();
     /// layer.frame(&parts).sync_scope(|| assert_eq!(Context::actor(), None));
     /// ```
+    ///
+    /// # Placed outside authentication
+    ///
+    /// A layer that runs before authentication (added *after* it with
+    /// axum's `Router::layer`) never finds a user, and every save records
+    /// the system. The layer warns about it once, with `tracing`, when its
+    /// actor function found no actor in 20 requests that carried an
+    /// `Authorization` header and has never found one. Requests without
+    /// that header (anonymous traffic, cookie sessions) never count, and
+    /// once the function has found an actor the layer stays silent for
+    /// good, so requests with a bad token that an optional authentication
+    /// lets through do not warn. A layer with no actor function never
+    /// warns.
     pub fn actor_fn<G>(self, f: G) -> RevyLayer<G>
     where
         G: Fn(&Parts) -> Option<Actor> + Clone + Send + Sync + 'static,
     {
-        RevyLayer {
-            actor: f,
-            config: self.config,
-        }
+        let mut config = self.config;
+        let named = Arc::make_mut(&mut config);
+        named.actor_named = true;
+        // a new actor function is watched afresh
+        named.placement = Arc::default();
+        RevyLayer { actor: f, config }
     }
 
     fn config_mut(&mut self) -> &mut Config {
@@ -341,7 +457,22 @@ where
     F: Fn(&Parts) -> Option<Actor>,
 {
     let max = config.max_header_len;
-    let mut frame = Context::new().actor(actor(parts));
+    let actor = actor(parts);
+    if config.actor_named
+        && config
+            .placement
+            .observe(parts.headers.contains_key(AUTHORIZATION), actor.is_some())
+    {
+        tracing::warn!(
+            requests = SUSPECT_AFTER,
+            "revy: RevyLayer's actor function found no actor in {SUSPECT_AFTER} requests that \
+             carried an Authorization header, and none before: the layer probably runs before \
+             your authentication, so every save records the system as its actor. With axum's \
+             Router::layer, add RevyLayer before (inside) the authentication layer, so that \
+             authentication runs first (warned once)"
+        );
+    }
+    let mut frame = Context::new().actor(actor);
     if let Some(name) = &config.description_header
         && let Some(description) = header::text(&parts.headers, name, max)
     {
@@ -387,5 +518,138 @@ impl<F> fmt::Debug for RevyLayer<F> {
         f.debug_struct("RevyLayer")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// A `tracing` subscriber for tests that counts warnings.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts the warnings sent to it.
+    pub(crate) struct Warnings(pub(crate) Arc<AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use http::Request;
+
+    use super::tests_support::Warnings;
+    use super::*;
+
+    #[derive(Clone)]
+    struct CurrentUser(i64);
+
+    fn by_user(parts: &Parts) -> Option<Actor> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .map(|u| Actor::new("users", u.0))
+    }
+
+    fn request(token: bool, user: bool) -> Parts {
+        let mut builder = Request::post("/notes");
+        if token {
+            builder = builder.header("authorization", "Bearer t");
+        }
+        let (mut parts, ()) = builder.body(()).unwrap().into_parts();
+        if user {
+            parts.extensions.insert(CurrentUser(7));
+        }
+        parts
+    }
+
+    /// The warnings `layer` gives for `requests` (token?, user?), after
+    /// each request.
+    fn warnings_after<F>(layer: &RevyLayer<F>, requests: &[(bool, bool)]) -> Vec<usize>
+    where
+        F: Fn(&Parts) -> Option<Actor>,
+    {
+        let count = Arc::new(AtomicUsize::new(0));
+        tracing::subscriber::with_default(Warnings(count.clone()), || {
+            requests
+                .iter()
+                .map(|&(token, user)| {
+                    let _ = layer.frame(&request(token, user));
+                    count.load(Ordering::SeqCst)
+                })
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_layer_outside_authentication_warns_once() {
+        let layer = RevyLayer::new().actor_fn(by_user);
+        let seen = warnings_after(&layer, &[(true, false); 50]);
+        let first = seen.iter().position(|&n| n == 1);
+        assert_eq!(first, Some(SUSPECT_AFTER as usize - 1), "{seen:?}");
+        assert_eq!(seen.last(), Some(&1), "once: {seen:?}");
+        // anonymous requests in between do not count, nor hide it
+        let layer = RevyLayer::new().actor_fn(by_user);
+        let mixed: Vec<(bool, bool)> = (0..80).map(|i| (i % 3 == 0, false)).collect();
+        assert_eq!(warnings_after(&layer, &mixed).last(), Some(&1));
+    }
+
+    #[test]
+    fn anonymous_traffic_never_warns() {
+        let layer = RevyLayer::new().actor_fn(by_user);
+        assert_eq!(
+            warnings_after(&layer, &[(false, false); 200]).last(),
+            Some(&0)
+        );
+    }
+
+    #[test]
+    fn an_actor_once_found_settles_it() {
+        // a layer inside an optional authentication: some tokens are bad
+        let layer = RevyLayer::new().actor_fn(by_user);
+        let mut requests = vec![(true, true)];
+        requests.extend([(true, false); 100]);
+        assert_eq!(warnings_after(&layer, &requests).last(), Some(&0));
+    }
+
+    #[test]
+    fn a_layer_without_an_actor_function_never_warns() {
+        let layer = RevyLayer::new();
+        assert_eq!(
+            warnings_after(&layer, &[(true, false); 100]).last(),
+            Some(&0)
+        );
+    }
+
+    #[test]
+    fn the_warning_is_given_once_under_concurrent_requests() {
+        let placement = Arc::new(Placement::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let placement = placement.clone();
+                std::thread::spawn(move || {
+                    (0..50).filter(|_| placement.observe(true, false)).count()
+                })
+            })
+            .collect();
+        let warned: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(warned, 1);
     }
 }

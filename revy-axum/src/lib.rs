@@ -74,5 +74,5 @@ mod header;
 mod layer;
 mod service;
 
-pub use layer::{NoActor, RevyLayer};
+pub use layer::{ActorFn, NoActor, RevyLayer};
 pub use service::RevyService;

@@ -262,6 +262,61 @@ mod tests {
         assert_eq!(revision.id(), None, "created lazily, by the first save");
     }
 
+    /// The order of axum layers decides whether revy sees the user: added
+    /// after authentication (outside it), every request acts as the system
+    /// and the layer warns once; added before, it finds the user.
+    #[tokio::test]
+    async fn layer_order_against_authentication() {
+        use axum::{Router, middleware, routing::post};
+
+        async fn authenticate(
+            mut request: axum::extract::Request,
+            next: middleware::Next,
+        ) -> axum::response::Response {
+            if request.headers().contains_key("authorization") {
+                request.extensions_mut().insert(CurrentUser(7));
+            }
+            next.run(request).await
+        }
+        async fn who() -> String {
+            format!("{:?}", Context::actor())
+        }
+
+        let warnings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let _guard = tracing::subscriber::set_default(crate::layer::tests_support::Warnings(
+            warnings.clone(),
+        ));
+        let inside = Router::new()
+            .route("/", post(who))
+            .layer(RevyLayer::new().actor_fn(by_user))
+            .layer(middleware::from_fn(authenticate));
+        let outside = Router::new()
+            .route("/", post(who))
+            .layer(middleware::from_fn(authenticate))
+            .layer(RevyLayer::new().actor_fn(by_user));
+        let call = |app: Router| async move {
+            let request = Request::post("/")
+                .header("authorization", "Bearer t")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.oneshot(request).await.unwrap();
+            axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap()
+        };
+        for _ in 0..30 {
+            assert_eq!(
+                call(inside.clone()).await,
+                "Some(Actor { kind: \"users\", id: \"7\" })"
+            );
+        }
+        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 0);
+        for _ in 0..30 {
+            assert_eq!(call(outside.clone()).await, "None");
+        }
+        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
     #[tokio::test]
     async fn configuration_is_shared_by_clones_but_not_changed_through_them() {
         let base = RevyLayer::new();

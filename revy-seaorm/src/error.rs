@@ -437,10 +437,12 @@ pub enum Error {
     },
 
     /// An imported object delta's id is taken in the journal by another
-    /// delta that is not a checkpoint of the same row.
+    /// delta: one of another row, or of the same row with other content
+    /// that is neither the delta itself nor a checkpoint of it (a journal
+    /// installed again reuses ids). Nothing of the line was written.
     #[error(
-        "cannot import object delta {id} of {content_type} row {content_id}: the journal holds another delta with that id; \
-         import into the journal the export came from, or into an empty one"
+        "cannot import object delta {id} of {content_type} row {content_id}: the journal holds another delta with that id \
+         (other content), so its line was not imported (the lines before it were): import into the journal the export came from, or into an empty one"
     )]
     ImportConflict {
         /// The object delta's id.

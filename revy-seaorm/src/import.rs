@@ -6,14 +6,14 @@ use std::io::BufRead;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
 };
 
 use crate::Error;
-use crate::export::{Line, ObjectDeltaRow, RevisionRow};
+use crate::export::{AttributeDeltaRow, Line, ObjectDeltaRow, RevisionRow};
 use crate::journal::write::finish;
 use crate::journal::{attribute_delta, object_delta, revision};
-use crate::prune::{CHECKPOINT_DESCRIPTION, begin, remove_empty_revisions};
+use crate::prune::{CHECKPOINT_DESCRIPTION, begin, fold, remove_empty_revisions};
 
 /// What an [`import`] did.
 ///
@@ -36,9 +36,13 @@ pub struct ImportReport {
     pub attribute_deltas: u64,
     /// Checkpoints replaced by the history they had folded.
     pub checkpoints_replaced: u64,
-    /// Object deltas left out because the journal holds them already (a
-    /// line imported twice) or holds more than the export has (the export's
-    /// delta is a checkpoint of history the journal has).
+    /// Object deltas left out because the journal holds them already, with
+    /// the same content field for field, attribute deltas included (a line
+    /// imported before, or an export's line repeated), or holds more than
+    /// the export has (the export's delta is a checkpoint, and the journal
+    /// holds the history it folds). A delta whose id the journal holds
+    /// with other content is never counted here: the import fails with
+    /// [`Error::ImportConflict`](crate::Error::ImportConflict).
     pub skipped: u64,
 }
 
@@ -50,10 +54,20 @@ pub struct ImportReport {
 /// snapshots before the cut are back; into an empty journal (one restored
 /// from a backup, or a fresh archive database), the exported history alone.
 /// Each line is one transaction; a line already imported is skipped, so an
-/// import stopped midway is finished by running it again, and exports may
-/// be read in any order. Run it before tracked writes start on an empty
-/// journal: imported ids are the original ones, and on PostgreSQL the id
-/// sequences are moved past them at the end.
+/// import stopped midway is finished by running it again, running it twice
+/// changes nothing, and exports may be read in any order.
+///
+/// Imported ids are the original ones. A delta counts as imported only when
+/// the journal holds it with the same content (every field of the delta
+/// and of its attribute deltas). When the journal holds that id for other
+/// content (a journal dropped and installed again numbers its new deltas
+/// from 1, so new history of the same row can take the export's ids), the
+/// import stops with [`Error::ImportConflict`](crate::Error::ImportConflict)
+/// naming the delta, its table and its row: nothing of that line is
+/// written, the lines before it are, and the journal's own history is left
+/// as it was. Import such an export into an empty journal (an archive
+/// database) instead, or before tracked writes start on a new journal. On
+/// PostgreSQL the id sequences are moved past the imported ids at the end.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -139,23 +153,19 @@ async fn import_line<C: ConnectionTrait>(
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         if let Some(found) = found {
-            let same_row =
-                found.content_type == delta.content_type && found.content_id == delta.content_id;
-            // a line imported before, or the checkpoint form of a delta the
-            // journal holds in full
-            let already = same_row
-                && (incoming_checkpoint
-                    || (found.revision_id == line_revision && found.action == delta.action));
-            if already {
-                report.skipped += 1;
-                continue;
-            }
-            if !same_row || !is_checkpoint(txn, found.revision_id).await? {
-                return Err(Error::ImportConflict {
-                    id: delta.id,
-                    content_type: delta.content_type,
-                    content_id: delta.content_id,
-                });
+            match judge(txn, &found, &delta, line_revision, incoming_checkpoint).await? {
+                Held::Already => {
+                    report.skipped += 1;
+                    continue;
+                }
+                Held::Checkpoint => {}
+                Held::Other => {
+                    return Err(Error::ImportConflict {
+                        id: delta.id,
+                        content_type: delta.content_type,
+                        content_id: delta.content_id,
+                    });
+                }
             }
             // the checkpoint that folded this history gives way to it
             attribute_delta::Entity::delete_many()
@@ -177,6 +187,126 @@ async fn import_line<C: ConnectionTrait>(
     }
     remove_empty_revisions(txn, &emptied).await?;
     Ok(())
+}
+
+/// What the journal holds under an imported object delta's id.
+enum Held {
+    /// The same delta, or more than it (the delta in full, where the
+    /// export has its checkpoint): nothing to import.
+    Already,
+    /// A checkpoint that folded this very delta: the delta replaces it.
+    Checkpoint,
+    /// Another delta: a journal whose ids were reused since the export.
+    Other,
+}
+
+/// Compares the journal's delta under an imported delta's id with the
+/// imported one. Ids alone prove nothing: a journal dropped and installed
+/// again numbers its new deltas from 1, for the same rows and revisions,
+/// so only the content tells a delta imported before from another one.
+async fn judge<C: ConnectionTrait>(
+    txn: &C,
+    found: &object_delta::Model,
+    delta: &ObjectDeltaRow,
+    line_revision: i64,
+    incoming_checkpoint: bool,
+) -> Result<Held, Error> {
+    if found.content_type != delta.content_type || found.content_id != delta.content_id {
+        return Ok(Held::Other);
+    }
+    if same_delta(txn, found, delta, line_revision).await? {
+        return Ok(Held::Already);
+    }
+    // a checkpoint keeps the time, version and chain link of the delta it
+    // replaced; another delta of the same row with the same id has another
+    // time (ids are only reused by a journal installed again)
+    let same_moment = found.created_at == delta.created_at
+        && delta.version.is_none_or(|v| v == found.version)
+        && found.hash == delta.hash;
+    if !same_moment {
+        return Ok(Held::Other);
+    }
+    if incoming_checkpoint {
+        // the export holds the checkpoint of a delta the journal holds in
+        // full: it is the journal's own history only if it folds to it
+        return Ok(if folds_to(txn, delta).await? {
+            Held::Already
+        } else {
+            Held::Other
+        });
+    }
+    Ok(if is_checkpoint(txn, found.revision_id).await? {
+        Held::Checkpoint
+    } else {
+        Held::Other
+    })
+}
+
+/// Whether the journal's delta `found` and its attribute deltas are, field
+/// for field, the imported delta (a line imported before).
+async fn same_delta<C: ConnectionTrait>(
+    txn: &C,
+    found: &object_delta::Model,
+    delta: &ObjectDeltaRow,
+    line_revision: i64,
+) -> Result<bool, Error> {
+    let same_row = found.revision_id == line_revision
+        && found.actor_type == delta.actor_type
+        && found.actor_id == delta.actor_id
+        && found.action == delta.action
+        && found.description == delta.description
+        && found.created_at == delta.created_at
+        && delta.version.is_none_or(|v| v == found.version)
+        && found.hash == delta.hash
+        && found.seal == delta.seal;
+    if !same_row {
+        return Ok(false);
+    }
+    let held = attribute_delta::Entity::find()
+        .filter(attribute_delta::Column::ObjectDeltaId.eq(found.id))
+        .order_by_asc(attribute_delta::Column::Id)
+        .all(txn)
+        .await
+        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    let mut incoming: Vec<&AttributeDeltaRow> = delta.attribute_deltas.iter().collect();
+    incoming.sort_by_key(|a| a.id);
+    Ok(held.len() == incoming.len()
+        && held.iter().zip(incoming).all(|(h, a)| {
+            h.id == a.id
+                && h.revision_id == line_revision
+                && h.actor_type == a.actor_type
+                && h.actor_id == a.actor_id
+                && h.action == a.action
+                && h.description == a.description
+                && h.field_name == a.field_name
+                && h.old_value == a.old_value
+                && h.new_value == a.new_value
+                && h.created_at == a.created_at
+        }))
+}
+
+/// Whether the journal's history of the imported checkpoint's row, up to
+/// and including the checkpoint's id, folds to the checkpoint's state.
+async fn folds_to<C: ConnectionTrait>(txn: &C, checkpoint: &ObjectDeltaRow) -> Result<bool, Error> {
+    let mut state = fold(
+        txn,
+        &checkpoint.content_type,
+        &checkpoint.content_id,
+        checkpoint.id,
+    )
+    .await?;
+    let mut incoming: Vec<(&str, &serde_json::Value)> = checkpoint
+        .attribute_deltas
+        .iter()
+        .map(|a| (a.field_name.as_str(), &a.new_value))
+        .collect();
+    state.sort_by(|a, b| a.0.cmp(&b.0));
+    incoming.sort_by(|a, b| a.0.cmp(b.0));
+    Ok(state.len() == incoming.len()
+        && state
+            .iter()
+            .zip(incoming)
+            .all(|((field, value), (f, v))| field == f && value == v))
 }
 
 async fn is_checkpoint<C: ConnectionTrait>(txn: &C, revision_id: i64) -> Result<bool, Error> {

@@ -3,7 +3,12 @@
 //! Every object delta carries the object's version after it: 1 at the
 //! object's first delta, one more at each later one, continuing after a
 //! delete and a restore (the journal numbers one key's history, whatever
-//! happened to the row). A row the journal has never seen is at version 0.
+//! happened to the row). A row the journal has never seen is at version 0
+//! ([`version_of`] gives `None`): a save that requires 0 of such a row (one
+//! written before tracking began, or by an untracked path) is accepted, and
+//! records the row's baseline as version 1 before the save's own delta,
+//! version 2. A save that requires 0 of a row the journal knows is a
+//! conflict like any other.
 //!
 //! A save can require the version its caller read
 //! ([`update_at_version`], [`delete_at_version`],
@@ -145,20 +150,19 @@ pub(crate) async fn newest<C: ConnectionTrait>(
 /// let ann = Context::new()
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// assert_eq!(revy_seaorm::version_of::<user::Entity, _>(&db, ann.id).await?, Some(1));
+/// assert_eq!(revy_seaorm::version_of::<user::Entity>(&db, ann.id).await?, Some(1));
 /// let mut am = ann.into_active_model();
 /// am.name = Set("Annie".into());
 /// let ann = Context::new().scope(am.update(&db)).await?;
-/// assert_eq!(revy_seaorm::version_of::<user::Entity, _>(&db, ann.id).await?, Some(2));
+/// assert_eq!(revy_seaorm::version_of::<user::Entity>(&db, ann.id).await?, Some(2));
 /// # Ok(()) }
 /// ```
-pub async fn version_of<E, C>(
-    db: &C,
+pub async fn version_of<E>(
+    db: &impl ConnectionTrait,
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
 ) -> Result<Option<i64>, Error>
 where
     E: EntityTrait,
-    C: ConnectionTrait,
 {
     let content_id = crate::history::key_text::<E>(key)?;
     newest(db, &content_type::<E>(), &content_id).await
@@ -184,7 +188,7 @@ where
 /// let ann = Context::new()
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// let read = version_of::<user::Entity, _>(&db, ann.id).await?.unwrap_or(0); // 1
+/// let read = version_of::<user::Entity>(&db, ann.id).await?.unwrap_or(0); // 1
 ///
 /// let mut first = ann.clone().into_active_model();
 /// first.name = Set("Annie".into());
@@ -196,6 +200,30 @@ where
 ///     Err(Error::VersionConflict { expected: 1, current: Some(2), .. }) => {}
 ///     other => panic!("expected a conflict, got {other:?}"),
 /// }
+/// # Ok(()) }
+/// ```
+///
+/// Version 0 is the version of a row the journal never saw (written before
+/// tracking began, or untracked): requiring it is accepted, and the save
+/// records the row's baseline (version 1) and then itself (version 2).
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_seaorm::{update_at_version, version_of};
+/// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+///
+/// // no context: written before revy tracked this table
+/// let old = user::ActiveModel { name: Set("Bo".into()), ..Default::default() }.insert(&db).await?;
+/// assert_eq!(version_of::<user::Entity>(&db, old.id).await?, None);
+///
+/// let mut am = old.into_active_model();
+/// am.name = Set("Bob".into());
+/// let bob = update_at_version(&db, am, 0).await?;
+/// assert_eq!(version_of::<user::Entity>(&db, bob.id).await?, Some(2));
+/// let history = revy_seaorm::history::<user::Entity>(bob.id).all(&db).await?;
+/// assert_eq!(history.len(), 2, "the baseline, then the update");
 /// # Ok(()) }
 /// ```
 pub async fn update_at_version<A, C>(

@@ -48,7 +48,7 @@ async fn state(db: &DatabaseConnection) -> State {
 }
 
 /// Lets `budget` rows into `table`, then rejects every further one.
-async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
+pub(crate) async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
     db.execute_unprepared("DELETE FROM fault_budget")
         .await
         .unwrap();
@@ -88,7 +88,7 @@ async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
     }
 }
 
-async fn disarm(db: &DatabaseConnection, table: &str) {
+pub(crate) async fn disarm(db: &DatabaseConnection, table: &str) {
     let ddl = match db.get_database_backend() {
         DbBackend::Postgres => format!("DROP TRIGGER fault_{table} ON {table}"),
         _ => format!("DROP TRIGGER fault_{table}"),
@@ -100,7 +100,11 @@ async fn setup(t: &TestDb) {
     t.create_table(account::Entity).await;
     t.create_table(transaction::Entity).await;
     t.create_table(line::Entity).await;
-    let db = &t.db;
+    install_fault_budget(&t.db).await;
+}
+
+/// The table (and on PostgreSQL the function) that `arm`'s triggers use.
+pub(crate) async fn install_fault_budget(db: &DatabaseConnection) {
     db.execute_unprepared("CREATE TABLE fault_budget (n BIGINT NOT NULL)")
         .await
         .unwrap();
@@ -448,7 +452,7 @@ fn update_at_version(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     boxed(Context::new().scope(async move {
         let last = last_account(&db).await;
-        let read = revy::version_of::<account::Entity, _>(&db, last.id)
+        let read = revy::version_of::<account::Entity>(&db, last.id)
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);

@@ -6,7 +6,7 @@ use crate::common::entities::account;
 use revy::Context;
 use revy::entity::object_delta;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, Set};
-use sea_orm_migration::{MigrationTrait, MigratorTrait};
+use sea_orm_migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 
 struct Migrator;
 
@@ -53,4 +53,118 @@ async fn the_migration_creates_and_drops_the_journal(t: TestDb) {
     assert!(err.contains("revy_object_deltas"), "{err}");
 }
 
-backend_tests!(the_migration_creates_and_drops_the_journal);
+/// An app's own migration: the accounts table.
+struct CreateAccounts;
+
+impl MigrationName for CreateAccounts {
+    fn name(&self) -> &str {
+        "m20240101_000001_create_accounts"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateAccounts {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), sea_orm::DbErr> {
+        let backend = manager.get_database_backend();
+        let create = sea_orm::Schema::new(backend).create_table_from_entity(account::Entity);
+        manager.get_connection().execute(&create).await.map(|_| ())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), sea_orm::DbErr> {
+        manager
+            .drop_table(
+                sea_orm::sea_query::Table::drop()
+                    .table(account::Entity)
+                    .to_owned(),
+            )
+            .await
+    }
+}
+
+/// The app before revy.
+struct AppMigrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for AppMigrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateAccounts)]
+    }
+}
+
+/// The app with revy's steps appended, as the migration docs say.
+struct AppWithRevy;
+
+#[async_trait::async_trait]
+impl MigratorTrait for AppWithRevy {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(CreateAccounts),
+            Box::new(revy::migration::Migration),
+            Box::new(revy::migration::ObjectVersions),
+            Box::new(revy::migration::ObjectHashes),
+        ]
+    }
+}
+
+/// revy's steps appended to an app whose migrations already ran: `up`
+/// runs only them, a row written before counts as version 0 and gets a
+/// baseline, and `down(3)` removes the journal and nothing of the app.
+async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
+    let db = &t.db;
+    for table in [
+        "revy_tags",
+        "revy_attribute_deltas",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
+        db.execute_unprepared(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+    }
+    AppMigrator::up(db, None).await.unwrap();
+    let old = account::ActiveModel {
+        code: Set("before revy".into()),
+        is_active: Set(true),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let pending = AppWithRevy::get_pending_migrations(db).await.unwrap();
+    let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().all(|n| n.contains("revy")), "{names:?}");
+    AppWithRevy::up(db, None).await.unwrap();
+
+    assert_eq!(
+        revy::version_of::<account::Entity>(db, old.id)
+            .await
+            .unwrap(),
+        None
+    );
+    let mut am = sea_orm::IntoActiveModel::into_active_model(old.clone());
+    am.code = Set("tracked".into());
+    let row = revy::update_at_version(db, am, 0).await.unwrap();
+    assert_eq!(
+        revy::version_of::<account::Entity>(db, row.id)
+            .await
+            .unwrap(),
+        Some(2)
+    );
+
+    AppWithRevy::down(db, Some(3)).await.unwrap();
+    assert!(object_delta::Entity::find().count(db).await.is_err());
+    assert_eq!(
+        account::Entity::find().count(db).await.unwrap(),
+        1,
+        "the app's table stays"
+    );
+    let applied = AppWithRevy::get_applied_migrations(db).await.unwrap();
+    let names: Vec<&str> = applied.iter().map(|m| m.name()).collect();
+    assert_eq!(names, ["m20240101_000001_create_accounts"]);
+}
+
+backend_tests!(
+    the_migration_creates_and_drops_the_journal,
+    revy_steps_appended_to_applied_migrations,
+);

@@ -18,6 +18,7 @@ use crate::common::entities::{account, membership};
 
 mod concurrent;
 pub(crate) mod fixture;
+mod import;
 
 use fixture::{answers_since, journal, keys, moment, random_history, snapshots};
 

@@ -110,7 +110,7 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             }))
             .await
             .unwrap();
-        let v = revy::version_of::<account::Entity, _>(db, 502)
+        let v = revy::version_of::<account::Entity>(db, 502)
             .await
             .unwrap()
             .unwrap();

@@ -182,21 +182,24 @@ fn report(table: &str, kind: WriteKind, in_context: bool, strict: bool) -> Resul
         Err(_) => false,
     };
     let reason = reason(kind, in_context);
+    // strict mode warns too: an app that turns the refusal into a bare 500
+    // would otherwise show nothing of it
+    if first {
+        tracing::warn!(
+            table,
+            statement = kind.keyword(),
+            strict,
+            "revy: untracked {} on table {table}: {reason} (warned once per table; \
+             revy::untracked_writes() counts every one)",
+            kind.keyword(),
+        );
+    }
     if strict {
         return Err(Error::UntrackedWrite {
             table: table.to_owned(),
             statement: kind.keyword(),
             reason,
         });
-    }
-    if first {
-        tracing::warn!(
-            table,
-            statement = kind.keyword(),
-            "revy: untracked {} on table {table}: {reason} (warned once per table; \
-             revy::untracked_writes() counts every one)",
-            kind.keyword(),
-        );
     }
     Ok(())
 }
@@ -374,17 +377,22 @@ mod tests {
                 report("unit_warn_a", WriteKind::Update, true, false).unwrap();
             }
             report("unit_warn_b", WriteKind::Delete, true, false).unwrap();
-            let refused = report("unit_warn_c", WriteKind::Insert, true, true).unwrap_err();
-            assert!(
-                refused.to_string().contains("revy::insert_many"),
-                "{refused}"
-            );
+            // strict: refused every time, warned once per table too
+            for _ in 0..3 {
+                let refused = report("unit_warn_c", WriteKind::Insert, true, true).unwrap_err();
+                assert!(
+                    refused.to_string().contains("revy::insert_many"),
+                    "{refused}"
+                );
+            }
+            report("unit_warn_d", WriteKind::Delete, false, true).unwrap_err();
         });
-        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 4);
         let counts = untracked_writes();
         assert_eq!(counts.get("unit_warn_a"), 3);
         assert_eq!(counts.get("unit_warn_b"), 1);
-        assert_eq!(counts.get("unit_warn_c"), 1);
+        assert_eq!(counts.get("unit_warn_c"), 3);
+        assert_eq!(counts.get("unit_warn_d"), 1);
     }
 
     struct E;

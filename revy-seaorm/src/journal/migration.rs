@@ -36,6 +36,48 @@ use super::{attribute_delta, object_delta, revision, schema, tag};
 /// Migrator::down(&db, None).await?;
 /// # Ok(()) }
 /// ```
+///
+/// # In an app whose migrations already ran
+///
+/// Append revy's steps at the *end* of the list, after the migrations the
+/// database has applied, and write the app's later migrations after them.
+/// The next `up` runs only revy's steps (sea-orm-migration runs whatever
+/// the database has not applied, in list order), and the list keeps the
+/// order in which the steps were applied, which is the order `down(n)`
+/// undoes them in: `down(Some(3))` then removes the journal and nothing of
+/// the app. The journal needs none of the app's tables, so nothing has to
+/// run before it; rows written before it count as never seen (version 0)
+/// and get a baseline at their first tracked change.
+///
+/// ```
+/// use sea_orm_migration::{MigrationTrait, MigratorTrait};
+/// # use sea_orm::ConnectionTrait;
+/// # use sea_orm_migration::{MigrationName, SchemaManager};
+/// # struct CreatePosts;
+/// # impl MigrationName for CreatePosts { fn name(&self) -> &str { "m20240101_000001_create_posts" } }
+/// # #[async_trait::async_trait]
+/// # impl MigrationTrait for CreatePosts {
+/// #     async fn up(&self, m: &SchemaManager) -> Result<(), sea_orm::DbErr> {
+/// #         m.get_connection().execute_unprepared("CREATE TABLE posts (id INTEGER PRIMARY KEY)").await.map(|_| ())
+/// #     }
+/// # }
+///
+/// struct Migrator;
+///
+/// #[async_trait::async_trait]
+/// impl MigratorTrait for Migrator {
+///     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+///         vec![
+///             Box::new(CreatePosts), // applied long ago
+///             // revy added later: after everything applied so far
+///             Box::new(revy_seaorm::migration::Migration),
+///             Box::new(revy_seaorm::migration::ObjectVersions),
+///             Box::new(revy_seaorm::migration::ObjectHashes),
+///             // the app's next migrations go here
+///         ]
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Migration;
 

@@ -20,7 +20,7 @@ use crate::journal::{object_delta, tag};
 use crate::keys::content_type;
 
 pub use object::CHECKPOINT_DESCRIPTION;
-pub(crate) use object::remove_empty_revisions;
+pub(crate) use object::{fold, remove_empty_revisions};
 
 /// Objects a prune handles per transaction unless told otherwise.
 pub const PRUNE_CHUNK_SIZE: u64 = 200;

@@ -291,7 +291,7 @@ async fn apply<C: ConnectionTrait>(
 /// The object's state at object delta `last` as its snapshot gives it: per
 /// column, the newest attribute delta at or before it, ordered by (object
 /// delta, id). One query, a row per column, however long the history.
-async fn fold<C: ConnectionTrait>(
+pub(crate) async fn fold<C: ConnectionTrait>(
     txn: &C,
     content_type: &str,
     content_id: &str,

@@ -29,9 +29,7 @@ async fn versions(db: &DatabaseConnection, id: i32) -> Vec<i64> {
 }
 
 async fn version(db: &DatabaseConnection, id: i32) -> Option<i64> {
-    revy::version_of::<account::Entity, _>(db, id)
-        .await
-        .unwrap()
+    revy::version_of::<account::Entity>(db, id).await.unwrap()
 }
 
 async fn row(db: &DatabaseConnection, id: i32) -> Option<account::Model> {
