@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Endpoints: `POST /notes`, `GET|PUT|DELETE /notes/{id}`,
-//! `GET /notes/{id}/history` (newest first), `POST /revisions/{id}/undo`.
+//! `GET /notes/{id}/history` (newest first), `POST /revisions/{id}/undo`,
+//! `GET /notes/{id}/entries` (revy's own `HistoryEntry` JSON).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -107,6 +108,7 @@ fn app(db: DatabaseConnection) -> Router {
             get(get_note).put(update_note).delete(delete_note),
         )
         .route("/notes/{id}/history", get(note_history))
+        .route("/notes/{id}/entries", get(note_entries))
         .route("/revisions/{id}/undo", post(undo_revision))
         .layer(
             RevyLayer::new()
@@ -299,6 +301,19 @@ async fn note_history(
         })
         .collect();
     Ok(Json(entries))
+}
+
+/// The history as revy's own JSON: a `HistoryEntry` serializes as it is.
+async fn note_entries(
+    State(db): State<DatabaseConnection>,
+    Path(id): Path<i32>,
+) -> Result<Json<Vec<revy::HistoryEntry>>, AppError> {
+    Ok(Json(
+        revy::history::<note::Entity>(id)
+            .limit(50)
+            .entries(&db)
+            .await?,
+    ))
 }
 
 async fn undo_revision(
@@ -516,6 +531,25 @@ async fn smoke_test() -> Result<(), AnyError> {
         ),
     );
 
+    // the same history as revy's own JSON
+    let entries_path = format!("/notes/{id}/entries");
+    let (status, entries) = api
+        .call(Method::GET, &entries_path, None, None, None)
+        .await?;
+    expect_status(status, StatusCode::OK, &entries)?;
+    let newest = &entries[0];
+    check(
+        newest["actor"] == json!({"kind": "users", "id": "2"})
+            && newest["revision_description"] == "Fix the title"
+            && newest["changes"][0]["column"] == "title"
+            && newest["changes"][0]["new"] == "Grocery list",
+        &entries,
+    )?;
+    step(
+        &format!("GET {entries_path}"),
+        format_args!("{status}, 2 entries"),
+    );
+
     // user 1 undoes user 2's revision
     let update_revision = update["revision"]["id"]
         .as_i64()
@@ -585,6 +619,6 @@ async fn smoke_test() -> Result<(), AnyError> {
     // outside any request nothing is tracked: the layer's frames are gone
     check(Context::is_disabled(), "no context outside a request")?;
     server.abort();
-    println!("smoke test passed: 10 requests, every answer as expected");
+    println!("smoke test passed: 11 requests, every answer as expected");
     Ok(())
 }

@@ -32,6 +32,7 @@ pub mod tamper;
 mod time_travel;
 mod track;
 pub mod transaction;
+mod trash;
 mod undo;
 mod values;
 mod version;
@@ -65,6 +66,7 @@ pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
 pub use tamper::{Verified, verify};
 pub use time_travel::{DEFAULT_PAGE_SIZE, Moment, Page, TableAsOf, table_as_of};
 pub use transaction::{Transaction, begin, transaction};
+pub use trash::{DeletedRow, Trash, deleted};
 pub use undo::{register, undo_revision};
 pub use version::{delete_at_version, update_at_version, version_of};
 

@@ -27,3 +27,4 @@ mod roundtrip;
 mod snapshot;
 mod tamper;
 mod transaction;
+mod trash;
