@@ -11,7 +11,8 @@
 //!
 //! Endpoints: `POST /notes`, `GET|PUT|DELETE /notes/{id}`,
 //! `GET /notes/{id}/history` (newest first), `POST /revisions/{id}/undo`,
-//! `GET /notes/{id}/entries` (revy's own `HistoryEntry` JSON).
+//! `GET /notes/{id}/entries` (revy's own `HistoryEntry` JSON),
+//! `GET /trash/notes` (deleted notes, newest first).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -109,6 +110,7 @@ fn app(db: DatabaseConnection) -> Router {
         )
         .route("/notes/{id}/history", get(note_history))
         .route("/notes/{id}/entries", get(note_entries))
+        .route("/trash/notes", get(note_trash))
         .route("/revisions/{id}/undo", post(undo_revision))
         .layer(
             RevyLayer::new()
@@ -314,6 +316,13 @@ async fn note_entries(
             .entries(&db)
             .await?,
     ))
+}
+
+/// The trash: deleted notes with who deleted them, when and in which revision.
+async fn note_trash(
+    State(db): State<DatabaseConnection>,
+) -> Result<Json<Vec<revy::DeletedRow>>, AppError> {
+    Ok(Json(revy::deleted::<note::Entity>().limit(50).all(&db).await?))
 }
 
 async fn undo_revision(
@@ -616,9 +625,23 @@ async fn smoke_test() -> Result<(), AnyError> {
     step(&format!("DELETE /notes/{id}"), StatusCode::NO_CONTENT);
     step(&format!("GET /notes/{id}"), status);
 
+    // the trash names the note, who deleted it and in which revision
+    let (status, trash) = api
+        .call(Method::GET, "/trash/notes", None, None, None)
+        .await?;
+    expect_status(status, StatusCode::OK, &trash)?;
+    check(
+        trash.as_array().map(Vec::len) == Some(1)
+            && trash[0]["key"] == id.to_string()
+            && trash[0]["actor"] == json!({"kind": "users", "id": "1"})
+            && trash[0]["revision_id"].is_i64(),
+        &trash,
+    )?;
+    step("GET /trash/notes", format_args!("{status}, note {id}"));
+
     // outside any request nothing is tracked: the layer's frames are gone
     check(Context::is_disabled(), "no context outside a request")?;
     server.abort();
-    println!("smoke test passed: 11 requests, every answer as expected");
+    println!("smoke test passed: 12 requests, every answer as expected");
     Ok(())
 }
