@@ -322,7 +322,9 @@ async fn note_entries(
 async fn note_trash(
     State(db): State<DatabaseConnection>,
 ) -> Result<Json<Vec<revy::DeletedRow>>, AppError> {
-    Ok(Json(revy::deleted::<note::Entity>().limit(50).all(&db).await?))
+    Ok(Json(
+        revy::deleted::<note::Entity>().limit(50).all(&db).await?,
+    ))
 }
 
 async fn undo_revision(

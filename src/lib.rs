@@ -171,6 +171,10 @@ pub use revy_seaorm::{
     untracked_writes, update_many,
 };
 
+// Single-row shortcuts: tracked twins of `Entity::insert/update/delete(am)`.
+#[doc(inline)]
+pub use revy_seaorm::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
+
 // Change feed: committed revisions from a cursor.
 #[doc(inline)]
 pub use revy_seaorm::feed;

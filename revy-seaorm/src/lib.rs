@@ -42,6 +42,7 @@ pub use blame::{Blame, ColumnBlame, blame};
 pub use bulk::{
     DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
+pub use bulk::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
 pub use deletion::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,

@@ -24,6 +24,7 @@ mod prune;
 #[cfg(feature = "nats")]
 mod relay;
 mod roundtrip;
+mod single;
 mod snapshot;
 mod tamper;
 mod transaction;
