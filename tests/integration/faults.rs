@@ -677,10 +677,17 @@ async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
         ("update_one with baseline", prepare_untracked, update_one),
         ("delete_one with baseline", prepare_untracked, delete_one),
     ];
+    let mut report = Vec::new();
     for (name, prepare, op) in cases {
         let n = every_fault_point(&t, name, prepare, op).await;
         assert!(n >= 2, "{name}: only {n} fault points");
+        report.push(format!("{name}: {n}"));
     }
+    eprintln!(
+        "shortcut fault points tried on {:?}: {}",
+        t.backend,
+        report.join(", ")
+    );
 }
 
 backend_tests!(a_fault_in_a_single_row_shortcut_leaves_all_or_nothing);
