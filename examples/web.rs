@@ -634,7 +634,7 @@ async fn smoke_test() -> Result<(), AnyError> {
     expect_status(status, StatusCode::OK, &trash)?;
     check(
         trash.as_array().map(Vec::len) == Some(1)
-            && trash[0]["key"] == id.to_string()
+            && trash[0]["key"].as_str() == Some(id.to_string().as_str())
             && trash[0]["actor"] == json!({"kind": "users", "id": "1"})
             && trash[0]["revision_id"].is_i64(),
         &trash,
