@@ -10,7 +10,9 @@
 //! ```
 //!
 //! Endpoints: `POST /notes`, `GET|PUT|DELETE /notes/{id}`,
-//! `GET /notes/{id}/history` (newest first), `POST /revisions/{id}/undo`.
+//! `GET /notes/{id}/history` (newest first), `POST /revisions/{id}/undo`,
+//! `GET /notes/{id}/entries` (revy's own `HistoryEntry` JSON),
+//! `GET /trash/notes` (deleted notes, newest first).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -107,6 +109,8 @@ fn app(db: DatabaseConnection) -> Router {
             get(get_note).put(update_note).delete(delete_note),
         )
         .route("/notes/{id}/history", get(note_history))
+        .route("/notes/{id}/entries", get(note_entries))
+        .route("/trash/notes", get(note_trash))
         .route("/revisions/{id}/undo", post(undo_revision))
         .layer(
             RevyLayer::new()
@@ -299,6 +303,28 @@ async fn note_history(
         })
         .collect();
     Ok(Json(entries))
+}
+
+/// The history as revy's own JSON: a `HistoryEntry` serializes as it is.
+async fn note_entries(
+    State(db): State<DatabaseConnection>,
+    Path(id): Path<i32>,
+) -> Result<Json<Vec<revy::HistoryEntry>>, AppError> {
+    Ok(Json(
+        revy::history::<note::Entity>(id)
+            .limit(50)
+            .entries(&db)
+            .await?,
+    ))
+}
+
+/// The trash: deleted notes with who deleted them, when and in which revision.
+async fn note_trash(
+    State(db): State<DatabaseConnection>,
+) -> Result<Json<Vec<revy::DeletedRow>>, AppError> {
+    Ok(Json(
+        revy::deleted::<note::Entity>().limit(50).all(&db).await?,
+    ))
 }
 
 async fn undo_revision(
@@ -516,6 +542,25 @@ async fn smoke_test() -> Result<(), AnyError> {
         ),
     );
 
+    // the same history as revy's own JSON
+    let entries_path = format!("/notes/{id}/entries");
+    let (status, entries) = api
+        .call(Method::GET, &entries_path, None, None, None)
+        .await?;
+    expect_status(status, StatusCode::OK, &entries)?;
+    let newest = &entries[0];
+    check(
+        newest["actor"] == json!({"kind": "users", "id": "2"})
+            && newest["revision_description"] == "Fix the title"
+            && newest["changes"][0]["column"] == "title"
+            && newest["changes"][0]["new"] == "Grocery list",
+        &entries,
+    )?;
+    step(
+        &format!("GET {entries_path}"),
+        format_args!("{status}, 2 entries"),
+    );
+
     // user 1 undoes user 2's revision
     let update_revision = update["revision"]["id"]
         .as_i64()
@@ -582,9 +627,23 @@ async fn smoke_test() -> Result<(), AnyError> {
     step(&format!("DELETE /notes/{id}"), StatusCode::NO_CONTENT);
     step(&format!("GET /notes/{id}"), status);
 
+    // the trash names the note, who deleted it and in which revision
+    let (status, trash) = api
+        .call(Method::GET, "/trash/notes", None, None, None)
+        .await?;
+    expect_status(status, StatusCode::OK, &trash)?;
+    check(
+        trash.as_array().map(Vec::len) == Some(1)
+            && trash[0]["key"].as_str() == Some(id.to_string().as_str())
+            && trash[0]["actor"] == json!({"kind": "users", "id": "1"})
+            && trash[0]["revision_id"].is_i64(),
+        &trash,
+    )?;
+    step("GET /trash/notes", format_args!("{status}, note {id}"));
+
     // outside any request nothing is tracked: the layer's frames are gone
     check(Context::is_disabled(), "no context outside a request")?;
     server.abort();
-    println!("smoke test passed: 10 requests, every answer as expected");
+    println!("smoke test passed: 12 requests, every answer as expected");
     Ok(())
 }

@@ -81,6 +81,8 @@
 //!   [`entries`](History::entries) a UI can show, [`tag`]s ([`tags`],
 //!   [`find_tag`], [`as_of_tag`]), whole-table time travel
 //!   ([`table_as_of`] at a time or a [`Moment::tag`]).
+//! - **Trash**: [`deleted`] lists the rows whose newest journal entry is a
+//!   delete, with who deleted them, when and why, a page at a time.
 //! - **Roll back**: [`restore`], [`restore_latest`], [`revert`],
 //!   [`undo_revision`], [`undo_to_tag`].
 //! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
@@ -137,6 +139,10 @@ pub use revy_seaorm::{
     TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
 };
 
+// The trash: rows whose newest journal entry is a delete, a page at a time.
+#[doc(inline)]
+pub use revy_seaorm::{DeletedRow, Trash, deleted};
+
 // Versions: every object's version, and saves that require the one they read.
 #[doc(inline)]
 pub use revy_seaorm::{delete_at_version, update_at_version, version_of};
@@ -164,6 +170,10 @@ pub use revy_seaorm::{
     UpdateMany, Where, delete_by_id, delete_many, insert_many, reset_untracked_writes,
     untracked_writes, update_many,
 };
+
+// Single-row shortcuts: tracked twins of `Entity::insert/update/delete(am)`.
+#[doc(inline)]
+pub use revy_seaorm::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
 
 // Change feed: committed revisions from a cursor.
 #[doc(inline)]

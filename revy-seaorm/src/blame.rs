@@ -17,6 +17,7 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
     PrimaryKeyTrait,
 };
+use serde::Serialize;
 
 use crate::Error;
 use crate::field_value::{self, FieldValue};
@@ -31,7 +32,12 @@ const REVISION_DESCRIPTION: &str = "revy_revision_description";
 
 /// Who set one column's current value, and when, and why: one entry of
 /// [`Blame::all`].
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serializes (with serde, or [`to_json`](Self::to_json)) to an object with
+/// its fields under their own names, `value` in revy's JSON encoding as
+/// [`FieldValue`] gives it (a redacted value is `{"revy": "redacted"}`),
+/// `actor` as `{"kind": .., "id": ..}` or `null`, `at` RFC 3339 in UTC.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct ColumnBlame {
     /// The column's name.
@@ -56,7 +62,36 @@ pub struct ColumnBlame {
     pub description: String,
 }
 
-/// Blame of one row: made by [`blame`], run by [`Blame::all`].
+impl ColumnBlame {
+    /// The entry as JSON (see the type's docs for the shape).
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::{Actor, Context};
+    /// use sea_orm::{ActiveModelTrait, Set};
+    /// use serde_json::json;
+    ///
+    /// let ann = Context::via_actor(Some(Actor::new("users", 1)))
+    ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+    ///     .await?;
+    /// let blame = revy_seaorm::blame::<user::Entity>(ann.id).all(&db).await?;
+    /// let name = blame.iter().find(|c| c.column == "name").unwrap().to_json()?;
+    /// assert_eq!(name["value"], json!("Ann"));
+    /// assert_eq!(name["actor"], json!({"kind": "users", "id": "1"}));
+    /// // left unset, the e-mail is SQL NULL, the database's doing
+    /// let email = blame.iter().find(|c| c.column == "email").unwrap().to_json()?;
+    /// assert_eq!((&email["value"], &email["actor"]), (&json!(null), &json!(null)));
+    /// # Ok(()) }
+    /// ```
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// Blame of one row: made by [`blame`], run by [`Blame::all`]. A query,
+/// not a value: its rows, [`ColumnBlame`], serialize.
 #[must_use = "a blame query does nothing until .all(&db) runs it"]
 pub struct Blame<E> {
     content_id: Result<String, Error>,

@@ -4,6 +4,7 @@
 
 use sea_orm::sea_query::Value;
 use sea_orm::{ActiveModelTrait, EntityTrait, IdenStatic, Iterable};
+use serde::{Serialize, Serializer};
 
 use crate::Error;
 use crate::codec;
@@ -20,6 +21,32 @@ use crate::values;
 /// let shown = FieldValue::Value(Value::String(Some("Ann".into())));
 /// assert_eq!(shown.value(), Some(&Value::String(Some("Ann".into()))));
 /// assert_eq!(FieldValue::Withheld.value(), None);
+/// ```
+///
+/// # As JSON
+///
+/// A `FieldValue` serializes (with serde, or [`to_json`](Self::to_json)) to
+/// revy's JSON encoding of the value, the one the journal stores (see
+/// [`codec`]): SQL NULL is `null`, a JSON column's value is wrapped in a
+/// one-element array (so a JSON `null` is `[null]`, never confused with
+/// SQL NULL), a decimal is a string at its full precision, a time is RFC
+/// 3339 text. A withheld value is the redaction marker
+/// `{"revy": "redacted"}` (tell it with [`is_redacted`](crate::is_redacted));
+/// no encoded value is a JSON object, so the marker cannot be mistaken for
+/// one.
+///
+/// ```
+/// use revy_seaorm::FieldValue;
+/// use sea_orm::Value;
+/// use serde_json::json;
+///
+/// let total = FieldValue::Value(Value::Decimal(Some("12.3450".parse()?)));
+/// assert_eq!(serde_json::to_value(&total)?, json!("12.3450"));
+/// assert_eq!(FieldValue::Value(Value::String(None)).to_json()?, json!(null));
+/// let json_null = FieldValue::Value(Value::Json(Some(Box::new(json!(null)))));
+/// assert_eq!(json_null.to_json()?, json!([null]));
+/// assert_eq!(FieldValue::Withheld.to_json()?, json!({"revy": "redacted"}));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
@@ -41,6 +68,33 @@ impl FieldValue {
         match self {
             FieldValue::Value(v) => Some(v),
             FieldValue::Withheld | FieldValue::Raw(_) => None,
+        }
+    }
+
+    /// The value in revy's JSON encoding (see [As JSON](#as-json)); a
+    /// withheld value is the redaction marker, an undecoded one is given
+    /// as the journal stores it.
+    ///
+    /// Fails only for a value of a type the codec does not encode, which
+    /// no value read from the journal is.
+    pub fn to_json(&self) -> Result<serde_json::Value, codec::CodecError> {
+        match self {
+            FieldValue::Value(v) => codec::encode(v),
+            FieldValue::Withheld => Ok(crate::policy::redacted()),
+            FieldValue::Raw(json) => Ok(json.clone()),
+        }
+    }
+}
+
+impl Serialize for FieldValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            // no copy of what is already JSON
+            FieldValue::Raw(json) => json.serialize(serializer),
+            other => other
+                .to_json()
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
         }
     }
 }

@@ -9,6 +9,7 @@ use revy_core::{Action, Actor};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
+use serde::Serialize;
 
 use crate::Error;
 use crate::field_value::{self, FieldValue};
@@ -17,7 +18,28 @@ use crate::journal::{attribute_delta, revision};
 
 /// One save of a row (an object delta), ready to show: see
 /// [`History::entries`].
-#[derive(Clone, Debug, PartialEq)]
+///
+/// # As JSON
+///
+/// An entry serializes (with serde, e.g. axum's `Json(entries)`, or
+/// [`to_json`](Self::to_json)) to an object with its fields under their
+/// own names: `actor` is `{"kind": .., "id": ..}` or `null` for the
+/// system, `action` its name (`"Create"`, `"Update"`, `"Delete"`), `at`
+/// RFC 3339 in UTC, and each change's `old` and `new` a [`FieldValue`] in
+/// revy's JSON encoding (SQL NULL is `null`, a JSON column's `null` is
+/// `[null]`, a decimal a string at full precision, a redacted value the
+/// marker `{"revy": "redacted"}`).
+///
+/// ```json
+/// {
+///   "object_delta_id": 2, "revision_id": 2, "version": 2, "action": "Update",
+///   "actor": {"kind": "users", "id": "9"}, "at": "2026-11-02T10:15:00.123456Z",
+///   "description": "", "revision_description": "Nickname", "meta": {"ticket": 12},
+///   "changes": [{"column": "name", "old": "Ann", "new": "Annie",
+///                "actor": {"kind": "users", "id": "9"}, "action": "Set", "description": ""}]
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct HistoryEntry {
     /// The object delta.
@@ -43,8 +65,9 @@ pub struct HistoryEntry {
     pub changes: Vec<FieldChange>,
 }
 
-/// One column a save changed: an attribute delta, decoded.
-#[derive(Clone, Debug, PartialEq)]
+/// One column a save changed: an attribute delta, decoded. Serializes as
+/// an element of [`HistoryEntry`]'s `changes` (see [As JSON](HistoryEntry#as-json)).
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct FieldChange {
     /// The column's name.
@@ -59,6 +82,43 @@ pub struct FieldChange {
     pub action: Action,
     /// The attribute delta's description (`""` when none).
     pub description: String,
+}
+
+impl HistoryEntry {
+    /// The entry as JSON, in the shape of [As JSON](#as-json): what a web
+    /// handler returns, or a log line carries.
+    ///
+    /// Fails only when a change holds a value of a type the codec does not
+    /// encode, which no value read from the journal is.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::{Actor, Context};
+    /// use sea_orm::{ActiveModelTrait, Set};
+    /// use serde_json::json;
+    ///
+    /// let ann = Context::via_actor(Some(Actor::new("users", 9)))
+    ///     .revision_description("Sign up")
+    ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+    ///     .await?;
+    ///
+    /// let entries = revy_seaorm::history::<user::Entity>(ann.id).entries(&db).await?;
+    /// let json = entries[0].to_json()?;
+    /// assert_eq!(json["action"], "Create");
+    /// assert_eq!(json["actor"], json!({"kind": "users", "id": "9"}));
+    /// assert_eq!(json["revision_description"], "Sign up");
+    /// let changes = json["changes"].as_array().unwrap();
+    /// let name = changes.iter().find(|c| c["column"] == "name").unwrap();
+    /// assert_eq!((&name["old"], &name["new"]), (&json!(null), &json!("Ann")));
+    /// // a page of entries is a JSON array, e.g. an axum handler's `Json(entries)`
+    /// assert!(serde_json::to_value(&entries)?.is_array());
+    /// # Ok(()) }
+    /// ```
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
 }
 
 impl<E> History<E>
@@ -152,5 +212,102 @@ where
                 }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{FieldChange, HistoryEntry};
+    use crate::FieldValue;
+    use chrono::TimeZone;
+    use revy_core::{Action, Actor};
+    use sea_orm::Value;
+    use serde_json::json;
+
+    fn change(column: &str, old: FieldValue, new: FieldValue) -> FieldChange {
+        FieldChange {
+            column: column.into(),
+            old,
+            new,
+            actor: None,
+            action: Action::Set,
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_entry_serializes_in_the_journal_encoding() {
+        let entry = HistoryEntry {
+            object_delta_id: 7,
+            revision_id: 3,
+            version: 2,
+            action: Action::Update,
+            actor: Some(Actor::new("users", 9)),
+            at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 2, 10, 15, 0)
+                .unwrap()
+                .checked_add_signed(chrono::TimeDelta::microseconds(123_456))
+                .unwrap(),
+            description: "why".into(),
+            revision_description: "Nickname".into(),
+            meta: Some(json!({"ticket": 12})),
+            changes: vec![
+                change(
+                    "note",
+                    FieldValue::Value(Value::Json(None)),
+                    FieldValue::Value(Value::Json(Some(Box::new(json!(null))))),
+                ),
+                change(
+                    "amount",
+                    FieldValue::Value(Value::Decimal(Some(
+                        "123456789012345678.1234567890".parse().unwrap(),
+                    ))),
+                    FieldValue::Value(Value::Decimal(Some("0.10".parse().unwrap()))),
+                ),
+                change("password", FieldValue::Withheld, FieldValue::Withheld),
+                change(
+                    "gone",
+                    FieldValue::Raw(json!(5)),
+                    FieldValue::Raw(json!(null)),
+                ),
+            ],
+        };
+        assert_eq!(
+            entry.to_json().unwrap(),
+            json!({
+                "object_delta_id": 7,
+                "revision_id": 3,
+                "version": 2,
+                "action": "Update",
+                "actor": {"kind": "users", "id": "9"},
+                "at": "2026-11-02T10:15:00.123456Z",
+                "description": "why",
+                "revision_description": "Nickname",
+                "meta": {"ticket": 12},
+                "changes": [
+                    {"column": "note", "old": null, "new": [null], "actor": null, "action": "Set", "description": ""},
+                    {"column": "amount", "old": "123456789012345678.1234567890", "new": "0.10", "actor": null, "action": "Set", "description": ""},
+                    {"column": "password", "old": {"revy": "redacted"}, "new": {"revy": "redacted"}, "actor": null, "action": "Set", "description": ""},
+                    {"column": "gone", "old": 5, "new": null, "actor": null, "action": "Set", "description": ""},
+                ],
+            })
+        );
+        // serde's own path (what axum's `Json` writes) gives the same JSON
+        let text = serde_json::to_string(&entry).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            entry.to_json().unwrap()
+        );
+    }
+
+    #[test]
+    fn a_value_the_codec_cannot_encode_fails_the_serialization() {
+        let bad = FieldValue::Value(Value::Array(
+            sea_orm::sea_query::ArrayType::Int,
+            Some(Box::new(vec![Value::String(Some("x".into()))])),
+        ));
+        let err = serde_json::to_value(&bad).unwrap_err();
+        assert!(!err.to_string().is_empty());
+        assert!(bad.to_json().is_err());
     }
 }

@@ -33,6 +33,7 @@ pub mod tamper;
 mod time_travel;
 mod track;
 pub mod transaction;
+mod trash;
 mod undo;
 mod values;
 mod version;
@@ -42,6 +43,7 @@ pub use blame::{Blame, ColumnBlame, blame};
 pub use bulk::{
     DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
+pub use bulk::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
 pub use deletion::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,
@@ -66,6 +68,7 @@ pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
 pub use tamper::{Verified, verify};
 pub use time_travel::{DEFAULT_PAGE_SIZE, Moment, Page, TableAsOf, table_as_of};
 pub use transaction::{Transaction, begin, transaction};
+pub use trash::{DeletedRow, Trash, deleted};
 pub use undo::{register, undo_revision};
 pub use version::{delete_at_version, update_at_version, version_of};
 

@@ -124,7 +124,8 @@ pub struct TableAsOf<E> {
 }
 
 /// One page of [`TableAsOf`]: the rows, and the cursor of the next page.
-#[derive(Clone, Debug, PartialEq)]
+/// Serializes as `{"rows": [..], "next": ..}` when the rows do.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Page<M> {
     /// The rows, in the journal's key order.

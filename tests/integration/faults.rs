@@ -680,3 +680,69 @@ backend_tests!(
     a_fault_in_a_sealed_write_leaves_all_or_nothing,
     a_fault_in_a_bulk_write_leaves_all_or_nothing,
 );
+
+/// The single-row shortcuts (`revy::insert_one/update_one/delete_one`),
+/// with a fault at each journal row they write, in a transaction.
+async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
+    setup(&t).await;
+    fn insert_one(
+        db: DatabaseConnection,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+        boxed(Context::new().scope(async move {
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let r = revy::insert_one(new_account("one"))
+                .exec(&txn)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string());
+            end(txn, r).await
+        }))
+    }
+    fn update_one(
+        db: DatabaseConnection,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+        boxed(Context::new().scope(async move {
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let mut am = last_account(&db).await.into_active_model();
+            am.name = Set(Some("shortcut".into()));
+            let r = revy::update_one(am)
+                .exec(&txn)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string());
+            end(txn, r).await
+        }))
+    }
+    fn delete_one(
+        db: DatabaseConnection,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+        boxed(Context::new().scope(async move {
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let am = last_account(&db).await.into_active_model();
+            let r = revy::delete_one(am)
+                .exec(&txn)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string());
+            end(txn, r).await
+        }))
+    }
+    let cases: [(&str, Op, Op); 3] = [
+        ("insert_one", nothing, insert_one),
+        ("update_one with baseline", prepare_untracked, update_one),
+        ("delete_one with baseline", prepare_untracked, delete_one),
+    ];
+    let mut report = Vec::new();
+    for (name, prepare, op) in cases {
+        let n = every_fault_point(&t, name, prepare, op).await;
+        assert!(n >= 2, "{name}: only {n} fault points");
+        report.push(format!("{name}: {n}"));
+    }
+    eprintln!(
+        "shortcut fault points tried on {:?}: {}",
+        t.backend,
+        report.join(", ")
+    );
+}
+
+backend_tests!(a_fault_in_a_single_row_shortcut_leaves_all_or_nothing);

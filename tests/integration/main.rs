@@ -26,6 +26,8 @@ mod reference;
 #[cfg(feature = "nats")]
 mod relay;
 mod roundtrip;
+mod single;
 mod snapshot;
 mod tamper;
 mod transaction;
+mod trash;

@@ -213,16 +213,19 @@ fn reason(kind: WriteKind, in_context: bool) -> String {
     }
     let fix = match kind {
         WriteKind::Insert => {
-            "insert through an ActiveModel's insert/save or revy::insert_many::<E>(..) \
-             instead of E::insert(..).exec(..) or E::insert_many(..)"
+            "insert through an ActiveModel's insert/save, revy::insert_one(am).exec(..) \
+             or revy::insert_many::<E>(..) instead of E::insert(..).exec(..) or \
+             E::insert_many(..)"
         }
         WriteKind::Update => {
-            "update through an ActiveModel's update/save or revy::update_many::<E>() \
-             instead of E::update(..).exec(..) or E::update_many()"
+            "update through an ActiveModel's update/save, revy::update_one(am).exec(..) \
+             or revy::update_many::<E>() instead of E::update(..).exec(..) or \
+             E::update_many()"
         }
         WriteKind::Delete => {
-            "delete through an ActiveModel's delete, revy::delete(&db, model), \
-             revy::delete_many::<E>() or revy::delete_by_id::<E>(..) instead of \
+            "delete through an ActiveModel's delete, revy::delete_one(am).exec(..), \
+             revy::delete(&db, model), revy::delete_many::<E>() or \
+             revy::delete_by_id::<E>(..) instead of \
              E::delete_many(), E::delete_by_id(..) or E::delete(..).exec(..)"
         }
         WriteKind::Truncate => {

@@ -19,7 +19,11 @@ use sea_orm::entity::prelude::*;
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+///
+/// The model serializes with serde (its fields under their own names), so
+/// a row's versions as [`history`](crate::history()) lists them can be
+/// answered as JSON as they are.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "revy_object_deltas")]
 pub struct Model {
     /// The delta's id; ids grow in the order deltas were written.

@@ -16,7 +16,9 @@ use sea_orm::entity::prelude::*;
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+///
+/// The model serializes with serde (its fields under their own names).
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "revy_revisions")]
 pub struct Model {
     /// The revision's id.

@@ -2,6 +2,7 @@
 //! key; tags (and undo back to one) in `tags`, whole-table time travel in
 //! `time_travel`.
 
+mod json;
 mod tags;
 mod time_travel;
 mod versions;
