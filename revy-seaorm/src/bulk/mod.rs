@@ -73,8 +73,12 @@
 //! - An `update_many` may not set a primary-key column: the journal names
 //!   rows by key (a per-row save cannot change a key either).
 //! - `insert_many` has no `on_conflict`: a conflicting row fails the call.
-//! - `delete_many` does not apply [`DeletionPolicies`](crate::DeletionPolicies);
-//!   [`delete`](crate::delete) does, one parent at a time.
+//! - `delete_many` and `delete_by_id` apply the child policies registered
+//!   with [`register_child_policies`](crate::register_child_policies), not
+//!   the [`DeletionPolicies`](crate::DeletionPolicies) an entity declares
+//!   but never registered: the builders name only its
+//!   [`TrackingPolicy`](crate::TrackingPolicy). [`delete`](crate::delete)
+//!   applies both.
 
 mod delete;
 mod insert;
