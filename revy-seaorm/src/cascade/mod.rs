@@ -330,6 +330,8 @@ pub(crate) async fn check<C: ConnectionTrait + ?Sized>(
     strict: bool,
 ) -> Result<(), Error> {
     let keys = foreign_keys_to(db, parent).await?;
+    // every uncovered key is counted and warned about, the first refused
+    let mut refusal = Ok(());
     for key in keys.iter().filter(|k| k.on_delete != Rule::Refuse) {
         let Some((child, _)) = tracked(&key.child_table) else {
             continue;
@@ -340,11 +342,11 @@ pub(crate) async fn check<C: ConnectionTrait + ?Sized>(
                 .any(|(t, c)| same_table(t, &key.child_table) && c.eq_ignore_ascii_case(column)),
             _ => false,
         };
-        if !covered {
-            report(parent, &child, key, strict)?;
+        if !covered && let Err(e) = report(parent, &child, key, strict) {
+            refusal = refusal.and(Err(e));
         }
     }
-    Ok(())
+    refusal
 }
 
 fn report(parent: &str, child: &str, key: &ForeignKey, strict: bool) -> Result<(), Error> {
