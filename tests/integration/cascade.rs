@@ -127,6 +127,16 @@ family!(decl, "cw_folders", "cw_files", "cw_links", {
     }
 });
 
+// declared in Rust, registered, with a fault at every journal row
+family!(fault, "cv_folders", "cv_files", "cv_links", {
+    fn on_delete() -> Vec<revy::ChildPolicy> {
+        vec![
+            revy::ChildPolicy::new(super::child::Column::ParentId, revy::OnDelete::Cascade),
+            revy::ChildPolicy::new(super::nullable::Column::ParentId, revy::OnDelete::SetNull),
+        ]
+    }
+});
+
 macro_rules! create_family {
     ($t:expr, $family:ident) => {{
         $t.create_table($family::parent::Entity).await;
@@ -401,7 +411,124 @@ async fn bulk_delete_applies_declared_policies(t: TestDb) {
     assert_eq!((restored.parent_id, restored.body.as_str()), (1, "hi"));
 }
 
+/// Everything the bulk delete of `fault` could change: its three tables
+/// and the journal.
+#[derive(Debug, PartialEq)]
+struct FaultState {
+    parents: Vec<fault::parent::Model>,
+    children: Vec<fault::child::Model>,
+    nullables: Vec<fault::nullable::Model>,
+    journal: (u64, u64, u64),
+}
+
+async fn fault_state(db: &DatabaseConnection) -> FaultState {
+    use revy::entity::{attribute_delta, revision};
+    FaultState {
+        parents: fault::parent::Entity::find()
+            .order_by_asc(fault::parent::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
+        children: fault::child::Entity::find()
+            .order_by_asc(fault::child::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
+        nullables: fault::nullable::Entity::find()
+            .order_by_asc(fault::nullable::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
+        journal: (
+            revision::Entity::find().count(db).await.unwrap(),
+            object_delta::Entity::find().count(db).await.unwrap(),
+            attribute_delta::Entity::find().count(db).await.unwrap(),
+        ),
+    }
+}
+
+/// The bulk delete, on its own or inside the caller's transaction.
+async fn bulk_delete_with_policies(
+    db: &DatabaseConnection,
+    in_caller_txn: bool,
+) -> Result<(), String> {
+    use sea_orm::TransactionTrait;
+    let delete = revy::delete_many::<fault::parent::Entity>().chunk_size(1);
+    Context::new()
+        .scope(async {
+            if !in_caller_txn {
+                return delete.exec(db).await.map(|_| ()).map_err(|e| e.to_string());
+            }
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            match delete.exec(&txn).await {
+                Ok(_) => txn.commit().await.map_err(|e| e.to_string()),
+                Err(e) => {
+                    txn.rollback().await.map_err(|e| e.to_string())?;
+                    Err(e.to_string())
+                }
+            }
+        })
+        .await
+}
+
+/// A fault at any journal row of a bulk delete that applies child
+/// policies leaves everything or nothing: parents, cascaded children,
+/// nulled keys and their journal.
+async fn a_fault_in_a_bulk_delete_with_policies_leaves_all_or_nothing(t: TestDb) {
+    create_family!(t, fault);
+    crate::faults::install_faults(&t.db).await;
+    revy::register_child_policies::<fault::parent::Entity>(&t.db)
+        .await
+        .unwrap();
+    let db = &t.db;
+    let mut tried = 0;
+    for in_caller_txn in [false, true] {
+        for table in crate::faults::JOURNAL {
+            // what the last run left (links with no parent), then a fresh family
+            fault::nullable::Entity::delete_many()
+                .exec(db)
+                .await
+                .unwrap();
+            fill_family!(db, fault);
+            let before = fault_state(db).await;
+            let mut budget = 0;
+            loop {
+                crate::faults::arm(db, table, budget).await;
+                let result = bulk_delete_with_policies(db, in_caller_txn).await;
+                crate::faults::disarm(db, table).await;
+                match result {
+                    Err(e) => {
+                        assert!(e.contains("injected fault"), "unexpected error {e}");
+                        assert_eq!(
+                            fault_state(db).await,
+                            before,
+                            "fault at row {budget} of {table} left a trace"
+                        );
+                        tried += 1;
+                        budget += 1;
+                    }
+                    Ok(()) => {
+                        let after = fault_state(db).await;
+                        assert!(after.parents.is_empty() && after.children.is_empty());
+                        assert!(after.nullables.iter().all(|n| n.parent_id.is_none()));
+                        // 2 parents and 4 children deleted, 2 keys nulled
+                        assert_eq!(after.journal.1, before.journal.1 + 8);
+                        break;
+                    }
+                }
+                assert!(budget < 1000, "never got through");
+            }
+        }
+    }
+    eprintln!(
+        "bulk delete with policies: {tried} fault points on {:?}",
+        t.backend
+    );
+    assert!(tried >= 6, "only {tried} fault points");
+}
+
 backend_tests!(
+    a_fault_in_a_bulk_delete_with_policies_leaves_all_or_nothing,
     a_cascade_with_no_policy_is_reported_and_refused_when_strict,
     adopted_policies_journal_the_children,
     bulk_delete_applies_declared_policies,

@@ -13,7 +13,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, Set, TransactionTrait,
 };
 
-const JOURNAL: [&str; 3] = [
+pub(crate) const JOURNAL: [&str; 3] = [
     "revy_revisions",
     "revy_object_deltas",
     "revy_attribute_deltas",
@@ -48,7 +48,7 @@ async fn state(db: &DatabaseConnection) -> State {
 }
 
 /// Lets `budget` rows into `table`, then rejects every further one.
-async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
+pub(crate) async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
     db.execute_unprepared("DELETE FROM fault_budget")
         .await
         .unwrap();
@@ -88,7 +88,7 @@ async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
     }
 }
 
-async fn disarm(db: &DatabaseConnection, table: &str) {
+pub(crate) async fn disarm(db: &DatabaseConnection, table: &str) {
     let ddl = match db.get_database_backend() {
         DbBackend::Postgres => format!("DROP TRIGGER fault_{table} ON {table}"),
         _ => format!("DROP TRIGGER fault_{table}"),
@@ -100,7 +100,11 @@ async fn setup(t: &TestDb) {
     t.create_table(account::Entity).await;
     t.create_table(transaction::Entity).await;
     t.create_table(line::Entity).await;
-    let db = &t.db;
+    install_faults(&t.db).await;
+}
+
+/// The budget table and, on PostgreSQL, the trigger function [`arm`] uses.
+pub(crate) async fn install_faults(db: &DatabaseConnection) {
     db.execute_unprepared("CREATE TABLE fault_budget (n BIGINT NOT NULL)")
         .await
         .unwrap();
