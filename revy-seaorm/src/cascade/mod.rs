@@ -417,6 +417,58 @@ mod tests {
         assert!(!same_table("comments", "comment"));
     }
 
+    /// Counts the warnings sent to it.
+    struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for Warnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    fn key(child: &str, rule: Rule) -> ForeignKey {
+        ForeignKey {
+            child_table: child.into(),
+            child_columns: vec!["parent_id".into()],
+            on_delete: rule,
+        }
+    }
+
+    #[test]
+    fn each_key_warns_once_and_counts_every_delete() {
+        let warnings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cascade = key("unit_cascade_child", Rule::Cascade);
+        let set_null = key("unit_set_null_child", Rule::SetNull);
+        tracing::subscriber::with_default(Warnings(warnings.clone()), || {
+            for _ in 0..3 {
+                report("unit_parent", "unit_cascade_child", &cascade, false).unwrap();
+            }
+            report("unit_parent", "unit_set_null_child", &set_null, false).unwrap();
+            let refused =
+                report("unit_parent", "unit_set_null_child", &set_null, true).unwrap_err();
+            let text = refused.to_string();
+            assert!(text.contains("unit_set_null_child.parent_id"), "{text}");
+            assert!(text.contains("SET NULL"), "{text}");
+            assert!(text.contains("register_child_policies"), "{text}");
+        });
+        assert_eq!(warnings.load(std::sync::atomic::Ordering::SeqCst), 2);
+        let counts = crate::untracked_writes();
+        assert_eq!(counts.get("unit_cascade_child"), 3);
+        assert_eq!(counts.get("unit_set_null_child"), 2);
+    }
+
     #[tokio::test]
     async fn applied_policies_hold_only_while_polled() {
         assert!(applied("unit_parent").is_empty());
