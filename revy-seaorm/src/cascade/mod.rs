@@ -138,7 +138,6 @@ pub(crate) fn policies_of<E: DeletionPolicies>() -> Vec<ChildPolicy> {
 /// tables revy does not know, are not adopted.
 ///
 /// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// mod article {
 ///     use sea_orm::entity::prelude::*;
 ///     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -168,6 +167,7 @@ pub(crate) fn policies_of<E: DeletionPolicies>() -> Vec<ChildPolicy> {
 ///     impl revy_seaorm::TrackingPolicy for Entity {}
 ///     impl revy_seaorm::DeletionPolicies for Entity {}
 /// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use revy_core::Context;
 /// use revy_seaorm::entity::object_delta;
 /// use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Schema, Set};
