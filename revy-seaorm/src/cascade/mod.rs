@@ -238,10 +238,13 @@ fn covers(policy: &ChildPolicy, child_table: &str, column: &str) -> bool {
     same_table(policy.table(), child_table) && policy.column().eq_ignore_ascii_case(column)
 }
 
+/// A parent table, and the (child table, column) pairs its delete applies
+/// policies for.
+type Entry = (String, Vec<(String, &'static str)>);
+
 thread_local! {
     /// The policies the deletes being polled on this thread apply, by parent table.
-    static APPLIED: RefCell<Vec<(String, Vec<(String, &'static str)>)>> =
-        const { RefCell::new(Vec::new()) };
+    static APPLIED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `fut`, a delete of `parent`'s rows, as one that has applied
@@ -266,8 +269,6 @@ pub(crate) async fn applying<T>(
     }
     .await
 }
-
-type Entry = (String, Vec<(String, &'static str)>);
 
 struct Applying<F> {
     entry: Option<Entry>,
