@@ -268,7 +268,10 @@ fn child_tracking() -> Option<ContextValues> {
 
 /// Deletes `model`, first applying its entity's [`DeletionPolicies`] to the
 /// rows that point at it, depth-first, in chunks of [`DEFAULT_CHUNK_SIZE`]
-/// rows, in one transaction (a savepoint when `db` is already one).
+/// rows, in one transaction (a savepoint when `db` is already one). Once
+/// [`register_child_policies`](crate::register_child_policies) has run for
+/// an entity, its registered policies are applied instead: the declared ones
+/// and those adopted from the database's foreign keys.
 ///
 /// Inside an enabled context, the parent's delete is journaled as usual, and
 /// each child change as the system's with the context's deletion
