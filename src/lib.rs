@@ -154,8 +154,8 @@ pub use revy_seaorm::{TrackedEntity, restore, restore_latest, revert, undo_revis
 // Deletion: tracked CASCADE / SET / SET_NULL / SET_DEFAULT.
 #[doc(inline)]
 pub use revy_seaorm::{
-    ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
-    delete_in_chunks,
+    ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, cascade, delete,
+    delete_in_chunks, register_child_policies, reset_foreign_keys,
 };
 
 // Write fast: a transaction whose journal is written at once, at commit.

@@ -12,8 +12,11 @@
 //!
 //! Database-level `ON DELETE` clauses are left alone. Declared children are
 //! dealt with before the parent's row goes, so a database cascade finds
-//! nothing left of them; children you did not declare are still handled by
-//! the database, and those changes are not journaled.
+//! nothing left of them. Children you did not declare are still handled by
+//! the database, unjournaled: [`register_child_policies`](crate::register_child_policies)
+//! adopts the database's cascading keys as policies in one line, and a
+//! [`Guarded`](crate::Guarded) connection reports the keys left over (see
+//! the [`cascade`](crate::cascade) module).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +30,8 @@ use sea_orm::{
 };
 
 use crate::Error;
+use crate::cascade;
+use crate::erased::{Conn, RawConn};
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction, own_writes};
 use crate::journal::batch::{self, RowDelta};
@@ -52,7 +57,7 @@ pub enum OnDelete {
 
 /// The rows of one table that a deletion reaches, and how to treat them.
 type Apply = dyn for<'a> Fn(
-        &'a GuardedTransaction,
+        &'a dyn RawConn,
         &'a Value,
         &'a mut Walk,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>
@@ -120,11 +125,32 @@ impl ChildPolicy {
         let apply: Arc<Apply> = Arc::new(move |txn, parent_key, walk| {
             let policy = policy.clone();
             Box::pin(async move {
-                apply_policy::<C::EntityName>(txn, column, parent_key, &policy, walk).await
+                let children = cascade::policies_of::<C::EntityName>;
+                apply_policy::<C::EntityName>(txn, column, parent_key, &policy, walk, children)
+                    .await
             })
         });
         ChildPolicy {
             table: content_type::<C::EntityName>(),
+            column: column.as_str(),
+            on_delete,
+            apply,
+        }
+    }
+
+    /// A policy adopted from a database foreign key, on an entity known
+    /// only as tracked: its own children are those registered for it.
+    pub(crate) fn adopted<E: TrackedEntity>(column: E::Column, on_delete: OnDelete) -> Self {
+        let policy = on_delete.clone();
+        let apply: Arc<Apply> = Arc::new(move |txn, parent_key, walk| {
+            let policy = policy.clone();
+            Box::pin(async move {
+                let children = registered_of::<E>;
+                apply_policy::<E>(txn, column, parent_key, &policy, walk, children).await
+            })
+        });
+        ChildPolicy {
+            table: content_type::<E>(),
             column: column.as_str(),
             on_delete,
             apply,
@@ -202,18 +228,50 @@ pub const MAX_DEPTH: usize = 64;
 /// The rows a deletion reaches per query, unless [`delete_in_chunks`] says otherwise.
 pub const DEFAULT_CHUNK_SIZE: u64 = 1000;
 
+/// The policies registered for `E`'s table, for a child whose declared
+/// ones are unknown.
+fn registered_of<E: EntityTrait>() -> Vec<ChildPolicy> {
+    cascade::registered(&content_type::<E>()).unwrap_or_default()
+}
+
 /// State of one deletion: settings, the context it journals with, and the
 /// rows on the current path (a row already being deleted is not visited
-/// again, so cycles in the data end).
+/// again, so cycles in the data end), besides the rows of the same chunk a
+/// bulk delete is removing.
 pub(crate) struct Walk {
     chunk_size: u64,
     tracking: Option<ContextValues>,
     path: Vec<(String, String)>,
+    siblings: Vec<(String, String)>,
+}
+
+impl Walk {
+    fn reaches(&self, table: &str, content_id: &str) -> bool {
+        self.path
+            .iter()
+            .chain(&self.siblings)
+            .any(|(t, k)| t == table && k == content_id)
+    }
+}
+
+/// The context a deletion's child changes are journaled with, when
+/// tracking is on: the system's, described by the deletion description.
+fn child_tracking() -> Option<ContextValues> {
+    Context::is_enabled().then(|| {
+        let mut ctx = ContextValues::current();
+        ctx.actor = None;
+        ctx.object_delta_description = Context::deletion_description();
+        ctx.attribute_delta_description = Context::deletion_description();
+        ctx
+    })
 }
 
 /// Deletes `model`, first applying its entity's [`DeletionPolicies`] to the
 /// rows that point at it, depth-first, in chunks of [`DEFAULT_CHUNK_SIZE`]
-/// rows, in one transaction (a savepoint when `db` is already one).
+/// rows, in one transaction (a savepoint when `db` is already one). Once
+/// [`register_child_policies`](crate::register_child_policies) has run for
+/// an entity, its registered policies are applied instead: the declared ones
+/// and those adopted from the database's foreign keys.
 ///
 /// Inside an enabled context, the parent's delete is journaled as usual, and
 /// each child change as the system's with the context's deletion
@@ -267,26 +325,53 @@ async fn delete_tree<E>(
 where
     E: TrackedEntity + DeletionPolicies,
 {
-    let tracking = Context::is_enabled().then(|| {
-        let mut ctx = ContextValues::current();
-        ctx.actor = None;
-        ctx.object_delta_description = Context::deletion_description();
-        ctx.attribute_delta_description = Context::deletion_description();
-        ctx
-    });
+    let table = content_type::<E>();
     let mut walk = Walk {
         chunk_size: std::cmp::max(chunk_size, 1),
-        tracking,
-        path: vec![(content_type::<E>(), keys::content_id_of_model(&model)?)],
+        tracking: child_tracking(),
+        path: vec![(table.clone(), keys::content_id_of_model(&model)?)],
+        siblings: Vec::new(),
     };
-    let policies = E::on_delete();
+    let policies = cascade::policies_of::<E>();
     if !policies.is_empty() {
         let key = parent_key::<E>(&model)?;
-        for policy in policies {
+        for policy in &policies {
             (policy.apply)(txn, &key, &mut walk).await?;
         }
     }
-    Ok(model.into_active_model().delete(txn).await?)
+    let delete = model.into_active_model().delete(txn);
+    Ok(cascade::applying(&table, &policies, delete).await?)
+}
+
+/// Applies `policies` to the children of `rows`, rows of `E` a bulk delete
+/// is about to remove, journaled as [`delete`] journals them.
+pub(crate) async fn apply_to_rows<E: EntityTrait>(
+    db: &dyn RawConn,
+    rows: &[E::Model],
+    policies: &[ChildPolicy],
+    chunk_size: u64,
+) -> Result<(), Error> {
+    let table = content_type::<E>();
+    let mut walk = Walk {
+        chunk_size: std::cmp::max(chunk_size, 1),
+        tracking: child_tracking(),
+        path: Vec::new(),
+        siblings: Vec::with_capacity(rows.len()),
+    };
+    for row in rows {
+        walk.siblings
+            .push((table.clone(), keys::content_id_of_model(row)?));
+    }
+    for row in rows {
+        let key = parent_key::<E>(row)?;
+        walk.path
+            .push((table.clone(), keys::content_id_of_model(row)?));
+        for policy in policies {
+            (policy.apply)(db, &key, &mut walk).await?;
+        }
+        walk.path.pop();
+    }
+    Ok(())
 }
 
 /// The single-column primary key children refer to.
@@ -334,15 +419,17 @@ fn new_value<E: TrackedEntity>(
 }
 
 async fn apply_policy<E>(
-    txn: &GuardedTransaction,
+    db: &dyn RawConn,
     column: E::Column,
     parent_key: &Value,
     policy: &OnDelete,
     walk: &mut Walk,
+    children: fn() -> Vec<ChildPolicy>,
 ) -> Result<(), Error>
 where
-    E: TrackedEntity + DeletionPolicies,
+    E: TrackedEntity,
 {
+    let txn = &Conn(db);
     if walk.path.len() > MAX_DEPTH {
         return Err(Error::PolicyTooDeep {
             path: walk.path.iter().map(|(t, k)| format!("{t}:{k}")).collect(),
@@ -371,18 +458,14 @@ where
         let mut chunk = Vec::with_capacity(rows.len());
         for row in rows {
             let content_id = keys::content_id_of_model(&row)?;
-            if walk
-                .path
-                .iter()
-                .any(|(t, k)| *t == table && *k == content_id)
-            {
+            if walk.reaches(&table, &content_id) {
                 continue; // an ancestor being deleted: a cycle in the data
             }
             chunk.push((content_id, row));
         }
         if !chunk.is_empty() {
             match &set_to {
-                None => cascade_chunk::<E>(txn, &table, chunk, walk).await?,
+                None => cascade_chunk::<E>(txn, &table, chunk, walk, children).await?,
                 Some(value) => {
                     set_chunk::<E>(txn, &table, column, value.clone(), chunk, walk).await?
                 }
@@ -401,22 +484,23 @@ fn keys_of<E: EntityTrait>(rows: &[(String, E::Model)]) -> Result<Vec<RowKey<E>>
 }
 
 async fn cascade_chunk<E>(
-    txn: &GuardedTransaction,
+    txn: &Conn<'_>,
     table: &str,
     chunk: Vec<(String, E::Model)>,
     walk: &mut Walk,
+    children: fn() -> Vec<ChildPolicy>,
 ) -> Result<(), Error>
 where
-    E: TrackedEntity + DeletionPolicies,
+    E: TrackedEntity,
 {
     // grandchildren first, each below its own parent on the path
-    let policies = E::on_delete();
+    let policies = children();
     if !policies.is_empty() {
         for (content_id, row) in &chunk {
             let key = parent_key::<E>(row)?;
             walk.path.push((table.to_owned(), content_id.clone()));
             for policy in &policies {
-                (policy.apply)(txn, &key, walk).await?;
+                (policy.apply)(txn.0, &key, walk).await?;
             }
             walk.path.pop();
         }
@@ -425,18 +509,15 @@ where
     if let Some(ctx) = walk.tracking.clone() {
         journal_chunk::<E>(txn, &ctx, &chunk, Action::Delete, &[], |_| Ok(Vec::new())).await?;
     }
-    own_writes(
-        table,
-        E::delete_many()
-            .filter(keyset::key_in::<E>(&keys))
-            .exec(txn),
-    )
-    .await?;
+    let delete = E::delete_many()
+        .filter(keyset::key_in::<E>(&keys))
+        .exec(txn);
+    cascade::applying(table, &policies, own_writes(table, delete)).await?;
     Ok(())
 }
 
 async fn set_chunk<E>(
-    txn: &GuardedTransaction,
+    txn: &Conn<'_>,
     table: &str,
     column: E::Column,
     value: Value,
@@ -444,7 +525,7 @@ async fn set_chunk<E>(
     walk: &mut Walk,
 ) -> Result<(), Error>
 where
-    E: TrackedEntity + DeletionPolicies,
+    E: TrackedEntity,
 {
     let keys = keys_of::<E>(&chunk)?;
     let update = E::update_many()
@@ -480,7 +561,7 @@ where
 /// Journals one chunk of children, with baselines for rows the journal
 /// has never seen.
 async fn journal_chunk<E>(
-    txn: &GuardedTransaction,
+    txn: &Conn<'_>,
     ctx: &ContextValues,
     chunk: &[(String, E::Model)],
     action: Action,

@@ -349,6 +349,27 @@ pub enum Error {
         reason: String,
     },
 
+    /// A strict [`Guarded`](crate::Guarded) connection refused a tracked
+    /// delete that would let the database cascade to, or set null in, rows
+    /// of another tracked table unjournaled (see the
+    /// [`cascade`](crate::cascade) module), before it ran.
+    #[error(
+        "refused a DELETE on table {parent}: its foreign key {key} ON DELETE {rule} would let \
+         the database change rows of tracked table {child} that the journal never sees; {fix}"
+    )]
+    UnjournaledCascade {
+        /// The table whose rows were being deleted.
+        parent: String,
+        /// The tracked table the foreign key is on.
+        child: String,
+        /// The key's column(s), as `table.column`.
+        key: String,
+        /// The key's `ON DELETE` rule: `CASCADE`, `SET NULL` or `SET DEFAULT`.
+        rule: &'static str,
+        /// How to have the children journaled.
+        fix: String,
+    },
+
     /// A tag with this name already exists.
     #[error(
         "tag {name} already exists in revy_tags (it names revision {revision_id}): pick another name, or find the existing tag with revy::find_tag"

@@ -7,10 +7,12 @@
 mod actor;
 mod blame;
 mod bulk;
+pub mod cascade;
 pub mod codec;
 mod deletion;
 mod doc_fixture;
 mod draft;
+mod erased;
 mod error;
 mod export;
 pub mod feed;
@@ -44,6 +46,7 @@ pub use bulk::{
     DeleteMany, InsertMany, UpdateMany, Where, delete_by_id, delete_many, insert_many, update_many,
 };
 pub use bulk::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
+pub use cascade::{register_child_policies, reset_foreign_keys};
 pub use deletion::{
     ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, delete,
     delete_in_chunks,

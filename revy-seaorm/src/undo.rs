@@ -59,6 +59,7 @@ pub fn register<E: TrackedEntity>() {
     if let Ok(mut map) = REGISTRY.write() {
         map.insert(table, roll_back::<E>);
     }
+    crate::cascade::register_entity::<E>();
 }
 
 /// The registered table (its content type) that `matches` accepts, if any.

@@ -13,7 +13,7 @@ use sea_orm::{
     EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, Set, TransactionTrait,
 };
 
-const JOURNAL: [&str; 3] = [
+pub(crate) const JOURNAL: [&str; 3] = [
     "revy_revisions",
     "revy_object_deltas",
     "revy_attribute_deltas",

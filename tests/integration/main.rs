@@ -10,6 +10,7 @@ mod attribution;
 mod axum_layer;
 mod backends;
 mod bulk;
+mod cascade;
 mod concurrency;
 mod conflict;
 mod deletion;

@@ -17,6 +17,7 @@ use crate::journal::write;
 use crate::keys;
 use crate::keyset::{self, Pages};
 use crate::policy::{self, TrackingPolicy};
+use crate::{cascade, deletion};
 use sea_orm::Iterable;
 
 /// A tracked `DELETE` of every row a filter selects: sea-orm's
@@ -33,6 +34,12 @@ pub struct DeleteMany<E: EntityTrait> {
 /// `exec`. Each deleted row gets a `Delete` object delta (and a baseline
 /// first if the journal has never seen it), so
 /// [`restore`](crate::restore) brings it back.
+///
+/// The child policies registered for `E` with
+/// [`register_child_policies`](crate::register_child_policies) (its
+/// declared ones and those adopted from the database's foreign keys) are
+/// applied first to each deleted row's children, journaled as
+/// [`delete`](crate::delete) journals them, in the same transaction.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -128,6 +135,10 @@ impl<E: TrackingPolicy> DeleteMany<E> {
     async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<DeleteResult, Error> {
         let ctx = ContextValues::current();
         let rules = policy::rules::<E>()?;
+        let table = keys::content_type::<E>();
+        // the bulk builder knows E only as tracked: its policies are the
+        // ones registered for its table
+        let policies = cascade::registered(&table).unwrap_or_default();
         let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;
         let mut result: Option<DeleteResult> = None;
         let mut rows_affected = 0;
@@ -151,11 +162,12 @@ impl<E: TrackingPolicy> DeleteMany<E> {
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
+            if !policies.is_empty() {
+                deletion::apply_to_rows::<E>(db, &rows, &policies, self.chunk_size).await?;
+            }
             batch::record_rows(db, &ctx, Action::Delete, &rules, deltas).await?;
-            let deleted = E::delete_many()
-                .filter(keyset::key_in::<E>(&keys))
-                .exec(db)
-                .await?;
+            let delete = E::delete_many().filter(keyset::key_in::<E>(&keys)).exec(db);
+            let deleted = cascade::applying(&table, &policies, delete).await?;
             rows_affected += deleted.rows_affected;
             result = Some(deleted);
         }

@@ -77,8 +77,12 @@
 //!   [`on_conflict_update`](InsertMany::on_conflict_update), taking the
 //!   target and update columns sea-orm's `OnConflict` would; its `exec`
 //!   gives `None` rather than an error when every model conflicted.
-//! - `delete_many` does not apply [`DeletionPolicies`](crate::DeletionPolicies);
-//!   [`delete`](crate::delete) does, one parent at a time.
+//! - `delete_many` and `delete_by_id` apply the child policies registered
+//!   with [`register_child_policies`](crate::register_child_policies), not
+//!   the [`DeletionPolicies`](crate::DeletionPolicies) an entity declares
+//!   but never registered: the builders name only its
+//!   [`TrackingPolicy`](crate::TrackingPolicy). [`delete`](crate::delete)
+//!   applies both.
 
 mod conflict;
 mod delete;

@@ -41,7 +41,10 @@
 //!   [`DatabaseTransaction`]: only connections wrapped in [`Guarded`] are
 //!   looked at.
 //! - What the database does on its own: triggers, stored procedures and
-//!   functions, `ON DELETE CASCADE` and `ON UPDATE` clauses. The guard reads
+//!   functions, `ON UPDATE` clauses. `ON DELETE` clauses between tracked
+//!   tables are the exception: a tracked delete's foreign keys are read from
+//!   the catalog, and a cascading key it applies no policy for is reported
+//!   (see the [`cascade`](crate::cascade) module). The guard reads
 //!   the statement's text with a small tokenizer, not the database's plan,
 //!   so a `CALL` or a `SELECT f()` that writes is invisible.
 //! - Other processes and clients writing the same database.
@@ -65,7 +68,7 @@ use report::{Settings, check};
 
 use crate::transaction::run;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
-pub(crate) use report::{own_writes, permit, withdraw};
+pub(crate) use report::{count_untracked, own_writes, permit, withdraw};
 
 use crate::restore::TrackedEntity;
 
@@ -288,8 +291,20 @@ impl<C> Guarded<C> {
 }
 
 impl<C: ConnectionTrait> Guarded<C> {
-    fn check(&self, sql: &str) -> Result<(), DbErr> {
-        Ok(check(self.settings, self.conn.get_database_backend(), sql)?)
+    /// Looks at a statement before it runs; for a tracked delete, also at
+    /// the foreign keys that would let the database change other tracked
+    /// rows unseen.
+    async fn check(&self, sql: &str) -> Result<(), DbErr> {
+        let deletes = check(self.settings, self.conn.get_database_backend(), sql)?;
+        // read now, on the thread polling the statement, before any await
+        let applied: Vec<_> = deletes
+            .iter()
+            .map(|table| crate::cascade::applied(table))
+            .collect();
+        for (table, applied) in deletes.iter().zip(&applied) {
+            crate::cascade::check(&self.conn, table, applied, self.settings.strict).await?;
+        }
+        Ok(())
     }
 }
 
@@ -312,22 +327,22 @@ impl<C: ConnectionTrait + Send> ConnectionTrait for Guarded<C> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.check(&stmt.sql)?;
+        self.check(&stmt.sql).await?;
         self.conn.execute_raw(stmt).await
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.check(sql)?;
+        self.check(sql).await?;
         self.conn.execute_unprepared(sql).await
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.check(&stmt.sql)?;
+        self.check(&stmt.sql).await?;
         self.conn.query_one_raw(stmt).await
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.check(&stmt.sql)?;
+        self.check(&stmt.sql).await?;
         self.conn.query_all_raw(stmt).await
     }
 

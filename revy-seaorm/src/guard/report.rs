@@ -139,28 +139,46 @@ fn take_permit(table: &str) -> bool {
 }
 
 /// Looks at `sql` before it runs: every write to a tracked table that is
-/// not revy's own is counted, and warned about or refused.
-pub(crate) fn check(settings: Settings, backend: DbBackend, sql: &str) -> Result<(), Error> {
+/// not revy's own is counted, and warned about or refused. Returns the
+/// tracked tables whose rows revy's own statement deletes, whose foreign
+/// keys the guard looks at next ([`crate::cascade`]).
+pub(crate) fn check(
+    settings: Settings,
+    backend: DbBackend,
+    sql: &str,
+) -> Result<Vec<String>, Error> {
+    let mut deletes = Vec::new();
     if !settings.on {
-        return Ok(());
+        return Ok(deletes);
     }
     let active = Context::is_active();
     if active && Context::is_disabled() {
-        return Ok(());
+        return Ok(deletes);
     }
     if !active && !settings.without_context {
-        return Ok(());
+        return Ok(deletes);
     }
     for write in sql::written_tables(sql, backend) {
         let Some(table) = crate::undo::tracked_table(|t| write.table.matches(t)) else {
             continue;
         };
         if active && (own_write(&table) || take_permit(&table)) {
+            if write.kind == WriteKind::Delete {
+                deletes.push(table);
+            }
             continue;
         }
         report(&table, write.kind, active, settings.strict)?;
     }
-    Ok(())
+    Ok(deletes)
+}
+
+/// Counts one untracked write of `table` made by the database itself (a
+/// cascade), which [`crate::cascade`] warns about per key.
+pub(crate) fn count_untracked(table: &str) {
+    if let Ok(mut seen) = SEEN.lock() {
+        seen.entry(table.to_owned()).or_default().count += 1;
+    }
 }
 
 /// How many untracked writes each table had, and whether it was warned of.
@@ -320,6 +338,7 @@ pub fn reset_untracked_writes() {
     if let Ok(mut seen) = SEEN.lock() {
         seen.clear();
     }
+    crate::cascade::forget_warnings();
 }
 
 #[cfg(test)]
