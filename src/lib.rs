@@ -136,6 +136,9 @@ pub use revy_seaorm::{
     Blame, ColumnBlame, DEFAULT_PAGE_SIZE, FieldChange, FieldValue, HistoryEntry, Moment, Page,
     TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
 };
+// Revisions newest first, filtered by actor, table, row and time.
+#[doc(inline)]
+pub use revy_seaorm::{Revisions, revisions};
 
 // Versions: every object's version, and saves that require the one they read.
 #[doc(inline)]
