@@ -17,6 +17,8 @@ mod faults;
 mod feed;
 mod guard;
 mod history;
+#[cfg(feature = "history-ui")]
+mod history_ui;
 mod journal;
 mod migration;
 mod policy;

@@ -33,9 +33,9 @@ pub(crate) fn page(viewer: &Viewer, title: &str, tables: &[String], body: Markup
             }
             body {
                 header.top {
-                    a.brand href={ (base) "/" } { "History" }
+                    a.brand href=(home(base)) { "History" }
                     nav {
-                        a href={ (base) "/" } { "Revisions" }
+                        a href=(home(base)) { "Revisions" }
                         @for t in tables {
                             a href={ (base) "/tables/" (pct(t)) } { (clean(t)) }
                         }
@@ -203,6 +203,12 @@ pub(crate) fn pct(s: &str) -> String {
         }
     }
     out
+}
+
+/// The revisions page: the mount point itself (axum's `nest` serves a
+/// nested `/` there, without a trailing slash).
+pub(crate) fn home(base: &str) -> &str {
+    if base.is_empty() { "/" } else { base }
 }
 
 /// The link to a row's page.

@@ -118,7 +118,8 @@ pub(crate) async fn page(
     let tables: Vec<String> = s.entities.keys().cloned().collect();
     let next = match revisions.last() {
         Some(last) if revisions.len() as u64 >= s.page_size => Some(format!(
-            "{base}/{}",
+            "{}{}",
+            render::home(base),
             query(&[
                 ("actor", &f.actor),
                 ("table", &f.table),
@@ -132,7 +133,7 @@ pub(crate) async fn page(
         _ => None,
     };
     let body = html! {
-        form.filters method="get" action={ (base) "/" } {
+        form.filters method="get" action=(render::home(base)) {
             label { "Actor " input name="actor" value=(f.actor) placeholder="users:7 or system"; }
             label { "Table "
                 select name="table" {
@@ -154,7 +155,7 @@ pub(crate) async fn page(
                 }
             }
             button type="submit" { "Filter" }
-            " " a href={ (base) "/" } { "clear" }
+            " " a href=(render::home(base)) { "clear" }
         }
         @if shown.is_empty() {
             p.empty { "No revision matches." }

@@ -158,7 +158,7 @@ pub(crate) async fn page(
             } @else {
                 span.badge { "not in the journal" }
             }
-            " · " a href={ (base) "/" (query(&[("table", &table), ("key", key)])) } { "revisions of this row" }
+            " · " a href={ (render::home(base)) (query(&[("table", &table), ("key", key)])) } { "revisions of this row" }
         }
         h2 { "Timeline" }
         table.timeline {

@@ -65,7 +65,7 @@ pub(crate) async fn page(
             button type="submit" { "Travel" }
             " " a href=(here) { "now" }
         }
-        p { "As of " (shown_at) ". " a href={ (base) "/" (query(&[("table", &table)])) } { "Revisions of this table" } }
+        p { "As of " (shown_at) ". " a href={ (render::home(base)) (query(&[("table", &table)])) } { "Revisions of this table" } }
         @if page.rows.is_empty() {
             p.empty { "No rows at that moment." }
         } @else {
