@@ -41,7 +41,9 @@ pub(crate) struct UndoAction {
 
 fn writable(s: &Shared) -> Result<(), UiError> {
     if s.read_only {
-        return Err(UiError::Forbidden("the history browser is read-only".into()));
+        return Err(UiError::Forbidden(
+            "the history browser is read-only".into(),
+        ));
     }
     Ok(())
 }
@@ -107,7 +109,12 @@ pub(crate) async fn confirm_restore(
         (side_by_side(&b.columns(), &b.unrecorded()?, (html! { "now" }, None), (html! { "restored" }, snapshot.as_ref())))
         (confirm_form(&s, &viewer, "restore", &[("table", q.table.clone()), ("key", q.key.clone()), ("delta", q.delta.to_string())], "Restore this row", &back))
     };
-    Ok(render::page(&viewer, "Restore a deleted row?", &tables(&s), body))
+    Ok(render::page(
+        &viewer,
+        "Restore a deleted row?",
+        &tables(&s),
+        body,
+    ))
 }
 
 pub(crate) async fn restore(
@@ -120,7 +127,10 @@ pub(crate) async fn restore(
     // the delta must be this row's delete, as the confirmation page showed
     let entry = entry_of(&s, b.as_ref(), &f.key, f.delta).await?;
     if entry.action != Action::Delete {
-        return Err(UiError::BadRequest(format!("object delta {} is not a delete", f.delta)));
+        return Err(UiError::BadRequest(format!(
+            "object delta {} is not a delete",
+            f.delta
+        )));
     }
     Context::via_actor(Some(viewer.actor.clone()))
         .revision_description(RESTORED)
@@ -142,7 +152,9 @@ pub(crate) async fn confirm_revert(
         return Err(UiError::NotFound("the row has no history".into()));
     };
     if live.is_none() {
-        return Err(UiError::BadRequest("the row is deleted: restore it instead".into()));
+        return Err(UiError::BadRequest(
+            "the row is deleted: restore it instead".into(),
+        ));
     }
     let target = b.snapshot(&s.db, q.delta).await?;
     let back = row_href(&viewer.base, &q.table, &q.key);
@@ -164,7 +176,9 @@ pub(crate) async fn revert(
     checked(&s, &viewer, &f.csrf)?;
     let b = s.entity(&f.table)?.clone();
     let Some(expected) = f.expected else {
-        return Err(UiError::BadRequest("the form names no expected version".into()));
+        return Err(UiError::BadRequest(
+            "the form names no expected version".into(),
+        ));
     };
     entry_of(&s, b.as_ref(), &f.key, f.delta).await?;
     let done = Context::via_actor(Some(viewer.actor.clone()))
@@ -174,11 +188,17 @@ pub(crate) async fn revert(
     let back = row_href(&viewer.base, &f.table, &f.key);
     match done {
         Ok(()) => Ok(see_other(back)),
-        Err(revy_seaorm::Error::VersionConflict { expected, current, .. }) => {
+        Err(revy_seaorm::Error::VersionConflict {
+            expected, current, ..
+        }) => {
             let again = format!(
                 "{}/actions/revert{}",
                 viewer.base,
-                query(&[("table", &f.table), ("key", &f.key), ("delta", &f.delta.to_string())])
+                query(&[
+                    ("table", &f.table),
+                    ("key", &f.key),
+                    ("delta", &f.delta.to_string())
+                ])
             );
             let body = html! {
                 p.conflict {
@@ -188,7 +208,8 @@ pub(crate) async fn revert(
                 }
                 p { a href=(back) { "See what changed" } " · " a href=(again) { "Review the revert again" } }
             };
-            let mut response = render::page(&viewer, "Conflict: the row moved on", &tables(&s), body);
+            let mut response =
+                render::page(&viewer, "Conflict: the row moved on", &tables(&s), body);
             *response.status_mut() = StatusCode::CONFLICT;
             Ok(response)
         }

@@ -25,7 +25,7 @@ use revy_core::Actor;
 use revy_seaorm::TrackedEntity;
 use sea_orm::DatabaseConnection;
 
-use registry::{Browse, BoxFut, Typed};
+use registry::{BoxFut, Browse, Typed};
 
 type Authorize = Arc<dyn Fn(Parts) -> BoxFut<'static, Option<Actor>> + Send + Sync>;
 

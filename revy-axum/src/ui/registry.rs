@@ -131,7 +131,12 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E>,
 {
     let cols = key_cols::<E>();
-    let bad = |why: String| UiError::BadRequest(format!("row key {text:?} of {}: {why}", content_type::<E>()));
+    let bad = |why: String| {
+        UiError::BadRequest(format!(
+            "row key {text:?} of {}: {why}",
+            content_type::<E>()
+        ))
+    };
     let items: Vec<Vec<serde_json::Value>> = match cols.as_slice() {
         [] => return Err(bad("the entity has no primary key".into())),
         // the journal writes a text key as plain text and any other as JSON
@@ -146,7 +151,12 @@ where
             Ok(serde_json::Value::Array(items)) if items.len() == many.len() => {
                 items.into_iter().map(|i| vec![i]).collect()
             }
-            _ => return Err(bad(format!("expected a JSON array of {} values", many.len()))),
+            _ => {
+                return Err(bad(format!(
+                    "expected a JSON array of {} values",
+                    many.len()
+                )));
+            }
         },
     };
     let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();

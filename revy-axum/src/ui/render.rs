@@ -130,7 +130,9 @@ pub(crate) fn value(v: &Value) -> Markup {
         Value::Json(Some(j)) if j.is_null() => {
             html! { span.json title="JSON value" { "json " span.jnull { "null" } } }
         }
-        Value::Json(Some(j)) => html! { span.json title="JSON value" { "json " (text(&j.to_string())) } },
+        Value::Json(Some(j)) => {
+            html! { span.json title="JSON value" { "json " (text(&j.to_string())) } }
+        }
         other => match codec::encode(other) {
             Ok(serde_json::Value::String(s)) => text(&s),
             Ok(json) => text(&json.to_string()),
@@ -143,8 +145,12 @@ pub(crate) fn value(v: &Value) -> Markup {
 pub(crate) fn field(v: &FieldValue) -> Markup {
     match v {
         FieldValue::Value(v) => value(v),
-        FieldValue::Withheld => html! { span.withheld title="redacted: the journal keeps no value" { "withheld" } },
-        FieldValue::Raw(j) => html! { span.raw title="column no longer in the entity" { "raw " (text(&j.to_string())) } },
+        FieldValue::Withheld => {
+            html! { span.withheld title="redacted: the journal keeps no value" { "withheld" } }
+        }
+        FieldValue::Raw(j) => {
+            html! { span.raw title="column no longer in the entity" { "raw " (text(&j.to_string())) } }
+        }
         _ => html! { span.raw { "?" } },
     }
 }
@@ -152,8 +158,12 @@ pub(crate) fn field(v: &FieldValue) -> Markup {
 /// A column's value in a snapshot, unless the journal does not hold it.
 pub(crate) fn snapshot_value(v: &Value, unrecorded: Option<&str>) -> Markup {
     match unrecorded {
-        Some("redacted") => html! { span.withheld title="redacted: the journal keeps no value" { "withheld" } },
-        Some(why) => html! { span.withheld title="not in the journal" { "not recorded (" (why) ")" } },
+        Some("redacted") => {
+            html! { span.withheld title="redacted: the journal keeps no value" { "withheld" } }
+        }
+        Some(why) => {
+            html! { span.withheld title="not in the journal" { "not recorded (" (why) ")" } }
+        }
         None => value(v),
     }
 }
@@ -186,10 +196,15 @@ pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc())
+    [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+    .map(|t| t.and_utc())
 }
 
 /// Percent-encodes a path segment or query value.
@@ -263,6 +278,11 @@ mod tests {
     #[test]
     fn percent_encoding_keeps_unreserved_only() {
         assert_eq!(pct("a b/\"<"), "a%20b%2F%22%3C");
-        assert_eq!(parse_time("2026-01-02T03:04").map(|t| t.to_rfc3339()).as_deref(), Some("2026-01-02T03:04:00+00:00"));
+        assert_eq!(
+            parse_time("2026-01-02T03:04")
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2026-01-02T03:04:00+00:00")
+        );
     }
 }

@@ -97,7 +97,10 @@ pub(crate) async fn page(
     }
     if !f.tag.is_empty() {
         let Some(tag) = revy_seaorm::find_tag(db, &f.tag).await? else {
-            return Err(UiError::NotFound(format!("no tag named {:?}", clean(&f.tag))));
+            return Err(UiError::NotFound(format!(
+                "no tag named {:?}",
+                clean(&f.tag)
+            )));
         };
         // the tag's revision and those before it
         let up_to = tag.revision_id.saturating_add(1);

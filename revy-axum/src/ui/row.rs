@@ -95,7 +95,9 @@ pub(crate) async fn page(
     let db = &s.db;
     let b = s.entity(&table)?.clone();
     if q.key.is_empty() {
-        return Err(UiError::BadRequest("which row? add ?key=… to the address".into()));
+        return Err(UiError::BadRequest(
+            "which row? add ?key=… to the address".into(),
+        ));
     }
     let key = q.key.as_str();
     let live = b.live(db, key).await?;
@@ -109,13 +111,22 @@ pub(crate) async fn page(
 
     let diff = match (q.a, q.b) {
         (Some(a), Some(bb)) => {
-            let (ea, eb) = (entry_of(&s, b.as_ref(), key, a).await?, entry_of(&s, b.as_ref(), key, bb).await?);
+            let (ea, eb) = (
+                entry_of(&s, b.as_ref(), key, a).await?,
+                entry_of(&s, b.as_ref(), key, bb).await?,
+            );
             let (sa, sb) = (b.snapshot(db, a).await?, b.snapshot(db, bb).await?);
             Some(side_by_side(
                 &columns,
                 &unrecorded,
-                (html! { "v" (ea.version) " · " (render::time(&ea.at)) }, sa.as_ref()),
-                (html! { "v" (eb.version) " · " (render::time(&eb.at)) }, sb.as_ref()),
+                (
+                    html! { "v" (ea.version) " · " (render::time(&ea.at)) },
+                    sa.as_ref(),
+                ),
+                (
+                    html! { "v" (eb.version) " · " (render::time(&eb.at)) },
+                    sb.as_ref(),
+                ),
             ))
         }
         _ => None,
@@ -124,7 +135,10 @@ pub(crate) async fn page(
         None
     } else {
         let at = render::parse_time(&q.at).ok_or_else(|| {
-            UiError::BadRequest(format!("{:?} is not a time: write 2026-01-31T12:00 (UTC)", clean(&q.at)))
+            UiError::BadRequest(format!(
+                "{:?} is not a time: write 2026-01-31T12:00 (UTC)",
+                clean(&q.at)
+            ))
         })?;
         Some((at, b.as_of(db, key, at).await?))
     };

@@ -33,17 +33,29 @@ pub(crate) async fn page(
     let b = s.entity(&table)?.clone();
     let (moment, shown_at) = if !q.tag.is_empty() {
         if revy_seaorm::find_tag(db, &q.tag).await?.is_none() {
-            return Err(UiError::NotFound(format!("no tag named {:?}", clean(&q.tag))));
+            return Err(UiError::NotFound(format!(
+                "no tag named {:?}",
+                clean(&q.tag)
+            )));
         }
-        (Moment::tag(q.tag.clone()), html! { "tag " span.tag { (clean(&q.tag)) } })
+        (
+            Moment::tag(q.tag.clone()),
+            html! { "tag " span.tag { (clean(&q.tag)) } },
+        )
     } else if !q.at.is_empty() {
         let at = render::parse_time(&q.at).ok_or_else(|| {
-            UiError::BadRequest(format!("{:?} is not a time: write 2026-01-31T12:00 (UTC)", clean(&q.at)))
+            UiError::BadRequest(format!(
+                "{:?} is not a time: write 2026-01-31T12:00 (UTC)",
+                clean(&q.at)
+            ))
         })?;
         (Moment::Time(at), render::time(&at))
     } else {
         let now = Utc::now();
-        (Moment::Time(now), html! { "now (" (render::time(&now)) ")" })
+        (
+            Moment::Time(now),
+            html! { "now (" (render::time(&now)) ")" },
+        )
     };
     let after = (!q.after.is_empty()).then(|| q.after.clone());
     let page = b.table_page(db, moment, after, s.page_size).await?;
@@ -88,5 +100,10 @@ pub(crate) async fn page(
             p.paging { a.next href={ (here) (query(&[("at", &q.at), ("tag", &q.tag), ("after", next)])) } { "Next rows →" } }
         }
     };
-    Ok(render::page(&viewer, &format!("Table {table}"), &tables, body))
+    Ok(render::page(
+        &viewer,
+        &format!("Table {table}"),
+        &tables,
+        body,
+    ))
 }
