@@ -463,7 +463,7 @@ async fn ui_escapes_hostile_history(t: TestDb) {
     let hostile = format!(
         "{script}\"'><img src=x onerror=alert(2)> javascript:alert(3) \u{202E}evil\u{202C} \u{1b}[31m"
     );
-    let actor = Actor::new("users", format!("x\"><script>alert(4)</script>"));
+    let actor = Actor::new("users", "x\"><script>alert(4)</script>");
     let key = "<script>k</script>\"'&";
     Context::via_actor(Some(actor.clone()))
         .revision_description(hostile.clone())
