@@ -155,8 +155,9 @@ impl HistoryUi {
         self
     }
 
-    /// The router to [`nest`](axum::Router::nest) where the browser lives.
-    pub fn router(self) -> Router {
+    /// The router to [`nest`](axum::Router::nest) where the browser lives,
+    /// in an app of any state.
+    pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let secret = match self.secret {
             Some(s) => s,
             None => csrf::random_secret(),
