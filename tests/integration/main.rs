@@ -19,6 +19,8 @@ mod guard;
 mod history;
 #[cfg(feature = "history-ui")]
 mod history_ui;
+#[cfg(feature = "history-ui")]
+mod history_ui_browser;
 mod journal;
 mod migration;
 mod policy;

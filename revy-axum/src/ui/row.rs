@@ -200,8 +200,9 @@ pub(crate) async fn page(
         @if let Some(older) = older {
             p.paging { a.next href=(older) { "Older versions →" } }
         }
-        h2 { "Compare two versions" }
-        form.compare method="get" action={ (base) "/rows/" (render::pct(&table)) } {
+        // the fragment brings the result into view after the form's GET
+        h2 #compare { "Compare two versions" }
+        form.compare method="get" action={ (base) "/rows/" (render::pct(&table)) "#compare" } {
             input type="hidden" name="key" value=(key);
             label { "From " select name="a" {
                 @for e in &entries { option value=(e.object_delta_id) selected[q.a.unwrap_or(default_a) == e.object_delta_id] { "v" (e.version) " (" (e.at.format("%Y-%m-%d %H:%M:%S")) ")" } }
