@@ -60,6 +60,7 @@
 //! |---|---|
 //! | `migration` | [`migration::Migration`], a sea-orm-migration step that creates the journal tables (sea-orm-migration without any driver of its own) |
 //! | `axum` | [`axum::RevyLayer`], a tower layer that runs each HTTP request in a context |
+//! | `history-ui` | `axum::HistoryUi`, an embeddable history browser (implies `axum`) |
 //! | `nats` | [`nats::Relay`], the change feed relayed to NATS JetStream (async-nats with JetStream only) |
 //! | `feed-postgres` | [`feed::subscribe`] on PostgreSQL woken by LISTEN/NOTIFY instead of polling (turns on sea-orm's `sqlx-postgres`) |
 //!

@@ -71,7 +71,8 @@ type Authorize = Arc<dyn Fn(Parts) -> BoxFut<'static, Option<Actor>> + Send + Sy
 /// );
 ///
 /// let response = app
-///     .oneshot(Request::get("/admin/history/").body(Body::empty())?)
+///     // the revisions page is at the mount point itself (no trailing slash)
+///     .oneshot(Request::get("/admin/history").body(Body::empty())?)
 ///     .await?;
 /// assert_eq!(response.status(), 200);
 /// # Ok(()) }
