@@ -135,6 +135,24 @@ impl Session {
             .to_owned())
     }
 
+    /// Waits for a navigation a click started to reach a URL containing
+    /// `part` (a click may return before the browser has followed it).
+    async fn wait_for_url(&self, part: &str) -> Result<String, AnyError> {
+        let mut url = self.url().await?;
+        for _ in 0..100 {
+            if url.contains(part) {
+                return Ok(url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            url = self.url().await?;
+        }
+        Err(format!(
+            "still at {url}, waiting for {part}: {}",
+            self.source().await?
+        )
+        .into())
+    }
+
     async fn source(&self) -> Result<String, AnyError> {
         Ok(self
             .call(Method::GET, "/source", None)
@@ -384,7 +402,7 @@ async fn steps(
     s.type_into("form.filters input[name=actor]", "users:ann")
         .await?;
     s.click("form.filters button[type=submit]").await?;
-    assert!(s.url().await?.contains("actor=users%3Aann"));
+    s.wait_for_url("actor=users%3Aann").await?;
     let page = s.source().await?;
     assert!(page.contains("Tag it for the release"));
     assert!(
@@ -395,6 +413,7 @@ async fn steps(
     // 3. open a row from the list
     s.click(&format!("a[href$='/rows/ui_posts?key={}']", launch.id))
         .await?;
+    s.wait_for_url("/rows/ui_posts?key=").await?;
     let page = s.source().await?;
     assert!(page.contains("Timeline") && page.contains("at version 3"));
     assert!(page.contains("withheld") && !page.contains("embargoed"));
@@ -414,6 +433,7 @@ async fn steps(
     s.click(&format!("select[name=b] option[value='{}']", id_of(3)))
         .await?;
     s.click("form.compare button[type=submit]").await?;
+    s.wait_for_url(&format!("b={}", id_of(3))).await?;
     let page = s.source().await?;
     let diff = &page[page.find("class=\"diff\"").ok_or("no diff table")?..];
     assert!(diff.contains("Launch notes") && diff.contains("Launch notes, v2"));
@@ -432,6 +452,7 @@ async fn steps(
         .await?;
     assert!(s.source().await?.contains("deleted now"));
     s.click("a.button[href*='/actions/restore']").await?;
+    s.wait_for_url("/actions/restore").await?;
     let page = s.source().await?;
     assert!(page.contains("Restore a deleted row?"));
     assert!(
@@ -440,11 +461,9 @@ async fn steps(
     );
     s.screenshot(shots, "restore").await?;
     s.click("form.confirm button[type=submit]").await?;
-    assert!(
-        s.url()
-            .await?
-            .contains(&format!("/rows/ui_posts?key={}", old.id))
-    );
+    // the POST answers 303 to the row's page
+    s.wait_for_url(&format!("/rows/ui_posts?key={}", old.id))
+        .await?;
     let page = s.source().await?;
     assert!(page.contains("at version 3") && !page.contains("deleted now"));
     let back = post::Entity::find_by_id(old.id)
