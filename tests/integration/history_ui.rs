@@ -829,7 +829,41 @@ async fn ui_leaves_unregistered_tables_alone(t: TestDb) {
     assert_eq!(get(&app, Some(1), path).await.0, StatusCode::NOT_FOUND);
 }
 
+/// The statements each page sends, pinned: a page's cost grows only with
+/// what it lists (the revisions page: three statements per revision).
+async fn ui_statements_per_page(t: TestDb) {
+    setup(&t).await;
+    let app = mount(ui(&t));
+    let row = create_post(&t, user(1), "One", "Create").await;
+    let row = retitle(&t, user(2), row, "Two", "Edit").await;
+    retitle(&t, user(1), row.clone(), "Three", "Edit again").await;
+    let mut counts = Vec::new();
+    for path in [
+        "".to_owned(),
+        "/revisions/2".to_owned(),
+        format!("/rows/ui_posts?key={}", row.id),
+        "/tables/ui_posts".to_owned(),
+    ] {
+        t.take_statement_count();
+        let (status, _) = get(&app, Some(1), &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        counts.push(t.take_statement_count());
+    }
+    // revisions: the list, the tags, then per revision its actors (2) and
+    // deltas (1); a revision: the revision, actors (2), deltas, tags, and
+    // one history entry (2) per row; a row: the live row, its version, the
+    // entries (2) and blame; a table: `table_as_of` (one more on MySQL)
+    // and the tags
+    let table = if t.backend == crate::common::Backend::MySql {
+        4
+    } else {
+        3
+    };
+    assert_eq!(counts, [2 + 3 * 3, 7, 5, table]);
+}
+
 backend_tests!(
+    ui_statements_per_page,
     ui_pages_show_the_journal,
     ui_escapes_hostile_history,
     ui_actions_need_post_csrf_and_confirmation,
