@@ -4,15 +4,16 @@
 //! request can be undone as a whole.
 //!
 //! ```sh
-//! cargo run --example web --features axum              # serves on 127.0.0.1:3000
-//! cargo run --example web --features axum -- --smoke   # calls itself over HTTP, checks, exits
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example web --features axum
+//! cargo run --example web --features history-ui              # serves on 127.0.0.1:3000
+//! cargo run --example web --features history-ui -- --smoke   # calls itself over HTTP, checks, exits
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example web --features history-ui
 //! ```
 //!
 //! Endpoints: `POST /notes`, `GET|PUT|DELETE /notes/{id}`,
 //! `GET /notes/{id}/history` (newest first), `POST /revisions/{id}/undo`,
 //! `GET /notes/{id}/entries` (revy's own `HistoryEntry` JSON),
-//! `GET /trash/notes` (deleted notes, newest first).
+//! `GET /trash/notes` (deleted notes, newest first), and the history
+//! browser at `/history` (open it in a web browser).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -29,7 +30,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use revy::axum::RevyLayer;
+use revy::axum::{HistoryUi, RevyLayer};
 use revy::entity::{attribute_delta, revision};
 use revy::{Actor, Context};
 use sea_orm::{
@@ -112,6 +113,7 @@ fn app(db: DatabaseConnection) -> Router {
         .route("/notes/{id}/entries", get(note_entries))
         .route("/trash/notes", get(note_trash))
         .route("/revisions/{id}/undo", post(undo_revision))
+        .nest("/history", history_browser(db.clone()))
         .layer(
             RevyLayer::new()
                 .actor_fn(current_user)
@@ -121,6 +123,19 @@ fn app(db: DatabaseConnection) -> Router {
         // added after the revy layer, so it runs before it
         .layer(middleware::from_fn(authenticate))
         .with_state(db)
+}
+
+/// The history browser: the authenticated user looks and acts; a caller
+/// without a token is this local demo's `users:demo` (a real app answers
+/// `None` there, which refuses the page).
+fn history_browser(db: DatabaseConnection) -> Router<DatabaseConnection> {
+    HistoryUi::new(db)
+        .entity::<note::Entity>()
+        .authorize(|parts| async move {
+            let user = parts.extensions.get::<CurrentUser>();
+            Some(user.map_or_else(|| Actor::new("users", "demo"), |u| Actor::new("users", u.0)))
+        })
+        .router()
 }
 
 /// An error answered as `{"error": ...}`.
@@ -603,6 +618,21 @@ async fn smoke_test() -> Result<(), AnyError> {
         "3 entries, the undo by users:1 first",
     );
 
+    // the history browser shows the note's row and its history
+    let request = http::Request::get(format!("http://{addr}/history/rows/notes?key={id}"))
+        .header(header::AUTHORIZATION, "Bearer user-1");
+    let response = api.client.request(request.body(Full::default())?).await?;
+    expect_status(response.status(), StatusCode::OK, &Value::Null)?;
+    let page = response.into_body().collect().await?.to_bytes();
+    check(
+        String::from_utf8_lossy(&page).contains("Grocery list"),
+        "the browser's row page shows the note's history",
+    )?;
+    step(
+        &format!("GET /history/rows/notes?key={id}"),
+        "200, the timeline",
+    );
+
     // a revision that does not exist, and a token nobody issued
     let (status, body) = api
         .call(Method::POST, "/revisions/999999/undo", Some(1), None, None)
@@ -644,6 +674,6 @@ async fn smoke_test() -> Result<(), AnyError> {
     // outside any request nothing is tracked: the layer's frames are gone
     check(Context::is_disabled(), "no context outside a request")?;
     server.abort();
-    println!("smoke test passed: 12 requests, every answer as expected");
+    println!("smoke test passed: 13 requests, every answer as expected");
     Ok(())
 }

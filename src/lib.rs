@@ -60,6 +60,7 @@
 //! |---|---|
 //! | `migration` | [`migration::Migration`], a sea-orm-migration step that creates the journal tables (sea-orm-migration without any driver of its own) |
 //! | `axum` | [`axum::RevyLayer`], a tower layer that runs each HTTP request in a context |
+//! | `history-ui` | `axum::HistoryUi`, an embeddable history browser (implies `axum`) |
 //! | `nats` | [`nats::Relay`], the change feed relayed to NATS JetStream (async-nats with JetStream only) |
 //! | `feed-postgres` | [`feed::subscribe`] on PostgreSQL woken by LISTEN/NOTIFY instead of polling (turns on sea-orm's `sqlx-postgres`) |
 //!
@@ -138,6 +139,9 @@ pub use revy_seaorm::{
     Blame, ColumnBlame, DEFAULT_PAGE_SIZE, FieldChange, FieldValue, HistoryEntry, Moment, Page,
     TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
 };
+// Revisions newest first, filtered by actor, table, row and time.
+#[doc(inline)]
+pub use revy_seaorm::{Revisions, revisions};
 
 // The trash: rows whose newest journal entry is a delete, a page at a time.
 #[doc(inline)]

@@ -73,6 +73,10 @@
 mod header;
 mod layer;
 mod service;
+#[cfg(feature = "history-ui")]
+mod ui;
 
 pub use layer::{ActorFn, NoActor, RevyLayer};
 pub use service::RevyService;
+#[cfg(feature = "history-ui")]
+pub use ui::{HistoryUi, UI_PAGE_SIZE};

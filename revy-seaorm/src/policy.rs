@@ -213,6 +213,25 @@ pub fn is_redacted(value: &serde_json::Value) -> bool {
         .is_some_and(|o| o.len() == 1 && o.get(MARKER_KEY).and_then(|v| v.as_str()) == Some(MARKER))
 }
 
+/// The columns of `E` whose values the journal does not hold, with why:
+/// `"ignored"` or `"redacted"` (columns an [`only`](Policy::only) list
+/// leaves out are ignored). A snapshot fills them from the live row or a
+/// default (see the [module](crate::policy)), so a reader that shows
+/// snapshots shows these as not recorded.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # fn main() -> Result<(), revy_seaorm::Error> {
+/// assert!(revy_seaorm::policy::unrecorded_columns::<user::Entity>()?.is_empty());
+/// # Ok(()) }
+/// ```
+pub fn unrecorded_columns<E: TrackingPolicy>() -> Result<Vec<(String, &'static str)>, Error> {
+    Ok(rules::<E>()?
+        .unrecorded()
+        .map(|(c, t)| (c.as_str().to_owned(), t.as_str()))
+        .collect())
+}
+
 // No encoded value is a JSON object (see the codec's table), so the marker
 // cannot be mistaken for a value.
 const MARKER_KEY: &str = "revy";

@@ -19,6 +19,10 @@ mod faults;
 mod feed;
 mod guard;
 mod history;
+#[cfg(feature = "history-ui")]
+mod history_ui;
+#[cfg(feature = "history-ui")]
+mod history_ui_browser;
 mod journal;
 mod migration;
 mod policy;
