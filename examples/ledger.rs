@@ -8,7 +8,7 @@
 //! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example ledger
 //! ```
 
-use revy::entity::{attribute_delta, object_delta, revision};
+use revy::entity::{object_delta, revision};
 use revy::{Actor, Context, LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -145,19 +145,14 @@ async fn main() -> Result<(), AnyError> {
             "  #{} {} {}:{} by {who} {}",
             delta.id, delta.action, delta.content_type, delta.content_id, delta.description
         );
-        let attributes = attribute_delta::Entity::find()
-            .filter(attribute_delta::Column::ObjectDeltaId.eq(delta.id))
-            .order_by_asc(attribute_delta::Column::Id)
-            .all(&db)
-            .await?;
-        for a in attributes {
+        for a in revy::attribute_deltas(&db, &delta).await? {
             println!(
                 "      {:<14} {} -> {}  ({} by {})",
                 a.field_name,
                 a.old_value,
                 a.new_value,
                 a.action,
-                a.actor_id.as_deref().unwrap_or("system"),
+                a.actor().map_or("system".to_owned(), |actor| actor.id),
             );
         }
     }

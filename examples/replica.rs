@@ -15,14 +15,14 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use revy::Context;
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
+use revy::{Action, Context};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryOrder, Schema, Set, TransactionTrait,
+    ActiveModelTrait, ActiveValue, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    EntityTrait, IntoActiveModel, QueryOrder, Schema, Set, TransactionTrait, TryInsertResult,
 };
 
 /// The tracked table on the primary.
@@ -116,7 +116,7 @@ async fn apply(
     .exec(&txn)
     .await?;
     for d in &m.deltas {
-        object_delta::Entity::insert(object_delta::ActiveModel {
+        let inserted = object_delta::Entity::insert(object_delta::ActiveModel {
             id: Set(d.id),
             revision_id: Set(m.revision.id),
             actor_type: Set(d.actor_type.clone()),
@@ -132,17 +132,25 @@ async fn apply(
             seal: Set(d.seal.clone()),
         })
         .on_conflict_do_nothing_on([object_delta::Column::Id])
-        .exec(&txn)
+        .exec_without_returning(&txn)
         .await?;
+        if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+            // delivered before: its columns are in the journal already
+            continue;
+        }
         for a in &d.attributes {
             attribute_delta::Entity::insert(attribute_delta::ActiveModel {
-                id: Set(a.id),
+                id: ActiveValue::NotSet,
                 object_delta_id: Set(d.id),
                 revision_id: Set(m.revision.id),
                 actor_type: Set(a.actor_type.clone()),
                 actor_id: Set(a.actor_id.clone()),
-                action: Set(d.action),
-                description: Set(d.description.clone()),
+                action: Set(if a.new_value.is_null() {
+                    Action::Unset
+                } else {
+                    Action::Set
+                }),
+                description: Set(a.description.clone()),
                 content_type: Set(d.content_type.clone()),
                 content_id: Set(d.content_id.clone()),
                 field_name: Set(a.field_name.clone()),
@@ -150,8 +158,7 @@ async fn apply(
                 new_value: Set(a.new_value.clone()),
                 created_at: Set(d.created_at),
             })
-            .on_conflict_do_nothing_on([attribute_delta::Column::Id])
-            .exec(&txn)
+            .exec_without_returning(&txn)
             .await?;
         }
     }

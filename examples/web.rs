@@ -31,12 +31,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use revy::axum::{HistoryUi, RevyLayer};
-use revy::entity::{attribute_delta, revision};
+use revy::entity::revision;
 use revy::{Actor, Context};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbErr, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, QueryOrder, Schema, Set,
-    TransactionTrait,
+    DbErr, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, Schema, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -279,7 +278,6 @@ async fn note_history(
 ) -> Result<Json<Vec<HistoryEntry>>, AppError> {
     let deltas = revy::history::<note::Entity>(id).all(&db).await?;
     let revision_ids: Vec<i64> = deltas.iter().map(|d| d.revision_id).collect();
-    let delta_ids: Vec<i64> = deltas.iter().map(|d| d.id).collect();
     let revisions: HashMap<i64, revision::Model> = revision::Entity::find()
         .filter(revision::Column::Id.is_in(revision_ids))
         .all(&db)
@@ -288,16 +286,13 @@ async fn note_history(
         .map(|r| (r.id, r))
         .collect();
     let mut changes: HashMap<i64, serde_json::Map<String, Value>> = HashMap::new();
-    for a in attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.is_in(delta_ids))
-        .order_by_asc(attribute_delta::Column::Id)
-        .all(&db)
-        .await?
-    {
-        changes.entry(a.object_delta_id).or_default().insert(
-            a.field_name,
-            json!({"old": a.old_value, "new": a.new_value}),
-        );
+    for d in &deltas {
+        for a in revy::attribute_deltas(&db, d).await? {
+            changes.entry(d.id).or_default().insert(
+                a.field_name,
+                json!({"old": a.old_value, "new": a.new_value}),
+            );
+        }
     }
     let entries = deltas
         .into_iter()

@@ -97,15 +97,13 @@ pub struct MessageDelta {
 ///
 /// ```
 /// let a: revy_nats::MessageAttribute = serde_json::from_str(
-///     r#"{"id":9,"field_name":"name","old_value":null,"new_value":"Ann","actor_type":null,"actor_id":null}"#,
+///     r#"{"field_name":"name","old_value":null,"new_value":"Ann","actor_type":null,"actor_id":null}"#,
 /// )?;
 /// assert_eq!(a.new_value, serde_json::json!("Ann"));
 /// # Ok::<(), serde_json::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageAttribute {
-    /// The attribute delta id.
-    pub id: i64,
     /// The column.
     pub field_name: String,
     /// The value before, in the codec's JSON.
@@ -116,6 +114,10 @@ pub struct MessageAttribute {
     pub actor_type: Option<String>,
     /// Who set this column: the actor's id.
     pub actor_id: Option<String>,
+    /// The attribute delta's description (`""`, and absent from older
+    /// messages, when none).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 impl Message {
@@ -204,13 +206,19 @@ fn delta(d: &FeedDelta) -> MessageDelta {
         attributes: d
             .attributes
             .iter()
-            .map(|a| MessageAttribute {
-                id: a.id,
-                field_name: a.field_name.clone(),
-                old_value: a.old_value.clone(),
-                new_value: a.new_value.clone(),
-                actor_type: a.actor_type.clone(),
-                actor_id: a.actor_id.clone(),
+            .map(|a| {
+                let (actor_type, actor_id) = match a.actor() {
+                    Some(actor) => (Some(actor.kind), Some(actor.id)),
+                    None => (None, None),
+                };
+                MessageAttribute {
+                    field_name: a.field_name.clone(),
+                    old_value: a.old_value.clone(),
+                    new_value: a.new_value.clone(),
+                    actor_type,
+                    actor_id,
+                    description: a.description.clone(),
+                }
             })
             .collect(),
     }

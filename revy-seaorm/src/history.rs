@@ -31,8 +31,9 @@ pub async fn revision_actors<C: ConnectionTrait>(
     db: &C,
     revision_id: i64,
 ) -> Result<Vec<Option<Actor>>, Error> {
-    let objects: Vec<(Option<String>, Option<String>)> = object_delta::Entity::find()
+    let objects: Vec<(i64, Option<String>, Option<String>)> = object_delta::Entity::find()
         .select_only()
+        .column(object_delta::Column::Id)
         .column(object_delta::Column::ActorType)
         .column(object_delta::Column::ActorId)
         .filter(object_delta::Column::RevisionId.eq(revision_id))
@@ -41,35 +42,24 @@ pub async fn revision_actors<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let attributes: Vec<(Option<String>, Option<String>)> = attribute_delta::Entity::find()
-        .select_only()
-        .column(attribute_delta::Column::ActorType)
-        .column(attribute_delta::Column::ActorId)
-        // through the object deltas' revision index
-        .filter(
-            attribute_delta::Column::ObjectDeltaId.in_subquery(
-                sea_orm::sea_query::Query::select()
-                    .column(object_delta::Column::Id)
-                    .from(object_delta::Entity)
-                    .and_where(object_delta::Column::RevisionId.eq(revision_id))
-                    .to_owned(),
-            ),
-        )
-        .order_by_asc(attribute_delta::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
+    let mut entries = attribute_delta::attribute_deltas_of(db, objects.iter().map(|o| o.0)).await?;
     let mut out: Vec<Option<Actor>> = Vec::new();
-    for (kind, id) in objects.into_iter().chain(attributes) {
-        let actor = crate::journal::actor_from_columns(kind, id);
-        if !out.contains(&actor) {
-            out.push(actor);
+    for (id, kind, actor_id) in objects {
+        let actors = std::iter::once(crate::journal::actor_from_columns(kind, actor_id)).chain(
+            entries
+                .remove(&id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| a.actor),
+        );
+        for actor in actors {
+            if !out.contains(&actor) {
+                out.push(actor);
+            }
         }
     }
     Ok(out)
 }
-
 /// The object deltas of a revision, in the order they were written.
 pub async fn revision_deltas<C: ConnectionTrait>(
     db: &C,

@@ -6,9 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
 use serde::Serialize;
 
 use crate::Error;
@@ -172,22 +170,21 @@ where
         let ids: Vec<i64> = deltas.iter().map(|(d, _)| d.id).collect();
         let mut changes: HashMap<i64, Vec<FieldChange>> = HashMap::new();
         if !ids.is_empty() {
-            let attributes = attribute_delta::Entity::find()
-                .filter(attribute_delta::Column::ObjectDeltaId.is_in(ids))
-                .order_by_asc(attribute_delta::Column::Id)
-                .all(db)
-                .await
-                .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-            for a in attributes {
-                let change = FieldChange {
-                    old: field_value::decode::<E>(&a.field_name, &a.old_value)?,
-                    new: field_value::decode::<E>(&a.field_name, &a.new_value)?,
-                    actor: a.actor(),
-                    column: a.field_name,
-                    action: a.action,
-                    description: a.description,
-                };
-                changes.entry(a.object_delta_id).or_default().push(change);
+            for (id, entries) in attribute_delta::attribute_deltas_of(db, ids).await? {
+                let decoded = entries
+                    .into_iter()
+                    .map(|a| {
+                        Ok(FieldChange {
+                            old: field_value::decode::<E>(&a.field_name, &a.old_value)?,
+                            new: field_value::decode::<E>(&a.field_name, &a.new_value)?,
+                            actor: a.actor,
+                            column: a.field_name,
+                            action: a.action,
+                            description: a.description,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                changes.insert(id, decoded);
             }
         }
         Ok(deltas

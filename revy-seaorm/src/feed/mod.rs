@@ -109,7 +109,8 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::Error;
-use crate::journal::{attribute_delta, object_delta, revision};
+use crate::journal::attribute_delta::{AttributeDelta, attribute_deltas_of};
+use crate::journal::{object_delta, revision};
 use gaps::Gaps;
 
 /// One object delta of a delivered revision, with its attribute deltas.
@@ -117,8 +118,9 @@ use gaps::Gaps;
 pub struct FeedDelta {
     /// The object delta.
     pub object: object_delta::Model,
-    /// Its attribute deltas, in id order (values in the [codec](crate::codec)'s JSON).
-    pub attributes: Vec<attribute_delta::Model>,
+    /// Its attribute deltas, in the order they were recorded (values in
+    /// the [codec](crate::codec)'s JSON).
+    pub attributes: Vec<AttributeDelta>,
 }
 
 /// A committed revision (or part of one, see the [module](self)) as the
@@ -307,18 +309,7 @@ impl Feed {
                     .as_ref()
                     .is_none_or(|only| only.contains(&o.content_type))
         });
-        let mut attributes: HashMap<i64, Vec<attribute_delta::Model>> = HashMap::new();
-        for ids in objects.chunks(IDS_PER_QUERY) {
-            for a in attribute_delta::Entity::find()
-                .filter(attribute_delta::Column::ObjectDeltaId.is_in(ids.iter().map(|o| o.id)))
-                .order_by_asc(attribute_delta::Column::Id)
-                .all(db)
-                .await
-                .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?
-            {
-                attributes.entry(a.object_delta_id).or_default().push(a);
-            }
-        }
+        let mut attributes = attribute_deltas_of(db, objects.iter().map(|o| o.id)).await?;
         let mut by_revision: HashMap<i64, Vec<FeedDelta>> = HashMap::new();
         for object in objects {
             let attrs = attributes.remove(&object.id).unwrap_or_default();
@@ -349,9 +340,6 @@ impl Feed {
         Ok(out)
     }
 }
-
-/// Ids per `IN` list, well under every backend's parameter limit.
-const IDS_PER_QUERY: usize = 1000;
 
 pub(crate) mod notify;
 mod stream;
