@@ -34,11 +34,12 @@ use crate::cascade;
 use crate::erased::{Conn, RawConn};
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction, own_writes};
-use crate::journal::batch::{self, RowDelta};
-use crate::journal::rows::{AttributeChange, ContextValues};
-use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages, RowKey};
+use crate::record::Seal;
+use crate::record::batch::{self, RowDelta};
+use crate::record::rows::{AttributeChange, ContextValues};
+use crate::record::write;
 use crate::restore::TrackedEntity;
 use crate::values;
 
@@ -584,5 +585,5 @@ where
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let rules = crate::policy::rules::<E>()?;
-    batch::record_rows(txn, ctx, action, &rules, rows).await
+    batch::record_rows(txn, ctx, action, &rules, rows, Seal::current()).await
 }

@@ -9,8 +9,8 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::journal::rows::AttributeChange;
 use crate::keys;
+use crate::record::rows::AttributeChange;
 use crate::values;
 use crate::version;
 

@@ -60,11 +60,12 @@ use sea_orm::{
 };
 
 use crate::draft::{DraftEdits, apply_edits};
-use crate::journal::rows::{AttributeChange, ContextValues, Head, NewObjectDelta};
-use crate::journal::write;
-use crate::journal::{batch, object_delta};
+use crate::journal::object_delta;
 use crate::keys::{self, content_type};
 use crate::policy::{self, Rules, TrackingPolicy, Vetted};
+use crate::record::batch;
+use crate::record::rows::{AttributeChange, ContextValues, Head, NewObjectDelta};
+use crate::record::{Seal, write};
 use crate::values::{self, encode_row};
 use crate::{Error, guard, transaction, version};
 
@@ -236,7 +237,7 @@ where
         .order_by(object_delta::Column::Id, Order::Desc)
         .limit(1)
         .to_owned();
-    let sealed = crate::tamper::is_enabled();
+    let sealed = Seal::current().is_on();
     let link = sealed.then(|| {
         let mut link = newest.clone();
         link.clear_selects().column(object_delta::Column::Hash);
@@ -604,6 +605,7 @@ async fn write_delta<C: ConnectionTrait>(
         return Ok(());
     }
     warn_if_not_atomic::<C>();
+    let seal = Seal::current();
     let outcome = write::with_revision(db, ctx, |revision_id| {
         write::record(
             db,
@@ -619,6 +621,7 @@ async fn write_delta<C: ConnectionTrait>(
                 known_head: known_head.clone(),
             },
             changes.clone(),
+            seal,
         )
     })
     .await?;
@@ -680,7 +683,7 @@ struct VersionCheck {
     after: i64,
 }
 
-pub use crate::journal::batch::BASELINE_DESCRIPTION;
+pub use crate::record::batch::BASELINE_DESCRIPTION;
 
 /// Records the full row of an object the journal has never seen (see
 /// [`batch::write_baselines`]).
@@ -712,7 +715,13 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         );
         return Ok(());
     }
-    batch::write_baselines(db, content_type, vec![(content_id.to_owned(), changes)]).await
+    batch::write_baselines(
+        db,
+        content_type,
+        vec![(content_id.to_owned(), changes)],
+        Seal::current(),
+    )
+    .await
 }
 
 static WARNED_NOT_ATOMIC: AtomicBool = AtomicBool::new(false);

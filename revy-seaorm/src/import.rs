@@ -11,9 +11,9 @@ use sea_orm::{
 
 use crate::Error;
 use crate::export::{AttributeDeltaRow, Line, ObjectDeltaRow, RevisionRow};
-use crate::journal::write::finish;
 use crate::journal::{attribute_delta, object_delta, revision};
 use crate::prune::{CHECKPOINT_DESCRIPTION, begin, fold, remove_empty_revisions};
+use crate::record::write::finish;
 
 /// What an [`import`] did.
 ///

@@ -27,6 +27,7 @@ mod keys;
 mod keyset;
 pub mod policy;
 mod prune;
+mod record;
 mod restore;
 mod returning;
 mod revisions;

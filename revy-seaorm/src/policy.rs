@@ -99,8 +99,8 @@ use std::sync::{Arc, OnceLock, RwLock};
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 
 use crate::Error;
-use crate::journal::rows::AttributeChange;
 use crate::keys::{self, content_type};
+use crate::record::rows::AttributeChange;
 
 /// What revy records of an entity. Implement it for every tracked entity;
 /// the default records every column of every row:

@@ -18,8 +18,9 @@ use crate::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::history::key_text;
-use crate::journal::{TAG_NAME_LEN, object_delta, revision, tag, write};
+use crate::journal::{TAG_NAME_LEN, object_delta, revision, tag};
 use crate::keys::content_type;
+use crate::record::write;
 use crate::snapshot::SelectSnapshotExt;
 use crate::undo::{RollBack, lookup};
 

@@ -15,9 +15,9 @@ use sea_orm::{
 use crate::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
-use crate::journal::write;
 use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
+use crate::record::write;
 use crate::restore::{TrackedEntity, roll_back_object};
 
 pub(crate) type RollBack =
@@ -127,7 +127,7 @@ where
     };
     // a baseline or checkpoint records rows as they already were: undoing
     // it would delete rows that no tracked operation created
-    if revision.description == crate::journal::batch::BASELINE_DESCRIPTION
+    if revision.description == crate::record::batch::BASELINE_DESCRIPTION
         || revision.description == crate::prune::CHECKPOINT_DESCRIPTION
     {
         return Err(Error::NotUndoable {

@@ -39,8 +39,9 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::journal::{object_delta, write};
+use crate::journal::object_delta;
 use crate::keys::{self, content_type};
+use crate::record::write;
 
 /// A version a save of one row requires, handed to the hooks through the
 /// context's stash.

@@ -30,11 +30,12 @@ use sea_orm::{
 use super::insert::{Given, insert_chunk};
 use crate::Error;
 use crate::hooks::{create_changes, row_values, update_changes};
-use crate::journal::batch::{self, RowDelta};
-use crate::journal::rows::ContextValues;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, RowKey};
 use crate::policy::Rules;
+use crate::record::Seal;
+use crate::record::batch::{self, RowDelta};
+use crate::record::rows::ContextValues;
 use crate::returning;
 use crate::values::{self, encode_row};
 
@@ -180,7 +181,7 @@ where
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;
-            batch::record_rows(db, ctx, Action::Create, rules, deltas).await?;
+            batch::record_rows(db, ctx, Action::Create, rules, deltas, Seal::current()).await?;
             for (row, _) in inserted {
                 written.last_inserted = Some(row.clone());
                 written.rows.push(row);
@@ -206,7 +207,7 @@ where
                     });
                 }
             }
-            batch::record_rows(db, ctx, Action::Update, rules, changed).await?;
+            batch::record_rows(db, ctx, Action::Update, rules, changed, Seal::current()).await?;
             written.rows.extend(updated.into_iter().map(|(_, new)| new));
         }
         pending = later;

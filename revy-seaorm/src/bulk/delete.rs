@@ -11,12 +11,13 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::journal::batch::{self, RowDelta};
-use crate::journal::rows::ContextValues;
-use crate::journal::write;
 use crate::keys;
 use crate::keyset::{self, Pages};
 use crate::policy::{self, TrackingPolicy};
+use crate::record::Seal;
+use crate::record::batch::{self, RowDelta};
+use crate::record::rows::ContextValues;
+use crate::record::write;
 use crate::{cascade, deletion};
 use sea_orm::Iterable;
 
@@ -165,7 +166,7 @@ impl<E: TrackingPolicy> DeleteMany<E> {
             if !policies.is_empty() {
                 deletion::apply_to_rows::<E>(db, &rows, &policies, self.chunk_size).await?;
             }
-            batch::record_rows(db, &ctx, Action::Delete, &rules, deltas).await?;
+            batch::record_rows(db, &ctx, Action::Delete, &rules, deltas, Seal::current()).await?;
             let delete = E::delete_many().filter(keyset::key_in::<E>(&keys)).exec(db);
             let deleted = cascade::applying(&table, &policies, delete).await?;
             rows_affected += deleted.rows_affected;

@@ -11,12 +11,13 @@ use sea_orm::{
 use super::conflict::{self, Conflict};
 use crate::Error;
 use crate::hooks::{create_changes, shows};
-use crate::journal::batch::{self, RowDelta};
-use crate::journal::rows::ContextValues;
-use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset;
 use crate::policy::{self, TrackingPolicy};
+use crate::record::Seal;
+use crate::record::batch::{self, RowDelta};
+use crate::record::rows::ContextValues;
+use crate::record::write;
 use crate::returning;
 use crate::values;
 use crate::values::encode_row;
@@ -274,7 +275,7 @@ where
                     changes: create_changes::<E>(encode_row(row)?, &given, &ctx),
                 });
             }
-            batch::record_rows(db, &ctx, Action::Create, &rules, deltas).await?;
+            batch::record_rows(db, &ctx, Action::Create, &rules, deltas, Seal::current()).await?;
             if keep {
                 kept.extend(rows);
             } else {

@@ -14,12 +14,13 @@ use super::Where;
 use crate::Error;
 use crate::guard::own_writes;
 use crate::hooks::{row_values, update_changes};
-use crate::journal::batch::{self, RowDelta};
-use crate::journal::rows::ContextValues;
-use crate::journal::write;
 use crate::keys::{self, content_type};
 use crate::keyset::{self, Pages};
 use crate::policy::{self, TrackingPolicy};
+use crate::record::Seal;
+use crate::record::batch::{self, RowDelta};
+use crate::record::rows::ContextValues;
+use crate::record::write;
 use crate::returning;
 
 /// A tracked `UPDATE` of every row a filter selects: sea-orm's
@@ -215,7 +216,7 @@ impl<E: TrackingPolicy> UpdateMany<E> {
                     changes: std::mem::take(changes),
                 })
                 .collect();
-            batch::record_rows(db, &ctx, Action::Update, &rules, deltas).await?;
+            batch::record_rows(db, &ctx, Action::Update, &rules, deltas, Seal::current()).await?;
         }
         let mut result = UpdateResult::default();
         result.rows_affected = rows_affected;

@@ -2,20 +2,12 @@
 //! SeaORM entities, and the schema that holds them.
 
 pub mod attribute_delta;
-pub(crate) mod batch;
-pub(crate) mod flush;
 #[cfg(feature = "migration")]
 pub mod migration;
-pub(crate) mod numbering;
 pub mod object_delta;
-mod one_query;
-mod recordset;
 pub mod revision;
-pub(crate) mod rows;
 pub(crate) mod schema;
-pub(crate) mod sealed;
 pub mod tag;
-pub(crate) mod write;
 
 pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, TAG_NAME_LEN, install};
 

@@ -271,7 +271,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
 fn version_index() -> IndexCreateStatement {
     use object_delta::Column as C;
     Index::create()
-        .name(super::numbering::VERSION_INDEX)
+        .name(crate::record::numbering::VERSION_INDEX)
         .table(object_delta::Entity)
         .col(C::Version)
         .col(C::ContentType)

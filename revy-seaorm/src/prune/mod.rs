@@ -15,9 +15,9 @@ use sea_orm::{
 
 use crate::Error;
 use crate::export::reborrow;
-use crate::journal::write::finish;
 use crate::journal::{object_delta, tag};
 use crate::keys::content_type;
+use crate::record::write::finish;
 
 pub use object::CHECKPOINT_DESCRIPTION;
 pub(crate) use object::{fold, remove_empty_revisions};

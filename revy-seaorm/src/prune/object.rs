@@ -14,9 +14,9 @@ use sea_orm::{
 use super::PruneReport;
 use crate::Error;
 use crate::export;
-use crate::journal::batch::baseline_changes;
-use crate::journal::write::{self, Parent, attribute_row, insert_attributes};
 use crate::journal::{attribute_delta, object_delta, revision, tag};
+use crate::record::batch::baseline_changes;
+use crate::record::write::{self, Parent, attribute_row, insert_attributes};
 use crate::tamper::{DeltaFields, Encoder};
 
 /// The description of the revisions that hold checkpoints.

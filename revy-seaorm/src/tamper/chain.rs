@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::journal::attribute_delta;
 use crate::journal::object_delta;
-use crate::journal::rows::{AttributeChange, actor_columns, attribute_action};
+use crate::record::rows::{AttributeChange, actor_columns, attribute_action};
 
 /// What a chain link's hash covers of the object delta itself.
 pub(crate) struct DeltaFields<'a> {

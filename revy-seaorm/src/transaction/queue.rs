@@ -10,8 +10,8 @@ use revy_core::{Action, LazyRevision};
 use sea_orm::ConnectionTrait;
 
 use crate::Error;
-use crate::journal::flush::{self, Entry, RevisionRef};
-use crate::journal::rows::{AttributeChange, ContextValues, now};
+use crate::record::flush::{self, Entry, RevisionRef};
+use crate::record::rows::{AttributeChange, ContextValues, now};
 
 /// Past this many queued object deltas, or attribute deltas, the next
 /// statement sent through the transaction flushes the queue first: the
@@ -171,7 +171,7 @@ impl Queue {
         if entries.is_empty() {
             return Ok(());
         }
-        match flush::write(db, entries).await {
+        match flush::write(db, entries, crate::record::Seal::current()).await {
             Ok(created) => {
                 self.lock().created.extend(created);
                 Ok(())

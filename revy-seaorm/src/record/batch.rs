@@ -11,14 +11,15 @@ use sea_orm::{
 };
 
 use super::numbering;
+use super::recordset;
 use super::rows::{
     AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
     actor_columns, next_version, now,
 };
-use super::sealed;
 use super::write::{self, Parent, attribute_row, insert_attributes};
-use super::{object_delta, recordset};
+use super::{Seal, sealed};
 use crate::Error;
+use crate::journal::object_delta;
 use crate::keys::content_type;
 use crate::policy::{Rules, Vetted};
 use crate::values::encode_named_row;
@@ -71,6 +72,7 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
     db: &C,
     content_type: &str,
     mut rows: Vec<(String, Vetted)>,
+    seal: Seal,
 ) -> Result<(), Error> {
     if rows.is_empty() {
         return Ok(());
@@ -97,6 +99,7 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
                 known_head: None,
             },
             std::mem::take(changes),
+            seal,
         )
         .await
         .map(|_| ());
@@ -111,6 +114,7 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
             content_type,
         },
         rows,
+        seal,
     )
     .await
 }
@@ -128,6 +132,7 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
     action: Action,
     rules: &Rules<E>,
     rows: Vec<RowDelta<'_, E::Model>>,
+    seal: Seal,
 ) -> Result<(), Error> {
     let content_type = &content_type::<E>();
     let mut rows: Vec<(RowDelta<'_, E::Model>, Vetted)> = rows
@@ -162,7 +167,7 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
             .filter(|(content_id, before)| !known.contains(*content_id) || !rules.tracks(before))
             .map(|(content_id, before)| Ok((content_id.clone(), baseline_of(rules, before)?)))
             .collect::<Result<_, Error>>()?;
-        write_baselines(db, content_type, baselines).await?;
+        write_baselines(db, content_type, baselines, seal).await?;
     }
     if rows.is_empty() {
         return Ok(());
@@ -182,6 +187,7 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
                 content_type,
             },
             rows.clone(),
+            seal,
         )
     })
     .await
@@ -283,6 +289,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     db: &C,
     deltas: NewObjectDeltas<'_>,
     rows: Vec<(String, Vetted)>,
+    seal: Seal,
 ) -> Result<(), Error> {
     let rows: Vec<(String, Vec<AttributeChange>)> = rows
         .into_iter()
@@ -292,7 +299,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         return Ok(());
     }
     let created_at = now();
-    let sealed = crate::tamper::is_enabled();
+    let sealed = seal.is_on();
     if db.get_database_backend() == sea_orm::DbBackend::Postgres && !sealed {
         return record_many_in_recordsets(db, deltas, rows, created_at).await;
     }

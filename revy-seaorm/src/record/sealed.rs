@@ -19,7 +19,6 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, IdenStatic};
 
 use super::numbering::{self, Object};
-use super::object_delta;
 use super::one_query;
 use super::rows::{
     AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link,
@@ -30,6 +29,7 @@ use super::write::{
     own_values,
 };
 use crate::Error;
+use crate::journal::object_delta;
 use crate::tamper::{DeltaFields, Encoder};
 
 /// Times a write is tried before it gives up on an object whose newest

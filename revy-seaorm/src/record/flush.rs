@@ -22,16 +22,17 @@ use revy_core::{Action, Actor, LazyRevision};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
 
+use super::batch::BASELINE_DESCRIPTION;
 use super::numbering;
 use super::one_query::quoted;
 use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns,
     attribute_action, newest_version_sql,
 };
-use super::sealed;
 use super::write::{Parent, attribute_row, insert_attributes};
-use super::{attribute_delta, batch::BASELINE_DESCRIPTION, object_delta, revision};
+use super::{Seal, sealed};
 use crate::Error;
+use crate::journal::{attribute_delta, object_delta, revision};
 
 /// One queued object delta and its attribute deltas.
 pub(crate) struct Entry {
@@ -149,15 +150,14 @@ fn plan(entries: &[Entry]) -> Plan {
 pub(crate) async fn write<C: ConnectionTrait>(
     db: &C,
     entries: Vec<Entry>,
+    seal: Seal,
 ) -> Result<Vec<(LazyRevision, i64)>, Error> {
     let plan = plan(&entries);
     let revision_ids = match db.get_database_backend() {
         // with tamper evidence on, the flush names each delta's version
         // and link: PostgreSQL too writes in multi-row INSERTs then
-        DbBackend::Postgres if !crate::tamper::is_enabled() => {
-            write_postgres(db, &plan, entries).await?
-        }
-        _ => write_in_inserts(db, &plan, entries).await?,
+        DbBackend::Postgres if !seal.is_on() => write_postgres(db, &plan, entries).await?,
+        _ => write_in_inserts(db, &plan, entries, seal).await?,
     };
     let mut created = Vec::new();
     for (lazy, index) in plan.lazies {
@@ -354,6 +354,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
     db: &C,
     plan: &Plan,
     entries: Vec<Entry>,
+    seal: Seal,
 ) -> Result<Vec<i64>, Error> {
     let mut revision_ids = Vec::with_capacity(plan.new.len());
     for chunk in plan.new.chunks(REVISION_ROWS_PER_STATEMENT) {
@@ -377,7 +378,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
     }
     let mut start = 0;
     let mut entries = entries.into_iter();
-    let sealed = crate::tamper::is_enabled();
+    let sealed = seal.is_on();
     let named = db.get_database_backend() == DbBackend::MySql && !sealed;
     // with tamper evidence on: each object's newest delta, read once (the
     // objects' first entries in a chunk), then as this flush writes them

@@ -25,9 +25,9 @@ use std::collections::HashMap;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr, IdenStatic};
 
-use super::object_delta;
 use super::rows::Head;
 use crate::Error;
+use crate::journal::object_delta;
 
 /// The name of MySQL's unique index of versions.
 pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";

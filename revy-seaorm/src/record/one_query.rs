@@ -27,7 +27,7 @@ use super::rows::{
     AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link_sql,
     newest_version_sql,
 };
-use super::{attribute_delta, object_delta};
+use crate::journal::{attribute_delta, object_delta};
 
 /// Parameters of the object delta, in the order of `?1`..`?8`; a write
 /// that requires the object's version binds it as `?9`.

@@ -9,8 +9,9 @@ use super::rows::{
     ATTRIBUTE_DELTA_COLUMNS, AttributeChange, ContextValues, NewObjectDelta, OBJECT_DELTA_COLUMNS,
     actor_columns, next_version, now,
 };
-use super::{attribute_delta, numbering, object_delta, one_query, revision};
+use super::{Seal, numbering, one_query};
 use crate::Error;
+use crate::journal::{attribute_delta, object_delta, revision};
 use crate::policy::Vetted;
 
 /// Inserts a revision row and returns its id.
@@ -178,10 +179,11 @@ pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
     changes: Vetted,
+    seal: Seal,
 ) -> Result<Outcome, Error> {
     let changes = changes.into_inner();
     let created_at = now();
-    if crate::tamper::is_enabled() {
+    if seal.is_on() {
         return super::sealed::record(db, delta, changes, created_at).await;
     }
     let backend = db.get_database_backend();

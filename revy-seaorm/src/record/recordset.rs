@@ -19,7 +19,7 @@ use super::one_query::quoted;
 use super::rows::{
     AttributeChange, NewObjectDeltas, actor_columns, attribute_action, newest_version_sql,
 };
-use super::{attribute_delta, object_delta};
+use crate::journal::{attribute_delta, object_delta};
 
 /// The object delta columns filled, with their PostgreSQL types.
 const OBJECT: [(object_delta::Column, &str); 8] = [

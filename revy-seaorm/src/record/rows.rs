@@ -5,7 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
-use super::{attribute_delta, object_delta};
+use crate::journal::{attribute_delta, object_delta};
 
 /// The columns of `revy_object_deltas` a writer fills (all but the id), in
 /// the order every writer binds them.
