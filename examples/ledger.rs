@@ -145,7 +145,7 @@ async fn main() -> Result<(), AnyError> {
             "  #{} {} {}:{} by {who} {}",
             delta.id, delta.action, delta.content_type, delta.content_id, delta.description
         );
-        for a in revy::attribute_deltas(&db, &delta).await? {
+        for a in delta.attribute_deltas()? {
             println!(
                 "      {:<14} {} -> {}  ({} by {})",
                 a.field_name,

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
-use revy::{Action, Context};
+use revy::{Action, Actor, AttributeDelta, Context};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -130,6 +130,30 @@ async fn apply(
             version: Set(d.version.unwrap_or_default()),
             hash: Set(d.hash.clone()),
             seal: Set(d.seal.clone()),
+            changes: Set(attribute_delta::encode(
+                &d.attributes
+                    .iter()
+                    .map(|a| {
+                        AttributeDelta::new(
+                            a.field_name.clone(),
+                            a.old_value.clone(),
+                            a.new_value.clone(),
+                            match (&a.actor_type, &a.actor_id) {
+                                (Some(kind), Some(id)) => {
+                                    Some(Actor::new(kind.clone(), id.clone()))
+                                }
+                                _ => None,
+                            },
+                            a.description.clone(),
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                &match (&d.actor_type, &d.actor_id) {
+                    (Some(kind), Some(id)) => Some(Actor::new(kind.clone(), id.clone())),
+                    _ => None,
+                },
+                &d.description,
+            )),
         })
         .on_conflict_do_nothing_on([object_delta::Column::Id])
         .exec_without_returning(&txn)

@@ -287,7 +287,7 @@ async fn note_history(
         .collect();
     let mut changes: HashMap<i64, serde_json::Map<String, Value>> = HashMap::new();
     for d in &deltas {
-        for a in revy::attribute_deltas(&db, d).await? {
+        for a in d.attribute_deltas()? {
             changes.entry(d.id).or_default().insert(
                 a.field_name,
                 json!({"old": a.old_value, "new": a.new_value}),

@@ -130,7 +130,7 @@ pub use revy_core::{
 #[doc(inline)]
 pub use revy_seaorm::{
     ActorExt, AttributeDelta, History, ObjectSnapshot, SelectSnapshotExt, SnapshotSelect, as_of,
-    attribute_deltas, diff, history, revision_actors, revision_deltas,
+    diff, history, revision_actors, revision_deltas,
 };
 
 // Ask the history: blame, entries a UI can show, tags, whole-table time travel.

@@ -451,6 +451,7 @@ mod tests {
                 version: 1,
                 hash: None,
                 seal: None,
+                changes: "[]".into(),
             },
             attributes: Vec::new(),
         }

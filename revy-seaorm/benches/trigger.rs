@@ -74,8 +74,8 @@ BEGIN
                      WHERE d.content_type = tbl AND d.content_id = key
                      ORDER BY d.id DESC LIMIT 1), 0) + 1 INTO version;
     INSERT INTO revy_object_deltas (revision_id, actor_type, actor_id, action, description,
-                                    content_type, content_id, created_at, version)
-        VALUES (rev, actor_type, actor_id, action, '', tbl, key, now(), version)
+                                    content_type, content_id, created_at, version, changes)
+        VALUES (rev, actor_type, actor_id, action, '', tbl, key, now(), version, '')
         RETURNING id INTO delta;
     IF TG_OP = 'DELETE' THEN RETURN NULL; END IF;
     after := to_jsonb(NEW);

@@ -447,6 +447,18 @@ pub enum Error {
     )]
     Export(std::io::Error),
 
+    /// An object delta's inline attribute deltas (its `changes` column)
+    /// cannot be read: the row was written by hand or damaged.
+    #[error(
+        "revy: object delta {object_delta_id}: its attribute deltas (column `changes`) cannot be read: {reason}"
+    )]
+    BadEntries {
+        /// The object delta.
+        object_delta_id: i64,
+        /// What is wrong with them.
+        reason: String,
+    },
+
     /// A line of an export could not be read or imported; the lines before
     /// it are imported.
     #[error("import of line {line} of the export failed: {reason}")]

@@ -1,18 +1,23 @@
 //! The JSON Lines format of what [`prune`](crate::prune()) removes, which
 //! [`import`](crate::import()) reads back.
 //!
-//! Each line is one revision with the object deltas (and their attribute
-//! deltas) removed from it, every row with its original id, actor,
-//! description and time, values exactly as the journal held them:
+//! Each line is one revision with the object deltas removed from it, each
+//! with its original id, actor, description, time and version, and its
+//! attribute deltas in order, values exactly as the journal held them:
 //!
 //! ```json
-//! {"revision":{"id":3,"description":"","meta":null,"created_at":"2026-01-02T03:04:05.000006Z"},
+//! {"format":2,"revision":{"id":3,"description":"","meta":null,"created_at":"2026-01-02T03:04:05.000006Z"},
 //!  "object_deltas":[{"id":7,"actor_type":"users","actor_id":"1","action":"Update","description":"",
-//!   "content_type":"users","content_id":"1","created_at":"2026-01-02T03:04:05.000006Z",
-//!   "attribute_deltas":[{"id":21,"actor_type":"users","actor_id":"1","action":"Set","description":"",
-//!    "field_name":"name","old_value":"Ann","new_value":"Anna","created_at":"2026-01-02T03:04:05.000006Z"}]}]}
+//!   "content_type":"users","content_id":"1","created_at":"2026-01-02T03:04:05.000006Z","version":2,
+//!   "attribute_deltas":[{"actor_type":"users","actor_id":"1","action":"Set","description":"",
+//!    "field_name":"name","old_value":"Ann","new_value":"Anna"}]}]}
 //! ```
-//! (one line in the file; wrapped here). A prune works a chunk of objects
+//! (one line in the file; wrapped here).
+//!
+//! `format` is the line's version: 2 since attribute deltas live inline in
+//! their object delta and have no ids or times of their own. Lines without
+//! it are format 1, whose attribute deltas carry an `id` and `created_at`;
+//! [`import`](crate::import()) reads both, and refuses a newer format. A prune works a chunk of objects
 //! at a time, so a revision whose deltas fall in several chunks appears on
 //! several lines, each with the deltas of one chunk; an export written
 //! again after a crash may repeat lines. Import merges both.
@@ -28,11 +33,22 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::journal::{attribute_delta, object_delta, revision};
+use crate::journal::attribute_delta::AttributeDelta;
+use crate::journal::{object_delta, revision};
+
+/// The format of the lines this revy writes (see the module's docs).
+pub(crate) const FORMAT: u32 = 2;
+
+fn format_1() -> u32 {
+    1
+}
 
 /// One line of an export.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Line {
+    /// Absent (1) in lines written before attribute deltas were inline.
+    #[serde(default = "format_1")]
+    pub format: u32,
     pub revision: RevisionRow,
     pub object_deltas: Vec<ObjectDeltaRow>,
 }
@@ -69,7 +85,9 @@ pub(crate) struct ObjectDeltaRow {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct AttributeDeltaRow {
-    pub id: i64,
+    /// Format 1 only: the row's id in `revy_attribute_deltas`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
     pub actor_type: Option<String>,
     pub actor_id: Option<String>,
     pub action: Action,
@@ -77,7 +95,9 @@ pub(crate) struct AttributeDeltaRow {
     pub field_name: String,
     pub old_value: serde_json::Value,
     pub new_value: serde_json::Value,
-    pub created_at: DateTime<Utc>,
+    /// Format 1 only: the object delta's time, repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 impl From<revision::Model> for RevisionRow {
@@ -92,8 +112,13 @@ impl From<revision::Model> for RevisionRow {
 }
 
 impl ObjectDeltaRow {
-    fn new(d: object_delta::Model, attribute_deltas: Vec<AttributeDeltaRow>) -> Self {
-        ObjectDeltaRow {
+    fn new(d: object_delta::Model) -> Result<Self, Error> {
+        let attribute_deltas = d
+            .attribute_deltas()?
+            .into_iter()
+            .map(AttributeDeltaRow::from)
+            .collect();
+        Ok(ObjectDeltaRow {
             id: d.id,
             actor_type: d.actor_type,
             actor_id: d.actor_id,
@@ -106,23 +131,40 @@ impl ObjectDeltaRow {
             hash: d.hash,
             seal: d.seal,
             attribute_deltas,
-        }
+        })
     }
 }
 
-impl From<attribute_delta::Model> for AttributeDeltaRow {
-    fn from(a: attribute_delta::Model) -> Self {
+impl From<AttributeDelta> for AttributeDeltaRow {
+    fn from(a: AttributeDelta) -> Self {
+        let (actor_type, actor_id) = match a.actor() {
+            Some(actor) => (Some(actor.kind), Some(actor.id)),
+            None => (None, None),
+        };
         AttributeDeltaRow {
-            id: a.id,
-            actor_type: a.actor_type,
-            actor_id: a.actor_id,
+            id: None,
+            actor_type,
+            actor_id,
             action: a.action,
             description: a.description,
             field_name: a.field_name,
             old_value: a.old_value,
             new_value: a.new_value,
-            created_at: a.created_at,
+            created_at: None,
         }
+    }
+}
+
+impl AttributeDeltaRow {
+    /// The entry as revy's value of it.
+    pub(crate) fn to_attribute_delta(&self) -> AttributeDelta {
+        AttributeDelta::new(
+            self.field_name.clone(),
+            self.old_value.clone(),
+            self.new_value.clone(),
+            crate::journal::actor_from_columns(self.actor_type.clone(), self.actor_id.clone()),
+            self.description.clone(),
+        )
     }
 }
 
@@ -192,14 +234,6 @@ async fn write_page<C: ConnectionTrait>(
     if page.is_empty() {
         return Ok(());
     }
-    let ids: Vec<i64> = page.iter().map(|d| d.id).collect();
-    let mut attributes = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.is_in(ids))
-        .order_by_desc(attribute_delta::Column::ObjectDeltaId)
-        .order_by_desc(attribute_delta::Column::Id)
-        .all(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
     let mut revision_ids: Vec<i64> = page.iter().map(|d| d.revision_id).collect();
     revision_ids.dedup();
     let mut revisions = revision::Entity::find()
@@ -208,18 +242,9 @@ async fn write_page<C: ConnectionTrait>(
         .all(db)
         .await
         .map_err(|e| Error::from_journal("revy_revisions", e))?;
-    // the page is sorted by (revision, id), the attribute deltas and
-    // revisions newest first: pop them off the end in step with the page
-    let mut by_delta: std::collections::HashMap<i64, Vec<AttributeDeltaRow>> =
-        std::collections::HashMap::new();
-    while let Some(a) = attributes.pop() {
-        by_delta
-            .entry(a.object_delta_id)
-            .or_default()
-            .push(a.into());
-    }
+    // the page is sorted by (revision, id), the revisions newest first:
+    // pop them off the end in step with the page
     for d in page {
-        let attrs = by_delta.remove(&d.id).unwrap_or_default();
         if open.as_ref().map(|l| l.revision.id) != Some(d.revision_id) {
             if let Some(line) = open.take() {
                 write_line(out, &line)?;
@@ -239,12 +264,13 @@ async fn write_page<C: ConnectionTrait>(
                 },
             };
             *open = Some(Line {
+                format: FORMAT,
                 revision,
                 object_deltas: Vec::new(),
             });
         }
         if let Some(line) = open.as_mut() {
-            line.object_deltas.push(ObjectDeltaRow::new(d, attrs));
+            line.object_deltas.push(ObjectDeltaRow::new(d)?);
         }
     }
     Ok(())
@@ -285,6 +311,7 @@ mod tests {
     fn a_line_round_trips_through_its_text() {
         let at: DateTime<Utc> = "2026-01-02T03:04:05.000006Z".parse().unwrap();
         let line = Line {
+            format: FORMAT,
             revision: RevisionRow {
                 id: 3,
                 description: "import".into(),
@@ -304,7 +331,7 @@ mod tests {
                 hash: None,
                 seal: None,
                 attribute_deltas: vec![AttributeDeltaRow {
-                    id: 21,
+                    id: None,
                     actor_type: Some("users".into()),
                     actor_id: Some("1".into()),
                     action: Action::Set,
@@ -312,7 +339,7 @@ mod tests {
                     field_name: "secret".into(),
                     old_value: serde_json::json!({"revy": "redacted"}),
                     new_value: serde_json::json!("NaN"),
-                    created_at: at,
+                    created_at: None,
                 }],
             }],
         };

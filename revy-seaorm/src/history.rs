@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use crate::Error;
-use crate::journal::{attribute_delta, object_delta};
+use crate::journal::object_delta;
 use crate::keys;
 use crate::snapshot::SelectSnapshotExt;
 use crate::values;
@@ -31,27 +31,16 @@ pub async fn revision_actors<C: ConnectionTrait>(
     db: &C,
     revision_id: i64,
 ) -> Result<Vec<Option<Actor>>, Error> {
-    let objects: Vec<(i64, Option<String>, Option<String>)> = object_delta::Entity::find()
-        .select_only()
-        .column(object_delta::Column::Id)
-        .column(object_delta::Column::ActorType)
-        .column(object_delta::Column::ActorId)
+    let objects = object_delta::Entity::find()
         .filter(object_delta::Column::RevisionId.eq(revision_id))
         .order_by_asc(object_delta::Column::Id)
-        .into_tuple()
         .all(db)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let mut entries = attribute_delta::attribute_deltas_of(db, objects.iter().map(|o| o.0)).await?;
     let mut out: Vec<Option<Actor>> = Vec::new();
-    for (id, kind, actor_id) in objects {
-        let actors = std::iter::once(crate::journal::actor_from_columns(kind, actor_id)).chain(
-            entries
-                .remove(&id)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| a.actor),
-        );
+    for delta in objects {
+        let actors = std::iter::once(delta.actor())
+            .chain(delta.attribute_deltas()?.into_iter().map(|a| a.actor));
         for actor in actors {
             if !out.contains(&actor) {
                 out.push(actor);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::field_value::{self, FieldValue};
 use crate::history::History;
-use crate::journal::{attribute_delta, revision};
+use crate::journal::revision;
 
 /// One save of a row (an object delta), ready to show: see
 /// [`History::entries`].
@@ -167,25 +167,23 @@ where
             .all(db)
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        let ids: Vec<i64> = deltas.iter().map(|(d, _)| d.id).collect();
         let mut changes: HashMap<i64, Vec<FieldChange>> = HashMap::new();
-        if !ids.is_empty() {
-            for (id, entries) in attribute_delta::attribute_deltas_of(db, ids).await? {
-                let decoded = entries
-                    .into_iter()
-                    .map(|a| {
-                        Ok(FieldChange {
-                            old: field_value::decode::<E>(&a.field_name, &a.old_value)?,
-                            new: field_value::decode::<E>(&a.field_name, &a.new_value)?,
-                            actor: a.actor,
-                            column: a.field_name,
-                            action: a.action,
-                            description: a.description,
-                        })
+        for (d, _) in &deltas {
+            let decoded = d
+                .attribute_deltas()?
+                .into_iter()
+                .map(|a| {
+                    Ok(FieldChange {
+                        old: field_value::decode::<E>(&a.field_name, &a.old_value)?,
+                        new: field_value::decode::<E>(&a.field_name, &a.new_value)?,
+                        actor: a.actor,
+                        column: a.field_name,
+                        action: a.action,
+                        description: a.description,
                     })
-                    .collect::<Result<Vec<_>, Error>>()?;
-                changes.insert(id, decoded);
-            }
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            changes.insert(d.id, decoded);
         }
         Ok(deltas
             .into_iter()

@@ -6,13 +6,15 @@ use std::io::BufRead;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    QueryFilter, TransactionTrait,
 };
 
 use crate::Error;
-use crate::export::{AttributeDeltaRow, Line, ObjectDeltaRow, RevisionRow};
+use crate::export::{FORMAT, Line, ObjectDeltaRow, RevisionRow};
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta, revision};
 use crate::prune::{CHECKPOINT_DESCRIPTION, begin, fold, remove_empty_revisions};
+use crate::record::rows::AttributeChange;
 use crate::record::write::finish;
 
 /// What an [`import`] did.
@@ -124,6 +126,13 @@ where
         }
         let line: Line = serde_json::from_str(&text)
             .map_err(|e| at_line(format!("not a line of a revy export: {e}")))?;
+        if line.format > FORMAT {
+            return Err(at_line(format!(
+                "the line is in export format {}, newer than this revy reads ({FORMAT}): \
+                 import it with a newer revy",
+                line.format
+            )));
+        }
         let txn = begin(db).await?;
         let result = import_line(&txn, line, report).await;
         finish(txn, result).await.map_err(|e| match e {
@@ -142,6 +151,7 @@ async fn import_line<C: ConnectionTrait>(
     let Line {
         revision,
         object_deltas,
+        ..
     } = line;
     let line_revision = revision.id;
     let incoming_checkpoint = revision.description == CHECKPOINT_DESCRIPTION;
@@ -214,7 +224,7 @@ async fn judge<C: ConnectionTrait>(
     if found.content_type != delta.content_type || found.content_id != delta.content_id {
         return Ok(Held::Other);
     }
-    if same_delta(txn, found, delta, line_revision).await? {
+    if same_delta(found, delta, line_revision)? {
         return Ok(Held::Already);
     }
     // a checkpoint keeps the time, version and chain link of the delta it
@@ -244,8 +254,7 @@ async fn judge<C: ConnectionTrait>(
 
 /// Whether the journal's delta `found` and its attribute deltas are, field
 /// for field, the imported delta (a line imported before).
-async fn same_delta<C: ConnectionTrait>(
-    txn: &C,
+fn same_delta(
     found: &object_delta::Model,
     delta: &ObjectDeltaRow,
     line_revision: i64,
@@ -262,27 +271,16 @@ async fn same_delta<C: ConnectionTrait>(
     if !same_row {
         return Ok(false);
     }
-    let held = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(found.id))
-        .order_by_asc(attribute_delta::Column::Id)
-        .all(txn)
-        .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    let mut incoming: Vec<&AttributeDeltaRow> = delta.attribute_deltas.iter().collect();
+    // the entries in order: the journal's inline ones against the line's
+    // (a format 1 line lists them by id, which is their order)
+    let held = found.attribute_deltas()?;
+    let mut incoming: Vec<_> = delta.attribute_deltas.iter().collect();
     incoming.sort_by_key(|a| a.id);
     Ok(held.len() == incoming.len()
-        && held.iter().zip(incoming).all(|(h, a)| {
-            h.id == a.id
-                && h.revision_id == line_revision
-                && h.actor_type == a.actor_type
-                && h.actor_id == a.actor_id
-                && h.action == a.action
-                && h.description == a.description
-                && h.field_name == a.field_name
-                && h.old_value == a.old_value
-                && h.new_value == a.new_value
-                && h.created_at == a.created_at
-        }))
+        && held
+            .iter()
+            .zip(incoming)
+            .all(|(h, a)| *h == a.to_attribute_delta()))
 }
 
 /// Whether the journal's history of the imported checkpoint's row, up to
@@ -387,6 +385,18 @@ async fn insert_object_delta<C: ConnectionTrait>(
                 + 1
         }
     };
+    let object_actor = crate::journal::actor_from_columns(actor_type.clone(), actor_id.clone());
+    let inline: Vec<AttributeChange> = attribute_deltas
+        .iter()
+        .map(|a| AttributeChange {
+            field_name: a.field_name.clone(),
+            old_value: a.old_value.clone(),
+            new_value: a.new_value.clone(),
+            actor: crate::journal::actor_from_columns(a.actor_type.clone(), a.actor_id.clone()),
+            description: a.description.clone(),
+        })
+        .collect();
+    let changes = encode_entries(&inline, &object_actor, &description);
     object_delta::Entity::insert(object_delta::ActiveModel {
         id: Set(id),
         revision_id: Set(revision_id),
@@ -400,17 +410,20 @@ async fn insert_object_delta<C: ConnectionTrait>(
         version: Set(version),
         hash: Set(hash),
         seal: Set(seal),
+        changes: Set(changes),
     })
     .exec_without_returning(txn)
     .await
     .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     report.object_deltas += 1;
     use attribute_delta::Column as A;
+    // a format 1 line keeps the attribute deltas' ids; format 2 has none,
+    // and the table numbers them
+    let with_ids = attribute_deltas.iter().all(|a| a.id.is_some());
     let mut rows = attribute_deltas.into_iter().peekable();
     while rows.peek().is_some() {
         let mut insert = Query::insert();
-        insert.into_table(attribute_delta::Entity).columns([
-            A::Id,
+        let mut columns = vec![
             A::ObjectDeltaId,
             A::RevisionId,
             A::ActorType,
@@ -423,29 +436,34 @@ async fn insert_object_delta<C: ConnectionTrait>(
             A::OldValue,
             A::NewValue,
             A::CreatedAt,
-        ]);
+        ];
+        if with_ids {
+            columns.insert(0, A::Id);
+        }
+        insert.into_table(attribute_delta::Entity).columns(columns);
         for a in rows.by_ref().take(ATTRIBUTE_ROWS_PER_STATEMENT) {
-            insert
-                .values([
-                    Expr::val(a.id),
-                    Expr::val(id),
-                    Expr::val(revision_id),
-                    Expr::val(a.actor_type),
-                    Expr::val(a.actor_id),
-                    Expr::val(a.action.as_str()),
-                    Expr::val(a.description),
-                    Expr::val(content_type.as_str()),
-                    Expr::val(content_id.as_str()),
-                    Expr::val(a.field_name),
-                    Expr::val(a.old_value),
-                    Expr::val(a.new_value),
-                    Expr::val(a.created_at),
-                ])
-                .map_err(|e| {
-                    Error::Db(sea_orm::DbErr::Custom(format!(
-                        "revy_attribute_deltas: {e}"
-                    )))
-                })?;
+            let mut values = vec![
+                Expr::val(id),
+                Expr::val(revision_id),
+                Expr::val(a.actor_type),
+                Expr::val(a.actor_id),
+                Expr::val(a.action.as_str()),
+                Expr::val(a.description),
+                Expr::val(content_type.as_str()),
+                Expr::val(content_id.as_str()),
+                Expr::val(a.field_name),
+                Expr::val(a.old_value),
+                Expr::val(a.new_value),
+                Expr::val(a.created_at.unwrap_or(created_at)),
+            ];
+            if with_ids {
+                values.insert(0, Expr::val(a.id));
+            }
+            insert.values(values).map_err(|e| {
+                Error::Db(sea_orm::DbErr::Custom(format!(
+                    "revy_attribute_deltas: {e}"
+                )))
+            })?;
             report.attribute_deltas += 1;
         }
         txn.execute_raw(txn.get_database_backend().build(&insert))

@@ -311,21 +311,40 @@ async fn journal_floor<C: ConnectionTrait>(
     // each call writes one delta per row: a version of its own per call
     static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
     let version = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    let object = |content_id: &String| object_delta::ActiveModel {
-        id: NotSet,
-        revision_id: Set(revision_id),
-        actor_type: Set(Some("users".into())),
-        actor_id: Set(Some("1".into())),
-        action: Set(action),
-        description: Set(String::new()),
-        content_type: Set("bench_plain_items".into()),
-        content_id: Set(content_id.clone()),
-        created_at: Set(now),
-        version: Set(version),
-        hash: Set(None),
-        seal: Set(None),
+    let actor = Some(revy_core::Actor::new("users", 1));
+    let object = |(content_id, values): &(String, Vec<(&'static str, serde_json::Value)>)| {
+        object_delta::ActiveModel {
+            id: NotSet,
+            revision_id: Set(revision_id),
+            actor_type: Set(Some("users".into())),
+            actor_id: Set(Some("1".into())),
+            action: Set(action),
+            description: Set(String::new()),
+            content_type: Set("bench_plain_items".into()),
+            content_id: Set(content_id.clone()),
+            created_at: Set(now),
+            version: Set(version),
+            hash: Set(None),
+            seal: Set(None),
+            changes: Set(revy_seaorm::entity::attribute_delta::encode(
+                &values
+                    .iter()
+                    .map(|(field, value)| {
+                        revy_seaorm::AttributeDelta::new(
+                            *field,
+                            serde_json::Value::Null,
+                            value.clone(),
+                            actor.clone(),
+                            "",
+                        )
+                    })
+                    .collect::<Vec<_>>(),
+                &actor,
+                "",
+            )),
+        }
     };
-    let ids = object_delta::Entity::insert_many(rows.iter().map(|(id, _)| object(id)))
+    let ids = object_delta::Entity::insert_many(rows.iter().map(object))
         .exec_with_returning_keys(db)
         .await
         .unwrap();

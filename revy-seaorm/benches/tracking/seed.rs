@@ -77,6 +77,22 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                 version: Set(version),
                 hash: Set(None),
                 seal: Set(None),
+                changes: Set(revy_seaorm::entity::attribute_delta::encode(
+                    &d.columns
+                        .iter()
+                        .map(|(field, old, new)| {
+                            revy_seaorm::AttributeDelta::new(
+                                field.to_string(),
+                                old.clone(),
+                                new.clone(),
+                                None,
+                                "",
+                            )
+                        })
+                        .collect::<Vec<_>>(),
+                    &None,
+                    "",
+                )),
             });
         object_delta::Entity::insert_many(objects)
             .exec_without_returning(db)

@@ -109,7 +109,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::Error;
-use crate::journal::attribute_delta::{AttributeDelta, attribute_deltas_of};
+use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::{object_delta, revision};
 use gaps::Gaps;
 
@@ -309,7 +309,10 @@ impl Feed {
                     .as_ref()
                     .is_none_or(|only| only.contains(&o.content_type))
         });
-        let mut attributes = attribute_deltas_of(db, objects.iter().map(|o| o.id)).await?;
+        let mut attributes = objects
+            .iter()
+            .map(|o| Ok((o.id, o.attribute_deltas()?)))
+            .collect::<Result<HashMap<i64, Vec<AttributeDelta>>, Error>>()?;
         let mut by_revision: HashMap<i64, Vec<FeedDelta>> = HashMap::new();
         for object in objects {
             let attrs = attributes.remove(&object.id).unwrap_or_default();

@@ -2,15 +2,14 @@
 //! [`AttributeDelta`], and the `revy_attribute_deltas` table that holds
 //! them today (one row per column a tracked operation changed).
 //!
-//! Every reader of the journal takes a change's columns through
-//! [`attribute_deltas_of`], never from the table directly, so that where
-//! the journal keeps them is this module's business alone.
-
-use std::collections::HashMap;
+//! Each object delta holds its attribute deltas inline (its `changes`
+//! column, see [`encode_entries`]);
+//! [`Model::attribute_deltas`](super::object_delta::Model::attribute_deltas)
+//! decodes them. The table still receives the same rows while its last
+//! readers move to the inline entries (issue 26).
 
 use revy_core::{Action, Actor};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ConnectionTrait, QueryOrder};
 use serde::Serialize;
 
 /// One column of one change (an object delta): its name, the value before
@@ -33,8 +32,8 @@ use serde::Serialize;
 /// let ann = Context::via_actor(Some(Actor::new("users", 9)))
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// let feed = revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?;
-/// let entries = revy_seaorm::attribute_deltas(&db, &feed[0]).await?;
+/// let created = &revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?[0];
+/// let entries = created.attribute_deltas()?;
 /// let name = entries.iter().find(|e| e.field_name == "name").unwrap();
 /// assert_eq!((&name.old_value, &name.new_value), (&serde_json::json!(null), &serde_json::json!("Ann")));
 /// assert_eq!(name.action, Action::Set);
@@ -59,10 +58,66 @@ pub struct AttributeDelta {
 }
 
 impl AttributeDelta {
+    /// An entry: `column` from `old_value` to `new_value` (revy's JSON
+    /// encoding), set by `actor` with `description`; the action follows
+    /// from the new value. For code that writes journal rows itself, such
+    /// as a replica, with [`encode`].
+    pub fn new(
+        column: impl Into<String>,
+        old_value: serde_json::Value,
+        new_value: serde_json::Value,
+        actor: Option<Actor>,
+        description: impl Into<String>,
+    ) -> Self {
+        AttributeDelta {
+            field_name: column.into(),
+            action: if new_value.is_null() {
+                Action::Unset
+            } else {
+                Action::Set
+            },
+            old_value,
+            new_value,
+            actor,
+            description: description.into(),
+        }
+    }
+
     /// Who set the column: `Some(actor)`, or `None` for the system.
     pub fn actor(&self) -> Option<Actor> {
         self.actor.clone()
     }
+}
+
+/// The `changes` column of an object delta by `actor` with `description`
+/// that holds `entries`: what code that writes journal rows itself (a
+/// replica of a relayed journal, say) stores, so that
+/// [`object_delta::Model::attribute_deltas`](super::object_delta::Model::attribute_deltas)
+/// reads them back.
+///
+/// ```
+/// use revy_core::Actor;
+/// use revy_seaorm::AttributeDelta;
+/// use revy_seaorm::entity::attribute_delta;
+/// use serde_json::json;
+///
+/// let ann = Some(Actor::new("users", 1));
+/// let entries = vec![AttributeDelta::new("name", json!("Ann"), json!("Annie"), ann.clone(), "")];
+/// let text = attribute_delta::encode(&entries, &ann, "");
+/// assert_eq!(text, r#"[["name","Ann","Annie"]]"#);
+/// ```
+pub fn encode(entries: &[AttributeDelta], actor: &Option<Actor>, description: &str) -> String {
+    let changes: Vec<crate::record::rows::AttributeChange> = entries
+        .iter()
+        .map(|e| crate::record::rows::AttributeChange {
+            field_name: e.field_name.clone(),
+            old_value: e.old_value.clone(),
+            new_value: e.new_value.clone(),
+            actor: e.actor.clone(),
+            description: e.description.clone(),
+        })
+        .collect();
+    encode_entries(&changes, actor, description)
 }
 
 impl From<Model> for AttributeDelta {
@@ -78,67 +133,142 @@ impl From<Model> for AttributeDelta {
     }
 }
 
-/// Object delta ids per query when many changes' columns are read at once.
-const IDS_PER_QUERY: usize = 1000;
+/// A change's attribute deltas as its object delta's `changes` column
+/// holds them: a JSON array with one element per entry, in order.
+///
+/// - `[field, new]`: the old value is `null` (a create, a baseline);
+/// - `[field, old, new]`;
+/// - `[field, old, new, {"a": actor, "d": description}]`: an entry whose
+///   actor (`[kind, id]`, or `null` for the system) or description differs
+///   from its object delta's says so, with only the key that differs.
+///
+/// The action is not stored: it is `Unset` exactly when the new value is
+/// `null`.
+pub(crate) fn encode_entries(
+    changes: &[crate::record::rows::AttributeChange],
+    actor: &Option<Actor>,
+    description: &str,
+) -> String {
+    use serde_json::Value;
+    let entries: Vec<Value> = changes
+        .iter()
+        .map(|c| {
+            let mut entry = vec![Value::String(c.field_name.clone())];
+            let mut overrides = serde_json::Map::new();
+            if c.actor != *actor {
+                overrides.insert(
+                    "a".into(),
+                    match &c.actor {
+                        Some(a) => serde_json::json!([a.kind, a.id]),
+                        None => Value::Null,
+                    },
+                );
+            }
+            if c.description != description {
+                overrides.insert("d".into(), Value::String(c.description.clone()));
+            }
+            if !c.old_value.is_null() || !overrides.is_empty() {
+                entry.push(c.old_value.clone());
+            }
+            entry.push(c.new_value.clone());
+            if !overrides.is_empty() {
+                entry.push(Value::Object(overrides));
+            }
+            Value::Array(entry)
+        })
+        .collect();
+    Value::Array(entries).to_string()
+}
 
-/// The columns of each of the object deltas `ids`, in the order they were
-/// recorded, keyed by object delta id (a delta without columns, such as a
-/// delete, is absent). One query per 1,000 ids.
-pub(crate) async fn attribute_deltas_of<C: ConnectionTrait>(
-    db: &C,
-    ids: impl IntoIterator<Item = i64>,
-) -> Result<HashMap<i64, Vec<AttributeDelta>>, crate::Error> {
-    let ids: Vec<i64> = ids.into_iter().collect();
-    let mut out: HashMap<i64, Vec<AttributeDelta>> = HashMap::new();
-    for chunk in ids.chunks(IDS_PER_QUERY) {
-        let rows = Entity::find()
-            .filter(Column::ObjectDeltaId.is_in(chunk.iter().copied()))
-            .order_by_asc(Column::Id)
-            .all(db)
-            .await
-            .map_err(|e| crate::Error::from_journal("revy_attribute_deltas", e))?;
-        for row in rows {
-            out.entry(row.object_delta_id).or_default().push(row.into());
-        }
+/// The entries [`encode_entries`] wrote, with the object delta's own actor
+/// and description where an entry does not say otherwise.
+pub(crate) fn decode_entries(
+    text: &str,
+    actor: &Option<Actor>,
+    description: &str,
+) -> Result<Vec<AttributeDelta>, String> {
+    use serde_json::Value;
+    if text.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    let Value::Array(entries) =
+        serde_json::from_str::<Value>(text).map_err(|e| format!("not JSON: {e}"))?
+    else {
+        return Err("not a JSON array".into());
+    };
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let Value::Array(mut parts) = entry else {
+                return Err(format!("entry {i} is not an array"));
+            };
+            let overrides = match parts.last() {
+                Some(Value::Object(_)) if parts.len() == 4 => match parts.pop() {
+                    Some(Value::Object(o)) => Some(o),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let (field, old, new) = match parts.len() {
+                2 => {
+                    let new = parts.pop().unwrap_or_default();
+                    (parts.pop(), Value::Null, new)
+                }
+                3 => {
+                    let new = parts.pop().unwrap_or_default();
+                    let old = parts.pop().unwrap_or_default();
+                    (parts.pop(), old, new)
+                }
+                n => return Err(format!("entry {i} has {n} elements")),
+            };
+            let Some(Value::String(field_name)) = field else {
+                return Err(format!("entry {i} does not start with a column name"));
+            };
+            let mut entry_actor = actor.clone();
+            let mut entry_description = description.to_owned();
+            if let Some(o) = overrides {
+                if let Some(a) = o.get("a") {
+                    entry_actor = match a {
+                        Value::Null => None,
+                        Value::Array(pair) => match pair.as_slice() {
+                            [Value::String(kind), Value::String(id)] => Some(Actor {
+                                kind: kind.clone(),
+                                id: id.clone(),
+                            }),
+                            _ => return Err(format!("entry {i} names a malformed actor")),
+                        },
+                        _ => return Err(format!("entry {i} names a malformed actor")),
+                    };
+                }
+                if let Some(d) = o.get("d") {
+                    let Value::String(d) = d else {
+                        return Err(format!("entry {i} has a malformed description"));
+                    };
+                    entry_description = d.clone();
+                }
+            }
+            Ok(AttributeDelta {
+                action: if new.is_null() {
+                    Action::Unset
+                } else {
+                    Action::Set
+                },
+                field_name,
+                old_value: old,
+                new_value: new,
+                actor: entry_actor,
+                description: entry_description,
+            })
+        })
+        .collect()
 }
 
-/// The columns of one change, in the order they were recorded (none for a
-/// delete): the [`AttributeDelta`]s of `delta`.
-///
-/// One query. For many changes at once, [`history entries`](crate::History::entries)
-/// and the [feed](crate::feed) read them together.
-pub async fn attribute_deltas<C: ConnectionTrait>(
-    db: &C,
-    delta: &super::object_delta::Model,
-) -> Result<Vec<AttributeDelta>, crate::Error> {
-    Ok(attribute_deltas_of(db, [delta.id])
-        .await?
-        .remove(&delta.id)
-        .unwrap_or_default())
-}
-
-/// An attribute delta: one column of one row changing from `old_value` to
-/// `new_value`, by one actor.
-///
-/// Values are stored as JSON in revy's value encoding (see
-/// [`codec`](crate::codec)); JSON `null` means SQL NULL.
-///
-/// ```no_run
-/// # async fn f(db: &sea_orm::DatabaseConnection, delta_id: i64) -> Result<(), sea_orm::DbErr> {
-/// use revy_seaorm::entity::attribute_delta;
-/// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-///
-/// let columns = attribute_delta::Entity::find()
-///     .filter(attribute_delta::Column::ObjectDeltaId.eq(delta_id))
-///     .all(db)
-///     .await?;
-/// for c in columns {
-///     println!("{}: {} -> {}", c.field_name, c.old_value, c.new_value);
-/// }
-/// # Ok(()) }
-/// ```
+/// A row of `revy_attribute_deltas`: one column of one row changing from
+/// `old_value` to `new_value`, by one actor. The same entries are inline in
+/// each object delta (read them with
+/// [`object_delta::Model::attribute_deltas`](super::object_delta::Model::attribute_deltas));
+/// this table goes away once no reader needs it (issue 26).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "revy_attribute_deltas")]
 pub struct Model {

@@ -58,6 +58,10 @@ pub struct Model {
     /// keeps the chain link of the delta it replaced, so that the deltas
     /// after it still verify.
     pub seal: Option<String>,
+    /// The change's attribute deltas, inline, in revy's compact encoding:
+    /// read them with [`attribute_deltas`](Self::attribute_deltas).
+    #[sea_orm(column_type = "Text")]
+    pub changes: String,
 }
 
 /// Relations of an object delta.
@@ -101,6 +105,44 @@ impl Model {
     /// ```
     pub fn actor(&self) -> Option<Actor> {
         super::actor_from_columns(self.actor_type.clone(), self.actor_id.clone())
+    }
+
+    /// The change's own attribute deltas, in the order they were recorded
+    /// (none for a delete): each column with its old and new value, and
+    /// who set it and why (the delta's actor and description unless the
+    /// entry says otherwise, as a [draft](crate::Tracked)'s may).
+    ///
+    /// Decoded from the row itself: no query.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::{Action, Actor, Context};
+    /// use sea_orm::{ActiveModelTrait, Set};
+    ///
+    /// let ann = Context::via_actor(Some(Actor::new("users", 9)))
+    ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+    ///     .await?;
+    /// let created = &revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?[0];
+    /// let entries = created.attribute_deltas()?;
+    /// let name = entries.iter().find(|e| e.field_name == "name").unwrap();
+    /// assert_eq!(name.new_value, serde_json::json!("Ann"));
+    /// assert_eq!(name.action, Action::Set);
+    /// assert_eq!(name.actor(), Some(Actor::new("users", 9)));
+    /// // the key, filled by the database, is the system's
+    /// let id = entries.iter().find(|e| e.field_name == "id").unwrap();
+    /// assert_eq!(id.actor(), None);
+    /// # Ok(()) }
+    /// ```
+    pub fn attribute_deltas(
+        &self,
+    ) -> Result<Vec<super::attribute_delta::AttributeDelta>, crate::Error> {
+        super::attribute_delta::decode_entries(&self.changes, &self.actor(), &self.description)
+            .map_err(|reason| crate::Error::BadEntries {
+                object_delta_id: self.id,
+                reason,
+            })
     }
 }
 

@@ -29,7 +29,35 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
         db.execute_raw(statement).await?;
     }
     add_versions(db).await?;
-    add_hashes(db).await
+    add_hashes(db).await?;
+    add_changes(db).await
+}
+
+/// `revy_object_deltas.changes`: the inline attribute deltas, text of any
+/// length (`LONGTEXT` on MySQL, whose `TEXT` stops at 64 KiB).
+fn changes_column(backend: DbBackend) -> ColumnDef {
+    let mut column = ColumnDef::new(object_delta::Column::Changes);
+    match backend {
+        DbBackend::MySql => column.custom(sea_orm::sea_query::Alias::new("LONGTEXT")),
+        _ => column.text(),
+    };
+    column
+}
+
+/// Gives a journal created before the inline attribute deltas existed its
+/// `changes` column, empty. Does nothing when the column is there.
+pub(crate) async fn add_changes<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    let column = object_delta::Column::Changes;
+    if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let add = Table::alter()
+        .table(object_delta::Entity)
+        .add_column(changes_column(backend).not_null().default(""))
+        .to_owned();
+    db.execute_raw(backend.build(&add)).await?;
+    Ok(())
 }
 
 /// Characters of a hash: SHA-256 in lowercase hex.
@@ -236,6 +264,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         .col(ColumnDef::new(C::Version).big_integer().not_null())
         .col(ColumnDef::new(C::Hash).string_len(HASH_LEN).null())
         .col(ColumnDef::new(C::Seal).string_len(HASH_LEN).null())
+        .col(changes_column(backend).not_null())
         .foreign_key(
             ForeignKey::create()
                 .name("fk_revy_object_deltas_revision")

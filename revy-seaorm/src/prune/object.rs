@@ -14,6 +14,7 @@ use sea_orm::{
 use super::PruneReport;
 use crate::Error;
 use crate::export;
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta, revision, tag};
 use crate::record::batch::baseline_changes;
 use crate::record::write::{self, Parent, attribute_row, insert_attributes};
@@ -270,6 +271,7 @@ async fn apply<C: ConnectionTrait>(
             action: Set(action),
             description: Set(String::new()),
             seal: Set(Some(seal.seal(last.hash.as_deref()))),
+            changes: Set(encode_entries(&changes, &None, "")),
             ..Default::default()
         })
         .filter(object_delta::Column::Id.eq(last.id))

@@ -19,6 +19,7 @@ use super::rows::{
 use super::write::{self, Parent, attribute_row, insert_attributes};
 use super::{Seal, sealed};
 use crate::Error;
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
 use crate::keys::content_type;
 use crate::policy::{Rules, Vetted};
@@ -350,8 +351,9 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         if sealed {
             columns.push(object_delta::Column::Hash);
         }
+        columns.push(object_delta::Column::Changes);
         insert.into_table(object_delta::Entity).columns(columns);
-        for (i, (content_id, _)) in rows.iter().enumerate() {
+        for (i, (content_id, changes)) in rows.iter().enumerate() {
             let name = names.and_then(|n| n.get(i));
             let version = match name {
                 Some((version, _)) => Expr::val(*version),
@@ -375,6 +377,11 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
             if sealed {
                 values.push(Expr::val(name.and_then(|(_, h)| h.clone())));
             }
+            values.push(Expr::val(encode_entries(
+                changes,
+                deltas.actor,
+                deltas.description,
+            )));
             insert.values(values).map_err(|e| {
                 Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}")))
             })?;
@@ -492,8 +499,16 @@ async fn record_many_in_recordsets<C: ConnectionTrait>(
     rows: Vec<(String, Vec<AttributeChange>)>,
     created_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), Error> {
-    let objects =
-        recordset::object_deltas(&deltas, rows.iter().map(|(c, _)| c.clone()), created_at);
+    let objects = recordset::object_deltas(
+        &deltas,
+        rows.iter().map(|(c, changes)| {
+            (
+                c.clone(),
+                encode_entries(changes, deltas.actor, deltas.description),
+            )
+        }),
+        created_at,
+    );
     let returned = db
         .query_all_raw(objects)
         .await

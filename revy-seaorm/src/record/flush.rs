@@ -32,6 +32,7 @@ use super::rows::{
 use super::write::{Parent, attribute_row, insert_attributes};
 use super::{Seal, sealed};
 use crate::Error;
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta, revision};
 
 /// One queued object delta and its attribute deltas.
@@ -232,6 +233,7 @@ async fn write_postgres<C: ConnectionTrait>(
             "content_id": entry.content_id,
             "created_at": timestamp(entry.created_at),
             "step": step,
+            "changes": encode_entries(&entry.changes, &entry.actor, &entry.description),
         }));
         for change in entry.changes {
             let (actor_type, actor_id) = actor_columns(&change.actor);
@@ -309,13 +311,13 @@ fn build_postgres_sql() -> String {
             ORDER BY \"r\".\"ord\" RETURNING {rid}), \
          \"revy_rvn\" AS (SELECT {rid}, row_number() OVER (ORDER BY {rid}) - 1 AS \"ord\" FROM \"revy_rv\"), \
          \"revy_od\" AS (\
-            INSERT INTO {objects} ({object_names}) \
+            INSERT INTO {objects} ({object_names}, {ochanges}) \
             SELECT COALESCE(\"r\".\"revision_id\", \"n\".{rid}), \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \
                    \"r\".\"description\", \"r\".\"content_type\", \"r\".\"content_id\", \"r\".\"created_at\", \
-                   {version} + \"r\".\"step\" \
+                   {version} + \"r\".\"step\", \"r\".\"changes\" \
             FROM json_to_recordset(CAST($2 AS json)) AS \"r\"(\"ord\" bigint, \"revision_id\" bigint, \"revision_ord\" bigint, \
                  \"actor_type\" text, \"actor_id\" text, \"action\" text, \"description\" text, \"content_type\" text, \
-                 \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint) \
+                 \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint, \"changes\" text) \
             LEFT JOIN \"revy_rvn\" AS \"n\" ON \"n\".\"ord\" = \"r\".\"revision_ord\" \
             ORDER BY \"r\".\"ord\" \
             RETURNING {oid}, {orv}, {oct}, {oci}, {oca}), \
@@ -338,6 +340,7 @@ fn build_postgres_sql() -> String {
         oct = q(O::ContentType),
         oci = q(O::ContentId),
         oca = q(O::CreatedAt),
+        ochanges = q(O::Changes),
         version = newest_version_sql("\"r\".\"content_type\"", "\"r\".\"content_id\""),
     )
 }
@@ -400,6 +403,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
             if sealed {
                 columns.push(object_delta::Column::Hash);
             }
+            columns.push(object_delta::Column::Changes);
             insert.into_table(object_delta::Entity).columns(columns);
             for ((entry, slot), version) in chunk.iter().zip(slots).zip(versions.chunks(2)) {
                 let (actor_type, actor_id) = actor_columns(&entry.actor);
@@ -414,6 +418,11 @@ async fn write_in_inserts<C: ConnectionTrait>(
                     Expr::val(entry.created_at),
                 ];
                 values.extend(version.iter().take(1 + usize::from(sealed)).cloned());
+                values.push(Expr::val(encode_entries(
+                    &entry.changes,
+                    &entry.actor,
+                    &entry.description,
+                )));
                 insert
                     .values(values)
                     .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;

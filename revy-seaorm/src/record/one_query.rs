@@ -27,6 +27,7 @@ use super::rows::{
     AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link_sql,
     newest_version_sql,
 };
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta};
 
 /// Parameters of the object delta, in the order of `?1`..`?8`; a write
@@ -52,7 +53,7 @@ pub(crate) fn record(
 ) -> Statement {
     let (actor_type, actor_id) = actor_columns(delta.actor);
     let rows = changes.len();
-    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + 1 + rows * ROW_PARAMS);
+    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + 2 + rows * ROW_PARAMS);
     values.extend([
         delta.revision_id.into(),     // ?1, shared
         actor_type.into(),            // ?2
@@ -66,9 +67,11 @@ pub(crate) fn record(
     if let Some(version) = delta.after_version {
         values.push(version.into()); // ?9
     }
+    let entries = encode_entries(&changes, delta.actor, delta.description);
     for change in changes {
         values.extend(change.into_own_values());
     }
+    values.push(entries.into()); // the last: the inline attribute deltas
     let shape = Shape {
         postgres: backend == DbBackend::Postgres,
         rows,
@@ -92,7 +95,7 @@ pub(crate) fn record_sealed(
 ) -> Statement {
     let (actor_type, actor_id) = actor_columns(delta.actor);
     let rows = changes.len();
-    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + 3 + rows * ROW_PARAMS);
+    let mut values: Vec<Value> = Vec::with_capacity(OBJECT_PARAMS + 4 + rows * ROW_PARAMS);
     values.extend([
         delta.revision_id.into(),
         actor_type.into(),
@@ -109,6 +112,7 @@ pub(crate) fn record_sealed(
     for change in changes {
         values.extend(change.clone().into_own_values());
     }
+    values.push(encode_entries(changes, delta.actor, delta.description).into());
     let shape = Shape {
         postgres: backend == DbBackend::Postgres,
         rows,
@@ -165,16 +169,19 @@ fn build(shape: Shape) -> String {
     // the version is read in the statement that writes the delta (see
     // `rows::next_version`); a required version makes the insert conditional
     let (ct, ci) = (format!("{p}6"), format!("{p}7"));
+    // the inline attribute deltas: the last parameter, after every row's
+    let entries = format!("{p}{}", object_params + rows * ROW_PARAMS + 1);
     let mut object_insert = match sealed {
         false => format!(
-            "INSERT INTO {} ({}) SELECT {}, \"v\".\"version\" + 1 FROM (SELECT {} AS \"version\") AS \"v\"",
+            "INSERT INTO {} ({}, \"changes\") SELECT {}, \"v\".\"version\" + 1, {entries} \
+             FROM (SELECT {} AS \"version\") AS \"v\"",
             quoted(object_delta::Entity.table_name()),
             list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
             list((1..=OBJECT_PARAMS).map(|i| format!("{p}{i}"))),
             newest_version_sql(&ct, &ci),
         ),
         true => format!(
-            "INSERT INTO {} ({}, \"hash\") SELECT {}, \"v\".\"version\" + 1, {p}11 \
+            "INSERT INTO {} ({}, \"hash\", \"changes\") SELECT {}, \"v\".\"version\" + 1, {p}11, {entries} \
              FROM (SELECT {} AS \"version\", {} AS \"hash\") AS \"v\"",
             quoted(object_delta::Entity.table_name()),
             list(OBJECT_DELTA_COLUMNS.iter().map(|c| quoted(c.as_str()))),
@@ -295,7 +302,8 @@ mod tests {
             checked: true,
             sealed: true,
         });
-        assert!(sql.contains("\"version\" + 1, ?11 FROM"), "{sql}");
+        // the link ?11, then the inline entries after the row's own values
+        assert!(sql.contains("\"version\" + 1, ?11, ?19 FROM"), "{sql}");
         assert!(
             sql.contains("WHERE \"v\".\"version\" = ?9 AND \"v\".\"hash\" = ?10;"),
             "{sql}"
@@ -319,7 +327,9 @@ mod tests {
             ),
             "{sql}"
         );
-        assert!(!sql.contains("?23"), "{sql}");
+        // the inline entries: the last parameter
+        assert!(sql.contains("\"version\" + 1, ?23 FROM"), "{sql}");
+        assert!(!sql.contains("?24"), "{sql}");
         let sql = build(shape(true, 2, false));
         assert!(
             sql.contains("SELECT $1, $2, $3, $4, $5, $6, $7, $8, \"v\".\"version\" + 1"),

@@ -22,7 +22,7 @@ use super::rows::{
 use crate::journal::{attribute_delta, object_delta};
 
 /// The object delta columns filled, with their PostgreSQL types.
-const OBJECT: [(object_delta::Column, &str); 8] = [
+const OBJECT: [(object_delta::Column, &str); 9] = [
     (object_delta::Column::RevisionId, "bigint"),
     (object_delta::Column::ActorType, "text"),
     (object_delta::Column::ActorId, "text"),
@@ -31,6 +31,7 @@ const OBJECT: [(object_delta::Column, &str); 8] = [
     (object_delta::Column::ContentType, "text"),
     (object_delta::Column::ContentId, "text"),
     (object_delta::Column::CreatedAt, "timestamptz"),
+    (object_delta::Column::Changes, "text"),
 ];
 
 /// The attribute delta columns filled, with their PostgreSQL types.
@@ -106,14 +107,15 @@ fn statement(sql: String, rows: Vec<serde_json::Value>) -> Statement {
 /// The object deltas of `content_ids`, returning `(id, content_id)` rows.
 pub(crate) fn object_deltas(
     deltas: &NewObjectDeltas<'_>,
-    content_ids: impl Iterator<Item = String>,
+    content_ids: impl Iterator<Item = (String, String)>,
     created_at: DateTime<Utc>,
 ) -> Statement {
     let (actor_type, actor_id) = actor_columns(deltas.actor);
     let at = timestamp(created_at);
     let rows = content_ids
-        .map(|content_id| {
+        .map(|(content_id, entries)| {
             serde_json::json!({
+                object_delta::Column::Changes.as_str(): entries,
                 object_delta::Column::RevisionId.as_str(): deltas.revision_id,
                 object_delta::Column::ActorType.as_str(): actor_type,
                 object_delta::Column::ActorId.as_str(): actor_id,

@@ -29,6 +29,7 @@ use super::write::{
     own_values,
 };
 use crate::Error;
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
 use crate::tamper::{DeltaFields, Encoder};
 
@@ -135,7 +136,16 @@ pub(crate) async fn record<C: ConnectionTrait>(
                 one_query::record_sealed(backend, &delta, created_at, &head, &hash, &changes);
             let done = db.execute_raw(statement).await.map_err(journal_error)?;
             done.rows_affected() > 0
-        } else if let Some(id) = insert_object_delta(db, &delta, created_at, &head, &hash).await? {
+        } else if let Some(id) = insert_object_delta(
+            db,
+            &delta,
+            created_at,
+            &head,
+            &hash,
+            &encode_entries(&changes, delta.actor, delta.description),
+        )
+        .await?
+        {
             let parent = Parent {
                 object_delta_id: Expr::val(id),
                 revision_id: delta.revision_id,
@@ -171,10 +181,12 @@ async fn insert_object_delta<C: ConnectionTrait>(
     created_at: DateTime<Utc>,
     head: &Head,
     hash: &str,
+    entries: &str,
 ) -> Result<Option<i64>, Error> {
     let backend = db.get_database_backend();
     let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
     columns.push(object_delta::Column::Hash);
+    columns.push(object_delta::Column::Changes);
     let own = own_values(delta, created_at);
     let invalid = |e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")));
     let mut insert = Query::insert();
@@ -182,7 +194,11 @@ async fn insert_object_delta<C: ConnectionTrait>(
     if backend == DbBackend::MySql {
         // named; the unique index of versions refuses a version taken
         let mut values = own.to_vec();
-        values.extend([Expr::val(head.version + 1), Expr::val(hash)]);
+        values.extend([
+            Expr::val(head.version + 1),
+            Expr::val(hash),
+            Expr::val(entries),
+        ]);
         insert.values(values).map_err(invalid)?;
         return match db.execute_raw(backend.build(&insert)).await {
             Ok(done) => Ok(Some(done.last_insert_id() as i64)),
@@ -208,7 +224,11 @@ async fn insert_object_delta<C: ConnectionTrait>(
     let at = |c: object_delta::Column| Expr::col((Alias::new(CURRENT), c));
     let mut select = Query::select();
     let mut values = own.to_vec();
-    values.extend([at(object_delta::Column::Version).add(1), Expr::val(hash)]);
+    values.extend([
+        at(object_delta::Column::Version).add(1),
+        Expr::val(hash),
+        Expr::val(entries),
+    ]);
     select
         .exprs(values)
         .from_subquery(current, Alias::new(CURRENT))

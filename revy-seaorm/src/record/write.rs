@@ -11,6 +11,7 @@ use super::rows::{
 };
 use super::{Seal, numbering, one_query};
 use crate::Error;
+use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta, revision};
 use crate::policy::Vetted;
 
@@ -201,7 +202,8 @@ pub(crate) async fn record<C: ConnectionTrait>(
             Outcome::Written
         });
     }
-    let Some(object_delta_id) = insert_object_delta(db, &delta, created_at).await? else {
+    let entries = encode_entries(&changes, delta.actor, delta.description);
+    let Some(object_delta_id) = insert_object_delta(db, &delta, created_at, &entries).await? else {
         return Ok(Outcome::VersionMoved);
     };
     let parent = Parent {
@@ -222,11 +224,12 @@ async fn insert_object_delta<C: ConnectionTrait>(
     db: &C,
     delta: &NewObjectDelta<'_>,
     created_at: DateTime<Utc>,
+    entries: &str,
 ) -> Result<Option<i64>, Error> {
     use sea_orm::sea_query::ExprTrait;
     const CURRENT: &str = "revy_current";
     if db.get_database_backend() == sea_orm::DbBackend::MySql {
-        return insert_object_delta_named(db, delta, created_at).await;
+        return insert_object_delta_named(db, delta, created_at, entries).await;
     }
     let current = Query::select()
         .expr_as(
@@ -242,6 +245,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
     let mut select = Query::select();
     let mut values = own_values(delta, created_at).to_vec();
     values.push(current_version.clone().add(1));
+    values.push(Expr::val(entries));
     select
         .exprs(values)
         .from_subquery(current, Alias::new(CURRENT));
@@ -251,7 +255,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
     let mut insert = Query::insert();
     insert
         .into_table(object_delta::Entity)
-        .columns(OBJECT_DELTA_COLUMNS)
+        .columns(with_changes())
         .select_from(select)
         .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
     let backend = db.get_database_backend();
@@ -274,6 +278,7 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
     db: &C,
     delta: &NewObjectDelta<'_>,
     created_at: DateTime<Utc>,
+    entries: &str,
 ) -> Result<Option<i64>, Error> {
     let mut version = match delta.after_version {
         Some(v) => v + 1,
@@ -285,11 +290,11 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
         let mut insert = Query::insert();
         insert
             .into_table(object_delta::Entity)
-            .columns(OBJECT_DELTA_COLUMNS)
+            .columns(with_changes())
             .values(
                 own_values(delta, created_at)
                     .into_iter()
-                    .chain([Expr::val(version)]),
+                    .chain([Expr::val(version), Expr::val(entries)]),
             )
             .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
         match db.execute_raw(backend.build(&insert)).await {
@@ -307,6 +312,13 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
             Err(e) => return Err(Error::from_journal("revy_object_deltas", e)),
         }
     }
+}
+
+/// [`OBJECT_DELTA_COLUMNS`] and the inline attribute deltas.
+fn with_changes() -> Vec<object_delta::Column> {
+    let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
+    columns.push(object_delta::Column::Changes);
+    columns
 }
 
 /// An object delta's values but its version, in the order of

@@ -9,7 +9,7 @@ mod versions;
 
 use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
-use revy::entity::attribute_delta;
+use revy::entity::{attribute_delta, object_delta};
 use revy::{Action, Actor, Context, Error, FieldValue, Tracked};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -224,8 +224,8 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
         .unwrap();
     assert_eq!(
         t.take_statement_count(),
-        2,
-        "deltas with revisions, then changes"
+        1,
+        "deltas with revisions, their changes inline"
     );
     let actions: Vec<Action> = entries.iter().map(|e| e.action).collect();
     assert_eq!(actions, [Action::Delete, Action::Update, Action::Create]);
@@ -274,7 +274,32 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
         .unwrap();
     assert_eq!(by_one, vec![entries[2].clone()]);
 
-    // a value the journal withholds (a redacted column) shows as withheld
+    // a value the journal withholds (a redacted column) shows as withheld:
+    // the marker goes into the inline entries and the table's rows alike
+    for delta in object_delta::Entity::find().all(db).await.unwrap() {
+        let entries: Vec<revy::AttributeDelta> = delta
+            .attribute_deltas()
+            .unwrap()
+            .into_iter()
+            .map(|e| match e.field_name.as_str() {
+                "name" => revy::AttributeDelta::new(
+                    e.field_name.clone(),
+                    e.old_value.clone(),
+                    serde_json::json!({"revy": "redacted"}),
+                    e.actor(),
+                    e.description.clone(),
+                ),
+                _ => e,
+            })
+            .collect();
+        let mut am: object_delta::ActiveModel = delta.clone().into();
+        am.changes = Set(attribute_delta::encode(
+            &entries,
+            &delta.actor(),
+            &delta.description,
+        ));
+        am.update(db).await.unwrap();
+    }
     attribute_delta::Entity::update_many()
         .col_expr(
             attribute_delta::Column::NewValue,

@@ -396,7 +396,65 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
     assert_eq!(h[0].action, Action::Update);
 }
 
+/// Issue 26: exports say their format. A format 1 export (attribute
+/// deltas with ids and times of their own, no `format` field) imports into
+/// an empty journal like the format 2 export it was made from; a line of a
+/// newer format is refused, naming the line, and nothing of it is written.
+async fn exports_say_their_format(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let cut = random_history(db, 7, 12).await;
+    let mut export = Vec::new();
+    let pruned = revy::prune()
+        .older_than(cut)
+        .export(&mut export)
+        .exec(db)
+        .await
+        .unwrap();
+    assert!(pruned.object_deltas_pruned > 0, "{pruned:?}");
+    let text = String::from_utf8(export.clone()).unwrap();
+    let mut format_1 = String::new();
+    let mut next_id = 900_000;
+    for line in text.lines() {
+        let mut line: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(line["format"], 2, "{line}");
+        line.as_object_mut().unwrap().remove("format");
+        for d in line["object_deltas"].as_array_mut().unwrap() {
+            let at = d["created_at"].clone();
+            for a in d["attribute_deltas"].as_array_mut().unwrap() {
+                assert!(a.get("id").is_none() && a.get("created_at").is_none(), "{a}");
+                next_id += 1;
+                a["id"] = next_id.into();
+                a["created_at"] = at.clone();
+            }
+        }
+        format_1.push_str(&line.to_string());
+        format_1.push('\n');
+    }
+
+    fresh_journal(db).await;
+    let two = revy::import(db, export.as_slice()).await.unwrap();
+    let from_two = (journal(db).await, snapshots(db).await);
+    fresh_journal(db).await;
+    let one = revy::import(db, format_1.as_bytes()).await.unwrap();
+    assert_eq!(
+        (one.object_deltas, one.attribute_deltas),
+        (two.object_deltas, two.attribute_deltas)
+    );
+    assert_eq!((journal(db).await, snapshots(db).await), from_two);
+
+    fresh_journal(db).await;
+    let newer = text.replacen("\"format\":2", "\"format\":3", 1);
+    let refused = revy::import(db, newer.as_bytes()).await.unwrap_err();
+    assert!(
+        matches!(&refused, revy::Error::Import { line: 1, reason } if reason.contains("format 3")),
+        "{refused}"
+    );
+    assert!(object_delta::Entity::find().all(db).await.unwrap().is_empty());
+}
+
 backend_tests!(
+    exports_say_their_format,
     import_refuses_new_history_under_the_export_ids,
     an_import_run_twice_is_a_no_op,
     exports_of_two_prunes_import_in_either_order,
