@@ -88,16 +88,25 @@ fn in_ci() -> bool {
 }
 
 /// A name for this test's database or schema: a Rust identifier (so safe
-/// to write into DDL), short enough for every backend.
+/// to write into DDL), short enough for every backend (63 bytes), and this
+/// process's own, so that two test runs at once (two checkouts, say) never
+/// drop each other's databases: the test's name, cut to 40 characters,
+/// with a hash of the whole name and the process id.
 fn db_name(test: &str) -> String {
-    let mut name = format!("revy_t_{test}");
-    name.truncate(60);
-    name
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    test.hash(&mut hasher);
+    let short: String = test.chars().take(40).collect();
+    format!(
+        "revy_t_{short}_{:06x}_{}",
+        hasher.finish() & 0xff_ffff,
+        std::process::id() % 1_000_000
+    )
 }
 
 /// The SQLite file of a test, in the temp directory.
 fn sqlite_path(test: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("{}_{}.db", db_name(test), std::process::id()))
+    std::env::temp_dir().join(format!("{}.db", db_name(test)))
 }
 
 async fn connect(backend: Backend, test: &str) -> Option<TestDb> {
@@ -206,7 +215,21 @@ where
     if !INLINE_UNCHECKED.contains(&test) {
         inline_entries_match_the_attribute_table(&journal, test).await;
     }
-    // passed: the file goes (a failed test leaves it behind to look at)
+    // passed: the database goes (a failed test leaves it behind to look at)
+    let name = db_name(test);
+    match backend {
+        Backend::Postgres => {
+            let _ = journal
+                .execute_unprepared(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await;
+        }
+        Backend::MySql => {
+            let _ = journal
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+        }
+        Backend::Sqlite => {}
+    }
     if backend == Backend::Sqlite {
         let path = sqlite_path(test);
         for suffix in ["", "-wal", "-shm", "-journal"] {

@@ -422,7 +422,10 @@ async fn exports_say_their_format(t: TestDb) {
         for d in line["object_deltas"].as_array_mut().unwrap() {
             let at = d["created_at"].clone();
             for a in d["attribute_deltas"].as_array_mut().unwrap() {
-                assert!(a.get("id").is_none() && a.get("created_at").is_none(), "{a}");
+                assert!(
+                    a.get("id").is_none() && a.get("created_at").is_none(),
+                    "{a}"
+                );
                 next_id += 1;
                 a["id"] = next_id.into();
                 a["created_at"] = at.clone();
@@ -450,7 +453,13 @@ async fn exports_say_their_format(t: TestDb) {
         matches!(&refused, revy::Error::Import { line: 1, reason } if reason.contains("format 3")),
         "{refused}"
     );
-    assert!(object_delta::Entity::find().all(db).await.unwrap().is_empty());
+    assert!(
+        object_delta::Entity::find()
+            .all(db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 backend_tests!(
