@@ -103,6 +103,7 @@ pub struct History<E> {
     action: Option<Action>,
     actor: Option<Option<Actor>>,
     between: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    changed: Option<String>,
     entity: PhantomData<E>,
 }
 
@@ -116,6 +117,7 @@ pub fn history<E: EntityTrait>(key: <E::PrimaryKey as PrimaryKeyTrait>::ValueTyp
         action: None,
         actor: None,
         between: None,
+        changed: None,
         entity: PhantomData,
     }
 }
@@ -160,16 +162,54 @@ impl<E: EntityTrait> History<E> {
         self
     }
 
+    /// Only deltas that changed `column`: every change of one column,
+    /// asked of the inline attribute deltas by the database's own JSON
+    /// functions (the object's deltas are found by the journal's index,
+    /// then each one's entries are looked into).
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::Context;
+    /// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+    ///
+    /// let ann = Context::new()
+    ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+    ///     .await?;
+    /// let mut am = ann.clone().into_active_model();
+    /// am.email = Set(Some("ann@example.com".into()));
+    /// let ann = Context::new().scope(am.update(&db)).await?;
+    /// let mut am = ann.into_active_model();
+    /// am.name = Set("Annie".into());
+    /// let ann = Context::new().scope(am.update(&db)).await?;
+    ///
+    /// // the create and the rename; not the e-mail's update
+    /// let renames = revy_seaorm::history::<user::Entity>(ann.id)
+    ///     .changed(user::Column::Name)
+    ///     .all(&db)
+    ///     .await?;
+    /// assert_eq!(renames.len(), 2);
+    /// # Ok(()) }
+    /// ```
+    pub fn changed(mut self, column: E::Column) -> Self {
+        self.changed = Some(sea_orm::IdenStatic::as_str(&column).to_owned());
+        self
+    }
+
     /// Runs the query: the matching object deltas, newest first.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
-        self.select()?
+        self.select(db.get_database_backend())?
             .all(db)
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))
     }
 
     /// The query [`all`](Self::all) runs.
-    pub(crate) fn select(self) -> Result<sea_orm::Select<object_delta::Entity>, Error> {
+    pub(crate) fn select(
+        self,
+        backend: sea_orm::DbBackend,
+    ) -> Result<sea_orm::Select<object_delta::Entity>, Error> {
         let mut q = object_delta::Entity::find()
             .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
             .filter(object_delta::Column::ContentId.eq(self.content_id?));
@@ -193,12 +233,37 @@ impl<E: EntityTrait> History<E> {
                 .filter(object_delta::Column::CreatedAt.gte(from))
                 .filter(object_delta::Column::CreatedAt.lt(to));
         }
+        if let Some(column) = self.changed {
+            q = q.filter(changed_column(backend, column));
+        }
         q = q.order_by_desc(object_delta::Column::Id);
         if let Some(n) = self.limit {
             q = q.limit(n);
         }
         Ok(q)
     }
+}
+
+/// "The object delta's inline attribute deltas name `column`": each entry
+/// is an array whose first element is the column's name (see
+/// `attribute_delta::encode_entries`). Rows whose `changes` is empty (a
+/// journal upgraded in place) name none.
+fn changed_column(backend: sea_orm::DbBackend, column: String) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::Expr;
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "EXISTS (SELECT 1 FROM json_array_elements(CAST(NULLIF(\"revy_object_deltas\".\"changes\", '') AS json)) AS \"revy_e\" \
+             WHERE \"revy_e\" ->> 0 = $1)"
+        }
+        sea_orm::DbBackend::MySql => {
+            "JSON_CONTAINS(JSON_EXTRACT(NULLIF(`revy_object_deltas`.`changes`, ''), '$[*][0]'), JSON_QUOTE(?))"
+        }
+        _ => {
+            "EXISTS (SELECT 1 FROM json_each(NULLIF(\"revy_object_deltas\".\"changes\", '')) AS \"revy_e\" \
+             WHERE json_extract(\"revy_e\".\"value\", '$[0]') = ?)"
+        }
+    };
+    Expr::cust_with_values(sql, [column])
 }
 
 /// The row of `E` with primary key `key` as it was at `at`: `None` if it did

@@ -162,7 +162,7 @@ where
     /// ```
     pub async fn entries<C: ConnectionTrait>(self, db: &C) -> Result<Vec<HistoryEntry>, Error> {
         let deltas = self
-            .select()?
+            .select(db.get_database_backend())?
             .find_also_related(revision::Entity)
             .all(db)
             .await

@@ -162,4 +162,115 @@ async fn history_pages_and_filters(t: TestDb) {
     assert_eq!(m.len(), 1);
 }
 
-backend_tests!(history_pages_and_filters);
+/// `.changed(column)`: every change of one column, from the inline
+/// attribute deltas: the create, the saves, a draft's and a bulk call's
+/// changes that set it; not the other saves, nor a delete. A name given as
+/// a value of another column is not a change of that column.
+async fn history_of_one_column(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let row = Context::via_actor(user(1))
+        .scope(
+            account::ActiveModel {
+                code: Set("C0".into()),
+                is_active: Set(true),
+                ..Default::default()
+            }
+            .insert(db),
+        )
+        .await
+        .unwrap();
+    let save = |row: account::Model, f: fn(&mut account::ActiveModel)| async move {
+        let mut am = row.into_active_model();
+        f(&mut am);
+        Context::via_actor(user(2))
+            .scope(am.update(db))
+            .await
+            .unwrap()
+    };
+    let row = save(row, |am| am.code = Set("C1".into())).await;
+    // a value that reads like an entry of `code`
+    let row = save(row, |am| am.name = Set(Some(r#"["code","C9"]"#.into()))).await;
+    let row = save(row, |am| am.balance = Set(5)).await;
+    let mut draft = revy::Tracked::<account::ActiveModel>::from_model(row.clone());
+    // two actors set the code: two entries of one change
+    Context::via_actor(user(3)).sync_scope(|| draft.set(account::Column::Code, "C2"));
+    Context::via_actor(None).sync_scope(|| draft.set(account::Column::Code, "C3"));
+    Context::via_actor(user(3))
+        .scope(draft.save(db))
+        .await
+        .unwrap();
+    Context::via_actor(user(4))
+        .scope(
+            revy::update_many::<account::Entity>()
+                .col_expr(account::Column::Code, sea_orm::sea_query::Expr::value("C4"))
+                .exec(db),
+        )
+        .await
+        .unwrap();
+    let all = revy::history::<account::Entity>(row.id)
+        .all(db)
+        .await
+        .unwrap();
+    let code = revy::history::<account::Entity>(row.id)
+        .changed(account::Column::Code)
+        .all(db)
+        .await
+        .unwrap();
+    let codes: Vec<Vec<serde_json::Value>> = code
+        .iter()
+        .map(|d| {
+            d.attribute_deltas()
+                .unwrap()
+                .into_iter()
+                .filter(|a| a.field_name == "code")
+                .map(|a| a.new_value)
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            vec![json!("C4")],
+            vec![json!("C2"), json!("C3")],
+            vec![json!("C1")],
+            vec![json!("C0")],
+        ],
+        "{all:?}"
+    );
+    assert_eq!(all.len(), 6);
+    let name = revy::history::<account::Entity>(row.id)
+        .changed(account::Column::Name)
+        .limit(1)
+        .entries(db)
+        .await
+        .unwrap();
+    assert_eq!(name.len(), 1);
+    assert_eq!(name[0].actor, user(2));
+    assert_eq!(name[0].changes[0].column, "name");
+    Context::new()
+        .scope(sea_orm::ModelTrait::delete(row_now(db, row.id).await, db))
+        .await
+        .unwrap();
+    let after = revy::history::<account::Entity>(row.id)
+        .changed(account::Column::Balance)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.len(),
+        2,
+        "the create and the balance's save: {after:?}"
+    );
+}
+
+async fn row_now(db: &sea_orm::DatabaseConnection, id: i32) -> account::Model {
+    use sea_orm::EntityTrait;
+    account::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+backend_tests!(history_pages_and_filters, history_of_one_column);
