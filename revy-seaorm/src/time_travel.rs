@@ -12,9 +12,12 @@
 //! a seek each.
 //!
 //! MariaDB/MySQL cannot seek an index by a bound taken from the walk's
-//! previous row (a correlated `>`): there each step of the walk reads the
-//! table's journal entries from its first key to the current one, so deep
-//! pages cost more than on PostgreSQL and SQLite. MySQL also caps a
+//! previous row (a correlated `>`). So every step also carries the page's
+//! cursor, a constant it can seek by: there each step reads the table's
+//! journal entries from the cursor (on the first page, from the table's
+//! first key) to the current key. A page costs more there than on
+//! PostgreSQL and SQLite (it grows with the square of the page size), but
+//! no more deep in the table than at its start. MySQL also caps a
 //! recursive walk at `cte_max_recursion_depth` (1000 by default) keys.
 //!
 //! A moment that is a time finds each key's newest delta at or before it
@@ -27,6 +30,7 @@
 //! stable order to page by, not the numeric one.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use revy_core::Action;
@@ -35,8 +39,8 @@ use sea_orm::sea_query::{
     UnionType, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TryIntoModel,
 };
 
 use crate::Error;
@@ -207,9 +211,10 @@ where
     }
 
     /// The key after `key` in the journal of this table (the first key
-    /// when `None`), as an expression.
+    /// past the cursor when `None`), as an expression.
     fn next_key(&self, key: Option<SimpleExpr>) -> SimpleExpr {
         let y = Alias::new("revy_next");
+        let content_id = Expr::col((y.clone(), object_delta::Column::ContentId));
         let mut q = Query::select();
         q.column((y.clone(), object_delta::Column::ContentId))
             .from_as(object_delta::Entity, y.clone())
@@ -217,7 +222,13 @@ where
                 Expr::col((y.clone(), object_delta::Column::ContentType)).eq(content_type::<E>()),
             );
         if let Some(key) = key {
-            q.and_where(Expr::col((y.clone(), object_delta::Column::ContentId)).gt(key));
+            q.and_where(content_id.clone().gt(key));
+        }
+        // Every step is also past the cursor, a constant: MariaDB seeks by
+        // it where it cannot seek by the walk's previous key, and so reads
+        // from the cursor instead of from the table's first key.
+        if let Some(after) = &self.after {
+            q.and_where(content_id.gt(after.clone()));
         }
         q.order_by((y, object_delta::Column::ContentId), Order::Asc)
             .limit(1);
@@ -246,10 +257,7 @@ where
     fn walk(&self) -> CommonTableExpression {
         let walk_col = |c: &str| Expr::col((Alias::new(WALK), Alias::new(c)));
         let first = Query::select()
-            .expr_as(
-                self.next_key(self.after.clone().map(Expr::val)),
-                Alias::new(WALK_KEY),
-            )
+            .expr_as(self.next_key(None), Alias::new(WALK_KEY))
             .expr_as(Expr::val(0i64), Alias::new(WALK_FOUND))
             .to_owned();
         let action = self.newest(object_delta::Column::Action, walk_col(WALK_KEY));
@@ -275,9 +283,8 @@ where
             .to_owned()
     }
 
-    /// Runs one page: one statement (an empty page at a tag asks once more,
-    /// to tell an unknown tag, [`Error::NoTag`], from an empty table).
-    pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
+    /// The page's statement on `backend`.
+    fn statement(&self, backend: DbBackend) -> Result<(Statement, Arc<policy::Rules<E>>), Error> {
         // the newest object delta of each key the walk passed, joined by
         // primary key: the walk drives the page, never a scan of the table's
         // deltas
@@ -308,7 +315,7 @@ where
         let rules = policy::rules::<E>()?;
         let mut query = select
             .with_snapshot::<E>()
-            .into_query(&rules, Pick::for_backend(db.get_database_backend()));
+            .into_query(&rules, Pick::for_backend(backend));
         query.join_subquery(
             JoinType::InnerJoin,
             picked,
@@ -320,7 +327,13 @@ where
             .recursive(true)
             .cte(self.walk())
             .to_owned();
-        let statement = db.get_database_backend().build(&query.with(with));
+        Ok((backend.build(&query.with(with)), rules))
+    }
+
+    /// Runs one page: one statement (an empty page at a tag asks once more,
+    /// to tell an unknown tag, [`Error::NoTag`], from an empty table).
+    pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
+        let (statement, rules) = self.statement(db.get_database_backend())?;
         let rows = db
             .query_all_raw(statement)
             .await
@@ -342,5 +355,50 @@ where
             None
         };
         Ok(Page { rows: out, next })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use revy_core::Context;
+    use sea_orm::{ActiveModelTrait, DbBackend, Set};
+
+    crate::__doc_fixture!();
+
+    /// A later page starts past its cursor, and so does each step of its
+    /// walk (the bound MariaDB seeks by).
+    #[tokio::test]
+    async fn each_step_of_a_later_page_is_past_the_cursor() {
+        let db = setup().await.unwrap();
+        for name in ["Ann", "Bob", "Cid", "Dee"] {
+            let am = user::ActiveModel {
+                name: Set(name.into()),
+                ..Default::default()
+            };
+            Context::new().scope(am.insert(&db)).await.unwrap();
+        }
+        let now = chrono::Utc::now();
+        let page = super::table_as_of::<user::Entity>(now)
+            .page_size(2)
+            .after("2")
+            .page(&db)
+            .await
+            .unwrap();
+        let names: Vec<_> = page.rows.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(names, ["Cid", "Dee"]);
+        let query = super::table_as_of::<user::Entity>(now).after("2");
+        for backend in [DbBackend::MySql, DbBackend::Postgres, DbBackend::Sqlite] {
+            let (statement, _) = query.statement(backend).unwrap();
+            let sql = statement.to_string();
+            // the walk's first key and its recursive step
+            assert_eq!(sql.matches("> '2'").count(), 2, "{backend:?}: {sql}");
+        }
+        let first = super::table_as_of::<user::Entity>(now);
+        let (statement, _) = first.statement(DbBackend::MySql).unwrap();
+        let sql = statement.to_string();
+        assert!(
+            !sql.contains("`content_id` > '"),
+            "no cursor, no bound: {sql}"
+        );
     }
 }

@@ -1,14 +1,16 @@
 //! Issue 27: the history browser in a real browser. Headless Chromium,
-//! driven through chromedriver's WebDriver HTTP API by the small client
-//! below, opens the revisions page, filters by actor, opens a row, diffs two
-//! versions and restores a deleted row, checking the page and the database
-//! after each step, and saves screenshots of the pages.
+//! driven through chromedriver by the WebDriver client `fantoccini`, opens
+//! the revisions page, filters by actor, opens a row, diffs two versions
+//! and restores a deleted row, checking the page and the database after
+//! each step, and saves screenshots of the pages. It runs on every
+//! configured backend, as the other integration tests do.
 //!
 //! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium` (Debian's
 //! `chromium-driver` and `chromium`; `.ci/run` installs them). Without
 //! them it prints a note and passes, except under `CI=true`, where it fails.
-//! The screenshots go to `target/history-ui-screenshots/`; with
-//! `REVY_UPDATE_SCREENSHOTS=1` they replace the README's, in `docs/history-ui/`.
+//! The screenshots go to `target/history-ui-screenshots/<backend>/`; with
+//! `REVY_UPDATE_SCREENSHOTS=1` SQLite's replace the README's, in
+//! `docs/history-ui/`.
 #![cfg(feature = "history-ui")]
 
 use std::net::SocketAddr;
@@ -17,24 +19,18 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::http::{self, Method};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use revy::axum::HistoryUi;
 use revy::{Actor, Context};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{Backend, TestDb};
 use crate::history_ui::post;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
-/// The key WebDriver names an element by.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -53,192 +49,6 @@ impl Drop for Driver {
     }
 }
 
-/// A WebDriver session: the few commands the test needs, as JSON over HTTP.
-struct Session {
-    client: Client<HttpConnector, Full<Bytes>>,
-    base: String,
-}
-
-impl Session {
-    async fn send(
-        client: &Client<HttpConnector, Full<Bytes>>,
-        method: Method,
-        url: &str,
-        body: Option<Value>,
-    ) -> Result<Value, AnyError> {
-        let payload = body.map(|b| b.to_string()).unwrap_or_default();
-        let request = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Full::new(Bytes::from(payload)))?;
-        let response = client.request(request).await?;
-        let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        let json: Value = serde_json::from_slice(&bytes)?;
-        if !status.is_success() {
-            return Err(format!("WebDriver {url}: {status}: {json}").into());
-        }
-        Ok(json["value"].clone())
-    }
-
-    async fn start(driver: &Driver) -> Result<Session, AnyError> {
-        let client = Client::builder(TokioExecutor::new()).build_http();
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", driver.profile.display()),
-                ]
-            }
-        }}});
-        let created = Self::send(
-            &client,
-            Method::POST,
-            &format!("{}/session", driver.url),
-            Some(capabilities),
-        )
-        .await?;
-        let id = created["sessionId"].as_str().ok_or("no session id")?;
-        Ok(Session {
-            base: format!("{}/session/{id}", driver.url),
-            client,
-        })
-    }
-
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, AnyError> {
-        Self::send(&self.client, method, &format!("{}{path}", self.base), body).await
-    }
-
-    async fn open(&self, url: &str) -> Result<(), AnyError> {
-        self.call(Method::POST, "/url", Some(json!({ "url": url })))
-            .await
-            .map(drop)
-    }
-
-    async fn url(&self) -> Result<String, AnyError> {
-        Ok(self
-            .call(Method::GET, "/url", None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
-    }
-
-    /// Waits for a navigation a click started to reach a URL containing
-    /// `part` (a click may return before the browser has followed it).
-    async fn wait_for_url(&self, part: &str) -> Result<String, AnyError> {
-        let mut url = self.url().await?;
-        for _ in 0..100 {
-            if url.contains(part) {
-                return Ok(url);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            url = self.url().await?;
-        }
-        Err(format!(
-            "still at {url}, waiting for {part}: {}",
-            self.source().await?
-        )
-        .into())
-    }
-
-    async fn source(&self) -> Result<String, AnyError> {
-        Ok(self
-            .call(Method::GET, "/source", None)
-            .await?
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
-    }
-
-    async fn find(&self, css: &str) -> Result<String, AnyError> {
-        let found = self
-            .call(
-                Method::POST,
-                "/element",
-                Some(json!({"using": "css selector", "value": css})),
-            )
-            .await?;
-        Ok(found[ELEMENT]
-            .as_str()
-            .ok_or_else(|| format!("no element {css}: {found}"))?
-            .to_owned())
-    }
-
-    async fn click(&self, css: &str) -> Result<(), AnyError> {
-        let id = self.find(css).await?;
-        self.call(
-            Method::POST,
-            &format!("/element/{id}/click"),
-            Some(json!({})),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn type_into(&self, css: &str, text: &str) -> Result<(), AnyError> {
-        let id = self.find(css).await?;
-        self.call(
-            Method::POST,
-            &format!("/element/{id}/value"),
-            Some(json!({ "text": text })),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// Saves a PNG of the page.
-    async fn screenshot(&self, dir: &Path, name: &str) -> Result<(), AnyError> {
-        let data = self.call(Method::GET, "/screenshot", None).await?;
-        let png = base64_decode(data.as_str().ok_or("no screenshot")?)?;
-        std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join(format!("{name}.png")), png)?;
-        Ok(())
-    }
-
-    async fn end(&self) {
-        let _ = self.call(Method::DELETE, "", None).await;
-    }
-}
-
-/// Standard base64, as WebDriver sends screenshots.
-fn base64_decode(text: &str) -> Result<Vec<u8>, AnyError> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-    {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return Err(format!("not base64: {c}").into()),
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Ok(out)
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -247,7 +57,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_driver() -> Result<Driver, AnyError> {
+fn start_driver() -> Result<Driver, AnyError> {
     let port = free_port();
     let profile = std::env::temp_dir().join(format!("revy-chromium-{}-{port}", std::process::id()));
     let child = Command::new(CHROMEDRIVER)
@@ -255,28 +65,81 @@ async fn start_driver() -> Result<Driver, AnyError> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let driver = Driver {
+    Ok(Driver {
         child,
         url: format!("http://127.0.0.1:{port}"),
         profile,
+    })
+}
+
+/// A session of headless Chromium. chromedriver is plain HTTP on loopback,
+/// so the client needs no TLS; the first attempts may come before
+/// chromedriver listens.
+async fn start_session(driver: &Driver) -> Result<Client, AnyError> {
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", driver.profile.display()),
+            ]
+        }
+    });
+    let serde_json::Value::Object(capabilities) = capabilities else {
+        unreachable!("a JSON object")
     };
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let mut builder = ClientBuilder::new(HttpConnector::new());
+    builder.capabilities(capabilities);
+    let mut tries = 0;
+    loop {
+        match builder.connect(&driver.url).await {
+            Ok(client) => return Ok(client),
+            Err(
+                fantoccini::error::NewSessionError::Failed(_)
+                | fantoccini::error::NewSessionError::FailedC(_),
+            ) if tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(format!("no WebDriver session at {}: {e}", driver.url).into()),
+        }
+    }
+}
+
+/// Clicks the element `css` selects.
+async fn click(c: &Client, css: &str) -> Result<(), AnyError> {
+    c.find(Locator::Css(css)).await?.click().await?;
+    Ok(())
+}
+
+/// Waits for a navigation a click started to reach a URL containing
+/// `part` (a click may return before the browser has followed it).
+async fn wait_for_url(c: &Client, part: &str) -> Result<String, AnyError> {
     for _ in 0..100 {
-        if let Ok(status) = Session::send(
-            &client,
-            Method::GET,
-            &format!("{}/status", driver.url),
-            None,
-        )
-        .await
-            && status["ready"] == json!(true)
-        {
-            return Ok(driver);
+        let url = c.current_url().await?;
+        if url.as_str().contains(part) {
+            return Ok(url.into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    Err("chromedriver did not become ready".into())
+    Err(format!(
+        "still at {}, waiting for {part}: {}",
+        c.current_url().await?,
+        c.source().await?
+    )
+    .into())
+}
+
+/// Saves a PNG of the page.
+async fn screenshot(c: &Client, dir: &Path, name: &str) -> Result<(), AnyError> {
+    let png = c.screenshot().await?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(format!("{name}.png")), png)?;
+    Ok(())
 }
 
 async fn seed(t: &TestDb) -> (post::Model, post::Model) {
@@ -358,15 +221,20 @@ async fn browse(t: TestDb) {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let base = format!("http://{addr}/admin/history");
 
-    let driver = start_driver().await.unwrap();
-    let session = Session::start(&driver).await.unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/history-ui-screenshots");
-    let result = steps(&t, &session, &base, &shots, &launch, &old).await;
-    session.end().await;
+    let driver = start_driver().unwrap();
+    let client = start_session(&driver).await.unwrap();
+    // each backend's run has its own folder: they run at the same time
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/history-ui-screenshots")
+        .join(format!("{:?}", t.backend).to_lowercase());
+    let result = steps(&t, &client, &base, &shots, &launch, &old).await;
+    let _ = client.close().await;
     drop(driver);
     server.abort();
     result.unwrap();
-    if std::env::var("REVY_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1") {
+    if t.backend == Backend::Sqlite
+        && std::env::var("REVY_UPDATE_SCREENSHOTS").is_ok_and(|v| v == "1")
+    {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/history-ui");
         std::fs::create_dir_all(&docs).unwrap();
         for entry in std::fs::read_dir(&shots).unwrap() {
@@ -378,14 +246,14 @@ async fn browse(t: TestDb) {
 
 async fn steps(
     t: &TestDb,
-    s: &Session,
+    s: &Client,
     base: &str,
     shots: &Path,
     launch: &post::Model,
     old: &post::Model,
 ) -> Result<(), AnyError> {
     // 1. the revisions page
-    s.open(base).await?;
+    s.goto(base).await?;
     let page = s.source().await?;
     for text in [
         "Revisions",
@@ -396,13 +264,15 @@ async fn steps(
     ] {
         assert!(page.contains(text), "revisions page lacks {text}");
     }
-    s.screenshot(shots, "revisions").await?;
+    screenshot(s, shots, "revisions").await?;
 
     // 2. filter by actor
-    s.type_into("form.filters input[name=actor]", "users:ann")
+    s.find(Locator::Css("form.filters input[name=actor]"))
+        .await?
+        .send_keys("users:ann")
         .await?;
-    s.click("form.filters button[type=submit]").await?;
-    s.wait_for_url("actor=users%3Aann").await?;
+    click(s, "form.filters button[type=submit]").await?;
+    wait_for_url(s, "actor=users%3Aann").await?;
     let page = s.source().await?;
     assert!(page.contains("Tag it for the release"));
     assert!(
@@ -411,13 +281,12 @@ async fn steps(
     );
 
     // 3. open a row from the list
-    s.click(&format!("a[href$='/rows/ui_posts?key={}']", launch.id))
-        .await?;
-    s.wait_for_url("/rows/ui_posts?key=").await?;
+    click(s, &format!("a[href$='/rows/ui_posts?key={}']", launch.id)).await?;
+    wait_for_url(s, "/rows/ui_posts?key=").await?;
     let page = s.source().await?;
     assert!(page.contains("Timeline") && page.contains("at version 3"));
     assert!(page.contains("withheld") && !page.contains("embargoed"));
-    s.screenshot(shots, "row").await?;
+    screenshot(s, shots, "row").await?;
 
     // 4. diff v1 and v3 (not neighbours)
     let history = revy::history::<post::Entity>(launch.id).all(&t.db).await?;
@@ -428,42 +297,39 @@ async fn steps(
             .map(|d| d.id)
             .unwrap_or_default()
     };
-    s.click(&format!("select[name=a] option[value='{}']", id_of(1)))
-        .await?;
-    s.click(&format!("select[name=b] option[value='{}']", id_of(3)))
-        .await?;
-    s.click("form.compare button[type=submit]").await?;
-    s.wait_for_url(&format!("b={}", id_of(3))).await?;
+    click(s, &format!("select[name=a] option[value='{}']", id_of(1))).await?;
+    click(s, &format!("select[name=b] option[value='{}']", id_of(3))).await?;
+    click(s, "form.compare button[type=submit]").await?;
+    wait_for_url(s, &format!("b={}", id_of(3))).await?;
     let page = s.source().await?;
     let diff = &page[page.find("class=\"diff\"").ok_or("no diff table")?..];
     assert!(diff.contains("Launch notes") && diff.contains("Launch notes, v2"));
     assert!(diff.contains("class=\"changed\""));
-    s.screenshot(shots, "diff").await?;
+    screenshot(s, shots, "diff").await?;
 
     // the table at the tag, for the README
-    s.open(&format!("{base}/tables/ui_posts?tag=review-done"))
+    s.goto(&format!("{base}/tables/ui_posts?tag=review-done"))
         .await?;
     let page = s.source().await?;
     assert!(page.contains("Launch notes, v2") && !page.contains("Old pricing"));
-    s.screenshot(shots, "table").await?;
+    screenshot(s, shots, "table").await?;
 
     // 5. restore the deleted row: confirmation, then the POST
-    s.open(&format!("{base}/rows/ui_posts?key={}", old.id))
+    s.goto(&format!("{base}/rows/ui_posts?key={}", old.id))
         .await?;
     assert!(s.source().await?.contains("deleted now"));
-    s.click("a.button[href*='/actions/restore']").await?;
-    s.wait_for_url("/actions/restore").await?;
+    click(s, "a.button[href*='/actions/restore']").await?;
+    wait_for_url(s, "/actions/restore").await?;
     let page = s.source().await?;
     assert!(page.contains("Restore a deleted row?"));
     assert!(
         post::Entity::find_by_id(old.id).one(&t.db).await?.is_none(),
         "the confirmation changes nothing"
     );
-    s.screenshot(shots, "restore").await?;
-    s.click("form.confirm button[type=submit]").await?;
+    screenshot(s, shots, "restore").await?;
+    click(s, "form.confirm button[type=submit]").await?;
     // the POST answers 303 to the row's page
-    s.wait_for_url(&format!("/rows/ui_posts?key={}", old.id))
-        .await?;
+    wait_for_url(s, &format!("/rows/ui_posts?key={}", old.id)).await?;
     let page = s.source().await?;
     assert!(page.contains("at version 3") && !page.contains("deleted now"));
     let back = post::Entity::find_by_id(old.id)
@@ -479,8 +345,9 @@ async fn steps(
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn history_ui_in_a_real_browser() {
+/// Runs the browser test on `backend` (when it is configured), if
+/// Chromium and chromedriver are installed.
+async fn in_a_real_browser(backend: Backend) {
     let installed = Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists();
     if !installed {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -493,5 +360,24 @@ async fn history_ui_in_a_real_browser() {
         );
         return;
     }
-    crate::common::run(Backend::Sqlite, "history_ui_browser", browse).await;
+    crate::common::run(backend, "history_ui_browser", browse).await;
+}
+
+mod history_ui_in_a_real_browser {
+    use super::{Backend, in_a_real_browser};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        in_a_real_browser(Backend::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        in_a_real_browser(Backend::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mysql() {
+        in_a_real_browser(Backend::MySql).await
+    }
 }
