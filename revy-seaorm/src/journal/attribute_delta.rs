@@ -3,7 +3,7 @@
 //! them today (one row per column a tracked operation changed).
 //!
 //! Each object delta holds its attribute deltas inline (its `changes`
-//! column, see [`encode_entries`]);
+//! column, in the encoding [`encode`] describes);
 //! [`Model::attribute_deltas`](super::object_delta::Model::attribute_deltas)
 //! decodes them. The table still receives the same rows while its last
 //! readers move to the inline entries (issue 26).
@@ -94,6 +94,13 @@ impl AttributeDelta {
 /// replica of a relayed journal, say) stores, so that
 /// [`object_delta::Model::attribute_deltas`](super::object_delta::Model::attribute_deltas)
 /// reads them back.
+///
+/// The encoding is a JSON array with one element per entry, in order:
+/// `[column, new]` when the old value is `null` (a create), `[column, old,
+/// new]` otherwise, and a fourth element `{"a": actor, "d": description}`
+/// (actor `[kind, id]` or `null`, only the keys that differ) for an entry
+/// whose actor or description is not the object delta's. The action is
+/// not stored: it is `Unset` exactly when the new value is `null`.
 ///
 /// ```
 /// use revy_core::Actor;
