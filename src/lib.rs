@@ -76,7 +76,8 @@
 //! - **Context** (who acts, why, whether tracking is on): [`Context`],
 //!   [`Frame`], [`Actor`], [`LazyRevision`], [`CapturedContext`].
 //! - **Read** the history: [`history`], [`as_of`], [`diff`], [`ObjectSnapshot`],
-//!   [`revision_actors`], [`revision_deltas`], and
+//!   [`revision_actors`], [`revision_deltas`], [`revisions`] (newest first,
+//!   filtered) with [`revision_summaries`] for a page of them, and
 //!   [`with_snapshot`](SelectSnapshotExt::with_snapshot) from the [`prelude`].
 //! - **Ask** the history: [`blame`] (who set each column), history
 //!   [`entries`](History::entries) a UI can show, [`tag`]s ([`tags`],
@@ -139,9 +140,10 @@ pub use revy_seaorm::{
     Blame, ColumnBlame, DEFAULT_PAGE_SIZE, FieldChange, FieldValue, HistoryEntry, Moment, Page,
     TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
 };
-// Revisions newest first, filtered by actor, table, row and time.
+// Revisions newest first, filtered by actor, table, row and time, and a
+// page of them summed up in two statements.
 #[doc(inline)]
-pub use revy_seaorm::{Revisions, revisions};
+pub use revy_seaorm::{RevisionSummary, Revisions, revision_summaries, revisions};
 
 // The trash: rows whose newest journal entry is a delete, a page at a time.
 #[doc(inline)]

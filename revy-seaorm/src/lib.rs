@@ -69,7 +69,7 @@ pub use keys::content_type;
 pub use policy::{Policy, TrackingPolicy, is_redacted};
 pub use prune::{CHECKPOINT_DESCRIPTION, PRUNE_CHUNK_SIZE, Prune, PruneReport, prune};
 pub use restore::{TrackedEntity, restore, restore_latest, revert};
-pub use revisions::{Revisions, revisions};
+pub use revisions::{RevisionSummary, Revisions, revision_summaries, revisions};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
 pub use tag::{as_of_tag, find_tag, tag, tags, undo_to_tag};
 pub use tamper::{Verified, verify};

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use revy_core::Actor;
-use sea_orm::sea_query::{Query, SelectStatement};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::Error;
@@ -127,8 +127,21 @@ impl Revisions {
     /// Runs the query: the matching revisions, newest first.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<revision::Model>, Error> {
         let mut q = revision::Entity::find();
-        if let Some(deltas) = self.delta_filter() {
-            q = q.filter(revision::Column::Id.in_subquery(deltas));
+        if let Some(mut deltas) = self.delta_filter() {
+            if self.row.is_some() {
+                // a row's deltas come from the history index: collect them
+                q = q.filter(revision::Column::Id.in_subquery(deltas));
+            } else {
+                // an actor or a table: walk the revisions newest first and
+                // look into each one's deltas by the revision index, so a
+                // page stops after its last match instead of reading every
+                // delta of the journal
+                deltas.and_where(
+                    Expr::col((object_delta::Entity, object_delta::Column::RevisionId))
+                        .equals((revision::Entity, revision::Column::Id)),
+                );
+                q = q.filter(Expr::exists(deltas));
+            }
         }
         if let Some(before) = self.before {
             q = q.filter(revision::Column::Id.lt(before));
@@ -146,4 +159,157 @@ impl Revisions {
             .await
             .map_err(|e| Error::from_journal("revy_revisions", e))
     }
+}
+
+/// What a list of revisions shows of each one: its actors, how many object
+/// deltas it holds and the first few of them. Made by
+/// [`revision_summaries`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RevisionSummary {
+    /// The revision.
+    pub revision_id: i64,
+    /// Its distinct actors, object deltas' and inline entries' together, in
+    /// the order they first appear (as [`revision_actors`](crate::revision_actors)
+    /// gives them); `None` is the system.
+    pub actors: Vec<Option<Actor>>,
+    /// How many object deltas the revision holds.
+    pub delta_count: u64,
+    /// Its first object deltas, in the order they were written, at most as
+    /// many as asked for.
+    pub deltas: Vec<object_delta::Model>,
+}
+
+/// A summary of each of `revision_ids` (a page of a revisions list), in the
+/// order given, with at most `shown` object deltas each: two statements
+/// whatever the number of revisions, where
+/// [`revision_actors`](crate::revision_actors) and
+/// [`revision_deltas`](crate::revision_deltas) take two per revision and
+/// read all of its deltas. A revision without deltas, or not in the
+/// journal, gets an empty summary.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Actor, Context};
+/// use sea_orm::{ActiveModelTrait, Set};
+///
+/// Context::via_actor(Some(Actor::new("users", 1)))
+///     .scope(async {
+///         for name in ["Ann", "Bob", "Cy"] {
+///             user::ActiveModel { name: Set(name.into()), ..Default::default() }.insert(&db).await?;
+///         }
+///         Ok::<_, sea_orm::DbErr>(())
+///     })
+///     .await?;
+/// let page = revy_seaorm::revisions().limit(20).all(&db).await?;
+/// let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
+/// let summaries = revy_seaorm::revision_summaries(&db, &ids, 2).await?;
+/// assert_eq!(summaries[0].delta_count, 3);
+/// assert_eq!(summaries[0].deltas.len(), 2); // the first two of three
+/// assert_eq!(summaries[0].actors, [Some(Actor::new("users", 1))]);
+/// # Ok(()) }
+/// ```
+pub async fn revision_summaries<C: ConnectionTrait>(
+    db: &C,
+    revision_ids: &[i64],
+    shown: u64,
+) -> Result<Vec<RevisionSummary>, Error> {
+    let mut out: Vec<RevisionSummary> = revision_ids
+        .iter()
+        .map(|&revision_id| RevisionSummary {
+            revision_id,
+            actors: Vec::new(),
+            delta_count: 0,
+            deltas: Vec::new(),
+        })
+        .collect();
+    if revision_ids.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<i64> = revision_ids.to_vec();
+    let journal = |e| Error::from_journal("revy_object_deltas", e);
+    // 1. per revision and actor of its object deltas: how many, and the
+    //    first delta by that actor
+    let groups: Vec<(i64, Option<String>, Option<String>, i64, i64)> =
+        object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::RevisionId)
+            .column(object_delta::Column::ActorType)
+            .column(object_delta::Column::ActorId)
+            .expr(Expr::col(object_delta::Column::Id).count())
+            .expr(Expr::col(object_delta::Column::Id).min())
+            .filter(object_delta::Column::RevisionId.is_in(ids.clone()))
+            .group_by(object_delta::Column::RevisionId)
+            .group_by(object_delta::Column::ActorType)
+            .group_by(object_delta::Column::ActorId)
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(journal)?;
+    // 2. the first `shown` deltas of each revision (a window over the
+    //    revision index), and any delta whose inline entries may name an
+    //    actor of their own (only entries that differ from their delta's
+    //    actor carry one, under "a")
+    let mut numbered = Query::select();
+    numbered
+        .column(object_delta::Column::Id)
+        .expr_as(
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY revision_id ORDER BY id)"),
+            "revy_rank",
+        )
+        .from(object_delta::Entity)
+        .and_where(object_delta::Column::RevisionId.is_in(ids.clone()));
+    let mut first = Query::select();
+    first
+        .column("id")
+        .from_subquery(numbered, "revy_numbered")
+        .and_where(Expr::col("revy_rank").lte(i64::try_from(shown).unwrap_or(i64::MAX)));
+    let rows = object_delta::Entity::find()
+        .filter(
+            object_delta::Column::Id.in_subquery(first).or(object_delta::Column::RevisionId
+                .is_in(ids.clone())
+                .and(object_delta::Column::Changes.like("%\"a\":%"))),
+        )
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .map_err(journal)?;
+    let index = |revision_id: i64| ids.iter().position(|&id| id == revision_id);
+    // (first delta id, place within it, actor) of every actor seen
+    let mut seen: Vec<Vec<(i64, usize, Option<Actor>)>> = vec![Vec::new(); out.len()];
+    for (revision_id, kind, id, count, first_id) in groups {
+        let Some(at) = index(revision_id) else {
+            continue;
+        };
+        let actor = match (kind, id) {
+            (Some(kind), Some(id)) => Some(Actor { kind, id }),
+            _ => None,
+        };
+        seen[at].push((first_id, 0, actor));
+        out[at].delta_count += u64::try_from(count).unwrap_or(0);
+    }
+    let mut kept: Vec<Vec<object_delta::Model>> = vec![Vec::new(); out.len()];
+    for delta in rows {
+        let Some(at) = index(delta.revision_id) else {
+            continue;
+        };
+        for (place, entry) in delta.attribute_deltas()?.into_iter().enumerate() {
+            seen[at].push((delta.id, place + 1, entry.actor));
+        }
+        kept[at].push(delta);
+    }
+    for ((summary, mut actors), deltas) in out.iter_mut().zip(seen).zip(kept) {
+        actors.sort_by_key(|(id, place, _)| (*id, *place));
+        for (_, _, actor) in actors {
+            if !summary.actors.contains(&actor) {
+                summary.actors.push(actor);
+            }
+        }
+        summary.deltas = deltas
+            .into_iter()
+            .take(usize::try_from(shown).unwrap_or(usize::MAX))
+            .collect();
+    }
+    Ok(out)
 }

@@ -3,7 +3,7 @@
 use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
 use revy::entity::{attribute_delta, object_delta};
-use revy::{Action, Actor, Context, Tracked};
+use revy::{Action, Actor, Context, LazyRevision, Tracked};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -177,7 +177,68 @@ async fn drafts_of_existing_rows_update_them(t: TestDb) {
     );
 }
 
+/// A page of revisions summed up: the same actors, count and first deltas
+/// as the full reads of each revision, in two statements for the page.
+async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    Context::via_actor(user(1))
+        .revision(LazyRevision::new())
+        .scope(async {
+            for code in ["A.1", "A.2", "A.3"] {
+                let mut a = Tracked::new(account::ActiveModel::new());
+                a.set(account::Column::IsActive, true);
+                a.set(account::Column::Code, code);
+                a.save(db).await.unwrap();
+            }
+            // the fourth delta, past the two a summary lists: its code set
+            // by user 9, so only its inline entries name that actor
+            let mut a = Tracked::new(account::ActiveModel::new());
+            a.set(account::Column::IsActive, true);
+            Context::via_actor(user(9)).sync_scope(|| a.set(account::Column::Code, "B.1"));
+            a.save(db).await.unwrap();
+        })
+        .await;
+    Context::via_actor(None)
+        .scope(async {
+            let mut a = Tracked::new(account::ActiveModel::new());
+            a.set(account::Column::IsActive, false);
+            a.set(account::Column::Code, "S.1");
+            a.save(db).await.unwrap();
+        })
+        .await;
+    let revisions = revy::revisions().all(db).await.unwrap();
+    assert_eq!(revisions.len(), 2);
+    let mut ids: Vec<i64> = revisions.iter().map(|r| r.id).collect();
+    ids.push(ids[0] + 1_000); // no such revision
+    t.take_statement_count();
+    let summaries = revy::revision_summaries(db, &ids, 2).await.unwrap();
+    assert_eq!(t.take_statement_count(), 2, "two statements for the page");
+    assert_eq!(
+        summaries.iter().map(|s| s.revision_id).collect::<Vec<_>>(),
+        ids,
+        "in the order asked"
+    );
+    for summary in &summaries[..2] {
+        let deltas = revy::revision_deltas(db, summary.revision_id).await.unwrap();
+        let actors = revy::revision_actors(db, summary.revision_id).await.unwrap();
+        assert_eq!(summary.delta_count, deltas.len() as u64);
+        assert_eq!(summary.deltas, deltas.into_iter().take(2).collect::<Vec<_>>());
+        assert_eq!(summary.actors, actors);
+    }
+    assert_eq!(summaries[0].delta_count, 1);
+    assert_eq!(summaries[0].actors, [None]);
+    assert_eq!(summaries[1].delta_count, 4);
+    // the values the database filled in (the key, defaults) are the
+    // system's; user 9 shows up in the fourth delta's entries only
+    assert_eq!(summaries[1].actors, [user(1), None, user(9)]);
+    assert_eq!(summaries[2].delta_count, 0);
+    assert!(summaries[2].deltas.is_empty() && summaries[2].actors.is_empty());
+    assert!(revy::revision_summaries(db, &[], 2).await.unwrap().is_empty());
+}
+
 backend_tests!(
+    revision_summaries_agree_with_the_full_reads,
     a_users_edit_and_a_system_correction_in_one_object_delta,
     consecutive_sets_by_one_actor_merge,
     drafts_of_existing_rows_update_them,

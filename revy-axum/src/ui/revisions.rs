@@ -111,12 +111,9 @@ pub(crate) async fn page(
     }
     let revisions = q.all(db).await?;
     let tags = revy_seaorm::tags(db).await?;
-    let mut shown = Vec::new();
-    for r in &revisions {
-        let actors = revy_seaorm::revision_actors(db, r.id).await?;
-        let deltas = revy_seaorm::revision_deltas(db, r.id).await?;
-        shown.push((r, actors, deltas));
-    }
+    let ids: Vec<i64> = revisions.iter().map(|r| r.id).collect();
+    let summaries = revy_seaorm::revision_summaries(db, &ids, ROWS_SHOWN as u64).await?;
+    let shown: Vec<_> = revisions.iter().zip(summaries).collect();
     let base = &viewer.base;
     let tables: Vec<String> = s.entities.keys().cloned().collect();
     let next = match revisions.last() {
@@ -164,12 +161,12 @@ pub(crate) async fn page(
             p.empty { "No revision matches." }
         }
         ol.revisions {
-            @for (r, actors, deltas) in &shown {
+            @for (r, summary) in &shown {
                 li.revision {
                     div.head {
                         a.id href={ (base) "/revisions/" (r.id) } { "#" (r.id) }
                         " " (render::time(&r.created_at)) " by "
-                        @for (i, a) in actors.iter().enumerate() {
+                        @for (i, a) in summary.actors.iter().enumerate() {
                             @if i > 0 { ", " }
                             (render::actor(a))
                         }
@@ -184,7 +181,7 @@ pub(crate) async fn page(
                         div.meta { "meta " (render::text(&meta.to_string())) }
                     }
                     ul.rows {
-                        @for d in deltas.iter().take(ROWS_SHOWN) {
+                        @for d in &summary.deltas {
                             li {
                                 (render::action(d.action)) " "
                                 @if s.entities.contains_key(&d.content_type) {
@@ -197,8 +194,8 @@ pub(crate) async fn page(
                                 " v" (d.version)
                             }
                         }
-                        @if deltas.len() > ROWS_SHOWN {
-                            li.more { a href={ (base) "/revisions/" (r.id) } { "and " (deltas.len() - ROWS_SHOWN) " more" } }
+                        @if summary.delta_count > summary.deltas.len() as u64 {
+                            li.more { a href={ (base) "/revisions/" (r.id) } { "and " (summary.delta_count - summary.deltas.len() as u64) " more" } }
                         }
                     }
                 }
