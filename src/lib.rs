@@ -141,7 +141,7 @@ pub use revy_seaorm::{
     TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
 };
 // Revisions newest first, filtered by actor, table, row and time, and a
-// page of them summed up in two statements.
+// page of them summed up in three or four statements.
 #[doc(inline)]
 pub use revy_seaorm::{RevisionSummary, Revisions, revision_summaries, revisions};
 

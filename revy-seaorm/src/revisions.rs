@@ -179,9 +179,16 @@ pub struct RevisionSummary {
     pub deltas: Vec<object_delta::Model>,
 }
 
+/// What a delta's inline entries hold when one of them names an actor of
+/// its own (a `LIKE` pattern; a JSON value with a key "a" matches too,
+/// which only costs a read).
+const OWN_ACTOR: &str = "%\"a\":%";
+
 /// A summary of each of `revision_ids` (a page of a revisions list), in the
-/// order given, with at most `shown` object deltas each: two statements
-/// whatever the number of revisions, where
+/// order given, with at most `shown` object deltas each: three statements
+/// whatever the number of revisions (a fourth when one of them holds more
+/// than `shown` deltas and entries by an actor other than their delta's,
+/// as drafts and database-filled columns write), where
 /// [`revision_actors`](crate::revision_actors) and
 /// [`revision_deltas`](crate::revision_deltas) take two per revision and
 /// read all of its deltas. A revision without deltas, or not in the
@@ -229,9 +236,11 @@ pub async fn revision_summaries<C: ConnectionTrait>(
     }
     let ids: Vec<i64> = revision_ids.to_vec();
     let journal = |e| Error::from_journal("revy_object_deltas", e);
-    // 1. per revision and actor of its object deltas: how many, and the
-    //    first delta by that actor
-    let groups: Vec<(i64, Option<String>, Option<String>, i64, i64)> =
+    // 1. per revision and actor of its object deltas: how many, the first
+    //    delta by that actor, and how many may hold inline entries by an
+    //    actor of their own (only an entry whose actor differs from its
+    //    delta's carries one, under "a"; drafts write them)
+    let groups: Vec<(i64, Option<String>, Option<String>, i64, i64, i64)> =
         object_delta::Entity::find()
             .select_only()
             .column(object_delta::Column::RevisionId)
@@ -239,6 +248,9 @@ pub async fn revision_summaries<C: ConnectionTrait>(
             .column(object_delta::Column::ActorId)
             .expr(Expr::col(object_delta::Column::Id).count())
             .expr(Expr::col(object_delta::Column::Id).min())
+            .expr(Expr::cust(format!(
+                "COUNT(CASE WHEN changes LIKE '{OWN_ACTOR}' THEN 1 END)"
+            )))
             .filter(object_delta::Column::RevisionId.is_in(ids.clone()))
             .group_by(object_delta::Column::RevisionId)
             .group_by(object_delta::Column::ActorType)
@@ -247,10 +259,11 @@ pub async fn revision_summaries<C: ConnectionTrait>(
             .all(db)
             .await
             .map_err(journal)?;
-    // 2. the first `shown` deltas of each revision (a window over the
-    //    revision index), and any delta whose inline entries may name an
-    //    actor of their own (only entries that differ from their delta's
-    //    actor carry one, under "a")
+    // 2. the ids of the first `shown` deltas of each revision: a window
+    //    over the revision index. Asked apart from the rows, so that no
+    //    planner joins the window back to the whole journal (PostgreSQL
+    //    misjudges its size and scans the table; MariaDB copies whole rows
+    //    into the window's temporary table)
     let mut numbered = Query::select();
     numbered
         .column(object_delta::Column::Id)
@@ -265,20 +278,54 @@ pub async fn revision_summaries<C: ConnectionTrait>(
         .column("id")
         .from_subquery(numbered, "revy_numbered")
         .and_where(Expr::col("revy_rank").lte(i64::try_from(shown).unwrap_or(i64::MAX)));
-    let rows = object_delta::Entity::find()
-        .filter(
-            object_delta::Column::Id.in_subquery(first).or(object_delta::Column::RevisionId
-                .is_in(ids.clone())
-                .and(object_delta::Column::Changes.like("%\"a\":%"))),
-        )
-        .order_by_asc(object_delta::Column::Id)
-        .all(db)
+    let backend = db.get_database_backend();
+    let mut first_ids = Vec::new();
+    for row in db
+        .query_all_raw(backend.build(&first))
         .await
-        .map_err(journal)?;
+        .map_err(journal)?
+    {
+        first_ids.push(row.try_get::<i64>("", "id").map_err(Error::Db)?);
+    }
+    // 3. those deltas, by primary key
+    let mut rows = Vec::new();
+    if !first_ids.is_empty() {
+        rows = object_delta::Entity::find()
+            .filter(object_delta::Column::Id.is_in(first_ids.clone()))
+            .order_by_asc(object_delta::Column::Id)
+            .all(db)
+            .await
+            .map_err(journal)?;
+    }
+    // 4. only for revisions with entries by an actor of their own past
+    //    the deltas shown: those deltas, for their entries' actors
+    let mut flagged: Vec<i64> = Vec::new();
+    for &(revision_id, _, _, _, _, own) in &groups {
+        let total: i64 = groups
+            .iter()
+            .filter(|g| g.0 == revision_id)
+            .map(|g| g.3)
+            .sum();
+        let past_shown = u64::try_from(total).unwrap_or(0) > shown;
+        if own > 0 && past_shown && !flagged.contains(&revision_id) {
+            flagged.push(revision_id);
+        }
+    }
+    let mut beyond = Vec::new();
+    if !flagged.is_empty() {
+        beyond = object_delta::Entity::find()
+            .filter(object_delta::Column::RevisionId.is_in(flagged))
+            .filter(object_delta::Column::Id.is_not_in(first_ids))
+            .filter(object_delta::Column::Changes.like(OWN_ACTOR))
+            .order_by_asc(object_delta::Column::Id)
+            .all(db)
+            .await
+            .map_err(journal)?;
+    }
     let index = |revision_id: i64| ids.iter().position(|&id| id == revision_id);
     // (first delta id, place within it, actor) of every actor seen
     let mut seen: Vec<Vec<(i64, usize, Option<Actor>)>> = vec![Vec::new(); out.len()];
-    for (revision_id, kind, id, count, first_id) in groups {
+    for (revision_id, kind, id, count, first_id, _) in groups {
         let Some(at) = index(revision_id) else {
             continue;
         };
@@ -290,14 +337,17 @@ pub async fn revision_summaries<C: ConnectionTrait>(
         out[at].delta_count += u64::try_from(count).unwrap_or(0);
     }
     let mut kept: Vec<Vec<object_delta::Model>> = vec![Vec::new(); out.len()];
-    for delta in rows {
+    let shown_rows = rows.into_iter().map(|d| (d, true));
+    for (delta, shown) in shown_rows.chain(beyond.into_iter().map(|d| (d, false))) {
         let Some(at) = index(delta.revision_id) else {
             continue;
         };
         for (place, entry) in delta.attribute_deltas()?.into_iter().enumerate() {
             seen[at].push((delta.id, place + 1, entry.actor));
         }
-        kept[at].push(delta);
+        if shown {
+            kept[at].push(delta);
+        }
     }
     for ((summary, mut actors), deltas) in out.iter_mut().zip(seen).zip(kept) {
         actors.sort_by_key(|(id, place, _)| (*id, *place));
@@ -306,10 +356,7 @@ pub async fn revision_summaries<C: ConnectionTrait>(
                 summary.actors.push(actor);
             }
         }
-        summary.deltas = deltas
-            .into_iter()
-            .take(usize::try_from(shown).unwrap_or(usize::MAX))
-            .collect();
+        summary.deltas = deltas;
     }
     Ok(out)
 }
