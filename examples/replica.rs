@@ -154,6 +154,7 @@ async fn apply(
                 },
                 &d.description,
             )),
+            state: sea_orm::ActiveValue::NotSet,
         })
         .on_conflict_do_nothing_on([object_delta::Column::Id])
         .exec_without_returning(&txn)

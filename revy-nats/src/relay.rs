@@ -452,6 +452,7 @@ mod tests {
                 hash: None,
                 seal: None,
                 changes: "[]".into(),
+                state: None,
             },
             attributes: Vec::new(),
         }

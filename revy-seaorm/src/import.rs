@@ -411,6 +411,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
         hash: Set(hash),
         seal: Set(seal),
         changes: Set(changes),
+        state: sea_orm::ActiveValue::NotSet,
     })
     .exec_without_returning(txn)
     .await

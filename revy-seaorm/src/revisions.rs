@@ -240,25 +240,27 @@ pub async fn revision_summaries<C: ConnectionTrait>(
     //    delta by that actor, and how many may hold inline entries by an
     //    actor of their own (only an entry whose actor differs from its
     //    delta's carries one, under "a"; drafts write them)
-    let groups: Vec<(i64, Option<String>, Option<String>, i64, i64, i64)> =
-        object_delta::Entity::find()
-            .select_only()
-            .column(object_delta::Column::RevisionId)
-            .column(object_delta::Column::ActorType)
-            .column(object_delta::Column::ActorId)
-            .expr(Expr::col(object_delta::Column::Id).count())
-            .expr(Expr::col(object_delta::Column::Id).min())
-            .expr(Expr::cust(format!(
-                "COUNT(CASE WHEN changes LIKE '{OWN_ACTOR}' THEN 1 END)"
-            )))
-            .filter(object_delta::Column::RevisionId.is_in(ids.clone()))
-            .group_by(object_delta::Column::RevisionId)
-            .group_by(object_delta::Column::ActorType)
-            .group_by(object_delta::Column::ActorId)
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(journal)?;
+    // (revision, actor kind, actor id, deltas, first delta, deltas whose
+    // entries may name an actor of their own)
+    type Group = (i64, Option<String>, Option<String>, i64, i64, i64);
+    let groups: Vec<Group> = object_delta::Entity::find()
+        .select_only()
+        .column(object_delta::Column::RevisionId)
+        .column(object_delta::Column::ActorType)
+        .column(object_delta::Column::ActorId)
+        .expr(Expr::col(object_delta::Column::Id).count())
+        .expr(Expr::col(object_delta::Column::Id).min())
+        .expr(Expr::cust(format!(
+            "COUNT(CASE WHEN changes LIKE '{OWN_ACTOR}' THEN 1 END)"
+        )))
+        .filter(object_delta::Column::RevisionId.is_in(ids.clone()))
+        .group_by(object_delta::Column::RevisionId)
+        .group_by(object_delta::Column::ActorType)
+        .group_by(object_delta::Column::ActorId)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(journal)?;
     // 2. the ids of the first `shown` deltas of each revision: a window
     //    over the revision index. Asked apart from the rows, so that no
     //    planner joins the window back to the whole journal (PostgreSQL

@@ -222,10 +222,17 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
         "in the order asked"
     );
     for summary in &summaries[..2] {
-        let deltas = revy::revision_deltas(db, summary.revision_id).await.unwrap();
-        let actors = revy::revision_actors(db, summary.revision_id).await.unwrap();
+        let deltas = revy::revision_deltas(db, summary.revision_id)
+            .await
+            .unwrap();
+        let actors = revy::revision_actors(db, summary.revision_id)
+            .await
+            .unwrap();
         assert_eq!(summary.delta_count, deltas.len() as u64);
-        assert_eq!(summary.deltas, deltas.into_iter().take(2).collect::<Vec<_>>());
+        assert_eq!(
+            summary.deltas,
+            deltas.into_iter().take(2).collect::<Vec<_>>()
+        );
         assert_eq!(summary.actors, actors);
     }
     assert_eq!(summaries[0].delta_count, 1);
@@ -236,7 +243,12 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
     assert_eq!(summaries[1].actors, [user(1), None, user(9)]);
     assert_eq!(summaries[2].delta_count, 0);
     assert!(summaries[2].deltas.is_empty() && summaries[2].actors.is_empty());
-    assert!(revy::revision_summaries(db, &[], 2).await.unwrap().is_empty());
+    assert!(
+        revy::revision_summaries(db, &[], 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 backend_tests!(

@@ -608,7 +608,62 @@ async fn statements_per_tracked_operation(t: TestDb) {
     }
 }
 
+/// Issue 26: every 16 versions of an object, its delta also holds the
+/// object's whole state (a checkpoint), written in the same transaction by
+/// two more statements (the fold's read and the state); what it holds is
+/// checked against the fold of the entries after every test (see
+/// `common`). A write outside a transaction writes none.
+async fn every_sixteenth_version_is_a_checkpoint(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let mut a = Context::new()
+        .scope(new_account("v1").insert(db))
+        .await
+        .unwrap();
+    let mut costs = Vec::new();
+    for v in 2..=34 {
+        let mut am = a.clone().into_active_model();
+        am.code = Set(format!("v{v}"));
+        if v == 34 {
+            // on a bare connection: no checkpoint, even where one is due
+            a = Context::new().scope(am.update(db)).await.unwrap();
+            continue;
+        }
+        t.take_statement_count();
+        let txn = db.begin().await.unwrap();
+        a = Context::new().scope(am.update(&txn)).await.unwrap();
+        txn.commit().await.unwrap();
+        costs.push((v, t.take_statement_count()));
+    }
+    let deltas = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
+    let checkpoints: Vec<i64> = deltas
+        .iter()
+        .filter(|d| d.state.is_some())
+        .map(|d| d.version)
+        .collect();
+    assert_eq!(checkpoints, [17, 33]);
+    let state: serde_json::Value =
+        serde_json::from_str(deltas[16].state.as_deref().unwrap()).unwrap();
+    // the code set by this delta, the key by the create
+    assert_eq!(state["code"], json!(["v17", deltas[16].id]));
+    assert_eq!(state["id"], json!([a.id, deltas[0].id]));
+    let plain = costs[0].1;
+    for (v, cost) in costs {
+        let extra = if v == 17 || v == 33 { 2 } else { 0 };
+        assert_eq!(
+            cost,
+            plain + extra,
+            "statements of the update to version {v}"
+        );
+    }
+}
+
 backend_tests!(
+    every_sixteenth_version_is_a_checkpoint,
     create_account_in_a_context,
     two_saves_without_a_shared_revision_make_two_revisions,
     saves_under_a_lazy_revision_share_it,

@@ -9,8 +9,9 @@ use crate::common::entities::account;
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::{Actor, Context, LazyRevision, ObjectSnapshot, Tracked};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, QueryOrder, Set, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionSession,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -415,7 +416,44 @@ async fn statements_per_queued_operation(t: TestDb) {
     assert_eq!(object_delta::Entity::find().all(db).await.unwrap().len(), 4);
 }
 
+/// A queued transaction's flush writes checkpoints as the hooks do: the
+/// newest delta of each object whose versions passed a checkpoint's holds
+/// the object's state (checked against the fold after every test, see
+/// `common`), with two more statements for all of them.
+async fn the_flush_writes_checkpoints(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    context()
+        .scope(async {
+            let txn = revy::begin(db).await.unwrap();
+            account(1, "v1").insert(&txn).await.unwrap();
+            account(2, "v1").insert(&txn).await.unwrap();
+            txn.commit().await.unwrap();
+            // versions 2..=20 of account 1, 2..=5 of account 2
+            let txn = revy::begin(db).await.unwrap();
+            for v in 2..=20 {
+                set_code(&txn, 1, &format!("v{v}")).await.unwrap();
+                if v <= 5 {
+                    set_code(&txn, 2, &format!("v{v}")).await.unwrap();
+                }
+            }
+            txn.commit().await.unwrap();
+        })
+        .await;
+    let checkpoints: Vec<(String, i64)> = object_delta::Entity::find()
+        .filter(object_delta::Column::State.is_not_null())
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.content_id, d.version))
+        .collect();
+    // account 1 passed version 17: its newest delta holds the state
+    assert_eq!(checkpoints, [("1".to_owned(), 20)]);
+}
+
 backend_tests!(
+    the_flush_writes_checkpoints,
     the_queued_journal_is_the_immediate_journal,
     reads_inside_see_the_queue_and_a_rollback_leaves_nothing,
     a_retry_after_a_rolled_back_plain_transaction_journals,

@@ -342,6 +342,7 @@ async fn journal_floor<C: ConnectionTrait>(
                 &actor,
                 "",
             )),
+            state: sea_orm::ActiveValue::NotSet,
         }
     };
     let ids = object_delta::Entity::insert_many(rows.iter().map(object))

@@ -93,6 +93,7 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                     &None,
                     "",
                 )),
+                state: sea_orm::ActiveValue::NotSet,
             });
         object_delta::Entity::insert_many(objects)
             .exec_without_returning(db)

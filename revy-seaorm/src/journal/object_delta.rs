@@ -62,6 +62,14 @@ pub struct Model {
     /// read them with [`attribute_deltas`](Self::attribute_deltas).
     #[sea_orm(column_type = "Text")]
     pub changes: String,
+    /// On a checkpoint, the object's whole recorded state after this delta
+    /// (each column's value and the delta that set it), so that a reader
+    /// folds at most a few deltas after it; `None` on every other delta.
+    /// revy writes one every 16 versions of an object; it repeats what the
+    /// deltas up to it say.
+    #[sea_orm(column_type = "Text", nullable)]
+    #[serde(skip)]
+    pub state: Option<String>,
 }
 
 /// Relations of an object delta.

@@ -30,7 +30,8 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     }
     add_versions(db).await?;
     add_hashes(db).await?;
-    add_changes(db).await
+    add_changes(db).await?;
+    add_state(db).await
 }
 
 /// `revy_object_deltas.changes`: the inline attribute deltas, text of any
@@ -55,6 +56,34 @@ pub(crate) async fn add_changes<C: ConnectionTrait>(db: &C) -> Result<(), Error>
     let add = Table::alter()
         .table(object_delta::Entity)
         .add_column(changes_column(backend).not_null().default(""))
+        .to_owned();
+    db.execute_raw(backend.build(&add)).await?;
+    Ok(())
+}
+
+/// `revy_object_deltas.state`: a checkpoint's whole recorded state (see
+/// `record::checkpoint`), NULL on every other delta.
+fn state_column(backend: DbBackend) -> ColumnDef {
+    let mut column = ColumnDef::new(object_delta::Column::State);
+    match backend {
+        DbBackend::MySql => column.custom(sea_orm::sea_query::Alias::new("LONGTEXT")),
+        _ => column.text(),
+    };
+    column
+}
+
+/// Gives a journal created before checkpoints existed its `state` column,
+/// NULL throughout (a snapshot then folds from the object's last create).
+/// Does nothing when the column is there.
+pub(crate) async fn add_state<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    let column = object_delta::Column::State;
+    if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
+    let add = Table::alter()
+        .table(object_delta::Entity)
+        .add_column(state_column(backend).null())
         .to_owned();
     db.execute_raw(backend.build(&add)).await?;
     Ok(())
@@ -265,6 +294,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         .col(ColumnDef::new(C::Hash).string_len(HASH_LEN).null())
         .col(ColumnDef::new(C::Seal).string_len(HASH_LEN).null())
         .col(changes_column(backend).not_null())
+        .col(state_column(backend).null())
         .foreign_key(
             ForeignKey::create()
                 .name("fk_revy_object_deltas_revision")

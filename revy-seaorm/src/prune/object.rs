@@ -278,6 +278,21 @@ async fn apply<C: ConnectionTrait>(
         .exec(txn)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    // the checkpoints after it name deltas that are gone as the setters of
+    // columns the checkpoint now sets: they go, and the journal folds from
+    // the checkpoint until the object's next one
+    object_delta::Entity::update_many()
+        .col_expr(
+            object_delta::Column::State,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(object_delta::Column::ContentType.eq(content_type))
+        .filter(object_delta::Column::ContentId.eq(content_id))
+        .filter(object_delta::Column::Id.gte(last.id))
+        .filter(object_delta::Column::State.is_not_null())
+        .exec(txn)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     let parent = Parent {
         object_delta_id: Expr::val(last.id),
         revision_id,

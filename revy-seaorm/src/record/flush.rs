@@ -30,7 +30,7 @@ use super::rows::{
     attribute_action, newest_version_sql,
 };
 use super::write::{Parent, attribute_row, insert_attributes};
-use super::{Seal, sealed};
+use super::{Seal, checkpoint, sealed};
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta, revision};
@@ -154,12 +154,15 @@ pub(crate) async fn write<C: ConnectionTrait>(
     seal: Seal,
 ) -> Result<Vec<(LazyRevision, i64)>, Error> {
     let plan = plan(&entries);
+    let due = checkpoints_due(&entries);
     let revision_ids = match db.get_database_backend() {
         // with tamper evidence on, the flush names each delta's version
         // and link: PostgreSQL too writes in multi-row INSERTs then
         DbBackend::Postgres if !seal.is_on() => write_postgres(db, &plan, entries).await?,
         _ => write_in_inserts(db, &plan, entries, seal).await?,
     };
+    let due: Vec<(&str, &str)> = due.iter().map(|(t, k)| (t.as_str(), k.as_str())).collect();
+    checkpoint::write(db, &due).await?;
     let mut created = Vec::new();
     for (lazy, index) in plan.lazies {
         let id = revision_ids[index];
@@ -168,6 +171,28 @@ pub(crate) async fn write<C: ConnectionTrait>(
         }
     }
     Ok(created)
+}
+
+/// The objects whose versions this flush writes pass a checkpoint's (see
+/// [`checkpoint`]): each object's newest delta after the flush becomes
+/// one. The versions are counted from what the hooks' locked reads saw,
+/// the flush runs at commit under those locks.
+fn checkpoints_due(entries: &[Entry]) -> Vec<(String, String)> {
+    let mut objects: HashMap<(&str, &str), (i64, i64)> = HashMap::new();
+    for e in entries {
+        let (base, count) = objects
+            .entry((e.content_type.as_str(), e.content_id.as_str()))
+            .or_insert((i64::MAX, 0));
+        *base = (*base).min(e.known_version.unwrap_or(0));
+        *count += 1;
+    }
+    let mut due: Vec<(String, String)> = objects
+        .into_iter()
+        .filter(|(_, (base, count))| (base + 1..=base + count).any(checkpoint::due))
+        .map(|((table, key), _)| (table.to_owned(), key.to_owned()))
+        .collect();
+    due.sort();
+    due
 }
 
 /// Each entry's rank among the entries of its object, from 1: the step

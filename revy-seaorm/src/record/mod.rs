@@ -9,6 +9,8 @@
 //! - [`batch`]: many rows of one table at once (bulk writes, deletion
 //!   policies, baselines);
 //! - [`flush`]: a queued transaction's journal at commit;
+//! - [`checkpoint`]: every so many versions of an object, its whole state
+//!   in its delta;
 //! - [`numbering`]: the versions a writer names on MySQL;
 //! - [`sealed`]: the chain links a writer computes with tamper evidence on.
 //!
@@ -16,6 +18,7 @@
 //! from the task's setting where an operation begins.
 
 pub(crate) mod batch;
+pub(crate) mod checkpoint;
 pub(crate) mod flush;
 pub(crate) mod numbering;
 mod one_query;

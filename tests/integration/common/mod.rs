@@ -214,6 +214,7 @@ where
     body(db).await;
     if !INLINE_UNCHECKED.contains(&test) {
         inline_entries_match_the_attribute_table(&journal, test).await;
+        checkpoints_hold_the_folded_state(&journal, test).await;
     }
     // passed: the database goes (a failed test leaves it behind to look at)
     let name = db_name(test);
@@ -289,6 +290,49 @@ async fn inline_entries_match_the_attribute_table(db: &DatabaseConnection, test:
             "{test}: object delta {} ({} {} {}): inline entries differ from revy_attribute_deltas",
             delta.id, delta.action, delta.content_type, delta.content_id
         );
+    }
+}
+
+/// Issue 26: every checkpoint's `state` must be what the object's inline
+/// entries up to it fold to (per column, its newest entry's new value and
+/// the delta that wrote it), folded here from the object's first delta.
+async fn checkpoints_hold_the_folded_state(db: &DatabaseConnection, test: &str) {
+    use revy::entity::object_delta;
+    use sea_orm::QueryOrder;
+    let Ok(deltas) = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+    else {
+        return;
+    };
+    let mut folded: std::collections::HashMap<
+        (String, String),
+        serde_json::Map<String, serde_json::Value>,
+    > = std::collections::HashMap::new();
+    for delta in deltas {
+        let state = folded
+            .entry((delta.content_type.clone(), delta.content_id.clone()))
+            .or_default();
+        for entry in delta.attribute_deltas().unwrap() {
+            state.insert(
+                entry.field_name,
+                serde_json::json!([entry.new_value, delta.id]),
+            );
+        }
+        if let Some(text) = &delta.state {
+            let written: serde_json::Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("{test}: checkpoint {}: {e}", delta.id));
+            assert_eq!(
+                written,
+                serde_json::Value::Object(state.clone()),
+                "{test}: checkpoint {} ({} {} v{}) differs from the fold of its object's entries",
+                delta.id,
+                delta.content_type,
+                delta.content_id,
+                delta.version
+            );
+        }
     }
 }
 

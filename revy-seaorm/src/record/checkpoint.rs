@@ -1,0 +1,226 @@
+//! Checkpoints: every [`CHECKPOINT_EVERY`] versions of an object, its delta
+//! also carries the object's whole recorded state after it (`state`): per
+//! column, the newest value the journal holds and the id of the delta that
+//! set it. A reader of the state at a delta then folds the inline entries
+//! of a few deltas from the newest checkpoint (or create) at or before it,
+//! however long the object's history, and knows who set each column
+//! without reading further back (issue 26).
+//!
+//! A checkpoint repeats what the deltas up to it say, so a journal without
+//! them (written before they existed, or by a writer that does not write
+//! them yet) reads the same, only from further back. The one-delta writer
+//! writes them inside a transaction, where the object's row lock keeps its
+//! deltas from changing between the fold and the write; on a bare
+//! connection it leaves them out, as a concurrent write of the same object
+//! could slip a delta in between.
+//!
+//! The state is a JSON object from column name to `[value, setter]`, keys
+//! in order, values in revy's encoding (see [`codec`](crate::codec)).
+
+use std::collections::{BTreeMap, HashMap};
+
+use revy_core::Action;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, QueryStatementBuilder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+
+use crate::Error;
+use crate::journal::object_delta;
+
+/// Versions of an object between two checkpoints: a reader folds at most
+/// this many deltas. Provisional: issue 26 chooses it by measuring journal
+/// bytes against snapshot time once snapshots read checkpoints.
+pub(crate) const CHECKPOINT_EVERY: i64 = 16;
+
+/// Whether the delta an object gets at `version` is a checkpoint: every
+/// [`CHECKPOINT_EVERY`] versions after its first (a create holds the
+/// whole row already).
+pub(crate) fn due(version: i64) -> bool {
+    version > 1 && (version - 1) % CHECKPOINT_EVERY == 0
+}
+
+/// An object's recorded state: per column, its value and the id of the
+/// delta that set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct State(BTreeMap<String, (Value, i64)>);
+
+impl State {
+    /// The state a checkpoint holds.
+    pub(crate) fn decode(text: &str) -> Result<State, String> {
+        let Value::Object(columns) =
+            serde_json::from_str::<Value>(text).map_err(|e| format!("not JSON: {e}"))?
+        else {
+            return Err("not a JSON object".into());
+        };
+        let mut state = BTreeMap::new();
+        for (column, entry) in columns {
+            let pair = match entry {
+                Value::Array(mut pair) if pair.len() == 2 => {
+                    let setter = pair.pop().and_then(|s| s.as_i64());
+                    let value = pair.pop();
+                    value.zip(setter)
+                }
+                _ => None,
+            };
+            let Some(pair) = pair else {
+                return Err(format!("column {column:?}: not [value, delta id]"));
+            };
+            state.insert(column, pair);
+        }
+        Ok(State(state))
+    }
+
+    /// The text a checkpoint stores.
+    pub(crate) fn encode(&self) -> String {
+        let columns: serde_json::Map<String, Value> = self
+            .0
+            .iter()
+            .map(|(column, (value, setter))| {
+                (
+                    column.clone(),
+                    Value::Array(vec![value.clone(), (*setter).into()]),
+                )
+            })
+            .collect();
+        Value::Object(columns).to_string()
+    }
+
+    /// Applies a delta's inline entries, in their order.
+    fn apply(&mut self, delta: &object_delta::Model) -> Result<(), Error> {
+        for entry in delta.attribute_deltas()? {
+            self.0.insert(entry.field_name, (entry.new_value, delta.id));
+        }
+        Ok(())
+    }
+}
+
+/// Folds deltas of one object, in id order, into its state after the last
+/// of them: from the first one's checkpoint when it holds one, else from
+/// nothing.
+pub(crate) fn fold(deltas: &[object_delta::Model]) -> Result<State, Error> {
+    let mut state = State::default();
+    for (i, delta) in deltas.iter().enumerate() {
+        match (&delta.state, i) {
+            (Some(text), 0) => {
+                state = State::decode(text).map_err(|reason| Error::BadEntries {
+                    object_delta_id: delta.id,
+                    reason: format!("checkpoint state: {reason}"),
+                })?;
+            }
+            _ => state.apply(delta)?,
+        }
+    }
+    Ok(state)
+}
+
+/// Objects per statement of [`write`]: their ranges in one read, their
+/// states in one update.
+const OBJECTS_PER_STATEMENT: usize = 200;
+
+/// Makes the newest delta of each object (table, key) a checkpoint: folds
+/// its deltas from the newest one a fold can start at (a checkpoint, or a
+/// create, which records every column) and writes the state into it. Two
+/// statements per 200 objects, each object's read at most about
+/// [`CHECKPOINT_EVERY`] rows once it has checkpoints. Run by a writer right
+/// after the deltas it makes checkpoints, in the same transaction, while it
+/// holds the objects' row locks.
+pub(crate) async fn write<C: ConnectionTrait>(
+    db: &C,
+    objects: &[(&str, &str)],
+) -> Result<(), Error> {
+    use object_delta::Column as D;
+    let journal = |e| Error::from_journal("revy_object_deltas", e);
+    for chunk in objects.chunks(OBJECTS_PER_STATEMENT) {
+        let mut ranges = Condition::any();
+        for (content_type, content_id) in chunk {
+            let mut start = Query::select();
+            start
+                .expr(Expr::col(D::Id).max())
+                .from(object_delta::Entity)
+                .and_where(D::ContentType.eq(*content_type))
+                .and_where(D::ContentId.eq(*content_id))
+                .and_where(
+                    D::State
+                        .is_not_null()
+                        .or(D::Action.eq(Action::Create.as_str())),
+                );
+            let start = Func::coalesce([
+                Expr::SubQuery(None, Box::new(start.into_sub_query_statement())),
+                Expr::val(0),
+            ]);
+            ranges = ranges.add(
+                Condition::all()
+                    .add(D::ContentType.eq(*content_type))
+                    .add(D::ContentId.eq(*content_id))
+                    .add(Expr::col(D::Id).gte(start)),
+            );
+        }
+        let rows = object_delta::Entity::find()
+            .filter(ranges)
+            .order_by_asc(D::Id)
+            .all(db)
+            .await
+            .map_err(journal)?;
+        let mut by_object: HashMap<(&str, &str), Vec<object_delta::Model>> = HashMap::new();
+        for row in &rows {
+            by_object
+                .entry((row.content_type.as_str(), row.content_id.as_str()))
+                .or_default()
+                .push(row.clone());
+        }
+        let mut states = Vec::new();
+        for deltas in by_object.values() {
+            let Some(newest) = deltas.last().filter(|d| d.state.is_none()) else {
+                continue;
+            };
+            states.push((newest.id, fold(deltas)?.encode()));
+        }
+        let Some((first_id, first_state)) = states.first().cloned() else {
+            continue;
+        };
+        let mut case = Expr::case(Expr::col(D::Id).eq(first_id), first_state);
+        for (id, state) in &states[1..] {
+            case = case.case(Expr::col(D::Id).eq(*id), state.clone());
+        }
+        object_delta::Entity::update_many()
+            .col_expr(
+                D::State,
+                Into::<Expr>::into(case.finally(Expr::col(D::State))),
+            )
+            .filter(D::Id.is_in(states.iter().map(|(id, _)| *id)))
+            .exec(db)
+            .await
+            .map_err(journal)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn checkpoints_fall_every_so_many_versions_after_the_first() {
+        let due: Vec<i64> = (1..=40).filter(|v| due(*v)).collect();
+        assert_eq!(due, [1 + CHECKPOINT_EVERY, 1 + 2 * CHECKPOINT_EVERY]);
+    }
+
+    #[test]
+    fn a_state_reads_back_as_written() {
+        let mut columns = BTreeMap::new();
+        columns.insert("name".to_owned(), (json!("Ann"), 7));
+        columns.insert("note".to_owned(), (json!(null), 3));
+        columns.insert("data".to_owned(), (json!({"a": [1, null]}), 9));
+        let state = State(columns);
+        let text = state.encode();
+        assert_eq!(
+            text,
+            r#"{"data":[{"a":[1,null]},9],"name":["Ann",7],"note":[null,3]}"#
+        );
+        assert_eq!(State::decode(&text), Ok(state));
+        assert!(State::decode("[]").is_err());
+        assert!(State::decode(r#"{"name":["Ann"]}"#).is_err());
+        assert!(State::decode(r#"{"name":["Ann","7"]}"#).is_err());
+    }
+}
