@@ -198,10 +198,11 @@ const OWN_ACTOR: &str = "%\"a\":%";
 /// # revy_seaorm::__doc_fixture!();
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = setup().await?;
-/// use revy_core::{Actor, Context};
+/// use revy_core::{Actor, Context, LazyRevision};
 /// use sea_orm::{ActiveModelTrait, Set};
 ///
 /// Context::via_actor(Some(Actor::new("users", 1)))
+///     .revision(LazyRevision::new()) // the three saves in one revision
 ///     .scope(async {
 ///         for name in ["Ann", "Bob", "Cy"] {
 ///             user::ActiveModel { name: Set(name.into()), ..Default::default() }.insert(&db).await?;
@@ -214,7 +215,8 @@ const OWN_ACTOR: &str = "%\"a\":%";
 /// let summaries = revy_seaorm::revision_summaries(&db, &ids, 2).await?;
 /// assert_eq!(summaries[0].delta_count, 3);
 /// assert_eq!(summaries[0].deltas.len(), 2); // the first two of three
-/// assert_eq!(summaries[0].actors, [Some(Actor::new("users", 1))]);
+/// // the user, and the system: the keys the database chose are its values
+/// assert_eq!(summaries[0].actors, [Some(Actor::new("users", 1)), None]);
 /// # Ok(()) }
 /// ```
 pub async fn revision_summaries<C: ConnectionTrait>(

@@ -717,7 +717,55 @@ async fn composite_keys_page_and_journal(t: TestDb) {
     );
 }
 
+/// Bulk updates write checkpoints as the hooks do: the delta that takes a
+/// row to version 17 holds its whole state (checked against the fold after
+/// every test, see `common`), a row that got a baseline first counts it.
+async fn bulk_updates_write_checkpoints(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    Context::new()
+        .scope(
+            revy::insert_many::<account::Entity>((1..=3).map(|i| new_account(i, "n", None)))
+                .exec(db),
+        )
+        .await
+        .unwrap();
+    // row 4 written untracked: its first tracked update writes a baseline
+    new_account(4, "n", None).insert(db).await.unwrap();
+    for round in 2..=17 {
+        Context::new()
+            .scope(
+                revy::update_many::<account::Entity>()
+                    .col_expr(account::Column::Balance, Expr::value(round))
+                    .filter(account::Column::Id.between(1, 4))
+                    .chunk_size(2)
+                    .exec(db),
+            )
+            .await
+            .unwrap();
+    }
+    let mut checkpoints: Vec<(String, i64)> = object_delta::Entity::find()
+        .filter(object_delta::Column::State.is_not_null())
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.content_id, d.version))
+        .collect();
+    checkpoints.sort();
+    assert_eq!(
+        checkpoints,
+        [
+            ("1".into(), 17),
+            ("2".into(), 17),
+            ("3".into(), 17),
+            ("4".into(), 17)
+        ]
+    );
+}
+
 backend_tests!(
+    bulk_updates_write_checkpoints,
     composite_keys_page_and_journal,
     bulk_calls_journal_like_per_row_saves,
     a_call_is_one_revision_with_database_filled_columns_by_the_system,

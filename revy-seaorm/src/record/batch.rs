@@ -17,7 +17,7 @@ use super::rows::{
     actor_columns, next_version, now,
 };
 use super::write::{self, Parent, attribute_row, insert_attributes};
-use super::{Seal, sealed};
+use super::{Seal, checkpoint, sealed};
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
@@ -153,21 +153,33 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
         .filter(|(r, _)| r.before.is_some())
         .map(|(r, _)| r.content_id.clone())
         .collect();
+    // the keys whose delta written now passes a checkpoint's version
+    let mut due: Vec<String> = Vec::new();
     if !candidates.is_empty() {
         let known = known_ids(db, content_type, candidates).await?;
         // a delete of a row the condition did not track is recorded only
         // when the journal knows the row
         rows.retain(|(r, _)| {
             action != Action::Delete
-                || known.contains(&r.content_id)
+                || known.contains_key(&r.content_id)
                 || r.before.is_none_or(|before| rules.tracks(before))
         });
         let baselines = rows
             .iter()
             .filter_map(|(r, _)| r.before.map(|before| (&r.content_id, before)))
-            .filter(|(content_id, before)| !known.contains(*content_id) || !rules.tracks(before))
+            .filter(|(content_id, before)| {
+                !known.contains_key(*content_id) || !rules.tracks(before)
+            })
             .map(|(content_id, before)| Ok((content_id.clone(), baseline_of(rules, before)?)))
-            .collect::<Result<_, Error>>()?;
+            .collect::<Result<Vec<(String, Vetted)>, Error>>()?;
+        let baselined: HashSet<&String> = baselines.iter().map(|(id, _)| id).collect();
+        for (r, _) in &rows {
+            let newest = known.get(&r.content_id).copied().unwrap_or(0);
+            let version = newest + i64::from(baselined.contains(&r.content_id)) + 1;
+            if checkpoint::due(version) {
+                due.push(r.content_id.clone());
+            }
+        }
         write_baselines(db, content_type, baselines, seal).await?;
     }
     if rows.is_empty() {
@@ -191,25 +203,36 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
             seal,
         )
     })
-    .await
+    .await?;
+    // every so many versions the delta also holds the object's whole
+    // state (see `checkpoint`): the call holds the rows' locks
+    let due: Vec<(&str, &str)> = due
+        .iter()
+        .map(|k| (content_type.as_str(), k.as_str()))
+        .collect();
+    checkpoint::write(db, &due).await
 }
 
 /// Which of `ids` (key texts of rows of `content_type`) the journal has
-/// seen, as committed now: the caller holds the rows' locks, and another
-/// transaction may have journaled a row for the first time while the caller
-/// waited for its lock. PostgreSQL (read committed) gives each statement a
-/// fresh snapshot. MySQL's plain reads see the transaction's first
-/// snapshot, so there the rows that look unseen are asked about again with
-/// a locking read (`FOR SHARE`), which reads the newest; only rows never
-/// tracked before pay for it (and take its gap locks).
+/// seen, as committed now, with each one's newest version: the caller
+/// holds the rows' locks, and another transaction may have journaled a row
+/// for the first time while the caller waited for its lock. PostgreSQL
+/// (read committed) gives each statement a fresh snapshot. MySQL's plain
+/// reads see the transaction's first snapshot, so there the rows that look
+/// unseen are asked about again with a locking read (`FOR SHARE`), which
+/// reads the newest; only rows never tracked before pay for it (and take
+/// its gap locks).
 pub(crate) async fn known_ids<C: ConnectionTrait>(
     db: &C,
     content_type: &str,
     ids: Vec<String>,
-) -> Result<HashSet<String>, Error> {
+) -> Result<HashMap<String, i64>, Error> {
     let mut known = seen(db, content_type, ids.clone(), false).await?;
     if db.get_database_backend() == sea_orm::DbBackend::MySql {
-        let unseen: Vec<String> = ids.into_iter().filter(|id| !known.contains(id)).collect();
+        let unseen: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !known.contains_key(id))
+            .collect();
         if !unseen.is_empty() {
             known.extend(seen(db, content_type, unseen, true).await?);
         }
@@ -222,14 +245,15 @@ async fn seen<C: ConnectionTrait>(
     content_type: &str,
     ids: Vec<String>,
     locking: bool,
-) -> Result<HashSet<String>, Error> {
+) -> Result<HashMap<String, i64>, Error> {
     if locking {
-        let known: Vec<String> = object_delta::Entity::find()
+        let known: Vec<(String, i64)> = object_delta::Entity::find()
             .select_only()
             .column(object_delta::Column::ContentId)
-            .distinct()
+            .expr(Expr::col(object_delta::Column::Version).max())
             .filter(object_delta::Column::ContentType.eq(content_type))
             .filter(object_delta::Column::ContentId.is_in(ids))
+            .group_by(object_delta::Column::ContentId)
             .lock_shared()
             .into_tuple()
             .all(db)
@@ -237,10 +261,10 @@ async fn seen<C: ConnectionTrait>(
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         return Ok(known.into_iter().collect());
     }
-    // Each key asks whether one delta exists, an index seek that stops at
-    // the first entry: flat in the length of the rows' histories (a
-    // DISTINCT over the keys would read every delta of every row).
-    let mut known = HashSet::new();
+    // Each key asks for its newest delta's version, an index seek that
+    // stops at the first entry: flat in the length of the rows' histories
+    // (a DISTINCT over the keys would read every delta of every row).
+    let mut known = HashMap::new();
     let backend = db.get_database_backend();
     for ids in ids.chunks(IDS_PER_EXISTS_QUERY) {
         let mut keys = ids.iter().map(|id| {
@@ -252,26 +276,33 @@ async fn seen<C: ConnectionTrait>(
             continue;
         };
         union.unions(keys.map(|k| (UnionType::All, k)));
-        let delta = Query::select()
-            .expr(Expr::val(1))
+        let newest = Query::select()
+            .column((object_delta::Entity, object_delta::Column::Version))
             .from(object_delta::Entity)
             .and_where(object_delta::Column::ContentType.eq(content_type))
             .and_where(
                 Expr::col((object_delta::Entity, object_delta::Column::ContentId))
                     .equals((KEYS, KEY)),
             )
+            .order_by(
+                (object_delta::Entity, object_delta::Column::Id),
+                sea_orm::Order::Desc,
+            )
+            .limit(1)
             .to_owned();
         let query = Query::select()
             .column((KEYS, KEY))
+            .expr_as(Expr::SubQuery(None, Box::new(newest.into())), VERSION)
             .from_subquery(union, KEYS)
-            .and_where(Expr::exists(delta))
             .to_owned();
         for row in db
             .query_all_raw(backend.build(&query))
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?
         {
-            known.insert(row.try_get::<String>("", KEY)?);
+            if let Some(version) = row.try_get::<Option<i64>>("", VERSION)? {
+                known.insert(row.try_get::<String>("", KEY)?, version);
+            }
         }
     }
     Ok(known)
@@ -281,6 +312,7 @@ async fn seen<C: ConnectionTrait>(
 const IDS_PER_EXISTS_QUERY: usize = 500;
 const KEYS: &str = "revy_keys";
 const KEY: &str = "revy_key";
+const VERSION: &str = "revy_version";
 
 /// Writes an object delta for each row, with its attribute deltas: one
 /// INSERT of the object deltas that returns their ids where the backend
