@@ -34,59 +34,63 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     add_state(db).await
 }
 
-/// `revy_object_deltas.changes`: the inline attribute deltas, text of any
-/// length (`LONGTEXT` on MySQL, whose `TEXT` stops at 64 KiB).
-fn changes_column(backend: DbBackend) -> ColumnDef {
-    let mut column = ColumnDef::new(object_delta::Column::Changes);
+/// A text column of any length on `revy_object_deltas` (`LONGTEXT` on
+/// MySQL, whose `TEXT` stops at 64 KiB): `changes`, the inline attribute
+/// deltas, and `state`, a checkpoint's whole recorded state (see
+/// `record::checkpoint`).
+fn long_text(column: object_delta::Column, backend: DbBackend) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
     match backend {
-        DbBackend::MySql => column.custom(sea_orm::sea_query::Alias::new("LONGTEXT")),
-        _ => column.text(),
+        DbBackend::MySql => def.custom(sea_orm::sea_query::Alias::new("LONGTEXT")),
+        _ => def.text(),
     };
-    column
+    def
+}
+
+fn changes_column(backend: DbBackend) -> ColumnDef {
+    long_text(object_delta::Column::Changes, backend)
+}
+
+fn state_column(backend: DbBackend) -> ColumnDef {
+    long_text(object_delta::Column::State, backend)
+}
+
+/// Adds `def` (named `column`) to `revy_object_deltas` unless it is there.
+async fn add_if_missing<C: ConnectionTrait>(
+    db: &C,
+    column: object_delta::Column,
+    def: &mut ColumnDef,
+) -> Result<(), Error> {
+    if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
+        return Ok(());
+    }
+    let add = Table::alter()
+        .table(object_delta::Entity)
+        .add_column(def)
+        .to_owned();
+    db.execute_raw(db.get_database_backend().build(&add))
+        .await?;
+    Ok(())
 }
 
 /// Gives a journal created before the inline attribute deltas existed its
 /// `changes` column, empty. Does nothing when the column is there.
 pub(crate) async fn add_changes<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
-    let column = object_delta::Column::Changes;
-    if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
-        return Ok(());
-    }
-    let backend = db.get_database_backend();
-    let add = Table::alter()
-        .table(object_delta::Entity)
-        .add_column(changes_column(backend).not_null().default(""))
-        .to_owned();
-    db.execute_raw(backend.build(&add)).await?;
-    Ok(())
-}
-
-/// `revy_object_deltas.state`: a checkpoint's whole recorded state (see
-/// `record::checkpoint`), NULL on every other delta.
-fn state_column(backend: DbBackend) -> ColumnDef {
-    let mut column = ColumnDef::new(object_delta::Column::State);
-    match backend {
-        DbBackend::MySql => column.custom(sea_orm::sea_query::Alias::new("LONGTEXT")),
-        _ => column.text(),
-    };
-    column
+    let mut def = changes_column(db.get_database_backend());
+    add_if_missing(
+        db,
+        object_delta::Column::Changes,
+        def.not_null().default(""),
+    )
+    .await
 }
 
 /// Gives a journal created before checkpoints existed its `state` column,
-/// NULL throughout (a snapshot then folds from the object's last create).
+/// NULL throughout (a reader then folds from the object's last create).
 /// Does nothing when the column is there.
 pub(crate) async fn add_state<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
-    let column = object_delta::Column::State;
-    if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
-        return Ok(());
-    }
-    let backend = db.get_database_backend();
-    let add = Table::alter()
-        .table(object_delta::Entity)
-        .add_column(state_column(backend).null())
-        .to_owned();
-    db.execute_raw(backend.build(&add)).await?;
-    Ok(())
+    let mut def = state_column(db.get_database_backend());
+    add_if_missing(db, object_delta::Column::State, def.null()).await
 }
 
 /// Characters of a hash: SHA-256 in lowercase hex.

@@ -161,12 +161,12 @@ pub(crate) async fn write<C: ConnectionTrait>(
             .all(db)
             .await
             .map_err(journal)?;
-        let mut by_object: HashMap<(&str, &str), Vec<object_delta::Model>> = HashMap::new();
-        for row in &rows {
+        let mut by_object: HashMap<(String, String), Vec<object_delta::Model>> = HashMap::new();
+        for row in rows {
             by_object
-                .entry((row.content_type.as_str(), row.content_id.as_str()))
+                .entry((row.content_type.clone(), row.content_id.clone()))
                 .or_default()
-                .push(row.clone());
+                .push(row);
         }
         let mut states = Vec::new();
         for deltas in by_object.values() {
