@@ -1,34 +1,34 @@
 //! Blame: for each column of one row, who set its current value, when, in
 //! which revision and why.
 //!
-//! The answer for a column is its newest attribute delta (at or before an
-//! object delta, when asked "as of" one), the same row a snapshot reads its
-//! value from. Each column's delta is found by one seek of the journal's
-//! snapshot index (content type, content id, field, object delta), and all
-//! of them, with their revisions, come back in one statement: the cost does
-//! not grow with the row's history.
+//! The answer for a column is its newest entry (at or before an object
+//! delta, when asked "as of" one), the same a snapshot reads its value
+//! from. The row's deltas are read from its newest checkpoint at or before
+//! that point, with their revisions, and folded: a checkpoint names the
+//! delta that set each column, so a column set before it costs one more
+//! read of those deltas by key. Two statements at most: the cost does not
+//! grow with the row's history.
 
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, UnionType};
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    PrimaryKeyTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable,
+    PrimaryKeyTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
 
 use crate::Error;
 use crate::field_value::{self, FieldValue};
 use crate::history::key_text;
-use crate::journal::{attribute_delta, revision};
+use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
-
-/// The alias of the revision description in blame's statement.
-const PICKED_ID: &str = "revy_picked_id";
-
-const REVISION_DESCRIPTION: &str = "revy_revision_description";
+use crate::record::checkpoint::State;
+use crate::snapshot::inline::range_start;
 
 /// Who set one column's current value, and when, and why: one entry of
 /// [`Blame::all`].
@@ -50,15 +50,14 @@ pub struct ColumnBlame {
     pub at: DateTime<Utc>,
     /// `Set`, or `Unset` when the value is NULL.
     pub action: Action,
-    /// The attribute delta that set it.
-    pub attribute_delta_id: i64,
-    /// The object delta (the save) it belongs to.
+    /// The object delta (the save) that set it.
     pub object_delta_id: i64,
     /// The revision it belongs to.
     pub revision_id: i64,
     /// The revision's description (`""` when none).
     pub revision_description: String,
-    /// The attribute delta's description (`""` when none).
+    /// The entry's description (`""` when none): the object delta's,
+    /// unless a [draft](crate::Tracked)'s entry says otherwise.
     pub description: String,
 }
 
@@ -172,94 +171,100 @@ where
 
     /// Runs the query: one entry per column of `E` the journal holds a
     /// value for, in the entity's column order (empty when the row has no
-    /// history). One statement.
+    /// history). Two statements at most: the row's deltas from its newest
+    /// checkpoint, and the deltas that set columns before it.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<ColumnBlame>, Error> {
+        use object_delta::Column as D;
         let table = content_type::<E>();
         let content_id = self.content_id?;
-        // one row per column: the id of its newest attribute delta, each
-        // picked from the end of its index range; the attribute deltas and
-        // their revisions are then read by id, so the statement never looks
-        // at the older history (MariaDB, given the ids as an OR of
-        // subqueries in the WHERE, scanned it)
-        let mut picked: Option<sea_orm::sea_query::SelectStatement> = None;
-        for col in E::Column::iter() {
-            let mut one = Query::select();
-            one.column(attribute_delta::Column::Id)
-                .from(attribute_delta::Entity)
-                .and_where(Expr::col(attribute_delta::Column::ContentType).eq(table.as_str()))
-                .and_where(Expr::col(attribute_delta::Column::ContentId).eq(content_id.as_str()))
-                .and_where(Expr::col(attribute_delta::Column::FieldName).eq(col.as_str()));
-            if let Some(at) = self.at {
-                one.and_where(Expr::col(attribute_delta::Column::ObjectDeltaId).lte(at));
-            }
-            one.order_by(attribute_delta::Column::ObjectDeltaId, Order::Desc)
-                .order_by(attribute_delta::Column::Id, Order::Desc)
-                .limit(1);
-            let row = Query::select()
-                .expr_as(
-                    Expr::SubQuery(None, Box::new(one.into())),
-                    Alias::new(PICKED_ID),
-                )
-                .to_owned();
-            picked = Some(match picked {
-                None => row,
-                Some(mut all) => {
-                    all.union(UnionType::All, row);
-                    all
-                }
-            });
-        }
-        let Some(picked) = picked else {
-            return Ok(Vec::new());
-        };
-        let mut select = Query::select();
-        for col in attribute_delta::Column::iter() {
-            select.column((attribute_delta::Entity, col));
-        }
-        select
-            .expr_as(
-                Expr::col((revision::Entity, revision::Column::Description)),
-                Alias::new(REVISION_DESCRIPTION),
-            )
-            .from_subquery(picked, Alias::new("revy_picked"))
-            .inner_join(
-                attribute_delta::Entity,
-                Expr::col((attribute_delta::Entity, attribute_delta::Column::Id))
-                    .equals((Alias::new("revy_picked"), Alias::new(PICKED_ID))),
-            )
-            .inner_join(
-                revision::Entity,
-                Expr::col((revision::Entity, revision::Column::Id))
-                    .equals((attribute_delta::Entity, attribute_delta::Column::RevisionId)),
-            )
-            .order_by(
-                (attribute_delta::Entity, attribute_delta::Column::Id),
-                Order::Asc,
-            );
-        let statement = db.get_database_backend().build(&select);
-        let rows = db
-            .query_all_raw(statement)
+        let at = self.at.unwrap_or(i64::MAX);
+        let journal = |e| Error::from_journal("revy_object_deltas", e);
+        let range = object_delta::Entity::find()
+            .filter(D::ContentType.eq(table.as_str()))
+            .filter(D::ContentId.eq(content_id.as_str()))
+            .filter(Expr::col((object_delta::Entity, D::Id)).gte(range_start(
+                &table,
+                &content_id,
+                at,
+            )))
+            .filter(D::Id.lte(at))
+            .order_by_asc(D::Id)
+            .find_also_related(revision::Entity)
+            .all(db)
             .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let delta = attribute_delta::Model::from_query_result(row, "")?;
-            let revision_description: String = row.try_get("", REVISION_DESCRIPTION)?;
+            .map_err(journal)?;
+        let mut state = State::default();
+        for (i, (delta, _)) in range.iter().enumerate() {
+            state.step(delta, i == 0)?;
+        }
+        let mut setters: HashMap<i64, (object_delta::Model, String)> = range
+            .into_iter()
+            .map(|(delta, revision)| {
+                let description = revision.map(|r| r.description).unwrap_or_default();
+                (delta.id, (delta, description))
+            })
+            .collect();
+        let older: Vec<i64> = state
+            .columns()
+            .values()
+            .map(|(_, setter)| *setter)
+            .filter(|id| !setters.contains_key(id))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !older.is_empty() {
+            let rows = object_delta::Entity::find()
+                .filter(D::Id.is_in(older))
+                .find_also_related(revision::Entity)
+                .all(db)
+                .await
+                .map_err(journal)?;
+            for (delta, revision) in rows {
+                let description = revision.map(|r| r.description).unwrap_or_default();
+                setters.insert(delta.id, (delta, description));
+            }
+        }
+        let mut out = Vec::new();
+        for col in E::Column::iter() {
+            let Some((_, setter)) = state.get(col.as_str()) else {
+                continue;
+            };
+            let Some((delta, revision_description)) = setters.get(setter) else {
+                return Err(Error::Db(sea_orm::DbErr::RecordNotFound(format!(
+                    "object delta {setter} of revy_object_deltas, which set column {} of {table} \
+                     {content_id}, was removed while its blame was read (a concurrent prune?); \
+                     read the blame again",
+                    col.as_str()
+                ))));
+            };
+            // the column's newest entry in the delta that set it
+            let Some(entry) = delta
+                .attribute_deltas()?
+                .into_iter()
+                .rev()
+                .find(|e| e.field_name == col.as_str())
+            else {
+                return Err(Error::BadEntries {
+                    object_delta_id: delta.id,
+                    reason: format!(
+                        "a checkpoint names it as the setter of column {}, which it has no \
+                         entry for",
+                        col.as_str()
+                    ),
+                });
+            };
             out.push(ColumnBlame {
-                value: field_value::decode::<E>(&delta.field_name, &delta.new_value)?,
-                actor: delta.actor(),
-                column: delta.field_name,
+                value: field_value::decode::<E>(&entry.field_name, &entry.new_value)?,
+                actor: entry.actor,
+                column: entry.field_name,
                 at: delta.created_at,
-                action: delta.action,
-                attribute_delta_id: delta.id,
-                object_delta_id: delta.object_delta_id,
+                action: entry.action,
+                object_delta_id: delta.id,
                 revision_id: delta.revision_id,
-                revision_description,
-                description: delta.description,
+                revision_description: revision_description.clone(),
+                description: entry.description,
             });
         }
-        let position = |name: &str| E::Column::iter().position(|c| c.as_str() == name);
-        out.sort_by_key(|c| position(&c.column));
         Ok(out)
     }
 }

@@ -1,9 +1,10 @@
 //! Reading a prune's export back into a journal, so that an export is a
 //! real backup.
 
+use std::collections::BTreeSet;
 use std::io::BufRead;
 
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityName, EntityTrait,
     QueryFilter, TransactionTrait,
@@ -107,13 +108,49 @@ where
     R: BufRead,
 {
     let mut report = ImportReport::default();
-    let result = import_lines(db, reader, &mut report).await;
+    let mut touched = BTreeSet::new();
+    let result = import_lines(db, reader, &mut report, &mut touched).await;
     // ids were written as they were: make the next ones come after them
     let moved = move_sequences(db).await;
-    result.and(moved).map(|()| report)
+    // the imported objects' checkpoints, written again from their first
+    // deltas (an imported delta may land anywhere in an object's history)
+    let checkpoints = rebuild_checkpoints(db, &touched).await;
+    result.and(moved).and(checkpoints).map(|()| report)
 }
 
-async fn import_lines<C, R>(db: &C, reader: R, report: &mut ImportReport) -> Result<(), Error>
+/// Objects per transaction of [`rebuild_checkpoints`].
+const OBJECTS_PER_REBUILD: usize = 200;
+
+/// Writes the checkpoints of the imported objects again, 200 objects a
+/// transaction. Until it runs, those objects have none past their imported
+/// deltas (`import_line` clears them), which reads the same, only slower.
+async fn rebuild_checkpoints<C>(db: &C, touched: &BTreeSet<(String, String)>) -> Result<(), Error>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let objects: Vec<&(String, String)> = touched.iter().collect();
+    for chunk in objects.chunks(OBJECTS_PER_REBUILD) {
+        let mut which = Condition::any();
+        for (content_type, content_id) in chunk {
+            which = which.add(
+                Condition::all()
+                    .add(object_delta::Column::ContentType.eq(content_type.as_str()))
+                    .add(object_delta::Column::ContentId.eq(content_id.as_str())),
+            );
+        }
+        let txn = begin(db).await?;
+        let result = crate::record::checkpoint::rebuild(&txn, which).await;
+        finish(txn, result).await?;
+    }
+    Ok(())
+}
+
+async fn import_lines<C, R>(
+    db: &C,
+    reader: R,
+    report: &mut ImportReport,
+    touched: &mut BTreeSet<(String, String)>,
+) -> Result<(), Error>
 where
     C: ConnectionTrait + TransactionTrait,
     R: BufRead,
@@ -134,7 +171,7 @@ where
             )));
         }
         let txn = begin(db).await?;
-        let result = import_line(&txn, line, report).await;
+        let result = import_line(&txn, line, report, touched).await;
         finish(txn, result).await.map_err(|e| match e {
             Error::Db(db) => at_line(db.to_string()),
             other => other,
@@ -147,6 +184,7 @@ async fn import_line<C: ConnectionTrait>(
     txn: &C,
     line: Line,
     report: &mut ImportReport,
+    touched: &mut BTreeSet<(String, String)>,
 ) -> Result<(), Error> {
     let Line {
         revision,
@@ -193,9 +231,33 @@ async fn import_line<C: ConnectionTrait>(
         if let Some(row) = revision.take() {
             insert_revision(txn, row, report).await?;
         }
+        let object = (delta.content_type.clone(), delta.content_id.clone());
+        let id = delta.id;
         insert_object_delta(txn, delta, line_revision, report).await?;
+        clear_checkpoints_after(txn, &object, id).await?;
+        touched.insert(object);
     }
     remove_empty_revisions(txn, &emptied).await?;
+    Ok(())
+}
+
+/// Clears the object's checkpoints after an imported delta: they folded
+/// its history without it. [`rebuild_checkpoints`] writes them again.
+async fn clear_checkpoints_after<C: ConnectionTrait>(
+    txn: &C,
+    (content_type, content_id): &(String, String),
+    id: i64,
+) -> Result<(), Error> {
+    use object_delta::Column as D;
+    object_delta::Entity::update_many()
+        .col_expr(D::State, Expr::value(Option::<String>::None))
+        .filter(D::ContentType.eq(content_type.as_str()))
+        .filter(D::ContentId.eq(content_id.as_str()))
+        .filter(D::Id.gt(id))
+        .filter(D::State.is_not_null())
+        .exec(txn)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     Ok(())
 }
 

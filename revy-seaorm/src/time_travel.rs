@@ -1,13 +1,14 @@
 //! Whole-table time travel: every row of an entity as it was at a moment
 //! (a time or a tag), a page at a time.
 //!
-//! A page is one statement. A recursive walk steps from one key in the
-//! journal to the next (one seek of the object deltas' content index per
-//! key), asks each key for its newest object delta at the moment (one more
-//! seek) and stops once the page is full; the rows' values are then the
-//! snapshot subqueries of [`snapshot`](crate::ObjectSnapshot), one seek per
-//! column. Nothing reads a row's whole history, so a page costs the same
-//! whether each row has ten deltas or a hundred thousand. Keys the walk
+//! A page is two statements. In the first, a recursive walk steps from one
+//! key in the journal to the next (one seek of the object deltas' content
+//! index per key), asks each key for its newest object delta at the moment
+//! (one more seek) and stops once the page is full. The second reads the
+//! rows' values as a [snapshot](crate::ObjectSnapshot) does: each picked
+//! delta's object from its newest checkpoint, a few deltas per row. Nothing
+//! reads a row's whole history, so a page costs the same whether each row
+//! has ten deltas or a hundred thousand. Keys the walk
 //! passes over (rows created after the moment, or deleted before it) cost
 //! a seek each.
 //!
@@ -39,15 +40,15 @@ use sea_orm::sea_query::{
     UnionType, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, Statement, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TryIntoModel,
 };
 
 use crate::Error;
 use crate::journal::{object_delta, tag};
 use crate::keys::content_type;
 use crate::policy;
-use crate::snapshot::{Pick, SelectSnapshotExt, models_of};
+use crate::snapshot::snapshots_of;
 
 /// Rows a page holds unless told otherwise.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;
@@ -313,9 +314,7 @@ where
             .order_by_asc(object_delta::Column::ContentId)
             .limit(self.size);
         let rules = policy::rules::<E>()?;
-        let mut query = select
-            .with_snapshot::<E>()
-            .into_query(&rules, Pick::for_backend(backend));
+        let mut query = select.into_query();
         query.join_subquery(
             JoinType::InnerJoin,
             picked,
@@ -330,7 +329,7 @@ where
         Ok((backend.build(&query.with(with)), rules))
     }
 
-    /// Runs one page: one statement (an empty page at a tag asks once more,
+    /// Runs one page: two statements (an empty page at a tag asks once more,
     /// to tell an unknown tag, [`Error::NoTag`], from an empty table).
     pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
         let (statement, rules) = self.statement(db.get_database_backend())?;
@@ -338,9 +337,13 @@ where
             .query_all_raw(statement)
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let deltas = rows
+            .iter()
+            .map(|row| object_delta::Model::from_query_result(row, ""))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
         let mut last = None;
-        for (delta, model) in models_of::<E, C>(db, &rows, &rules).await? {
+        for (delta, model) in snapshots_of::<E, C>(db, deltas, &rules).await? {
             last = Some(delta.content_id);
             out.extend(model);
         }

@@ -27,6 +27,12 @@ pub struct SeedDelta {
 pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<SeedDelta>) {
     const CHUNK: usize = 1_000;
     let now = Utc::now();
+    let objects: Vec<String> = deltas
+        .iter()
+        .map(|d| d.content_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut deltas = deltas.into_iter().peekable();
     // each object's versions go on from its newest in the journal
     let mut versions: std::collections::HashMap<String, i64> = object_delta::Entity::find()
@@ -144,6 +150,10 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                 .unwrap();
         }
     }
+    // the checkpoints the writer would have written
+    revy_seaorm::__private::rebuild_checkpoints(db, content_type, &objects)
+        .await
+        .unwrap();
 }
 
 /// Refreshes the planner's statistics after a bulk load, as autovacuum or

@@ -19,9 +19,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use revy_core::Action;
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, QueryStatementBuilder};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
 use crate::Error;
@@ -85,6 +84,31 @@ impl State {
         Value::Object(columns).to_string()
     }
 
+    /// A column's value and the id of the delta that set it.
+    pub(crate) fn get(&self, column: &str) -> Option<&(Value, i64)> {
+        self.0.get(column)
+    }
+
+    /// Every column with its value and setter, by name.
+    pub(crate) fn columns(&self) -> &BTreeMap<String, (Value, i64)> {
+        &self.0
+    }
+
+    /// One step of a fold over an object's deltas in id order: the
+    /// `first` delta's checkpoint when it holds one, else its entries.
+    pub(crate) fn step(&mut self, delta: &object_delta::Model, first: bool) -> Result<(), Error> {
+        match (&delta.state, first) {
+            (Some(text), true) => {
+                *self = State::decode(text).map_err(|reason| Error::BadEntries {
+                    object_delta_id: delta.id,
+                    reason: format!("checkpoint state: {reason}"),
+                })?;
+                Ok(())
+            }
+            _ => self.apply(delta),
+        }
+    }
+
     /// Applies a delta's inline entries, in their order.
     fn apply(&mut self, delta: &object_delta::Model) -> Result<(), Error> {
         for entry in delta.attribute_deltas()? {
@@ -100,15 +124,7 @@ impl State {
 pub(crate) fn fold(deltas: &[object_delta::Model]) -> Result<State, Error> {
     let mut state = State::default();
     for (i, delta) in deltas.iter().enumerate() {
-        match (&delta.state, i) {
-            (Some(text), 0) => {
-                state = State::decode(text).map_err(|reason| Error::BadEntries {
-                    object_delta_id: delta.id,
-                    reason: format!("checkpoint state: {reason}"),
-                })?;
-            }
-            _ => state.apply(delta)?,
-        }
+        state.step(delta, i == 0)?;
     }
     Ok(state)
 }
@@ -133,21 +149,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
     for chunk in objects.chunks(OBJECTS_PER_STATEMENT) {
         let mut ranges = Condition::any();
         for (content_type, content_id) in chunk {
-            let mut start = Query::select();
-            start
-                .expr(Expr::col(D::Id).max())
-                .from(object_delta::Entity)
-                .and_where(D::ContentType.eq(*content_type))
-                .and_where(D::ContentId.eq(*content_id))
-                .and_where(
-                    D::State
-                        .is_not_null()
-                        .or(D::Action.eq(Action::Create.as_str())),
-                );
-            let start = Func::coalesce([
-                Expr::SubQuery(None, Box::new(start.into_sub_query_statement())),
-                Expr::val(0),
-            ]);
+            let start = crate::snapshot::inline::range_start(content_type, content_id, i64::MAX);
             ranges = ranges.add(
                 Condition::all()
                     .add(D::ContentType.eq(*content_type))
@@ -188,6 +190,119 @@ pub(crate) async fn write<C: ConnectionTrait>(
                 Into::<Expr>::into(case.finally(Expr::col(D::State))),
             )
             .filter(D::Id.is_in(states.iter().map(|(id, _)| *id)))
+            .exec(db)
+            .await
+            .map_err(journal)?;
+    }
+    Ok(())
+}
+
+/// Deltas per read of [`rebuild`].
+const DELTAS_PER_READ: u64 = 5_000;
+
+/// Writes the checkpoints of whole objects again, from their first deltas:
+/// every delta whose version is [`due`] holds the state after it, and no
+/// other delta holds one. For writers that add deltas anywhere in an
+/// object's history (import) or load a journal in bulk (the benchmarks'
+/// seeds): the objects are those `objects` selects (a condition on the
+/// object deltas' table and key), read 5,000 deltas at a time in (table,
+/// key, id) order; one update per 200 changed deltas.
+pub(crate) async fn rebuild<C: ConnectionTrait>(db: &C, objects: Condition) -> Result<(), Error> {
+    use object_delta::Column as D;
+    let journal = |e| Error::from_journal("revy_object_deltas", e);
+    let mut after: Option<(String, String, i64)> = None;
+    let mut object: Option<(String, String)> = None;
+    let mut state = State::default();
+    let mut first = true;
+    let mut set: Vec<(i64, String)> = Vec::new();
+    let mut cleared: Vec<i64> = Vec::new();
+    loop {
+        let mut query = object_delta::Entity::find().filter(objects.clone());
+        if let Some((table, key, id)) = &after {
+            query = query.filter(
+                Condition::any().add(D::ContentType.gt(table.as_str())).add(
+                    Condition::all().add(D::ContentType.eq(table.as_str())).add(
+                        Condition::any().add(D::ContentId.gt(key.as_str())).add(
+                            Condition::all()
+                                .add(D::ContentId.eq(key.as_str()))
+                                .add(D::Id.gt(*id)),
+                        ),
+                    ),
+                ),
+            );
+        }
+        let page = query
+            .order_by_asc(D::ContentType)
+            .order_by_asc(D::ContentId)
+            .order_by_asc(D::Id)
+            .limit(DELTAS_PER_READ)
+            .all(db)
+            .await
+            .map_err(journal)?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.content_type.clone(), last.content_id.clone(), last.id));
+        let full = page.len() as u64 == DELTAS_PER_READ;
+        for delta in page {
+            let this = (delta.content_type.clone(), delta.content_id.clone());
+            if object.as_ref() != Some(&this) {
+                object = Some(this);
+                state = State::default();
+                first = true;
+            }
+            // a fold from the first delta: its own checkpoint is what is
+            // being rebuilt, so it is not read
+            let mut bare = delta;
+            let held = bare.state.take();
+            state.step(&bare, first)?;
+            first = false;
+            if due(bare.version) {
+                let text = state.encode();
+                if held.as_deref() != Some(text.as_str()) {
+                    set.push((bare.id, text));
+                }
+            } else if held.is_some() {
+                cleared.push(bare.id);
+            }
+        }
+        write_states(db, &mut set, &mut cleared, full).await?;
+        if !full {
+            break;
+        }
+    }
+    write_states(db, &mut set, &mut cleared, false).await
+}
+
+/// Writes the states [`rebuild`] collected, 200 a statement; with `partial`,
+/// leaves a last part under 200 for the next call.
+async fn write_states<C: ConnectionTrait>(
+    db: &C,
+    set: &mut Vec<(i64, String)>,
+    cleared: &mut Vec<i64>,
+    partial: bool,
+) -> Result<(), Error> {
+    use object_delta::Column as D;
+    let journal = |e| Error::from_journal("revy_object_deltas", e);
+    while set.len() >= OBJECTS_PER_STATEMENT || (!partial && !set.is_empty()) {
+        let part: Vec<(i64, String)> = set.drain(..set.len().min(OBJECTS_PER_STATEMENT)).collect();
+        let mut case = Expr::case(Expr::col(D::Id).eq(part[0].0), part[0].1.clone());
+        for (id, text) in &part[1..] {
+            case = case.case(Expr::col(D::Id).eq(*id), text.clone());
+        }
+        object_delta::Entity::update_many()
+            .col_expr(
+                D::State,
+                Into::<Expr>::into(case.finally(Expr::col(D::State))),
+            )
+            .filter(D::Id.is_in(part.iter().map(|(id, _)| *id)))
+            .exec(db)
+            .await
+            .map_err(journal)?;
+    }
+    while cleared.len() >= 1_000 || (!partial && !cleared.is_empty()) {
+        let part: Vec<i64> = cleared.drain(..cleared.len().min(1_000)).collect();
+        object_delta::Entity::update_many()
+            .col_expr(D::State, Expr::value(Option::<String>::None))
+            .filter(D::Id.is_in(part))
             .exec(db)
             .await
             .map_err(journal)?;

@@ -2,35 +2,26 @@
 //!
 //! The snapshot at an object delta is the row right after it (for a
 //! `Delete`, the last state before the deletion): per column, the newest
-//! attribute delta of the same object whose object delta is at or before it.
-//! Each column is one scalar subquery that the journal's snapshot index
-//! answers with a single seek, so a snapshot costs the same with ten deltas
-//! of history or a hundred thousand, and a whole batch of object deltas is
-//! one statement.
-//!
-//! MariaDB/MySQL cannot seek a range bounded by the outer row (`<=` the
-//! object delta's id): it reads the (table, key, column) range of the index
-//! backwards and fetches each entry's journal row to test the bound. There
-//! the subqueries pick the attribute delta's id, which the index alone
-//! answers, and a second statement reads the values of the picked deltas by
-//! primary key. A page of one object's deltas is not asked column by column
-//! and delta by delta there: its state at the object's oldest delta on the
-//! page is, and the attribute deltas after it are read in one range and
-//! replayed (see `replay`).
+//! value the object's deltas at or before it set. Each object delta
+//! carries its changes inline, and every so many versions of an object one
+//! also carries the object's whole state (a checkpoint), so a snapshot
+//! reads the object's deltas from the newest checkpoint before it and folds
+//! them (see `inline`): two statements, the deltas and their ranges, with
+//! time flat in history length.
 
-mod replay;
+pub(crate) mod inline;
 
 use std::marker::PhantomData;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable, QueryFilter,
-    QueryResult, QuerySelect, QueryTrait, Select, TryIntoModel,
+    QuerySelect, Select, TryIntoModel,
 };
 
 use std::collections::{HashMap, HashSet};
 
-use crate::journal::{attribute_delta, object_delta};
+use crate::journal::object_delta;
 use crate::keys::{self, content_type};
 use crate::policy::{self, Rules, TrackingPolicy, Treatment, is_redacted};
 use crate::{Error, keyset, values};
@@ -149,159 +140,47 @@ pub struct SnapshotSelect<E> {
     entity: PhantomData<E>,
 }
 
-fn alias(i: usize) -> String {
-    format!("revy_snapshot_{i}")
-}
-
-/// What each snapshot column of the query holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Pick {
-    /// The newest attribute delta's value (one statement).
-    Value,
-    /// The newest attribute delta's id; its value is read by primary key
-    /// in a second statement. MariaDB's plan for the correlated subquery
-    /// walks the index backwards from the object's newest delta and reads
-    /// each journal row it passes; picking the id keeps that walk inside the
-    /// index, which made `with_snapshot` several times faster there (see
-    /// BENCHMARKS.md).
-    Id,
-}
-
-impl Pick {
-    pub(crate) fn for_backend(backend: sea_orm::DbBackend) -> Pick {
-        match backend {
-            sea_orm::DbBackend::MySql => Pick::Id,
-            _ => Pick::Value,
-        }
-    }
-}
-
 impl<E> SnapshotSelect<E>
 where
     E: TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
-    fn statement(self, backend: sea_orm::DbBackend, rules: &Rules<E>) -> sea_orm::Statement {
-        backend.build(&self.into_query(rules, Pick::for_backend(backend)))
-    }
-
-    /// The query with its snapshot columns, for callers that wrap it (in a
-    /// WITH clause, say); turn its rows into models with [`models_of`].
-    pub(crate) fn into_query(
-        self,
-        rules: &Rules<E>,
-        pick: Pick,
-    ) -> sea_orm::sea_query::SelectStatement {
-        let table = content_type::<E>();
-        let picked = match pick {
-            Pick::Value => attribute_delta::Column::NewValue,
-            Pick::Id => attribute_delta::Column::Id,
-        };
-        let mut select = self.select;
-        for (i, col) in E::Column::iter().enumerate() {
-            if rules.treatment(col) != Treatment::Record {
-                // the journal holds no value of it that a snapshot may show
-                continue;
-            }
-            let newest = Query::select()
-                .column((attribute_delta::Entity, picked))
-                .from(attribute_delta::Entity)
-                .and_where(
-                    Expr::col((
-                        attribute_delta::Entity,
-                        attribute_delta::Column::ContentType,
-                    ))
-                    .eq(table.as_str()),
-                )
-                .and_where(
-                    Expr::col((object_delta::Entity, object_delta::Column::ContentType))
-                        .eq(table.as_str()),
-                )
-                .and_where(
-                    Expr::col((attribute_delta::Entity, attribute_delta::Column::ContentId))
-                        .equals((object_delta::Entity, object_delta::Column::ContentId)),
-                )
-                .and_where(
-                    Expr::col((attribute_delta::Entity, attribute_delta::Column::FieldName))
-                        .eq(col.as_str()),
-                )
-                .and_where(
-                    Expr::col((
-                        attribute_delta::Entity,
-                        attribute_delta::Column::ObjectDeltaId,
-                    ))
-                    .lte(Expr::col((object_delta::Entity, object_delta::Column::Id))),
-                )
-                .order_by(
-                    (
-                        attribute_delta::Entity,
-                        attribute_delta::Column::ObjectDeltaId,
-                    ),
-                    Order::Desc,
-                )
-                .order_by(
-                    (attribute_delta::Entity, attribute_delta::Column::Id),
-                    Order::Desc,
-                )
-                .limit(1)
-                .to_owned();
-            select = select.expr_as(Expr::SubQuery(None, Box::new(newest.into())), alias(i));
-        }
-        select.into_query()
-    }
-
-    /// Every object delta of the query with its snapshot, in one statement
-    /// (four on MariaDB/MySQL: the object deltas, each object's state at
-    /// its oldest delta among them, the attribute deltas after it, their
-    /// values; and one more to read the live rows when the entity's
-    /// [policy](crate::policy) keeps columns out of the journal).
+    /// Every object delta of the query with its snapshot: two statements
+    /// (the object deltas, then each object's deltas from its newest
+    /// checkpoint up to them, one statement per 200 objects), and one more
+    /// to read the live rows when the entity's [policy](crate::policy) keeps
+    /// columns out of the journal.
     pub async fn all<C: ConnectionTrait>(
         self,
         db: &C,
     ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
         let rules = policy::rules::<E>()?;
-        if Pick::for_backend(db.get_database_backend()) == Pick::Id {
-            let found = replay::found::<E, C>(db, self.select, &rules).await?;
-            return assemble::<E, C>(db, found, &rules).await;
-        }
-        self.correlated(db, &rules).await
-    }
-
-    /// [`all`](Self::all) in the correlated form: one statement (two on
-    /// MariaDB/MySQL), whatever the backend.
-    async fn correlated<C: ConnectionTrait>(
-        self,
-        db: &C,
-        rules: &Rules<E>,
-    ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
-        let statement = self.statement(db.get_database_backend(), rules);
-        let rows = db
-            .query_all_raw(statement)
+        let deltas = self
+            .select
+            .all(db)
             .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-        models_of::<E, C>(db, &rows, rules).await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        snapshots_of::<E, C>(db, deltas, &rules).await
     }
 
-    /// The first object delta of the query with its snapshot (one
-    /// delta: nothing to replay, the correlated form).
+    /// The first object delta of the query with its snapshot.
     pub async fn one<C: ConnectionTrait>(
         self,
         db: &C,
     ) -> Result<Option<(object_delta::Model, Option<E::Model>)>, Error> {
         let mut this = self;
         this.select = this.select.limit(1);
-        let rules = policy::rules::<E>()?;
-        Ok(this.correlated(db, &rules).await?.into_iter().next())
+        Ok(this.all(db).await?.into_iter().next())
     }
 }
 
-/// The object deltas and snapshots of rows read with
-/// [`SnapshotSelect::into_query`]'s columns: one more statement reads the
-/// live rows when the entity's policy keeps columns out of the journal.
+/// The snapshots of object deltas already read (a time-travel page's):
+/// one statement per 200 objects, and one more for live rows when the
+/// entity's policy keeps columns out of the journal.
 #[allow(clippy::type_complexity)]
-pub(crate) async fn models_of<E, C>(
+pub(crate) async fn snapshots_of<E, C>(
     db: &C,
-    rows: &[QueryResult],
+    deltas: Vec<object_delta::Model>,
     rules: &Rules<E>,
 ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error>
 where
@@ -309,16 +188,11 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     C: ConnectionTrait,
 {
-    let pick = Pick::for_backend(db.get_database_backend());
-    let found = rows
-        .iter()
-        .map(|row| read_row::<E>(row, rules, pick))
-        .collect::<Result<Vec<_>, Error>>()?;
+    let found = inline::found::<E, C>(db, deltas, rules).await?;
     assemble::<E, C>(db, found, rules).await
 }
 
-/// Snapshots from what the query found of each column (values, or the ids
-/// of the attribute deltas that hold them).
+/// Snapshots from what the fold found of each column.
 #[allow(clippy::type_complexity)]
 async fn assemble<E, C>(
     db: &C,
@@ -330,11 +204,10 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     C: ConnectionTrait,
 {
-    let values = values_of_picked(db, &found).await?;
-    let read = found
+    let read: Vec<_> = found
         .into_iter()
-        .map(|(delta, columns)| Ok((delta, resolve(columns, &values)?)))
-        .collect::<Result<Vec<_>, Error>>()?;
+        .map(|(delta, columns)| (delta, resolve(columns)))
+        .collect();
     let live = live_rows::<E, C>(db, &read).await?;
     read.into_iter()
         .map(|(delta, values)| {
@@ -362,97 +235,25 @@ pub(crate) enum Column {
     Withheld,
 }
 
-/// A snapshot column as the query returns it, before [`resolve`].
+/// A snapshot column as the fold finds it, before [`resolve`].
 #[derive(Debug, Clone)]
 enum Found {
-    /// The newest value ([`Pick::Value`]).
+    /// The newest value.
     Value(serde_json::Value),
-    /// The id of the newest attribute delta ([`Pick::Id`]).
-    Delta(i64),
     /// No delta of this column at or before that point.
     Missing,
     /// The policy keeps the column out of the journal.
     Withheld,
 }
 
-/// Reads one object delta and its snapshot columns.
-fn read_row<E>(
-    row: &QueryResult,
-    rules: &Rules<E>,
-    pick: Pick,
-) -> Result<(object_delta::Model, Vec<Found>), Error>
-where
-    E: EntityTrait,
-{
-    use sea_orm::FromQueryResult;
-    let delta = object_delta::Model::from_query_result(row, "")?;
-    let mut columns = Vec::new();
-    for (i, col) in E::Column::iter().enumerate() {
-        let found = match (rules.treatment(col), pick) {
-            (Treatment::Record, Pick::Value) => match read_json(row, &alias(i))? {
-                Some(v) => Found::Value(v),
-                None => Found::Missing,
-            },
-            (Treatment::Record, Pick::Id) => match row.try_get::<Option<i64>>("", &alias(i))? {
-                Some(id) => Found::Delta(id),
-                None => Found::Missing,
-            },
-            _ => Found::Withheld,
-        };
-        columns.push(found);
-    }
-    Ok((delta, columns))
-}
-
-/// The values of the attribute deltas the rows picked by id, by id: one
-/// query per thousand ids, none when the rows hold values.
-async fn values_of_picked<C: ConnectionTrait>(
-    db: &C,
-    found: &[(object_delta::Model, Vec<Found>)],
-) -> Result<HashMap<i64, serde_json::Value>, Error> {
-    let ids: Vec<i64> = found
-        .iter()
-        .flat_map(|(_, columns)| columns)
-        .filter_map(|c| match c {
-            Found::Delta(id) => Some(*id),
-            _ => None,
-        })
-        .collect::<HashSet<i64>>()
-        .into_iter()
-        .collect();
-    let mut values = HashMap::with_capacity(ids.len());
-    for page in ids.chunks(KEYS_PER_LIVE_QUERY) {
-        let rows: Vec<(i64, serde_json::Value)> = attribute_delta::Entity::find()
-            .select_only()
-            .column(attribute_delta::Column::Id)
-            .column(attribute_delta::Column::NewValue)
-            .filter(attribute_delta::Column::Id.is_in(page.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-        values.extend(rows);
-    }
-    Ok(values)
-}
-
 /// The snapshot columns of one object delta; `None` when the journal holds
 /// no value of the row at all (no snapshot).
-fn resolve(
-    found: Vec<Found>,
-    values: &HashMap<i64, serde_json::Value>,
-) -> Result<Option<Vec<Column>>, Error> {
+fn resolve(found: Vec<Found>) -> Option<Vec<Column>> {
     let mut any = false;
     let mut columns = Vec::with_capacity(found.len());
     for f in found {
         let value = match f {
             Found::Value(v) => v,
-            Found::Delta(id) => values.get(&id).cloned().ok_or_else(|| {
-                Error::Db(sea_orm::DbErr::RecordNotFound(format!(
-                    "attribute delta {id} of revy_attribute_deltas was removed while its snapshot \
-                     was read (a concurrent prune?); read the snapshot again"
-                )))
-            })?,
             Found::Missing => {
                 columns.push(Column::Missing);
                 continue;
@@ -469,7 +270,7 @@ fn resolve(
             Column::Value(value)
         });
     }
-    Ok(any.then_some(columns))
+    any.then_some(columns)
 }
 
 /// The live rows of the snapshots that need a value the journal does not
@@ -509,24 +310,6 @@ where
 
 /// Keys per query of live rows, well under every backend's parameter limit.
 const KEYS_PER_LIVE_QUERY: usize = 1000;
-
-/// A journal JSON value from a query result; SQL NULL (no delta) is `None`.
-/// Scalar subqueries lose the column's declared type on some backends, so
-/// the value may arrive as JSON or as its text.
-fn read_json(row: &QueryResult, name: &str) -> Result<Option<serde_json::Value>, Error> {
-    if let Ok(v) = row.try_get::<Option<serde_json::Value>>("", name) {
-        return Ok(v);
-    }
-    let text: Option<String> = row.try_get("", name)?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| {
-            Error::Db(sea_orm::DbErr::Type(format!(
-                "journal value in {name} is not JSON: {e}"
-            )))
-        })
-    })
-    .transpose()
-}
 
 /// Builds a model from its snapshot columns. A column the journal holds
 /// no value of takes the live row's value (`live`), else its declared

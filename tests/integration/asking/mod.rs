@@ -116,7 +116,8 @@ async fn blame_names_who_set_each_column(t: TestDb) {
         .all(db)
         .await
         .unwrap();
-    assert_eq!(t.take_statement_count(), 1, "blame is one statement");
+    // seven deltas, no checkpoint: every setter is in the one range read
+    assert_eq!(t.take_statement_count(), 1, "blame is one statement here");
     let columns: Vec<&str> = blame.iter().map(|c| c.column.as_str()).collect();
     assert_eq!(columns, ["id", "code", "name", "is_active", "balance"]);
     let col = |name: &str| blame.iter().find(|c| c.column == name).unwrap();
@@ -365,7 +366,94 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
     assert_eq!(newest[0].action, Action::Create, "a restore is tracked");
 }
 
+/// Past a checkpoint, blame reads the row's deltas from it and the deltas
+/// that set columns before it by key: two statements, and the same answer
+/// as walking the whole history, at the newest delta and as of older ones.
+async fn blame_past_a_checkpoint_names_the_old_setters(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let acc = open(db, "C-1", user(1)).await;
+    edit(db, acc.id, user(2), "Name", |am| {
+        am.name = Set(Some("Cy".into()))
+    })
+    .await;
+    // 20 more versions in one transaction: the 17th is a checkpoint
+    let txn = db.begin().await.unwrap();
+    let mut row = account::Entity::find_by_id(acc.id)
+        .one(&txn)
+        .await
+        .unwrap()
+        .unwrap();
+    for i in 1..=20 {
+        let mut am = row.into_active_model();
+        am.balance = Set(i);
+        row = Context::via_actor(user(3))
+            .revision_description("Tick")
+            .scope(am.update(&txn))
+            .await
+            .unwrap();
+    }
+    txn.commit().await.unwrap();
+    let deltas = object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq("accounts"))
+        .filter(object_delta::Column::ContentId.eq(acc.id.to_string()))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(deltas.len(), 22);
+    assert!(deltas[16].state.is_some(), "version 17 is a checkpoint");
+
+    t.take_statement_count();
+    let blame = revy::blame::<account::Entity>(acc.id)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.take_statement_count(),
+        2,
+        "the range, then the old setters"
+    );
+    let col = |name: &str| blame.iter().find(|c| c.column == name).unwrap().clone();
+    assert_eq!(col("code").actor, user(1));
+    assert_eq!(col("code").object_delta_id, deltas[0].id);
+    assert_eq!(col("code").revision_description, "Open C-1");
+    assert_eq!(col("name").actor, user(2));
+    assert_eq!(col("name").object_delta_id, deltas[1].id);
+    assert_eq!(col("name").description, "Name (column)");
+    assert_eq!(col("balance").actor, user(3));
+    assert_eq!(col("balance").object_delta_id, deltas[21].id);
+    assert_eq!(
+        col("balance").value,
+        FieldValue::Value(Value::BigInt(Some(20)))
+    );
+
+    // as of each delta, the setter of the balance is that delta (past the
+    // create and the rename) and the name's is the rename
+    for (i, delta) in deltas.iter().enumerate().skip(2) {
+        let then = revy::blame::<account::Entity>(acc.id)
+            .at(delta.id)
+            .all(db)
+            .await
+            .unwrap();
+        let col = |name: &str| then.iter().find(|c| c.column == name).unwrap().clone();
+        assert_eq!(
+            col("balance").object_delta_id,
+            delta.id,
+            "at version {}",
+            i + 1
+        );
+        assert_eq!(
+            col("balance").value,
+            FieldValue::Value(Value::BigInt(Some(i as i64 - 1)))
+        );
+        assert_eq!(col("name").object_delta_id, deltas[1].id);
+        assert_eq!(col("code").object_delta_id, deltas[0].id);
+    }
+}
+
 backend_tests!(
+    blame_past_a_checkpoint_names_the_old_setters,
     blame_names_who_set_each_column,
     history_entries_carry_actors_revisions_and_decoded_changes,
     restore_latest_brings_back_the_newest_deleted_state,

@@ -6,7 +6,7 @@ use revy::entity::{attribute_delta, object_delta, revision};
 use revy::{Action, Context};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, Set, TransactionTrait,
 };
 
 use super::fixture::{journal, random_history, snapshots};
@@ -462,7 +462,63 @@ async fn exports_say_their_format(t: TestDb) {
     );
 }
 
+/// An imported history gets the checkpoints its writer wrote: a row with
+/// 20 versions in one transaction, pruned whole into an export and
+/// imported into an empty journal, has its checkpoint at version 17 again,
+/// and its snapshots read from it.
+async fn an_import_writes_checkpoints(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let mut row = Context::new()
+        .scope(
+            account::ActiveModel {
+                code: Set("K".into()),
+                is_active: Set(true),
+                ..Default::default()
+            }
+            .insert(db),
+        )
+        .await
+        .unwrap();
+    let txn = db.begin().await.unwrap();
+    for i in 1..=20 {
+        let mut am = row.into_active_model();
+        am.balance = Set(i);
+        row = Context::new().scope(am.update(&txn)).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+    let written = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 21);
+    assert!(written[16].state.is_some(), "version 17 is a checkpoint");
+    let before = snapshots(db).await;
+
+    let mut export = Vec::new();
+    revy::prune()
+        .older_than(chrono::Utc::now() + chrono::Duration::days(1))
+        .export(&mut export)
+        .exec(db)
+        .await
+        .unwrap();
+    super::fresh_journal(db).await;
+    revy::import(db, export.as_slice()).await.unwrap();
+    let imported = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
+    let states = |deltas: &[object_delta::Model]| -> Vec<(i64, Option<String>)> {
+        deltas.iter().map(|d| (d.id, d.state.clone())).collect()
+    };
+    assert_eq!(states(&imported), states(&written));
+    assert_eq!(snapshots(db).await, before);
+}
+
 backend_tests!(
+    an_import_writes_checkpoints,
     exports_say_their_format,
     import_refuses_new_history_under_the_export_ids,
     an_import_run_twice_is_a_no_op,
