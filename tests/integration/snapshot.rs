@@ -1,7 +1,7 @@
 //! Issue: snapshots, restore, revert, undo of a revision.
 
-use crate::common::entities::{account, account_v2, account_v3, membership};
 use crate::common::TestDb;
+use crate::common::entities::{account, account_v2, account_v3, membership};
 use revy::entity::object_delta;
 use revy::prelude::*;
 use revy::{Action, Actor, Context, LazyRevision, ObjectSnapshot};

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 use revy_core::Action;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -17,7 +17,9 @@ use crate::export;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{attribute_delta, object_delta, revision, tag};
 use crate::record::batch::baseline_changes;
+use crate::record::checkpoint::State;
 use crate::record::write::{self, Parent, attribute_row, insert_attributes};
+use crate::snapshot::inline::range_start;
 use crate::tamper::{DeltaFields, Encoder};
 
 /// The description of the revisions that hold checkpoints.
@@ -306,45 +308,36 @@ async fn apply<C: ConnectionTrait>(
 }
 
 /// The object's state at object delta `last` as its snapshot gives it: per
-/// column, the newest attribute delta at or before it, ordered by (object
-/// delta, id). One query, a row per column, however long the history.
+/// column, the newest value its deltas at or before it set, in the order
+/// they were set (by setter, then column). One query, the object's deltas
+/// from its newest checkpoint (or create) at or before `last`.
 pub(crate) async fn fold<C: ConnectionTrait>(
     txn: &C,
     content_type: &str,
     content_id: &str,
     last: i64,
 ) -> Result<Vec<(String, serde_json::Value)>, Error> {
-    use attribute_delta::Column as A;
-    let outer = attribute_delta::Entity;
-    let newer = Alias::new("revy_newer");
-    let later = Query::select()
-        .expr(Expr::val(1))
-        .from_as(attribute_delta::Entity, newer.clone())
-        .and_where(Expr::col((newer.clone(), A::ContentType)).equals((outer, A::ContentType)))
-        .and_where(Expr::col((newer.clone(), A::ContentId)).equals((outer, A::ContentId)))
-        .and_where(Expr::col((newer.clone(), A::FieldName)).equals((outer, A::FieldName)))
-        .and_where(Expr::col((newer.clone(), A::ObjectDeltaId)).lte(last))
-        .and_where(
-            Expr::col((newer.clone(), A::ObjectDeltaId))
-                .gt(Expr::col((outer, A::ObjectDeltaId)))
-                .or(Expr::col((newer.clone(), A::ObjectDeltaId))
-                    .equals((outer, A::ObjectDeltaId))
-                    .and(Expr::col((newer, A::Id)).gt(Expr::col((outer, A::Id))))),
-        )
-        .to_owned();
-    let rows = attribute_delta::Entity::find()
-        .filter(A::ContentType.eq(content_type))
-        .filter(A::ContentId.eq(content_id))
-        .filter(A::ObjectDeltaId.lte(last))
-        .filter(Expr::exists(later).not())
-        .order_by_asc(A::Id)
+    use object_delta::Column as D;
+    let range = object_delta::Entity::find()
+        .filter(D::ContentType.eq(content_type))
+        .filter(D::ContentId.eq(content_id))
+        .filter(Expr::col(D::Id).gte(range_start(content_type, content_id, last)))
+        .filter(D::Id.lte(last))
+        .order_by_asc(D::Id)
         .all(txn)
         .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    Ok(rows
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    let mut state = State::default();
+    for (i, delta) in range.iter().enumerate() {
+        state.step(delta, i == 0)?;
+    }
+    let mut columns: Vec<(i64, String, serde_json::Value)> = state
+        .into_columns()
         .into_iter()
-        .map(|a| (a.field_name, a.new_value))
-        .collect())
+        .map(|(column, (value, setter))| (setter, column, value))
+        .collect();
+    columns.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    Ok(columns.into_iter().map(|(_, c, v)| (c, v)).collect())
 }
 
 /// Removes those of `revisions` that no object delta belongs to any more.

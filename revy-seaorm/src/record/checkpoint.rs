@@ -94,6 +94,11 @@ impl State {
         &self.0
     }
 
+    /// The same, taken.
+    pub(crate) fn into_columns(self) -> BTreeMap<String, (Value, i64)> {
+        self.0
+    }
+
     /// One step of a fold over an object's deltas in id order: the
     /// `first` delta's checkpoint when it holds one, else its entries.
     pub(crate) fn step(&mut self, delta: &object_delta::Model, first: bool) -> Result<(), Error> {

@@ -10,7 +10,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::journal::attribute_delta;
+use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::object_delta;
 use crate::record::rows::{AttributeChange, actor_columns, attribute_action};
 
@@ -92,20 +92,22 @@ impl Encoder {
         });
     }
 
-    /// An attribute delta as read back from the journal.
-    pub(crate) fn row(&mut self, row: &attribute_delta::Model) {
+    /// An entry as read back from its object delta's inline entries: the
+    /// same encoding as [`change`](Self::change) gave it when written.
+    pub(crate) fn entry(&mut self, delta: &DeltaFields<'_>, entry: &AttributeDelta) {
+        let (actor_type, actor_id) = actor_columns(&entry.actor);
         self.attribute(Attribute {
-            revision_id: row.revision_id,
-            actor_type: row.actor_type.as_deref(),
-            actor_id: row.actor_id.as_deref(),
-            action: row.action.as_str(),
-            description: &row.description,
-            content_type: &row.content_type,
-            content_id: &row.content_id,
-            field_name: &row.field_name,
-            old_value: &row.old_value,
-            new_value: &row.new_value,
-            created_at: row.created_at,
+            revision_id: delta.revision_id,
+            actor_type: actor_type.as_deref(),
+            actor_id: actor_id.as_deref(),
+            action: entry.action.as_str(),
+            description: &entry.description,
+            content_type: delta.content_type,
+            content_id: delta.content_id,
+            field_name: &entry.field_name,
+            old_value: &entry.old_value,
+            new_value: &entry.new_value,
+            created_at: delta.created_at,
         });
     }
 

@@ -1,14 +1,12 @@
 //! Walking the journal's hash chains.
 
-use std::collections::HashMap;
-
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
 use super::chain::{DeltaFields, Encoder};
 use crate::Error;
-use crate::journal::{attribute_delta, object_delta};
+use crate::journal::object_delta;
 
 /// Object deltas [`verify`] reads per query.
 pub const VERIFY_CHUNK_SIZE: u64 = 1_000;
@@ -67,7 +65,7 @@ pub struct Verified {
     pub objects: u64,
     /// Object deltas read.
     pub object_deltas: u64,
-    /// Attribute deltas read.
+    /// Attribute deltas (the object deltas' inline entries) read.
     pub attribute_deltas: u64,
     /// Object deltas whose hash was checked.
     pub sealed: u64,
@@ -105,7 +103,7 @@ pub struct Verified {
 /// assert_eq!(revy_seaorm::verify(&db).await?.sealed, 1);
 ///
 /// // an edit made outside revy
-/// db.execute_unprepared("UPDATE revy_attribute_deltas SET new_value = '\"Eve\"' WHERE field_name = 'name'")
+/// db.execute_unprepared("UPDATE revy_object_deltas SET changes = REPLACE(changes, 'Ann', 'Eve')")
 ///     .await?;
 /// let err = revy_seaorm::verify(&db).await.unwrap_err();
 /// assert!(matches!(
@@ -153,16 +151,6 @@ pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<
             break;
         };
         after = Some((last.content_type.clone(), last.content_id.clone(), last.id));
-        let mut attributes: HashMap<i64, Vec<attribute_delta::Model>> = HashMap::new();
-        for row in attribute_delta::Entity::find()
-            .filter(attribute_delta::Column::ObjectDeltaId.is_in(deltas.iter().map(|d| d.id)))
-            .all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?
-        {
-            report.attribute_deltas += 1;
-            attributes.entry(row.object_delta_id).or_default().push(row);
-        }
         for delta in &deltas {
             if walk
                 .object
@@ -177,8 +165,7 @@ pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<
                 report.objects += 1;
             }
             report.object_deltas += 1;
-            let rows = attributes.remove(&delta.id).unwrap_or_default();
-            if let Err(finding) = walk.step(delta, &rows, &mut report) {
+            if let Err(finding) = walk.step(delta, &mut report) {
                 let finding = match finding {
                     Finding::Missing { version, expected }
                         if later_has(db, delta, expected).await? =>
@@ -197,14 +184,6 @@ pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<
         }
     }
     walk.close(&mut heads);
-    if let Some((object_delta_id, content_type, content_id)) = orphan(db).await? {
-        return Err(Error::Tampered {
-            content_type,
-            content_id,
-            object_delta_id,
-            finding: Finding::Inserted,
-        });
-    }
     report.root = super::chain::hex_of(&heads.finalize());
     Ok(report)
 }
@@ -220,16 +199,15 @@ struct Walk {
 }
 
 impl Walk {
-    fn step(
-        &mut self,
-        delta: &object_delta::Model,
-        rows: &[attribute_delta::Model],
-        report: &mut Verified,
-    ) -> Result<(), Finding> {
+    fn step(&mut self, delta: &object_delta::Model, report: &mut Verified) -> Result<(), Finding> {
+        // entries that do not decode were not written by revy
+        let entries = delta.attribute_deltas().map_err(|_| Finding::Altered)?;
+        report.attribute_deltas += entries.len() as u64;
         let encode = || {
-            let mut encoder = Encoder::new(&DeltaFields::of(delta));
-            for row in rows {
-                encoder.row(row);
+            let fields = DeltaFields::of(delta);
+            let mut encoder = Encoder::new(&fields);
+            for entry in &entries {
+                encoder.entry(&fields, entry);
             }
             encoder
         };
@@ -307,28 +285,4 @@ async fn later_has<C: ConnectionTrait>(
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?
         .is_some())
-}
-
-/// An attribute delta whose object delta does not exist: its object delta
-/// id, table and key.
-async fn orphan<C: ConnectionTrait>(db: &C) -> Result<Option<(i64, String, String)>, Error> {
-    use attribute_delta::Column as A;
-    let parent = Query::select()
-        .expr(Expr::val(1))
-        .from(object_delta::Entity)
-        .and_where(
-            Expr::col((object_delta::Entity, object_delta::Column::Id))
-                .equals((attribute_delta::Entity, A::ObjectDeltaId)),
-        )
-        .to_owned();
-    let found: Option<(i64, String, String)> = attribute_delta::Entity::find()
-        .select_only()
-        .columns([A::ObjectDeltaId, A::ContentType, A::ContentId])
-        .filter(Expr::exists(parent).not())
-        .limit(1)
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    Ok(found)
 }

@@ -1,8 +1,8 @@
 //! Whole-table time travel: every row as it was at a time or a tag.
 
 use super::{all_accounts, edit, newest_revision, open, remove, user};
-use crate::common::entities::{account, membership};
 use crate::common::TestDb;
+use crate::common::entities::{account, membership};
 use revy::{Context, Moment};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
