@@ -18,11 +18,11 @@ use futures_util::StreamExt;
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
-use revy::{Action, Actor, AttributeDelta, Context};
+use revy::{Actor, AttributeDelta, Context};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    EntityTrait, IntoActiveModel, QueryOrder, Schema, Set, TransactionTrait, TryInsertResult,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryOrder, Schema, Set, TransactionTrait,
 };
 
 /// The tracked table on the primary.
@@ -159,33 +159,8 @@ async fn apply(
         .on_conflict_do_nothing_on([object_delta::Column::Id])
         .exec_without_returning(&txn)
         .await?;
-        if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-            // delivered before: its columns are in the journal already
-            continue;
-        }
-        for a in &d.attributes {
-            attribute_delta::Entity::insert(attribute_delta::ActiveModel {
-                id: ActiveValue::NotSet,
-                object_delta_id: Set(d.id),
-                revision_id: Set(m.revision.id),
-                actor_type: Set(a.actor_type.clone()),
-                actor_id: Set(a.actor_id.clone()),
-                action: Set(if a.new_value.is_null() {
-                    Action::Unset
-                } else {
-                    Action::Set
-                }),
-                description: Set(a.description.clone()),
-                content_type: Set(d.content_type.clone()),
-                content_id: Set(d.content_id.clone()),
-                field_name: Set(a.field_name.clone()),
-                old_value: Set(a.old_value.clone()),
-                new_value: Set(a.new_value.clone()),
-                created_at: Set(d.created_at),
-            })
-            .exec_without_returning(&txn)
-            .await?;
-        }
+        // delivered before, or now: its columns are inline in the row
+        let _ = inserted;
     }
     for d in &m.deltas {
         let id: i32 = d.content_id.parse()?;

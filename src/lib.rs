@@ -17,7 +17,7 @@
 //! #     impl ActiveModelBehavior for ActiveModel { revy::track!(); }
 //! #     impl revy::TrackingPolicy for Entity {}
 //! # }
-//! use revy::entity::{attribute_delta, object_delta};
+//! use revy::entity::object_delta;
 //! use revy::{Action, Actor, Context};
 //! use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Schema, Set, TransactionTrait};
 //!
@@ -42,8 +42,8 @@
 //! assert_eq!(delta.action, Action::Create);
 //! assert_eq!(delta.actor(), Some(Actor::new("users", 7)));
 //! assert_eq!(delta.actor_id.as_deref(), Some("7"));
-//! // one attribute delta per column: `id` (filled by the database) and `code`
-//! assert_eq!(attribute_delta::Entity::find().all(&db).await?.len(), 2);
+//! // one attribute delta per column, inline: `id` (filled by the database) and `code`
+//! assert_eq!(delta.attribute_deltas()?.len(), 2);
 //! # Ok(()) }
 //! ```
 //!
@@ -219,7 +219,7 @@ pub use revy_nats as nats;
 #[cfg_attr(docsrs, doc(cfg(feature = "migration")))]
 pub mod migration {
     #[doc(inline)]
-    pub use revy_seaorm::migration::{Migration, ObjectHashes, ObjectVersions};
+    pub use revy_seaorm::migration::Migration;
 }
 
 /// Extension traits that add sea-orm abilities to revy's core types:

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, measurement::WallTime};
 use revy_core::{Actor, Context, LazyRevision};
-use revy_seaorm::entity::{attribute_delta, object_delta, revision};
+use revy_seaorm::entity::{object_delta, revision};
 use sea_orm::{
     ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
     EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Schema, TransactionTrait,
@@ -179,10 +179,6 @@ async fn connect(
 /// Empties the bench tables and the journal.
 async fn clear(db: &DatabaseConnection) {
     item::Entity::delete_many().exec(db).await.unwrap();
-    attribute_delta::Entity::delete_many()
-        .exec(db)
-        .await
-        .unwrap();
     object_delta::Entity::delete_many().exec(db).await.unwrap();
     revision::Entity::delete_many().exec(db).await.unwrap();
 }
@@ -311,9 +307,6 @@ fn bench_prune(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     let seeding = Instant::now();
     rt.block_on(rows_with_long_history(db, s.prune_rows, s.prune_history));
     let seeded = seeding.elapsed();
-    let attributes = rt
-        .block_on(attribute_delta::Entity::find().count(db))
-        .unwrap();
     let before = rt.block_on(object_deltas(db));
     let rss_before = peak_rss_kib();
     let start = Instant::now();
@@ -327,15 +320,13 @@ fn bench_prune(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     let removed = report.object_deltas_pruned;
     println!(
         "{name}/prune/keep_last_1_of_{before}_deltas: {removed} object deltas removed \
-         ({} attribute deltas, {} checkpoints, {} chunks; {after} object deltas left) \
-         in {:.3} s = {:.0} object deltas/s, {:.0} attribute deltas/s; VmHWM {} KiB before, {} KiB after \
-         (journal of {attributes} attribute deltas, seeded in {:.1} s)",
-        report.attribute_deltas_pruned,
+         ({} checkpoints, {} chunks; {after} object deltas left) \
+         in {:.3} s = {:.0} object deltas/s; VmHWM {} KiB before, {} KiB after \
+         (seeded in {:.1} s)",
         report.checkpoints,
         report.chunks,
         took.as_secs_f64(),
         removed as f64 / took.as_secs_f64(),
-        report.attribute_deltas_pruned as f64 / took.as_secs_f64(),
         rss_before.map_or("?".into(), |k| k.to_string()),
         rss_after.map_or("?".into(), |k| k.to_string()),
         seeded.as_secs_f64(),

@@ -17,12 +17,9 @@
 //! prints one line per backend. `--test` or `REVY_BENCH_QUICK=1` runs 200
 //! changes instead.
 //!
-//! It also projects the journal it wrote into one row per change (issue
-//! 26's shape, before that shape exists): each object delta's attribute
-//! deltas folded into a `changes` text column of its own row, in a few
-//! encodings, each table with the object deltas' indexes, and prints the
-//! bytes per change of each (revisions included), so the encoding is
-//! chosen by measurement. Checkpoints are not in the projection.
+//! The journal is one row per change (the object delta, its attribute
+//! deltas inline) plus its revision; checkpoints (every 16th version of an
+//! object) would be in it, but each row here reaches version 2 only.
 
 use revy_core::{Actor, Context};
 use sea_orm::{
@@ -34,17 +31,11 @@ use sea_orm::{
 #[macro_use]
 #[path = "tracking/entities.rs"]
 mod entities;
-#[path = "storage/projection.rs"]
-mod projection;
 
 use entities::{Item, item};
 
 /// The journal's tables.
-const JOURNAL: [&str; 3] = [
-    "revy_revisions",
-    "revy_object_deltas",
-    "revy_attribute_deltas",
-];
+const JOURNAL: [&str; 2] = ["revy_revisions", "revy_object_deltas"];
 /// The data table.
 const DATA: &str = "bench_items";
 /// The database (PostgreSQL, MariaDB) or file (SQLite) the run makes afresh.
@@ -185,14 +176,6 @@ async fn measure(label: &str, db: DatabaseConnection, n: i64) -> Result<(), Fail
         journal as f64 / data.max(1) as f64,
         rows.join(", "),
     );
-    let revisions = bytes(&db, &["revy_revisions"]).await?;
-    for (name, projected) in projection::project(&db).await? {
-        println!(
-            "storage/{label}/projected {name}: {:.0} bytes per change (revisions {revisions} + \
-             deltas {projected} bytes)",
-            (revisions + projected) as f64 / changes as f64
-        );
-    }
     db.close().await?;
     Ok(())
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use revy_core::{Actor, Context, LazyRevision};
-use revy_seaorm::entity::{attribute_delta, object_delta, revision};
+use revy_seaorm::entity::{object_delta, revision};
 use revy_seaorm::{ObjectSnapshot, SelectSnapshotExt, Tracked};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -219,10 +219,6 @@ async fn clear(db: &DatabaseConnection) {
     plain_child::Entity::delete_many().exec(db).await.unwrap();
     item::Entity::delete_many().exec(db).await.unwrap();
     plain_item::Entity::delete_many().exec(db).await.unwrap();
-    attribute_delta::Entity::delete_many()
-        .exec(db)
-        .await
-        .unwrap();
     object_delta::Entity::delete_many().exec(db).await.unwrap();
     revision::Entity::delete_many().exec(db).await.unwrap();
     settle(db).await;

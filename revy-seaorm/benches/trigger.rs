@@ -62,6 +62,7 @@ DECLARE
     after jsonb;
     before jsonb;
     action text;
+    changes text := '[]';
 BEGIN
     IF rev IS NULL THEN
         INSERT INTO revy_revisions (description, meta, created_at)
@@ -73,22 +74,20 @@ BEGIN
     SELECT COALESCE((SELECT d.version FROM revy_object_deltas d
                      WHERE d.content_type = tbl AND d.content_id = key
                      ORDER BY d.id DESC LIMIT 1), 0) + 1 INTO version;
+    IF TG_OP <> 'DELETE' THEN
+        -- the change's entries inline, in revy's compact encoding
+        after := to_jsonb(NEW);
+        before := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) ELSE '{}'::jsonb END;
+        SELECT COALESCE(json_agg(CASE WHEN TG_OP = 'INSERT'
+                                      THEN json_build_array(k, after -> k)
+                                      ELSE json_build_array(k, before -> k, after -> k) END)::text, '[]')
+            INTO changes
+            FROM jsonb_object_keys(after) AS k
+            WHERE TG_OP = 'INSERT' OR (after -> k) IS DISTINCT FROM (before -> k);
+    END IF;
     INSERT INTO revy_object_deltas (revision_id, actor_type, actor_id, action, description,
                                     content_type, content_id, created_at, version, changes)
-        VALUES (rev, actor_type, actor_id, action, '', tbl, key, now(), version, '')
-        RETURNING id INTO delta;
-    IF TG_OP = 'DELETE' THEN RETURN NULL; END IF;
-    after := to_jsonb(NEW);
-    before := CASE WHEN TG_OP = 'UPDATE' THEN to_jsonb(OLD) ELSE '{}'::jsonb END;
-    INSERT INTO revy_attribute_deltas (object_delta_id, revision_id, actor_type, actor_id, action,
-                                       description, content_type, content_id, field_name,
-                                       old_value, new_value, created_at)
-        SELECT delta, rev, actor_type, actor_id,
-               CASE WHEN after -> k = 'null'::jsonb THEN 'Unset' ELSE 'Set' END,
-               '', tbl, key, k,
-               COALESCE(before -> k, 'null'::jsonb)::json, (after -> k)::json, now()
-        FROM jsonb_object_keys(after) AS k
-        WHERE TG_OP = 'INSERT' OR (after -> k) IS DISTINCT FROM (before -> k);
+        VALUES (rev, actor_type, actor_id, action, '', tbl, key, now(), version, changes);
     RETURN NULL;
 END $$;
 CREATE TRIGGER revy_capture AFTER INSERT OR UPDATE OR DELETE ON bench_trigger_items

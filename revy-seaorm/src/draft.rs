@@ -24,8 +24,8 @@ use crate::version;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = setup().await?;
 /// use revy_core::{Actor, Context};
-/// use revy_seaorm::{Tracked, entity::attribute_delta};
-/// use sea_orm::{ActiveModelBehavior, ColumnTrait, EntityTrait, QueryFilter};
+/// use revy_seaorm::{Tracked, entity::object_delta};
+/// use sea_orm::{ActiveModelBehavior, EntityTrait};
 ///
 /// Context::via_actor(Some(Actor::new("users", 7)))
 ///     .scope(async {
@@ -40,12 +40,14 @@ use crate::version;
 ///     })
 ///     .await?;
 ///
-/// let local = attribute_delta::Entity::find()
-///     .filter(attribute_delta::Column::FieldName.eq("local_amount"))
-///     .all(&db)
-///     .await?;
-/// let who: Vec<Option<&str>> = local.iter().map(|a| a.actor_id.as_deref()).collect();
-/// assert_eq!(who, [Some("7"), None]);
+/// let saved = object_delta::Entity::find().one(&db).await?.unwrap();
+/// let local: Vec<_> = saved
+///     .attribute_deltas()?
+///     .into_iter()
+///     .filter(|e| e.field_name == "local_amount")
+///     .collect();
+/// let who: Vec<Option<Actor>> = local.iter().map(|e| e.actor()).collect();
+/// assert_eq!(who, [Some(Actor::new("users", 7)), None]);
 /// assert_eq!(local[1].description, "Corrected by the system.");
 /// # Ok(()) }
 /// ```

@@ -224,7 +224,7 @@ pub enum Error {
     /// [`verify`](crate::verify()) found a journal entry that revy did not
     /// write as it is: changed, removed, reordered or inserted out of band.
     #[error(
-        "the journal was tampered with: object delta {object_delta_id} of {content_type} {content_id} {finding} (table revy_object_deltas, or its rows in revy_attribute_deltas)"
+        "the journal was tampered with: object delta {object_delta_id} of {content_type} {content_id} {finding} (table revy_object_deltas)"
     )]
     Tampered {
         /// The object's table (its content type).
@@ -457,6 +457,24 @@ pub enum Error {
         object_delta_id: i64,
         /// What is wrong with them.
         reason: String,
+    },
+
+    /// The database holds a journal in the three-table shape revy had
+    /// before 0.1 (a `revy_attribute_deltas` table beside the object
+    /// deltas). revy 0.1 keeps a change's attribute deltas inline in its
+    /// object delta and has no in-place upgrade: export the old journal
+    /// with the revy that wrote it, drop its tables, install, and import
+    /// the export.
+    #[error(
+        "this database holds revy's three-table journal from before 0.1 (table {table}); revy 0.1 \
+         keeps a change's attribute deltas in its object delta and does not upgrade it in place: \
+         export it with the revy that wrote it (revy::prune().older_than(<a time after its newest \
+         change>).export(..)), drop the tables revy_tags, revy_attribute_deltas, \
+         revy_object_deltas and revy_revisions, run revy::install, then revy::import the export"
+    )]
+    OldJournal {
+        /// The table that shows the old shape.
+        table: &'static str,
     },
 
     /// A line of an export could not be read or imported; the lines before

@@ -13,7 +13,7 @@ use sea_orm::{
 use crate::Error;
 use crate::export::{FORMAT, Line, ObjectDeltaRow, RevisionRow};
 use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{attribute_delta, object_delta, revision};
+use crate::journal::{object_delta, revision};
 use crate::prune::{CHECKPOINT_DESCRIPTION, begin, fold, remove_empty_revisions};
 use crate::record::rows::AttributeChange;
 use crate::record::write::finish;
@@ -216,11 +216,6 @@ async fn import_line<C: ConnectionTrait>(
                 }
             }
             // the checkpoint that folded this history gives way to it
-            attribute_delta::Entity::delete_many()
-                .filter(attribute_delta::Column::ObjectDeltaId.eq(found.id))
-                .exec(txn)
-                .await
-                .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
             object_delta::Entity::delete_by_id(found.id)
                 .exec(txn)
                 .await
@@ -412,10 +407,6 @@ async fn insert_revision<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Rows of attribute deltas per INSERT: 13 parameters each stays under
-/// every backend's limit on bound parameters.
-const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 1000;
-
 async fn insert_object_delta<C: ConnectionTrait>(
     txn: &C,
     delta: ObjectDeltaRow,
@@ -459,6 +450,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
         })
         .collect();
     let changes = encode_entries(&inline, &object_actor, &description);
+    let entry_count = inline.len() as u64;
     object_delta::Entity::insert(object_delta::ActiveModel {
         id: Set(id),
         revision_id: Set(revision_id),
@@ -479,60 +471,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
     .await
     .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     report.object_deltas += 1;
-    use attribute_delta::Column as A;
-    // a format 1 line keeps the attribute deltas' ids; format 2 has none,
-    // and the table numbers them
-    let with_ids = attribute_deltas.iter().all(|a| a.id.is_some());
-    let mut rows = attribute_deltas.into_iter().peekable();
-    while rows.peek().is_some() {
-        let mut insert = Query::insert();
-        let mut columns = vec![
-            A::ObjectDeltaId,
-            A::RevisionId,
-            A::ActorType,
-            A::ActorId,
-            A::Action,
-            A::Description,
-            A::ContentType,
-            A::ContentId,
-            A::FieldName,
-            A::OldValue,
-            A::NewValue,
-            A::CreatedAt,
-        ];
-        if with_ids {
-            columns.insert(0, A::Id);
-        }
-        insert.into_table(attribute_delta::Entity).columns(columns);
-        for a in rows.by_ref().take(ATTRIBUTE_ROWS_PER_STATEMENT) {
-            let mut values = vec![
-                Expr::val(id),
-                Expr::val(revision_id),
-                Expr::val(a.actor_type),
-                Expr::val(a.actor_id),
-                Expr::val(a.action.as_str()),
-                Expr::val(a.description),
-                Expr::val(content_type.as_str()),
-                Expr::val(content_id.as_str()),
-                Expr::val(a.field_name),
-                Expr::val(a.old_value),
-                Expr::val(a.new_value),
-                Expr::val(a.created_at.unwrap_or(created_at)),
-            ];
-            if with_ids {
-                values.insert(0, Expr::val(a.id));
-            }
-            insert.values(values).map_err(|e| {
-                Error::Db(sea_orm::DbErr::Custom(format!(
-                    "revy_attribute_deltas: {e}"
-                )))
-            })?;
-            report.attribute_deltas += 1;
-        }
-        txn.execute_raw(txn.get_database_backend().build(&insert))
-            .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    }
+    report.attribute_deltas += entry_count;
     Ok(())
 }
 
@@ -546,7 +485,6 @@ async fn move_sequences<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     for table in [
         revision::Entity.table_name(),
         object_delta::Entity.table_name(),
-        attribute_delta::Entity.table_name(),
     ] {
         let sequence = || {
             Expr::from(

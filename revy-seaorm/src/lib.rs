@@ -82,7 +82,7 @@ pub use version::{delete_at_version, update_at_version, version_of};
 /// The journal as a sea-orm-migration step (cargo feature `migration`).
 #[cfg(feature = "migration")]
 pub mod migration {
-    pub use crate::journal::migration::{Migration, ObjectHashes, ObjectVersions};
+    pub use crate::journal::migration::Migration;
 }
 
 /// The journal's SeaORM entities, to query with plain sea-orm.

@@ -1,13 +1,13 @@
 //! Several actors in one revision: drafts that record who set each column.
 
-use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
-use revy::entity::{attribute_delta, object_delta};
+use crate::common::{self, TestDb};
+use revy::entity::object_delta;
 use revy::{Action, Actor, Context, LazyRevision, Tracked};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelBehavior, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelBehavior, DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder,
+    TransactionTrait,
 };
 use serde_json::json;
 
@@ -15,13 +15,13 @@ fn user(id: i64) -> Option<Actor> {
     Some(Actor::new("users", id))
 }
 
-async fn attributes(db: &DatabaseConnection, delta: i64) -> Vec<attribute_delta::Model> {
-    attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(delta))
-        .order_by_asc(attribute_delta::Column::Id)
-        .all(db)
+/// The inline entries of an object delta, in the order written.
+async fn attributes(db: &DatabaseConnection, delta: i64) -> Vec<common::AttributeRow> {
+    common::attribute_rows(db)
         .await
-        .unwrap()
+        .into_iter()
+        .filter(|a| a.object_delta_id == delta)
+        .collect()
 }
 
 fn dec(v: &serde_json::Value) -> Decimal {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::TestDb;
+use crate::common::{self, TestDb};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -22,7 +22,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use revy::Actor;
 use revy::axum::RevyLayer;
-use revy::entity::{attribute_delta, object_delta, revision};
+use revy::entity::{object_delta, revision};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     Set, TransactionTrait,
@@ -221,12 +221,9 @@ async fn axum_two_users_concurrently(t: TestDb) {
             rev.meta,
             Some(json!({"method": "POST", "path": "/notes", "request_id": format!("req-{n}")}))
         );
-        let title = attribute_delta::Entity::find()
-            .filter(attribute_delta::Column::ObjectDeltaId.eq(delta.id))
-            .filter(attribute_delta::Column::FieldName.eq("title"))
-            .one(&t.db)
-            .await
-            .unwrap()
+        let title = common::entries_of(&delta)
+            .into_iter()
+            .find(|a| a.field_name == "title")
             .unwrap();
         assert_eq!(title.new_value, json!(format!("title {n}")));
         assert_eq!(title.actor_id.as_deref(), Some(user.as_str()));
@@ -296,11 +293,7 @@ async fn axum_no_actor_fn(t: TestDb) {
     let (delta, rev) = journal_of(&t.db, &id).await;
     assert_eq!(rev.description, "Who am I?");
     assert_eq!(actor_of(&delta), (None, None));
-    let attributes = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(delta.id))
-        .all(&t.db)
-        .await
-        .unwrap();
+    let attributes = common::entries_of(&delta);
     assert_eq!(attributes.len(), 2, "id and title");
     assert!(
         attributes

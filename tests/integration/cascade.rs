@@ -422,7 +422,7 @@ struct FaultState {
 }
 
 async fn fault_state(db: &DatabaseConnection) -> FaultState {
-    use revy::entity::{attribute_delta, revision};
+    use revy::entity::revision;
     FaultState {
         parents: fault::parent::Entity::find()
             .order_by_asc(fault::parent::Column::Id)
@@ -442,7 +442,7 @@ async fn fault_state(db: &DatabaseConnection) -> FaultState {
         journal: (
             revision::Entity::find().count(db).await.unwrap(),
             object_delta::Entity::find().count(db).await.unwrap(),
-            attribute_delta::Entity::find().count(db).await.unwrap(),
+            crate::common::attribute_rows(db).await.len() as u64,
         ),
     }
 }

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use crate::common::entities::account;
-use crate::common::{TestDb, begin};
-use revy::entity::{attribute_delta, object_delta};
+use crate::common::{self, TestDb, begin};
+use revy::entity::object_delta;
 use revy::{Actor, Context};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
@@ -154,12 +154,10 @@ async fn run(t: TestDb, sealed: bool) {
         let i = d.actor_id.as_deref().unwrap();
         assert_eq!(d.description, format!("task {i}"), "delta {}", d.id);
     }
-    let attrs = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ActorType.is_not_null())
-        .order_by_asc(attribute_delta::Column::Id)
-        .all(&db)
-        .await
-        .unwrap();
+    // every inline entry, in the order written
+    let entries = common::attribute_rows(&db).await;
+    let attrs: Vec<&common::AttributeRow> =
+        entries.iter().filter(|a| a.actor_type.is_some()).collect();
     let owner: HashMap<i64, &str> = deltas
         .iter()
         .map(|d| (d.id, d.actor_id.as_deref().unwrap()))
@@ -168,8 +166,8 @@ async fn run(t: TestDb, sealed: bool) {
         let i = a.actor_id.as_deref().unwrap();
         assert_eq!(
             owner[&a.object_delta_id], i,
-            "attribute delta {} of another task",
-            a.id
+            "attribute delta {} of object delta {} of another task",
+            a.field_name, a.object_delta_id
         );
         assert_eq!(a.description, format!("task {i} attr"));
     }
@@ -178,14 +176,14 @@ async fn run(t: TestDb, sealed: bool) {
     let mut broken = 0;
     for id in &shared {
         for field in ["balance", "name"] {
-            let chain = attribute_delta::Entity::find()
-                .filter(attribute_delta::Column::ContentType.eq("accounts"))
-                .filter(attribute_delta::Column::ContentId.eq(id.to_string()))
-                .filter(attribute_delta::Column::FieldName.eq(field))
-                .order_by_asc(attribute_delta::Column::Id)
-                .all(&db)
-                .await
-                .unwrap();
+            let chain: Vec<&common::AttributeRow> = entries
+                .iter()
+                .filter(|a| {
+                    a.content_type == "accounts"
+                        && a.content_id == id.to_string()
+                        && a.field_name == field
+                })
+                .collect();
             for pair in chain.windows(2) {
                 if pair[1].old_value != pair[0].new_value {
                     broken += 1;

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::common::TestDb;
-use revy::entity::{attribute_delta, object_delta};
+use revy::entity::object_delta;
 use revy::{Action, Actor, Context, ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -232,11 +232,7 @@ async fn update_journals_old_values_and_creates(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(update.actor_id.as_deref(), Some("7"));
-    let changes = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(update.id))
-        .all(db)
-        .await
-        .unwrap();
+    let changes = crate::common::entries_of(&update);
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!(changes[0].field_name, "uses");
     assert_eq!(changes[0].old_value, serde_json::json!(1));

@@ -1,8 +1,8 @@
 //! Tracked deletion policies: cascade, set-null, set-default, set(value).
 
-use crate::common::TestDb;
 use crate::common::entities::{account, line, node, player, team, transaction};
-use revy::entity::{attribute_delta, object_delta};
+use crate::common::{self, TestDb};
+use revy::entity::object_delta;
 use revy::{Action, Actor, Context};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -110,11 +110,11 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
         "children first"
     );
     // deletes have no attribute deltas
-    let attrs = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::RevisionId.eq(revision))
-        .count(db)
+    let attrs = common::attribute_rows(db)
         .await
-        .unwrap();
+        .iter()
+        .filter(|a| a.revision_id == revision)
+        .count();
     assert_eq!(attrs, 0);
 
     let undo = revy::undo_revision(db, revision).await.unwrap();
@@ -257,12 +257,11 @@ async fn set_policies_update_the_foreign_key(t: TestDb) {
             .iter()
             .all(|d| d.actor_id.is_none() && d.description == "team dissolved")
     );
-    let attrs = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ContentType.eq("players"))
-        .filter(attribute_delta::Column::ObjectDeltaId.is_in(updates.iter().map(|d| d.id)))
-        .all(db)
-        .await
-        .unwrap();
+    let attrs: Vec<common::AttributeRow> = updates
+        .iter()
+        .flat_map(common::entries_of)
+        .filter(|a| a.content_type == "players")
+        .collect();
     assert_eq!(
         attrs.len(),
         5,

@@ -20,12 +20,7 @@ impl MigratorTrait for Migrator {
 async fn the_migration_creates_and_drops_the_journal(t: TestDb) {
     let db = &t.db;
     // the harness installed the journal; start from nothing
-    for table in [
-        "revy_tags",
-        "revy_attribute_deltas",
-        "revy_object_deltas",
-        "revy_revisions",
-    ] {
+    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
         db.execute_unprepared(&format!("DROP TABLE {table}"))
             .await
             .unwrap();
@@ -91,7 +86,7 @@ impl MigratorTrait for AppMigrator {
     }
 }
 
-/// The app with revy's steps appended, as the migration docs say.
+/// The app with revy's step appended, as the migration docs say.
 struct AppWithRevy;
 
 #[async_trait::async_trait]
@@ -100,23 +95,16 @@ impl MigratorTrait for AppWithRevy {
         vec![
             Box::new(CreateAccounts),
             Box::new(revy::migration::Migration),
-            Box::new(revy::migration::ObjectVersions),
-            Box::new(revy::migration::ObjectHashes),
         ]
     }
 }
 
-/// revy's steps appended to an app whose migrations already ran: `up`
-/// runs only them, a row written before counts as version 0 and gets a
-/// baseline, and `down(3)` removes the journal and nothing of the app.
+/// revy's step appended to an app whose migrations already ran: `up`
+/// runs only it, a row written before counts as version 0 and gets a
+/// baseline, and `down(1)` removes the journal and nothing of the app.
 async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
     let db = &t.db;
-    for table in [
-        "revy_tags",
-        "revy_attribute_deltas",
-        "revy_object_deltas",
-        "revy_revisions",
-    ] {
+    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
         db.execute_unprepared(&format!("DROP TABLE {table}"))
             .await
             .unwrap();
@@ -132,7 +120,7 @@ async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
     .unwrap();
     let pending = AppWithRevy::get_pending_migrations(db).await.unwrap();
     let names: Vec<&str> = pending.iter().map(|m| m.name()).collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names, ["m20261203_000001_revy_journal"]);
     assert!(names.iter().all(|n| n.contains("revy")), "{names:?}");
     AppWithRevy::up(db, None).await.unwrap();
 
@@ -152,7 +140,7 @@ async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
         Some(2)
     );
 
-    AppWithRevy::down(db, Some(3)).await.unwrap();
+    AppWithRevy::down(db, Some(1)).await.unwrap();
     assert!(object_delta::Entity::find().count(db).await.is_err());
     assert_eq!(
         account::Entity::find().count(db).await.unwrap(),
@@ -164,7 +152,28 @@ async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
     assert_eq!(names, ["m20240101_000001_create_accounts"]);
 }
 
+/// The migration's `up` refuses a database that holds the three-table
+/// journal from before 0.1, as `install` does.
+async fn the_migration_refuses_a_three_table_journal(t: TestDb) {
+    let db = &t.db;
+    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
+        db.execute_unprepared(&format!("DROP TABLE {table}"))
+            .await
+            .unwrap();
+    }
+    db.execute_unprepared("CREATE TABLE revy_attribute_deltas (id BIGINT PRIMARY KEY)")
+        .await
+        .unwrap();
+    let err = Migrator::up(db, None).await.unwrap_err().to_string();
+    assert!(err.contains("three-table journal"), "{err}");
+    assert!(
+        object_delta::Entity::find().count(db).await.is_err(),
+        "nothing was created"
+    );
+}
+
 backend_tests!(
+    the_migration_refuses_a_three_table_journal,
     the_migration_creates_and_drops_the_journal,
     revy_steps_appended_to_applied_migrations,
 );

@@ -1,8 +1,8 @@
 //! Tracking policies: ignored, only-listed and redacted columns, and
 //! conditions, on every path that writes the journal.
 
-use crate::common::TestDb;
-use revy::entity::{attribute_delta, object_delta, revision};
+use crate::common::{self, TestDb};
+use revy::entity::{object_delta, revision};
 use revy::{Action, Actor, Context, ObjectSnapshot, Tracked};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -187,7 +187,8 @@ async fn journal_text(db: &impl ConnectionTrait) -> Vec<String> {
     for o in object_delta::Entity::find().all(db).await.unwrap() {
         out.push(format!("{o:?}"));
     }
-    for a in attribute_delta::Entity::find().all(db).await.unwrap() {
+    // the inline entries (held in the object deltas' `changes`), decoded
+    for a in common::attribute_rows(db).await {
         out.push(format!("{a:?} {} {}", a.old_value, a.new_value));
     }
     out
@@ -196,7 +197,7 @@ async fn journal_text(db: &impl ConnectionTrait) -> Vec<String> {
 async fn journal_counts(db: &impl ConnectionTrait) -> (u64, u64) {
     (
         object_delta::Entity::find().count(db).await.unwrap(),
-        attribute_delta::Entity::find().count(db).await.unwrap(),
+        common::attribute_rows(db).await.len() as u64,
     )
 }
 
@@ -341,11 +342,11 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
     let hits: Vec<&String> = text.iter().filter(|row| row.contains(MARK)).collect();
     assert!(hits.is_empty(), "the secret reached the journal: {hits:#?}");
     // ... while the journal does hold that the hash changed, and by whom
-    let changes = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::FieldName.eq("password_hash"))
-        .all(db)
+    let changes: Vec<common::AttributeRow> = common::attribute_rows(db)
         .await
-        .unwrap();
+        .into_iter()
+        .filter(|c| c.field_name == "password_hash")
+        .collect();
     assert!(changes.iter().all(|c| revy::is_redacted(&c.new_value)));
     assert!(changes.iter().all(|c| c.action == Action::Set));
     let by_alice = changes.iter().filter(|c| c.actor() == alice()).count();
@@ -356,11 +357,11 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
     assert!(changes.iter().filter(|c| c.actor().is_none()).count() >= 2);
     // nothing of the ignored column either
     assert_eq!(
-        attribute_delta::Entity::find()
-            .filter(attribute_delta::Column::FieldName.eq("last_seen"))
-            .count(db)
+        common::attribute_rows(db)
             .await
-            .unwrap(),
+            .iter()
+            .filter(|c| c.field_name == "last_seen")
+            .count(),
         0
     );
     // the redacted card cannot be restored: the journal has no pin, and
@@ -431,11 +432,7 @@ async fn ignored_only_updates_write_nothing(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    let fields: Vec<String> = attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(last.id))
-        .all(db)
-        .await
-        .unwrap()
+    let fields: Vec<String> = common::entries_of(&last)
         .into_iter()
         .map(|a| a.field_name)
         .collect();
@@ -472,11 +469,8 @@ async fn only_listed_columns_are_recorded(t: TestDb) {
         )
         .await
         .unwrap();
-    let fields: Vec<String> = attribute_delta::Entity::find()
-        .order_by_asc(attribute_delta::Column::Id)
-        .all(db)
+    let fields: Vec<String> = common::attribute_rows(db)
         .await
-        .unwrap()
         .into_iter()
         .map(|a| a.field_name)
         .collect();

@@ -569,12 +569,7 @@ async fn public_reads_equal_the_reference_fold(t: TestDb) {
             .unwrap();
         t.create_table(Entity).await;
         // each sequence starts from an empty journal
-        for table in [
-            "revy_attribute_deltas",
-            "revy_object_deltas",
-            "revy_tags",
-            "revy_revisions",
-        ] {
+        for table in ["revy_object_deltas", "revy_tags", "revy_revisions"] {
             t.db.execute_unprepared(&format!("DELETE FROM {table}"))
                 .await
                 .unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::common::entities::{account, membership};
 use crate::common::{self, TestDb};
-use revy::entity::{attribute_delta, object_delta};
+use revy::entity::object_delta;
 use revy::{Action, Actor, Context, Guarded, ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, DeleteResult, EntityTrait, InsertResult,
@@ -42,13 +42,10 @@ fn new_account(code: &str) -> account::ActiveModel {
 
 /// (column, old, new, actor) of each attribute delta of an object delta.
 async fn changes(t: &TestDb, delta: i64) -> Vec<(String, serde_json::Value, Option<Actor>)> {
-    attribute_delta::Entity::find()
-        .filter(attribute_delta::Column::ObjectDeltaId.eq(delta))
-        .order_by_asc(attribute_delta::Column::Id)
-        .all(&t.db)
+    common::attribute_rows(&t.db)
         .await
-        .unwrap()
         .into_iter()
+        .filter(|a| a.object_delta_id == delta)
         .map(|a| (a.field_name.clone(), a.old_value.clone(), a.actor()))
         .collect()
 }

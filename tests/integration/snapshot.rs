@@ -227,11 +227,7 @@ async fn restore_and_revert(t: TestDb) {
     assert_eq!(reverted, original);
     let revert_delta = deltas_of(db, "accounts", &id).await.last().unwrap().clone();
     assert_eq!(revert_delta.action, Action::Update);
-    let fields: Vec<String> = revy::entity::attribute_delta::Entity::find()
-        .filter(revy::entity::attribute_delta::Column::ObjectDeltaId.eq(revert_delta.id))
-        .all(db)
-        .await
-        .unwrap()
+    let fields: Vec<String> = crate::common::entries_of(&revert_delta)
         .into_iter()
         .map(|a| a.field_name)
         .collect();

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use criterion::{Criterion, Throughput};
 use revy_core::Action;
-use revy_seaorm::entity::{attribute_delta, object_delta, revision};
+use revy_seaorm::entity::{object_delta, revision};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet,
@@ -345,38 +345,8 @@ async fn journal_floor<C: ConnectionTrait>(
             state: sea_orm::ActiveValue::NotSet,
         }
     };
-    let ids = object_delta::Entity::insert_many(rows.iter().map(object))
-        .exec_with_returning_keys(db)
+    object_delta::Entity::insert_many(rows.iter().map(object))
+        .exec_without_returning(db)
         .await
         .unwrap();
-    let attributes: Vec<attribute_delta::ActiveModel> = rows
-        .into_iter()
-        .zip(ids)
-        .flat_map(|((content_id, values), object_delta_id)| {
-            values
-                .into_iter()
-                .map(move |(field, value)| attribute_delta::ActiveModel {
-                    id: NotSet,
-                    object_delta_id: Set(object_delta_id),
-                    revision_id: Set(revision_id),
-                    actor_type: Set(Some("users".into())),
-                    actor_id: Set(Some("1".into())),
-                    action: Set(Action::Set),
-                    description: Set(String::new()),
-                    content_type: Set("bench_plain_items".into()),
-                    content_id: Set(content_id.clone()),
-                    field_name: Set(field.into()),
-                    old_value: Set(serde_json::Value::Null),
-                    new_value: Set(value),
-                    created_at: Set(now),
-                })
-        })
-        .collect();
-    // 12 values a row: stay under SQLite's 32,766 bound parameters
-    for chunk in attributes.chunks(2_500) {
-        attribute_delta::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await
-            .unwrap();
-    }
 }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use revy_core::Action;
-use revy_seaorm::entity::{attribute_delta, object_delta, revision};
+use revy_seaorm::entity::{object_delta, revision};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, NotSet, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -21,8 +21,8 @@ pub struct SeedDelta {
     pub columns: Vec<(&'static str, Json, Json)>,
 }
 
-/// Writes object deltas of `content_type` with their attribute deltas in
-/// bulk (1,000 object deltas a revision), bypassing the hooks: how the
+/// Writes object deltas of `content_type` with their attribute deltas
+/// (inline) in bulk (1,000 object deltas a revision), bypassing the hooks: how the
 /// large histories are built in seconds.
 pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<SeedDelta>) {
     const CHUNK: usize = 1_000;
@@ -105,50 +105,6 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
             .exec_without_returning(db)
             .await
             .unwrap();
-        // ids follow the order of the rows of one multi-row insert
-        let ids: Vec<i64> = object_delta::Entity::find()
-            .select_only()
-            .column(object_delta::Column::Id)
-            .filter(object_delta::Column::RevisionId.eq(revision_id))
-            .order_by_asc(object_delta::Column::Id)
-            .into_tuple()
-            .all(db)
-            .await
-            .unwrap();
-        assert_eq!(ids.len(), chunk.len());
-        let attributes: Vec<attribute_delta::ActiveModel> = ids
-            .iter()
-            .zip(&chunk)
-            .flat_map(|(id, d)| {
-                d.columns
-                    .iter()
-                    .map(move |(field, old, new)| attribute_delta::ActiveModel {
-                        id: NotSet,
-                        object_delta_id: Set(*id),
-                        revision_id: Set(revision_id),
-                        actor_type: Set(None),
-                        actor_id: Set(None),
-                        action: Set(if new.is_null() {
-                            Action::Unset
-                        } else {
-                            Action::Set
-                        }),
-                        description: Set(String::new()),
-                        content_type: Set(content_type.into()),
-                        content_id: Set(d.content_id.clone()),
-                        field_name: Set((*field).into()),
-                        old_value: Set(old.clone()),
-                        new_value: Set(new.clone()),
-                        created_at: Set(now),
-                    })
-            })
-            .collect();
-        for part in attributes.chunks(CHUNK) {
-            attribute_delta::Entity::insert_many(part.to_vec())
-                .exec_without_returning(db)
-                .await
-                .unwrap();
-        }
     }
     // the checkpoints the writer would have written
     revy_seaorm::__private::rebuild_checkpoints(db, content_type, &objects)
@@ -165,10 +121,10 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
 pub async fn analyze(db: &DatabaseConnection) {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
-            "VACUUM ANALYZE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+            "VACUUM ANALYZE revy_revisions, revy_object_deltas, bench_items, bench_children"
         }
         DbBackend::MySql => {
-            "ANALYZE TABLE revy_revisions, revy_object_deltas, revy_attribute_deltas, bench_items, bench_children"
+            "ANALYZE TABLE revy_revisions, revy_object_deltas, bench_items, bench_children"
         }
         _ => return,
     };

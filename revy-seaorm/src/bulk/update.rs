@@ -42,7 +42,7 @@ pub struct UpdateMany<E: EntityTrait> {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = setup().await?;
 /// use revy_core::{Actor, Context};
-/// use revy_seaorm::entity::attribute_delta;
+/// use revy_seaorm::entity::object_delta;
 /// use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 ///
 /// for code in ["A-1", "A-2", "B-1"] {
@@ -58,12 +58,15 @@ pub struct UpdateMany<E: EntityTrait> {
 ///     .await?;
 /// assert_eq!(result.rows_affected, 2);
 /// // (the rows were written untracked: each also got a baseline, by the system)
-/// let by_user = attribute_delta::Entity::find()
-///     .filter(attribute_delta::Column::ActorId.eq("7"))
+/// let by_user = object_delta::Entity::find()
+///     .filter(object_delta::Column::ActorId.eq("7"))
 ///     .all(&db)
 ///     .await?;
 /// assert_eq!(by_user.len(), 2);
-/// assert!(by_user.iter().all(|d| d.field_name == "code"));
+/// for change in &by_user {
+///     let columns: Vec<String> = change.attribute_deltas()?.into_iter().map(|e| e.field_name).collect();
+///     assert_eq!(columns, ["code"]);
+/// }
 /// # Ok(()) }
 /// ```
 pub fn update_many<E: TrackingPolicy>() -> UpdateMany<E> {

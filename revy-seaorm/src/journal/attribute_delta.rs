@@ -1,15 +1,12 @@
 //! Attribute deltas: one column of one change, as the public value
-//! [`AttributeDelta`], and the `revy_attribute_deltas` table that holds
-//! them today (one row per column a tracked operation changed).
+//! [`AttributeDelta`].
 //!
 //! Each object delta holds its attribute deltas inline (its `changes`
 //! column, in the encoding [`encode`] describes);
 //! [`Model::attribute_deltas`](super::object_delta::Model::attribute_deltas)
-//! decodes them. The table still receives the same rows while its last
-//! readers move to the inline entries (issue 26).
+//! decodes them. They have no table of their own.
 
 use revy_core::{Action, Actor};
-use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
 /// One column of one change (an object delta): its name, the value before
@@ -125,19 +122,6 @@ pub fn encode(entries: &[AttributeDelta], actor: &Option<Actor>, description: &s
         })
         .collect();
     encode_entries(&changes, actor, description)
-}
-
-impl From<Model> for AttributeDelta {
-    fn from(row: Model) -> Self {
-        AttributeDelta {
-            actor: super::actor_from_columns(row.actor_type, row.actor_id),
-            field_name: row.field_name,
-            old_value: row.old_value,
-            new_value: row.new_value,
-            action: row.action,
-            description: row.description,
-        }
-    }
 }
 
 /// A change's attribute deltas as its object delta's `changes` column
@@ -270,78 +254,3 @@ pub(crate) fn decode_entries(
         })
         .collect()
 }
-
-/// A row of `revy_attribute_deltas`: one column of one row changing from
-/// `old_value` to `new_value`, by one actor. The same entries are inline in
-/// each object delta (read them with
-/// [`object_delta::Model::attribute_deltas`](super::object_delta::Model::attribute_deltas));
-/// this table goes away once no reader needs it (issue 26).
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-#[sea_orm(table_name = "revy_attribute_deltas")]
-pub struct Model {
-    /// The delta's id; ids grow in the order deltas were written.
-    #[sea_orm(primary_key)]
-    pub id: i64,
-    /// The object delta this change is part of.
-    pub object_delta_id: i64,
-    /// The revision (the object delta's).
-    pub revision_id: i64,
-    /// The kind of actor who set the column; `None` for the system.
-    pub actor_type: Option<String>,
-    /// The id of the actor who set the column; `None` for the system.
-    pub actor_id: Option<String>,
-    /// `Set` or `Unset` (the new value is NULL).
-    pub action: Action,
-    /// The context's attribute delta description at the time; `""` if none.
-    #[sea_orm(column_type = "Text")]
-    pub description: String,
-    /// The row's table, as in the object delta.
-    pub content_type: String,
-    /// The row's primary key as text, as in the object delta.
-    pub content_id: String,
-    /// The column's name.
-    pub field_name: String,
-    /// The value before the change (JSON `null` for none, e.g. on create).
-    pub old_value: Json,
-    /// The value after the change.
-    pub new_value: Json,
-    /// When the delta was written (UTC, microsecond precision).
-    pub created_at: DateTimeUtc,
-}
-
-/// Relations of an attribute delta.
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    /// The object delta this change belongs to.
-    #[sea_orm(
-        belongs_to = "super::object_delta::Entity",
-        from = "Column::ObjectDeltaId",
-        to = "super::object_delta::Column::Id"
-    )]
-    ObjectDelta,
-}
-
-impl Related<super::object_delta::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ObjectDelta.def()
-    }
-}
-
-impl Model {
-    /// Who made the change: `Some(actor)`, or `None` for the system.
-    ///
-    /// ```
-    /// # use revy_seaorm::entity::attribute_delta::Model;
-    /// # fn check(delta: &Model) {
-    /// match delta.actor() {
-    ///     Some(actor) => println!("{}:{}", actor.kind, actor.id),
-    ///     None => println!("the system"),
-    /// }
-    /// # }
-    /// ```
-    pub fn actor(&self) -> Option<Actor> {
-        super::actor_from_columns(self.actor_type.clone(), self.actor_id.clone())
-    }
-}
-
-impl ActiveModelBehavior for ActiveModel {}

@@ -3,11 +3,13 @@
 use sea_orm::DbErr;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
-use super::{attribute_delta, object_delta, revision, schema, tag};
+use super::{object_delta, revision, schema, tag};
 
 /// Creates the journal tables and indexes, and on PostgreSQL the change
 /// feed's notify trigger (the same as [`install`](crate::install)); `down`
-/// drops them.
+/// drops them. The journal's one step: revy 0.1 collapsed the steps of its
+/// unreleased versions into it, and its `up` refuses a database that holds
+/// the older three-table journal ([`Error::OldJournal`](crate::Error::OldJournal)).
 ///
 /// Add it to your migrator's list:
 ///
@@ -22,8 +24,6 @@ use super::{attribute_delta, object_delta, revision, schema, tag};
 ///         // revy's journal first, then the app's own migrations
 ///         vec![
 ///             Box::new(revy_seaorm::migration::Migration),
-///             Box::new(revy_seaorm::migration::ObjectVersions),
-///             Box::new(revy_seaorm::migration::ObjectHashes),
 ///         ]
 ///     }
 /// }
@@ -39,12 +39,12 @@ use super::{attribute_delta, object_delta, revision, schema, tag};
 ///
 /// # In an app whose migrations already ran
 ///
-/// Append revy's steps at the *end* of the list, after the migrations the
-/// database has applied, and write the app's later migrations after them.
-/// The next `up` runs only revy's steps (sea-orm-migration runs whatever
+/// Append revy's step at the *end* of the list, after the migrations the
+/// database has applied, and write the app's later migrations after it.
+/// The next `up` runs only revy's step (sea-orm-migration runs whatever
 /// the database has not applied, in list order), and the list keeps the
 /// order in which the steps were applied, which is the order `down(n)`
-/// undoes them in: `down(Some(3))` then removes the journal and nothing of
+/// undoes them in: `down(Some(1))` then removes the journal and nothing of
 /// the app. The journal needs none of the app's tables, so nothing has to
 /// run before it; rows written before it count as never seen (version 0)
 /// and get a baseline at their first tracked change.
@@ -71,8 +71,6 @@ use super::{attribute_delta, object_delta, revision, schema, tag};
 ///             Box::new(CreatePosts), // applied long ago
 ///             // revy added later: after everything applied so far
 ///             Box::new(revy_seaorm::migration::Migration),
-///             Box::new(revy_seaorm::migration::ObjectVersions),
-///             Box::new(revy_seaorm::migration::ObjectHashes),
 ///             // the app's next migrations go here
 ///         ]
 ///     }
@@ -83,7 +81,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20261121_000001_revy_journal"
+        "m20261203_000001_revy_journal"
     }
 }
 
@@ -91,6 +89,7 @@ impl MigrationName for Migration {
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
+        schema::refuse_old_journal(db).await?;
         for statement in schema::statements(manager.get_database_backend()) {
             sea_orm::ConnectionTrait::execute_raw(db, statement).await?;
         }
@@ -101,14 +100,6 @@ impl MigrationTrait for Migration {
         use sea_orm::sea_query::Table;
         manager
             .drop_table(Table::drop().table(tag::Entity).if_exists().to_owned())
-            .await?;
-        manager
-            .drop_table(
-                Table::drop()
-                    .table(attribute_delta::Entity)
-                    .if_exists()
-                    .to_owned(),
-            )
             .await?;
         manager
             .drop_table(
@@ -125,53 +116,6 @@ impl MigrationTrait for Migration {
         for statement in crate::feed::notify::drop_statements(manager.get_database_backend()) {
             sea_orm::ConnectionTrait::execute_raw(db, statement).await?;
         }
-        Ok(())
-    }
-}
-
-/// Adds the `version` column to a journal that the first step
-/// ([`Migration`]) created before object versions existed, numbering each
-/// object's deltas 1, 2, .. in id order; a no-op on a journal that has it.
-/// `down` keeps the column: the first step's `down` drops the table.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ObjectVersions;
-
-impl MigrationName for ObjectVersions {
-    fn name(&self) -> &str {
-        "m20261126_000001_revy_object_versions"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for ObjectVersions {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(schema::add_versions(manager.get_connection()).await?)
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(())
-    }
-}
-
-/// Adds the `hash` and `seal` columns of tamper evidence (see
-/// [`tamper`](crate::tamper)) to a journal created before they existed;
-/// a no-op on a journal that has them. `down` keeps the columns.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ObjectHashes;
-
-impl MigrationName for ObjectHashes {
-    fn name(&self) -> &str {
-        "m20261201_000001_revy_object_hashes"
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for ObjectHashes {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        Ok(schema::add_hashes(manager.get_connection()).await?)
-    }
-
-    async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
         Ok(())
     }
 }

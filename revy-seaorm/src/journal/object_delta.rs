@@ -82,20 +82,11 @@ pub enum Relation {
         to = "super::revision::Column::Id"
     )]
     Revision,
-    /// The attribute deltas of this object delta.
-    #[sea_orm(has_many = "super::attribute_delta::Entity")]
-    AttributeDelta,
 }
 
 impl Related<super::revision::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Revision.def()
-    }
-}
-
-impl Related<super::attribute_delta::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AttributeDelta.def()
     }
 }
 

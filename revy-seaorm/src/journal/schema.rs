@@ -6,7 +6,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::{attribute_delta, object_delta, revision, tag};
+use super::{object_delta, revision, tag};
 use crate::Error;
 
 /// Creates the journal tables and their indexes if they do not exist yet.
@@ -21,17 +21,51 @@ use crate::Error;
 /// revy_seaorm::install(&db).await?; // idempotent
 /// # Ok(()) }
 /// ```
+///
+/// A database that holds revy's three-table journal from before 0.1 is
+/// refused with [`Error::OldJournal`], which says how to move its history
+/// over: revy 0.1 has no in-place upgrade.
 pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     if db.get_database_backend() == DbBackend::Sqlite {
         crate::returning::check_sqlite(db).await?;
     }
+    refuse_old_journal(db).await?;
     for statement in statements(db.get_database_backend()) {
         db.execute_raw(statement).await?;
     }
-    add_versions(db).await?;
-    add_hashes(db).await?;
-    add_changes(db).await?;
-    add_state(db).await
+    Ok(())
+}
+
+/// The table only the journal before 0.1 had.
+const OLD_ATTRIBUTE_TABLE: &str = "revy_attribute_deltas";
+
+/// [`Error::OldJournal`] when the database holds the three-table journal.
+pub(crate) async fn refuse_old_journal<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
+    let backend = db.get_database_backend();
+    let probe = match backend {
+        DbBackend::Sqlite => "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        DbBackend::MySql => {
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE() \
+             AND table_name = ?"
+        }
+        _ => {
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() \
+             AND table_name = $1"
+        }
+    };
+    let found = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            probe,
+            [OLD_ATTRIBUTE_TABLE.into()],
+        ))
+        .await?;
+    match found {
+        Some(_) => Err(Error::OldJournal {
+            table: OLD_ATTRIBUTE_TABLE,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A text column of any length on `revy_object_deltas` (`LONGTEXT` on
@@ -55,141 +89,8 @@ fn state_column(backend: DbBackend) -> ColumnDef {
     long_text(object_delta::Column::State, backend)
 }
 
-/// Adds `def` (named `column`) to `revy_object_deltas` unless it is there.
-async fn add_if_missing<C: ConnectionTrait>(
-    db: &C,
-    column: object_delta::Column,
-    def: &mut ColumnDef,
-) -> Result<(), Error> {
-    if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
-        return Ok(());
-    }
-    let add = Table::alter()
-        .table(object_delta::Entity)
-        .add_column(def)
-        .to_owned();
-    db.execute_raw(db.get_database_backend().build(&add))
-        .await?;
-    Ok(())
-}
-
-/// Gives a journal created before the inline attribute deltas existed its
-/// `changes` column, empty. Does nothing when the column is there.
-pub(crate) async fn add_changes<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
-    let mut def = changes_column(db.get_database_backend());
-    add_if_missing(
-        db,
-        object_delta::Column::Changes,
-        def.not_null().default(""),
-    )
-    .await
-}
-
-/// Gives a journal created before checkpoints existed its `state` column,
-/// NULL throughout (a reader then folds from the object's last create).
-/// Does nothing when the column is there.
-pub(crate) async fn add_state<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
-    let mut def = state_column(db.get_database_backend());
-    add_if_missing(db, object_delta::Column::State, def.null()).await
-}
-
 /// Characters of a hash: SHA-256 in lowercase hex.
 const HASH_LEN: u32 = 64;
-
-/// Whether `revy_object_deltas` has `column`.
-async fn has_column<C: ConnectionTrait>(db: &C, column: &str) -> Result<bool, Error> {
-    let backend = db.get_database_backend();
-    let probe = match backend {
-        DbBackend::Sqlite => "SELECT 1 FROM pragma_table_info('revy_object_deltas') WHERE name = ?",
-        DbBackend::MySql => {
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
-             AND table_name = 'revy_object_deltas' AND column_name = ?"
-        }
-        _ => {
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
-             AND table_name = 'revy_object_deltas' AND column_name = $1"
-        }
-    };
-    Ok(db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            probe,
-            [column.into()],
-        ))
-        .await?
-        .is_some())
-}
-
-/// Gives a journal created before tamper evidence existed its `hash` and
-/// `seal` columns, empty: its deltas count as unsealed (see
-/// [`verify`](crate::verify())). Does nothing when the columns are there.
-pub(crate) async fn add_hashes<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
-    let backend = db.get_database_backend();
-    for column in [object_delta::Column::Hash, object_delta::Column::Seal] {
-        if has_column(db, sea_orm::IdenStatic::as_str(&column)).await? {
-            continue;
-        }
-        let add = Table::alter()
-            .table(object_delta::Entity)
-            .add_column(ColumnDef::new(column).string_len(HASH_LEN).null())
-            .to_owned();
-        db.execute_raw(backend.build(&add)).await?;
-    }
-    Ok(())
-}
-
-/// Gives a journal created before object versions existed its `version`
-/// column, numbering each object's deltas 1, 2, .. in id order. Does
-/// nothing when the column is there.
-pub(crate) async fn add_versions<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
-    let backend = db.get_database_backend();
-    let probe = match backend {
-        DbBackend::Sqlite => {
-            "SELECT 1 FROM pragma_table_info('revy_object_deltas') WHERE name = 'version'"
-        }
-        DbBackend::MySql => {
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = DATABASE() \
-             AND table_name = 'revy_object_deltas' AND column_name = 'version'"
-        }
-        _ => {
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
-             AND table_name = 'revy_object_deltas' AND column_name = 'version'"
-        }
-    };
-    if db
-        .query_one_raw(Statement::from_string(backend, probe))
-        .await?
-        .is_some()
-    {
-        return Ok(());
-    }
-    let add = Table::alter()
-        .table(object_delta::Entity)
-        .add_column(
-            ColumnDef::new(object_delta::Column::Version)
-                .big_integer()
-                .not_null()
-                .default(0),
-        )
-        .to_owned();
-    db.execute_raw(backend.build(&add)).await?;
-    let numbered = "(SELECT id, row_number() OVER (PARTITION BY content_type, content_id ORDER BY id) AS v \
-                    FROM revy_object_deltas) AS n";
-    let fill = match backend {
-        DbBackend::MySql => format!(
-            "UPDATE revy_object_deltas AS o JOIN {numbered} ON o.id = n.id SET o.version = n.v"
-        ),
-        _ => format!(
-            "UPDATE revy_object_deltas AS o SET version = n.v FROM {numbered} WHERE o.id = n.id"
-        ),
-    };
-    db.execute_raw(Statement::from_string(backend, fill))
-        .await?;
-    if backend == DbBackend::MySql {
-        db.execute_raw(backend.build(&version_index())).await?;
-    }
-    Ok(())
-}
 
 /// The statements that create the journal on `backend`, in order.
 ///
@@ -201,12 +102,7 @@ pub(crate) async fn add_versions<C: ConnectionTrait>(db: &C) -> Result<(), Error
 pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
     let inline = backend == DbBackend::MySql;
     let mut out = Vec::new();
-    for (mut table, indexes) in [
-        revisions(backend),
-        object_deltas(backend),
-        attribute_deltas(backend),
-        tags(backend),
-    ] {
+    for (mut table, indexes) in [revisions(backend), object_deltas(backend), tags(backend)] {
         if inline {
             for mut index in indexes {
                 table.index(&mut index);
@@ -341,68 +237,6 @@ fn version_index() -> IndexCreateStatement {
         .col(C::ContentId)
         .unique()
         .to_owned()
-}
-
-fn attribute_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
-    use attribute_delta::Column as C;
-    let mut t = Table::create();
-    t.table(attribute_delta::Entity)
-        .if_not_exists()
-        .col(id(C::Id))
-        .col(ColumnDef::new(C::ObjectDeltaId).big_integer().not_null())
-        .col(ColumnDef::new(C::RevisionId).big_integer().not_null());
-    actor_columns(&mut t, C::ActorType, C::ActorId);
-    t.col(ColumnDef::new(C::Action).string_len(16).not_null())
-        .col(ColumnDef::new(C::Description).text().not_null())
-        .col(
-            ColumnDef::new(C::ContentType)
-                .string_len(CONTENT_TYPE_LEN)
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(C::ContentId)
-                .string_len(CONTENT_ID_LEN)
-                .not_null(),
-        )
-        .col(
-            ColumnDef::new(C::FieldName)
-                .string_len(FIELD_NAME_LEN)
-                .not_null(),
-        )
-        .col(ColumnDef::new(C::OldValue).json().not_null())
-        .col(ColumnDef::new(C::NewValue).json().not_null())
-        .col(created_at(C::CreatedAt, backend))
-        .foreign_key(
-            ForeignKey::create()
-                .name("fk_revy_attribute_deltas_object_delta")
-                .from(attribute_delta::Entity, C::ObjectDeltaId)
-                .to(object_delta::Entity, object_delta::Column::Id)
-                .on_delete(ForeignKeyAction::Restrict),
-        );
-    // No foreign key and no index on revision_id: an attribute delta's
-    // revision is its object delta's, which has both. Each would cost every
-    // attribute row a check or an index entry on the write path, and the
-    // reads by revision go through the object deltas.
-    table_options(&mut t, backend);
-    // A snapshot asks, per column, for the newest delta of one object whose
-    // object delta is at or before a given one, ordered by (object delta,
-    // id): with the key in that order it is one seek to the end of a range,
-    // however long the object's history and whatever other rows hold.
-    let snapshot = Index::create()
-        .name("idx_revy_attribute_deltas_snapshot")
-        .table(attribute_delta::Entity)
-        .col(C::ContentType)
-        .col(C::ContentId)
-        .col(C::FieldName)
-        .col(C::ObjectDeltaId)
-        .col(C::Id)
-        .to_owned();
-    let by_object_delta = Index::create()
-        .name("idx_revy_attribute_deltas_object_delta")
-        .table(attribute_delta::Entity)
-        .col(C::ObjectDeltaId)
-        .to_owned();
-    (t, vec![snapshot, by_object_delta])
 }
 
 fn tags(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {

@@ -123,11 +123,10 @@ pub fn prune() -> Prune<'static> {
 /// # revy_seaorm::install(&db).await?;
 /// let report = revy_seaorm::prune().keep_last(100).exec(&db).await?;
 /// println!(
-///     "{} objects folded, {} removed, {} object deltas and {} attribute deltas gone",
+///     "{} objects folded, {} removed, {} object deltas gone",
 ///     report.checkpoints,
 ///     report.objects_removed,
 ///     report.object_deltas_pruned,
-///     report.attribute_deltas_pruned,
 /// );
 /// # Ok(()) }
 /// ```
@@ -140,8 +139,6 @@ pub struct PruneReport {
     pub objects_removed: u64,
     /// Object deltas folded into a checkpoint or removed.
     pub object_deltas_pruned: u64,
-    /// Attribute deltas removed (checkpoints write new ones, not counted).
-    pub attribute_deltas_pruned: u64,
     /// Revisions removed because no object delta was left in them.
     pub revisions_removed: u64,
     /// Transactions (chunks of objects) committed.
@@ -153,7 +150,6 @@ impl PruneReport {
         self.checkpoints += other.checkpoints;
         self.objects_removed += other.objects_removed;
         self.object_deltas_pruned += other.object_deltas_pruned;
-        self.attribute_deltas_pruned += other.attribute_deltas_pruned;
         self.revisions_removed += other.revisions_removed;
         self.chunks += other.chunks;
     }

@@ -15,10 +15,10 @@ use super::PruneReport;
 use crate::Error;
 use crate::export;
 use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{attribute_delta, object_delta, revision, tag};
+use crate::journal::{object_delta, revision, tag};
 use crate::record::batch::baseline_changes;
 use crate::record::checkpoint::State;
-use crate::record::write::{self, Parent, attribute_row, insert_attributes};
+use crate::record::write::{self};
 use crate::snapshot::inline::range_start;
 use crate::tamper::{DeltaFields, Encoder};
 
@@ -202,14 +202,6 @@ async fn apply<C: ConnectionTrait>(
         Plan::Fold(_) => fold(txn, content_type, content_id, last.id).await?,
         Plan::Remove => Vec::new(),
     };
-    let attributes = attribute_delta::Entity::delete_many()
-        .filter(attribute_delta::Column::ContentType.eq(content_type))
-        .filter(attribute_delta::Column::ContentId.eq(content_id))
-        .filter(attribute_delta::Column::ObjectDeltaId.lte(last.id))
-        .exec(txn)
-        .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    report.attribute_deltas_pruned += attributes.rows_affected;
     report.object_deltas_pruned += count;
     let mut objects = object_delta::Entity::delete_many()
         .filter(object_delta::Column::ContentType.eq(content_type))
@@ -295,14 +287,6 @@ async fn apply<C: ConnectionTrait>(
         .exec(txn)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let parent = Parent {
-        object_delta_id: Expr::val(last.id),
-        revision_id,
-        content_type,
-        content_id,
-        created_at: last.created_at,
-    };
-    insert_attributes(txn, changes.into_iter().map(|c| attribute_row(&parent, c))).await?;
     report.checkpoints += 1;
     Ok(())
 }

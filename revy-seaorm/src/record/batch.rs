@@ -6,9 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use revy_core::Action;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, ModelTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QuerySelect};
 
 use super::numbering;
 use super::recordset;
@@ -16,7 +14,7 @@ use super::rows::{
     AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
     actor_columns, next_version, now,
 };
-use super::write::{self, Parent, attribute_row, insert_attributes};
+use super::write::{self};
 use super::{Seal, checkpoint, sealed};
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
@@ -420,82 +418,24 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         }
         Ok::<_, Error>(insert)
     };
-    let mut insert = match named {
+    let insert = match named {
         // a current read (see `numbering`): the rows are locked already
         true => build(Some(&name(current_heads(db, &objects, sealed).await?)))?,
         false => build(None)?,
     };
-    let needs_ids = rows.iter().any(|(_, changes)| !changes.is_empty());
-    let ids: Vec<(i64, String)> = if needs_ids && crate::returning::speaks(db).await? {
-        insert.returning(
-            Query::returning().columns([object_delta::Column::Id, object_delta::Column::ContentId]),
-        );
-        let returned = db
-            .query_all_raw(backend.build(&insert))
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        returned
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<i64>("", object_delta::Column::Id.as_str())?,
-                    row.try_get::<String>("", object_delta::Column::ContentId.as_str())?,
-                ))
-            })
-            .collect::<Result<_, sea_orm::DbErr>>()?
-    } else {
-        match db.execute_raw(backend.build(&insert)).await {
-            Err(e) if named && numbering::version_taken(&e) => {
-                // a version read from a stale snapshot: read them current
-                let names = name(current_heads(db, &objects, sealed).await?);
-                db.execute_raw(backend.build(&build(Some(&names))?))
-                    .await
-                    .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-            }
-            done => {
-                done.map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-            }
+    match db.execute_raw(backend.build(&insert)).await {
+        Err(e) if named && numbering::version_taken(&e) => {
+            // a version read from a stale snapshot: read them current
+            let names = name(current_heads(db, &objects, sealed).await?);
+            db.execute_raw(backend.build(&build(Some(&names))?))
+                .await
+                .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         }
-        if !needs_ids {
-            return Ok(());
+        done => {
+            done.map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         }
-        // The newest delta of each row in this revision is the one just
-        // written: the rows are locked by the statement that changed them.
-        object_delta::Entity::find()
-            .select_only()
-            .column(object_delta::Column::Id)
-            .column(object_delta::Column::ContentId)
-            .filter(object_delta::Column::RevisionId.eq(deltas.revision_id))
-            .filter(object_delta::Column::ContentType.eq(deltas.content_type))
-            .filter(object_delta::Column::Action.eq(deltas.action.as_str()))
-            .filter(object_delta::Column::ContentId.is_in(rows.iter().map(|(c, _)| c.as_str())))
-            .into_tuple()
-            .all(db)
-            .await?
-    };
-    let mut newest: HashMap<String, i64> = HashMap::with_capacity(ids.len());
-    for (id, content_id) in ids {
-        let slot = newest.entry(content_id).or_insert(id);
-        *slot = std::cmp::max(*slot, id);
     }
-    let mut attributes = Vec::new();
-    for (content_id, changes) in rows {
-        let Some(&object_delta_id) = newest.get(&content_id) else {
-            return Err(Error::Db(sea_orm::DbErr::Custom(format!(
-                "revy_object_deltas: the object delta just written for {} {content_id} was not found",
-                deltas.content_type
-            ))));
-        };
-        let parent = Parent {
-            object_delta_id: Expr::val(object_delta_id),
-            revision_id: deltas.revision_id,
-            content_type: deltas.content_type,
-            content_id: &content_id,
-            created_at,
-        };
-        attributes.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
-    }
-    insert_attributes(db, attributes).await
+    Ok(())
 }
 
 /// The newest delta of each of `objects`, current: with links when
@@ -541,38 +481,8 @@ async fn record_many_in_recordsets<C: ConnectionTrait>(
         }),
         created_at,
     );
-    let returned = db
-        .query_all_raw(objects)
+    db.execute_raw(objects)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let mut ids: HashMap<String, i64> = HashMap::with_capacity(returned.len());
-    for row in returned {
-        ids.insert(
-            row.try_get::<String>("", object_delta::Column::ContentId.as_str())?,
-            row.try_get::<i64>("", object_delta::Column::Id.as_str())?,
-        );
-    }
-    if rows.iter().all(|(_, changes)| changes.is_empty()) {
-        return Ok(());
-    }
-    let mut parented = Vec::with_capacity(rows.len());
-    for (content_id, changes) in rows {
-        let Some(&id) = ids.get(&content_id) else {
-            return Err(Error::Db(sea_orm::DbErr::Custom(format!(
-                "revy_object_deltas: the object delta just written for {} {content_id} was not found",
-                deltas.content_type
-            ))));
-        };
-        parented.push((id, content_id, changes));
-    }
-    let attributes = recordset::attribute_deltas(
-        deltas.revision_id,
-        deltas.content_type,
-        parented.into_iter(),
-        created_at,
-    );
-    db.execute_raw(attributes)
-        .await
-        .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
     Ok(())
 }

@@ -24,16 +24,12 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Stateme
 
 use super::batch::BASELINE_DESCRIPTION;
 use super::numbering;
-use super::one_query::quoted;
-use super::rows::{
-    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns,
-    attribute_action, newest_version_sql,
-};
-use super::write::{Parent, attribute_row, insert_attributes};
+use super::rows::quoted;
+use super::rows::{AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns, newest_version_sql};
 use super::{Seal, checkpoint, sealed};
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{attribute_delta, object_delta, revision};
+use crate::journal::{object_delta, revision};
 
 /// One queued object delta and its attribute deltas.
 pub(crate) struct Entry {
@@ -237,7 +233,6 @@ async fn write_postgres<C: ConnectionTrait>(
         })
         .collect();
     let mut objects = Vec::with_capacity(entries.len());
-    let mut attributes = Vec::new();
     let steps = steps(&entries);
     for (ord, ((entry, slot), step)) in entries.into_iter().zip(&plan.slots).zip(steps).enumerate()
     {
@@ -260,23 +255,8 @@ async fn write_postgres<C: ConnectionTrait>(
             "step": step,
             "changes": encode_entries(&entry.changes, &entry.actor, &entry.description),
         }));
-        for change in entry.changes {
-            let (actor_type, actor_id) = actor_columns(&change.actor);
-            attributes.push(serde_json::json!({
-                "parent": ord,
-                "seq": attributes.len(),
-                "actor_type": actor_type,
-                "actor_id": actor_id,
-                "action": attribute_action(&change.new_value).as_str(),
-                "description": change.description,
-                "field_name": change.field_name,
-                // wrapped: a bare JSON null would become SQL NULL
-                "old_value": [change.old_value],
-                "new_value": [change.new_value],
-            }));
-        }
     }
-    let values = [revisions, objects, attributes]
+    let values = [revisions, objects]
         .map(|rows| sea_orm::Value::from(serde_json::Value::Array(rows).to_string()));
     let statement = Statement::from_sql_and_values(DbBackend::Postgres, postgres_sql(), values);
     let rows = db
@@ -297,11 +277,7 @@ async fn write_postgres<C: ConnectionTrait>(
 /// The journal table a failed flush statement names, for the error.
 fn table_named(e: &DbErr) -> &'static str {
     let text = e.to_string();
-    for table in [
-        "revy_attribute_deltas",
-        "revy_object_deltas",
-        "revy_revisions",
-    ] {
+    for table in ["revy_object_deltas", "revy_revisions"] {
         if text.contains(table) {
             return table;
         }
@@ -322,12 +298,10 @@ fn build_postgres_sql() -> String {
     }
     let revisions = quoted(revision::Entity.table_name());
     let objects = quoted(object_delta::Entity.table_name());
-    let attributes = quoted(attribute_delta::Entity.table_name());
     fn names<C: IdenStatic + Copy>(cols: &[C]) -> String {
         cols.iter().map(|c| q(*c)).collect::<Vec<_>>().join(", ")
     }
     let object_names = names(&OBJECT_DELTA_COLUMNS);
-    let attribute_names = names(&ATTRIBUTE_DELTA_COLUMNS);
     format!(
         "WITH \"revy_rv\" AS (\
             INSERT INTO {revisions} ({rd}, {rm}, {rc}) \
@@ -344,27 +318,12 @@ fn build_postgres_sql() -> String {
                  \"actor_type\" text, \"actor_id\" text, \"action\" text, \"description\" text, \"content_type\" text, \
                  \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint, \"changes\" text) \
             LEFT JOIN \"revy_rvn\" AS \"n\" ON \"n\".\"ord\" = \"r\".\"revision_ord\" \
-            ORDER BY \"r\".\"ord\" \
-            RETURNING {oid}, {orv}, {oct}, {oci}, {oca}), \
-         \"revy_odn\" AS (SELECT \"revy_od\".*, row_number() OVER (ORDER BY {oid}) - 1 AS \"ord\" FROM \"revy_od\"), \
-         \"revy_ad\" AS (\
-            INSERT INTO {attributes} ({attribute_names}) \
-            SELECT \"o\".{oid}, \"o\".{orv}, \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \"r\".\"description\", \
-                   \"o\".{oct}, \"o\".{oci}, \"r\".\"field_name\", \"r\".\"old_value\" -> 0, \"r\".\"new_value\" -> 0, \"o\".{oca} \
-            FROM json_to_recordset(CAST($3 AS json)) AS \"r\"(\"parent\" bigint, \"seq\" bigint, \"actor_type\" text, \
-                 \"actor_id\" text, \"action\" text, \"description\" text, \"field_name\" text, \"old_value\" json, \"new_value\" json) \
-            JOIN \"revy_odn\" AS \"o\" ON \"o\".\"ord\" = \"r\".\"parent\" \
-            ORDER BY \"r\".\"seq\") \
+            ORDER BY \"r\".\"ord\") \
          SELECT \"ord\", {rid} FROM \"revy_rvn\"",
         rd = q(R::Description),
         rm = q(R::Meta),
         rc = q(R::CreatedAt),
         rid = q(R::Id),
-        oid = q(O::Id),
-        orv = q(O::RevisionId),
-        oct = q(O::ContentType),
-        oci = q(O::ContentId),
-        oca = q(O::CreatedAt),
         ochanges = q(O::Changes),
         version = newest_version_sql("\"r\".\"content_type\"", "\"r\".\"content_id\""),
     )
@@ -527,25 +486,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
             let versions = paired(named_versions(&chunk, &mut written, &read, false));
             consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas").await?
         };
-        let mut rows = Vec::new();
-        for ((entry, slot), object_delta_id) in chunk.into_iter().zip(slots).zip(ids) {
-            let Entry {
-                content_type,
-                content_id,
-                changes,
-                created_at,
-                ..
-            } = entry;
-            let parent = Parent {
-                object_delta_id: Expr::val(object_delta_id),
-                revision_id: revision_of(slot),
-                content_type: &content_type,
-                content_id: &content_id,
-                created_at,
-            };
-            rows.extend(changes.into_iter().map(|c| attribute_row(&parent, c)));
-        }
-        insert_attributes(db, rows).await?;
+        debug_assert_eq!(ids.len(), slots.len());
     }
     Ok(revision_ids)
 }

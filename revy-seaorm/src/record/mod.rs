@@ -21,7 +21,6 @@ pub(crate) mod batch;
 pub(crate) mod checkpoint;
 pub(crate) mod flush;
 pub(crate) mod numbering;
-mod one_query;
 mod recordset;
 pub(crate) mod rows;
 pub(crate) mod sealed;

@@ -15,11 +15,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbBackend, EntityName, IdenStatic, Statement};
 
-use super::one_query::quoted;
-use super::rows::{
-    AttributeChange, NewObjectDeltas, actor_columns, attribute_action, newest_version_sql,
-};
-use crate::journal::{attribute_delta, object_delta};
+use super::rows::quoted;
+use super::rows::{NewObjectDeltas, actor_columns, newest_version_sql};
+use crate::journal::object_delta;
 
 /// The object delta columns filled, with their PostgreSQL types.
 const OBJECT: [(object_delta::Column, &str); 9] = [
@@ -32,22 +30,6 @@ const OBJECT: [(object_delta::Column, &str); 9] = [
     (object_delta::Column::ContentId, "text"),
     (object_delta::Column::CreatedAt, "timestamptz"),
     (object_delta::Column::Changes, "text"),
-];
-
-/// The attribute delta columns filled, with their PostgreSQL types.
-const ATTRIBUTE: [(attribute_delta::Column, &str); 12] = [
-    (attribute_delta::Column::ObjectDeltaId, "bigint"),
-    (attribute_delta::Column::RevisionId, "bigint"),
-    (attribute_delta::Column::ActorType, "text"),
-    (attribute_delta::Column::ActorId, "text"),
-    (attribute_delta::Column::Action, "text"),
-    (attribute_delta::Column::Description, "text"),
-    (attribute_delta::Column::ContentType, "text"),
-    (attribute_delta::Column::ContentId, "text"),
-    (attribute_delta::Column::FieldName, "text"),
-    (attribute_delta::Column::OldValue, "json"),
-    (attribute_delta::Column::NewValue, "json"),
-    (attribute_delta::Column::CreatedAt, "timestamptz"),
 ];
 
 fn timestamp(at: DateTime<Utc>) -> String {
@@ -140,46 +122,5 @@ pub(crate) fn object_deltas(
             true,
         ),
         rows,
-    )
-}
-
-/// The attribute deltas of object deltas already written: per object delta
-/// its id, key text and changes.
-pub(crate) fn attribute_deltas(
-    revision_id: i64,
-    content_type: &str,
-    rows: impl Iterator<Item = (i64, String, Vec<AttributeChange>)>,
-    created_at: DateTime<Utc>,
-) -> Statement {
-    let at = timestamp(created_at);
-    let mut out = Vec::new();
-    for (object_delta_id, content_id, changes) in rows {
-        for change in changes {
-            let action = attribute_action(&change.new_value).as_str();
-            let (actor_type, actor_id) = actor_columns(&change.actor);
-            out.push(serde_json::json!({
-                attribute_delta::Column::ObjectDeltaId.as_str(): object_delta_id,
-                attribute_delta::Column::RevisionId.as_str(): revision_id,
-                attribute_delta::Column::ActorType.as_str(): actor_type,
-                attribute_delta::Column::ActorId.as_str(): actor_id,
-                attribute_delta::Column::Action.as_str(): action,
-                attribute_delta::Column::Description.as_str(): change.description,
-                attribute_delta::Column::ContentType.as_str(): content_type,
-                attribute_delta::Column::ContentId.as_str(): content_id,
-                attribute_delta::Column::FieldName.as_str(): change.field_name,
-                attribute_delta::Column::OldValue.as_str(): [change.old_value],
-                attribute_delta::Column::NewValue.as_str(): [change.new_value],
-                attribute_delta::Column::CreatedAt.as_str(): at,
-            }));
-        }
-    }
-    statement(
-        sql(
-            attribute_delta::Entity.table_name(),
-            &ATTRIBUTE,
-            None,
-            false,
-        ),
-        out,
     )
 }

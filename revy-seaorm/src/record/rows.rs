@@ -5,7 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
-use crate::journal::{attribute_delta, object_delta};
+use crate::journal::object_delta;
 
 /// The columns of `revy_object_deltas` a writer fills (all but the id), in
 /// the order every writer binds them.
@@ -70,11 +70,6 @@ pub(crate) fn newest_link(content_type: Expr, content_id: Expr) -> Expr {
     newest(object_delta::Column::Hash, "", content_type, content_id)
 }
 
-/// [`newest_link`] as SQL text, like [`newest_version_sql`].
-pub(crate) fn newest_link_sql(content_type: &str, content_id: &str) -> String {
-    newest_sql("hash", "''", content_type, content_id)
-}
-
 /// [`next_version`] as SQL text for the statements revy writes by hand
 /// (PostgreSQL and SQLite quoting), without the step: `content_type` and
 /// `content_id` are SQL expressions (parameters or column references).
@@ -90,23 +85,6 @@ fn newest_sql(column: &str, default: &str, content_type: &str, content_id: &str)
          ORDER BY \"revy_prev\".\"id\" DESC LIMIT 1), {default})"
     )
 }
-
-/// The columns of `revy_attribute_deltas` a writer fills (all but the id),
-/// in the order every writer binds them.
-pub(crate) const ATTRIBUTE_DELTA_COLUMNS: [attribute_delta::Column; 12] = [
-    attribute_delta::Column::ObjectDeltaId,
-    attribute_delta::Column::RevisionId,
-    attribute_delta::Column::ActorType,
-    attribute_delta::Column::ActorId,
-    attribute_delta::Column::Action,
-    attribute_delta::Column::Description,
-    attribute_delta::Column::ContentType,
-    attribute_delta::Column::ContentId,
-    attribute_delta::Column::FieldName,
-    attribute_delta::Column::OldValue,
-    attribute_delta::Column::NewValue,
-    attribute_delta::Column::CreatedAt,
-];
 
 /// What the context said when an operation began.
 #[derive(Debug, Clone)]
@@ -140,28 +118,6 @@ pub(crate) struct AttributeChange {
     pub new_value: serde_json::Value,
     pub actor: Option<Actor>,
     pub description: String,
-}
-
-impl AttributeChange {
-    /// The values an attribute delta holds of its own, not shared with its
-    /// object delta: actor type, actor id, action, description, field name,
-    /// old value, new value.
-    pub(crate) fn into_own_values(self) -> [Value; 7] {
-        let (actor_type, actor_id) = match self.actor {
-            Some(actor) => (Some(actor.kind), Some(actor.id)),
-            None => (None, None),
-        };
-        let action = attribute_action(&self.new_value).as_str();
-        [
-            actor_type.into(),
-            actor_id.into(),
-            action.into(),
-            self.description.into(),
-            self.field_name.into(),
-            self.old_value.into(),
-            self.new_value.into(),
-        ]
-    }
 }
 
 /// The journal's timestamp: now, at the microsecond precision every backend keeps.
@@ -219,4 +175,9 @@ pub(crate) struct NewObjectDeltas<'a> {
     pub actor: &'a Option<Actor>,
     pub description: &'a str,
     pub content_type: &'a str,
+}
+
+/// A double-quoted identifier (PostgreSQL and SQLite).
+pub(crate) fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -19,15 +19,11 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, IdenStatic};
 
 use super::numbering::{self, Object};
-use super::one_query;
 use super::rows::{
     AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link,
     next_version,
 };
-use super::write::{
-    ATTRIBUTE_ROWS_PER_STATEMENT, Outcome, Parent, attribute_row, insert_attributes, journal_error,
-    own_values,
-};
+use super::write::{Outcome, own_values};
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
@@ -105,7 +101,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         None if delta.action == Action::Create && delta.after_version.is_none() => Head::default(),
         None => head(db, object()).await?,
     };
-    let backend = db.get_database_backend();
+    let _backend = db.get_database_backend();
     for _ in 0..TRIES {
         if delta
             .after_version
@@ -128,15 +124,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
             &changes,
             head.hash.as_deref(),
         );
-        let written = if !changes.is_empty()
-            && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
-            && one_query::supported(backend)
-        {
-            let statement =
-                one_query::record_sealed(backend, &delta, created_at, &head, &hash, &changes);
-            let done = db.execute_raw(statement).await.map_err(journal_error)?;
-            done.rows_affected() > 0
-        } else if let Some(id) = insert_object_delta(
+        let written = insert_object_delta(
             db,
             &delta,
             created_at,
@@ -145,23 +133,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
             &encode_entries(&changes, delta.actor, delta.description),
         )
         .await?
-        {
-            let parent = Parent {
-                object_delta_id: Expr::val(id),
-                revision_id: delta.revision_id,
-                content_type: delta.content_type,
-                content_id: delta.content_id,
-                created_at,
-            };
-            insert_attributes(
-                db,
-                changes.iter().cloned().map(|c| attribute_row(&parent, c)),
-            )
-            .await?;
-            true
-        } else {
-            false
-        };
+        .is_some();
         if written {
             return Ok(Outcome::Written);
         }

@@ -2,17 +2,16 @@
 
 use chrono::{DateTime, Utc};
 
-use sea_orm::sea_query::{Alias, Expr, InsertStatement, Query};
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Set};
 
 use super::rows::{
-    ATTRIBUTE_DELTA_COLUMNS, AttributeChange, ContextValues, NewObjectDelta, OBJECT_DELTA_COLUMNS,
-    actor_columns, next_version, now,
+    ContextValues, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, next_version, now,
 };
-use super::{Seal, numbering, one_query};
+use super::{Seal, numbering};
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{attribute_delta, object_delta, revision};
+use crate::journal::{object_delta, revision};
 use crate::policy::Vetted;
 
 /// Inserts a revision row and returns its id.
@@ -86,80 +85,9 @@ where
 fn names_missing_revision(e: &Error) -> bool {
     let text = e.to_string();
     text.contains("fk_revy_object_deltas_revision")
-        || text.contains("fk_revy_attribute_deltas_revision")
         // SQLite does not name the constraint; the revision is the only
         // parent a first journal row of an operation can miss
         || text.contains("FOREIGN KEY constraint failed")
-}
-
-// Rows per INSERT of attribute deltas: 12 parameters a row stays under
-// every backend's limit on bound parameters (SQLite's 32766 is the lowest).
-pub(crate) const ATTRIBUTE_ROWS_PER_STATEMENT: usize = 2500;
-
-/// What the attribute deltas of one object delta have in common.
-pub(crate) struct Parent<'a> {
-    /// The object delta's id, or an expression that yields it.
-    pub object_delta_id: Expr,
-    pub revision_id: i64,
-    pub content_type: &'a str,
-    pub content_id: &'a str,
-    pub created_at: DateTime<Utc>,
-}
-
-/// One attribute delta's values, in the order of [`ATTRIBUTE_DELTA_COLUMNS`].
-pub(crate) fn attribute_row(parent: &Parent<'_>, change: AttributeChange) -> [Expr; 12] {
-    let [
-        actor_type,
-        actor_id,
-        action,
-        description,
-        field_name,
-        old_value,
-        new_value,
-    ] = change.into_own_values();
-    [
-        parent.object_delta_id.clone(),
-        Expr::val(parent.revision_id),
-        Expr::val(actor_type),
-        Expr::val(actor_id),
-        Expr::val(action),
-        Expr::val(description),
-        Expr::val(parent.content_type),
-        Expr::val(parent.content_id),
-        Expr::val(field_name),
-        Expr::val(old_value),
-        Expr::val(new_value),
-        Expr::val(parent.created_at),
-    ]
-}
-
-/// A multi-row INSERT of attribute deltas, built with sea-query directly:
-/// going through active models would copy every value twice more.
-fn attribute_insert(rows: impl IntoIterator<Item = [Expr; 12]>) -> Result<InsertStatement, Error> {
-    let mut insert = Query::insert();
-    insert
-        .into_table(attribute_delta::Entity)
-        .columns(ATTRIBUTE_DELTA_COLUMNS);
-    for row in rows {
-        insert
-            .values(row)
-            .map_err(|e| Error::Db(DbErr::Custom(format!("revy_attribute_deltas: {e}"))))?;
-    }
-    Ok(insert)
-}
-
-pub(crate) async fn insert_attributes<C: ConnectionTrait>(
-    db: &C,
-    rows: impl IntoIterator<Item = [Expr; 12]>,
-) -> Result<(), Error> {
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let insert = attribute_insert(rows.by_ref().take(ATTRIBUTE_ROWS_PER_STATEMENT))?;
-        db.execute_raw(db.get_database_backend().build(&insert))
-            .await
-            .map_err(|e| Error::from_journal("revy_attribute_deltas", e))?;
-    }
-    Ok(())
 }
 
 /// Whether a journal write happened.
@@ -172,10 +100,9 @@ pub(crate) enum Outcome {
     VersionMoved,
 }
 
-/// Writes one object delta and its attribute deltas: one query on
-/// PostgreSQL and SQLite (see `one_query`), two on MySQL (the object delta,
-/// then one multi-row insert). The delta's version is read in the statement
-/// that writes it (see [`next_version`]).
+/// Writes one object delta with its attribute deltas inline: one
+/// statement. The delta's version is read in the statement that writes it
+/// (see [`next_version`]; MySQL names it, see `numbering`).
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
@@ -187,34 +114,13 @@ pub(crate) async fn record<C: ConnectionTrait>(
     if seal.is_on() {
         return super::sealed::record(db, delta, changes, created_at).await;
     }
-    let backend = db.get_database_backend();
-    if !changes.is_empty()
-        && changes.len() <= ATTRIBUTE_ROWS_PER_STATEMENT
-        && one_query::supported(backend)
-    {
-        let statement = one_query::record(backend, &delta, created_at, changes);
-        let done = db.execute_raw(statement).await.map_err(journal_error)?;
-        // the statement reports attribute rows, and writes one at least
-        // when it writes at all
-        return Ok(if done.rows_affected() == 0 {
-            Outcome::VersionMoved
-        } else {
-            Outcome::Written
-        });
-    }
     let entries = encode_entries(&changes, delta.actor, delta.description);
-    let Some(object_delta_id) = insert_object_delta(db, &delta, created_at, &entries).await? else {
-        return Ok(Outcome::VersionMoved);
-    };
-    let parent = Parent {
-        object_delta_id: Expr::val(object_delta_id),
-        revision_id: delta.revision_id,
-        content_type: delta.content_type,
-        content_id: delta.content_id,
-        created_at,
-    };
-    insert_attributes(db, changes.into_iter().map(|c| attribute_row(&parent, c))).await?;
-    Ok(Outcome::Written)
+    Ok(
+        match insert_object_delta(db, &delta, created_at, &entries).await? {
+            Some(_) => Outcome::Written,
+            None => Outcome::VersionMoved,
+        },
+    )
 }
 
 /// Inserts one object delta, `INSERT .. SELECT` so that its version is read
@@ -335,16 +241,6 @@ pub(crate) fn own_values(delta: &NewObjectDelta<'_>, created_at: DateTime<Utc>) 
         Expr::val(delta.content_id),
         Expr::val(created_at),
     ]
-}
-
-/// A failed write of both journal tables, naming the one the database named.
-pub(crate) fn journal_error(e: DbErr) -> Error {
-    let table = if e.to_string().contains("revy_attribute_deltas") {
-        "revy_attribute_deltas"
-    } else {
-        "revy_object_deltas"
-    };
-    Error::from_journal(table, e)
 }
 
 /// Commits `txn` when `result` is a success; otherwise rolls it back before

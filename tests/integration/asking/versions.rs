@@ -10,7 +10,7 @@ use revy::entity::object_delta;
 use revy::{Context, Error, Tracked};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, Set, Statement,
 };
 
@@ -316,42 +316,55 @@ async fn racing_saves_at_one_version_win_once_each(t: TestDb) {
     );
 }
 
-/// A journal created before versions existed gets them from `install`.
-async fn install_numbers_an_older_journal(t: TestDb) {
+/// A database that holds the three-table journal from before 0.1 is
+/// refused by `install` with an error that says what to do; nothing of the
+/// journal there changes, and once the old table is gone install works.
+async fn install_refuses_a_three_table_journal(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
     let a = open(db, "U-1", None).await;
-    let b = open(db, "U-2", None).await;
     edit(db, a.id, None, "x", |am| am.balance = Set(1)).await;
-    edit(db, b.id, None, "x", |am| am.balance = Set(1)).await;
-    edit(db, a.id, None, "x", |am| am.balance = Set(2)).await;
     let backend = db.get_database_backend();
-    if backend == DbBackend::MySql {
-        // journals of that time had no index of versions either
-        db.execute_raw(Statement::from_string(
-            backend,
-            "ALTER TABLE revy_object_deltas DROP INDEX uq_revy_object_deltas_version",
-        ))
-        .await
-        .unwrap();
-    }
     db.execute_raw(Statement::from_string(
         backend,
-        "ALTER TABLE revy_object_deltas DROP COLUMN version",
+        "CREATE TABLE revy_attribute_deltas (id BIGINT PRIMARY KEY)",
+    ))
+    .await
+    .unwrap();
+    let err = revy::install(db).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            revy::Error::OldJournal {
+                table: "revy_attribute_deltas"
+            }
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    for says in [
+        "revy_attribute_deltas",
+        "export",
+        "revy::install",
+        "revy::import",
+    ] {
+        assert!(text.contains(says), "{text}");
+    }
+    assert_eq!(versions(db, a.id).await, [1, 2], "the journal is as it was");
+    db.execute_raw(Statement::from_string(
+        backend,
+        "DROP TABLE revy_attribute_deltas",
     ))
     .await
     .unwrap();
     revy::install(db).await.unwrap();
+    edit(db, a.id, None, "x", |am| am.balance = Set(2)).await;
     assert_eq!(versions(db, a.id).await, [1, 2, 3]);
-    assert_eq!(versions(db, b.id).await, [1, 2]);
-    revy::install(db).await.unwrap();
-    edit(db, b.id, None, "x", |am| am.balance = Set(3)).await;
-    assert_eq!(versions(db, b.id).await, [1, 2, 3]);
 }
 
 backend_tests!(
     versions_count_every_write_path,
     a_save_at_a_moved_version_fails_and_writes_nothing,
     racing_saves_at_one_version_win_once_each,
-    install_numbers_an_older_journal,
+    install_refuses_a_three_table_journal,
 );

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use revy::entity::{attribute_delta, object_delta, revision};
+use revy::entity::{object_delta, revision};
 use revy::{Actor, Context};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
@@ -245,13 +245,7 @@ pub(crate) async fn journal(db: &DatabaseConnection) -> Vec<String> {
             r.description,
             r.meta
         ));
-        for a in attribute_delta::Entity::find()
-            .filter(attribute_delta::Column::ObjectDeltaId.eq(d.id))
-            .order_by_asc(attribute_delta::Column::Id)
-            .all(db)
-            .await
-            .unwrap()
-        {
+        for a in crate::common::entries_of(&d) {
             assert_eq!(a.revision_id, d.revision_id);
             out.push(format!(
                 "  {:?} {:?} {} {} -> {} {}",
