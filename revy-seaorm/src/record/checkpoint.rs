@@ -182,23 +182,31 @@ pub(crate) async fn write<C: ConnectionTrait>(
             };
             states.push((newest.id, fold(deltas)?.encode()));
         }
-        let Some((first_id, first_state)) = states.first().cloned() else {
-            continue;
-        };
-        let mut case = Expr::case(Expr::col(D::Id).eq(first_id), first_state);
-        for (id, state) in &states[1..] {
-            case = case.case(Expr::col(D::Id).eq(*id), state.clone());
-        }
-        object_delta::Entity::update_many()
-            .col_expr(
-                D::State,
-                Into::<Expr>::into(case.finally(Expr::col(D::State))),
-            )
-            .filter(D::Id.is_in(states.iter().map(|(id, _)| *id)))
-            .exec(db)
-            .await
-            .map_err(journal)?;
+        set_states(db, &states).await?;
     }
+    Ok(())
+}
+
+/// Writes each `(delta id, state)` into its delta: one UPDATE with a CASE
+/// per id, none for an empty list.
+async fn set_states<C: ConnectionTrait>(db: &C, states: &[(i64, String)]) -> Result<(), Error> {
+    use object_delta::Column as D;
+    let Some(((first_id, first_state), rest)) = states.split_first() else {
+        return Ok(());
+    };
+    let mut case = Expr::case(Expr::col(D::Id).eq(*first_id), first_state.clone());
+    for (id, state) in rest {
+        case = case.case(Expr::col(D::Id).eq(*id), state.clone());
+    }
+    object_delta::Entity::update_many()
+        .col_expr(
+            D::State,
+            Into::<Expr>::into(case.finally(Expr::col(D::State))),
+        )
+        .filter(D::Id.is_in(states.iter().map(|(id, _)| *id)))
+        .exec(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     Ok(())
 }
 
@@ -289,19 +297,7 @@ async fn write_states<C: ConnectionTrait>(
     let journal = |e| Error::from_journal("revy_object_deltas", e);
     while set.len() >= OBJECTS_PER_STATEMENT || (!partial && !set.is_empty()) {
         let part: Vec<(i64, String)> = set.drain(..set.len().min(OBJECTS_PER_STATEMENT)).collect();
-        let mut case = Expr::case(Expr::col(D::Id).eq(part[0].0), part[0].1.clone());
-        for (id, text) in &part[1..] {
-            case = case.case(Expr::col(D::Id).eq(*id), text.clone());
-        }
-        object_delta::Entity::update_many()
-            .col_expr(
-                D::State,
-                Into::<Expr>::into(case.finally(Expr::col(D::State))),
-            )
-            .filter(D::Id.is_in(part.iter().map(|(id, _)| *id)))
-            .exec(db)
-            .await
-            .map_err(journal)?;
+        set_states(db, &part).await?;
     }
     while cleared.len() >= 1_000 || (!partial && !cleared.is_empty()) {
         let part: Vec<i64> = cleared.drain(..cleared.len().min(1_000)).collect();
