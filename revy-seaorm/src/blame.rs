@@ -4,10 +4,12 @@
 //! The answer for a column is its newest entry (at or before an object
 //! delta, when asked "as of" one), the same a snapshot reads its value
 //! from. The row's deltas are read from its newest checkpoint at or before
-//! that point, with their revisions, and folded: a checkpoint names the
-//! delta that set each column, so a column set before it costs one more
-//! read of those deltas by key. Two statements at most: the cost does not
-//! grow with the row's history.
+//! that point, with their revisions, and folded; a checkpoint names the
+//! delta that set each column, so a column set before it is answered by
+//! that delta, read in the same statement by primary key from the ids the
+//! checkpoint's `state` holds (the backend's JSON table function lists
+//! them). One statement, of index seeks only: the cost does not grow with
+//! the row's history.
 
 use std::marker::PhantomData;
 
@@ -15,10 +17,10 @@ use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IdenStatic, Iterable,
-    PrimaryKeyTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
+    PrimaryKeyTrait, QueryFilter, QueryTrait, SelectTwo,
 };
 use serde::Serialize;
 
@@ -171,59 +173,40 @@ where
 
     /// Runs the query: one entry per column of `E` the journal holds a
     /// value for, in the entity's column order (empty when the row has no
-    /// history). Two statements at most: the row's deltas from its newest
-    /// checkpoint, and the deltas that set columns before it.
+    /// history). One statement, whatever the row's history: the row's
+    /// deltas from its newest checkpoint, and the older deltas that
+    /// checkpoint names as setters.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<ColumnBlame>, Error> {
-        use object_delta::Column as D;
         let table = content_type::<E>();
         let content_id = self.content_id?;
-        let at = self.at.unwrap_or(i64::MAX);
-        let journal = |e| Error::from_journal("revy_object_deltas", e);
-        let range = object_delta::Entity::find()
-            .filter(D::ContentType.eq(table.as_str()))
-            .filter(D::ContentId.eq(content_id.as_str()))
-            .filter(Expr::col((object_delta::Entity, D::Id)).gte(range_start(
-                &table,
-                &content_id,
-                at,
-            )))
-            .filter(D::Id.lte(at))
-            .order_by_asc(D::Id)
-            .find_also_related(revision::Entity)
-            .all(db)
-            .await
-            .map_err(journal)?;
+        let mut rows = select(
+            db.get_database_backend(),
+            &table,
+            &content_id,
+            self.at.unwrap_or(i64::MAX),
+        )
+        .all(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        rows.sort_by_key(|(delta, _)| delta.id);
+        // the range starts at the newest checkpoint or create (or, in a
+        // journal without them, at the first delta): the setters read
+        // with it are all older
+        let start = rows
+            .iter()
+            .rposition(|(delta, _)| delta.state.is_some() || delta.action == Action::Create)
+            .unwrap_or(0);
         let mut state = State::default();
-        for (i, (delta, _)) in range.iter().enumerate() {
+        for (i, (delta, _)) in rows.iter().skip(start).enumerate() {
             state.step(delta, i == 0)?;
         }
-        let mut setters: HashMap<i64, (object_delta::Model, String)> = range
+        let setters: HashMap<i64, (object_delta::Model, String)> = rows
             .into_iter()
             .map(|(delta, revision)| {
                 let description = revision.map(|r| r.description).unwrap_or_default();
                 (delta.id, (delta, description))
             })
             .collect();
-        let older: Vec<i64> = state
-            .columns()
-            .values()
-            .map(|(_, setter)| *setter)
-            .filter(|id| !setters.contains_key(id))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !older.is_empty() {
-            let rows = object_delta::Entity::find()
-                .filter(D::Id.is_in(older))
-                .find_also_related(revision::Entity)
-                .all(db)
-                .await
-                .map_err(journal)?;
-            for (delta, revision) in rows {
-                let description = revision.map(|r| r.description).unwrap_or_default();
-                setters.insert(delta.id, (delta, description));
-            }
-        }
         let mut out = Vec::new();
         for col in E::Column::iter() {
             let Some((_, setter)) = state.get(col.as_str()) else {
@@ -266,5 +249,110 @@ where
             });
         }
         Ok(out)
+    }
+}
+
+/// The statement of [`Blame::all`], each delta with its revision: the
+/// object's deltas from its newest checkpoint or create at or before `at`
+/// to `at` (the range a snapshot folds, by the object's index), and, by
+/// primary key, the older deltas that checkpoint's `state` names as
+/// setters. No order: a `UNION`'s `ORDER BY` names no table, which
+/// sea-orm's columns do; the caller sorts.
+fn select(
+    backend: DbBackend,
+    table: &str,
+    content_id: &str,
+    at: i64,
+) -> SelectTwo<object_delta::Entity, revision::Entity> {
+    use object_delta::Column as D;
+    // The range's lower bound is given twice, for two planners. As the
+    // subquery in the WHERE, PostgreSQL seeks the object's index from it;
+    // MariaDB does not (a subquery is no bound of its index seeks) and read
+    // the object's whole history in the index. As the column of a one-row
+    // derived table (kept one, and apart, by its `LIMIT`), MariaDB reads
+    // the table first, as a constant, and seeks from it; PostgreSQL
+    // estimates a bound from a joined table at a third of the object's
+    // deltas and, at a long history, read them all.
+    let start = Query::select()
+        .expr_as(range_start(table, content_id, at), RANGE_START)
+        .limit(1)
+        .to_owned();
+    let mut range = object_delta::Entity::find()
+        .filter(D::ContentType.eq(table))
+        .filter(D::ContentId.eq(content_id))
+        .filter(Expr::col((object_delta::Entity, D::Id)).gte(range_start(table, content_id, at)))
+        .filter(D::Id.lte(at))
+        .find_also_related(revision::Entity);
+    let setters = object_delta::Entity::find()
+        .filter(named_setter(backend, range_start(table, content_id, at)))
+        .find_also_related(revision::Entity);
+    QueryTrait::query(&mut range)
+        .join_subquery(
+            JoinType::InnerJoin,
+            start,
+            RANGE,
+            Expr::col((object_delta::Entity, D::Id)).gte(Expr::col((RANGE, RANGE_START))),
+        )
+        .union(UnionType::All, setters.into_query());
+    range
+}
+
+/// The derived table of the range's start, and its one column.
+const RANGE: &str = "revy_range";
+const RANGE_START: &str = "start";
+
+/// "The object delta is one that the checkpoint whose id is `checkpoint`
+/// names as the setter of a column, and older than it": the ids are read
+/// out of the checkpoint's `state` (`{column: [value, setter], ..}`) with
+/// the backend's JSON table function, which sea-query does not write, and
+/// each is looked up by primary key. A `checkpoint` that is a create (no
+/// `state`) or no delta at all names none.
+fn named_setter(backend: DbBackend, checkpoint: Expr) -> Expr {
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "\"revy_object_deltas\".\"id\" IN (SELECT CAST(\"revy_s\".\"value\" ->> 1 AS bigint) \
+             FROM \"revy_object_deltas\" AS \"revy_c\", json_each(CAST(\"revy_c\".\"state\" AS json)) AS \"revy_s\" \
+             WHERE \"revy_c\".\"id\" = $1 AND CAST(\"revy_s\".\"value\" ->> 1 AS bigint) < \"revy_c\".\"id\")"
+        }
+        DbBackend::MySql => {
+            "`revy_object_deltas`.`id` IN (SELECT `revy_s`.`setter` \
+             FROM `revy_object_deltas` AS `revy_c`, \
+             JSON_TABLE(`revy_c`.`state`, '$.*' COLUMNS (`setter` BIGINT PATH '$[1]')) AS `revy_s` \
+             WHERE `revy_c`.`id` = ? AND `revy_s`.`setter` < `revy_c`.`id`)"
+        }
+        _ => {
+            "\"revy_object_deltas\".\"id\" IN (SELECT json_extract(\"revy_s\".\"value\", '$[1]') \
+             FROM \"revy_object_deltas\" AS \"revy_c\", json_each(\"revy_c\".\"state\") AS \"revy_s\" \
+             WHERE \"revy_c\".\"id\" = ? AND json_extract(\"revy_s\".\"value\", '$[1]') < \"revy_c\".\"id\")"
+        }
+    };
+    Expr::cust_with_exprs(sql, [checkpoint])
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    /// One statement on each backend: the range, bounded below both by the
+    /// derived table and by the subquery (see `select`), and the
+    /// checkpoint's setters by the backend's JSON table function; the
+    /// values bound, never in the SQL.
+    #[test]
+    fn one_statement_reads_the_range_and_the_named_setters() {
+        for (backend, function) in [
+            (DbBackend::Sqlite, "json_each("),
+            (DbBackend::Postgres, "json_each(CAST("),
+            (DbBackend::MySql, "JSON_TABLE("),
+        ] {
+            let statement = super::select(backend, "accounts", "7", 42).build(backend);
+            let sql = &statement.sql;
+            assert_eq!(sql.matches(" UNION ALL ").count(), 1, "{backend:?}: {sql}");
+            assert!(sql.contains(function), "{backend:?}: {sql}");
+            assert!(sql.contains("revy_range"), "{backend:?}: {sql}");
+            // the walk back to the checkpoint: in the derived table, the
+            // range's WHERE and the setters' checkpoint
+            assert_eq!(sql.matches(" DESC LIMIT ").count(), 3, "{backend:?}: {sql}");
+            assert!(!sql.contains("'7'"), "{backend:?}: values are bound: {sql}");
+        }
     }
 }

@@ -89,11 +89,6 @@ impl State {
         self.0.get(column)
     }
 
-    /// Every column with its value and setter, by name.
-    pub(crate) fn columns(&self) -> &BTreeMap<String, (Value, i64)> {
-        &self.0
-    }
-
     /// The same, taken.
     pub(crate) fn into_columns(self) -> BTreeMap<String, (Value, i64)> {
         self.0
