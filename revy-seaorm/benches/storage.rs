@@ -176,7 +176,63 @@ async fn measure(label: &str, db: DatabaseConnection, n: i64) -> Result<(), Fail
         journal as f64 / data.max(1) as f64,
         rows.join(", "),
     );
+    checkpoint_cost(label, &db).await?;
     db.close().await?;
+    Ok(())
+}
+
+/// What a checkpoint adds: ten rows taken on to version 17, where each
+/// gets one, and the length of the state it carries next to a create's
+/// entries. Spaced K versions apart, checkpoints add that length over K
+/// to each change (BENCHMARKS.md "Checkpoint spacing"). Measured after
+/// the sizes above, so they do not count these rows.
+async fn checkpoint_cost(label: &str, db: &DatabaseConnection) -> Result<(), Failure> {
+    use revy_seaorm::entity::object_delta;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let rows = item::Entity::find()
+        .order_by_asc(item::Column::Id)
+        .all(db)
+        .await?;
+    Context::via_actor(Some(Actor::new("users", 42)))
+        .scope(async {
+            for row in rows.into_iter().take(10) {
+                let mut row = row;
+                for round in 2..17 {
+                    let txn = db.begin().await?;
+                    row = item::Entity::edit(row, round).update(&txn).await?;
+                    txn.commit().await?;
+                }
+            }
+            Ok::<_, Failure>(())
+        })
+        .await?;
+    let checkpoints = object_delta::Entity::find()
+        .filter(object_delta::Column::State.is_not_null())
+        .all(db)
+        .await?;
+    let creates = object_delta::Entity::find()
+        .filter(object_delta::Column::Version.eq(1))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await?;
+    let mean =
+        |lengths: Vec<usize>| lengths.iter().sum::<usize>() as f64 / lengths.len().max(1) as f64;
+    let state = mean(
+        checkpoints
+            .iter()
+            .map(|d| d.state.as_deref().map_or(0, str::len))
+            .collect(),
+    );
+    let create = mean(creates.iter().take(10).map(|d| d.changes.len()).collect());
+    println!(
+        "storage/{label}: {} checkpoints, state {state:.0} bytes each (a create's entries: \
+         {create:.0}); per change at K = 4 / 8 / 16 / 32: {:.0} / {:.0} / {:.0} / {:.0} bytes",
+        checkpoints.len(),
+        state / 4.0,
+        state / 8.0,
+        state / 16.0,
+        state / 32.0,
+    );
     Ok(())
 }
 

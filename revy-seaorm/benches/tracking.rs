@@ -35,7 +35,8 @@ use revy_seaorm::{ObjectSnapshot, SelectSnapshotExt, Tracked};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Schema, TransactionTrait,
+    DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Schema, TransactionTrait,
 };
 use tokio::runtime::Runtime;
 
@@ -629,6 +630,46 @@ fn bench_snapshot(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
         let query = deltas_of(n);
         bench.iter(|| rt.block_on(query.clone().all(db)).unwrap())
     });
+    group.finish();
+    bench_fold(c, rt, b, s);
+}
+
+/// A snapshot's time against the number of deltas it folds: `fold_j` is
+/// the snapshot of the version `j - 1` past a checkpoint, which reads the
+/// checkpoint and the `j - 1` deltas after it. The cost of spacing
+/// checkpoints K versions apart is the mean of `fold_1` .. `fold_K`; the
+/// storage bench prints what a checkpoint adds to the journal. Together
+/// they choose `CHECKPOINT_EVERY` (BENCHMARKS.md "Checkpoint spacing").
+fn bench_fold(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
+    const FOLDS: [i64; 5] = [1, 2, 4, 8, 16];
+    let db = &b.db;
+    let mut group = s.fast_group(c, format!("{}/snapshot_fold", b.name));
+    let mut deltas: Option<Vec<i64>> = None;
+    for j in FOLDS {
+        group.bench_function(format!("tracked/fold_{j}"), |bench| {
+            let ids = deltas.get_or_insert_with(|| {
+                rt.block_on(async {
+                    // versions 1 ..= 32: a create, then a checkpoint at 17
+                    let (row, _) = item_with_history(db, 32).await;
+                    object_delta::Entity::find()
+                        .select_only()
+                        .column(object_delta::Column::Id)
+                        .filter(object_delta::Column::ContentType.eq("bench_items"))
+                        .filter(object_delta::Column::ContentId.eq(row.id.to_string()))
+                        .order_by_asc(object_delta::Column::Id)
+                        .into_tuple::<i64>()
+                        .all(db)
+                        .await
+                        .unwrap()
+                })
+            });
+            // the delta at version 17 + (j - 1)
+            let delta = ids[(16 + j - 1) as usize];
+            let got = rt.block_on(snapshot(db, delta));
+            assert_eq!(got.quantity as i64, 16 + j - 1);
+            bench.iter(|| rt.block_on(snapshot(db, delta)))
+        });
+    }
     group.finish();
 }
 
