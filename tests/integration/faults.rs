@@ -9,8 +9,9 @@ use revy::entity::{object_delta, revision};
 use revy::{Actor, Context, LazyRevision, Tracked};
 use rust_decimal::Decimal;
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend,
-    EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, Set, TransactionTrait,
+    ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 
 /// The journal's tables a tracked write inserts into (an object delta
@@ -22,7 +23,8 @@ pub(crate) const JOURNAL: [&str; 2] = ["revy_revisions", "revy_object_deltas"];
 struct State {
     accounts: Vec<account::Model>,
     transactions: Vec<transaction::Model>,
-    journal: (u64, u64, u64),
+    /// Revisions, object deltas, inline entries, checkpoints.
+    journal: (u64, u64, u64, u64),
 }
 
 async fn state(db: &DatabaseConnection) -> State {
@@ -41,30 +43,46 @@ async fn state(db: &DatabaseConnection) -> State {
             revision::Entity::find().count(db).await.unwrap(),
             object_delta::Entity::find().count(db).await.unwrap(),
             crate::common::attribute_rows(db).await.len() as u64,
+            object_delta::Entity::find()
+                .filter(object_delta::Column::State.is_not_null())
+                .count(db)
+                .await
+                .unwrap(),
         ),
     }
 }
 
 /// Lets `budget` rows into `table`, then rejects every further one.
 pub(crate) async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
+    arm_on(db, table, INSERT, budget).await
+}
+
+/// The statement kinds a fault can be armed on.
+const INSERT: &str = "INSERT";
+const UPDATE: &str = "UPDATE";
+
+/// Lets `budget` rows of `event` (`INSERT` or `UPDATE`) into `table`, then
+/// rejects every further one.
+async fn arm_on(db: &DatabaseConnection, table: &str, event: &str, budget: i64) {
     db.execute_unprepared("DELETE FROM fault_budget")
         .await
         .unwrap();
     db.execute_unprepared(&format!("INSERT INTO fault_budget (n) VALUES ({budget})"))
         .await
         .unwrap();
-    // DDL names a table, which cannot be a bound parameter; `table` is one of JOURNAL.
+    // DDL names a table, which cannot be a bound parameter; `table` is one
+    // of JOURNAL, `event` INSERT or UPDATE.
     let ddl = match db.get_database_backend() {
         DbBackend::Sqlite => format!(
-            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} BEGIN \
+            "CREATE TRIGGER fault_{table} BEFORE {event} ON {table} BEGIN \
              SELECT RAISE(ABORT, 'injected fault') WHERE (SELECT n FROM fault_budget) <= 0; \
              UPDATE fault_budget SET n = n - 1; END"
         ),
         DbBackend::Postgres => format!(
-            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION fault()"
+            "CREATE TRIGGER fault_{table} BEFORE {event} ON {table} FOR EACH ROW EXECUTE FUNCTION fault()"
         ),
         _ => format!(
-            "CREATE TRIGGER fault_{table} BEFORE INSERT ON {table} FOR EACH ROW BEGIN \
+            "CREATE TRIGGER fault_{table} BEFORE {event} ON {table} FOR EACH ROW BEGIN \
              IF (SELECT n FROM fault_budget) <= 0 THEN \
              SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'; END IF; \
              UPDATE fault_budget SET n = n - 1; END"
@@ -160,17 +178,29 @@ type Op = fn(
 /// table until it gets through; checks all-or-nothing every time. Returns the
 /// number of fault points tried.
 async fn every_fault_point(t: &TestDb, name: &str, prepare: Op, op: Op) -> usize {
+    let inserts = JOURNAL.map(|table| (table, INSERT));
+    fault_points_at(t, name, prepare, op, &inserts).await
+}
+
+/// [`every_fault_point`] at the rows of each `(table, event)` of `targets`.
+async fn fault_points_at(
+    t: &TestDb,
+    name: &str,
+    prepare: Op,
+    op: Op,
+    targets: &[(&str, &str)],
+) -> usize {
     let db = &t.db;
     let mut tried = 0;
-    for table in JOURNAL {
+    for &(table, event) in targets {
         prepare(db.clone()).await.unwrap();
         let before = state(db).await;
         let mut budget = 0;
         loop {
-            arm(db, table, budget).await;
+            arm_on(db, table, event, budget).await;
             let result = op(db.clone()).await;
             if let Err(e) = &result {
-                eprintln!("{name}: {table} at {budget}: {e}");
+                eprintln!("{name}: {event} {table} at {budget}: {e}");
             }
             disarm(db, table).await;
             match result {
@@ -179,7 +209,7 @@ async fn every_fault_point(t: &TestDb, name: &str, prepare: Op, op: Op) -> usize
                     assert_eq!(
                         state(db).await,
                         before,
-                        "{name}: fault at row {budget} of {table} left a trace"
+                        "{name}: fault at {event} {budget} of {table} left a trace"
                     );
                     tried += 1;
                     budget += 1;
@@ -744,3 +774,73 @@ async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
 }
 
 backend_tests!(a_fault_in_a_single_row_shortcut_leaves_all_or_nothing);
+
+/// An account taken to version 16 by tracked updates, one transaction
+/// each: its next tracked change is version 17, a checkpoint, which the
+/// writer completes with an UPDATE of the delta it inserted.
+fn prepare_sixteen_versions(
+    db: DatabaseConnection,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    boxed(Context::new().scope(async move {
+        let mut row = new_account("cp")
+            .insert(&db)
+            .await
+            .map_err(|e| e.to_string())?;
+        for version in 2..=16 {
+            let txn = db.begin().await.map_err(|e| e.to_string())?;
+            let mut am = row.into_active_model();
+            am.name = Set(Some(format!("v{version}")));
+            row = am.update(&txn).await.map_err(|e| e.to_string())?;
+            txn.commit().await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }))
+}
+
+/// A fault at each checkpoint row a writer updates (the hooks in a
+/// transaction, a queued transaction's flush, an `update_many` chunk)
+/// leaves all or nothing: no delta without its checkpoint, no checkpoint
+/// without its delta. With tamper evidence off and on.
+async fn a_fault_at_a_checkpoint_leaves_all_or_nothing(t: TestDb) {
+    setup(&t).await;
+    let cases: [(&str, Op); 3] = [
+        ("update to a checkpoint", tracked_update),
+        ("queued transaction to a checkpoint", queued_mix),
+        ("update_many to a checkpoint", bulk_update),
+    ];
+    for sealed in [false, true] {
+        let mut report = Vec::new();
+        for (name, op) in cases {
+            let n = revy::tamper::scope(
+                sealed,
+                fault_points_at(
+                    &t,
+                    name,
+                    prepare_sixteen_versions,
+                    op,
+                    &[("revy_object_deltas", UPDATE)],
+                ),
+            )
+            .await;
+            // at least the checkpoint's own row was refused once
+            assert!(n >= 1, "{name}: no checkpoint row was updated");
+            report.push(format!("{name}: {n}"));
+        }
+        eprintln!(
+            "checkpoint fault points on {:?}, tamper evidence {}: {}",
+            t.backend,
+            if sealed { "on" } else { "off" },
+            report.join(", ")
+        );
+    }
+    let checkpoints = object_delta::Entity::find()
+        .filter(object_delta::Column::State.is_not_null())
+        .count(&t.db)
+        .await
+        .unwrap();
+    assert!(checkpoints >= 6, "{checkpoints} checkpoints written");
+    let verified = revy::verify(&t.db).await.unwrap();
+    assert!(verified.sealed > 0, "{verified:?}");
+}
+
+backend_tests!(a_fault_at_a_checkpoint_leaves_all_or_nothing);
