@@ -77,10 +77,10 @@ pub(crate) async fn ranges<C: ConnectionTrait>(
 fn or_of_ranges(table: &str, objects: &[(&str, (i64, i64))]) -> Condition {
     use object_delta::Column as D;
     // each object's range names the table itself: SQLite seeks every
-        // range of an OR by the content index only when its term holds
-        // the whole key prefix; given the table outside the OR, it read
-        // the table's every delta (135 ms for 50 objects among 100,000
-        // deltas, 2 ms this way)
+    // range of an OR by the content index only when its term holds
+    // the whole key prefix; given the table outside the OR, it read
+    // the table's every delta (135 ms for 50 objects among 100,000
+    // deltas, 2 ms this way)
     let mut within = Condition::any();
     for (content_id, (oldest, newest)) in objects {
         within = within.add(
