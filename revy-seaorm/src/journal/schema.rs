@@ -210,18 +210,11 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         .col(C::ContentId)
         .col(C::Id)
         .to_owned();
-    let mut by_revision = Index::create()
+    let by_revision = Index::create()
         .name("idx_revy_object_deltas_revision")
         .table(object_delta::Entity)
         .col(C::RevisionId)
         .to_owned();
-    if backend == DbBackend::MySql {
-        // without the actor in the index, MariaDB reads each delta's row to
-        // answer "does this revision hold a delta by this actor"
-        // (`revisions().actor(..)`, the history browser's actor filter):
-        // about 25,000 rows and 46 ms for one page over 100,000 changes
-        by_revision.col(C::ActorType).col(C::ActorId);
-    }
     let mut indexes = vec![history, by_revision];
     if backend == DbBackend::MySql {
         indexes.push(version_index());
