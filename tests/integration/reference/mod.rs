@@ -11,7 +11,7 @@
 //! every operation, each undo's outcome (the rows it rewrites, or the
 //! conflict it reports) and the change feed must equal the fold's,
 //! whatever shape the journal stores them in (issue 26 changes that shape;
-//! this test does not look at its tables; `compare` reads them).
+//! this test does not look at its tables).
 
 mod compare;
 mod fold;
