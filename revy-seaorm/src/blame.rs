@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Query, UnionType};
+use sea_orm::sea_query::{Expr, ExprTrait, JoinType, UnionType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
     PrimaryKeyTrait, QueryFilter, QueryTrait, SelectTwo,
@@ -30,7 +30,7 @@ use crate::history::key_text;
 use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
 use crate::record::checkpoint::State;
-use crate::snapshot::inline::range_start;
+use crate::snapshot::inline::{RANGE, RANGE_START, range_start, range_start_table};
 
 /// Who set one column's current value, and when, and why: one entry of
 /// [`Blame::all`].
@@ -273,10 +273,6 @@ fn select(
     // the table first, as a constant, and seeks from it; PostgreSQL
     // estimates a bound from a joined table at a third of the object's
     // deltas and, at a long history, read them all.
-    let start = Query::select()
-        .expr_as(range_start(table, content_id, at), RANGE_START)
-        .limit(1)
-        .to_owned();
     let mut range = object_delta::Entity::find()
         .filter(D::ContentType.eq(table))
         .filter(D::ContentId.eq(content_id))
@@ -289,17 +285,13 @@ fn select(
     QueryTrait::query(&mut range)
         .join_subquery(
             JoinType::InnerJoin,
-            start,
+            range_start_table(table, content_id, at),
             RANGE,
             Expr::col((object_delta::Entity, D::Id)).gte(Expr::col((RANGE, RANGE_START))),
         )
         .union(UnionType::All, setters.into_query());
     range
 }
-
-/// The derived table of the range's start, and its one column.
-const RANGE: &str = "revy_range";
-const RANGE_START: &str = "start";
 
 /// "The object delta is one that the checkpoint whose id is `checkpoint`
 /// names as the setter of a column, and older than it": the ids are read

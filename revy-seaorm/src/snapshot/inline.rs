@@ -98,6 +98,21 @@ fn or_of_ranges(table: &str, objects: &[(&str, (i64, i64))]) -> Condition {
     within
 }
 
+/// [`range_start`] as the one column, [`RANGE_START`], of a one-row
+/// derived table to be joined as [`RANGE`] (its `LIMIT` keeps it one row,
+/// and apart): MariaDB reads such a table first, as a constant, and seeks
+/// the object's index from it, where a subquery is no bound of its seeks.
+pub(crate) fn range_start_table(table: &str, content_id: &str, at: i64) -> SelectStatement {
+    Query::select()
+        .expr_as(range_start(table, content_id, at), RANGE_START)
+        .limit(1)
+        .to_owned()
+}
+
+/// The name [`range_start_table`] is joined under, and its column.
+pub(crate) const RANGE: &str = "revy_range";
+pub(crate) const RANGE_START: &str = "start";
+
 /// One object's range as MySQL/MariaDB reads it: its start is the column
 /// of a one-row derived table, which MariaDB reads first, as a constant,
 /// and seeks the object's index from. Given as a subquery in the `WHERE`
@@ -111,23 +126,17 @@ fn one_range_from_a_constant(
     newest: i64,
 ) -> SelectStatement {
     use object_delta::Column as D;
-    let r = Alias::new("revy_range");
-    let start = Alias::new("start");
-    let constant = Query::select()
-        .expr_as(range_start(table, content_id, oldest), start.clone())
-        .limit(1)
-        .to_owned();
     let d = object_delta::Entity;
     Query::select()
         .columns(object_delta::Column::iter().map(|c| (d, c)))
-        .from_subquery(constant, r.clone())
+        .from_subquery(range_start_table(table, content_id, oldest), RANGE)
         .inner_join(
             d,
             Condition::all()
                 .add(Expr::col((d, D::ContentType)).eq(table))
                 .add(Expr::col((d, D::ContentId)).eq(content_id))
                 .add(Expr::col((d, D::Id)).lte(newest))
-                .add(Expr::col((d, D::Id)).gte(Expr::col((r, start)))),
+                .add(Expr::col((d, D::Id)).gte(Expr::col((RANGE, RANGE_START)))),
         )
         .order_by((d, D::Id), Order::Asc)
         .to_owned()
