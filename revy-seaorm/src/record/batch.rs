@@ -8,16 +8,13 @@ use revy_core::Action;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QuerySelect};
 
+use super::insert::{self, Row, Version};
 use super::numbering;
 use super::recordset;
-use super::rows::{
-    AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, OBJECT_DELTA_COLUMNS,
-    actor_columns, next_version, now,
-};
+use super::rows::{AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, now};
 use super::write::{self};
 use super::{Seal, checkpoint, sealed};
 use crate::Error;
-use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
 use crate::keys::content_type;
 use crate::policy::{Rules, Vetted};
@@ -334,8 +331,8 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     if db.get_database_backend() == sea_orm::DbBackend::Postgres && !sealed {
         return record_many_in_recordsets(db, deltas, rows, created_at).await;
     }
-    let (actor_type, actor_id) = actor_columns(deltas.actor);
     let backend = db.get_database_backend();
+    let seal = if sealed { Seal::On } else { Seal::Off };
     // MySQL names each version (see `numbering`), and so does every backend
     // with tamper evidence on (with each delta's link, see `sealed`);
     // otherwise SQLite reads it in the INSERT, where each row's object
@@ -348,86 +345,37 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
             .collect(),
         false => Vec::new(),
     };
-    // each row's version and link, named
-    let name = |heads: HashMap<numbering::Object, Head>| -> Vec<(i64, Option<String>)> {
-        rows.iter()
+    let written: Vec<Row<'_>> = rows
+        .iter()
+        .map(|(content_id, changes)| deltas.row(content_id, created_at, changes))
+        .collect();
+    // each row's version and link, named from the objects' newest deltas
+    let name = |heads: HashMap<numbering::Object, Head>| {
+        written
+            .iter()
             .zip(&objects)
-            .map(|((content_id, changes), object)| {
+            .map(|(row, object)| {
                 let head = heads.get(object).cloned().unwrap_or_default();
                 let version = head.version + 1;
-                let hash = sealed.then(|| {
-                    sealed::link_of(
-                        sealed::Unwritten {
-                            revision_id: deltas.revision_id,
-                            actor: deltas.actor,
-                            action: deltas.action,
-                            description: deltas.description,
-                            content_type: deltas.content_type,
-                            content_id,
-                            created_at,
-                            version,
-                        },
-                        changes,
-                        head.hash.as_deref(),
-                    )
-                });
-                (version, hash)
+                let link = sealed.then(|| sealed::link_of(row, version, head.hash.as_deref()));
+                (*row, Version::Named(version), link)
             })
-            .collect()
+            .collect::<Vec<_>>()
     };
-    let build = |names: Option<&[(i64, Option<String>)]>| {
-        let mut insert = Query::insert();
-        let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
-        if sealed {
-            columns.push(object_delta::Column::Hash);
-        }
-        columns.push(object_delta::Column::Changes);
-        insert.into_table(object_delta::Entity).columns(columns);
-        for (i, (content_id, changes)) in rows.iter().enumerate() {
-            let name = names.and_then(|n| n.get(i));
-            let version = match name {
-                Some((version, _)) => Expr::val(*version),
-                None => next_version(
-                    Expr::val(deltas.content_type),
-                    Expr::val(content_id.as_str()),
-                    1,
-                ),
-            };
-            let mut values = vec![
-                Expr::val(deltas.revision_id),
-                Expr::val(actor_type.clone()),
-                Expr::val(actor_id.clone()),
-                Expr::val(deltas.action.as_str()),
-                Expr::val(deltas.description),
-                Expr::val(deltas.content_type),
-                Expr::val(content_id.as_str()),
-                Expr::val(created_at),
-                version,
-            ];
-            if sealed {
-                values.push(Expr::val(name.and_then(|(_, h)| h.clone())));
-            }
-            values.push(Expr::val(encode_entries(
-                changes,
-                deltas.actor,
-                deltas.description,
-            )));
-            insert.values(values).map_err(|e| {
-                Error::Db(sea_orm::DbErr::Custom(format!("revy_object_deltas: {e}")))
-            })?;
-        }
-        Ok::<_, Error>(insert)
+    let build = |names: Option<Vec<(Row<'_>, Version, Option<String>)>>| match names {
+        Some(names) => insert::values(names, seal),
+        None => insert::values(written.iter().map(|r| (*r, Version::Read(1), None)), seal),
     };
     let insert = match named {
         // a current read (see `numbering`): the rows are locked already
-        true => build(Some(&name(current_heads(db, &objects, sealed).await?)))?,
+        true => build(Some(name(current_heads(db, &objects, sealed).await?)))?,
         false => build(None)?,
     };
     match db.execute_raw(backend.build(&insert)).await {
         Err(e) if named && numbering::version_taken(&e) => {
             // a version read from a stale snapshot: read them current
             let names = name(current_heads(db, &objects, sealed).await?);
-            db.execute_raw(backend.build(&build(Some(&names))?))
+            db.execute_raw(backend.build(&build(Some(names))?))
                 .await
                 .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         }
@@ -464,24 +412,20 @@ async fn current_heads<C: ConnectionTrait>(
         .collect())
 }
 
-/// [`record_many`] on PostgreSQL: two statements of one parameter each.
+/// [`record_many`] on PostgreSQL, unsealed: one statement (see
+/// [`recordset`]), each row's object once in it.
 async fn record_many_in_recordsets<C: ConnectionTrait>(
     db: &C,
     deltas: NewObjectDeltas<'_>,
     rows: Vec<(String, Vec<AttributeChange>)>,
     created_at: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), Error> {
-    let objects = recordset::object_deltas(
-        &deltas,
-        rows.iter().map(|(c, changes)| {
-            (
-                c.clone(),
-                encode_entries(changes, deltas.actor, deltas.description),
-            )
-        }),
-        created_at,
-    );
-    db.execute_raw(objects)
+    let rows = rows.iter().map(|(content_id, changes)| recordset::Delta {
+        row: deltas.row(content_id, created_at, changes),
+        step: 1,
+        new_revision: None,
+    });
+    db.execute_raw(recordset::statement([], rows))
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     Ok(())

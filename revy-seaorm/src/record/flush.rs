@@ -1,35 +1,31 @@
-//! Writing a queued transaction's journal at once: revisions, object deltas
-//! and attribute deltas of many operations, on any tables, by any actors.
+//! Writing a queued transaction's journal at once: revisions and object
+//! deltas of many operations, on any tables, by any actors.
 //!
-//! - PostgreSQL: one statement. The rows travel as three JSON parameters
-//!   (see `recordset`); the revisions and the object deltas are inserted in
-//!   `WITH` clauses, each `INSERT .. SELECT .. ORDER BY` the rows' order,
-//!   so the ids the sequence hands out rise in that order, and each row
-//!   finds its parent's id by rank (`row_number() OVER (ORDER BY id)`),
-//!   whatever order `RETURNING` yields them in.
-//! - SQLite and MySQL: one multi-row `INSERT` of the new revisions (when
-//!   there are any), one of the object deltas, then the attribute deltas in
-//!   multi-row `INSERT`s. The ids of one multi-row `INSERT` are consecutive
-//!   in the rows' order: SQLite has one writer at a time, and InnoDB hands
-//!   a "simple insert" (its rows counted in advance) a block of consecutive
+//! - PostgreSQL: one statement of two JSON parameters (see
+//!   [`recordset`]), which creates the revisions and inserts the object
+//!   deltas.
+//! - SQLite and MySQL, and PostgreSQL with tamper evidence on: one
+//!   multi-row `INSERT` of the new revisions (when there are any), then the
+//!   object deltas in multi-row `INSERT`s ([`insert::values`]), 1,000 a
+//!   statement. The ids of one multi-row `INSERT` are consecutive in the
+//!   rows' order: SQLite has one writer at a time, and InnoDB hands a
+//!   "simple insert" (its rows counted in advance) a block of consecutive
 //!   values in every `innodb_autoinc_lock_mode`. SQLite returns them
 //!   (`RETURNING`); MySQL reports the first (`LAST_INSERT_ID()`).
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor, LazyRevision};
-use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement};
+use sea_orm::sea_query::Query;
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::batch::BASELINE_DESCRIPTION;
-use super::numbering;
-use super::rows::quoted;
-use super::rows::{AttributeChange, OBJECT_DELTA_COLUMNS, actor_columns, newest_version_sql};
-use super::{Seal, checkpoint, sealed};
+use super::insert::{self, Row, Version};
+use super::rows::AttributeChange;
+use super::{Seal, checkpoint, numbering, recordset, sealed};
 use crate::Error;
-use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{object_delta, revision};
+use crate::journal::object_delta;
 
 /// One queued object delta and its attribute deltas.
 pub(crate) struct Entry {
@@ -45,6 +41,22 @@ pub(crate) struct Entry {
     /// The object's newest version in the journal as the hooks read it
     /// (`None`: none, or not read); MySQL numbers the delta from it.
     pub known_version: Option<i64>,
+}
+
+impl Entry {
+    /// The row the flush inserts, in revision `revision_id`.
+    fn row(&self, revision_id: i64) -> Row<'_> {
+        Row {
+            revision_id,
+            actor: &self.actor,
+            action: self.action,
+            description: &self.description,
+            content_type: &self.content_type,
+            content_id: &self.content_id,
+            created_at: self.created_at,
+            changes: &self.changes,
+        }
+    }
 }
 
 /// The revision a queued entry belongs to.
@@ -73,6 +85,16 @@ struct NewRevision {
     description: String,
     meta: serde_json::Value,
     created_at: DateTime<Utc>,
+}
+
+impl NewRevision {
+    fn as_row(&self) -> insert::Revision<'_> {
+        insert::Revision {
+            description: &self.description,
+            meta: &self.meta,
+            created_at: self.created_at,
+        }
+    }
 }
 
 /// Each entry's revision: an id, or the index of a revision to create.
@@ -194,7 +216,7 @@ fn checkpoints_due(entries: &[Entry]) -> Vec<(String, String)> {
 /// Each entry's rank among the entries of its object, from 1: the step
 /// from the object's newest version before the statement to the entry's
 /// version, in a statement that reads the journal as it was when it began
-/// (see [`next_version`]).
+/// (see [`next_version`](super::rows::next_version)).
 fn steps(entries: &[Entry]) -> Vec<i64> {
     let mut seen: HashMap<(&str, &str), i64> = HashMap::new();
     entries
@@ -209,56 +231,30 @@ fn steps(entries: &[Entry]) -> Vec<i64> {
         .collect()
 }
 
-fn timestamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
 /// Returns the ids of the new revisions, in the plan's order.
 async fn write_postgres<C: ConnectionTrait>(
     db: &C,
     plan: &Plan,
     entries: Vec<Entry>,
 ) -> Result<Vec<i64>, Error> {
-    let revisions: Vec<serde_json::Value> = plan
-        .new
-        .iter()
-        .enumerate()
-        .map(|(ord, r)| {
-            serde_json::json!({
-                "ord": ord,
-                "description": r.description,
-                "meta": r.meta,
-                "created_at": timestamp(r.created_at),
-            })
-        })
-        .collect();
-    let mut objects = Vec::with_capacity(entries.len());
-    let steps = steps(&entries);
-    for (ord, ((entry, slot), step)) in entries.into_iter().zip(&plan.slots).zip(steps).enumerate()
-    {
-        let (revision_id, revision_ord) = match *slot {
-            Slot::Known(id) => (Some(id), None),
-            Slot::New(index) => (None, Some(index)),
-        };
-        let (actor_type, actor_id) = actor_columns(&entry.actor);
-        objects.push(serde_json::json!({
-            "ord": ord,
-            "revision_id": revision_id,
-            "revision_ord": revision_ord,
-            "actor_type": actor_type,
-            "actor_id": actor_id,
-            "action": entry.action.as_str(),
-            "description": entry.description,
-            "content_type": entry.content_type,
-            "content_id": entry.content_id,
-            "created_at": timestamp(entry.created_at),
-            "step": step,
-            "changes": encode_entries(&entry.changes, &entry.actor, &entry.description),
-        }));
-    }
-    let values = [revisions, objects]
-        .map(|rows| sea_orm::Value::from(serde_json::Value::Array(rows).to_string()));
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, postgres_sql(), values);
+    let revisions = plan.new.iter().map(NewRevision::as_row);
+    let deltas =
+        entries
+            .iter()
+            .zip(&plan.slots)
+            .zip(steps(&entries))
+            .map(|((entry, slot), step)| {
+                let (revision_id, new_revision) = match *slot {
+                    Slot::Known(id) => (id, None),
+                    Slot::New(index) => (0, Some(index)),
+                };
+                recordset::Delta {
+                    row: entry.row(revision_id),
+                    step,
+                    new_revision,
+                }
+            });
+    let statement = recordset::statement(revisions, deltas);
     let rows = db
         .query_all_raw(statement)
         .await
@@ -285,50 +281,6 @@ fn table_named(e: &DbErr) -> &'static str {
     "revy_object_deltas"
 }
 
-fn postgres_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(build_postgres_sql)
-}
-
-fn build_postgres_sql() -> String {
-    use object_delta::Column as O;
-    use revision::Column as R;
-    fn q(c: impl IdenStatic) -> String {
-        quoted(c.as_str())
-    }
-    let revisions = quoted(revision::Entity.table_name());
-    let objects = quoted(object_delta::Entity.table_name());
-    fn names<C: IdenStatic + Copy>(cols: &[C]) -> String {
-        cols.iter().map(|c| q(*c)).collect::<Vec<_>>().join(", ")
-    }
-    let object_names = names(&OBJECT_DELTA_COLUMNS);
-    format!(
-        "WITH \"revy_rv\" AS (\
-            INSERT INTO {revisions} ({rd}, {rm}, {rc}) \
-            SELECT \"r\".\"description\", \"r\".\"meta\", \"r\".\"created_at\" \
-            FROM json_to_recordset(CAST($1 AS json)) AS \"r\"(\"ord\" bigint, \"description\" text, \"meta\" json, \"created_at\" timestamptz) \
-            ORDER BY \"r\".\"ord\" RETURNING {rid}), \
-         \"revy_rvn\" AS (SELECT {rid}, row_number() OVER (ORDER BY {rid}) - 1 AS \"ord\" FROM \"revy_rv\"), \
-         \"revy_od\" AS (\
-            INSERT INTO {objects} ({object_names}, {ochanges}) \
-            SELECT COALESCE(\"r\".\"revision_id\", \"n\".{rid}), \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \
-                   \"r\".\"description\", \"r\".\"content_type\", \"r\".\"content_id\", \"r\".\"created_at\", \
-                   {version} + \"r\".\"step\", \"r\".\"changes\" \
-            FROM json_to_recordset(CAST($2 AS json)) AS \"r\"(\"ord\" bigint, \"revision_id\" bigint, \"revision_ord\" bigint, \
-                 \"actor_type\" text, \"actor_id\" text, \"action\" text, \"description\" text, \"content_type\" text, \
-                 \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint, \"changes\" text) \
-            LEFT JOIN \"revy_rvn\" AS \"n\" ON \"n\".\"ord\" = \"r\".\"revision_ord\" \
-            ORDER BY \"r\".\"ord\") \
-         SELECT \"ord\", {rid} FROM \"revy_rvn\"",
-        rd = q(R::Description),
-        rm = q(R::Meta),
-        rc = q(R::CreatedAt),
-        rid = q(R::Id),
-        ochanges = q(O::Changes),
-        version = newest_version_sql("\"r\".\"content_type\"", "\"r\".\"content_id\""),
-    )
-}
-
 // Rows per multi-row INSERT of object deltas (8 parameters each, under
 // SQLite's limit of 32,766).
 const OBJECT_ROWS_PER_STATEMENT: usize = 1_000;
@@ -345,22 +297,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
 ) -> Result<Vec<i64>, Error> {
     let mut revision_ids = Vec::with_capacity(plan.new.len());
     for chunk in plan.new.chunks(REVISION_ROWS_PER_STATEMENT) {
-        let mut insert = Query::insert();
-        insert.into_table(revision::Entity).columns([
-            revision::Column::Description,
-            revision::Column::Meta,
-            revision::Column::CreatedAt,
-        ]);
-        for r in chunk {
-            let meta = (!r.meta.is_null()).then(|| r.meta.clone());
-            insert
-                .values([
-                    Expr::val(r.description.as_str()),
-                    Expr::val(meta),
-                    Expr::val(r.created_at),
-                ])
-                .map_err(|e| Error::Db(DbErr::Custom(format!("revy_revisions: {e}"))))?;
-        }
+        let insert = insert::revisions(chunk.iter().map(NewRevision::as_row))?;
         revision_ids.extend(consecutive_ids(db, insert, chunk.len(), "revy_revisions").await?);
     }
     let mut start = 0;
@@ -381,37 +318,18 @@ async fn write_in_inserts<C: ConnectionTrait>(
             Slot::Known(id) => id,
             Slot::New(index) => revision_ids[index],
         };
-        let build = |versions: &[Expr]| {
-            let mut insert = Query::insert();
-            let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
-            if sealed {
-                columns.push(object_delta::Column::Hash);
-            }
-            columns.push(object_delta::Column::Changes);
-            insert.into_table(object_delta::Entity).columns(columns);
-            for ((entry, slot), version) in chunk.iter().zip(slots).zip(versions.chunks(2)) {
-                let (actor_type, actor_id) = actor_columns(&entry.actor);
-                let mut values = vec![
-                    Expr::val(revision_of(slot)),
-                    Expr::val(actor_type),
-                    Expr::val(actor_id),
-                    Expr::val(entry.action.as_str()),
-                    Expr::val(entry.description.as_str()),
-                    Expr::val(entry.content_type.as_str()),
-                    Expr::val(entry.content_id.as_str()),
-                    Expr::val(entry.created_at),
-                ];
-                values.extend(version.iter().take(1 + usize::from(sealed)).cloned());
-                values.push(Expr::val(encode_entries(
-                    &entry.changes,
-                    &entry.actor,
-                    &entry.description,
-                )));
-                insert
-                    .values(values)
-                    .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
-            }
-            Ok::<_, Error>(insert)
+        let rows: Vec<Row<'_>> = chunk
+            .iter()
+            .zip(slots)
+            .map(|(entry, slot)| entry.row(revision_of(slot)))
+            .collect();
+        let build = |named: Vec<(Version, Option<String>)>| {
+            insert::values(
+                rows.iter()
+                    .zip(named)
+                    .map(|(row, (v, link))| (*row, v, link)),
+                seal,
+            )
         };
         let ids = if sealed {
             let mut unread: Vec<numbering::Object> = chunk
@@ -424,32 +342,19 @@ async fn write_in_inserts<C: ConnectionTrait>(
             if !unread.is_empty() {
                 chain.learn(sealed::heads(db, &unread).await?);
             }
-            let mut names = Vec::with_capacity(2 * chunk.len());
-            for (entry, slot) in chunk.iter().zip(slots) {
-                let object = (entry.content_type.clone(), entry.content_id.clone());
-                let (version, hash) = chain.next(object, |version, previous| {
-                    sealed::link_of(
-                        sealed::Unwritten {
-                            revision_id: revision_of(slot),
-                            actor: &entry.actor,
-                            action: entry.action,
-                            description: &entry.description,
-                            content_type: &entry.content_type,
-                            content_id: &entry.content_id,
-                            created_at: entry.created_at,
-                            version,
-                        },
-                        &entry.changes,
-                        previous,
-                    )
+            let mut names = Vec::with_capacity(chunk.len());
+            for row in &rows {
+                let object = (row.content_type.to_owned(), row.content_id.to_owned());
+                let (version, link) = chain.next(object, |version, previous| {
+                    sealed::link_of(row, version, previous)
                 });
-                names.extend([Expr::val(version), Expr::val(hash)]);
+                names.push((Version::Named(version), Some(link)));
             }
-            consecutive_ids(db, build(&names)?, chunk.len(), "revy_object_deltas").await?
+            consecutive_ids(db, build(names)?, chunk.len(), "revy_object_deltas").await?
         } else if named {
             let before = written.clone();
-            let versions = paired(named_versions(&chunk, &mut written, &HashMap::new(), false));
-            let insert = build(&versions)?;
+            let versions = unlinked(named_versions(&chunk, &mut written, &HashMap::new(), false));
+            let insert = build(versions)?;
             match consecutive_ids(db, insert, chunk.len(), "revy_object_deltas").await {
                 Err(Error::Db(e)) if numbering::version_taken(&e) => {
                     // a version read from a stale snapshot: read them current
@@ -459,9 +364,8 @@ async fn write_in_inserts<C: ConnectionTrait>(
                         .collect();
                     let newest = numbering::newest_versions(db, &objects, true).await?;
                     written = before;
-                    let versions = paired(named_versions(&chunk, &mut written, &newest, true));
-                    consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas")
-                        .await?
+                    let versions = unlinked(named_versions(&chunk, &mut written, &newest, true));
+                    consecutive_ids(db, build(versions)?, chunk.len(), "revy_object_deltas").await?
                 }
                 done => done?,
             }
@@ -483,8 +387,8 @@ async fn write_in_inserts<C: ConnectionTrait>(
                 true => HashMap::new(),
                 false => numbering::newest_versions(db, &unknown, false).await?,
             };
-            let versions = paired(named_versions(&chunk, &mut written, &read, false));
-            consecutive_ids(db, build(&versions)?, chunk.len(), "revy_object_deltas").await?
+            let versions = unlinked(named_versions(&chunk, &mut written, &read, false));
+            consecutive_ids(db, build(versions)?, chunk.len(), "revy_object_deltas").await?
         };
         debug_assert_eq!(ids.len(), slots.len());
     }
@@ -499,7 +403,7 @@ fn named_versions(
     written: &mut HashMap<numbering::Object, i64>,
     read: &HashMap<numbering::Object, i64>,
     prefer_read: bool,
-) -> Vec<Expr> {
+) -> Vec<i64> {
     chunk
         .iter()
         .map(|e| {
@@ -511,17 +415,17 @@ fn named_versions(
                 None => e.known_version.or(from_read).unwrap_or(0),
             };
             written.insert(object, before + 1);
-            Expr::val(before + 1)
+            before + 1
         })
         .collect()
 }
 
-/// Versions laid out as [`write_in_inserts`]'s `build` takes them: two
-/// expressions a row (version, link), the link unused when unsealed.
-fn paired(versions: Vec<Expr>) -> Vec<Expr> {
+/// Named versions without links, as [`write_in_inserts`]'s `build` takes
+/// them when unsealed.
+fn unlinked(versions: Vec<i64>) -> Vec<(Version, Option<String>)> {
     versions
         .into_iter()
-        .flat_map(|v| [v, Expr::val(Option::<String>::None)])
+        .map(|v| (Version::Named(v), None))
         .collect()
 }
 

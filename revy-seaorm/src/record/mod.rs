@@ -4,6 +4,9 @@
 //! here, with the backend SQL in this module alone. [`journal`](crate::journal)
 //! keeps the tables, their schema and their row types.
 //!
+//! - [`insert`]: the one builder of `INSERT`s into the journal, which
+//!   every writer below describes its rows to (with [`recordset`],
+//!   PostgreSQL's statement for many rows);
 //! - [`write::record`]: one object delta with its attribute deltas (the
 //!   hooks, drafts, a single baseline);
 //! - [`batch`]: many rows of one table at once (bulk writes, deletion
@@ -20,6 +23,7 @@
 pub(crate) mod batch;
 pub(crate) mod checkpoint;
 pub(crate) mod flush;
+pub(crate) mod insert;
 pub(crate) mod numbering;
 mod recordset;
 pub(crate) mod rows;

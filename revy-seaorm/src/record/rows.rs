@@ -5,6 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
+use super::insert::Row;
 use crate::journal::object_delta;
 
 /// The columns of `revy_object_deltas` a writer fills (all but the id), in
@@ -161,6 +162,27 @@ pub(crate) struct NewObjectDelta<'a> {
     pub known_head: Option<Head>,
 }
 
+impl<'a> NewObjectDelta<'a> {
+    /// The row the writer inserts, written at `created_at` with `changes`.
+    pub(crate) fn row<'b>(
+        &self,
+        created_at: DateTime<Utc>,
+        changes: &'b [AttributeChange],
+    ) -> Row<'b>
+    where
+        'a: 'b,
+    {
+        let of_table = NewObjectDeltas {
+            revision_id: self.revision_id,
+            action: self.action,
+            actor: self.actor,
+            description: self.description,
+            content_type: self.content_type,
+        };
+        of_table.row(self.content_id, created_at, changes)
+    }
+}
+
 /// An object's newest delta: its version (0: none) and chain link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Head {
@@ -175,6 +197,31 @@ pub(crate) struct NewObjectDeltas<'a> {
     pub actor: &'a Option<Actor>,
     pub description: &'a str,
     pub content_type: &'a str,
+}
+
+impl<'a> NewObjectDeltas<'a> {
+    /// The row of the object `content_id`, written at `created_at` with
+    /// `changes`.
+    pub(crate) fn row<'b>(
+        &self,
+        content_id: &'b str,
+        created_at: DateTime<Utc>,
+        changes: &'b [AttributeChange],
+    ) -> Row<'b>
+    where
+        'a: 'b,
+    {
+        Row {
+            revision_id: self.revision_id,
+            actor: self.actor,
+            action: self.action,
+            description: self.description,
+            content_type: self.content_type,
+            content_id,
+            created_at,
+            changes,
+        }
+    }
 }
 
 /// A double-quoted identifier (PostgreSQL and SQLite).

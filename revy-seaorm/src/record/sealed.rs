@@ -13,20 +13,15 @@
 //! (bulk writes, a queued transaction's flush) read their objects' newest
 //! deltas first, in one query.
 
-use chrono::{DateTime, Utc};
 use revy_core::Action;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, IdenStatic};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
+use super::Seal;
+use super::insert::{self, Expect, Row, Version};
 use super::numbering::{self, Object};
-use super::rows::{
-    AttributeChange, Head, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, newest_link,
-    next_version,
-};
-use super::write::{Outcome, own_values};
+use super::rows::{Head, NewObjectDelta, actor_columns};
+use super::write::Outcome;
 use crate::Error;
-use crate::journal::attribute_delta::encode_entries;
-use crate::journal::object_delta;
 use crate::tamper::{DeltaFields, Encoder};
 
 /// Times a write is tried before it gives up on an object whose newest
@@ -34,38 +29,22 @@ use crate::tamper::{DeltaFields, Encoder};
 /// so a second try already succeeds unless the row is not locked).
 const TRIES: usize = 3;
 
-/// A delta about to be written, as its link covers it.
-pub(crate) struct Unwritten<'a> {
-    pub revision_id: i64,
-    pub actor: &'a Option<revy_core::Actor>,
-    pub action: Action,
-    pub description: &'a str,
-    pub content_type: &'a str,
-    pub content_id: &'a str,
-    pub created_at: DateTime<Utc>,
-    pub version: i64,
-}
-
-/// The link of a delta about to be written, chained to `previous`.
-pub(crate) fn link_of(
-    delta: Unwritten<'_>,
-    changes: &[AttributeChange],
-    previous: Option<&str>,
-) -> String {
-    let (actor_type, actor_id) = actor_columns(delta.actor);
+/// The link of `row`, written as `version`, chained to `previous`.
+pub(crate) fn link_of(row: &Row<'_>, version: i64, previous: Option<&str>) -> String {
+    let (actor_type, actor_id) = actor_columns(row.actor);
     let fields = DeltaFields {
-        revision_id: delta.revision_id,
+        revision_id: row.revision_id,
         actor_type: actor_type.as_deref(),
         actor_id: actor_id.as_deref(),
-        action: delta.action.as_str(),
-        description: delta.description,
-        content_type: delta.content_type,
-        content_id: delta.content_id,
-        created_at: delta.created_at,
-        version: delta.version,
+        action: row.action.as_str(),
+        description: row.description,
+        content_type: row.content_type,
+        content_id: row.content_id,
+        created_at: row.created_at,
+        version,
     };
     let mut encoder = Encoder::new(&fields);
-    for change in changes {
+    for change in row.changes {
         encoder.change(&fields, change);
     }
     encoder.link(previous)
@@ -89,9 +68,8 @@ async fn head<C: ConnectionTrait>(db: &C, object: Object) -> Result<Head, Error>
 /// [`write::record`](super::write::record) with tamper evidence on.
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
-    delta: NewObjectDelta<'_>,
-    changes: Vec<AttributeChange>,
-    created_at: DateTime<Utc>,
+    delta: &NewObjectDelta<'_>,
+    row: Row<'_>,
 ) -> Result<Outcome, Error> {
     let object = || (delta.content_type.to_owned(), delta.content_id.to_owned());
     let mut head = match &delta.known_head {
@@ -101,7 +79,6 @@ pub(crate) async fn record<C: ConnectionTrait>(
         None if delta.action == Action::Create && delta.after_version.is_none() => Head::default(),
         None => head(db, object()).await?,
     };
-    let _backend = db.get_database_backend();
     for _ in 0..TRIES {
         if delta
             .after_version
@@ -109,32 +86,8 @@ pub(crate) async fn record<C: ConnectionTrait>(
         {
             return Ok(Outcome::VersionMoved);
         }
-        let version = head.version + 1;
-        let hash = link_of(
-            Unwritten {
-                revision_id: delta.revision_id,
-                actor: delta.actor,
-                action: delta.action,
-                description: delta.description,
-                content_type: delta.content_type,
-                content_id: delta.content_id,
-                created_at,
-                version,
-            },
-            &changes,
-            head.hash.as_deref(),
-        );
-        let written = insert_object_delta(
-            db,
-            &delta,
-            created_at,
-            &head,
-            &hash,
-            &encode_entries(&changes, delta.actor, delta.description),
-        )
-        .await?
-        .is_some();
-        if written {
+        let link = link_of(&row, head.version + 1, head.hash.as_deref());
+        if insert_chained(db, &row, &head, &link).await? {
             return Ok(Outcome::Written);
         }
         head = self::head(db, object()).await?;
@@ -145,76 +98,33 @@ pub(crate) async fn record<C: ConnectionTrait>(
     ))))
 }
 
-/// Inserts one object delta with its link when the object's newest delta
-/// is `head`; its id, or `None` when it is not.
-async fn insert_object_delta<C: ConnectionTrait>(
+/// Inserts `row` with its `link` when the object's newest delta is
+/// `head`; whether it was written. MySQL names the version, and its unique
+/// index of versions refuses one taken; elsewhere the statement reads the
+/// newest delta as it writes.
+async fn insert_chained<C: ConnectionTrait>(
     db: &C,
-    delta: &NewObjectDelta<'_>,
-    created_at: DateTime<Utc>,
+    row: &Row<'_>,
     head: &Head,
-    hash: &str,
-    entries: &str,
-) -> Result<Option<i64>, Error> {
+    link: &str,
+) -> Result<bool, Error> {
     let backend = db.get_database_backend();
-    let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
-    columns.push(object_delta::Column::Hash);
-    columns.push(object_delta::Column::Changes);
-    let own = own_values(delta, created_at);
-    let invalid = |e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")));
-    let mut insert = Query::insert();
-    insert.into_table(object_delta::Entity).columns(columns);
+    let failed = |e| Error::from_journal("revy_object_deltas", e);
     if backend == DbBackend::MySql {
-        // named; the unique index of versions refuses a version taken
-        let mut values = own.to_vec();
-        values.extend([
-            Expr::val(head.version + 1),
-            Expr::val(hash),
-            Expr::val(entries),
-        ]);
-        insert.values(values).map_err(invalid)?;
-        return match db.execute_raw(backend.build(&insert)).await {
-            Ok(done) => Ok(Some(done.last_insert_id() as i64)),
-            Err(e) if numbering::version_taken(&e) => Ok(None),
-            Err(e) => Err(Error::from_journal("revy_object_deltas", e)),
+        let version = Version::Named(head.version + 1);
+        let statement = insert::values([(*row, version, Some(link.to_owned()))], Seal::On)?;
+        return match db.execute_raw(backend.build(&statement)).await {
+            Ok(_) => Ok(true),
+            Err(e) if numbering::version_taken(&e) => Ok(false),
+            Err(e) => Err(failed(e)),
         };
     }
-    const CURRENT: &str = "revy_current";
-    let current = Query::select()
-        .expr_as(
-            next_version(
-                Expr::val(delta.content_type),
-                Expr::val(delta.content_id),
-                0,
-            ),
-            object_delta::Column::Version,
-        )
-        .expr_as(
-            newest_link(Expr::val(delta.content_type), Expr::val(delta.content_id)),
-            object_delta::Column::Hash,
-        )
-        .to_owned();
-    let at = |c: object_delta::Column| Expr::col((Alias::new(CURRENT), c));
-    let mut select = Query::select();
-    let mut values = own.to_vec();
-    values.extend([
-        at(object_delta::Column::Version).add(1),
-        Expr::val(hash),
-        Expr::val(entries),
-    ]);
-    select
-        .exprs(values)
-        .from_subquery(current, Alias::new(CURRENT))
-        .and_where(at(object_delta::Column::Version).eq(head.version))
-        .and_where(at(object_delta::Column::Hash).eq(head.hash.clone().unwrap_or_default()));
-    insert.select_from(select).map_err(invalid)?;
-    insert.returning_col(object_delta::Column::Id);
-    let row = db
-        .query_one_raw(backend.build(&insert))
+    let statement = insert::read_in_statement(row, Expect::Head { head, link })?;
+    let written = db
+        .query_one_raw(backend.build(&statement))
         .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    row.map(|r| r.try_get::<i64>("", object_delta::Column::Id.as_str()))
-        .transpose()
-        .map_err(Error::Db)
+        .map_err(failed)?;
+    Ok(written.is_some())
 }
 
 /// Names the version and link of each delta of many, in their order: one

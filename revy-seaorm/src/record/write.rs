@@ -1,17 +1,12 @@
 //! Writing revisions, object deltas and attribute deltas.
 
-use chrono::{DateTime, Utc};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 
-use sea_orm::sea_query::{Alias, Expr, Query};
-use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbErr, EntityTrait, IdenStatic, Set};
-
-use super::rows::{
-    ContextValues, NewObjectDelta, OBJECT_DELTA_COLUMNS, actor_columns, next_version, now,
-};
+use super::insert::{self, Expect, Row, Version};
+use super::rows::{ContextValues, NewObjectDelta, now};
 use super::{Seal, numbering};
 use crate::Error;
-use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{object_delta, revision};
+use crate::journal::revision;
 use crate::policy::Vetted;
 
 /// Inserts a revision row and returns its id.
@@ -102,7 +97,8 @@ pub(crate) enum Outcome {
 
 /// Writes one object delta with its attribute deltas inline: one
 /// statement. The delta's version is read in the statement that writes it
-/// (see [`next_version`]; MySQL names it, see `numbering`).
+/// (see [`next_version`](super::rows::next_version); MySQL names it, see
+/// `numbering`).
 pub(crate) async fn record<C: ConnectionTrait>(
     db: &C,
     delta: NewObjectDelta<'_>,
@@ -110,82 +106,37 @@ pub(crate) async fn record<C: ConnectionTrait>(
     seal: Seal,
 ) -> Result<Outcome, Error> {
     let changes = changes.into_inner();
-    let created_at = now();
+    let row = delta.row(now(), &changes);
     if seal.is_on() {
-        return super::sealed::record(db, delta, changes, created_at).await;
+        return super::sealed::record(db, &delta, row).await;
     }
-    let entries = encode_entries(&changes, delta.actor, delta.description);
-    Ok(
-        match insert_object_delta(db, &delta, created_at, &entries).await? {
-            Some(_) => Outcome::Written,
-            None => Outcome::VersionMoved,
-        },
-    )
-}
-
-/// Inserts one object delta, `INSERT .. SELECT` so that its version is read
-/// as it is written, and returns its id; `None` when the delta requires a
-/// version the object is not at.
-async fn insert_object_delta<C: ConnectionTrait>(
-    db: &C,
-    delta: &NewObjectDelta<'_>,
-    created_at: DateTime<Utc>,
-    entries: &str,
-) -> Result<Option<i64>, Error> {
-    use sea_orm::sea_query::ExprTrait;
-    const CURRENT: &str = "revy_current";
-    if db.get_database_backend() == sea_orm::DbBackend::MySql {
-        return insert_object_delta_named(db, delta, created_at, entries).await;
-    }
-    let current = Query::select()
-        .expr_as(
-            next_version(
-                Expr::val(delta.content_type),
-                Expr::val(delta.content_id),
-                0,
-            ),
-            object_delta::Column::Version,
-        )
-        .to_owned();
-    let current_version = Expr::col((Alias::new(CURRENT), object_delta::Column::Version));
-    let mut select = Query::select();
-    let mut values = own_values(delta, created_at).to_vec();
-    values.push(current_version.clone().add(1));
-    values.push(Expr::val(entries));
-    select
-        .exprs(values)
-        .from_subquery(current, Alias::new(CURRENT));
-    if let Some(version) = delta.after_version {
-        select.and_where(current_version.eq(version));
-    }
-    let mut insert = Query::insert();
-    insert
-        .into_table(object_delta::Entity)
-        .columns(with_changes())
-        .select_from(select)
-        .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
     let backend = db.get_database_backend();
-    let failed = |e| Error::from_journal("revy_object_deltas", e);
-    insert.returning_col(object_delta::Column::Id);
-    let row = db
-        .query_one_raw(backend.build(&insert))
+    if backend == sea_orm::DbBackend::MySql {
+        return record_named(db, &delta, row).await;
+    }
+    let expect = match delta.after_version {
+        Some(version) => Expect::Version(version),
+        None => Expect::Any,
+    };
+    let statement = backend.build(&insert::read_in_statement(&row, expect)?);
+    let written = db
+        .query_one_raw(statement)
         .await
-        .map_err(failed)?;
-    row.map(|r| r.try_get::<i64>("", object_delta::Column::Id.as_str()))
-        .transpose()
-        .map_err(Error::Db)
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    Ok(match written {
+        Some(_) => Outcome::Written,
+        None => Outcome::VersionMoved,
+    })
 }
 
-/// [`insert_object_delta`] on MySQL: the version is named, one more than
-/// the newest the writer read; a version taken (the read was a stale
-/// snapshot) is read again with a lock and the insert retried once (see
-/// `numbering`).
-async fn insert_object_delta_named<C: ConnectionTrait>(
+/// [`record`] on MySQL: the version is named, one more than the newest
+/// the writer read; a version taken (the read was a stale snapshot) is
+/// read again with a lock and the insert retried once (see `numbering`).
+async fn record_named<C: ConnectionTrait>(
     db: &C,
     delta: &NewObjectDelta<'_>,
-    created_at: DateTime<Utc>,
-    entries: &str,
-) -> Result<Option<i64>, Error> {
+    row: Row<'_>,
+) -> Result<Outcome, Error> {
     let mut version = match delta.after_version {
         Some(v) => v + 1,
         None => delta.known_version.unwrap_or(0) + 1,
@@ -193,20 +144,11 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let mut retried = false;
     loop {
-        let mut insert = Query::insert();
-        insert
-            .into_table(object_delta::Entity)
-            .columns(with_changes())
-            .values(
-                own_values(delta, created_at)
-                    .into_iter()
-                    .chain([Expr::val(version), Expr::val(entries)]),
-            )
-            .map_err(|e| Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}"))))?;
-        match db.execute_raw(backend.build(&insert)).await {
-            Ok(done) => return Ok(Some(done.last_insert_id() as i64)),
+        let statement = insert::values([(row, Version::Named(version), None)], Seal::Off)?;
+        match db.execute_raw(backend.build(&statement)).await {
+            Ok(_) => return Ok(Outcome::Written),
             Err(e) if numbering::version_taken(&e) && delta.after_version.is_some() => {
-                return Ok(None);
+                return Ok(Outcome::VersionMoved);
             }
             Err(e) if numbering::version_taken(&e) && !retried => {
                 retried = true;
@@ -218,29 +160,6 @@ async fn insert_object_delta_named<C: ConnectionTrait>(
             Err(e) => return Err(Error::from_journal("revy_object_deltas", e)),
         }
     }
-}
-
-/// [`OBJECT_DELTA_COLUMNS`] and the inline attribute deltas.
-fn with_changes() -> Vec<object_delta::Column> {
-    let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
-    columns.push(object_delta::Column::Changes);
-    columns
-}
-
-/// An object delta's values but its version, in the order of
-/// [`OBJECT_DELTA_COLUMNS`].
-pub(crate) fn own_values(delta: &NewObjectDelta<'_>, created_at: DateTime<Utc>) -> [Expr; 8] {
-    let (actor_type, actor_id) = actor_columns(delta.actor);
-    [
-        Expr::val(delta.revision_id),
-        Expr::val(actor_type),
-        Expr::val(actor_id),
-        Expr::val(delta.action.as_str()),
-        Expr::val(delta.description),
-        Expr::val(delta.content_type),
-        Expr::val(delta.content_id),
-        Expr::val(created_at),
-    ]
 }
 
 /// Commits `txn` when `result` is a success; otherwise rolls it back before

@@ -1,0 +1,220 @@
+//! The one place that builds `INSERT`s into the object deltas.
+//!
+//! Every writer (the hooks' [`write::record`](super::write::record),
+//! [`batch`](super::batch), the queued [`flush`](super::flush), the
+//! [`sealed`](super::sealed) writes) describes its rows as [`Row`]s and
+//! hands them here; the statement's shape depends only on the backend and
+//! on whether the write is sealed ([`Seal`]):
+//!
+//! - [`values`]: a multi-row `INSERT .. VALUES`, each row's version named
+//!   or read in the statement (SQLite and MySQL; PostgreSQL when sealed);
+//! - [`read_in_statement`]: one row, `INSERT .. SELECT` from the object's
+//!   newest delta, so that its version (and, sealed, the link it chains
+//!   to) is read as the row is written, and nothing is written unless the
+//!   object is where the writer expects it (SQLite and PostgreSQL);
+//! - [`recordset`](super::recordset): PostgreSQL's many rows in one
+//!   statement of one JSON parameter.
+//!
+//! The revisions a flush creates are built here too ([`revisions`]).
+//!
+//! The columns are bound in the order of [`OBJECT_DELTA_COLUMNS`], then the
+//! link when sealed, then the inline entries.
+
+use chrono::{DateTime, Utc};
+use revy_core::{Action, Actor};
+use sea_orm::DbErr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query};
+
+use super::Seal;
+use super::rows::{
+    AttributeChange, Head, OBJECT_DELTA_COLUMNS, actor_columns, newest_link, next_version,
+};
+use crate::Error;
+use crate::journal::attribute_delta::encode_entries;
+use crate::journal::{object_delta, revision};
+
+/// One object delta about to be written, as every writer describes it.
+#[derive(Clone, Copy)]
+pub(crate) struct Row<'a> {
+    pub revision_id: i64,
+    pub actor: &'a Option<Actor>,
+    pub action: Action,
+    pub description: &'a str,
+    pub content_type: &'a str,
+    pub content_id: &'a str,
+    pub created_at: DateTime<Utc>,
+    /// Its attribute deltas, in order; stored inline, encoded against the
+    /// row's own actor and description.
+    pub changes: &'a [AttributeChange],
+}
+
+impl Row<'_> {
+    /// The inline entries' text.
+    pub(crate) fn entries(&self) -> String {
+        encode_entries(self.changes, self.actor, self.description)
+    }
+
+    /// The row's values but its version, link and entries, in the order of
+    /// [`OBJECT_DELTA_COLUMNS`].
+    fn own_values(&self) -> [Expr; 8] {
+        let (actor_type, actor_id) = actor_columns(self.actor);
+        [
+            Expr::val(self.revision_id),
+            Expr::val(actor_type),
+            Expr::val(actor_id),
+            Expr::val(self.action.as_str()),
+            Expr::val(self.description),
+            Expr::val(self.content_type),
+            Expr::val(self.content_id),
+            Expr::val(self.created_at),
+        ]
+    }
+}
+
+/// The version a row of [`values`] takes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Version {
+    /// Named by the writer (MySQL, a sealed write, SQLite's flush).
+    Named(i64),
+    /// The object's newest version plus this step, read in the statement
+    /// (see [`next_version`]).
+    Read(i64),
+}
+
+/// The columns a writer fills, with the link when sealed.
+fn columns(seal: Seal) -> Vec<object_delta::Column> {
+    let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
+    if seal.is_on() {
+        columns.push(object_delta::Column::Hash);
+    }
+    columns.push(object_delta::Column::Changes);
+    columns
+}
+
+fn invalid(e: impl std::fmt::Display) -> Error {
+    Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")))
+}
+
+/// A multi-row `INSERT .. VALUES` of `rows`, each with its version and,
+/// when `seal` is on, its link.
+pub(crate) fn values<'a>(
+    rows: impl IntoIterator<Item = (Row<'a>, Version, Option<String>)>,
+    seal: Seal,
+) -> Result<InsertStatement, Error> {
+    let mut insert = Query::insert();
+    insert
+        .into_table(object_delta::Entity)
+        .columns(columns(seal));
+    for (row, version, link) in rows {
+        let mut values = row.own_values().to_vec();
+        values.push(match version {
+            Version::Named(v) => Expr::val(v),
+            Version::Read(step) => {
+                next_version(Expr::val(row.content_type), Expr::val(row.content_id), step)
+            }
+        });
+        if seal.is_on() {
+            values.push(Expr::val(link));
+        }
+        values.push(Expr::val(row.entries()));
+        insert.values(values).map_err(invalid)?;
+    }
+    Ok(insert)
+}
+
+/// What [`read_in_statement`] requires of the object's newest delta for
+/// the row to be written.
+#[derive(Clone, Copy)]
+pub(crate) enum Expect<'a> {
+    /// Anything: the row takes the next version.
+    Any,
+    /// This version (optimistic concurrency).
+    Version(i64),
+    /// A sealed write's head: this version with this link; the row carries
+    /// `link`, which chains to it.
+    Head { head: &'a Head, link: &'a str },
+}
+
+/// One row, `INSERT .. SELECT` from the object's newest delta read in the
+/// statement (its version, and its link when the write is sealed), where
+/// that delta is as `expect` says; `RETURNING` the new id, so no row back
+/// means nothing was written. SQLite and PostgreSQL.
+pub(crate) fn read_in_statement(
+    row: &Row<'_>,
+    expect: Expect<'_>,
+) -> Result<InsertStatement, Error> {
+    use object_delta::Column as D;
+    const CURRENT: &str = "revy_current";
+    let sealed = matches!(expect, Expect::Head { .. });
+    let mut current = Query::select();
+    current.expr_as(
+        next_version(Expr::val(row.content_type), Expr::val(row.content_id), 0),
+        D::Version,
+    );
+    if sealed {
+        current.expr_as(
+            newest_link(Expr::val(row.content_type), Expr::val(row.content_id)),
+            D::Hash,
+        );
+    }
+    let at = |c: D| Expr::col((Alias::new(CURRENT), c));
+    let mut values = row.own_values().to_vec();
+    values.push(at(D::Version).add(1));
+    let mut select = Query::select();
+    match expect {
+        Expect::Any => {}
+        Expect::Version(v) => {
+            select.and_where(at(D::Version).eq(v));
+        }
+        Expect::Head { head, link } => {
+            values.push(Expr::val(link));
+            select
+                .and_where(at(D::Version).eq(head.version))
+                .and_where(at(D::Hash).eq(head.hash.clone().unwrap_or_default()));
+        }
+    }
+    values.push(Expr::val(row.entries()));
+    select
+        .exprs(values)
+        .from_subquery(current.to_owned(), Alias::new(CURRENT));
+    let mut insert = Query::insert();
+    insert
+        .into_table(object_delta::Entity)
+        .columns(columns(if sealed { Seal::On } else { Seal::Off }))
+        .select_from(select)
+        .map_err(invalid)?;
+    insert.returning_col(D::Id);
+    Ok(insert)
+}
+
+/// A revision a writer creates with others.
+#[derive(Clone, Copy)]
+pub(crate) struct Revision<'a> {
+    pub description: &'a str,
+    pub meta: &'a serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A multi-row `INSERT .. VALUES` of `revisions` (a JSON `null` meta is
+/// stored as NULL).
+pub(crate) fn revisions<'a>(
+    revisions: impl IntoIterator<Item = Revision<'a>>,
+) -> Result<InsertStatement, Error> {
+    let mut insert = Query::insert();
+    insert.into_table(revision::Entity).columns([
+        revision::Column::Description,
+        revision::Column::Meta,
+        revision::Column::CreatedAt,
+    ]);
+    for r in revisions {
+        let meta = (!r.meta.is_null()).then(|| r.meta.clone());
+        insert
+            .values([
+                Expr::val(r.description),
+                Expr::val(meta),
+                Expr::val(r.created_at),
+            ])
+            .map_err(|e| Error::Db(DbErr::Custom(format!("revy_revisions: {e}"))))?;
+    }
+    Ok(insert)
+}
