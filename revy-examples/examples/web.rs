@@ -4,9 +4,9 @@
 //! request can be undone as a whole.
 //!
 //! ```sh
-//! cargo run --example web --features history-ui              # serves on 127.0.0.1:3000
-//! cargo run --example web --features history-ui -- --smoke   # calls itself over HTTP, checks, exits
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example web --features history-ui
+//! cargo run -p revy-examples --features web --example web              # serves on 127.0.0.1:3000
+//! cargo run -p revy-examples --features web --example web -- --smoke   # calls itself over HTTP, checks, exits
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run -p revy-examples --features web,postgres --example web
 //! ```
 //!
 //! Endpoints: `POST /notes`, `GET|PUT|DELETE /notes/{id}`,

@@ -7,9 +7,9 @@
 //! on 127.0.0.1:4222.
 //!
 //! ```sh
-//! cargo run --features nats --example replica       # SQLite -> SQLite
+//! cargo run -p revy-examples --features nats --example replica       # SQLite -> SQLite
 //! # PostgreSQL -> SQLite (the primary in a schema of its own, made anew)
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --features nats --example replica
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run -p revy-examples --features nats,postgres --example replica
 //! ```
 
 use std::time::Duration;

@@ -4,8 +4,8 @@
 //! Prints the revision with its actors, object deltas and attribute deltas.
 //!
 //! ```sh
-//! cargo run --example ledger                      # SQLite in memory
-//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --example ledger
+//! cargo run -p revy-examples --example ledger                   # SQLite in memory
+//! DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run -p revy-examples --features postgres --example ledger
 //! ```
 
 use revy::entity::{object_delta, revision};

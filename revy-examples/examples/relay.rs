@@ -5,7 +5,7 @@
 //! (`nats-server -js`).
 //!
 //! ```sh
-//! cargo run --features nats --example relay
+//! cargo run -p revy-examples --features nats --example relay
 //! ```
 
 use revy::Context;

@@ -2,7 +2,7 @@
 //! the `Delete` delta's snapshot brings it back with the same key.
 //!
 //! ```sh
-//! cargo run --example recovery            # SQLite in memory
+//! cargo run -p revy-examples --example recovery            # SQLite in memory
 //! ```
 
 use revy::entity::object_delta;
