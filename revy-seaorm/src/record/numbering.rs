@@ -32,9 +32,15 @@ use crate::journal::object_delta;
 /// The name of MySQL's unique index of versions.
 pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
 
-/// Whether a failed insert says that a version it wrote is taken.
+/// Whether a failed insert into the object deltas says that a version it
+/// wrote is taken: a unique violation, by the database's error code (the
+/// index of versions is the table's only unique index but its key, which
+/// the database hands out).
 pub(crate) fn version_taken(e: &DbErr) -> bool {
-    e.to_string().contains(VERSION_INDEX)
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 /// An object: `(content type, key text)`.

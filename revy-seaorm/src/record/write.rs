@@ -76,13 +76,11 @@ where
     write(revision_for(db, ctx).await?).await
 }
 
-/// Whether a failed journal write says its revision does not exist.
+/// Whether a failed journal write says its revision does not exist: a
+/// foreign-key violation, by the database's error code (the revision is
+/// the only parent a journal row of an operation has).
 fn names_missing_revision(e: &Error) -> bool {
-    let text = e.to_string();
-    text.contains("fk_revy_object_deltas_revision")
-        // SQLite does not name the constraint; the revision is the only
-        // parent a first journal row of an operation can miss
-        || text.contains("FOREIGN KEY constraint failed")
+    matches!(e, Error::Db(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))))
 }
 
 /// Whether a journal write happened.
