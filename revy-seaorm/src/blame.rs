@@ -16,6 +16,7 @@ use std::marker::PhantomData;
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use sea_orm::sea_query::{Expr, ExprTrait, JoinType, UnionType};
 use sea_orm::{
@@ -24,13 +25,13 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::Error;
 use crate::field_value::{self, FieldValue};
 use crate::history::key_text;
 use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
 use crate::record::checkpoint::State;
 use crate::snapshot::inline::{RANGE, RANGE_START, range_start, range_start_table};
+use crate::{AttributeDelta, Error};
 
 /// Who set one column's current value, and when, and why: one entry of
 /// [`Blame::all`].
@@ -179,7 +180,7 @@ where
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<ColumnBlame>, Error> {
         let table = content_type::<E>();
         let content_id = self.content_id?;
-        let mut rows = select(
+        let mut rows: Vec<BlameRow> = select(
             db.get_database_backend(),
             &table,
             &content_id,
@@ -187,32 +188,31 @@ where
         )
         .all(db)
         .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        rows.sort_by_key(|(delta, _)| delta.id);
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?
+        .into_iter()
+        .map(|(delta, revision)| BlameRow::of(delta, revision))
+        .collect();
+        rows.sort_by_key(|row| row.id);
         // the range starts at the newest checkpoint or create (or, in a
         // journal without them, at the first delta): the setters read
         // with it are all older
         let start = rows
             .iter()
-            .rposition(|(delta, _)| delta.state.is_some() || delta.action == Action::Create)
+            .rposition(|row| row.state.is_some() || row.action == Action::Create)
             .unwrap_or(0);
         let mut state = State::default();
-        for (i, (delta, _)) in rows.iter().skip(start).enumerate() {
-            state.step(delta, i == 0)?;
+        for (i, row) in rows.iter().skip(start).enumerate() {
+            state.step_columns(row.id, &row.changes, row.state.as_deref(), i == 0)?;
         }
-        let setters: HashMap<i64, (object_delta::Model, String)> = rows
-            .into_iter()
-            .map(|(delta, revision)| {
-                let description = revision.map(|r| r.description).unwrap_or_default();
-                (delta.id, (delta, description))
-            })
-            .collect();
+        let setters: HashMap<i64, BlameRow> = rows.into_iter().map(|row| (row.id, row)).collect();
+        // each setter's entries, decoded once however many columns it set
+        let mut entries: HashMap<i64, Vec<AttributeDelta>> = HashMap::new();
         let mut out = Vec::new();
         for col in E::Column::iter() {
             let Some((_, setter)) = state.get(col.as_str()) else {
                 continue;
             };
-            let Some((delta, revision_description)) = setters.get(setter) else {
+            let Some(delta) = setters.get(setter) else {
                 return Err(Error::Db(sea_orm::DbErr::RecordNotFound(format!(
                     "object delta {setter} of revy_object_deltas, which set column {} of {table} \
                      {content_id}, was removed while its blame was read (a concurrent prune?); \
@@ -220,13 +220,12 @@ where
                     col.as_str()
                 ))));
             };
+            let held = match entries.entry(delta.id) {
+                Entry::Occupied(held) => held.into_mut(),
+                Entry::Vacant(slot) => slot.insert(delta.attribute_deltas()?),
+            };
             // the column's newest entry in the delta that set it
-            let Some(entry) = delta
-                .attribute_deltas()?
-                .into_iter()
-                .rev()
-                .find(|e| e.field_name == col.as_str())
-            else {
+            let Some(entry) = held.iter().rev().find(|e| e.field_name == col.as_str()) else {
                 return Err(Error::BadEntries {
                     object_delta_id: delta.id,
                     reason: format!(
@@ -238,17 +237,62 @@ where
             };
             out.push(ColumnBlame {
                 value: field_value::decode::<E>(&entry.field_name, &entry.new_value)?,
-                actor: entry.actor,
-                column: entry.field_name,
+                actor: entry.actor.clone(),
+                column: entry.field_name.clone(),
                 at: delta.created_at,
                 action: entry.action,
                 object_delta_id: delta.id,
                 revision_id: delta.revision_id,
-                revision_description: revision_description.clone(),
-                description: entry.description,
+                revision_description: delta.revision_description.clone(),
+                description: entry.description.clone(),
             });
         }
         Ok(out)
+    }
+}
+
+/// What blame reads of an object delta and its revision.
+struct BlameRow {
+    id: i64,
+    revision_id: i64,
+    actor_type: Option<String>,
+    actor_id: Option<String>,
+    action: Action,
+    description: String,
+    created_at: DateTime<Utc>,
+    changes: String,
+    state: Option<String>,
+    /// The revision's description (`""` when none).
+    revision_description: String,
+}
+
+impl BlameRow {
+    fn of(delta: object_delta::Model, revision: Option<revision::Model>) -> Self {
+        BlameRow {
+            id: delta.id,
+            revision_id: delta.revision_id,
+            actor_type: delta.actor_type,
+            actor_id: delta.actor_id,
+            action: delta.action,
+            description: delta.description,
+            created_at: delta.created_at,
+            changes: delta.changes,
+            state: delta.state,
+            revision_description: revision.map(|r| r.description).unwrap_or_default(),
+        }
+    }
+
+    /// The delta's entries, as
+    /// [`Model::attribute_deltas`](object_delta::Model::attribute_deltas)
+    /// decodes them.
+    fn attribute_deltas(&self) -> Result<Vec<AttributeDelta>, Error> {
+        let actor =
+            crate::journal::actor_from_columns(self.actor_type.clone(), self.actor_id.clone());
+        crate::journal::attribute_delta::decode_entries(&self.changes, &actor, &self.description)
+            .map_err(|reason| Error::BadEntries {
+                object_delta_id: self.id,
+                reason,
+            })
     }
 }
 

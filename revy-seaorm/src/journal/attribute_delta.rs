@@ -254,3 +254,219 @@ pub(crate) fn decode_entries(
         })
         .collect()
 }
+
+/// What a fold needs of a `changes` column: each entry's column and new
+/// value, in order, passed to `set`. Accepts exactly what
+/// [`decode_entries`] accepts and gives the same columns and values, but
+/// builds no [`AttributeDelta`] (no old value kept, no actor or
+/// description copied) and no JSON tree of the whole column: the entries
+/// are read straight off the text. Where the quick reading refuses the
+/// text, [`decode_entries`] reads it again, for its entries or for its
+/// error, so the reasons of a malformed column are its reasons.
+pub(crate) fn decode_new_values(
+    text: &str,
+    mut set: impl FnMut(std::borrow::Cow<'_, str>, serde_json::Value),
+) -> Result<(), String> {
+    if text.is_empty() {
+        return Ok(());
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let quick = serde::de::DeserializeSeed::deserialize(fold::Entries(&mut set), &mut de)
+        .and_then(|()| de.end());
+    if quick.is_ok() {
+        return Ok(());
+    }
+    // refused: the full decoding says why (or, in a case the quick one is
+    // stricter than it, reads the entries); entries `set` saw already are
+    // set again, in the same order, to the same values
+    for entry in decode_entries(text, &None, "")? {
+        set(std::borrow::Cow::Owned(entry.field_name), entry.new_value);
+    }
+    Ok(())
+}
+
+/// The quick reading of [`decode_new_values`]: serde visitors over the
+/// encoding [`encode_entries`] writes.
+mod fold {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    /// The whole column: an array of entries.
+    pub(super) struct Entries<'f, F>(pub(super) &'f mut F);
+
+    impl<'de, F> DeserializeSeed<'de> for Entries<'_, F>
+    where
+        F: FnMut(Cow<'_, str>, Value),
+    {
+        type Value = ();
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de, F> Visitor<'de> for Entries<'_, F>
+    where
+        F: FnMut(Cow<'_, str>, Value),
+    {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of entries")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some((field, new)) = seq.next_element_seed(Entry)? {
+                (self.0)(field, new);
+            }
+            Ok(())
+        }
+    }
+
+    /// One entry: `[field, new]`, `[field, old, new]` or `[field, old, new,
+    /// {"a": actor, "d": description}]`; gives the field and the new value.
+    struct Entry;
+
+    impl<'de> DeserializeSeed<'de> for Entry {
+        type Value = (Cow<'de, str>, Value);
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Entry {
+        type Value = (Cow<'de, str>, Value);
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an entry")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let short = || de::Error::custom("an entry of fewer than 2 elements");
+            let Field(field) = seq.next_element()?.ok_or_else(short)?;
+            let first: Value = seq.next_element()?.ok_or_else(short)?;
+            let Some(second) = seq.next_element::<Value>()? else {
+                return Ok((field, first));
+            };
+            let Some(overrides) = seq.next_element::<Value>()? else {
+                return Ok((field, second));
+            };
+            if seq.next_element::<IgnoredAny>()?.is_some() || !overrides_are_valid(&overrides) {
+                return Err(de::Error::custom("not an entry"));
+            }
+            Ok((field, second))
+        }
+    }
+
+    /// Whether the fourth element of an entry is what [`super::decode_entries`]
+    /// takes: an object whose `a` (if any) is `null` or `[kind, id]`
+    /// strings and whose `d` (if any) is a string.
+    fn overrides_are_valid(overrides: &Value) -> bool {
+        let Value::Object(o) = overrides else {
+            return false;
+        };
+        let actor = match o.get("a") {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(pair)) => {
+                matches!(pair.as_slice(), [Value::String(_), Value::String(_)])
+            }
+            Some(_) => false,
+        };
+        actor && matches!(o.get("d"), None | Some(Value::String(_)))
+    }
+
+    /// An entry's column name, borrowed from the text when it holds no
+    /// escapes.
+    struct Field<'de>(Cow<'de, str>);
+
+    impl<'de> de::Deserialize<'de> for Field<'de> {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Field<'de>;
+
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("a column name")
+                }
+
+                fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+                    Ok(Field(Cow::Borrowed(s)))
+                }
+
+                fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                    Ok(Field(Cow::Owned(s.to_owned())))
+                }
+
+                fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+                    Ok(Field(Cow::Owned(s)))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What [`decode_new_values`] gives: the columns and new values, or
+    /// the error.
+    fn quick(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+        let mut got = Vec::new();
+        decode_new_values(text, |field, value| got.push((field.into_owned(), value)))?;
+        Ok(got)
+    }
+
+    /// The same of [`decode_entries`].
+    fn full(text: &str) -> Result<Vec<(String, serde_json::Value)>, String> {
+        Ok(decode_entries(text, &None, "")?
+            .into_iter()
+            .map(|e| (e.field_name, e.new_value))
+            .collect())
+    }
+
+    /// The fold's reading of `changes` takes what the full one takes, gives
+    /// the same columns and values, and fails where it fails, for the same
+    /// reason.
+    #[test]
+    fn the_folds_reading_agrees_with_the_full_one() {
+        for text in [
+            "",
+            "[]",
+            r#"[["name","Ann"]]"#,
+            r#"[["name","Ann","Annie"],["n",1,null]]"#,
+            r#"[["id",null,7,{"a":null}],["x",{"a":1},[1,2]]]"#,
+            r#"[["x",1,2,{"a":["users","1"],"d":"why"}]]"#,
+            r#"[["x",1,2,{"d":"why","other":5}]]"#,
+            r#"[["x",1,2,{"a":["users","1"],"a":null}]]"#,
+            r#"[["x",1,{"a":[1]}]]"#,
+            r#"[["n\"q\u00e9",1]]"#,
+            " [ [\"x\" , 1 ] ] ",
+            // malformed
+            "[",
+            "{}",
+            "null",
+            r#"[["x"]]"#,
+            r#"[[]]"#,
+            r#"["x"]"#,
+            r#"[[1,2]]"#,
+            r#"[["x",1,2,3]]"#,
+            r#"[["x",1,2,{"a":1}]]"#,
+            r#"[["x",1,2,{"a":["users",1]}]]"#,
+            r#"[["x",1,2,{"d":5}]]"#,
+            r#"[["x",1,2,{},5]]"#,
+            r#"[["x",1e400]]"#,
+            r#"[["x",1,1e400]]"#,
+            r#"[["x",1]] x"#,
+            r#"[["x",1],]"#,
+            r#"[["x",[1,]]]"#,
+        ] {
+            assert_eq!(quick(text), full(text), "{text}");
+        }
+    }
+}
