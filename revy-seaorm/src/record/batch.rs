@@ -8,7 +8,7 @@ use revy_core::Action;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QuerySelect};
 
-use super::insert::{self, Row, Version};
+use super::insert::{self, Row};
 use super::numbering;
 use super::recordset;
 use super::rows::{AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, now};
@@ -333,49 +333,38 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     }
     let backend = db.get_database_backend();
     let seal = if sealed { Seal::On } else { Seal::Off };
-    // MySQL names each version (see `numbering`), and so does every backend
-    // with tamper evidence on (with each delta's link, see `sealed`);
-    // otherwise SQLite reads it in the INSERT, where each row's object
-    // appears once
-    let named = backend == sea_orm::DbBackend::MySql || sealed;
-    let objects: Vec<numbering::Object> = match named {
-        true => rows
-            .iter()
-            .map(|(c, _)| (deltas.content_type.to_owned(), c.clone()))
-            .collect(),
-        false => Vec::new(),
-    };
+    // the writer names each version (and, sealed, each link: see
+    // `sealed`) from the objects' newest deltas read first, current: MySQL
+    // cannot read them in its INSERT (see `numbering`), and SQLite slows
+    // down with the square of the rows when each row of a multi-row
+    // INSERT reads the table it writes (every row's subquery keeps a
+    // cursor open on it, and each row written visits them all: 61 ms for
+    // 1,000 rows against 15 ms for the journal's floor)
+    let objects: Vec<numbering::Object> = rows
+        .iter()
+        .map(|(c, _)| (deltas.content_type.to_owned(), c.clone()))
+        .collect();
     let written: Vec<Row<'_>> = rows
         .iter()
         .map(|(content_id, changes)| deltas.row(content_id, created_at, changes))
         .collect();
-    // each row's version and link, named from the objects' newest deltas
-    let name = |heads: HashMap<numbering::Object, Head>| {
-        written
-            .iter()
-            .zip(&objects)
-            .map(|(row, object)| {
+    let build = |heads: HashMap<numbering::Object, Head>| {
+        insert::values(
+            written.iter().zip(&objects).map(|(row, object)| {
                 let head = heads.get(object).cloned().unwrap_or_default();
                 let version = head.version + 1;
                 let link = sealed.then(|| sealed::link_of(row, version, head.hash.as_deref()));
-                (*row, Version::Named(version), link)
-            })
-            .collect::<Vec<_>>()
+                (*row, version, link)
+            }),
+            seal,
+        )
     };
-    let build = |names: Option<Vec<(Row<'_>, Version, Option<String>)>>| match names {
-        Some(names) => insert::values(names, seal),
-        None => insert::values(written.iter().map(|r| (*r, Version::Read(1), None)), seal),
-    };
-    let insert = match named {
-        // a current read (see `numbering`): the rows are locked already
-        true => build(Some(name(current_heads(db, &objects, sealed).await?)))?,
-        false => build(None)?,
-    };
+    let insert = build(current_heads(db, &objects, sealed).await?)?;
     match db.execute_raw(backend.build(&insert)).await {
-        Err(e) if named && numbering::version_taken(&e) => {
-            // a version read from a stale snapshot: read them current
-            let names = name(current_heads(db, &objects, sealed).await?);
-            db.execute_raw(backend.build(&build(Some(names))?))
+        Err(e) if numbering::version_taken(&e) => {
+            // MySQL: a version read from a stale snapshot: read them current
+            let insert = build(current_heads(db, &objects, sealed).await?)?;
+            db.execute_raw(backend.build(&insert))
                 .await
                 .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         }
@@ -386,9 +375,11 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The newest delta of each of `objects`, current: with links when
-/// `sealed` (see `sealed::heads`), else only their versions (a locking
-/// read, see `numbering`).
+/// The newest delta of each of `objects` (all of one table), current:
+/// with their links when `sealed` (see `sealed::heads`); else a locking
+/// read on MySQL (see `numbering`), and on SQLite, whose reads are current
+/// (its writers are serialized), one index seek per object (a row-value
+/// `IN` of the objects read the table's whole journal there).
 async fn current_heads<C: ConnectionTrait>(
     db: &C,
     objects: &[numbering::Object],
@@ -397,17 +388,23 @@ async fn current_heads<C: ConnectionTrait>(
     if sealed {
         return sealed::heads(db, objects).await;
     }
-    Ok(numbering::newest_versions(db, objects, true)
-        .await?
+    let versions = match (db.get_database_backend(), objects.first()) {
+        (_, None) => HashMap::new(),
+        (sea_orm::DbBackend::MySql, _) => numbering::newest_versions(db, objects, true).await?,
+        (_, Some((content_type, _))) => {
+            let ids = objects.iter().map(|(_, id)| id.clone()).collect();
+            seen(db, content_type, ids, false)
+                .await?
+                .into_iter()
+                .map(|(id, version)| ((content_type.clone(), id), version))
+                .collect()
+        }
+    };
+    Ok(versions
         .into_iter()
         .map(|(o, version)| {
-            (
-                o,
-                Head {
-                    version,
-                    hash: None,
-                },
-            )
+            let hash = None;
+            (o, Head { version, hash })
         })
         .collect())
 }

@@ -21,7 +21,7 @@ use sea_orm::sea_query::Query;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::batch::BASELINE_DESCRIPTION;
-use super::insert::{self, Row, Version};
+use super::insert::{self, Row};
 use super::rows::AttributeChange;
 use super::{Seal, checkpoint, numbering, recordset, sealed};
 use crate::Error;
@@ -323,7 +323,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
             .zip(slots)
             .map(|(entry, slot)| entry.row(revision_of(slot)))
             .collect();
-        let build = |named: Vec<(Version, Option<String>)>| {
+        let build = |named: Vec<(i64, Option<String>)>| {
             insert::values(
                 rows.iter()
                     .zip(named)
@@ -348,7 +348,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
                 let (version, link) = chain.next(object, |version, previous| {
                     sealed::link_of(row, version, previous)
                 });
-                names.push((Version::Named(version), Some(link)));
+                names.push((version, Some(link)));
             }
             consecutive_ids(db, build(names)?, chunk.len(), "revy_object_deltas").await?
         } else if named {
@@ -422,11 +422,8 @@ fn named_versions(
 
 /// Named versions without links, as [`write_in_inserts`]'s `build` takes
 /// them when unsealed.
-fn unlinked(versions: Vec<i64>) -> Vec<(Version, Option<String>)> {
-    versions
-        .into_iter()
-        .map(|v| (Version::Named(v), None))
-        .collect()
+fn unlinked(versions: Vec<i64>) -> Vec<(i64, Option<String>)> {
+    versions.into_iter().map(|v| (v, None)).collect()
 }
 
 /// Runs a multi-row INSERT of `n` rows and returns their ids in the rows'

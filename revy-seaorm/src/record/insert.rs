@@ -7,7 +7,7 @@
 //! on whether the write is sealed ([`Seal`]):
 //!
 //! - [`values`]: a multi-row `INSERT .. VALUES`, each row's version named
-//!   or read in the statement (SQLite and MySQL; PostgreSQL when sealed);
+//!   by the writer (SQLite and MySQL; PostgreSQL when sealed);
 //! - [`read_in_statement`]: one row, `INSERT .. SELECT` from the object's
 //!   newest delta, so that its version (and, sealed, the link it chains
 //!   to) is read as the row is written, and nothing is written unless the
@@ -71,16 +71,6 @@ impl Row<'_> {
     }
 }
 
-/// The version a row of [`values`] takes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Version {
-    /// Named by the writer (MySQL, a sealed write, SQLite's flush).
-    Named(i64),
-    /// The object's newest version plus this step, read in the statement
-    /// (see [`next_version`]).
-    Read(i64),
-}
-
 /// The columns a writer fills, with the link when sealed.
 fn columns(seal: Seal) -> Vec<object_delta::Column> {
     let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
@@ -95,10 +85,13 @@ fn invalid(e: impl std::fmt::Display) -> Error {
     Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")))
 }
 
-/// A multi-row `INSERT .. VALUES` of `rows`, each with its version and,
-/// when `seal` is on, its link.
+/// A multi-row `INSERT .. VALUES` of `rows`, each with the version the
+/// writer names for it and, when `seal` is on, its link. (A version read
+/// in each row of a multi-row INSERT would have the statement read the
+/// table it writes, once a row: MySQL then locks what it reads, and SQLite
+/// slows down with the square of the rows.)
 pub(crate) fn values<'a>(
-    rows: impl IntoIterator<Item = (Row<'a>, Version, Option<String>)>,
+    rows: impl IntoIterator<Item = (Row<'a>, i64, Option<String>)>,
     seal: Seal,
 ) -> Result<InsertStatement, Error> {
     let mut insert = Query::insert();
@@ -107,12 +100,7 @@ pub(crate) fn values<'a>(
         .columns(columns(seal));
     for (row, version, link) in rows {
         let mut values = row.own_values().to_vec();
-        values.push(match version {
-            Version::Named(v) => Expr::val(v),
-            Version::Read(step) => {
-                next_version(Expr::val(row.content_type), Expr::val(row.content_id), step)
-            }
-        });
+        values.push(Expr::val(version));
         if seal.is_on() {
             values.push(Expr::val(link));
         }

@@ -17,7 +17,7 @@ use revy_core::Action;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr};
 
 use super::Seal;
-use super::insert::{self, Expect, Row, Version};
+use super::insert::{self, Expect, Row};
 use super::numbering::{self, Object};
 use super::rows::{Head, NewObjectDelta, actor_columns};
 use super::write::Outcome;
@@ -111,7 +111,7 @@ async fn insert_chained<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let failed = |e| Error::from_journal("revy_object_deltas", e);
     if backend == DbBackend::MySql {
-        let version = Version::Named(head.version + 1);
+        let version = head.version + 1;
         let statement = insert::values([(*row, version, Some(link.to_owned()))], Seal::On)?;
         return match db.execute_raw(backend.build(&statement)).await {
             Ok(_) => Ok(true),

@@ -2,7 +2,7 @@
 
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 
-use super::insert::{self, Expect, Row, Version};
+use super::insert::{self, Expect, Row};
 use super::rows::{ContextValues, NewObjectDelta, now};
 use super::{Seal, numbering};
 use crate::Error;
@@ -142,7 +142,7 @@ async fn record_named<C: ConnectionTrait>(
     let backend = db.get_database_backend();
     let mut retried = false;
     loop {
-        let statement = insert::values([(row, Version::Named(version), None)], Seal::Off)?;
+        let statement = insert::values([(row, version, None)], Seal::Off)?;
         match db.execute_raw(backend.build(&statement)).await {
             Ok(_) => return Ok(Outcome::Written),
             Err(e) if numbering::version_taken(&e) && delta.after_version.is_some() => {
