@@ -31,7 +31,7 @@ use sea_orm::{
 
 use crate::Error;
 use crate::cascade;
-use crate::erased::{Conn, RawConn};
+use crate::dyn_conn::{Conn, RawConn};
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction, own_writes};
 use crate::keys::{self, content_type};

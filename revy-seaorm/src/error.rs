@@ -35,6 +35,20 @@ pub enum Error {
         source: DbErr,
     },
 
+    /// A snapshot needs a value that [`erase`](crate::erase()) removed from
+    /// the journal, and nothing can stand in for it.
+    #[error(
+        "column {table}.{column} of row {key} was erased from the journal (revy::erase), the row no longer exists to take it from, and the column has no default and is not nullable: give it a default_value in the entity or make it nullable"
+    )]
+    ErasedValue {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The row's key text.
+        key: String,
+    },
+
     /// A column's value could not be written to or read from the journal.
     #[error("column {table}.{column}: {source}")]
     Codec {

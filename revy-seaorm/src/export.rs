@@ -80,6 +80,9 @@ pub(crate) struct ObjectDeltaRow {
     pub hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<String>,
+    /// The salts of the delta's value digests (tamper evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
     pub attribute_deltas: Vec<AttributeDeltaRow>,
 }
 
@@ -130,6 +133,7 @@ impl ObjectDeltaRow {
             version: Some(d.version),
             hash: d.hash,
             seal: d.seal,
+            salt: d.salt,
             attribute_deltas,
         })
     }
@@ -330,6 +334,7 @@ mod tests {
                 version: Some(3),
                 hash: None,
                 seal: None,
+                salt: None,
                 attribute_deltas: vec![AttributeDeltaRow {
                     id: None,
                     actor_type: Some("users".into()),

@@ -57,6 +57,10 @@ pub enum FieldValue {
     /// The column is redacted: the journal records that it changed, by
     /// whom and when, but not its value.
     Withheld,
+    /// The value was erased (see [`erase`](crate::erase())): the journal
+    /// records that the column changed, by whom and when, and no longer
+    /// its value. As JSON, the marker `{"revy": "erased"}`.
+    Erased,
     /// The column is no longer in the entity, so its type is unknown: the
     /// value as the journal stores it (see [`codec`]).
     Raw(serde_json::Value),
@@ -67,7 +71,7 @@ impl FieldValue {
     pub fn value(&self) -> Option<&Value> {
         match self {
             FieldValue::Value(v) => Some(v),
-            FieldValue::Withheld | FieldValue::Raw(_) => None,
+            FieldValue::Withheld | FieldValue::Erased | FieldValue::Raw(_) => None,
         }
     }
 
@@ -81,6 +85,7 @@ impl FieldValue {
         match self {
             FieldValue::Value(v) => codec::encode(v),
             FieldValue::Withheld => Ok(crate::policy::redacted()),
+            FieldValue::Erased => Ok(crate::erase::marker()),
             FieldValue::Raw(json) => Ok(json.clone()),
         }
     }
@@ -119,6 +124,9 @@ where
 {
     if is_withheld(json) {
         return Ok(FieldValue::Withheld);
+    }
+    if crate::erase::is_erased(json) {
+        return Ok(FieldValue::Erased);
     }
     let Some(col) = column_named::<E>(field) else {
         return Ok(FieldValue::Raw(json.clone()));

@@ -324,7 +324,8 @@ fn same_delta(
         && found.created_at == delta.created_at
         && delta.version.is_none_or(|v| v == found.version)
         && found.hash == delta.hash
-        && found.seal == delta.seal;
+        && found.seal == delta.seal
+        && found.salt == delta.salt;
     if !same_row {
         return Ok(false);
     }
@@ -425,6 +426,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
         version,
         hash,
         seal,
+        salt,
         attribute_deltas,
     } = delta;
     // an export written before object versions existed: number the
@@ -464,6 +466,7 @@ async fn insert_object_delta<C: ConnectionTrait>(
         version: Set(version),
         hash: Set(hash),
         seal: Set(seal),
+        salt: Set(salt),
         changes: Set(changes),
         state: sea_orm::ActiveValue::NotSet,
     })

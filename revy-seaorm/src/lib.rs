@@ -12,7 +12,8 @@ pub mod codec;
 mod deletion;
 mod doc_fixture;
 mod draft;
-mod erased;
+mod erase;
+mod dyn_conn;
 mod error;
 mod export;
 pub mod feed;
@@ -54,6 +55,7 @@ pub use deletion::{
     delete_in_chunks,
 };
 pub use draft::Tracked;
+pub use erase::{Erase, Erased, erase, is_erased};
 pub use error::Error;
 pub use field_value::FieldValue;
 pub use guard::{
@@ -87,7 +89,7 @@ pub mod migration {
 
 /// The journal's SeaORM entities, to query with plain sea-orm.
 pub mod entity {
-    pub use crate::journal::{attribute_delta, object_delta, revision, tag};
+    pub use crate::journal::{attribute_delta, erasure, object_delta, revision, tag};
 }
 
 /// Extension traits: `use revy::prelude::*`.

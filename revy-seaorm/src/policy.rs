@@ -139,6 +139,7 @@ pub struct Policy<E: EntityTrait> {
     ignore: Vec<E::Column>,
     only: Option<Vec<E::Column>>,
     redact: Vec<E::Column>,
+    personal: Vec<E::Column>,
     condition: Option<Condition<E>>,
 }
 
@@ -150,6 +151,7 @@ impl<E: EntityTrait> Default for Policy<E> {
             ignore: Vec::new(),
             only: None,
             redact: Vec::new(),
+            personal: Vec::new(),
             condition: None,
         }
     }
@@ -162,6 +164,7 @@ impl<E: EntityTrait> fmt::Debug for Policy<E> {
             .field("ignore", &names(&self.ignore))
             .field("only", &self.only.as_deref().map(names))
             .field("redact", &names(&self.redact))
+            .field("personal", &names(&self.personal))
             .field("condition", &self.condition.is_some())
             .finish()
     }
@@ -190,6 +193,15 @@ impl<E: EntityTrait> Policy<E> {
     /// Records that `column` changed, by whom and when, never its value.
     pub fn redact(mut self, column: E::Column) -> Self {
         self.redact.push(column);
+        self
+    }
+
+    /// Marks `column` as personal data: [`erase`](crate::erase()) of a row
+    /// erases its personal columns unless told which. The column is still
+    /// recorded (redact it too to keep its values out of the journal
+    /// altogether).
+    pub fn personal(mut self, column: E::Column) -> Self {
+        self.personal.push(column);
         self
     }
 
@@ -265,6 +277,8 @@ pub(crate) struct Rules<E: EntityTrait> {
     treatments: Vec<Treatment>,
     /// The columns not recorded as they are, by name.
     special: Vec<(&'static str, Treatment)>,
+    /// The columns the policy names personal.
+    personal: Vec<&'static str>,
     condition: Option<Condition<E>>,
     entity: PhantomData<fn() -> E>,
 }
@@ -296,6 +310,11 @@ impl<E: EntityTrait> Rules<E> {
             .zip(&self.treatments)
             .filter(|(_, t)| **t != Treatment::Record)
             .map(|(c, t)| (c, *t))
+    }
+
+    /// The columns the policy names personal.
+    pub(crate) fn personal(&self) -> &[&'static str] {
+        &self.personal
     }
 
     pub(crate) fn treatment(&self, column: E::Column) -> Treatment {
@@ -375,6 +394,15 @@ fn check<E: EntityTrait>(policy: Policy<E>) -> Result<Rules<E>, Error> {
         column: col.as_str().to_owned(),
         problem,
     };
+    for col in &policy.personal {
+        if key.contains(&col.as_str()) {
+            return Err(problem(
+                col,
+                "is part of the primary key, which names the row in every \
+                 journal row: it cannot be erased, so it cannot be personal",
+            ));
+        }
+    }
     for col in policy.ignore.iter().chain(&policy.redact) {
         if key.contains(&col.as_str()) {
             return Err(problem(
@@ -433,6 +461,7 @@ fn check<E: EntityTrait>(policy: Policy<E>) -> Result<Rules<E>, Error> {
     Ok(Rules {
         treatments,
         special,
+        personal: policy.personal.iter().map(|c| c.as_str()).collect(),
         condition: policy.condition,
         entity: PhantomData,
     })

@@ -148,6 +148,9 @@ pub(crate) fn field(v: &FieldValue) -> Markup {
         FieldValue::Withheld => {
             html! { span.withheld title="redacted: the journal keeps no value" { "withheld" } }
         }
+        FieldValue::Erased => {
+            html! { span.withheld title="erased: the value was removed from the journal" { "erased" } }
+        }
         FieldValue::Raw(j) => {
             html! { span.raw title="column no longer in the entity" { "raw " (text(&j.to_string())) } }
         }

@@ -2,6 +2,7 @@
 //! SeaORM entities, and the schema that holds them.
 
 pub mod attribute_delta;
+pub mod erasure;
 #[cfg(feature = "migration")]
 pub mod migration;
 pub mod object_delta;

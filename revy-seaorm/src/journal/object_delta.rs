@@ -58,6 +58,14 @@ pub struct Model {
     /// keeps the chain link of the delta it replaced, so that the deltas
     /// after it still verify.
     pub seal: Option<String>,
+    /// With tamper evidence on, what the hash of each value is salted
+    /// with: a random seed per delta, or, once [`erase`](crate::erase())
+    /// has removed some of its values, each kept value's salt and each
+    /// erased value's salted digest (see [`tamper`](crate::tamper)).
+    /// `None` on a delta written with tamper evidence off.
+    #[sea_orm(column_type = "Text", nullable)]
+    #[serde(skip)]
+    pub salt: Option<String>,
     /// The change's attribute deltas, inline, in revy's compact encoding:
     /// read them with [`attribute_deltas`](Self::attribute_deltas).
     #[sea_orm(column_type = "Text")]

@@ -6,7 +6,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::{object_delta, revision, tag};
+use super::{erasure, object_delta, revision, tag};
 use crate::Error;
 
 /// Creates the journal tables and their indexes if they do not exist yet.
@@ -102,7 +102,12 @@ const HASH_LEN: u32 = 64;
 pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
     let inline = backend == DbBackend::MySql;
     let mut out = Vec::new();
-    for (mut table, indexes) in [revisions(backend), object_deltas(backend), tags(backend)] {
+    for (mut table, indexes) in [
+        revisions(backend),
+        object_deltas(backend),
+        tags(backend),
+        erasures(backend),
+    ] {
         if inline {
             for mut index in indexes {
                 table.index(&mut index);
@@ -193,6 +198,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         .col(ColumnDef::new(C::Version).big_integer().not_null())
         .col(ColumnDef::new(C::Hash).string_len(HASH_LEN).null())
         .col(ColumnDef::new(C::Seal).string_len(HASH_LEN).null())
+        .col(ColumnDef::new(C::Salt).text().null())
         .col(changes_column(backend).not_null())
         .col(state_column(backend).null())
         .foreign_key(
@@ -266,6 +272,44 @@ fn tags(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>)
         .unique()
         .to_owned();
     (t, vec![by_name])
+}
+
+fn erasures(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStatement>) {
+    use erasure::Column as C;
+    let mut t = Table::create();
+    t.table(erasure::Entity)
+        .if_not_exists()
+        .col(id(C::Id))
+        .col(ColumnDef::new(C::RevisionId).big_integer().not_null());
+    actor_columns(&mut t, C::ActorType, C::ActorId);
+    t.col(
+        ColumnDef::new(C::ContentType)
+            .string_len(CONTENT_TYPE_LEN)
+            .not_null(),
+    )
+    .col(
+        ColumnDef::new(C::ContentId)
+            .string_len(CONTENT_ID_LEN)
+            .not_null(),
+    )
+    .col(ColumnDef::new(C::Columns).text().not_null())
+    .col(ColumnDef::new(C::Deltas).big_integer().not_null())
+    .col(created_at(C::CreatedAt, backend))
+    .foreign_key(
+        ForeignKey::create()
+            .name("fk_revy_erasures_revision")
+            .from(erasure::Entity, C::RevisionId)
+            .to(revision::Entity, revision::Column::Id)
+            .on_delete(ForeignKeyAction::Restrict),
+    );
+    table_options(&mut t, backend);
+    let by_object = Index::create()
+        .name("idx_revy_erasures_content")
+        .table(erasure::Entity)
+        .col(C::ContentType)
+        .col(C::ContentId)
+        .to_owned();
+    (t, vec![by_object])
 }
 
 /// Longest tag name the journal stores.

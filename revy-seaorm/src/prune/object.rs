@@ -20,7 +20,7 @@ use crate::record::batch::baseline_changes;
 use crate::record::checkpoint::State;
 use crate::record::write::{self};
 use crate::snapshot::inline::range_start;
-use crate::tamper::{DeltaFields, Encoder};
+use crate::tamper::{DeltaFields, Encoder, Salts};
 
 /// The description of the revisions that hold checkpoints.
 ///
@@ -248,12 +248,12 @@ async fn apply<C: ConnectionTrait>(
         actor_id: None,
         action: action.as_str(),
         description: "",
-        content_type,
         content_id,
         created_at: last.created_at,
         version: last.version,
     };
-    let mut seal = Encoder::new(&fields);
+    let salts = Salts::fresh()?;
+    let mut seal = Encoder::new(&fields, &salts);
     for change in &changes {
         seal.change(&fields, change);
     }
@@ -265,6 +265,7 @@ async fn apply<C: ConnectionTrait>(
             action: Set(action),
             description: Set(String::new()),
             seal: Set(Some(seal.seal(last.hash.as_deref()))),
+            salt: Set(salts.text()),
             changes: Set(encode_entries(&changes, &None, "")),
             ..Default::default()
         })

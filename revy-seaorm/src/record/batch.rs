@@ -349,15 +349,20 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
         .map(|(content_id, changes)| deltas.row(content_id, created_at, changes))
         .collect();
     let build = |heads: HashMap<numbering::Object, Head>| {
-        insert::values(
-            written.iter().zip(&objects).map(|(row, object)| {
+        let named = written
+            .iter()
+            .zip(&objects)
+            .map(|(row, object)| {
                 let head = heads.get(object).cloned().unwrap_or_default();
                 let version = head.version + 1;
-                let link = sealed.then(|| sealed::link_of(row, version, head.hash.as_deref()));
-                (*row, version, link)
-            }),
-            seal,
-        )
+                let link = match sealed {
+                    true => Some(sealed::link_of(row, version, head.hash.as_deref())?),
+                    false => None,
+                };
+                Ok((*row, version, link))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        insert::values(named, seal)
     };
     let insert = build(current_heads(db, &objects, sealed).await?)?;
     match db.execute_raw(backend.build(&insert)).await {

@@ -323,7 +323,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
             .zip(slots)
             .map(|(entry, slot)| entry.row(revision_of(slot)))
             .collect();
-        let build = |named: Vec<(i64, Option<String>)>| {
+        let build = |named: Vec<(i64, Option<sealed::Link>)>| {
             insert::values(
                 rows.iter()
                     .zip(named)
@@ -347,7 +347,7 @@ async fn write_in_inserts<C: ConnectionTrait>(
                 let object = (row.content_type.to_owned(), row.content_id.to_owned());
                 let (version, link) = chain.next(object, |version, previous| {
                     sealed::link_of(row, version, previous)
-                });
+                })?;
                 names.push((version, Some(link)));
             }
             consecutive_ids(db, build(names)?, chunk.len(), "revy_object_deltas").await?
@@ -422,7 +422,7 @@ fn named_versions(
 
 /// Named versions without links, as [`write_in_inserts`]'s `build` takes
 /// them when unsealed.
-fn unlinked(versions: Vec<i64>) -> Vec<(i64, Option<String>)> {
+fn unlinked(versions: Vec<i64>) -> Vec<(i64, Option<sealed::Link>)> {
     versions.into_iter().map(|v| (v, None)).collect()
 }
 

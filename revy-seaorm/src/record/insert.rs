@@ -26,6 +26,7 @@ use sea_orm::DbErr;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query};
 
 use super::Seal;
+use super::sealed::Link;
 use super::rows::{
     AttributeChange, Head, OBJECT_DELTA_COLUMNS, actor_columns, newest_link, next_version,
 };
@@ -76,6 +77,7 @@ fn columns(seal: Seal) -> Vec<object_delta::Column> {
     let mut columns = OBJECT_DELTA_COLUMNS.to_vec();
     if seal.is_on() {
         columns.push(object_delta::Column::Hash);
+        columns.push(object_delta::Column::Salt);
     }
     columns.push(object_delta::Column::Changes);
     columns
@@ -91,7 +93,7 @@ fn invalid(e: impl std::fmt::Display) -> Error {
 /// table it writes, once a row: MySQL then locks what it reads, and SQLite
 /// slows down with the square of the rows.)
 pub(crate) fn values<'a>(
-    rows: impl IntoIterator<Item = (Row<'a>, i64, Option<String>)>,
+    rows: impl IntoIterator<Item = (Row<'a>, i64, Option<Link>)>,
     seal: Seal,
 ) -> Result<InsertStatement, Error> {
     let mut insert = Query::insert();
@@ -102,7 +104,9 @@ pub(crate) fn values<'a>(
         let mut values = row.own_values().to_vec();
         values.push(Expr::val(version));
         if seal.is_on() {
-            values.push(Expr::val(link));
+            let (hash, salt) = link.map(|l| (l.hash, l.salt)).unzip();
+            values.push(Expr::val(hash));
+            values.push(Expr::val(salt));
         }
         values.push(Expr::val(row.entries()));
         insert.values(values).map_err(invalid)?;
@@ -120,7 +124,7 @@ pub(crate) enum Expect<'a> {
     Version(i64),
     /// A sealed write's head: this version with this link; the row carries
     /// `link`, which chains to it.
-    Head { head: &'a Head, link: &'a str },
+    Head { head: &'a Head, link: &'a Link },
 }
 
 /// One row, `INSERT .. SELECT` from the object's newest delta read in the
@@ -155,7 +159,8 @@ pub(crate) fn read_in_statement(
             select.and_where(at(D::Version).eq(v));
         }
         Expect::Head { head, link } => {
-            values.push(Expr::val(link));
+            values.push(Expr::val(link.hash.as_str()));
+            values.push(Expr::val(link.salt.as_str()));
             select
                 .and_where(at(D::Version).eq(head.version))
                 .and_where(at(D::Hash).eq(head.hash.clone().unwrap_or_default()));

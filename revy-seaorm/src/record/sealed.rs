@@ -22,15 +22,24 @@ use super::numbering::{self, Object};
 use super::rows::{Head, NewObjectDelta, actor_columns};
 use super::write::Outcome;
 use crate::Error;
-use crate::tamper::{DeltaFields, Encoder};
+use crate::tamper::{DeltaFields, Encoder, Salts};
 
 /// Times a write is tried before it gives up on an object whose newest
 /// delta keeps changing (each try after the first follows a current read,
 /// so a second try already succeeds unless the row is not locked).
 const TRIES: usize = 3;
 
-/// The link of `row`, written as `version`, chained to `previous`.
-pub(crate) fn link_of(row: &Row<'_>, version: i64, previous: Option<&str>) -> String {
+/// What a sealed delta carries: its chain link and the salts its values
+/// were hashed with (see [`tamper`](crate::tamper)).
+#[derive(Clone, Debug)]
+pub(crate) struct Link {
+    pub hash: String,
+    pub salt: String,
+}
+
+/// The link of `row`, written as `version`, chained to `previous`, with
+/// fresh salts.
+pub(crate) fn link_of(row: &Row<'_>, version: i64, previous: Option<&str>) -> Result<Link, Error> {
     let (actor_type, actor_id) = actor_columns(row.actor);
     let fields = DeltaFields {
         revision_id: row.revision_id,
@@ -38,16 +47,19 @@ pub(crate) fn link_of(row: &Row<'_>, version: i64, previous: Option<&str>) -> St
         actor_id: actor_id.as_deref(),
         action: row.action.as_str(),
         description: row.description,
-        content_type: row.content_type,
         content_id: row.content_id,
         created_at: row.created_at,
         version,
     };
-    let mut encoder = Encoder::new(&fields);
+    let salts = Salts::fresh()?;
+    let mut encoder = Encoder::new(&fields, &salts);
     for change in row.changes {
         encoder.change(&fields, change);
     }
-    encoder.link(previous)
+    Ok(Link {
+        hash: encoder.link(previous),
+        salt: salts.text().unwrap_or_default(),
+    })
 }
 
 /// The newest delta of each of `objects`, current: after the rows' locks
@@ -86,7 +98,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         {
             return Ok(Outcome::VersionMoved);
         }
-        let link = link_of(&row, head.version + 1, head.hash.as_deref());
+        let link = link_of(&row, head.version + 1, head.hash.as_deref())?;
         if insert_chained(db, &row, &head, &link).await? {
             return Ok(Outcome::Written);
         }
@@ -106,13 +118,13 @@ async fn insert_chained<C: ConnectionTrait>(
     db: &C,
     row: &Row<'_>,
     head: &Head,
-    link: &str,
+    link: &Link,
 ) -> Result<bool, Error> {
     let backend = db.get_database_backend();
     let failed = |e| Error::from_journal("revy_object_deltas", e);
     if backend == DbBackend::MySql {
         let version = head.version + 1;
-        let statement = insert::values([(*row, version, Some(link.to_owned()))], Seal::On)?;
+        let statement = insert::values([(*row, version, Some(link.clone()))], Seal::On)?;
         return match db.execute_raw(backend.build(&statement)).await {
             Ok(_) => Ok(true),
             Err(e) if numbering::version_taken(&e) => Ok(false),
@@ -152,15 +164,15 @@ impl Chainer {
     pub(crate) fn next(
         &mut self,
         object: Object,
-        link: impl FnOnce(i64, Option<&str>) -> String,
-    ) -> (i64, String) {
+        link: impl FnOnce(i64, Option<&str>) -> Result<Link, Error>,
+    ) -> Result<(i64, Link), Error> {
         let head = self.heads.entry(object).or_default();
         let version = head.version + 1;
-        let hash = link(version, head.hash.as_deref());
+        let made = link(version, head.hash.as_deref())?;
         *head = Head {
             version,
-            hash: Some(hash.clone()),
+            hash: Some(made.hash.clone()),
         };
-        (version, hash)
+        Ok((version, made))
     }
 }

@@ -233,6 +233,8 @@ pub(crate) enum Column {
     /// The policy keeps the value out of the journal, or the newest value
     /// is the redaction marker.
     Withheld,
+    /// The newest value was erased (see [`erase`](crate::erase())).
+    Erased,
 }
 
 /// A snapshot column as the fold finds it, before [`resolve`].
@@ -266,6 +268,8 @@ fn resolve(found: Vec<Found>) -> Option<Vec<Column>> {
         any = true;
         columns.push(if is_redacted(&value) {
             Column::Withheld
+        } else if crate::erase::is_erased(&value) {
+            Column::Erased
         } else {
             Column::Value(value)
         });
@@ -288,7 +292,10 @@ where
         .filter(|(_, values)| {
             values
                 .as_ref()
-                .is_some_and(|v| v.iter().any(|c| matches!(c, Column::Withheld)))
+                .is_some_and(|v| {
+                    v.iter()
+                        .any(|c| matches!(c, Column::Withheld | Column::Erased))
+                })
         })
         .map(|(delta, _)| delta.content_id.as_str())
         .collect();
@@ -332,9 +339,16 @@ where
             Column::Missing if rules.treatment(col) == Treatment::Record => {
                 missing_column_value::<E>(col)?
             }
-            Column::Missing | Column::Withheld => match live {
-                Some(live) => values::encode::<E>(col, &sea_orm::ModelTrait::get(live, col))?,
-                None => withheld_column_value::<E>(col, rules, content_id)?,
+            unrecorded => match (unrecorded, live) {
+                (_, Some(live)) => values::encode::<E>(col, &sea_orm::ModelTrait::get(live, col))?,
+                (Column::Erased, None) => default_or_null::<E>(col)?.ok_or_else(|| {
+                    Error::ErasedValue {
+                        table: content_type::<E>(),
+                        column: col.as_str().to_owned(),
+                        key: content_id.to_owned(),
+                    }
+                })?,
+                (_, None) => withheld_column_value::<E>(col, rules, content_id)?,
             },
         };
         values::decode_into(&mut am, &defaults, col, &json)?;

@@ -2,6 +2,16 @@
 //! the link of the delta before it, SHA-256 over a length-prefixed
 //! encoding (no two different deltas encode alike), in lowercase hex.
 //!
+//! Values enter the hash as salted digests, not as themselves (see
+//! [`Salts`]): so [`erase`](crate::erase()) can remove a value, and its
+//! salt, and keep the digest, and the chain still verifies; without the
+//! salt the digest does not give a low-entropy value (an email, a name)
+//! away to anyone who tries candidates.
+//!
+//! The table is not hashed: a chain is one object's already, and
+//! [`rename_table`](crate::rename_table) moves a table's history under its
+//! new name without breaking it.
+//!
 //! Writers hash what they are about to write; [`verify`](super::verify())
 //! hashes what it reads back. Every value is encoded in a form that
 //! survives each backend's round trip: times at the microsecond every
@@ -21,7 +31,6 @@ pub(crate) struct DeltaFields<'a> {
     pub actor_id: Option<&'a str>,
     pub action: &'a str,
     pub description: &'a str,
-    pub content_type: &'a str,
     pub content_id: &'a str,
     pub created_at: DateTime<Utc>,
     pub version: i64,
@@ -35,7 +44,6 @@ impl<'a> DeltaFields<'a> {
             actor_id: model.actor_id.as_deref(),
             action: model.action.as_str(),
             description: &model.description,
-            content_type: &model.content_type,
             content_id: &model.content_id,
             created_at: model.created_at,
             version: model.version,
@@ -43,33 +51,238 @@ impl<'a> DeltaFields<'a> {
     }
 }
 
-/// Domain tags: a chain link and a checkpoint's seal never hash alike.
-const LINK: &[u8] = b"revy chain link v1";
-const SEAL: &[u8] = b"revy checkpoint seal v1";
+/// Domain tags: a chain link and a checkpoint's seal never hash alike,
+/// nor a value's salt and its digest.
+const LINK: &[u8] = b"revy chain link v2";
+const SEAL: &[u8] = b"revy checkpoint seal v2";
+const SALT: &[u8] = b"revy value salt v1";
+const VALUE: &[u8] = b"revy value digest v1";
+
+/// Bytes of a seed and of a value's salt.
+const SALT_BYTES: usize = 16;
+
+/// What a sealed delta's values are salted with (its `salt` column).
+///
+/// A writer draws a random seed per delta; the value at position `p` (an
+/// entry's old value at `2k`, its new value at `2k + 1`, entries in their
+/// stored order) is salted with `SHA-256(tag, seed, p)` cut to 16 bytes and
+/// enters the hash as `SHA-256(tag, salt, value)`. NULL is not salted: it
+/// says nothing to erase. An erasure replaces the seed with every kept
+/// value's own salt and every erased value's digest, so what is left
+/// verifies and nothing derives the erased value's salt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Salts {
+    /// No salt column: values are hashed as themselves (a delta written
+    /// with tamper evidence off, or before salts existed).
+    Plain,
+    /// A seed each value's salt derives from.
+    Seed([u8; SALT_BYTES]),
+    /// After an erasure: per position, the value's salt, or an erased
+    /// value's digest.
+    Kept(std::collections::BTreeMap<usize, Kept>),
+}
+
+/// One position of [`Salts::Kept`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kept {
+    Salt([u8; SALT_BYTES]),
+    Digest([u8; 32]),
+}
+
+impl Salts {
+    /// A fresh random seed.
+    pub(crate) fn fresh() -> Result<Salts, crate::Error> {
+        let mut seed = [0u8; SALT_BYTES];
+        getrandom::fill(&mut seed).map_err(|e| {
+            crate::Error::Db(sea_orm::DbErr::Custom(format!(
+                "tamper evidence: the system's random source failed: {e}"
+            )))
+        })?;
+        Ok(Salts::Seed(seed))
+    }
+
+    /// The salts a `salt` column holds; `Err` when it is not one revy wrote.
+    pub(crate) fn parse(text: Option<&str>) -> Result<Salts, ()> {
+        let Some(text) = text else {
+            return Ok(Salts::Plain);
+        };
+        if !text.starts_with('{') {
+            return Ok(Salts::Seed(unhex(text).ok_or(())?));
+        }
+        let map: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(text).map_err(|_| ())?;
+        let mut kept = std::collections::BTreeMap::new();
+        for (position, hex) in map {
+            let position: usize = position.parse().map_err(|_| ())?;
+            let entry = match hex.len() {
+                32 => Kept::Salt(unhex(&hex).ok_or(())?),
+                64 => Kept::Digest(unhex(&hex).ok_or(())?),
+                _ => return Err(()),
+            };
+            kept.insert(position, entry);
+        }
+        Ok(Salts::Kept(kept))
+    }
+
+    /// The `salt` column's text; `None` for [`Salts::Plain`].
+    pub(crate) fn text(&self) -> Option<String> {
+        match self {
+            Salts::Plain => None,
+            Salts::Seed(seed) => Some(hex_of(seed)),
+            Salts::Kept(kept) => {
+                let map: std::collections::BTreeMap<String, String> = kept
+                    .iter()
+                    .map(|(p, k)| {
+                        let hex = match k {
+                            Kept::Salt(s) => hex_of(s),
+                            Kept::Digest(d) => hex_of(d),
+                        };
+                        (p.to_string(), hex)
+                    })
+                    .collect();
+                serde_json::to_string(&map).ok()
+            }
+        }
+    }
+
+    /// The salt of the value at `position`, if it has one.
+    fn salt(&self, position: usize) -> Option<[u8; SALT_BYTES]> {
+        match self {
+            Salts::Plain => None,
+            Salts::Seed(seed) => Some(derive_salt(seed, position)),
+            Salts::Kept(kept) => match kept.get(&position) {
+                Some(Kept::Salt(s)) => Some(*s),
+                _ => None,
+            },
+        }
+    }
+
+    /// What the value at `position` enters the hash as: its salted digest,
+    /// an erased value's kept digest, or (unsalted) its JSON.
+    fn hashed(&self, position: usize, value: &serde_json::Value, out: &mut Vec<u8>) {
+        if value.is_null() {
+            field(out, Some(b"null"));
+            return;
+        }
+        if let Salts::Kept(kept) = self
+            && let Some(Kept::Digest(d)) = kept.get(&position)
+            && crate::erase::is_erased(value)
+        {
+            field(out, Some(d));
+            return;
+        }
+        let mut json = String::new();
+        canonical_json(&mut json, value);
+        match self.salt(position) {
+            Some(salt) => field(out, Some(&value_digest(&salt, &json))),
+            None => field(out, Some(json.as_bytes())),
+        }
+    }
+
+    /// These salts after the values at `erased` positions (each with the
+    /// value it held) are erased: every other value's salt is kept as
+    /// itself, the erased ones' digests instead of their salts. `values`
+    /// is every position's value. `Plain` stays `Plain`.
+    pub(crate) fn erase(
+        &self,
+        values: &[&serde_json::Value],
+        erased: &std::collections::BTreeSet<usize>,
+    ) -> Salts {
+        if *self == Salts::Plain {
+            return Salts::Plain;
+        }
+        let mut kept = match self {
+            Salts::Kept(kept) => kept.clone(),
+            _ => std::collections::BTreeMap::new(),
+        };
+        for (position, value) in values.iter().enumerate() {
+            if value.is_null() {
+                continue;
+            }
+            let salt = self.salt(position);
+            if erased.contains(&position) {
+                if let Some(salt) = salt {
+                    let mut json = String::new();
+                    canonical_json(&mut json, value);
+                    kept.insert(position, Kept::Digest(value_digest(&salt, &json)));
+                }
+            } else if let Some(salt) = salt {
+                kept.insert(position, Kept::Salt(salt));
+            }
+        }
+        Salts::Kept(kept)
+    }
+}
+
+fn derive_salt(seed: &[u8; SALT_BYTES], position: usize) -> [u8; SALT_BYTES] {
+    let mut hasher = Sha256::new();
+    let mut input = Vec::with_capacity(64);
+    field(&mut input, Some(SALT));
+    field(&mut input, Some(seed));
+    field(&mut input, Some(&(position as u64).to_be_bytes()));
+    hasher.update(&input);
+    let full = hasher.finalize();
+    let mut salt = [0u8; SALT_BYTES];
+    salt.copy_from_slice(&full[..SALT_BYTES]);
+    salt
+}
+
+fn value_digest(salt: &[u8; SALT_BYTES], json: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity(48);
+    field(&mut head, Some(VALUE));
+    field(&mut head, Some(salt));
+    hasher.update(&head);
+    hasher.update((json.len() as u64).to_be_bytes());
+    hasher.update(json.as_bytes());
+    hasher.finalize().into()
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != N * 2 {
+        return None;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(out)
+}
 
 /// The encoding of one delta with its attribute deltas, each attribute
 /// delta encoded on its own and the encodings sorted, so the order the
 /// database returns them in does not matter.
-pub(crate) struct Encoder {
+pub(crate) struct Encoder<'s> {
     delta: Vec<u8>,
     attributes: Vec<Vec<u8>>,
+    salts: &'s Salts,
+    /// Entries encoded so far: the next one's values are at `2 * entries`
+    /// and `2 * entries + 1`.
+    entries: usize,
 }
 
-impl Encoder {
-    pub(crate) fn new(delta: &DeltaFields<'_>) -> Self {
+impl<'s> Encoder<'s> {
+    pub(crate) fn new(delta: &DeltaFields<'_>, salts: &'s Salts) -> Self {
         let mut out = Vec::with_capacity(256);
         field(&mut out, Some(delta.revision_id.to_string().as_bytes()));
         field(&mut out, delta.actor_type.map(str::as_bytes));
         field(&mut out, delta.actor_id.map(str::as_bytes));
         field(&mut out, Some(delta.action.as_bytes()));
         field(&mut out, Some(delta.description.as_bytes()));
-        field(&mut out, Some(delta.content_type.as_bytes()));
         field(&mut out, Some(delta.content_id.as_bytes()));
         field(&mut out, Some(time(delta.created_at).as_bytes()));
         field(&mut out, Some(delta.version.to_string().as_bytes()));
         Encoder {
             delta: out,
             attributes: Vec::new(),
+            salts,
+            entries: 0,
         }
     }
 
@@ -83,7 +296,6 @@ impl Encoder {
             actor_id: actor_id.as_deref(),
             action: attribute_action(&change.new_value).as_str(),
             description: &change.description,
-            content_type: delta.content_type,
             content_id: delta.content_id,
             field_name: &change.field_name,
             old_value: &change.old_value,
@@ -102,7 +314,6 @@ impl Encoder {
             actor_id: actor_id.as_deref(),
             action: entry.action.as_str(),
             description: &entry.description,
-            content_type: delta.content_type,
             content_id: delta.content_id,
             field_name: &entry.field_name,
             old_value: &entry.old_value,
@@ -118,15 +329,12 @@ impl Encoder {
         field(&mut out, a.actor_id.map(str::as_bytes));
         field(&mut out, Some(a.action.as_bytes()));
         field(&mut out, Some(a.description.as_bytes()));
-        field(&mut out, Some(a.content_type.as_bytes()));
         field(&mut out, Some(a.content_id.as_bytes()));
         field(&mut out, Some(a.field_name.as_bytes()));
-        let mut json = String::new();
-        canonical_json(&mut json, a.old_value);
-        field(&mut out, Some(json.as_bytes()));
-        json.clear();
-        canonical_json(&mut json, a.new_value);
-        field(&mut out, Some(json.as_bytes()));
+        let at = 2 * self.entries;
+        self.salts.hashed(at, a.old_value, &mut out);
+        self.salts.hashed(at + 1, a.new_value, &mut out);
+        self.entries += 1;
         field(&mut out, Some(time(a.created_at).as_bytes()));
         self.attributes.push(out);
     }
@@ -176,7 +384,6 @@ struct Attribute<'a> {
     actor_id: Option<&'a str>,
     action: &'a str,
     description: &'a str,
-    content_type: &'a str,
     content_id: &'a str,
     field_name: &'a str,
     old_value: &'a serde_json::Value,
@@ -258,7 +465,6 @@ mod tests {
             actor_id: Some("42"),
             action: "update",
             description: "",
-            content_type: "users",
             content_id: "1",
             created_at: DateTime::from_timestamp(1_700_000_000, 123_456_000).unwrap(),
             version,

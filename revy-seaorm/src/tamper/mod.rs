@@ -9,9 +9,9 @@
 //! # What each delta carries
 //!
 //! `revy_object_deltas.hash` is SHA-256 over the delta's own fields
-//! (revision, actor, action, description, table, key, time, version), all
-//! its attribute deltas (each with every column but its id) and the hash of
-//! the object's delta before it. One chain per object: writers of
+//! (revision, actor, action, description, key, time, version), all its
+//! attribute deltas (each value as a salted digest, see below) and the
+//! hash of the object's delta before it. One chain per object: writers of
 //! different rows never wait on each other for it, and writers of one row
 //! are already ordered by the row's lock. The writer knows the hash before
 //! it writes (the hooks' locked read fetches it with the version), so a
@@ -23,6 +23,20 @@
 //! checkpoint that keeps the chain link of the newest delta it replaces,
 //! so the deltas after it still verify, and seals the checkpoint's own
 //! contents in `revy_object_deltas.seal`.
+//!
+//! # Salted value digests, and erasure
+//!
+//! A value enters the hash as `SHA-256(salt, value)`, not as itself. Each
+//! delta stores a random seed (`revy_object_deltas.salt`) its values'
+//! salts derive from. [`erase`](crate::erase()) replaces an erased value
+//! with the marker `{"revy":"erased"}` and the seed with every kept
+//! value's salt and every erased value's digest: the chain still verifies,
+//! and with the salt gone nobody can test guesses of the erased value
+//! against its digest. A value changed by hand, or a marker without the
+//! digest of the value it replaced, still fails [`verify`](crate::verify()).
+//!
+//! The table is not hashed (a chain is one object's already), so
+//! [`rename_table`](crate::rename_table) keeps every chain whole.
 //!
 //! # What `verify` finds
 //!
@@ -54,7 +68,7 @@ mod verify;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub(crate) use chain::{DeltaFields, Encoder};
+pub(crate) use chain::{DeltaFields, Encoder, Salts};
 pub use verify::{Finding, VERIFY_CHUNK_SIZE, Verified, verify, verify_in_chunks};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);

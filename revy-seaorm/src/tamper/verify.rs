@@ -4,7 +4,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use sha2::{Digest, Sha256};
 
-use super::chain::{DeltaFields, Encoder};
+use super::chain::{DeltaFields, Encoder, Salts};
 use crate::Error;
 use crate::journal::object_delta;
 
@@ -203,9 +203,10 @@ impl Walk {
         // entries that do not decode were not written by revy
         let entries = delta.attribute_deltas().map_err(|_| Finding::Altered)?;
         report.attribute_deltas += entries.len() as u64;
+        let salts = Salts::parse(delta.salt.as_deref()).map_err(|_| Finding::Altered)?;
         let encode = || {
             let fields = DeltaFields::of(delta);
-            let mut encoder = Encoder::new(&fields);
+            let mut encoder = Encoder::new(&fields, &salts);
             for entry in &entries {
                 encoder.entry(&fields, entry);
             }
