@@ -190,6 +190,10 @@ pub use revy_seaorm::{
     CHECKPOINT_DESCRIPTION, ImportReport, PRUNE_CHUNK_SIZE, Prune, PruneReport, import, prune,
 };
 
+// Erasure: a person's values out of a row's whole history, the facts kept.
+#[doc(inline)]
+pub use revy_seaorm::{Erase, Erased, erase, is_erased};
+
 // Tamper evidence: hash-chained journal entries, and the walk that checks them.
 #[doc(inline)]
 pub use revy_seaorm::{Verified, tamper, verify};

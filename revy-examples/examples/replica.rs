@@ -130,6 +130,7 @@ async fn apply(
             version: Set(d.version.unwrap_or_default()),
             hash: Set(d.hash.clone()),
             seal: Set(d.seal.clone()),
+            salt: Set(d.salt.clone()),
             changes: Set(attribute_delta::encode(
                 &d.attributes
                     .iter()

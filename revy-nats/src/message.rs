@@ -89,6 +89,10 @@ pub struct MessageDelta {
     /// See [`hash`](Self::hash).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<String>,
+    /// The salts of the delta's value digests (see `revy::tamper`), with
+    /// [`hash`](Self::hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
     /// The column changes, in id order.
     pub attributes: Vec<MessageAttribute>,
 }
@@ -203,6 +207,7 @@ fn delta(d: &FeedDelta) -> MessageDelta {
         version: Some(o.version),
         hash: o.hash.clone(),
         seal: o.seal.clone(),
+        salt: o.salt.clone(),
         attributes: d
             .attributes
             .iter()

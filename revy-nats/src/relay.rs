@@ -451,6 +451,7 @@ mod tests {
                 version: 1,
                 hash: None,
                 seal: None,
+                salt: None,
                 changes: "[]".into(),
                 state: None,
             },

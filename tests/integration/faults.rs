@@ -58,12 +58,12 @@ pub(crate) async fn arm(db: &DatabaseConnection, table: &str, budget: i64) {
 }
 
 /// The statement kinds a fault can be armed on.
-const INSERT: &str = "INSERT";
-const UPDATE: &str = "UPDATE";
+pub(crate) const INSERT: &str = "INSERT";
+pub(crate) const UPDATE: &str = "UPDATE";
 
 /// Lets `budget` rows of `event` (`INSERT` or `UPDATE`) into `table`, then
 /// rejects every further one.
-async fn arm_on(db: &DatabaseConnection, table: &str, event: &str, budget: i64) {
+pub(crate) async fn arm_on(db: &DatabaseConnection, table: &str, event: &str, budget: i64) {
     db.execute_unprepared("DELETE FROM fault_budget")
         .await
         .unwrap();

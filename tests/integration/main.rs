@@ -15,6 +15,7 @@ mod concurrency;
 mod conflict;
 mod deletion;
 mod edges;
+mod erase;
 mod faults;
 mod feed;
 mod guard;

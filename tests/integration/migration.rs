@@ -20,7 +20,12 @@ impl MigratorTrait for Migrator {
 async fn the_migration_creates_and_drops_the_journal(t: TestDb) {
     let db = &t.db;
     // the harness installed the journal; start from nothing
-    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
+    for table in [
+        "revy_tags",
+        "revy_erasures",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
         db.execute_unprepared(&format!("DROP TABLE {table}"))
             .await
             .unwrap();
@@ -104,7 +109,12 @@ impl MigratorTrait for AppWithRevy {
 /// baseline, and `down(1)` removes the journal and nothing of the app.
 async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
     let db = &t.db;
-    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
+    for table in [
+        "revy_tags",
+        "revy_erasures",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
         db.execute_unprepared(&format!("DROP TABLE {table}"))
             .await
             .unwrap();
@@ -156,7 +166,12 @@ async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
 /// journal from before 0.1, as `install` does.
 async fn the_migration_refuses_a_three_table_journal(t: TestDb) {
     let db = &t.db;
-    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
+    for table in [
+        "revy_tags",
+        "revy_erasures",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
         db.execute_unprepared(&format!("DROP TABLE {table}"))
             .await
             .unwrap();

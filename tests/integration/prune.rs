@@ -456,7 +456,12 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
 
 /// Drops the journal's tables and installs them again, empty.
 pub(crate) async fn fresh_journal(db: &DatabaseConnection) {
-    for table in ["revy_tags", "revy_object_deltas", "revy_revisions"] {
+    for table in [
+        "revy_tags",
+        "revy_erasures",
+        "revy_object_deltas",
+        "revy_revisions",
+    ] {
         let drop = Table::drop()
             .table(sea_orm::sea_query::Alias::new(table))
             .to_owned();

@@ -450,7 +450,7 @@ async fn a_sealed_write_sends_no_extra_statement(t: TestDb) {
 }
 
 /// A deadlock or a busy database: the transaction is run again.
-fn retryable(e: &DbErr) -> bool {
+pub(crate) fn retryable(e: &DbErr) -> bool {
     let text = e.to_string();
     text.contains("Deadlock")
         || text.contains("deadlock")

@@ -326,6 +326,7 @@ async fn journal_floor<C: ConnectionTrait>(
             version: Set(version),
             hash: Set(None),
             seal: Set(None),
+            salt: Set(None),
             changes: Set(revy_seaorm::entity::attribute_delta::encode(
                 &values
                     .iter()

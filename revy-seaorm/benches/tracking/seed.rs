@@ -83,6 +83,7 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                 version: Set(version),
                 hash: Set(None),
                 seal: Set(None),
+                salt: Set(None),
                 changes: Set(revy_seaorm::entity::attribute_delta::encode(
                     &d.columns
                         .iter()

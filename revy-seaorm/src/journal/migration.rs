@@ -3,7 +3,7 @@
 use sea_orm::DbErr;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
-use super::{object_delta, revision, schema, tag};
+use super::{erasure, object_delta, revision, schema, tag};
 
 /// Creates the journal tables and indexes, and on PostgreSQL the change
 /// feed's notify trigger (the same as [`install`](crate::install)); `down`
@@ -100,6 +100,9 @@ impl MigrationTrait for Migration {
         use sea_orm::sea_query::Table;
         manager
             .drop_table(Table::drop().table(tag::Entity).if_exists().to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(erasure::Entity).if_exists().to_owned())
             .await?;
         manager
             .drop_table(

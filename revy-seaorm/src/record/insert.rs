@@ -26,10 +26,10 @@ use sea_orm::DbErr;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query};
 
 use super::Seal;
-use super::sealed::Link;
 use super::rows::{
     AttributeChange, Head, OBJECT_DELTA_COLUMNS, actor_columns, newest_link, next_version,
 };
+use super::sealed::Link;
 use crate::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{object_delta, revision};

@@ -290,12 +290,10 @@ where
     let ids: HashSet<&str> = read
         .iter()
         .filter(|(_, values)| {
-            values
-                .as_ref()
-                .is_some_and(|v| {
-                    v.iter()
-                        .any(|c| matches!(c, Column::Withheld | Column::Erased))
-                })
+            values.as_ref().is_some_and(|v| {
+                v.iter()
+                    .any(|c| matches!(c, Column::Withheld | Column::Erased))
+            })
         })
         .map(|(delta, _)| delta.content_id.as_str())
         .collect();
@@ -341,13 +339,13 @@ where
             }
             unrecorded => match (unrecorded, live) {
                 (_, Some(live)) => values::encode::<E>(col, &sea_orm::ModelTrait::get(live, col))?,
-                (Column::Erased, None) => default_or_null::<E>(col)?.ok_or_else(|| {
-                    Error::ErasedValue {
+                (Column::Erased, None) => {
+                    default_or_null::<E>(col)?.ok_or_else(|| Error::ErasedValue {
                         table: content_type::<E>(),
                         column: col.as_str().to_owned(),
                         key: content_id.to_owned(),
-                    }
-                })?,
+                    })?
+                }
                 (_, None) => withheld_column_value::<E>(col, rules, content_id)?,
             },
         };

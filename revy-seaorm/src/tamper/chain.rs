@@ -481,9 +481,11 @@ mod tests {
         }
     }
 
+    const SEED: Salts = Salts::Seed([7; SALT_BYTES]);
+
     fn link(version: i64, changes: &[AttributeChange], previous: Option<&str>) -> String {
         let d = delta(version);
-        let mut e = Encoder::new(&d);
+        let mut e = Encoder::new(&d, &SEED);
         for c in changes {
             e.change(&d, c);
         }
@@ -496,9 +498,10 @@ mod tests {
         let base = link(2, &a, Some("p"));
         assert_eq!(base.len(), 64);
         assert_eq!(base, link(2, &a, Some("p")));
-        // attribute order does not matter; anything else does
+        // each value is salted by its position, so the order of the
+        // entries counts too
         let swapped = [a[1].clone(), a[0].clone()];
-        assert_eq!(base, link(2, &swapped, Some("p")));
+        assert_ne!(base, link(2, &swapped, Some("p")));
         assert_ne!(base, link(3, &a, Some("p")));
         assert_ne!(base, link(2, &a, Some("q")));
         assert_ne!(base, link(2, &a, None));
@@ -507,11 +510,63 @@ mod tests {
         assert_ne!(base, link(2, &changed, Some("p")));
         // a seal is not a link
         let d = delta(2);
-        let mut e = Encoder::new(&d);
+        let mut e = Encoder::new(&d, &SEED);
         for c in &a {
             e.change(&d, c);
         }
         assert_ne!(base, e.seal(Some("p")));
+    }
+
+    fn link_with(salts: &Salts, changes: &[AttributeChange]) -> String {
+        let d = delta(2);
+        let mut e = Encoder::new(&d, salts);
+        for c in changes {
+            e.change(&d, c);
+        }
+        e.link(Some("p"))
+    }
+
+    #[test]
+    fn an_erased_value_keeps_the_link_and_nothing_else_does() {
+        let a = [
+            change("email", "ann@example.org".into()),
+            change("visits", 3.into()),
+        ];
+        let base = link_with(&SEED, &a);
+        // another seed, another link: the salts are part of it
+        assert_ne!(base, link_with(&Salts::Seed([8; SALT_BYTES]), &a));
+        // positions: email's old value is 0 (NULL), its new value 1
+        let values: Vec<serde_json::Value> = a
+            .iter()
+            .flat_map(|c| [c.old_value.clone(), c.new_value.clone()])
+            .collect();
+        let refs: Vec<&serde_json::Value> = values.iter().collect();
+        let kept = SEED.erase(&refs, &[1].into());
+        let Salts::Kept(map) = &kept else {
+            panic!("{kept:?}")
+        };
+        assert!(matches!(map.get(&1), Some(Kept::Digest(_))));
+        assert!(matches!(map.get(&3), Some(Kept::Salt(_))));
+        assert!(!map.contains_key(&0), "NULL is not salted");
+        // the value gone, its digest kept: the same link
+        let mut erased = a.clone();
+        erased[0].new_value = crate::erase::marker();
+        assert_eq!(base, link_with(&kept, &erased));
+        // the text survives its column
+        let text = kept.text().unwrap();
+        assert_eq!(Salts::parse(Some(&text)), Ok(kept.clone()));
+        assert_eq!(Salts::parse(SEED.text().as_deref()), Ok(SEED));
+        assert_eq!(Salts::parse(None), Ok(Salts::Plain));
+        assert!(Salts::parse(Some("xyz")).is_err());
+        // a kept value changed, or a marker without its digest, breaks it
+        let mut changed = erased.clone();
+        changed[1].new_value = 4.into();
+        assert_ne!(base, link_with(&kept, &changed));
+        let mut marked = erased.clone();
+        marked[1].new_value = crate::erase::marker();
+        assert_ne!(base, link_with(&kept, &marked));
+        // no salt of the erased value is left to test guesses with
+        assert!(!text.contains(&hex_of(&derive_salt(&[7; SALT_BYTES], 1))));
     }
 
     #[test]

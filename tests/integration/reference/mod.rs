@@ -211,7 +211,12 @@ async fn public_reads_equal_the_reference_fold(t: TestDb) {
             [("ledger_entries", "row_id", revy::OnDelete::Cascade)]
         );
         // each sequence starts from an empty journal
-        for table in ["revy_object_deltas", "revy_tags", "revy_revisions"] {
+        for table in [
+            "revy_object_deltas",
+            "revy_tags",
+            "revy_erasures",
+            "revy_revisions",
+        ] {
             t.db.execute_unprepared(&format!("DELETE FROM {table}"))
                 .await
                 .unwrap();
