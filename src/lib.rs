@@ -192,7 +192,7 @@ pub use revy_seaorm::{
 
 // Erasure: a person's values out of a row's whole history, the facts kept.
 #[doc(inline)]
-pub use revy_seaorm::{Erase, Erased, erase, is_erased};
+pub use revy_seaorm::{ERASURES, Erase, Erased, Erasure, erase, is_erased};
 
 // Tamper evidence: hash-chained journal entries, and the walk that checks them.
 #[doc(inline)]

@@ -54,7 +54,7 @@
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
 
-use revy_core::Context;
+use revy_core::{Action, Context};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
@@ -67,7 +67,9 @@ use crate::journal::attribute_delta::{AttributeDelta, encode};
 use crate::journal::{erasure, object_delta};
 use crate::keys::{self, content_type};
 use crate::policy::{TrackingPolicy, is_redacted, rules};
-use crate::record::rows::{actor_columns, now};
+use crate::record::Seal;
+use crate::record::insert::Row;
+use crate::record::rows::{AttributeChange, actor_columns, now};
 use crate::tamper::Salts;
 
 const MARKER_KEY: &str = "revy";
@@ -110,7 +112,7 @@ fn holds_value(value: &Value) -> bool {
 /// # revy_seaorm::__doc_fixture!();
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = setup().await?;
-/// use revy_core::Context;
+/// use revy_core::{Action, Context};
 /// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 ///
 /// let ann = Context::new()
@@ -266,35 +268,9 @@ async fn run<E: EntityTrait, C: ConnectionTrait>(
             .all(txn)
             .await?;
     }
-    use object_delta::Column as D;
-    let deltas = object_delta::Entity::find()
-        .filter(D::ContentType.eq(table))
-        .filter(D::ContentId.eq(content_id))
-        .order_by_asc(D::Id)
-        .lock_exclusive()
-        .all(txn)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let mut rewritten = 0u64;
-    let mut values = 0u64;
-    for delta in deltas {
-        let Some(change) = rewrite(&delta, &columns)? else {
-            continue;
-        };
-        values += change.values;
-        rewritten += 1;
-        let mut update = Query::update();
-        update
-            .table(object_delta::Entity)
-            .value(D::Changes, change.changes)
-            .value(D::Salt, change.salt)
-            .value(D::State, change.state)
-            .and_where(Expr::col(D::Id).eq(delta.id));
-        txn.execute(&update)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    }
-    let (actor_type, actor_id) = actor_columns(&Context::actor());
+    let (rewritten, values) = erase_deltas(txn, table, content_id, &columns).await?;
+    let actor = Context::actor();
+    let (actor_type, actor_id) = actor_columns(&actor);
     let names = serde_json::to_string(&columns).unwrap_or_else(|_| "[]".into());
     let row = erasure::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -312,6 +288,19 @@ async fn run<E: EntityTrait, C: ConnectionTrait>(
         .await
         .map_err(|e| Error::from_journal("revy_erasures", e))?
         .last_insert_id;
+    record_for_the_feed(
+        txn,
+        revision_id,
+        &actor,
+        erasure_id,
+        &Erasure {
+            content_type: table.to_owned(),
+            content_id: content_id.to_owned(),
+            columns: columns.clone(),
+        },
+        rewritten,
+    )
+    .await?;
     Ok(Erased {
         revision_id,
         erasure_id,
@@ -319,6 +308,176 @@ async fn run<E: EntityTrait, C: ConnectionTrait>(
         deltas: rewritten,
         values,
     })
+}
+
+/// Rewrites the deltas of one object with the values of `columns`
+/// erased: how many deltas, and how many values.
+async fn erase_deltas<C: ConnectionTrait>(
+    txn: &C,
+    table: &str,
+    content_id: &str,
+    columns: &[String],
+) -> Result<(u64, u64), Error> {
+    use object_delta::Column as D;
+    let deltas = object_delta::Entity::find()
+        .filter(D::ContentType.eq(table))
+        .filter(D::ContentId.eq(content_id))
+        .order_by_asc(D::Id)
+        .lock_exclusive()
+        .all(txn)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    let mut rewritten = 0u64;
+    let mut values = 0u64;
+    for delta in deltas {
+        let Some(change) = rewrite(&delta, columns)? else {
+            continue;
+        };
+        values += change.values;
+        rewritten += 1;
+        let mut update = Query::update();
+        update
+            .table(object_delta::Entity)
+            .value(D::Changes, change.changes)
+            .value(D::Salt, change.salt)
+            .value(D::State, change.state)
+            .and_where(Expr::col(D::Id).eq(delta.id));
+        txn.execute(&update)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    }
+    Ok((rewritten, values))
+}
+
+/// The erasure's own object delta, of the object `revy_erasures` /
+/// `erasure_id`: so that the change feed, the NATS relay and exports carry
+/// it in order with everything else, and tamper evidence chains it.
+async fn record_for_the_feed<C: ConnectionTrait>(
+    txn: &C,
+    revision_id: i64,
+    actor: &Option<revy_core::Actor>,
+    erasure_id: i64,
+    what: &Erasure,
+    deltas: u64,
+) -> Result<(), Error> {
+    let seal = Seal::current();
+    let changes = what.entries(deltas, actor);
+    let content_id = erasure_id.to_string();
+    let row = Row {
+        revision_id,
+        actor,
+        action: Action::Create,
+        description: "",
+        content_type: ERASURES,
+        content_id: &content_id,
+        created_at: now(),
+        changes: &changes,
+    };
+    let link = match seal {
+        Seal::On => Some(crate::record::sealed::link_of(&row, 1, None)?),
+        Seal::Off => None,
+    };
+    let insert = crate::record::insert::values([(row, 1, link)], seal)?;
+    txn.execute(&insert)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    Ok(())
+}
+
+/// The content type of erasures in the journal and the change feed: each
+/// [`erase`] writes one object delta of it (a create, key: the erasure's
+/// id in `revy_erasures`) that says what was erased, never a value. A
+/// consumer that filters the feed by table ([`Feed::only`](crate::feed::Feed::only))
+/// lists it to receive erasures.
+pub const ERASURES: &str = "revy_erasures";
+
+/// An erasure as the journal and the change feed carry it: which columns
+/// of which row. A replica that copies the journal applies it to its copy
+/// with [`apply`](Self::apply).
+///
+/// ```no_run
+/// # async fn f(primary: &sea_orm::DatabaseConnection, replica: &sea_orm::DatabaseConnection) -> Result<(), revy_seaorm::Error> {
+/// use revy_seaorm::feed::Feed;
+///
+/// let mut feed = Feed::from_cursor(0);
+/// for delivered in feed.next_batch(primary).await? {
+///     // ... copy the revision and its deltas to the replica, then:
+///     for delta in &delivered.deltas {
+///         if let Some(erasure) = revy_seaorm::Erasure::of(&delta.object)? {
+///             erasure.apply(replica).await?;
+///         }
+///     }
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Erasure {
+    /// The erased row's table.
+    pub content_type: String,
+    /// The erased row's key text.
+    pub content_id: String,
+    /// The erased columns.
+    pub columns: Vec<String>,
+}
+
+impl Erasure {
+    /// The erasure an object delta records, if it is one (its content type
+    /// is [`ERASURES`]); an error when it is one revy did not write.
+    pub fn of(delta: &object_delta::Model) -> Result<Option<Erasure>, Error> {
+        if delta.content_type != ERASURES {
+            return Ok(None);
+        }
+        let bad = |reason: &str| Error::BadEntries {
+            object_delta_id: delta.id,
+            reason: format!("not an erasure: {reason}"),
+        };
+        let entries = delta.attribute_deltas()?;
+        let text = |name: &str| {
+            entries
+                .iter()
+                .find(|e| e.field_name == name)
+                .and_then(|e| e.new_value.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| bad(name))
+        };
+        let columns: Vec<String> =
+            serde_json::from_str(&text("columns")?).map_err(|_| bad("columns"))?;
+        Ok(Some(Erasure {
+            content_type: text("content_type")?,
+            content_id: text("content_id")?,
+            columns,
+        }))
+    }
+
+    /// Erases these columns from every delta of the row in `db`'s journal,
+    /// as [`erase`] did at the source (a journal copied before the erasure
+    /// is rewritten; one copied after holds nothing to erase): how many
+    /// values were removed. It records nothing itself: the erasure's own
+    /// revision and delta are copied like any other. Run it inside the
+    /// transaction that copies the erasure's revision.
+    pub async fn apply<C: ConnectionTrait>(&self, db: &C) -> Result<u64, Error> {
+        let (_, values) =
+            erase_deltas(db, &self.content_type, &self.content_id, &self.columns).await?;
+        Ok(values)
+    }
+
+    fn entries(&self, deltas: u64, actor: &Option<revy_core::Actor>) -> Vec<AttributeChange> {
+        let names = serde_json::to_string(&self.columns).unwrap_or_else(|_| "[]".into());
+        let entry = |name: &str, value: Value| AttributeChange {
+            field_name: name.to_owned(),
+            old_value: Value::Null,
+            new_value: value,
+            actor: actor.clone(),
+            description: String::new(),
+        };
+        vec![
+            entry("content_type", Value::String(self.content_type.clone())),
+            entry("content_id", Value::String(self.content_id.clone())),
+            entry("columns", Value::String(names)),
+            entry("deltas", Value::from(deltas)),
+        ]
+    }
 }
 
 /// A delta's columns after an erasure.

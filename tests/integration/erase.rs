@@ -185,14 +185,15 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     assert!(checkpoints >= 1, "the history crosses a checkpoint");
 
     let expected = personal_values(&deltas_of(db, 1).await);
-    let done = Context::via_actor(Some(Actor::new("staff", 7)))
-        .scope(
+    let done = sealed(
+        Context::via_actor(Some(Actor::new("staff", 7))).scope(
             revy::erase::<person::Entity>(1)
                 .reason("GDPR request 4711")
                 .exec(db),
-        )
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(done.columns, ["email", "name"]);
     // create: email, name; the change: old and new of both; the clear: old
     // of both and the new email; each checkpoint's two values
@@ -228,7 +229,8 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
         .unwrap();
     assert_eq!(rev.description, "GDPR request 4711");
 
-    // tamper evidence still verifies the whole journal
+    // tamper evidence still verifies the whole journal, the erasure's own
+    // delta sealed too
     let v = revy::verify(db).await.unwrap();
     assert_eq!(v.unsealed, 0);
 
@@ -541,6 +543,7 @@ async fn an_erasure_is_all_or_nothing(t: TestDb) {
         ("revy_revisions", "INSERT"),
         ("revy_object_deltas", "UPDATE"),
         ("revy_erasures", "INSERT"),
+        ("revy_object_deltas", "INSERT"),
     ];
     for (id, (table, event)) in (1..).zip(targets) {
         sealed(async {
@@ -573,13 +576,96 @@ async fn an_erasure_is_all_or_nothing(t: TestDb) {
         }
     }
     // one revision, every rewritten delta (the create, the change, the
-    // clear, a checkpoint), one erasure row
-    assert!(tried >= 6, "fault points tried: {tried}");
+    // clear, a checkpoint), one erasure row, the erasure's own delta
+    assert!(tried >= 7, "fault points tried: {tried}");
     assert_none_of_the_secrets(&journal_text(db).await, "the journal");
     revy::verify(db).await.unwrap();
 }
 
+/// Copies what the feed delivers into `replica`'s journal, applying the
+/// erasures it carries; the feed's cursor after.
+async fn copy_feed(
+    db: &DatabaseConnection,
+    replica: &DatabaseConnection,
+    feed: &mut revy::feed::Feed,
+) -> u64 {
+    use sea_orm::TransactionTrait;
+    let mut erased = 0;
+    loop {
+        let batch = feed.next_batch(db).await.unwrap();
+        if batch.is_empty() {
+            return erased;
+        }
+        for delivered in batch {
+            let txn = replica.begin().await.unwrap();
+            revision::Entity::insert(revision::ActiveModel::from(delivered.revision.clone()))
+                .on_conflict_do_nothing_on([revision::Column::Id])
+                .exec_without_returning(&txn)
+                .await
+                .unwrap();
+            for delta in &delivered.deltas {
+                object_delta::Entity::insert(object_delta::ActiveModel::from(delta.object.clone()))
+                    .on_conflict_do_nothing_on([object_delta::Column::Id])
+                    .exec_without_returning(&txn)
+                    .await
+                    .unwrap();
+                if let Some(erasure) = revy::Erasure::of(&delta.object).unwrap() {
+                    erased += erasure.apply(&txn).await.unwrap();
+                }
+            }
+            txn.commit().await.unwrap();
+        }
+    }
+}
+
+/// The change feed carries the erasure in order with everything else: a
+/// replica that copied the journal before erases its copy too, and the
+/// erasure's own delta is sealed like any other.
+async fn a_replica_fed_by_the_feed_erases_too(t: TestDb) {
+    t.create_table(person::Entity).await;
+    let db = &t.db;
+    let replica = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+    revy::install(&replica).await.unwrap();
+    sealed(async {
+        ann(db, 1).await;
+        clear(db, 1).await;
+    })
+    .await;
+    let mut feed = revy::feed::Feed::from_cursor(0).gap_grace(std::time::Duration::ZERO);
+    assert_eq!(copy_feed(db, &replica, &mut feed).await, 0);
+    assert!(journal_text(&replica).await.contains(SECRETS[0]));
+
+    let done = sealed(
+        Context::via_actor(Some(Actor::new("staff", 7)))
+            .scope(revy::erase::<person::Entity>(1).exec(db)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(copy_feed(db, &replica, &mut feed).await, done.values);
+    assert_none_of_the_secrets(&journal_text(&replica).await, "the replica's journal");
+    // the erasure's own delta: what was erased, by whom, no value
+    let record = object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq(revy::ERASURES))
+        .one(&replica)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.content_id, done.erasure_id.to_string());
+    assert_eq!(record.actor(), Some(Actor::new("staff", 7)));
+    let erasure = revy::Erasure::of(&record).unwrap().unwrap();
+    assert_eq!(
+        (erasure.content_type.as_str(), erasure.content_id.as_str()),
+        ("people", "1")
+    );
+    assert_eq!(erasure.columns, ["email", "name"]);
+    // both journals verify, the replica's erased by itself
+    revy::verify(db).await.unwrap();
+    let v = revy::verify(&replica).await.unwrap();
+    assert_eq!(v.unsealed, 0);
+}
+
 backend_tests!(
+    a_replica_fed_by_the_feed_erases_too,
     an_erased_person_leaves_no_value_behind,
     verify_names_edits_after_an_erasure,
     erasing_deleted_and_pruned_rows,
