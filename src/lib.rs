@@ -96,6 +96,10 @@
 //! - **Change feed**: [`feed`] (committed revisions from a cursor, never
 //!   skipping a late commit; an `async` stream with [`feed::subscribe`]),
 //!   relayed to NATS JetStream by `revy::nats::Relay` (feature `nats`).
+//! - **Schema changes**: what happens to old history when a column is
+//!   added, dropped, renamed ([`Policy::renamed`]) or retyped
+//!   ([`Policy::convert`]), and [`rename_table`] for a renamed table: the
+//!   [`schema_change`] guide.
 //! - **Journal lifecycle**: [`prune()`] folds old history into checkpoints
 //!   (optionally exporting what it removes), [`import()`] reads an export
 //!   back; see the journal lifecycle group below.
@@ -194,6 +198,11 @@ pub use revy_seaorm::{
 #[doc(inline)]
 pub use revy_seaorm::{ERASURES, Erase, Erased, Erasure, erase, is_erased};
 
+// Schema changes: the history of a renamed table follows it (the guide is
+// the `schema_change` module below).
+#[doc(inline)]
+pub use revy_seaorm::{RENAME_CHUNK_SIZE, rename_table, rename_table_in_chunks};
+
 // Tamper evidence: hash-chained journal entries, and the walk that checks them.
 #[doc(inline)]
 pub use revy_seaorm::{Verified, tamper, verify};
@@ -224,6 +233,12 @@ pub use revy_nats as nats;
 pub mod migration {
     #[doc(inline)]
     pub use revy_seaorm::migration::Migration;
+}
+
+#[doc = include_str!("../docs/schema-changes.md")]
+pub mod schema_change {
+    #[doc(inline)]
+    pub use revy_seaorm::schema_change::{RENAME_CHUNK_SIZE, rename_table, rename_table_in_chunks};
 }
 
 /// Extension traits that add sea-orm abilities to revy's core types:

@@ -29,6 +29,7 @@ use crate::field_value::{self, FieldValue};
 use crate::history::key_text;
 use crate::journal::{object_delta, revision};
 use crate::keys::content_type;
+use crate::policy::{self, TrackingPolicy};
 use crate::record::checkpoint::State;
 use crate::snapshot::inline::{RANGE, RANGE_START, range_start, range_start_table};
 use crate::{AttributeDelta, Error};
@@ -141,7 +142,7 @@ pub fn blame<E: EntityTrait>(key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType)
 
 impl<E> Blame<E>
 where
-    E: EntityTrait,
+    E: TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E>,
 {
     /// Blame as of the object delta `object_delta_id` (the row's state
@@ -177,7 +178,14 @@ where
     /// history). One statement, whatever the row's history: the row's
     /// deltas from its newest checkpoint, and the older deltas that
     /// checkpoint names as setters.
+    ///
+    /// A column a migration renamed (declared with
+    /// [`Policy::renamed`](crate::Policy::renamed)) is answered by its
+    /// newest entry under either name, and named as the entity names it
+    /// now; columns the entity no longer has are left out; values go
+    /// through the policy's [conversion](crate::Policy::convert).
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<ColumnBlame>, Error> {
+        let rules = policy::rules::<E>()?;
         let table = content_type::<E>();
         let content_id = self.content_id?;
         let mut rows: Vec<BlameRow> = select(
@@ -209,7 +217,13 @@ where
         let mut entries: HashMap<i64, Vec<AttributeDelta>> = HashMap::new();
         let mut out = Vec::new();
         for col in E::Column::iter() {
-            let Some((_, setter)) = state.get(col.as_str()) else {
+            let Some(name) = rules
+                .schema
+                .held_name(col, |name| state.get(name).map(|(_, id)| *id))
+            else {
+                continue;
+            };
+            let Some((_, setter)) = state.get(name) else {
                 continue;
             };
             let Some(delta) = setters.get(setter) else {
@@ -225,20 +239,19 @@ where
                 Entry::Vacant(slot) => slot.insert(delta.attribute_deltas()?),
             };
             // the column's newest entry in the delta that set it
-            let Some(entry) = held.iter().rev().find(|e| e.field_name == col.as_str()) else {
+            let Some(entry) = held.iter().rev().find(|e| e.field_name == name) else {
                 return Err(Error::BadEntries {
                     object_delta_id: delta.id,
                     reason: format!(
-                        "a checkpoint names it as the setter of column {}, which it has no \
-                         entry for",
-                        col.as_str()
+                        "a checkpoint names it as the setter of column {name}, which it has \
+                         no entry for"
                     ),
                 });
             };
             out.push(ColumnBlame {
-                value: field_value::decode::<E>(&entry.field_name, &entry.new_value)?,
+                value: field_value::decode_recorded(&rules, name, &entry.new_value, delta.id)?,
                 actor: entry.actor.clone(),
-                column: entry.field_name.clone(),
+                column: col.as_str().to_owned(),
                 at: delta.created_at,
                 action: entry.action,
                 object_delta_id: delta.id,

@@ -517,6 +517,63 @@ pub enum Error {
         /// Its row's key.
         content_id: String,
     },
+
+    /// A value the journal holds does not decode as its column's type: the
+    /// column's type changed after the value was written, to one the old
+    /// value does not fit.
+    #[error(
+        "column {table}.{column}: the {json_type} value recorded by object delta {object_delta_id} \
+         (table revy_object_deltas) does not decode as the column's type ({reason}); if a \
+         migration changed the column's type, declare a conversion of its old values in the \
+         entity's tracking policy: Policy::new().convert(Column::.., |old| ..)"
+    )]
+    Undecodable {
+        /// The table.
+        table: String,
+        /// The column, as the entity names it now.
+        column: String,
+        /// The object delta that recorded the value.
+        object_delta_id: i64,
+        /// The value's JSON type: `null`, `boolean`, `number`, `string`,
+        /// `array` or `object` (the value itself is not quoted, as it may
+        /// be personal data).
+        json_type: &'static str,
+        /// What the column's type expected.
+        reason: String,
+    },
+
+    /// The conversion a tracking policy declares for a column (see
+    /// [`Policy::convert`](crate::Policy::convert)) refused a value the
+    /// journal holds.
+    #[error(
+        "column {table}.{column}: the tracking policy's conversion refused the {json_type} value \
+         recorded by object delta {object_delta_id} (table revy_object_deltas): {reason}; make \
+         the conversion accept it"
+    )]
+    ConversionFailed {
+        /// The table.
+        table: String,
+        /// The column, as the entity names it now.
+        column: String,
+        /// The object delta that recorded the value.
+        object_delta_id: i64,
+        /// The value's JSON type.
+        json_type: &'static str,
+        /// The conversion's own message.
+        reason: String,
+    },
+
+    /// [`rename_table`](crate::rename_table()) cannot move a table's
+    /// journal to the new name.
+    #[error("cannot rename table {old} to {new} in the journal (revy_object_deltas): {reason}")]
+    RenameTable {
+        /// The table's name in the journal so far.
+        old: String,
+        /// The name asked for.
+        new: String,
+        /// Why, and the fix.
+        reason: String,
+    },
 }
 
 impl From<Error> for DbErr {

@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::Error;
 use crate::codec;
 use crate::keys::content_type;
+use crate::policy::Rules;
 use crate::values;
 
 /// One column's value from the journal, as [`blame`](crate::blame) and
@@ -144,6 +145,32 @@ where
         column: field.to_owned(),
         source: last.unwrap_or(codec::CodecError::Unsupported("column type")),
     })
+}
+
+/// Decodes the journal value of the field named `field`, recorded by the
+/// object delta `setter`, as the column of `E` it counts as (the column of
+/// that name, or the one the policy says was renamed from it), through the
+/// policy's conversion of that column: [`FieldValue::Raw`] when no column
+/// counts it (it was dropped), [`Error::Undecodable`] or
+/// [`Error::ConversionFailed`] when it does not decode.
+pub(crate) fn decode_recorded<E>(
+    rules: &Rules<E>,
+    field: &str,
+    json: &serde_json::Value,
+    setter: i64,
+) -> Result<FieldValue, Error>
+where
+    E: EntityTrait,
+    E::ActiveModel: ActiveModelTrait<Entity = E>,
+{
+    if is_withheld(json) {
+        return Ok(FieldValue::Withheld);
+    }
+    let Some(col) = rules.schema.column_of(field) else {
+        return Ok(FieldValue::Raw(json.clone()));
+    };
+    let json = rules.schema.converted(col, json.clone(), setter)?;
+    decode::<E>(col.as_str(), &json).map_err(|e| values::undecodable(e, &json, setter))
 }
 
 #[cfg(test)]

@@ -103,7 +103,7 @@ pub struct History<E> {
     action: Option<Action>,
     actor: Option<Option<Actor>>,
     between: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    changed: Option<String>,
+    changed: Option<Result<Vec<String>, Error>>,
     entity: PhantomData<E>,
 }
 
@@ -192,8 +192,20 @@ impl<E: EntityTrait> History<E> {
     /// assert_eq!(renames.len(), 2);
     /// # Ok(()) }
     /// ```
-    pub fn changed(mut self, column: E::Column) -> Self {
-        self.changed = Some(sea_orm::IdenStatic::as_str(&column).to_owned());
+    ///
+    /// A column a migration renamed (declared with
+    /// [`Policy::renamed`](crate::Policy::renamed)) matches its changes
+    /// under its former names too.
+    pub fn changed(mut self, column: E::Column) -> Self
+    where
+        E: crate::TrackingPolicy,
+    {
+        let names = crate::policy::rules::<E>().map(|rules| {
+            std::iter::once(column.as_str().to_owned())
+                .chain(rules.schema.old_names(column).iter().cloned())
+                .collect()
+        });
+        self.changed = Some(names);
         self
     }
 
@@ -233,8 +245,12 @@ impl<E: EntityTrait> History<E> {
                 .filter(object_delta::Column::CreatedAt.gte(from))
                 .filter(object_delta::Column::CreatedAt.lt(to));
         }
-        if let Some(column) = self.changed {
-            q = q.filter(changed_column(backend, column));
+        if let Some(names) = self.changed {
+            let mut any = sea_orm::Condition::any();
+            for name in names? {
+                any = any.add(changed_column(backend, name));
+            }
+            q = q.filter(any);
         }
         q = q.order_by_desc(object_delta::Column::Id);
         if let Some(n) = self.limit {

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait};
 use serde::Serialize;
 
 use crate::Error;
 use crate::field_value::{self, FieldValue};
 use crate::history::History;
 use crate::journal::revision;
+use crate::policy::{self, TrackingPolicy};
 
 /// One save of a row (an object delta), ready to show: see
 /// [`History::entries`].
@@ -121,7 +122,7 @@ impl HistoryEntry {
 
 impl<E> History<E>
 where
-    E: EntityTrait,
+    E: TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E>,
 {
     /// Runs the query like [`all`](Self::all), with each object delta's
@@ -160,7 +161,15 @@ where
     /// assert_eq!(entries[1].action, Action::Create);
     /// # Ok(()) }
     /// ```
+    ///
+    /// Each change names its column as it was at the time. Its values are
+    /// decoded as the column that name counts as now (itself, or the column
+    /// the policy says was [renamed](crate::Policy::renamed) from it),
+    /// through the policy's [conversion](crate::Policy::convert); a value of
+    /// a column the entity no longer has is [`FieldValue::Raw`], as the
+    /// journal stores it.
     pub async fn entries<C: ConnectionTrait>(self, db: &C) -> Result<Vec<HistoryEntry>, Error> {
+        let rules = policy::rules::<E>()?;
         let deltas = self
             .select(db.get_database_backend())?
             .find_also_related(revision::Entity)
@@ -174,8 +183,18 @@ where
                 .into_iter()
                 .map(|a| {
                     Ok(FieldChange {
-                        old: field_value::decode::<E>(&a.field_name, &a.old_value)?,
-                        new: field_value::decode::<E>(&a.field_name, &a.new_value)?,
+                        old: field_value::decode_recorded(
+                            &rules,
+                            &a.field_name,
+                            &a.old_value,
+                            d.id,
+                        )?,
+                        new: field_value::decode_recorded(
+                            &rules,
+                            &a.field_name,
+                            &a.new_value,
+                            d.id,
+                        )?,
                         actor: a.actor,
                         column: a.field_name,
                         action: a.action,

@@ -19,7 +19,10 @@
 //!   stored either, since a hash of a low-entropy secret gives it away. Even
 //!   whether the column became NULL is withheld: its attribute deltas are
 //!   always `Set`;
-//! - track rows **when** a condition holds (e.g. not drafts).
+//! - track rows **when** a condition holds (e.g. not drafts);
+//! - say how entries written before a migration read: a column
+//!   **renamed** from an old name, a **conversion** of the old values of a
+//!   column whose type changed (see [`schema_change`](crate::schema_change)).
 //!
 //! Every path honours the policy: the hooks, [`Tracked`](crate::Tracked)
 //! drafts, baselines, deletion policies, bulk writes, restore, revert and
@@ -101,6 +104,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 use crate::Error;
 use crate::keys::{self, content_type};
 use crate::record::rows::AttributeChange;
+use crate::schema_change::{Conversion, Mapping};
 
 /// What revy records of an entity. Implement it for every tracked entity;
 /// the default records every column of every row:
@@ -141,6 +145,8 @@ pub struct Policy<E: EntityTrait> {
     redact: Vec<E::Column>,
     personal: Vec<E::Column>,
     condition: Option<Condition<E>>,
+    renamed: Vec<(String, E::Column)>,
+    conversions: Vec<(E::Column, Conversion)>,
 }
 
 type Condition<E> = Arc<dyn Fn(&<E as EntityTrait>::Model) -> bool + Send + Sync>;
@@ -153,6 +159,8 @@ impl<E: EntityTrait> Default for Policy<E> {
             redact: Vec::new(),
             personal: Vec::new(),
             condition: None,
+            renamed: Vec::new(),
+            conversions: Vec::new(),
         }
     }
 }
@@ -166,6 +174,22 @@ impl<E: EntityTrait> fmt::Debug for Policy<E> {
             .field("redact", &names(&self.redact))
             .field("personal", &names(&self.personal))
             .field("condition", &self.condition.is_some())
+            .field(
+                "renamed",
+                &self
+                    .renamed
+                    .iter()
+                    .map(|(old, c)| (old.as_str(), c.as_str()))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "convert",
+                &self
+                    .conversions
+                    .iter()
+                    .map(|(c, _)| c.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -214,6 +238,153 @@ impl<E: EntityTrait> Policy<E> {
     /// a condition that turns on an ignored column would not see it flip.
     pub fn when(mut self, condition: impl Fn(&E::Model) -> bool + Send + Sync + 'static) -> Self {
         self.condition = Some(Arc::new(condition));
+        self
+    }
+
+    /// Declares that `column` was called `old` before a migration renamed
+    /// it: the journal's entries under `old` then count as `column` in
+    /// snapshots, restores, blame, [`diff`](crate::diff()), time travel and
+    /// [`History::changed`](crate::History::changed), while history
+    /// entries still show the name as it was at the time (see the
+    /// [schema changes guide](crate::schema_change)). When one object's
+    /// history holds both names, the newest entry wins, whichever name it
+    /// has. Declare each former name once, and never a name the entity
+    /// still has; a column renamed twice declares both former names.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// // the table `users` after a migration renamed its column `name`
+    /// mod member {
+    ///     use sea_orm::entity::prelude::*;
+    ///
+    ///     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    ///     #[sea_orm(table_name = "users")]
+    ///     pub struct Model {
+    ///         #[sea_orm(primary_key)]
+    ///         pub id: i32,
+    ///         pub display_name: String,
+    ///         pub email: Option<String>,
+    ///     }
+    ///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    ///     pub enum Relation {}
+    ///     #[async_trait::async_trait]
+    ///     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+    ///
+    ///     impl revy_seaorm::TrackingPolicy for Entity {
+    ///         fn policy() -> revy_seaorm::Policy<Self> {
+    ///             revy_seaorm::Policy::new().renamed("name", Column::DisplayName)
+    ///         }
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::Context;
+    /// use sea_orm::sea_query::{Alias, Table};
+    /// use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+    ///
+    /// // written while the column was `name` (the entity `user`)
+    /// let ann = Context::new()
+    ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+    ///     .await?;
+    /// // the migration
+    /// let rename = Table::alter()
+    ///     .table(Alias::new("users"))
+    ///     .rename_column(Alias::new("name"), Alias::new("display_name"))
+    ///     .to_owned();
+    /// db.execute(&rename).await?;
+    ///
+    /// let created = revy_seaorm::history::<member::Entity>(ann.id).all(&db).await?[0].id;
+    /// let then = revy_seaorm::ObjectSnapshot::<member::Entity>::at(created).one(&db).await?;
+    /// assert_eq!(then.map(|m| m.display_name), Some("Ann".to_owned()));
+    /// // history entries name the column as it was then
+    /// let entries = revy_seaorm::history::<member::Entity>(ann.id).entries(&db).await?;
+    /// assert!(entries[0].changes.iter().any(|c| c.column == "name"));
+    /// # Ok(()) }
+    /// ```
+    pub fn renamed(mut self, old: impl Into<String>, column: E::Column) -> Self {
+        self.renamed.push((old.into(), column));
+        self
+    }
+
+    /// Converts every value of `column` the journal holds before it is
+    /// decoded to the column's type: for a column whose type a migration
+    /// changed, when old values no longer decode as the new type. The
+    /// conversion takes and returns values in revy's JSON encoding (see
+    /// [`codec`](crate::codec): integers are numbers, text and decimals
+    /// strings, a JSON column's value a one-element array, ...). It sees the
+    /// values written after the change too, so it passes those through
+    /// unchanged; SQL NULL (JSON `null`) stays NULL and is never passed.
+    /// An `Err` fails the read with [`Error::ConversionFailed`], naming the
+    /// table, column and object delta, and the text given. A second call
+    /// for the same column replaces the first.
+    ///
+    /// Conversions apply wherever a journal value becomes a value of the
+    /// column: snapshots, restores, blame, time travel and history entries
+    /// (which also show converted values). The journal itself is never
+    /// rewritten, so its tamper evidence still holds.
+    ///
+    /// ```
+    /// # revy_seaorm::__doc_fixture!();
+    /// // the table `transactions` after a migration made `amount` text
+    /// mod payment {
+    ///     use sea_orm::entity::prelude::*;
+    ///
+    ///     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    ///     #[sea_orm(table_name = "transactions")]
+    ///     pub struct Model {
+    ///         #[sea_orm(primary_key)]
+    ///         pub id: i32,
+    ///         pub account_id: i32,
+    ///         pub amount: String,
+    ///         pub local_amount: i64,
+    ///     }
+    ///     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    ///     pub enum Relation {}
+    ///     #[async_trait::async_trait]
+    ///     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+    ///
+    ///     impl revy_seaorm::TrackingPolicy for Entity {
+    ///         fn policy() -> revy_seaorm::Policy<Self> {
+    ///             revy_seaorm::Policy::new().convert(Column::Amount, |old: &serde_json::Value| {
+    ///                 match old {
+    ///                     serde_json::Value::Number(n) => Ok(n.to_string().into()),
+    ///                     serde_json::Value::String(_) => Ok(old.clone()), // written since
+    ///                     other => Err(format!("an amount cannot be {other}")),
+    ///                 }
+    ///             })
+    ///         }
+    ///     }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = setup().await?;
+    /// use revy_core::Context;
+    /// use sea_orm::{ActiveModelTrait, Set};
+    ///
+    /// // written while `amount` was an integer (the entity `transaction`)
+    /// let tx = transaction::ActiveModel {
+    ///     account_id: Set(1),
+    ///     amount: Set(1250),
+    ///     local_amount: Set(1250),
+    ///     ..Default::default()
+    /// };
+    /// let tx = Context::new().scope(tx.insert(&db)).await?;
+    ///
+    /// let created = revy_seaorm::history::<payment::Entity>(tx.id).all(&db).await?[0].id;
+    /// let then = revy_seaorm::ObjectSnapshot::<payment::Entity>::at(created).one(&db).await?;
+    /// assert_eq!(then.map(|p| p.amount), Some("1250".to_owned()));
+    /// # Ok(()) }
+    /// ```
+    pub fn convert(
+        mut self,
+        column: E::Column,
+        conversion: impl Fn(&serde_json::Value) -> Result<serde_json::Value, String>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        self.conversions
+            .retain(|(c, _)| c.as_str() != column.as_str());
+        self.conversions.push((column, Arc::new(conversion)));
         self
     }
 }
@@ -280,6 +451,8 @@ pub(crate) struct Rules<E: EntityTrait> {
     /// The columns the policy names personal.
     personal: Vec<&'static str>,
     condition: Option<Condition<E>>,
+    /// How entries written before schema changes read.
+    pub(crate) schema: Mapping<E>,
     entity: PhantomData<fn() -> E>,
 }
 
@@ -438,6 +611,7 @@ fn check<E: EntityTrait>(policy: Policy<E>) -> Result<Rules<E>, Error> {
             }
         }
     }
+    let schema = Mapping::check(policy.renamed, policy.conversions)?;
     let mut treatments = Vec::new();
     let mut special = Vec::new();
     for col in E::Column::iter() {
@@ -463,6 +637,7 @@ fn check<E: EntityTrait>(policy: Policy<E>) -> Result<Rules<E>, Error> {
         special,
         personal: policy.personal.iter().map(|c| c.as_str()).collect(),
         condition: policy.condition,
+        schema,
         entity: PhantomData,
     })
 }

@@ -67,6 +67,57 @@ pub(crate) fn decode_into<A: ActiveModelTrait>(
     })
 }
 
+/// [`decode_into`] for a value the journal recorded at the object delta
+/// `setter`: one that does not decode as the column's type (its type
+/// changed since, say) is [`Error::Undecodable`], naming the table,
+/// column, delta and the value's JSON type.
+pub(crate) fn decode_recorded_into<A: ActiveModelTrait>(
+    am: &mut A,
+    defaults: &A,
+    col: <A::Entity as EntityTrait>::Column,
+    json: &serde_json::Value,
+    setter: i64,
+) -> Result<(), Error> {
+    decode_into(am, defaults, col, json).map_err(|e| undecodable(e, json, setter))
+}
+
+/// An [`Error::Codec`] of decoding the journal value `json`, recorded at
+/// the object delta `setter`, as [`Error::Undecodable`].
+pub(crate) fn undecodable(e: Error, json: &serde_json::Value, setter: i64) -> Error {
+    match e {
+        Error::Codec {
+            table,
+            column,
+            source,
+        } => Error::Undecodable {
+            table,
+            column,
+            object_delta_id: setter,
+            json_type: json_type(json),
+            // the codec's message quotes the value, which may be personal
+            // data: the expected type says enough
+            reason: match source {
+                codec::CodecError::Mismatch { expected, .. } => format!("expected {expected}"),
+                other => other.to_string(),
+            },
+        },
+        other => other,
+    }
+}
+
+/// The JSON type of a value, as error messages name it.
+pub(crate) fn json_type(json: &serde_json::Value) -> &'static str {
+    use serde_json::Value as J;
+    match json {
+        J::Null => "null",
+        J::Bool(_) => "boolean",
+        J::Number(_) => "number",
+        J::String(_) => "string",
+        J::Array(_) => "array",
+        J::Object(_) => "object",
+    }
+}
+
 /// Whether two journal values are the same value: JSON equality, except
 /// that `0.0` and `-0.0` differ (serde_json counts them equal).
 pub(crate) fn identical(a: &serde_json::Value, b: &serde_json::Value) -> bool {

@@ -32,6 +32,7 @@ mod reference;
 #[cfg(feature = "nats")]
 mod relay;
 mod roundtrip;
+mod schema_change;
 mod single;
 mod snapshot;
 mod tamper;

@@ -22,8 +22,7 @@ use sea_orm::sea_query::{
     UnionType,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, IdenStatic, Iterable,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, Statement,
 };
 
 use super::Found;
@@ -343,13 +342,19 @@ pub(crate) fn range_start(table: &str, content_id: &str, at: i64) -> Expr {
 }
 
 /// Each object delta with what its snapshot's columns are, by folding each
-/// object's range (see the module documentation). Deltas of other tables
-/// get no values (no snapshot).
+/// object's range (see the module documentation), and per column the id of
+/// the delta that set the value found (`None` for a column with none).
+/// Deltas of other tables get no values (no snapshot).
+///
+/// A column reads the fold's value of its own name, or of a name it had
+/// before a rename the policy declares: whichever the newest delta set.
+/// Names no column of `E` has (dropped columns) are not read.
+#[allow(clippy::type_complexity)]
 pub(super) async fn found<E, C>(
     db: &C,
     deltas: Vec<object_delta::Model>,
     rules: &Rules<E>,
-) -> Result<Vec<(object_delta::Model, Vec<Found>)>, Error>
+) -> Result<Vec<(object_delta::Model, Vec<Found>, Vec<Option<i64>>)>, Error>
 where
     E: EntityTrait,
     C: ConnectionTrait,
@@ -367,7 +372,8 @@ where
         .filter(|d| d.content_type == table)
         .map(|d| d.id)
         .collect();
-    let mut states: HashMap<i64, Vec<Found>> = HashMap::with_capacity(wanted.len());
+    let mut states: HashMap<i64, (Vec<Found>, Vec<Option<i64>>)> =
+        HashMap::with_capacity(wanted.len());
     for range in ranges.values() {
         // deltas after the range's last wanted one change no snapshot
         let Some(last) = range.iter().rposition(|d| wanted.contains(&d.id)) else {
@@ -394,35 +400,47 @@ where
     Ok(deltas
         .into_iter()
         .map(|delta| {
-            let columns = states.remove(&delta.id).unwrap_or_else(|| blank.clone());
-            (delta, columns)
+            let (columns, setters) = states
+                .remove(&delta.id)
+                .unwrap_or_else(|| (blank.clone(), vec![None; blank.len()]));
+            (delta, columns, setters)
         })
         .collect())
 }
 
 /// [`columns_of`], taking the state's values.
-fn columns_from<E: EntityTrait>(state: State, rules: &Rules<E>) -> Vec<Found> {
+fn columns_from<E: EntityTrait>(state: State, rules: &Rules<E>) -> (Vec<Found>, Vec<Option<i64>>) {
     let mut columns = state.into_columns();
     E::Column::iter()
         .map(|c| match rules.treatment(c) {
-            Treatment::Record => match columns.remove(c.as_str()) {
-                Some((value, _)) => Found::Value(value),
-                None => Found::Missing,
-            },
-            _ => Found::Withheld,
+            Treatment::Record => {
+                let held = rules
+                    .schema
+                    .held_name(c, |name| columns.get(name).map(|(_, id)| *id));
+                match held.and_then(|name| columns.remove(name)) {
+                    Some((value, setter)) => (Found::Value(value), Some(setter)),
+                    None => (Found::Missing, None),
+                }
+            }
+            _ => (Found::Withheld, None),
         })
-        .collect()
+        .unzip()
 }
 
-/// A snapshot's columns from a folded state.
-fn columns_of<E: EntityTrait>(state: &State, rules: &Rules<E>) -> Vec<Found> {
+/// A snapshot's columns from a folded state, with the delta that set each.
+fn columns_of<E: EntityTrait>(state: &State, rules: &Rules<E>) -> (Vec<Found>, Vec<Option<i64>>) {
     E::Column::iter()
         .map(|c| match rules.treatment(c) {
-            Treatment::Record => match state.get(c.as_str()) {
-                Some((value, _)) => Found::Value(value.clone()),
-                None => Found::Missing,
-            },
-            _ => Found::Withheld,
+            Treatment::Record => {
+                let held = rules
+                    .schema
+                    .held_name(c, |name| state.get(name).map(|(_, id)| *id));
+                match held.and_then(|name| state.get(name)) {
+                    Some((value, setter)) => (Found::Value(value.clone()), Some(*setter)),
+                    None => (Found::Missing, None),
+                }
+            }
+            _ => (Found::Withheld, None),
         })
-        .collect()
+        .unzip()
 }

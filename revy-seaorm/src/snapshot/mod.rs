@@ -196,7 +196,7 @@ where
 #[allow(clippy::type_complexity)]
 async fn assemble<E, C>(
     db: &C,
-    found: Vec<(object_delta::Model, Vec<Found>)>,
+    found: Vec<(object_delta::Model, Vec<Found>, Vec<Option<i64>>)>,
     rules: &Rules<E>,
 ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error>
 where
@@ -204,17 +204,28 @@ where
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     C: ConnectionTrait,
 {
+    let mut setters = Vec::with_capacity(found.len());
     let read: Vec<_> = found
         .into_iter()
-        .map(|(delta, columns)| (delta, resolve(columns)))
+        .map(|(delta, columns, set_by)| {
+            setters.push(set_by);
+            (delta, resolve(columns))
+        })
         .collect();
     let live = live_rows::<E, C>(db, &read).await?;
     read.into_iter()
-        .map(|(delta, values)| {
+        .zip(setters)
+        .map(|((delta, values), setters)| {
             let model = match values {
                 Some(values) => {
                     let live = live.get(&delta.content_id);
-                    Some(build_model::<E>(values, rules, &delta.content_id, live)?)
+                    let row = Row {
+                        values,
+                        setters: &setters,
+                        content_id: &delta.content_id,
+                        live,
+                    };
+                    Some(build_model::<E>(row, rules)?)
                 }
                 None => None,
             };
@@ -316,37 +327,55 @@ where
 /// Keys per query of live rows, well under every backend's parameter limit.
 const KEYS_PER_LIVE_QUERY: usize = 1000;
 
-/// Builds a model from its snapshot columns. A column the journal holds
-/// no value of takes the live row's value (`live`), else its declared
-/// default, else NULL when nullable; else the build fails naming it.
-pub(crate) fn build_model<E>(
-    values: Vec<Column>,
-    rules: &Rules<E>,
-    content_id: &str,
-    live: Option<&E::Model>,
-) -> Result<E::Model, Error>
+/// What [`build_model`] builds a snapshot from.
+pub(crate) struct Row<'a, M> {
+    /// The snapshot's columns, in column order.
+    pub(crate) values: Vec<Column>,
+    /// Per column, the id of the object delta that set its value.
+    pub(crate) setters: &'a [Option<i64>],
+    /// The row's key text.
+    pub(crate) content_id: &'a str,
+    /// The live row, when the snapshot needs it and it exists.
+    pub(crate) live: Option<&'a M>,
+}
+
+/// Builds a model from its snapshot columns. A journal value goes through
+/// the policy's conversion of its column, if any, and must decode as the
+/// column's type ([`Error::Undecodable`] names the delta that recorded
+/// it). A column the journal holds no value of takes the live row's value,
+/// else its declared default, else NULL when nullable; else the build
+/// fails naming it.
+pub(crate) fn build_model<E>(row: Row<'_, E::Model>, rules: &Rules<E>) -> Result<E::Model, Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();
     let mut am = <E::ActiveModel as ActiveModelTrait>::default();
-    for (col, value) in E::Column::iter().zip(values) {
-        let json = match value {
-            Column::Value(json) => json,
-            Column::Missing if rules.treatment(col) == Treatment::Record => {
+    for ((col, value), setter) in E::Column::iter()
+        .zip(row.values)
+        .zip(row.setters.iter().copied().chain(std::iter::repeat(None)))
+    {
+        let json = match (value, setter) {
+            (Column::Value(json), Some(setter)) => {
+                let json = rules.schema.converted(col, json, setter)?;
+                values::decode_recorded_into(&mut am, &defaults, col, &json, setter)?;
+                continue;
+            }
+            (Column::Value(json), None) => json,
+            (Column::Missing, _) if rules.treatment(col) == Treatment::Record => {
                 missing_column_value::<E>(col)?
             }
-            unrecorded => match (unrecorded, live) {
+            (unrecorded, _) => match (unrecorded, row.live) {
                 (_, Some(live)) => values::encode::<E>(col, &sea_orm::ModelTrait::get(live, col))?,
                 (Column::Erased, None) => {
                     default_or_null::<E>(col)?.ok_or_else(|| Error::ErasedValue {
                         table: content_type::<E>(),
                         column: col.as_str().to_owned(),
-                        key: content_id.to_owned(),
+                        key: row.content_id.to_owned(),
                     })?
                 }
-                (_, None) => withheld_column_value::<E>(col, rules, content_id)?,
+                (_, None) => withheld_column_value::<E>(col, rules, row.content_id)?,
             },
         };
         values::decode_into(&mut am, &defaults, col, &json)?;
