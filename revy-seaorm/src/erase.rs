@@ -106,7 +106,8 @@ fn holds_value(value: &Value) -> bool {
 /// Which columns: those given to [`columns`](Erase::columns); else the
 /// columns the policy names [`personal`](crate::Policy::personal); else
 /// every column but the primary key (which names the row in every journal
-/// row and cannot be erased).
+/// row and cannot be erased). Entries a column had under a name it was
+/// [`renamed`](crate::Policy::renamed) from are erased with it.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -169,7 +170,7 @@ pub struct Erased {
     pub revision_id: i64,
     /// Its row in `revy_erasures`.
     pub erasure_id: i64,
-    /// The erased columns.
+    /// The erased columns, with the names they had before a rename.
     pub columns: Vec<String>,
     /// Object deltas that held an erased value (and were rewritten).
     pub deltas: u64,
@@ -222,10 +223,16 @@ impl<E: TrackingPolicy> Erase<E> {
                           journal row: it cannot be erased (delete the row instead)",
             });
         }
+        // a column's entries written before a rename carry its old name
         let mut columns: Vec<String> = Vec::new();
         for c in chosen {
-            if !columns.iter().any(|x| x == c) {
-                columns.push(c.to_owned());
+            let old = E::Column::iter()
+                .find(|col| col.as_str() == c)
+                .map_or(&[][..], |col| rules.schema.old_names(col));
+            for name in std::iter::once(c).chain(old.iter().map(String::as_str)) {
+                if !columns.iter().any(|x| x == name) {
+                    columns.push(name.to_owned());
+                }
             }
         }
         let description = self.reason.unwrap_or_else(|| {

@@ -666,6 +666,19 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
         Err(Error::MissingColumn { column, .. }) => assert_eq!(column, "full_name"),
         other => panic!("expected MissingColumn, got {other:?}"),
     }
+
+    // an erasure of the column takes its entries under the old name too
+    let done = revy::erase::<after::Entity>(1)
+        .columns([after::Column::FullName])
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(done.columns, ["full_name", "name"]);
+    let text = format!("{:?}", deltas::<after::Entity>(db, 1).await);
+    for gone in ["\\\"v0\\\"", "\\\"v20\\\"", "\\\"new1\\\""] {
+        assert!(!text.contains(gone), "{gone} left in {text}");
+    }
+    assert!(text.contains("erased"));
 }
 
 // --- A type changed ---------------------------------------------------------
