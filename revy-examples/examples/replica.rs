@@ -2,8 +2,10 @@
 //! primary SQLite database are relayed (`revy::nats::Relay`); a consumer of
 //! the stream copies each revision's journal rows into a second SQLite
 //! database and sets each changed row there to its snapshot
-//! (`revy::as_of`), deleting it when its newest delta is a delete. At the
-//! end the replica's table equals the primary's. Needs NATS with JetStream
+//! (`revy::as_of`), deleting it when its newest delta is a delete. An
+//! erasure at the primary (`revy::erase`) reaches the replica as a delta of
+//! its own, and the replica erases its copy (`revy::Erasure::apply`). At
+//! the end the replica's table equals the primary's. Needs NATS with JetStream
 //! on 127.0.0.1:4222.
 //!
 //! ```sh
@@ -162,8 +164,18 @@ async fn apply(
         .await?;
         // delivered before, or now: its columns are inline in the row
         let _ = inserted;
+        // an erasure at the primary: erase the replica's copy too
+        if d.content_type == revy::ERASURES {
+            let row = object_delta::Entity::find_by_id(d.id)
+                .one(&txn)
+                .await?
+                .ok_or("the erasure's delta")?;
+            if let Some(erasure) = revy::Erasure::of(&row)? {
+                erasure.apply(&txn).await?;
+            }
+        }
     }
-    for d in &m.deltas {
+    for d in m.deltas.iter().filter(|d| d.content_type == "notes") {
         let id: i32 = d.content_id.parse()?;
         let now = chrono::Utc::now();
         match revy::as_of::<note::Entity>(&txn, id, now).await? {
@@ -253,6 +265,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         apply(&replica, &Message::from_json(&message.payload)?).await?;
         message.ack().await.map_err(|e| e.to_string())?;
     }
+    let copied = object_delta::Entity::find().all(&replica).await?;
+    assert!(copied.iter().any(|d| d.changes.contains("edited 5")));
+
+    // note 5's author asks to be forgotten: the live row first, then its
+    // history (the erasure travels to the replica like any revision)
+    let five = note::Entity::find_by_id(5)
+        .one(&primary)
+        .await?
+        .ok_or("row")?;
+    let mut am = five.into_active_model();
+    am.body = Set(None);
+    Context::new().scope(am.update(&primary)).await?;
+    revy::erase::<note::Entity>(5)
+        .columns([note::Column::Body])
+        .reason("asked to be forgotten")
+        .exec(&primary)
+        .await?;
+
+    let published = relay.drain(&primary, client.clone()).await?;
+    println!("relayed {published} more revisions, one an erasure");
+    for _ in 0..published {
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await?
+            .ok_or("the stream ended")??;
+        apply(&replica, &Message::from_json(&message.payload)?).await?;
+        message.ack().await.map_err(|e| e.to_string())?;
+    }
 
     let want: Vec<note::Model> = note::Entity::find()
         .order_by_asc(note::Column::Id)
@@ -271,6 +310,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     assert_eq!(got, want, "the replica equals the primary");
+    // and its journal holds note 5's body no more
+    let journal = object_delta::Entity::find().all(&replica).await?;
+    assert!(
+        journal.iter().all(|d| !d.changes.contains("edited 5")),
+        "the erasure reached the replica"
+    );
     println!("replica: {} rows, equal to the primary's", got.len());
     Ok(())
 }
