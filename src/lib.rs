@@ -196,7 +196,9 @@ pub use revy_seaorm::{
 
 // Erasure: a person's values out of a row's whole history, the facts kept.
 #[doc(inline)]
-pub use revy_seaorm::{ERASURES, Erase, Erased, Erasure, erase, is_erased};
+pub use revy_seaorm::{
+    ERASE_CHUNK_SIZE, ERASURES, Erase, Erased, Erasure, erase, erase_all, is_erased,
+};
 
 // Schema changes: the history of a renamed table follows it (the guide is
 // the `schema_change` module below).

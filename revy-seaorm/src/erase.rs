@@ -57,8 +57,8 @@ use std::marker::PhantomData;
 use revy_core::{Action, Context};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
-    PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable, PrimaryKeyTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde_json::Value;
 
@@ -146,19 +146,66 @@ fn holds_value(value: &Value) -> bool {
 /// ```
 pub fn erase<E: TrackingPolicy>(key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType) -> Erase<E> {
     Erase {
-        key: crate::history::key_text::<E>(key),
+        keys: crate::history::key_text::<E>(key).map(|k| vec![k]),
         columns: None,
         reason: None,
+        chunk: ERASE_CHUNK_SIZE,
         entity: PhantomData,
     }
 }
 
+/// [`erase`] of many rows of `E` (all of a person's orders, say): in
+/// transactions of [`ERASE_CHUNK_SIZE`] rows, each recorded as a revision
+/// of its own with a row in `revy_erasures` per erased row. A failure
+/// leaves the chunks before it erased and the rest untouched; run it
+/// again to finish (a row erased already has nothing left to erase).
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, Set};
+///
+/// let mut ids = Vec::new();
+/// for name in ["Ann", "Bob"] {
+///     let row = Context::new()
+///         .scope(user::ActiveModel { name: Set(name.into()), ..Default::default() }.insert(&db))
+///         .await?;
+///     ids.push(row.id);
+/// }
+/// let done = revy_seaorm::erase_all::<user::Entity>(ids)
+///     .columns([user::Column::Name])
+///     .exec(&db)
+///     .await?;
+/// assert_eq!((done.objects, done.values), (2, 2));
+/// # Ok(()) }
+/// ```
+pub fn erase_all<E: TrackingPolicy>(
+    keys: impl IntoIterator<Item = <E::PrimaryKey as PrimaryKeyTrait>::ValueType>,
+) -> Erase<E> {
+    Erase {
+        keys: keys
+            .into_iter()
+            .map(crate::history::key_text::<E>)
+            .collect(),
+        columns: None,
+        reason: None,
+        chunk: ERASE_CHUNK_SIZE,
+        entity: PhantomData,
+    }
+}
+
+/// Rows [`erase_all`] erases per transaction.
+pub const ERASE_CHUNK_SIZE: usize = 500;
+
 /// An erasure being set up; see [`erase`].
 #[must_use = "an erasure does nothing until `.exec(&db)`"]
 pub struct Erase<E: EntityTrait> {
-    key: Result<String, Error>,
+    keys: Result<Vec<String>, Error>,
     columns: Option<Vec<E::Column>>,
     reason: Option<String>,
+    chunk: usize,
     entity: PhantomData<fn() -> E>,
 }
 
@@ -166,10 +213,12 @@ pub struct Erase<E: EntityTrait> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Erased {
-    /// The revision that records the erasure.
-    pub revision_id: i64,
-    /// Its row in `revy_erasures`.
-    pub erasure_id: i64,
+    /// The revisions that record the erasure: one per transaction.
+    pub revision_ids: Vec<i64>,
+    /// Its rows in `revy_erasures`, one per erased row, in key order.
+    pub erasure_ids: Vec<i64>,
+    /// Rows erased.
+    pub objects: u64,
     /// The erased columns, with the names they had before a rename.
     pub columns: Vec<String>,
     /// Object deltas that held an erased value (and were rewritten).
@@ -187,6 +236,12 @@ impl<E: TrackingPolicy> Erase<E> {
         self
     }
 
+    /// Rows per transaction of an [`erase_all`] (at least 1).
+    pub fn chunk_size(mut self, n: usize) -> Self {
+        self.chunk = n.max(1);
+        self
+    }
+
     /// Why: the erasure revision's description (by default the context's
     /// revision description, else `"erasure"`).
     pub fn reason(mut self, why: impl Into<String>) -> Self {
@@ -194,13 +249,14 @@ impl<E: TrackingPolicy> Erase<E> {
         self
     }
 
-    /// Erases, in one transaction: all of it or, on any error, nothing.
-    /// The actor is the context's.
+    /// Erases, in one transaction per chunk of rows (one for [`erase`]):
+    /// all of a chunk or, on any error, nothing of it. The actor is the
+    /// context's.
     pub async fn exec<C>(self, db: &C) -> Result<Erased, Error>
     where
         C: ConnectionTrait + TransactionTrait,
     {
-        let content_id = self.key?;
+        let content_ids = self.keys?;
         let table = content_type::<E>();
         let rules = rules::<E>()?;
         let key: Vec<&'static str> = keys::key_columns::<E>()?
@@ -243,9 +299,19 @@ impl<E: TrackingPolicy> Erase<E> {
                 d
             }
         });
-        let txn = crate::prune::begin(db).await?;
-        let done = run::<E, _>(&txn, &table, &content_id, columns, description).await?;
-        txn.commit().await?;
+        let mut done = Erased {
+            revision_ids: Vec::new(),
+            erasure_ids: Vec::new(),
+            objects: 0,
+            columns,
+            deltas: 0,
+            values: 0,
+        };
+        for chunk in content_ids.chunks(self.chunk) {
+            let txn = crate::prune::begin(db).await?;
+            run::<E, _>(&txn, &table, chunk, &description, &mut done).await?;
+            txn.commit().await?;
+        }
         Ok(done)
     }
 }
@@ -253,95 +319,113 @@ impl<E: TrackingPolicy> Erase<E> {
 async fn run<E: EntityTrait, C: ConnectionTrait>(
     txn: &C,
     table: &str,
-    content_id: &str,
-    columns: Vec<String>,
-    description: String,
-) -> Result<Erased, Error> {
+    content_ids: &[String],
+    description: &str,
+    done: &mut Erased,
+) -> Result<(), Error> {
     // first a write: SQLite's write lock (the transaction is IMMEDIATE
     // already), and the revision the erasure belongs to
     let revision_id = crate::record::write::insert_revision(
         txn,
-        description,
+        description.to_owned(),
         serde_json::json!({ "revy": "erasure" }),
     )
     .await?;
-    let backend = txn.get_database_backend();
-    if backend != DbBackend::Sqlite {
-        // the live row's lock orders the erasure with tracked writes of it
-        let values = keys::key_values_from_id::<E::ActiveModel>(content_id)?;
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        // the live rows' locks order the erasure with tracked writes of them
+        let keys = content_ids
+            .iter()
+            .map(|id| keys::key_values_from_id::<E::ActiveModel>(id))
+            .collect::<Result<Vec<_>, Error>>()?;
         E::find()
-            .filter(crate::keyset::key_in::<E>(&[values]))
+            .filter(crate::keyset::key_in::<E>(&keys))
             .lock_exclusive()
             .all(txn)
             .await?;
     }
-    let (rewritten, values) = erase_deltas(txn, table, content_id, &columns).await?;
+    let columns = done.columns.clone();
+    let (per_object, values) = erase_deltas(txn, table, content_ids, &columns).await?;
     let actor = Context::actor();
     let (actor_type, actor_id) = actor_columns(&actor);
     let names = serde_json::to_string(&columns).unwrap_or_else(|_| "[]".into());
-    let row = erasure::ActiveModel {
-        id: sea_orm::ActiveValue::NotSet,
-        revision_id: Set(revision_id),
-        actor_type: Set(actor_type),
-        actor_id: Set(actor_id),
-        content_type: Set(table.to_owned()),
-        content_id: Set(content_id.to_owned()),
-        columns: Set(names),
-        deltas: Set(i64::try_from(rewritten).unwrap_or(i64::MAX)),
-        created_at: Set(now()),
-    };
-    let erasure_id = erasure::Entity::insert(row)
-        .exec(txn)
-        .await
-        .map_err(|e| Error::from_journal("revy_erasures", e))?
-        .last_insert_id;
-    record_for_the_feed(
-        txn,
-        revision_id,
-        &actor,
-        erasure_id,
-        &Erasure {
-            content_type: table.to_owned(),
-            content_id: content_id.to_owned(),
-            columns: columns.clone(),
-        },
-        rewritten,
-    )
-    .await?;
-    Ok(Erased {
-        revision_id,
-        erasure_id,
-        columns,
-        deltas: rewritten,
-        values,
-    })
+    let created_at = now();
+    let mut insert = Query::insert();
+    insert.into_table(erasure::Entity).columns([
+        erasure::Column::RevisionId,
+        erasure::Column::ActorType,
+        erasure::Column::ActorId,
+        erasure::Column::ContentType,
+        erasure::Column::ContentId,
+        erasure::Column::Columns,
+        erasure::Column::Deltas,
+        erasure::Column::CreatedAt,
+    ]);
+    for content_id in content_ids {
+        let deltas = per_object.get(content_id.as_str()).copied().unwrap_or(0);
+        insert
+            .values([
+                Expr::val(revision_id),
+                Expr::val(actor_type.clone()),
+                Expr::val(actor_id.clone()),
+                Expr::val(table),
+                Expr::val(content_id.as_str()),
+                Expr::val(names.as_str()),
+                Expr::val(i64::try_from(deltas).unwrap_or(i64::MAX)),
+                Expr::val(created_at),
+            ])
+            .map_err(|e| Error::Db(sea_orm::DbErr::Custom(format!("revy_erasures: {e}"))))?;
+    }
+    let erasure_ids =
+        crate::record::flush::consecutive_ids(txn, insert, content_ids.len(), "revy_erasures")
+            .await?;
+    let records: Vec<(i64, Erasure, u64)> = erasure_ids
+        .iter()
+        .zip(content_ids)
+        .map(|(id, content_id)| {
+            let what = Erasure {
+                content_type: table.to_owned(),
+                content_id: content_id.clone(),
+                columns: columns.clone(),
+            };
+            let deltas = per_object.get(content_id.as_str()).copied().unwrap_or(0);
+            (*id, what, deltas)
+        })
+        .collect();
+    record_for_the_feed(txn, revision_id, &actor, created_at, &records).await?;
+    done.revision_ids.push(revision_id);
+    done.erasure_ids.extend(erasure_ids);
+    done.objects += content_ids.len() as u64;
+    done.deltas += per_object.values().sum::<u64>();
+    done.values += values;
+    Ok(())
 }
 
-/// Rewrites the deltas of one object with the values of `columns`
-/// erased: how many deltas, and how many values.
+/// Rewrites the deltas of these objects of `table` with the values of
+/// `columns` erased: per object, how many deltas were rewritten; and how
+/// many values were removed in all.
 async fn erase_deltas<C: ConnectionTrait>(
     txn: &C,
     table: &str,
-    content_id: &str,
+    content_ids: &[String],
     columns: &[String],
-) -> Result<(u64, u64), Error> {
+) -> Result<(std::collections::HashMap<String, u64>, u64), Error> {
     use object_delta::Column as D;
     let deltas = object_delta::Entity::find()
         .filter(D::ContentType.eq(table))
-        .filter(D::ContentId.eq(content_id))
+        .filter(D::ContentId.is_in(content_ids.iter().map(String::as_str)))
         .order_by_asc(D::Id)
         .lock_exclusive()
         .all(txn)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let mut rewritten = 0u64;
+    let mut rewritten: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut values = 0u64;
     for delta in deltas {
         let Some(change) = rewrite(&delta, columns)? else {
             continue;
         };
         values += change.values;
-        rewritten += 1;
+        *rewritten.entry(delta.content_id.clone()).or_default() += 1;
         let mut update = Query::update();
         update
             .table(object_delta::Entity)
@@ -356,35 +440,45 @@ async fn erase_deltas<C: ConnectionTrait>(
     Ok((rewritten, values))
 }
 
-/// The erasure's own object delta, of the object `revy_erasures` /
-/// `erasure_id`: so that the change feed, the NATS relay and exports carry
-/// it in order with everything else, and tamper evidence chains it.
+/// Each erasure's own object delta, of the object `revy_erasures` /
+/// its id there: so that the change feed, the NATS relay and exports carry
+/// it in order with everything else, and tamper evidence chains it. One
+/// statement for a chunk.
 async fn record_for_the_feed<C: ConnectionTrait>(
     txn: &C,
     revision_id: i64,
     actor: &Option<revy_core::Actor>,
-    erasure_id: i64,
-    what: &Erasure,
-    deltas: u64,
+    created_at: chrono::DateTime<chrono::Utc>,
+    records: &[(i64, Erasure, u64)],
 ) -> Result<(), Error> {
+    if records.is_empty() {
+        return Ok(());
+    }
     let seal = Seal::current();
-    let changes = what.entries(deltas, actor);
-    let content_id = erasure_id.to_string();
-    let row = Row {
-        revision_id,
-        actor,
-        action: Action::Create,
-        description: "",
-        content_type: ERASURES,
-        content_id: &content_id,
-        created_at: now(),
-        changes: &changes,
-    };
-    let link = match seal {
-        Seal::On => Some(crate::record::sealed::link_of(&row, 1, None)?),
-        Seal::Off => None,
-    };
-    let insert = crate::record::insert::values([(row, 1, link)], seal)?;
+    let texts: Vec<(String, Vec<AttributeChange>)> = records
+        .iter()
+        .map(|(id, what, deltas)| (id.to_string(), what.entries(*deltas, actor)))
+        .collect();
+    let mut rows = Vec::with_capacity(texts.len());
+    for (content_id, changes) in &texts {
+        let row = Row {
+            revision_id,
+            actor,
+            action: Action::Create,
+            description: "",
+            content_type: ERASURES,
+            content_id,
+            created_at,
+            changes,
+        };
+        // a new object: version 1, the start of its chain
+        let link = match seal {
+            Seal::On => Some(crate::record::sealed::link_of(&row, 1, None)?),
+            Seal::Off => None,
+        };
+        rows.push((row, 1, link));
+    }
+    let insert = crate::record::insert::values(rows, seal)?;
     txn.execute(&insert)
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
@@ -464,8 +558,13 @@ impl Erasure {
     /// revision and delta are copied like any other. Run it inside the
     /// transaction that copies the erasure's revision.
     pub async fn apply<C: ConnectionTrait>(&self, db: &C) -> Result<u64, Error> {
-        let (_, values) =
-            erase_deltas(db, &self.content_type, &self.content_id, &self.columns).await?;
+        let (_, values) = erase_deltas(
+            db,
+            &self.content_type,
+            std::slice::from_ref(&self.content_id),
+            &self.columns,
+        )
+        .await?;
         Ok(values)
     }
 

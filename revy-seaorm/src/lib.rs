@@ -56,7 +56,7 @@ pub use deletion::{
     delete_in_chunks,
 };
 pub use draft::Tracked;
-pub use erase::{ERASURES, Erase, Erased, Erasure, erase, is_erased};
+pub use erase::{ERASE_CHUNK_SIZE, ERASURES, Erase, Erased, Erasure, erase, erase_all, is_erased};
 pub use error::Error;
 pub use field_value::FieldValue;
 pub use guard::{

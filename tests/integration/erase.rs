@@ -301,6 +301,33 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     // a second erasure of the same row finds nothing left to erase
     let again = revy::erase::<person::Entity>(1).exec(db).await.unwrap();
     assert_eq!((again.deltas, again.values), (0, 0));
+
+    // many rows at once, in transactions of two: one revision each
+    for id in 3..=5 {
+        sealed(ann(db, id)).await;
+    }
+    let mut expected = 0;
+    for id in 2..=5 {
+        expected += personal_values(&deltas_of(db, id).await);
+    }
+    let many = sealed(
+        revy::erase_all::<person::Entity>([2, 3, 4, 5])
+            .chunk_size(2)
+            .exec(db),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            many.objects,
+            many.revision_ids.len(),
+            many.erasure_ids.len()
+        ),
+        (4, 2, 4)
+    );
+    assert_eq!(many.values, expected);
+    assert_none_of_the_secrets(&journal_text(db).await, "the journal");
+    revy::verify(db).await.unwrap();
 }
 
 /// `verify` still names a raw-SQL edit made after an erasure: of a value
@@ -650,7 +677,7 @@ async fn a_replica_fed_by_the_feed_erases_too(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(record.content_id, done.erasure_id.to_string());
+    assert_eq!(record.content_id, done.erasure_ids[0].to_string());
     assert_eq!(record.actor(), Some(Actor::new("staff", 7)));
     let erasure = revy::Erasure::of(&record).unwrap().unwrap();
     assert_eq!(

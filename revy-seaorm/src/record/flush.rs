@@ -428,7 +428,7 @@ fn unlinked(versions: Vec<i64>) -> Vec<(i64, Option<sealed::Link>)> {
 
 /// Runs a multi-row INSERT of `n` rows and returns their ids in the rows'
 /// order (see the module documentation for why they are consecutive).
-async fn consecutive_ids<C: ConnectionTrait>(
+pub(crate) async fn consecutive_ids<C: ConnectionTrait>(
     db: &C,
     mut insert: sea_orm::sea_query::InsertStatement,
     n: usize,
