@@ -420,24 +420,52 @@ async fn erase_deltas<C: ConnectionTrait>(
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     let mut rewritten: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut values = 0u64;
+    let mut changed: Vec<(i64, Rewritten)> = Vec::new();
     for delta in deltas {
         let Some(change) = rewrite(&delta, columns)? else {
             continue;
         };
         values += change.values;
         *rewritten.entry(delta.content_id.clone()).or_default() += 1;
-        let mut update = Query::update();
-        update
-            .table(object_delta::Entity)
-            .value(D::Changes, change.changes)
-            .value(D::Salt, change.salt)
-            .value(D::State, change.state)
-            .and_where(Expr::col(D::Id).eq(delta.id));
-        txn.execute(&update)
+        changed.push((delta.id, change));
+    }
+    for part in changed.chunks(ROWS_PER_UPDATE) {
+        txn.execute(&update_of(part))
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     }
     Ok((rewritten, values))
+}
+
+/// Rewritten deltas per `UPDATE`: a statement per row cost PostgreSQL
+/// about 85 µs a row more than plain sea-orm's own rewrite of as many rows
+/// (`benches/erase.rs`); one per hundred, with a `CASE` on the id, does
+/// not. Seven parameters a row, far under every backend's limit.
+const ROWS_PER_UPDATE: usize = 100;
+
+/// One `UPDATE` of these deltas' entries, salts and states, each by id.
+fn update_of(part: &[(i64, Rewritten)]) -> sea_orm::sea_query::UpdateStatement {
+    use object_delta::Column as D;
+    use sea_orm::sea_query::CaseStatement;
+    let case = |pick: &dyn Fn(&Rewritten) -> Expr, otherwise: D| {
+        let mut case = CaseStatement::new();
+        for (id, change) in part {
+            case = case.case(Expr::col(D::Id).eq(*id), pick(change));
+        }
+        let case: Expr = case.finally(Expr::col(otherwise)).into();
+        case
+    };
+    let mut update = Query::update();
+    update
+        .table(object_delta::Entity)
+        .value(
+            D::Changes,
+            case(&|c| Expr::val(c.changes.clone()), D::Changes),
+        )
+        .value(D::Salt, case(&|c| Expr::val(c.salt.clone()), D::Salt))
+        .value(D::State, case(&|c| Expr::val(c.state.clone()), D::State))
+        .and_where(Expr::col(D::Id).is_in(part.iter().map(|(id, _)| *id)));
+    update
 }
 
 /// Each erasure's own object delta, of the object `revy_erasures` /
