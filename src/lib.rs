@@ -96,6 +96,10 @@
 //! - **Change feed**: [`feed`] (committed revisions from a cursor, never
 //!   skipping a late commit; an `async` stream with [`feed::subscribe`]),
 //!   relayed to NATS JetStream by `revy::nats::Relay` (feature `nats`).
+//! - **Erase** a person's data from a row's whole history, the facts kept:
+//!   [`erase()`] and [`erase_all`] (the columns a policy marks
+//!   [`Policy::personal`] by default); [`is_erased`] tells the marker, and
+//!   [`Erasure`] carries an erasure to a replica through the feed.
 //! - **Schema changes**: what happens to old history when a column is
 //!   added, dropped, renamed ([`Policy::renamed`]) or retyped
 //!   ([`Policy::convert`]), and [`rename_table`] for a renamed table: the

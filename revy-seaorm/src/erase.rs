@@ -1,55 +1,5 @@
-//! Erasure: removing a person's values from a row's whole history (GDPR
-//! article 17), keeping the fact of every change.
-//!
-//! [`erase`] replaces the chosen columns' values in every object delta of
-//! one row with the marker `{"revy":"erased"}` ([`is_erased`]): old and
-//! new values of its entries, a draft's intermediate values, a baseline's,
-//! a checkpoint's whole state and a pruned checkpoint's entries alike. Who
-//! changed what, when, and in which revision stays. The erasure is
-//! recorded too: a revision of its own (its description says why) and a
-//! row in `revy_erasures` ([`entity::erasure`](crate::entity::erasure))
-//! naming the erasing actor, the row and the columns, never the values.
-//!
-//! # What readers see afterwards
-//!
-//! An erased value reads like a redacted one:
-//! - [`history`](crate::history()) entries and
-//!   [`attribute_deltas`](crate::entity::object_delta::Model::attribute_deltas)
-//!   give the marker ([`FieldValue::Erased`](crate::FieldValue::Erased) in
-//!   a [`HistoryEntry`](crate::HistoryEntry));
-//! - a snapshot takes the live row's value when the row exists, else the
-//!   column's default, else NULL when nullable, else it fails with
-//!   [`Error::NotRecorded`] naming the column as erased;
-//!   [`restore`](crate::restore) and [`revert`](crate::revert) follow
-//!   from the snapshot;
-//! - [`blame`](crate::blame()) still names who set the column and when.
-//!
-//! # Tamper evidence
-//!
-//! With tamper evidence on, every value entered its delta's hash as a
-//! salted digest; the erasure keeps the erased values' digests and drops
-//! their salts (see [`tamper`](crate::tamper)), so
-//! [`verify`](crate::verify()) still passes after it and still names a
-//! value changed by hand.
-//!
-//! # Concurrent writes
-//!
-//! The erasure runs in one transaction: on PostgreSQL and MySQL it first
-//! locks the live row (a tracked write of it waits, and an erasure waits
-//! for a write in progress), then locks and rewrites the row's deltas; on
-//! SQLite it takes the write lock before its first read. A write that
-//! follows it records the row as it then is: **clear or delete the live
-//! row's personal values before you erase them**, or the next checkpoint
-//! records them again.
-//!
-//! # What it cannot reach
-//!
-//! Exports made before the erasure, backups, replicas that do not apply
-//! it, and the database's own write-ahead log and free pages hold the old
-//! values until they are rotated out (PostgreSQL: `VACUUM`; SQLite:
-//! `VACUUM` or `secure_delete`). An [`import`](crate::import()) of an
-//! export taken before the erasure is refused for the rewritten deltas,
-//! which no longer match.
+//! Erasure: a person's values out of a row's whole history; the guide is
+//! [`erase`]'s documentation.
 
 use std::collections::BTreeSet;
 use std::marker::PhantomData;
@@ -100,10 +50,65 @@ fn holds_value(value: &Value) -> bool {
     !value.is_null() && !is_erased(value) && !is_redacted(value)
 }
 
-/// Erases values of the row `key` of `E` from the journal: see the
-/// [module](self).
+/// Erasure: removing a person's values from a row's whole history (GDPR
+/// article 17), keeping the fact of every change.
 ///
-/// Which columns: those given to [`columns`](Erase::columns); else the
+/// [`erase`] replaces the chosen columns' values in every object delta of
+/// one row with the marker `{"revy":"erased"}` ([`is_erased`]): old and
+/// new values of its entries, a draft's intermediate values, a baseline's,
+/// a checkpoint's whole state and a pruned checkpoint's entries alike. Who
+/// changed what, when, and in which revision stays. The erasure is
+/// recorded too: a revision of its own (its description says why), a row
+/// in `revy_erasures` ([`entity::erasure`](crate::entity::erasure)) naming
+/// the erasing actor, the row and the columns, never the values, and an
+/// object delta of content type [`ERASURES`] that the change feed and the
+/// NATS relay carry to replicas ([`Erasure`]). [`erase_all`] erases many
+/// rows, [`ERASE_CHUNK_SIZE`] per transaction.
+///
+/// # What readers see afterwards
+///
+/// An erased value reads like a redacted one:
+/// - [`history`](crate::history()) entries and
+///   [`attribute_deltas`](crate::entity::object_delta::Model::attribute_deltas)
+///   give the marker ([`FieldValue::Erased`](crate::FieldValue::Erased) in
+///   a [`HistoryEntry`](crate::HistoryEntry));
+/// - a snapshot takes the live row's value when the row exists, else the
+///   column's default, else NULL when nullable, else it fails with
+///   [`Error::ErasedValue`] naming the column;
+///   [`restore`](crate::restore) and [`revert`](crate::revert) follow
+///   from the snapshot;
+/// - [`blame`](crate::blame()) still names who set the column and when.
+///
+/// # Tamper evidence
+///
+/// With tamper evidence on, every value entered its delta's hash as a
+/// salted digest; the erasure keeps the erased values' digests and drops
+/// their salts (see [`tamper`](crate::tamper)), so
+/// [`verify`](crate::verify()) still passes after it and still names a
+/// value changed by hand.
+///
+/// # Concurrent writes
+///
+/// The erasure runs in one transaction: on PostgreSQL and MySQL it first
+/// locks the live row (a tracked write of it waits, and an erasure waits
+/// for a write in progress), then locks and rewrites the row's deltas; on
+/// SQLite it takes the write lock before its first read. A write that
+/// follows it records the row as it then is: **clear or delete the live
+/// row's personal values before you erase them**, or the next checkpoint
+/// records them again.
+///
+/// # What it cannot reach
+///
+/// Exports made before the erasure, backups, replicas that do not apply
+/// it, and the database's own write-ahead log and free pages hold the old
+/// values until they are rotated out (PostgreSQL: `VACUUM`; SQLite:
+/// `VACUUM` or `secure_delete`). An [`import`](crate::import()) of an
+/// export taken before the erasure is refused for the rewritten deltas,
+/// which no longer match.
+///
+/// # Which columns
+///
+/// Those given to [`columns`](Erase::columns); else the
 /// columns the policy names [`personal`](crate::Policy::personal); else
 /// every column but the primary key (which names the row in every journal
 /// row and cannot be erased). Entries a column had under a name it was

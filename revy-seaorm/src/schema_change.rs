@@ -318,6 +318,17 @@ pub async fn rename_table_in_chunks<C: ConnectionTrait>(
         }
         start = end;
     }
+    // the table's erasures follow it (their own deltas, which the feed
+    // carried, keep the name they were made under)
+    crate::journal::erasure::Entity::update_many()
+        .col_expr(
+            crate::journal::erasure::Column::ContentType,
+            Expr::value(new),
+        )
+        .filter(crate::journal::erasure::Column::ContentType.eq(old))
+        .exec(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_erasures", e))?;
     Ok(moved)
 }
 

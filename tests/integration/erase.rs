@@ -691,7 +691,64 @@ async fn a_replica_fed_by_the_feed_erases_too(t: TestDb) {
     assert_eq!(v.unsealed, 0);
 }
 
+/// A draft's entries by several actors, intermediate values included, are
+/// erased with their actors and order kept; the erased row still restores
+/// from a snapshot, with the live row's values for the erased columns.
+async fn drafts_keep_their_actors_and_restore_follows(t: TestDb) {
+    t.create_table(person::Entity).await;
+    let db = &t.db;
+    let saved = sealed(add(db, 1)).await;
+    let mut draft = revy::Tracked::<person::ActiveModel>::from_model(saved);
+    Context::via_actor(Some(Actor::new("people", 1)))
+        .sync_scope(|| draft.set(person::Column::Name, Some(SECRETS[3].to_owned())));
+    Context::via_actor(Some(Actor::new("staff", 2)))
+        .sync_scope(|| draft.set(person::Column::Name, Some("Annie S.".to_owned())));
+    Context::via_actor(Some(Actor::new("staff", 2)))
+        .sync_scope(|| draft.set(person::Column::Visits, 5));
+    sealed(Context::new().scope(draft.save(db))).await.unwrap();
+    let before = deltas_of(db, 1).await;
+    let entries = |d: &object_delta::Model| {
+        d.attribute_deltas()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.field_name, e.actor))
+            .collect::<Vec<_>>()
+    };
+    let shape = entries(&before[1]);
+    assert_eq!(
+        shape.iter().filter(|(f, _)| f == "name").count(),
+        2,
+        "{shape:?}"
+    );
+    sealed(clear(db, 1)).await;
+
+    revy::erase::<person::Entity>(1).exec(db).await.unwrap();
+    let after = deltas_of(db, 1).await;
+    assert_eq!(entries(&after[1]), shape, "actors and order kept");
+    let text = format!("{after:?}");
+    assert_none_of_the_secrets(&text, "the draft's deltas");
+    assert!(!text.contains("Annie S."), "the intermediate value too");
+    revy::verify(db).await.unwrap();
+
+    // restore of the deleted row: the erased email has no default and is
+    // not nullable, so the restore says which column it cannot fill
+    let live = person::Entity::find_by_id(1)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    Context::new().scope(live.delete(db)).await.unwrap();
+    let err = revy::restore_latest::<person::Entity>(db, 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::ErasedValue { ref column, .. } if column == "email"),
+        "{err}"
+    );
+}
+
 backend_tests!(
+    drafts_keep_their_actors_and_restore_follows,
     a_replica_fed_by_the_feed_erases_too,
     an_erased_person_leaves_no_value_behind,
     verify_names_edits_after_an_erasure,
