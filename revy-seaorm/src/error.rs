@@ -35,6 +35,16 @@ pub enum Error {
         source: DbErr,
     },
 
+    /// [`undo_revision`](crate::undo_revision) of an erasure: the values it
+    /// removed are in no journal row any more.
+    #[error(
+        "revision {revision_id} is an erasure (revy::erase): the values it removed are gone from the journal, so it cannot be undone; write the values again if they may be kept"
+    )]
+    ErasureIsFinal {
+        /// The revision.
+        revision_id: i64,
+    },
+
     /// A snapshot needs a value that [`erase`](crate::erase()) removed from
     /// the journal, and nothing can stand in for it.
     #[error(

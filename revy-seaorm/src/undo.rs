@@ -125,6 +125,10 @@ where
     let Some(revision) = exists else {
         return Err(Error::NoRevision { revision_id });
     };
+    // an erasure removed values the journal no longer holds
+    if revision.meta == Some(serde_json::json!({ "revy": "erasure" })) {
+        return Err(Error::ErasureIsFinal { revision_id });
+    }
     // a baseline or checkpoint records rows as they already were: undoing
     // it would delete rows that no tracked operation created
     if revision.description == crate::record::batch::BASELINE_DESCRIPTION

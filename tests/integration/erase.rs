@@ -298,6 +298,14 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     assert_none_of_the_secrets(&ones, "the export of row 1");
     revy::verify(db).await.unwrap();
 
+    // an erasure cannot be undone
+    match revy::undo_revision(db, done.revision_ids[0]).await {
+        Err(Error::ErasureIsFinal { revision_id }) => {
+            assert_eq!(revision_id, done.revision_ids[0])
+        }
+        other => panic!("expected ErasureIsFinal, got {other:?}"),
+    }
+
     // a second erasure of the same row finds nothing left to erase
     let again = revy::erase::<person::Entity>(1).exec(db).await.unwrap();
     assert_eq!((again.deltas, again.values), (0, 0));
