@@ -8,7 +8,7 @@ use revy_core::{Action, Context};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable, PrimaryKeyTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 
@@ -314,8 +314,11 @@ impl<E: TrackingPolicy> Erase<E> {
         };
         for chunk in content_ids.chunks(self.chunk) {
             let txn = crate::prune::begin(db).await?;
-            run::<E, _>(&txn, &table, chunk, &description, &mut done).await?;
-            txn.commit().await?;
+            // a failed chunk rolls back before the error returns: dropping
+            // the transaction would only schedule it, and its locks would
+            // stay until the connection is used again
+            let result = run::<E, _>(&txn, &table, chunk, &description, &mut done).await;
+            crate::record::write::finish(txn, result).await?;
         }
         Ok(done)
     }
