@@ -35,9 +35,7 @@ const MARKER: &str = "erased";
 /// assert!(!revy_seaorm::is_erased(&json!({"revy": "redacted"})));
 /// ```
 pub fn is_erased(value: &Value) -> bool {
-    value
-        .as_object()
-        .is_some_and(|o| o.len() == 1 && o.get(MARKER_KEY).and_then(|v| v.as_str()) == Some(MARKER))
+    crate::policy::is_marker(value, MARKER)
 }
 
 pub(crate) fn marker() -> Value {

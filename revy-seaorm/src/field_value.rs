@@ -108,8 +108,7 @@ impl Serialize for FieldValue {
 /// Whether a journal value is the marker a redacted column leaves:
 /// `{"revy": "redacted"}`.
 pub(crate) fn is_withheld(json: &serde_json::Value) -> bool {
-    json.as_object()
-        .is_some_and(|o| o.len() == 1 && o.get("revy").and_then(|v| v.as_str()) == Some("redacted"))
+    crate::policy::is_redacted(json)
 }
 
 /// The column of `E` named `name`, if the entity has one.

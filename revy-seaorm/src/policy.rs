@@ -391,9 +391,15 @@ impl<E: EntityTrait> Policy<E> {
 
 /// Whether a journal value is the marker that stands for a redacted value.
 pub fn is_redacted(value: &serde_json::Value) -> bool {
+    is_marker(value, MARKER)
+}
+
+/// Whether a journal value is revy's marker `{"revy": word}` (redacted,
+/// erased).
+pub(crate) fn is_marker(value: &serde_json::Value, word: &str) -> bool {
     value
         .as_object()
-        .is_some_and(|o| o.len() == 1 && o.get(MARKER_KEY).and_then(|v| v.as_str()) == Some(MARKER))
+        .is_some_and(|o| o.len() == 1 && o.get(MARKER_KEY).and_then(|v| v.as_str()) == Some(word))
 }
 
 /// The columns of `E` whose values the journal does not hold, with why:
