@@ -187,7 +187,13 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
             }
             if reuse && head > 0 {
                 let object = (content_type.clone(), r.content_id.clone());
-                read.insert(object, Head { version: head, hash: None });
+                read.insert(
+                    object,
+                    Head {
+                        version: head,
+                        hash: None,
+                    },
+                );
             }
         }
         heads = reuse.then_some(read);
