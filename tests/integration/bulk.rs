@@ -14,7 +14,8 @@ use revy::{Action, Actor, Context, LazyRevision, ObjectSnapshot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    IntoActiveModel, ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 fn new_account(id: i32, code: &str, balance: Option<i64>) -> account::ActiveModel {
@@ -454,15 +455,17 @@ async fn statements_grow_with_chunks_not_rows(t: TestDb) {
     // rows), the object deltas with their entries inline; update: the
     // locked read, the update (returning), the journal's known-rows check,
     // the object deltas; delete: the locked read, the known-rows check,
-    // the object deltas, the delete. An insert on SQLite and MySQL reads
-    // the rows' newest versions before it writes their object deltas
-    // (PostgreSQL reads them in that statement); an update or delete on
-    // SQLite takes them from the known-rows check, MySQL reads them again,
-    // current. MySQL has no RETURNING: it reads the rows back too.
+    // the object deltas, the delete (where the backend has RETURNING, the
+    // delete comes first and gives the rows as they were, in place of the
+    // locked read). An insert on SQLite and MySQL reads the rows' newest
+    // versions before it writes their object deltas (PostgreSQL reads
+    // them in that statement); an update or delete on SQLite takes them
+    // from the known-rows check, MySQL reads them again, current. MySQL
+    // has no RETURNING: it reads the rows back too.
     let per_chunk = match t.backend {
         Backend::MySql => [4, 6, 5],
-        Backend::Sqlite => [3, 4, 4],
-        _ => [2, 4, 4],
+        Backend::Sqlite => [3, 4, 3],
+        _ => [2, 4, 3],
     };
     let ops = ["insert", "update", "delete"];
     for (op, per_chunk) in ops.iter().zip(per_chunk).enumerate() {
@@ -636,6 +639,113 @@ async fn update_many_races_per_row_updates(t: TestDb) {
     }
 }
 
+/// A `delete_many` (chunks of 7) racing per-row updates of the same 40
+/// rows, half of them first written untracked: every row ends deleted
+/// with exactly one `Delete`, and the journal before it holds each row as
+/// it was deleted (its restore equals the newest values of its chains, and
+/// the chains have no gap), whichever writer won each row's lock.
+async fn delete_many_races_per_row_updates(t: TestDb) {
+    if t.backend == Backend::Sqlite {
+        return; // one writer at a time: nothing races
+    }
+    t.create_table(account::Entity).await;
+    let db = t.db.clone();
+    let rows = 40;
+    for id in 1..=rows {
+        let row = new_account(id, "r", Some(0));
+        if id % 2 == 0 {
+            row.insert(&db).await.unwrap(); // untracked: a baseline at its first change
+        } else {
+            Context::new().scope(row.insert(&db)).await.unwrap();
+        }
+    }
+    let mut tasks = Vec::new();
+    let bulk_db = db.clone();
+    tasks.push(tokio::spawn(async move {
+        let db = bulk_db;
+        Context::via_actor(Some(Actor::new("bulk", 1)))
+            .scope(retried(|| async {
+                revy::delete_many::<account::Entity>()
+                    .filter(account::Column::Balance.gte(0))
+                    .chunk_size(7)
+                    .exec(&db)
+                    .await
+                    .map(|_| ())
+                    .map_err(sea_orm::DbErr::from)
+            }))
+            .await
+    }));
+    for id in 1..=rows {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            Context::via_actor(Some(Actor::new("row", id as i64)))
+                .scope(retried(|| async {
+                    let txn = db.begin().await?;
+                    let found = account::Entity::find_by_id(id)
+                        .lock_exclusive()
+                        .one(&txn)
+                        .await?;
+                    if let Some(row) = found {
+                        let mut am = row.into_active_model();
+                        am.name = Set(Some(format!("n{id}")));
+                        am.balance = Set(1000 + i64::from(id));
+                        am.update(&txn).await?;
+                    }
+                    txn.commit().await
+                }))
+                .await
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(
+        rows_with(&db, &(1..=rows).collect::<Vec<_>>())
+            .await
+            .is_empty()
+    );
+    let attributes = crate::common::attribute_rows(&db).await;
+    for id in 1..=rows {
+        let content_id = id.to_string();
+        let deltas = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq("accounts"))
+            .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
+            .order_by_asc(object_delta::Column::Id)
+            .all(&db)
+            .await
+            .unwrap();
+        let deletes: Vec<_> = deltas
+            .iter()
+            .filter(|d| d.action == Action::Delete)
+            .collect();
+        assert_eq!(deletes.len(), 1, "row {content_id}: {deltas:?}");
+        assert_eq!(deltas.last().map(|d| d.id), Some(deletes[0].id));
+        let back = revy::restore::<account::Entity>(&db, deletes[0].id)
+            .await
+            .unwrap();
+        for (column, value) in [
+            ("balance", serde_json::json!(back.balance)),
+            ("name", serde_json::json!(back.name)),
+        ] {
+            let chain: Vec<_> = attributes
+                .iter()
+                .filter(|a| a.content_id == content_id && a.field_name == column)
+                .collect();
+            for pair in chain.windows(2) {
+                assert_eq!(
+                    pair[0].new_value, pair[1].old_value,
+                    "row {content_id}: a gap in its {column} chain"
+                );
+            }
+            assert_eq!(
+                chain.last().map(|a| a.new_value.clone()),
+                Some(value),
+                "row {content_id}: {column}"
+            );
+        }
+    }
+}
+
 /// A composite key: pages walk `(user_id, group_id)` in order across
 /// chunks, rows are named by key tuples, content ids are JSON arrays; the
 /// rows `exec_with_returning` gives back are the rows stored.
@@ -765,4 +875,5 @@ backend_tests!(
     statements_grow_with_chunks_not_rows,
     tracking_off_is_the_plain_statement,
     update_many_races_per_row_updates,
+    delete_many_races_per_row_updates,
 );

@@ -139,66 +139,47 @@ impl State {
     }
 }
 
-/// Folds deltas of one object, in id order, into its state after the last
-/// of them: from the first one's checkpoint when it holds one, else from
-/// nothing.
-pub(crate) fn fold(deltas: &[object_delta::Model]) -> Result<State, Error> {
-    let mut state = State::default();
-    for (i, delta) in deltas.iter().enumerate() {
-        state.step(delta, i == 0)?;
-    }
-    Ok(state)
-}
-
-/// Objects per statement of [`write`]: their ranges in one read, their
-/// states in one update.
+/// Objects per update of [`write`]: their states in one statement.
 const OBJECTS_PER_STATEMENT: usize = 200;
 
 /// Makes the newest delta of each object (table, key) a checkpoint: folds
 /// its deltas from the newest one a fold can start at (a checkpoint, or a
-/// create, which records every column) and writes the state into it. Two
-/// statements per 200 objects, each object's read at most about
-/// [`CHECKPOINT_EVERY`] rows once it has checkpoints. Run by a writer right
-/// after the deltas it makes checkpoints, in the same transaction, while it
-/// holds the objects' row locks.
+/// create, which records every column) and writes the state into it. The
+/// ranges are read as a snapshot page reads them (see
+/// [`inline::ranges`](crate::snapshot::inline::ranges): one statement per
+/// 200 objects, one text whatever their number), each object's at most
+/// about [`CHECKPOINT_EVERY`] rows once it has checkpoints; one update per
+/// 200 states. Run by a writer right after the deltas it makes
+/// checkpoints, in the same transaction, while it holds the objects' row
+/// locks.
 pub(crate) async fn write<C: ConnectionTrait>(
     db: &C,
     objects: &[(&str, &str)],
 ) -> Result<(), Error> {
-    use object_delta::Column as D;
-    let journal = |e| Error::from_journal("revy_object_deltas", e);
-    for chunk in objects.chunks(OBJECTS_PER_STATEMENT) {
-        let mut ranges = Condition::any();
-        for (content_type, content_id) in chunk {
-            let start = crate::snapshot::inline::range_start(content_type, content_id, i64::MAX);
-            ranges = ranges.add(
-                Condition::all()
-                    .add(D::ContentType.eq(*content_type))
-                    .add(D::ContentId.eq(*content_id))
-                    .add(Expr::col(D::Id).gte(start)),
-            );
-        }
-        let rows = object_delta::Entity::find()
-            .filter(ranges)
-            .order_by_asc(D::Id)
-            .all(db)
-            .await
-            .map_err(journal)?;
-        let mut by_object: HashMap<(String, String), Vec<object_delta::Model>> = HashMap::new();
-        for row in rows {
-            by_object
-                .entry((row.content_type.clone(), row.content_id.clone()))
-                .or_default()
-                .push(row);
-        }
-        let mut states = Vec::new();
-        for deltas in by_object.values() {
+    let mut by_table: BTreeMap<&str, HashMap<&str, (i64, i64)>> = BTreeMap::new();
+    for (content_type, content_id) in objects {
+        // from the newest start of a fold to the newest delta
+        by_table
+            .entry(content_type)
+            .or_default()
+            .insert(content_id, (i64::MAX, i64::MAX));
+    }
+    let mut states = Vec::new();
+    for (table, windows) in &by_table {
+        let ranges = crate::snapshot::inline::ranges(db, table, windows).await?;
+        for deltas in ranges.values() {
             let Some(newest) = deltas.last().filter(|d| d.state.is_none()) else {
                 continue;
             };
-            states.push((newest.id, fold(deltas)?.encode()));
+            let mut state = State::default();
+            for (i, delta) in deltas.iter().enumerate() {
+                state.step_columns(delta.id, &delta.changes, delta.state.as_deref(), i == 0)?;
+            }
+            states.push((newest.id, state.encode()));
         }
-        set_states(db, &states).await?;
+    }
+    for chunk in states.chunks(OBJECTS_PER_STATEMENT) {
+        set_states(db, chunk).await?;
     }
     Ok(())
 }
