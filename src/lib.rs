@@ -138,8 +138,8 @@ pub use revy_core::{
 // Read: history, snapshots, diffs.
 #[doc(inline)]
 pub use revy_seaorm::{
-    ActorExt, AttributeDelta, History, ObjectSnapshot, SelectSnapshotExt, SnapshotSelect, as_of,
-    diff, history, revision_actors, revision_deltas,
+    ActorExt, AttributeDelta, History, ObjectSnapshot, RevisionKind, SelectSnapshotExt,
+    SnapshotSelect, as_of, diff, history, revision_actors, revision_deltas,
 };
 
 // Ask the history: blame, entries a UI can show, tags, whole-table time travel.

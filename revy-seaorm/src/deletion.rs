@@ -257,14 +257,15 @@ impl Walk {
 
 /// The context a deletion's child changes are journaled with, when
 /// tracking is on: the system's, described by the deletion description.
-fn child_tracking() -> Option<ContextValues> {
-    Context::is_enabled().then(|| {
-        let mut ctx = ContextValues::current();
-        ctx.actor = None;
-        ctx.object_delta_description = Context::deletion_description();
-        ctx.attribute_delta_description = Context::deletion_description();
-        ctx
-    })
+fn child_tracking() -> Result<Option<ContextValues>, Error> {
+    if !Context::is_enabled() {
+        return Ok(None);
+    }
+    let mut ctx = ContextValues::current()?;
+    ctx.actor = None;
+    ctx.object_delta_description = Context::deletion_description();
+    ctx.attribute_delta_description = Context::deletion_description();
+    Ok(Some(ctx))
 }
 
 /// Deletes `model`, first applying its entity's [`DeletionPolicies`] to the
@@ -329,7 +330,7 @@ where
     let table = content_type::<E>();
     let mut walk = Walk {
         chunk_size: std::cmp::max(chunk_size, 1),
-        tracking: child_tracking(),
+        tracking: child_tracking()?,
         path: vec![(table.clone(), keys::content_id_of_model(&model)?)],
         siblings: Vec::new(),
     };
@@ -355,7 +356,7 @@ pub(crate) async fn apply_to_rows<E: EntityTrait>(
     let table = content_type::<E>();
     let mut walk = Walk {
         chunk_size: std::cmp::max(chunk_size, 1),
-        tracking: child_tracking(),
+        tracking: child_tracking()?,
         path: Vec::new(),
         siblings: Vec::with_capacity(rows.len()),
     };

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::journal::attribute_delta::{AttributeDelta, encode};
+use crate::journal::revision::RevisionKind;
 use crate::journal::{erasure, object_delta};
 use crate::keys::{self, content_type};
 use crate::policy::{TrackingPolicy, is_redacted, rules};
@@ -334,7 +335,7 @@ async fn run<E: EntityTrait, C: ConnectionTrait>(
     let revision_id = crate::record::write::insert_revision(
         txn,
         description.to_owned(),
-        serde_json::json!({ "revy": "erasure" }),
+        RevisionKind::Erasure.meta(),
     )
     .await?;
     if txn.get_database_backend() != DbBackend::Sqlite {

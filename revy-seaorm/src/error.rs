@@ -1,6 +1,7 @@
 //! The one error type of revy's SeaORM integration.
 
-use sea_orm::DbErr;
+use sea_orm::sqlx::error::{DatabaseError, Error as SqlxError};
+use sea_orm::{DbErr, RuntimeErr};
 use thiserror::Error;
 
 use crate::codec::CodecError;
@@ -132,6 +133,17 @@ pub enum Error {
         revision_id: i64,
         /// `a baseline` or `a prune checkpoint`.
         what: &'static str,
+    },
+
+    /// The context's meta is an object with the key `"revy"`, which revy
+    /// reserves for the kind of the revisions it writes itself (see
+    /// [`RevisionKind`](crate::RevisionKind)). Nothing was written.
+    #[error(
+        "the context's meta {meta} has the key \"revy\", which revy reserves to mark its own revisions (baselines, prune checkpoints, erasures); put your metadata under another key"
+    )]
+    ReservedMeta {
+        /// The context's meta.
+        meta: serde_json::Value,
     },
 
     /// The context's revision was created in a transaction that rolled
@@ -595,6 +607,41 @@ impl From<Error> for DbErr {
     }
 }
 
+/// The error the database itself returned, under sea-orm's.
+fn database_error(e: &DbErr) -> Option<&dyn DatabaseError> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = e
+    else {
+        return None;
+    };
+    match e.as_ref() {
+        SqlxError::Database(d) => Some(d.as_ref()),
+        _ => None,
+    }
+}
+
+/// Whether the database said that `table` does not exist. PostgreSQL,
+/// MySQL and MariaDB say a table is missing with a code; which table, only
+/// the message says, and it matters: a statement on the journal may read
+/// other tables too (a hook's locked read is of the application's table).
+/// SQLite has no code for it: a missing table is `SQLITE_ERROR` (1), the
+/// code of every SQL error, so there its message, which SQLite never
+/// translates, tells.
+fn is_missing_table(e: &dyn DatabaseError, table: &str) -> bool {
+    match e.code().as_deref() {
+        // PostgreSQL's undefined_table; MySQL's and MariaDB's "base table
+        // or view not found" (ER_NO_SUCH_TABLE, 1146)
+        Some("42P01" | "42S02") => e.message().contains(table),
+        // SQLite's SQLITE_ERROR
+        Some("1") => e
+            .message()
+            .strip_prefix("no such table: ")
+            .is_some_and(|name| name.rsplit('.').next() == Some(table)),
+        _ => false,
+    }
+}
+
 fn describe_current(current: Option<i64>) -> String {
     match current {
         Some(v) => format!("is at version {v}"),
@@ -606,15 +653,17 @@ impl Error {
     /// Turns a database error from a statement on a journal table into
     /// [`Error::JournalMissing`] when the table does not exist.
     pub(crate) fn from_journal(table: &'static str, e: DbErr) -> Error {
-        let text = e.to_string();
-        let missing = text.contains(table)
-            && (text.contains("no such table")
-                || text.contains("does not exist")
-                || text.contains("doesn't exist"));
-        if missing {
-            Error::JournalMissing { table, source: e }
-        } else {
-            Error::Db(e)
+        Error::from_journal_tables(&[table], e)
+    }
+
+    /// [`Error::from_journal`] for a statement on several journal tables:
+    /// the missing one is the one the database names.
+    pub(crate) fn from_journal_tables(tables: &[&'static str], e: DbErr) -> Error {
+        let missing =
+            database_error(&e).and_then(|d| tables.iter().find(|table| is_missing_table(d, table)));
+        match missing {
+            Some(&table) => Error::JournalMissing { table, source: e },
+            None => Error::Db(e),
         }
     }
 }

@@ -57,8 +57,17 @@ pub(crate) struct Line {
 pub(crate) struct RevisionRow {
     pub id: i64,
     pub description: String,
+    /// The revision's meta, which names revy's own revisions' kinds (every
+    /// format carries it, and checkpoints have always been marked).
     pub meta: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+}
+
+impl RevisionRow {
+    /// What made the revision, as [`revision::Model::kind`] tells it.
+    pub fn kind(&self) -> revision::RevisionKind {
+        revision::RevisionKind::of_meta(self.meta.as_ref())
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -200,7 +200,7 @@ where
 fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
     Context::stash(Pending {
         entity: TypeId::of::<E>(),
-        ctx: ContextValues::current(),
+        ctx: ContextValues::current()?,
         op,
     })?;
     Ok(())
@@ -604,8 +604,8 @@ async fn write_delta<C: ConnectionTrait>(
         );
         return Ok(());
     }
-    let atomic = in_transaction::<C>();
-    warn_if_not_atomic::<C>();
+    let atomic = transaction::is_transaction(db);
+    warn_if_not_atomic::<C>(atomic);
     let seal = Seal::current();
     let outcome = write::with_revision(db, ctx, |revision_id| {
         write::record(
@@ -739,14 +739,8 @@ static WARNED_NOT_ATOMIC: AtomicBool = AtomicBool::new(false);
 
 /// The first tracked write made outside a transaction says, once per
 /// process, that the change and its journal rows are separate statements.
-/// Whether `C` is a transaction (issue 28 replaces this reading of the
-/// type's name with a type).
-fn in_transaction<C>() -> bool {
-    std::any::type_name::<C>().contains("Transaction")
-}
-
-fn warn_if_not_atomic<C>() {
-    if in_transaction::<C>() {
+fn warn_if_not_atomic<C>(atomic: bool) {
+    if atomic {
         return;
     }
     if !WARNED_NOT_ATOMIC.swap(true, Ordering::Relaxed) {

@@ -13,8 +13,9 @@ use sea_orm::{
 use crate::Error;
 use crate::export::{FORMAT, Line, ObjectDeltaRow, RevisionRow};
 use crate::journal::attribute_delta::encode_entries;
-use crate::journal::{object_delta, revision};
-use crate::prune::{CHECKPOINT_DESCRIPTION, begin, fold, remove_empty_revisions};
+use crate::journal::object_delta;
+use crate::journal::revision::{self, RevisionKind};
+use crate::prune::{begin, fold, remove_empty_revisions};
 use crate::record::rows::AttributeChange;
 use crate::record::write::finish;
 
@@ -192,7 +193,7 @@ async fn import_line<C: ConnectionTrait>(
         ..
     } = line;
     let line_revision = revision.id;
-    let incoming_checkpoint = revision.description == CHECKPOINT_DESCRIPTION;
+    let incoming_checkpoint = revision.kind() == RevisionKind::Checkpoint;
     let mut revision = Some(revision);
     let mut emptied = Vec::new();
     for delta in object_deltas {
@@ -370,7 +371,7 @@ async fn is_checkpoint<C: ConnectionTrait>(txn: &C, revision_id: i64) -> Result<
         .one(txn)
         .await
         .map_err(|e| Error::from_journal("revy_revisions", e))?;
-    Ok(found.is_some_and(|r| r.description == CHECKPOINT_DESCRIPTION))
+    Ok(found.is_some_and(|r| r.kind() == RevisionKind::Checkpoint))
 }
 
 /// Writes the line's revision unless the journal has it (an earlier line

@@ -67,6 +67,7 @@ pub use history::{History, as_of, diff, history, revision_actors, revision_delta
 pub use history_entry::{FieldChange, HistoryEntry};
 pub use import::{ImportReport, import};
 pub use journal::attribute_delta::AttributeDelta;
+pub use journal::revision::RevisionKind;
 pub use journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, TAG_NAME_LEN, install};
 pub use keys::content_type;
 pub use policy::{Policy, TrackingPolicy, is_redacted};

@@ -15,7 +15,8 @@ use sea_orm::{
 use crate::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
-use crate::journal::{object_delta, revision};
+use crate::journal::object_delta;
+use crate::journal::revision::{self, RevisionKind};
 use crate::keys::content_type;
 use crate::record::write;
 use crate::restore::{TrackedEntity, roll_back_object};
@@ -125,23 +126,15 @@ where
     let Some(revision) = exists else {
         return Err(Error::NoRevision { revision_id });
     };
-    // an erasure removed values the journal no longer holds
-    if revision.meta == Some(serde_json::json!({ "revy": "erasure" })) {
-        return Err(Error::ErasureIsFinal { revision_id });
-    }
     // a baseline or checkpoint records rows as they already were: undoing
     // it would delete rows that no tracked operation created
-    if revision.description == crate::record::batch::BASELINE_DESCRIPTION
-        || revision.description == crate::prune::CHECKPOINT_DESCRIPTION
-    {
-        return Err(Error::NotUndoable {
-            revision_id,
-            what: if revision.description == crate::prune::CHECKPOINT_DESCRIPTION {
-                "a prune checkpoint"
-            } else {
-                "a baseline"
-            },
-        });
+    let not_undoable = |what| Err(Error::NotUndoable { revision_id, what });
+    match revision.kind() {
+        RevisionKind::Change => {}
+        // an erasure removed values the journal no longer holds
+        RevisionKind::Erasure => return Err(Error::ErasureIsFinal { revision_id }),
+        RevisionKind::Baseline => return not_undoable("a baseline"),
+        RevisionKind::Checkpoint => return not_undoable("a prune checkpoint"),
     }
     let deltas = object_delta::Entity::find()
         .filter(object_delta::Column::RevisionId.eq(revision_id))

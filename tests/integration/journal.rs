@@ -407,6 +407,30 @@ async fn a_missing_journal_says_to_install_it(t: TestDb) {
     assert!(err.contains("revy::install"), "{err}");
 }
 
+/// The database's code for a missing table says the journal is missing
+/// only when the table it names is the journal's: a tracked update of a
+/// table that is gone fails with the database's own error.
+async fn a_missing_table_of_the_app_is_not_a_missing_journal(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let a = Context::new()
+        .scope(new_account("A").insert(db))
+        .await
+        .unwrap();
+    db.execute_unprepared("ALTER TABLE accounts RENAME TO accounts_gone")
+        .await
+        .unwrap();
+    let mut am = a.into_active_model();
+    am.code = Set("B".into());
+    let err = Context::new()
+        .scope(am.update(db))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("accounts"), "{err}");
+    assert!(!err.contains("revy::install"), "{err}");
+}
+
 async fn first_tracked_update_records_a_baseline(t: TestDb) {
     setup(&t).await;
     let db = &t.db;
@@ -672,6 +696,7 @@ backend_tests!(
     the_system_actor_is_stored_as_null,
     a_journal_failure_rolls_the_whole_operation_back,
     a_missing_journal_says_to_install_it,
+    a_missing_table_of_the_app_is_not_a_missing_journal,
     first_tracked_update_records_a_baseline,
     first_tracked_delete_records_a_baseline,
     composite_keys_are_json_arrays,

@@ -25,6 +25,7 @@ mod history_ui;
 #[cfg(feature = "history-ui")]
 mod history_ui_browser;
 mod journal;
+mod kinds;
 mod migration;
 mod policy;
 mod prune;

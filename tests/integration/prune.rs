@@ -114,7 +114,7 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         .into_iter()
         .filter(|(_, r)| {
             r.as_ref()
-                .is_some_and(|r| r.description == revy::CHECKPOINT_DESCRIPTION)
+                .is_some_and(|r| r.kind() == revy::RevisionKind::Checkpoint)
         })
         .count();
     assert!(

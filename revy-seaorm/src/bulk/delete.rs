@@ -135,7 +135,7 @@ impl<E: TrackingPolicy> DeleteMany<E> {
     }
 
     async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<DeleteResult, Error> {
-        let ctx = ContextValues::current();
+        let ctx = ContextValues::current()?;
         let rules = policy::rules::<E>()?;
         let table = keys::content_type::<E>();
         // the bulk builder knows E only as tracked: its policies are the

@@ -236,7 +236,7 @@ where
         db: &C,
         keep: bool,
     ) -> Result<(Option<E::Model>, Vec<E::Model>), Error> {
-        let ctx = ContextValues::current();
+        let ctx = ContextValues::current()?;
         let rules = policy::rules::<E>()?;
         let mut lock_mode = None;
         let mut kept = Vec::new();

@@ -162,7 +162,7 @@ impl<E: TrackingPolicy> UpdateMany<E> {
     }
 
     async fn tracked<C: ConnectionTrait>(self, db: &C) -> Result<UpdateResult, Error> {
-        let ctx = ContextValues::current();
+        let ctx = ContextValues::current()?;
         let table = content_type::<E>();
         let rules = policy::rules::<E>()?;
         let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;

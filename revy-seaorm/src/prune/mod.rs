@@ -44,8 +44,10 @@ const MAX_CHUNK_SIZE: u64 = 5000;
 /// a `Delete` disappears from the journal (when something kept follows that
 /// is not a `Create`, the checkpoint is a `Delete` holding the last state
 /// instead, so that its later snapshots keep their columns). Checkpoints
-/// live in revisions of their own, described by [`CHECKPOINT_DESCRIPTION`];
-/// revisions left empty are removed.
+/// live in revisions of their own, of kind
+/// [`RevisionKind::Checkpoint`](crate::RevisionKind::Checkpoint) and
+/// described by [`CHECKPOINT_DESCRIPTION`]; revisions left empty are
+/// removed.
 ///
 /// The work goes a chunk of objects at a time, each chunk in one
 /// transaction: nothing half-pruned is ever visible, memory holds one chunk

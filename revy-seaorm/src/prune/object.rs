@@ -22,19 +22,23 @@ use crate::record::write::{self};
 use crate::snapshot::inline::range_start;
 use crate::tamper::{DeltaFields, Encoder, Salts};
 
-/// The description of the revisions that hold checkpoints.
+/// The description of the revisions that hold checkpoints, for a person to
+/// read. A program tells them by their kind,
+/// [`RevisionKind::Checkpoint`](crate::RevisionKind::Checkpoint):
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
 /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
 /// # revy_seaorm::install(&db).await?;
-/// use revy_seaorm::{CHECKPOINT_DESCRIPTION, entity::revision};
-/// use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+/// use revy_seaorm::{RevisionKind, entity::revision};
+/// use sea_orm::EntityTrait;
 ///
-/// let checkpoints = revision::Entity::find()
-///     .filter(revision::Column::Description.eq(CHECKPOINT_DESCRIPTION))
+/// let checkpoints: Vec<revision::Model> = revision::Entity::find()
 ///     .all(&db)
-///     .await?;
+///     .await?
+///     .into_iter()
+///     .filter(|r| r.kind() == RevisionKind::Checkpoint)
+///     .collect();
 /// assert!(checkpoints.is_empty());
 /// # Ok(()) }
 /// ```
@@ -230,7 +234,7 @@ async fn apply<C: ConnectionTrait>(
             let id = write::insert_revision(
                 txn,
                 CHECKPOINT_DESCRIPTION.to_owned(),
-                serde_json::json!({ "revy": "checkpoint" }),
+                revision::RevisionKind::Checkpoint.meta(),
             )
             .await?;
             *checkpoint_revision = Some(id);

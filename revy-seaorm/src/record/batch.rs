@@ -18,6 +18,7 @@ use super::write::{self};
 use super::{Seal, checkpoint, sealed};
 use crate::Error;
 use crate::journal::object_delta;
+use crate::journal::revision::RevisionKind;
 use crate::keys::content_type;
 use crate::policy::{Rules, Vetted};
 use crate::values::encode_named_row;
@@ -37,7 +38,9 @@ pub(crate) struct RowDelta<'a, M> {
     pub changes: Vec<AttributeChange>,
 }
 
-/// The description of the revision that holds a baseline.
+/// The description of the revision that holds a baseline, for a person to
+/// read; a program tells a baseline by its kind,
+/// [`RevisionKind::Baseline`](crate::RevisionKind::Baseline).
 pub const BASELINE_DESCRIPTION: &str = "revy baseline: the row as it was before tracking began";
 
 /// A baseline's attribute deltas: every column, old value null, by the system.
@@ -78,7 +81,7 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
     let revision_id = write::insert_revision(
         db,
         BASELINE_DESCRIPTION.to_owned(),
-        serde_json::json!({ "revy": "baseline" }),
+        RevisionKind::Baseline.meta(),
     )
     .await?;
     if let [(content_id, changes)] = rows.as_mut_slice() {

@@ -26,6 +26,7 @@ use super::rows::AttributeChange;
 use super::{Seal, checkpoint, numbering, recordset, sealed};
 use crate::Error;
 use crate::journal::object_delta;
+use crate::journal::revision::RevisionKind;
 
 /// One queued object delta and its attribute deltas.
 pub(crate) struct Entry {
@@ -150,10 +151,7 @@ fn plan(entries: &[Entry]) -> Plan {
             RevisionRef::Baseline => match baseline {
                 Some(index) => Slot::New(index),
                 None => {
-                    let index = create(
-                        BASELINE_DESCRIPTION,
-                        &serde_json::json!({ "revy": "baseline" }),
-                    );
+                    let index = create(BASELINE_DESCRIPTION, &RevisionKind::Baseline.meta());
                     baseline = Some(index);
                     Slot::New(index)
                 }
@@ -258,7 +256,7 @@ async fn write_postgres<C: ConnectionTrait>(
     let rows = db
         .query_all_raw(statement)
         .await
-        .map_err(|e| Error::from_journal(table_named(&e), e))?;
+        .map_err(|e| Error::from_journal_tables(&["revy_object_deltas", "revy_revisions"], e))?;
     let mut ids = vec![0; plan.new.len()];
     for row in rows {
         let ord: i64 = row.try_get("", "ord")?;
@@ -268,17 +266,6 @@ async fn write_postgres<C: ConnectionTrait>(
         }
     }
     Ok(ids)
-}
-
-/// The journal table a failed flush statement names, for the error.
-fn table_named(e: &DbErr) -> &'static str {
-    let text = e.to_string();
-    for table in ["revy_object_deltas", "revy_revisions"] {
-        if text.contains(table) {
-            return table;
-        }
-    }
-    "revy_object_deltas"
 }
 
 // Rows per multi-row INSERT of object deltas (8 parameters each, under

@@ -6,7 +6,9 @@ use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
 use super::insert::Row;
+use crate::Error;
 use crate::journal::object_delta;
+use crate::journal::revision::RevisionKind;
 
 /// The columns of `revy_object_deltas` a writer fills (all but the id), in
 /// the order every writer binds them.
@@ -99,15 +101,21 @@ pub(crate) struct ContextValues {
 }
 
 impl ContextValues {
-    pub(crate) fn current() -> Self {
-        ContextValues {
+    /// The context now; an error when its meta uses the key revy reserves
+    /// for its own revisions' kinds, before anything is written.
+    pub(crate) fn current() -> Result<Self, Error> {
+        let meta = Context::meta();
+        if RevisionKind::is_reserved(&meta) {
+            return Err(Error::ReservedMeta { meta });
+        }
+        Ok(ContextValues {
             actor: Context::actor(),
             object_delta_description: Context::object_delta_description(),
             attribute_delta_description: Context::attribute_delta_description(),
             revision: Context::revision(),
             revision_description: Context::revision_description(),
-            meta: Context::meta(),
-        }
+            meta,
+        })
     }
 }
 

@@ -67,6 +67,7 @@
 //! Saves through any other connection or transaction keep writing their
 //! journal at once.
 
+mod detect;
 mod queue;
 
 use std::future::Future;
@@ -79,6 +80,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+pub(crate) use detect::is_transaction;
 use queue::Queue;
 pub(crate) use queue::{exempt_next_statement, queue_of};
 

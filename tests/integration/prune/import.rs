@@ -213,8 +213,8 @@ async fn exports_of_two_prunes_import_in_either_order(t: TestDb) {
         assert!(
             String::from_utf8(newer.clone())
                 .unwrap()
-                .contains(revy::CHECKPOINT_DESCRIPTION),
-            "the second export holds the first's checkpoints"
+                .contains(r#""meta":{"revy":"checkpoint"}"#),
+            "the second export holds the first's checkpoints, marked as such"
         );
         let exports = match order {
             "older first" => [&older, &newer],
