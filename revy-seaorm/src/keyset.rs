@@ -10,7 +10,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, ValueTuple};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Value,
+    QuerySelect, Value,
 };
 
 use crate::Error;
@@ -66,32 +66,6 @@ pub(crate) fn key_after<E: EntityTrait>(last: &RowKey<E>) -> Condition {
     any
 }
 
-/// The order of two values of one key column, as the database orders
-/// them for the key types revy's keys take (integers, text, UUIDs);
-/// others by their debug text, which keeps the order total.
-fn order_of(a: &Value, b: &Value) -> std::cmp::Ordering {
-    fn int(v: &Value) -> Option<i128> {
-        Some(match v {
-            Value::TinyInt(Some(n)) => i128::from(*n),
-            Value::SmallInt(Some(n)) => i128::from(*n),
-            Value::Int(Some(n)) => i128::from(*n),
-            Value::BigInt(Some(n)) => i128::from(*n),
-            Value::TinyUnsigned(Some(n)) => i128::from(*n),
-            Value::SmallUnsigned(Some(n)) => i128::from(*n),
-            Value::Unsigned(Some(n)) => i128::from(*n),
-            Value::BigUnsigned(Some(n)) => i128::from(*n),
-            _ => return None,
-        })
-    }
-    match (a, b) {
-        (Value::String(Some(a)), Value::String(Some(b))) => a.cmp(b),
-        _ => match (int(a), int(b)) {
-            (Some(a), Some(b)) => a.cmp(&b),
-            _ => format!("{a:?}").cmp(&format!("{b:?}")),
-        },
-    }
-}
-
 /// A walk over the rows `condition` selects, `size` rows a page, in key
 /// order, each page locked for the rest of the transaction where the
 /// backend has row locks (`FOR UPDATE`; SQLite's transaction holds the
@@ -118,40 +92,6 @@ impl<E: EntityTrait> Pages<E> {
     /// The key columns pages are ordered by.
     pub(crate) fn key_columns(&self) -> &[E::Column] {
         &self.cols
-    }
-
-    /// Deletes the next page and gives its rows as they were, in key
-    /// order: one `DELETE .. WHERE key IN (the page's keys, locked)
-    /// RETURNING ..`. Only where [`returning::speaks`](crate::returning)
-    /// said yes. The deleted rows are gone, so the page after them starts
-    /// from the table's first remaining match.
-    pub(crate) async fn delete_next<C: ConnectionTrait>(
-        &mut self,
-        db: &C,
-    ) -> Result<Vec<E::Model>, Error> {
-        if self.done {
-            return Ok(Vec::new());
-        }
-        let mut page = E::find()
-            .select_only()
-            .columns(self.cols.iter().copied())
-            .filter(self.condition.clone());
-        for col in &self.cols {
-            page = page.order_by_asc(*col);
-        }
-        let page = page.limit(self.size).lock_exclusive().into_query();
-        let keys = Expr::tuple(self.cols.iter().map(|c| Expr::col(*c)));
-        let delete = E::delete_many().filter(keys.in_subquery(page)).into_query();
-        let mut rows = crate::returning::delete::<E, _>(db, delete).await?;
-        self.done = (rows.len() as u64) < self.size;
-        let cols = &self.cols;
-        rows.sort_by(|a, b| {
-            cols.iter()
-                .map(|c| order_of(&a.get(*c), &b.get(*c)))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        Ok(rows)
     }
 
     /// The next page; empty when the walk is over. A page shorter than the

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use sea_orm::sea_query::{DeleteStatement, InsertStatement, Query, UpdateStatement};
+use sea_orm::sea_query::{InsertStatement, Query, UpdateStatement};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryResult,
     Statement,
@@ -125,21 +125,6 @@ where
     let backend = db.get_database_backend();
     update.returning(all_columns::<E>(backend));
     models::<E>(db.query_all_raw(backend.build(&update)).await?)
-}
-
-/// Runs `delete` with `RETURNING` every column of `E` and gives the rows
-/// it deleted. Only where [`speaks`] said yes.
-pub(crate) async fn delete<E, C>(
-    db: &C,
-    mut delete: DeleteStatement,
-) -> Result<Vec<E::Model>, Error>
-where
-    E: EntityTrait,
-    C: ConnectionTrait,
-{
-    let backend = db.get_database_backend();
-    delete.returning(all_columns::<E>(backend));
-    models::<E>(db.query_all_raw(backend.build(&delete)).await?)
 }
 
 #[cfg(test)]

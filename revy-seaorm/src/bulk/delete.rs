@@ -18,7 +18,6 @@ use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::returning;
 use crate::{cascade, deletion};
 use sea_orm::Iterable;
 
@@ -142,9 +141,6 @@ impl<E: TrackingPolicy> DeleteMany<E> {
         // ones registered for its table
         let policies = cascade::registered(&table).unwrap_or_default();
         let mut pages = Pages::<E>::new(self.filter.condition(), self.chunk_size)?;
-        if policies.is_empty() && returning::speaks(db).await? {
-            return deleting_first::<E, C>(db, &ctx, &rules, &table, pages).await;
-        }
         let mut result: Option<DeleteResult> = None;
         let mut rows_affected = 0;
         loop {
@@ -190,42 +186,4 @@ impl<E: TrackingPolicy> DeleteMany<E> {
         result.rows_affected = rows_affected;
         Ok(result)
     }
-}
-
-/// [`DeleteMany::exec`] where the delete has no child policies to apply
-/// first and the backend speaks `RETURNING`: each chunk is deleted first,
-/// in one statement that gives the rows as they were, then journaled. One
-/// statement a chunk fewer than reading the rows and deleting them apart.
-async fn deleting_first<E: TrackingPolicy, C: ConnectionTrait>(
-    db: &C,
-    ctx: &ContextValues,
-    rules: &policy::Rules<E>,
-    table: &str,
-    mut pages: Pages<E>,
-) -> Result<DeleteResult, Error> {
-    let mut rows_affected = 0;
-    loop {
-        let rows = cascade::applying(table, &[], pages.delete_next(db)).await?;
-        if rows.is_empty() {
-            break;
-        }
-        rows_affected += rows.len() as u64;
-        let deltas = rows
-            .iter()
-            .map(|row| {
-                Ok(RowDelta {
-                    content_id: keys::content_id_of_model(row)?,
-                    before: Some(row),
-                    after: None,
-                    changes: Vec::new(),
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        batch::record_rows(db, ctx, Action::Delete, rules, deltas, Seal::current()).await?;
-    }
-    // `DeleteResult` is sea-orm's to make: this is its constructor for
-    // results it sums (hidden from its docs, public in 2.0)
-    let mut result = DeleteResult::empty();
-    result.rows_affected = rows_affected;
-    Ok(result)
 }
