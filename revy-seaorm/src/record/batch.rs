@@ -156,11 +156,18 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
         .collect();
     // the keys whose delta written now passes a checkpoint's version
     let mut due: Vec<String> = Vec::new();
-    // SQLite, unsealed: the versions read here are the rows' heads as the
-    // writer will find them (its reads are current and its writers take
-    // turns), so the writer need not read them again
-    let reuse = db.get_database_backend() == sea_orm::DbBackend::Sqlite
-        && !seal.is_on()
+    // SQLite and PostgreSQL, unsealed: the versions read here are the
+    // rows' heads as the writer would find them, so it need not read them
+    // again. SQLite's reads are current and its writers take turns;
+    // PostgreSQL's read is a statement of its own (read committed: a fresh
+    // snapshot) made while the call holds the rows' locks, and every
+    // writer of a row's deltas takes that lock first. (MySQL reads them
+    // again with a locking read: its plain reads see the transaction's
+    // first snapshot.)
+    let reuse = matches!(
+        db.get_database_backend(),
+        sea_orm::DbBackend::Sqlite | sea_orm::DbBackend::Postgres
+    ) && !seal.is_on()
         && candidates.len() == rows.len();
     let mut heads: Option<HashMap<numbering::Object, Head>> = None;
     if !candidates.is_empty() {
@@ -371,9 +378,9 @@ const VERSION: &str = "revy_version";
 /// can (a read-back of the ids on MySQL), then the attribute deltas in
 /// multi-row INSERTs. Each row's key text appears once in `rows`.
 /// `heads`, when given, are the objects' newest deltas as the caller read
-/// them current in this transaction (unsealed SQLite only; an object
-/// missing from them has none), and the first INSERT takes its versions
-/// from them instead of reading them.
+/// them current in this transaction, holding their rows' locks (unsealed
+/// SQLite and PostgreSQL only; an object missing from them has none), and
+/// the INSERT takes its versions from them instead of reading them.
 pub(crate) async fn record_many<C: ConnectionTrait>(
     db: &C,
     deltas: NewObjectDeltas<'_>,
@@ -391,7 +398,7 @@ pub(crate) async fn record_many<C: ConnectionTrait>(
     let created_at = now();
     let sealed = seal.is_on();
     if db.get_database_backend() == sea_orm::DbBackend::Postgres && !sealed {
-        return record_many_in_recordsets(db, deltas, rows, created_at).await;
+        return record_many_in_recordsets(db, deltas, rows, created_at, heads).await;
     }
     let backend = db.get_database_backend();
     let seal = if sealed { Seal::On } else { Seal::Off };
@@ -487,11 +494,19 @@ async fn record_many_in_recordsets<C: ConnectionTrait>(
     deltas: NewObjectDeltas<'_>,
     rows: Vec<(String, Vec<AttributeChange>)>,
     created_at: chrono::DateTime<chrono::Utc>,
+    heads: Option<HashMap<numbering::Object, Head>>,
 ) -> Result<(), Error> {
+    let content_type = deltas.content_type.to_owned();
     let rows = rows.iter().map(|(content_id, changes)| recordset::Delta {
         row: deltas.row(content_id, created_at, changes),
         step: 1,
         new_revision: None,
+        // an object missing from the heads read has no delta
+        base: heads.as_ref().map(|heads| {
+            heads
+                .get(&(content_type.clone(), content_id.clone()))
+                .map_or(0, |head| head.version)
+        }),
     });
     db.execute_raw(recordset::statement([], rows))
         .await

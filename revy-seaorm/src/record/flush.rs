@@ -250,6 +250,7 @@ async fn write_postgres<C: ConnectionTrait>(
                     row: entry.row(revision_id),
                     step,
                     new_revision,
+                    base: None,
                 }
             });
     let statement = recordset::statement(revisions, deltas);

@@ -20,6 +20,9 @@
 //! Each delta's version is its object's newest before the statement plus
 //! the delta's step: the statement reads the journal as it was when it
 //! began, so the step is the delta's rank among its object's deltas in it.
+//! A bulk chunk gives the newest versions it read itself, under the rows'
+//! locks (`base`), and the statement reads none (`COALESCE` evaluates its
+//! subquery only when `base` is null).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::sea_query::Value;
@@ -41,6 +44,11 @@ pub(crate) struct Delta<'a> {
     pub row: Row<'a>,
     pub step: i64,
     pub new_revision: Option<usize>,
+    /// The object's newest version before the statement, when the caller
+    /// read it current while holding the object's row lock (a bulk
+    /// chunk): the statement then adds the step to it instead of reading
+    /// it again.
+    pub base: Option<i64>,
 }
 
 /// The statement that inserts `revisions`, then `deltas` in their order.
@@ -79,6 +87,7 @@ pub(crate) fn statement<'a>(
                 "content_id": row.content_id,
                 "created_at": timestamp(row.created_at),
                 "step": d.step,
+                "base": d.base,
                 "changes": row.entries(),
             })
         })
@@ -126,10 +135,10 @@ fn build_sql() -> String {
             INSERT INTO {objects} ({object_names}) \
             SELECT COALESCE(\"r\".\"revision_id\", \"n\".{rid}), \"r\".\"actor_type\", \"r\".\"actor_id\", \"r\".\"action\", \
                    \"r\".\"description\", \"r\".\"content_type\", \"r\".\"content_id\", \"r\".\"created_at\", \
-                   {version} + \"r\".\"step\", \"r\".\"changes\" \
+                   COALESCE(\"r\".\"base\", {version}) + \"r\".\"step\", \"r\".\"changes\" \
             FROM json_to_recordset(CAST($2 AS json)) AS \"r\"(\"ord\" bigint, \"revision_id\" bigint, \"revision_ord\" bigint, \
                  \"actor_type\" text, \"actor_id\" text, \"action\" text, \"description\" text, \"content_type\" text, \
-                 \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint, \"changes\" text) \
+                 \"content_id\" text, \"created_at\" timestamptz, \"step\" bigint, \"base\" bigint, \"changes\" text) \
             LEFT JOIN \"revy_rvn\" AS \"n\" ON \"n\".\"ord\" = \"r\".\"revision_ord\" \
             ORDER BY \"r\".\"ord\") \
          SELECT \"ord\", {rid} FROM \"revy_rvn\"",
