@@ -618,6 +618,20 @@ async fn update_many_races_per_row_updates(t: TestDb) {
             .await
             .unwrap();
         assert_eq!(snapshot.as_ref(), Some(&row), "row {content_id}");
+        // whichever writer won each lock, the row's versions count up
+        // from 1 in written order, none taken twice or skipped
+        let versions: Vec<i64> = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq("accounts"))
+            .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
+            .order_by_asc(object_delta::Column::Id)
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.version)
+            .collect();
+        let expected: Vec<i64> = (1..=versions.len() as i64).collect();
+        assert_eq!(versions, expected, "row {content_id}");
         // in written order (object delta id, then position in the delta)
         let chain: Vec<crate::common::AttributeRow> = crate::common::attribute_rows(&db)
             .await
