@@ -603,16 +603,11 @@ async fn update_many_races_per_row_updates(t: TestDb) {
     for task in tasks {
         task.await.unwrap();
     }
+    let attributes = crate::common::attribute_rows(&db).await;
     for row in rows_with(&db, &(1..=rows).collect::<Vec<_>>()).await {
         let content_id = row.id.to_string();
-        let newest = object_delta::Entity::find()
-            .filter(object_delta::Column::ContentType.eq("accounts"))
-            .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
-            .order_by_desc(object_delta::Column::Id)
-            .one(&db)
-            .await
-            .unwrap()
-            .unwrap();
+        let deltas = account_deltas(&db, &content_id).await;
+        let newest = deltas.last().expect("the row has deltas");
         let snapshot = ObjectSnapshot::<account::Entity>::at(newest.id)
             .one(&db)
             .await
@@ -620,35 +615,54 @@ async fn update_many_races_per_row_updates(t: TestDb) {
         assert_eq!(snapshot.as_ref(), Some(&row), "row {content_id}");
         // whichever writer won each lock, the row's versions count up
         // from 1 in written order, none taken twice or skipped
-        let versions: Vec<i64> = object_delta::Entity::find()
-            .filter(object_delta::Column::ContentType.eq("accounts"))
-            .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
-            .order_by_asc(object_delta::Column::Id)
-            .all(&db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|d| d.version)
-            .collect();
+        let versions: Vec<i64> = deltas.iter().map(|d| d.version).collect();
         let expected: Vec<i64> = (1..=versions.len() as i64).collect();
         assert_eq!(versions, expected, "row {content_id}");
-        // in written order (object delta id, then position in the delta)
-        let chain: Vec<crate::common::AttributeRow> = crate::common::attribute_rows(&db)
-            .await
-            .into_iter()
-            .filter(|a| a.content_id == content_id && a.field_name == "balance")
-            .collect();
-        for pair in chain.windows(2) {
-            assert_eq!(
-                pair[0].new_value, pair[1].old_value,
-                "row {content_id}: a gap in its chain"
-            );
-        }
-        assert_eq!(
-            chain.last().map(|a| a.new_value.clone()),
-            Some(serde_json::json!(row.balance))
+        assert_whole_chain(
+            &attributes,
+            &content_id,
+            "balance",
+            serde_json::json!(row.balance),
         );
     }
+}
+
+/// The object deltas of the account `content_id`, in written order.
+async fn account_deltas(db: &DatabaseConnection, content_id: &str) -> Vec<object_delta::Model> {
+    object_delta::Entity::find()
+        .filter(object_delta::Column::ContentType.eq("accounts"))
+        .filter(object_delta::Column::ContentId.eq(content_id))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap()
+}
+
+/// The attribute deltas of one column of the account `content_id`, in
+/// written order (object delta id, then position in the delta): each
+/// starts from the value the one before it left, and the last leaves
+/// `newest`.
+fn assert_whole_chain(
+    attributes: &[crate::common::AttributeRow],
+    content_id: &str,
+    column: &str,
+    newest: serde_json::Value,
+) {
+    let chain: Vec<_> = attributes
+        .iter()
+        .filter(|a| a.content_id == content_id && a.field_name == column)
+        .collect();
+    for pair in chain.windows(2) {
+        assert_eq!(
+            pair[0].new_value, pair[1].old_value,
+            "row {content_id}: a gap in its {column} chain"
+        );
+    }
+    assert_eq!(
+        chain.last().map(|a| a.new_value.clone()),
+        Some(newest),
+        "row {content_id}: {column}"
+    );
 }
 
 /// A `delete_many` (chunks of 7) racing per-row updates of the same 40
@@ -719,13 +733,7 @@ async fn delete_many_races_per_row_updates(t: TestDb) {
     let attributes = crate::common::attribute_rows(&db).await;
     for id in 1..=rows {
         let content_id = id.to_string();
-        let deltas = object_delta::Entity::find()
-            .filter(object_delta::Column::ContentType.eq("accounts"))
-            .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
-            .order_by_asc(object_delta::Column::Id)
-            .all(&db)
-            .await
-            .unwrap();
+        let deltas = account_deltas(&db, &content_id).await;
         let deletes: Vec<_> = deltas
             .iter()
             .filter(|d| d.action == Action::Delete)
@@ -739,21 +747,7 @@ async fn delete_many_races_per_row_updates(t: TestDb) {
             ("balance", serde_json::json!(back.balance)),
             ("name", serde_json::json!(back.name)),
         ] {
-            let chain: Vec<_> = attributes
-                .iter()
-                .filter(|a| a.content_id == content_id && a.field_name == column)
-                .collect();
-            for pair in chain.windows(2) {
-                assert_eq!(
-                    pair[0].new_value, pair[1].old_value,
-                    "row {content_id}: a gap in its {column} chain"
-                );
-            }
-            assert_eq!(
-                chain.last().map(|a| a.new_value.clone()),
-                Some(value),
-                "row {content_id}: {column}"
-            );
+            assert_whole_chain(&attributes, &content_id, column, value);
         }
     }
 }
