@@ -66,47 +66,46 @@
 //!
 //! # What is where
 //!
-//! - **Track** an entity: [`track!`], the [`hooks`] it expands to, [`install`]
-//!   for the journal tables, the journal's [`entity`] modules, [`Tracked`]
-//!   drafts with per-column actors.
+//! The root holds what every application touches: [`track!`], [`install`],
+//! [`Context`], [`Actor`], [`Action`], [`Tracked`], [`TrackingPolicy`] and
+//! [`Policy`], [`begin()`] and [`transaction()`], [`Error`], and the
+//! [`prelude`]. Everything else lives in the module of its task:
+//!
+//! - **Track** an entity: [`track!`], the [`hooks`] it expands to,
+//!   [`install`] (or [`migration`]) for the journal tables, the journal's
+//!   [`entity`] modules, [`Tracked`] drafts with per-column actors, and the
+//!   [`registry`] of tracked entities.
 //! - **Choose what is recorded**: [`TrackingPolicy`] per entity, built with
-//!   [`Policy`] (ignore, only, redact, a condition); the [`policy`] module
-//!   says what snapshots and restores do with columns kept out of the
-//!   journal; [`is_redacted`] tells the redaction marker.
+//!   [`Policy`]; the [`policy`] module says what snapshots and restores do
+//!   with columns kept out of the journal.
 //! - **Context** (who acts, why, whether tracking is on): [`Context`],
-//!   [`Frame`], [`Actor`], [`LazyRevision`], [`CapturedContext`].
-//! - **Read** the history: [`history`], [`as_of`], [`diff`], [`ObjectSnapshot`],
-//!   [`revision_actors`], [`revision_deltas`], [`revisions`] (newest first,
-//!   filtered) with [`revision_summaries`] for a page of them, and
-//!   [`with_snapshot`](SelectSnapshotExt::with_snapshot) from the [`prelude`].
-//! - **Ask** the history: [`blame`] (who set each column), history
-//!   [`entries`](History::entries) a UI can show, [`tag`]s ([`tags`],
-//!   [`find_tag`], [`as_of_tag`]), whole-table time travel
-//!   ([`table_as_of`] at a time or a [`Moment::tag`]).
-//! - **Trash**: [`deleted`] lists the rows whose newest journal entry is a
-//!   delete, with who deleted them, when and why, a page at a time.
-//! - **Roll back**: [`restore`], [`restore_latest`], [`revert`],
-//!   [`undo_revision`], [`undo_to_tag`].
-//! - **Deletion** policies: [`DeletionPolicies`], [`ChildPolicy`], [`OnDelete`],
-//!   [`delete`], [`delete_in_chunks`].
-//! - **Write fast**: [`transaction()`] / [`begin()`] open a queued
-//!   [`Transaction`] whose journal is written at once, right before it
-//!   commits (see the [`transaction`](mod@transaction) module).
-//! - **Bulk** writes: see the bulk group below.
+//!   [`Actor`], and the [`context`] module ([`context::Frame`],
+//!   [`context::LazyRevision`], [`context::CapturedContext`]).
+//! - **Read and ask** the history: [`history`]: an object's history
+//!   ([`history::of`]), a row as it was ([`history::as_of`],
+//!   [`history::ObjectSnapshot`], `with_snapshot` from the [`prelude`]),
+//!   [`history::diff`], [`history::blame`], history entries a UI can show,
+//!   revisions newest first ([`history::revisions`]), the trash
+//!   ([`history::deleted`]) and whole-table time travel
+//!   ([`history::table_as_of`]).
+//! - **Tags**: names for revisions, and the journal as it was at one: [`tags`].
+//! - **Versions** and saves that require the one they read: [`versions`].
+//! - **Roll back**: [`rollback`] (restore, revert, undo a revision or back
+//!   to a tag).
+//! - **Deletion** policies and database cascades: [`deletion`].
+//! - **Write fast**: [`begin()`] / [`transaction()`] open a queued
+//!   transaction whose journal is written at once, right before it commits
+//!   (the [`queued`] module).
+//! - **Bulk** writes: [`bulk`], and the [`guard`] that reports writes that
+//!   bypass revy.
 //! - **Change feed**: [`feed`] (committed revisions from a cursor, never
 //!   skipping a late commit; an `async` stream with [`feed::subscribe`]),
 //!   relayed to NATS JetStream by `revy::nats::Relay` (feature `nats`).
-//! - **Erase** a person's data from a row's whole history, the facts kept:
-//!   [`erase()`] and [`erase_all`] (the columns a policy marks
-//!   [`Policy::personal`] by default); [`is_erased`] tells the marker, and
-//!   [`Erasure`] carries an erasure to a replica through the feed.
-//! - **Schema changes**: what happens to old history when a column is
-//!   added, dropped, renamed ([`Policy::renamed`]) or retyped
-//!   ([`Policy::convert`]), and [`rename_table`] for a renamed table: the
-//!   [`schema_change`] guide.
-//! - **Journal lifecycle**: [`prune()`] folds old history into checkpoints
-//!   (optionally exporting what it removes), [`import()`] reads an export
-//!   back; see the journal lifecycle group below.
+//! - **Running for years**: [`lifecycle`]: prune old history into
+//!   checkpoints (optionally exporting what it removes), import an export
+//!   back, erase a person's data from a row's whole history, move a renamed
+//!   table's history; the [`schema_change`] guide.
+//! - **Tamper evidence**: [`tamper`].
 //! - **Web**: `revy::axum` (feature `axum`).
 //!
 //! This crate only re-exports [`revy_core`] (the context, actors, actions; no
@@ -117,105 +116,42 @@
 pub use revy_core;
 pub use revy_seaorm;
 
-// Track: one line per entity, the journal it writes, drafts.
+// The root: what every application touches.
 #[doc(inline)]
-pub use revy_seaorm::{
-    CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, Tracked, codec, content_type, entity, hooks,
-    install, register, track,
-};
+pub use revy_core::{Action, Actor, Context};
+#[doc(inline)]
+pub use revy_seaorm::{Error, Policy, Tracked, TrackingPolicy, begin, install, track, transaction};
 
-// What is recorded: ignored, only-listed and redacted columns, conditions.
+// Track: the hooks `track!` expands to, the journal's tables, what revy
+// knows of tracked entities, values to JSON and back.
 #[doc(inline)]
-pub use revy_seaorm::{Policy, TrackingPolicy, is_redacted, policy};
+pub use revy_seaorm::{codec, entity, hooks, registry};
 
-// Context: who acts, why, and whether tracking is on.
+// What is recorded.
 #[doc(inline)]
-pub use revy_core::{
-    Action, Actor, CapturedContext, Context, ContextError, Frame, LazyRevision, ParseError, Scoped,
-    context,
-};
+pub use revy_seaorm::policy;
 
-// Read: history, snapshots, diffs.
-#[doc(inline)]
-pub use revy_seaorm::{
-    ActorExt, AttributeDelta, History, ObjectSnapshot, RevisionKind, SelectSnapshotExt,
-    SnapshotSelect, as_of, diff, history, revision_actors, revision_deltas,
-};
+/// The context: who acts, why, and whether tracking is on. [`Context`]
+/// reads and sets it; a [`Frame`] runs work in a changed context.
+pub mod context {
+    #[doc(inline)]
+    pub use revy_core::context::*;
+    #[doc(inline)]
+    pub use revy_core::{ContextError, LazyRevision, ParseError};
+}
 
-// Ask the history: blame, entries a UI can show, tags, whole-table time travel.
+// Read and ask the history; names for revisions; versions; rolling back.
 #[doc(inline)]
-pub use revy_seaorm::{
-    Blame, ColumnBlame, DEFAULT_PAGE_SIZE, FieldChange, FieldValue, HistoryEntry, Moment, Page,
-    TAG_NAME_LEN, TableAsOf, as_of_tag, blame, find_tag, table_as_of, tag, tags,
-};
-// Revisions newest first, filtered by actor, table, row and time, and a
-// page of them summed up in three or four statements.
-#[doc(inline)]
-pub use revy_seaorm::{RevisionSummary, Revisions, revision_summaries, revisions};
+pub use revy_seaorm::{history, rollback, tags, versions};
 
-// The trash: rows whose newest journal entry is a delete, a page at a time.
+// Deletion policies and database cascades; bulk writes and the guard;
+// queued transactions.
 #[doc(inline)]
-pub use revy_seaorm::{DeletedRow, Trash, deleted};
+pub use revy_seaorm::{bulk, deletion, guard, queued};
 
-// Versions: every object's version, and saves that require the one they read.
+// The change feed; running for years; tamper evidence.
 #[doc(inline)]
-pub use revy_seaorm::{delete_at_version, update_at_version, version_of};
-
-// Roll back: restore a deleted row, revert a row, undo a revision.
-#[doc(inline)]
-pub use revy_seaorm::{TrackedEntity, restore, restore_latest, revert, undo_revision, undo_to_tag};
-
-// Deletion: tracked CASCADE / SET / SET_NULL / SET_DEFAULT.
-#[doc(inline)]
-pub use revy_seaorm::{
-    ChildPolicy, DEFAULT_CHUNK_SIZE, DeletionPolicies, MAX_DEPTH, OnDelete, cascade, delete,
-    delete_in_chunks, register_child_policies, reset_foreign_keys,
-};
-
-// Write fast: a transaction whose journal is written at once, at commit.
-#[doc(inline)]
-pub use revy_seaorm::{Transaction, begin, transaction};
-
-// Bulk: tracked `insert_many`, `update_many`, `delete_many`, `delete_by_id`,
-// and the guard that reports writes that bypass revy.
-#[doc(inline)]
-pub use revy_seaorm::{
-    DeleteMany, Guarded, GuardedTransaction, InsertMany, RevyTransaction, UntrackedWrites,
-    UpdateMany, Where, delete_by_id, delete_many, insert_many, reset_untracked_writes,
-    untracked_writes, update_many,
-};
-
-// Single-row shortcuts: tracked twins of `Entity::insert/update/delete(am)`.
-#[doc(inline)]
-pub use revy_seaorm::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
-
-// Change feed: committed revisions from a cursor.
-#[doc(inline)]
-pub use revy_seaorm::feed;
-// Journal lifecycle: keeping the journal small, exporting what goes,
-// reading it back.
-pub use revy_seaorm::{
-    CHECKPOINT_DESCRIPTION, ImportReport, PRUNE_CHUNK_SIZE, Prune, PruneReport, import, prune,
-};
-
-// Erasure: a person's values out of a row's whole history, the facts kept.
-#[doc(inline)]
-pub use revy_seaorm::{
-    ERASE_CHUNK_SIZE, ERASURES, Erase, Erased, Erasure, erase, erase_all, is_erased,
-};
-
-// Schema changes: the history of a renamed table follows it (the guide is
-// the `schema_change` module below).
-#[doc(inline)]
-pub use revy_seaorm::{RENAME_CHUNK_SIZE, rename_table, rename_table_in_chunks};
-
-// Tamper evidence: hash-chained journal entries, and the walk that checks them.
-#[doc(inline)]
-pub use revy_seaorm::{Verified, tamper, verify};
-
-// Errors.
-#[doc(inline)]
-pub use revy_seaorm::Error;
+pub use revy_seaorm::{feed, lifecycle, tamper};
 
 /// Web backends: [`RevyLayer`](revy_axum::RevyLayer), a tower layer that
 /// runs each HTTP request in a context with its user as the actor and its
@@ -244,7 +180,7 @@ pub mod migration {
 #[doc = include_str!("../docs/schema-changes.md")]
 pub mod schema_change {
     #[doc(inline)]
-    pub use revy_seaorm::schema_change::{RENAME_CHUNK_SIZE, rename_table, rename_table_in_chunks};
+    pub use revy_seaorm::lifecycle::{RENAME_CHUNK_SIZE, rename_table, rename_table_in_chunks};
 }
 
 /// Extension traits that add sea-orm abilities to revy's core types:

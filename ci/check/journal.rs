@@ -32,7 +32,7 @@ pub mod note {
         revy::track!();
     }
     impl revy::TrackingPolicy for Entity {}
-    impl revy::DeletionPolicies for Entity {}
+    impl revy::deletion::DeletionPolicies for Entity {}
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -106,7 +106,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
             edit.stars = Set(2);
             edit.update(db).await?;
             // through the deletion policies' path (no children here)
-            revy::delete(db, first).await?;
+            revy::deletion::delete(db, first).await?;
 
             // bulk: three inserts with auto-increment keys, an update, a delete
             let rows = (0..3).map(|i| note::ActiveModel {
@@ -114,18 +114,18 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
                 stars: Set(i),
                 ..Default::default()
             });
-            let inserted = revy::insert_many::<note::Entity>(rows).exec(db).await?;
+            let inserted = revy::bulk::insert_many::<note::Entity>(rows).exec(db).await?;
             check(
                 inserted.last_insert_id == Some(4),
                 "insert_many returns the last key",
             )?;
-            let updated = revy::update_many::<note::Entity>()
+            let updated = revy::bulk::update_many::<note::Entity>()
                 .col_expr(note::Column::Stars, Expr::col(note::Column::Stars).add(10))
                 .filter(note::Column::Title.starts_with("bulk"))
                 .exec(db)
                 .await?;
             check(updated.rows_affected == 3, "update_many changes three rows")?;
-            let deleted = revy::delete_many::<note::Entity>()
+            let deleted = revy::bulk::delete_many::<note::Entity>()
                 .filter(note::Column::Id.eq(2))
                 .exec(db)
                 .await?;
@@ -172,7 +172,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
         .find(|d| d.action == Action::Update && d.content_id == "1")
         .map(|d| d.id)
         .ok_or("no update delta of row 1")?;
-    let snapshot = revy::ObjectSnapshot::<note::Entity>::at(update_id)
+    let snapshot = revy::history::ObjectSnapshot::<note::Entity>::at(update_id)
         .one(db)
         .await?;
     let expected_row = note::Model {
@@ -185,7 +185,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
         &format!("snapshot at the update: {snapshot:?}"),
     )?;
     let restored = Context::via_actor(Some(actor))
-        .scope(revy::restore_latest::<note::Entity>(db, 1))
+        .scope(revy::rollback::restore_latest::<note::Entity>(db, 1))
         .await?;
     check(restored == expected_row, "restore gives the row back")?;
     let live = note::Entity::find_by_id(1).one(db).await?;
@@ -252,19 +252,19 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
     // a prune with an export, then the export imported back
     let before_prune = count(db).await?;
     let mut export = Vec::new();
-    revy::prune()
+    revy::lifecycle::prune()
         .keep_last(1)
         .entity::<note::Entity>()
         .export(&mut export)
         .exec(db)
         .await?;
     check(count(db).await? < before_prune, "the prune folded history")?;
-    revy::import(db, export.as_slice()).await?;
+    revy::lifecycle::import(db, export.as_slice()).await?;
     check(
         count(db).await? == before_prune,
         "the export imported back gives the journal before the prune",
     )?;
-    let snapshot = revy::ObjectSnapshot::<note::Entity>::at(update_id)
+    let snapshot = revy::history::ObjectSnapshot::<note::Entity>::at(update_id)
         .one(db)
         .await?;
     check(

@@ -218,7 +218,7 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
         });
         Context::via_actor(actor(revision))
             .revision_description(format!("Import batch {revision}"))
-            .scope(revy_seaorm::insert_many::<item::Entity>(models).exec(db))
+            .scope(revy_seaorm::bulk::insert_many::<item::Entity>(models).exec(db))
             .await
             .expect("insert a batch");
         revision += 1;
@@ -239,7 +239,7 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
             .expect("edit row 1");
         revision += 1;
     }
-    revy_seaorm::tag(db, "bench-mid", newest_revision(db).await.id)
+    revy_seaorm::tags::tag(db, "bench-mid", newest_revision(db).await.id)
         .await
         .expect("tag");
     let mut bulk = None;
@@ -250,7 +250,7 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
                 .revision_description(format!("Round {round}, rows {start} to {end}"))
                 .meta(serde_json::json!({ "round": round }))
                 .scope(
-                    revy_seaorm::update_many::<item::Entity>()
+                    revy_seaorm::bulk::update_many::<item::Entity>()
                         .set(item::ActiveModel {
                             title: Set(format!("Round {round}")),
                             ..Default::default()
@@ -271,14 +271,14 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
     Context::via_actor(actor(revision))
         .revision_description("Remove the last rows")
         .scope(
-            revy_seaorm::delete_many::<item::Entity>()
+            revy_seaorm::bulk::delete_many::<item::Entity>()
                 .filter(item::Column::Id.gte(first_deleted))
                 .exec(db),
         )
         .await
         .expect("delete");
     let bulk = bulk.expect("a middle round");
-    let history = revy_seaorm::history::<item::Entity>(1)
+    let history = revy_seaorm::history::of::<item::Entity>(1)
         .all(db)
         .await
         .unwrap();
@@ -294,7 +294,7 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
             .map(|d| d.id)
             .expect("a version of row 1")
     };
-    let delete = revy_seaorm::history::<item::Entity>(first_deleted)
+    let delete = revy_seaorm::history::of::<item::Entity>(first_deleted)
         .action(Action::Delete)
         .all(db)
         .await
@@ -312,7 +312,7 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
 }
 
 async fn newest_revision(db: &DatabaseConnection) -> revy_seaorm::entity::revision::Model {
-    revy_seaorm::revisions()
+    revy_seaorm::history::revisions()
         .limit(1)
         .all(db)
         .await

@@ -9,7 +9,7 @@
 //! ```
 
 use revy::entity::{object_delta, revision};
-use revy::{Actor, Context, LazyRevision};
+use revy::{Actor, Context, context::LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database,
@@ -127,7 +127,7 @@ async fn main() -> Result<(), AnyError> {
         "revision {} \"{}\" at {}",
         rev.id, rev.description, rev.created_at
     );
-    let actors = revy::revision_actors(&db, revision_id).await?;
+    let actors = revy::history::revision_actors(&db, revision_id).await?;
     let names: Vec<String> = actors
         .iter()
         .map(|a| a.as_ref().map_or("system".to_owned(), Actor::to_string))

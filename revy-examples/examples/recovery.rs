@@ -77,7 +77,7 @@ async fn main() -> Result<(), AnyError> {
     );
 
     // The newest Delete of that row, with the row as it was.
-    let key = revy::content_type::<membership::Entity>();
+    let key = revy::registry::content_type::<membership::Entity>();
     let (delta, snapshot) = object_delta::Entity::find()
         .filter(object_delta::Column::Action.eq("Delete"))
         .filter(object_delta::Column::ContentType.eq(key))
@@ -95,13 +95,15 @@ async fn main() -> Result<(), AnyError> {
     // Put it back, with its original key; the restore is itself recorded.
     let restored = Context::via_actor(Some(Actor::new("users", 2)))
         .revision_description("Restore a membership deleted by mistake")
-        .scope(revy::restore::<membership::Entity>(&db, delta.id))
+        .scope(revy::rollback::restore::<membership::Entity>(&db, delta.id))
         .await?;
     println!("restored {restored:?}");
     if restored != alice_in_admins {
         return Err("the restored row differs from the original".into());
     }
-    let history = revy::history::<membership::Entity>((7, 3)).all(&db).await?;
+    let history = revy::history::of::<membership::Entity>((7, 3))
+        .all(&db)
+        .await?;
     let actions: Vec<&str> = history.iter().map(|d| d.action.as_str()).collect();
     println!("history  {actions:?} (newest first)");
     Ok(())

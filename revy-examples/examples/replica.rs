@@ -2,9 +2,9 @@
 //! primary SQLite database are relayed (`revy::nats::Relay`); a consumer of
 //! the stream copies each revision's journal rows into a second SQLite
 //! database and sets each changed row there to its snapshot
-//! (`revy::as_of`), deleting it when its newest delta is a delete. An
-//! erasure at the primary (`revy::erase`) reaches the replica as a delta of
-//! its own, and the replica erases its copy (`revy::Erasure::apply`). At
+//! (`revy::history::as_of`), deleting it when its newest delta is a delete. An
+//! erasure at the primary (`revy::lifecycle::erase`) reaches the replica as a delta of
+//! its own, and the replica erases its copy (`revy::lifecycle::Erasure::apply`). At
 //! the end the replica's table equals the primary's. Needs NATS with JetStream
 //! on 127.0.0.1:4222.
 //!
@@ -20,7 +20,7 @@ use futures_util::StreamExt;
 use revy::entity::{attribute_delta, object_delta, revision};
 use revy::nats::async_nats::{self, jetstream};
 use revy::nats::{Message, Relay};
-use revy::{Actor, AttributeDelta, Context};
+use revy::{Actor, Context, history::AttributeDelta};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait,
@@ -165,12 +165,12 @@ async fn apply(
         // delivered before, or now: its columns are inline in the row
         let _ = inserted;
         // an erasure at the primary: erase the replica's copy too
-        if d.content_type == revy::ERASURES {
+        if d.content_type == revy::lifecycle::ERASURES {
             let row = object_delta::Entity::find_by_id(d.id)
                 .one(&txn)
                 .await?
                 .ok_or("the erasure's delta")?;
-            if let Some(erasure) = revy::Erasure::of(&row)? {
+            if let Some(erasure) = revy::lifecycle::Erasure::of(&row)? {
                 erasure.apply(&txn).await?;
             }
         }
@@ -178,7 +178,7 @@ async fn apply(
     for d in m.deltas.iter().filter(|d| d.content_type == "notes") {
         let id: i32 = d.content_id.parse()?;
         let now = chrono::Utc::now();
-        match revy::as_of::<note::Entity>(&txn, id, now).await? {
+        match revy::history::as_of::<note::Entity>(&txn, id, now).await? {
             Some(row) => {
                 mirror::Entity::insert(mirror::ActiveModel {
                     id: Set(row.id),
@@ -277,7 +277,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut am = five.into_active_model();
     am.body = Set(None);
     Context::new().scope(am.update(&primary)).await?;
-    revy::erase::<note::Entity>(5)
+    revy::lifecycle::erase::<note::Entity>(5)
         .columns([note::Column::Body])
         .reason("asked to be forgotten")
         .exec(&primary)

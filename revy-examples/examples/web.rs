@@ -276,7 +276,7 @@ async fn note_history(
     State(db): State<DatabaseConnection>,
     Path(id): Path<i32>,
 ) -> Result<Json<Vec<HistoryEntry>>, AppError> {
-    let deltas = revy::history::<note::Entity>(id).all(&db).await?;
+    let deltas = revy::history::of::<note::Entity>(id).all(&db).await?;
     let revision_ids: Vec<i64> = deltas.iter().map(|d| d.revision_id).collect();
     let revisions: HashMap<i64, revision::Model> = revision::Entity::find()
         .filter(revision::Column::Id.is_in(revision_ids))
@@ -319,9 +319,9 @@ async fn note_history(
 async fn note_entries(
     State(db): State<DatabaseConnection>,
     Path(id): Path<i32>,
-) -> Result<Json<Vec<revy::HistoryEntry>>, AppError> {
+) -> Result<Json<Vec<revy::history::HistoryEntry>>, AppError> {
     Ok(Json(
-        revy::history::<note::Entity>(id)
+        revy::history::of::<note::Entity>(id)
             .limit(50)
             .entries(&db)
             .await?,
@@ -331,9 +331,12 @@ async fn note_entries(
 /// The trash: deleted notes with who deleted them, when and in which revision.
 async fn note_trash(
     State(db): State<DatabaseConnection>,
-) -> Result<Json<Vec<revy::DeletedRow>>, AppError> {
+) -> Result<Json<Vec<revy::history::DeletedRow>>, AppError> {
     Ok(Json(
-        revy::deleted::<note::Entity>().limit(50).all(&db).await?,
+        revy::history::deleted::<note::Entity>()
+            .limit(50)
+            .all(&db)
+            .await?,
     ))
 }
 
@@ -342,7 +345,7 @@ async fn undo_revision(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, AppError> {
     let txn = db.begin().await?;
-    let undo = revy::undo_revision(&txn, id).await?;
+    let undo = revy::rollback::undo_revision(&txn, id).await?;
     txn.commit().await?;
     Ok(Json(json!({"undone": id, "revision_id": undo})))
 }
@@ -367,7 +370,7 @@ async fn connect() -> Result<DatabaseConnection, AnyError> {
     let mut table = Schema::new(db.get_database_backend()).create_table_from_entity(note::Entity);
     db.execute(table.if_not_exists()).await?;
     // so undo works even for revisions written before this process saved a note
-    revy::register::<note::Entity>();
+    revy::rollback::register::<note::Entity>();
     Ok(db)
 }
 

@@ -83,7 +83,7 @@ pub struct MessageDelta {
     pub version: Option<i64>,
     /// The delta's hash-chain link and a checkpoint's seal, when the source
     /// journal has tamper evidence on (see `revy::tamper`): a replica that
-    /// stores them can run `revy::verify` too.
+    /// stores them can run `revy::tamper::verify` too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<String>,
     /// See [`hash`](Self::hash).

@@ -1,5 +1,5 @@
-//! What an erasure costs (issue 29): `revy::erase` of one object with
-//! 1,000 deltas (a checkpoint every 16), and `revy::erase_all` of 10,000
+//! What an erasure costs (issue 29): `revy::lifecycle::erase` of one object with
+//! 1,000 deltas (a checkpoint every 16), and `revy::lifecycle::erase_all` of 10,000
 //! objects, each next to plain sea-orm rewriting the same number of rows
 //! of a table of its own (one `UPDATE` by key per row in one transaction:
 //! the floor of any rewrite of those rows); then 1,000 objects erased one
@@ -101,7 +101,7 @@ async fn many_objects(db: &DatabaseConnection, n: i64) -> Result<Vec<i64>, Failu
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
         Context::new()
             .scope(
-                revy_seaorm::insert_many::<item::Entity>(
+                revy_seaorm::bulk::insert_many::<item::Entity>(
                     chunk.iter().map(|i| item::Entity::new_row(*i)),
                 )
                 .exec(db),
@@ -156,7 +156,7 @@ async fn measure(label: &str, db: DatabaseConnection) -> Result<(), Failure> {
         reset(&db).await?;
         let id = one_long_history(&db, versions).await?;
         let start = Instant::now();
-        let done = revy_seaorm::erase::<item::Entity>(id)
+        let done = revy_seaorm::lifecycle::erase::<item::Entity>(id)
             .columns([item::Column::Label])
             .exec(&db)
             .await?;
@@ -175,7 +175,7 @@ async fn measure(label: &str, db: DatabaseConnection) -> Result<(), Failure> {
     reset(&db).await?;
     let ids = many_objects(&db, objects).await?;
     let start = Instant::now();
-    let done = revy_seaorm::erase_all::<item::Entity>(ids)
+    let done = revy_seaorm::lifecycle::erase_all::<item::Entity>(ids)
         .columns([item::Column::Label])
         .exec(&db)
         .await?;
@@ -195,7 +195,7 @@ async fn measure(label: &str, db: DatabaseConnection) -> Result<(), Failure> {
     let ids = many_objects(&db, singles).await?;
     let start = Instant::now();
     for id in ids {
-        revy_seaorm::erase::<item::Entity>(id)
+        revy_seaorm::lifecycle::erase::<item::Entity>(id)
             .columns([item::Column::Label])
             .exec(&db)
             .await?;

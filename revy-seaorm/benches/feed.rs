@@ -162,8 +162,8 @@ async fn subscriber(
     tokio::task::JoinHandle<()>,
     bool,
 ) {
-    let feed =
-        Feed::from_cursor(newest(db).await).only([revy_seaorm::content_type::<item::Entity>()]);
+    let feed = Feed::from_cursor(newest(db).await)
+        .only([revy_seaorm::registry::content_type::<item::Entity>()]);
     let sub = Subscription::new(db.clone(), feed);
     let notified = sub.is_notified();
     let (tx, rx) = mpsc::unbounded_channel();

@@ -225,7 +225,7 @@ async fn object_deltas(db: &DatabaseConnection) -> u64 {
 
 /// One page of the table as it is now, through the journal.
 async fn time_travel_page(db: &DatabaseConnection) -> usize {
-    let page = revy_seaorm::table_as_of::<item::Entity>(chrono::Utc::now())
+    let page = revy_seaorm::history::table_as_of::<item::Entity>(chrono::Utc::now())
         .page(db)
         .await
         .unwrap();
@@ -272,12 +272,12 @@ fn bench_blame(c: &mut Criterion, rt: &Runtime, name: &str, db: &DatabaseConnect
     for history in [10, s.long_history] {
         let (row, _) = rt.block_on(item_with_history(db, history));
         let got = rt
-            .block_on(revy_seaorm::blame::<item::Entity>(row.id).all(db))
+            .block_on(revy_seaorm::history::blame::<item::Entity>(row.id).all(db))
             .unwrap();
         assert_eq!(got.len(), 8, "a blame entry per column");
         group.bench_function(format!("tracked/history_{history}"), |b| {
             b.iter(|| {
-                rt.block_on(revy_seaorm::blame::<item::Entity>(row.id).all(db))
+                rt.block_on(revy_seaorm::history::blame::<item::Entity>(row.id).all(db))
                     .unwrap()
             })
         });
@@ -311,7 +311,7 @@ fn bench_prune(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     let rss_before = peak_rss_kib();
     let start = Instant::now();
     let report = rt
-        .block_on(revy_seaorm::prune().keep_last(1).exec(db))
+        .block_on(revy_seaorm::lifecycle::prune().keep_last(1).exec(db))
         .unwrap();
     let took = start.elapsed();
     let rss_after = peak_rss_kib();
@@ -349,7 +349,7 @@ fn bench_verify(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
         for _ in 0..9 {
             Context::via_actor(Some(Actor::new("users", 1)))
                 .scope(
-                    revy_seaorm::update_many::<item::Entity>()
+                    revy_seaorm::bulk::update_many::<item::Entity>()
                         .col_expr(item::Column::Count, Expr::col(item::Column::Count).add(1))
                         .exec(db),
                 )
@@ -361,7 +361,7 @@ fn bench_verify(rt: &Runtime, name: &str, db: &DatabaseConnection, s: Sizes) {
     rt.block_on(analyze(db));
     let seeded = seeding.elapsed();
     let start = Instant::now();
-    let verified = rt.block_on(revy_seaorm::verify(db)).unwrap();
+    let verified = rt.block_on(revy_seaorm::tamper::verify(db)).unwrap();
     let took = start.elapsed();
     assert_eq!(verified.sealed, verified.object_deltas);
     println!(

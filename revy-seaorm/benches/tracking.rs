@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, measurement::WallTime};
 use revy_core::{Actor, Context, LazyRevision};
 use revy_seaorm::entity::{object_delta, revision};
-use revy_seaorm::{ObjectSnapshot, SelectSnapshotExt, Tracked};
+use revy_seaorm::{Tracked, history::ObjectSnapshot, history::SelectSnapshotExt};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -685,7 +685,7 @@ fn bench_cascade(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
                 let parent = family(db, n).await;
                 let start = Instant::now();
                 Context::via_actor(Some(Actor::new("users", 1)))
-                    .scope(revy_seaorm::delete(db, parent))
+                    .scope(revy_seaorm::deletion::delete(db, parent))
                     .await
                     .unwrap();
                 start.elapsed()

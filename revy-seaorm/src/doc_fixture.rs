@@ -25,7 +25,7 @@ macro_rules! __doc_fixture {
                 $crate::track!();
             }
             impl $crate::TrackingPolicy for Entity {}
-            impl $crate::DeletionPolicies for Entity {}
+            impl $crate::deletion::DeletionPolicies for Entity {}
         }
         mod account {
             use sea_orm::entity::prelude::*;
@@ -43,11 +43,11 @@ macro_rules! __doc_fixture {
                 $crate::track!();
             }
             impl $crate::TrackingPolicy for Entity {}
-            impl $crate::DeletionPolicies for Entity {
-                fn on_delete() -> Vec<$crate::ChildPolicy> {
-                    vec![$crate::ChildPolicy::new(
+            impl $crate::deletion::DeletionPolicies for Entity {
+                fn on_delete() -> Vec<$crate::deletion::ChildPolicy> {
+                    vec![$crate::deletion::ChildPolicy::new(
                         super::transaction::Column::AccountId,
-                        $crate::OnDelete::Cascade,
+                        $crate::deletion::OnDelete::Cascade,
                     )]
                 }
             }
@@ -70,7 +70,7 @@ macro_rules! __doc_fixture {
                 $crate::track!();
             }
             impl $crate::TrackingPolicy for Entity {}
-            impl $crate::DeletionPolicies for Entity {}
+            impl $crate::deletion::DeletionPolicies for Entity {}
         }
         async fn setup() -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
             use sea_orm::ConnectionTrait;

@@ -36,20 +36,20 @@ pub enum Error {
         source: DbErr,
     },
 
-    /// [`undo_revision`](crate::undo_revision) of an erasure: the values it
+    /// [`undo_revision`](crate::rollback::undo_revision) of an erasure: the values it
     /// removed are in no journal row any more.
     #[error(
-        "revision {revision_id} is an erasure (revy::erase): the values it removed are gone from the journal, so it cannot be undone; write the values again if they may be kept"
+        "revision {revision_id} is an erasure (revy::lifecycle::erase): the values it removed are gone from the journal, so it cannot be undone; write the values again if they may be kept"
     )]
     ErasureIsFinal {
         /// The revision.
         revision_id: i64,
     },
 
-    /// A snapshot needs a value that [`erase`](crate::erase()) removed from
+    /// A snapshot needs a value that [`erase`](crate::lifecycle::erase()) removed from
     /// the journal, and nothing can stand in for it.
     #[error(
-        "column {table}.{column} of row {key} was erased from the journal (revy::erase), the row no longer exists to take it from, and the column has no default and is not nullable: give it a default_value in the entity or make it nullable"
+        "column {table}.{column} of row {key} was erased from the journal (revy::lifecycle::erase), the row no longer exists to take it from, and the column has no default and is not nullable: give it a default_value in the entity or make it nullable"
     )]
     ErasedValue {
         /// The table.
@@ -137,7 +137,7 @@ pub enum Error {
 
     /// The context's meta is an object with the key `"revy"`, which revy
     /// reserves for the kind of the revisions it writes itself (see
-    /// [`RevisionKind`](crate::RevisionKind)). Nothing was written.
+    /// [`RevisionKind`](crate::entity::revision::RevisionKind)). Nothing was written.
     #[error(
         "the context's meta {meta} has the key \"revy\", which revy reserves to mark its own revisions (baselines, prune checkpoints, erasures); put your metadata under another key"
     )]
@@ -149,7 +149,7 @@ pub enum Error {
     /// The context's revision was created in a transaction that rolled
     /// back (PostgreSQL, which aborts the transaction at the failed journal
     /// write). revy forgot it: retry the transaction and the revision is
-    /// created anew. [`transaction`](crate::transaction()) and
+    /// created anew. [`transaction`](crate::queued()) and
     /// [`begin`](crate::begin()) forget it on their own, at the rollback.
     #[error(
         "the context's revision {revision_id} was created in a transaction that rolled back, so this transaction failed; revy forgot the revision: retry the transaction and it is created anew"
@@ -240,7 +240,7 @@ pub enum Error {
     },
 
     /// A save that required the version it read found the row at another
-    /// (optimistic concurrency, see [`update_at_version`](crate::update_at_version)):
+    /// (optimistic concurrency, see [`update_at_version`](crate::versions::update_at_version)):
     /// nothing was written.
     #[error(
         "{table} row {key} {}, not at version {expected} as the save required: it changed since it was read; read it again and redo the change",
@@ -257,7 +257,7 @@ pub enum Error {
         current: Option<i64>,
     },
 
-    /// [`verify`](crate::verify()) found a journal entry that revy did not
+    /// [`verify`](crate::tamper::verify()) found a journal entry that revy did not
     /// write as it is: changed, removed, reordered or inserted out of band.
     #[error(
         "the journal was tampered with: object delta {object_delta_id} of {content_type} {content_id} {finding} (table revy_object_deltas)"
@@ -275,7 +275,7 @@ pub enum Error {
 
     /// A revision touches a table whose entity revy does not know in this process.
     #[error(
-        "cannot undo changes to table {table}: no entity is registered for it; call revy::register::<your_entity::Entity>() at start-up"
+        "cannot undo changes to table {table}: no entity is registered for it; call revy::rollback::register::<your_entity::Entity>() at start-up"
     )]
     UnknownEntity {
         /// The table.
@@ -320,7 +320,7 @@ pub enum Error {
 
     /// A tracked bulk update tried to set a primary-key column.
     #[error(
-        "revy::update_many on {table} sets key column {column}: the journal names rows by key, so a key \
+        "revy::bulk::update_many on {table} sets key column {column}: the journal names rows by key, so a key \
          cannot change in a tracked update; delete the row and insert it with its new key instead"
     )]
     KeyUpdate {
@@ -372,7 +372,7 @@ pub enum Error {
         column: String,
     },
 
-    /// A strict [`Guarded`](crate::Guarded) connection refused a write to a
+    /// A strict [`Guarded`](crate::guard::Guarded) connection refused a write to a
     /// tracked table that bypasses revy (or, with `report_without_context`,
     /// that runs with no context), before it ran.
     #[error("refused an untracked {statement} on table {table}: {reason}")]
@@ -385,10 +385,10 @@ pub enum Error {
         reason: String,
     },
 
-    /// A strict [`Guarded`](crate::Guarded) connection refused a tracked
+    /// A strict [`Guarded`](crate::guard::Guarded) connection refused a tracked
     /// delete that would let the database cascade to, or set null in, rows
     /// of another tracked table unjournaled (see the
-    /// [`cascade`](crate::cascade) module), before it ran.
+    /// [`cascade`](crate::deletion::cascade) module), before it ran.
     #[error(
         "refused a DELETE on table {parent}: its foreign key {key} ON DELETE {rule} would let \
          the database change rows of tracked table {child} that the journal never sees; {fix}"
@@ -408,7 +408,7 @@ pub enum Error {
 
     /// A tag with this name already exists.
     #[error(
-        "tag {name} already exists in revy_tags (it names revision {revision_id}): pick another name, or find the existing tag with revy::find_tag"
+        "tag {name} already exists in revy_tags (it names revision {revision_id}): pick another name, or find the existing tag with revy::tags::find_tag"
     )]
     TagExists {
         /// The name asked for.
@@ -431,7 +431,7 @@ pub enum Error {
     },
 
     /// No tag has this name.
-    #[error("tag {name} does not exist in revy_tags: list the tags with revy::tags(&db)")]
+    #[error("tag {name} does not exist in revy_tags: list the tags with revy::tags::all(&db)")]
     NoTag {
         /// The name asked for.
         name: String,
@@ -470,9 +470,9 @@ pub enum Error {
     #[error(transparent)]
     Context(#[from] revy_core::ContextError),
 
-    /// [`prune`](crate::prune()) was run without a cut.
+    /// [`prune`](crate::lifecycle::prune()) was run without a cut.
     #[error(
-        "revy::prune() needs a cut: call .older_than(time) and/or .keep_last(n) before .exec(&db)"
+        "revy::lifecycle::prune() needs a cut: call .older_than(time) and/or .keep_last(n) before .exec(&db)"
     )]
     NoCut,
 
@@ -504,9 +504,9 @@ pub enum Error {
     #[error(
         "this database holds revy's three-table journal from before 0.1 (table {table}); revy 0.1 \
          keeps a change's attribute deltas in its object delta and does not upgrade it in place: \
-         export it with the revy that wrote it (revy::prune().older_than(<a time after its newest \
+         export it with the revy that wrote it (revy::lifecycle::prune().older_than(<a time after its newest \
          change>).export(..)), drop the tables revy_tags, revy_attribute_deltas, \
-         revy_object_deltas and revy_revisions, run revy::install, then revy::import the export"
+         revy_object_deltas and revy_revisions, run revy::install, then revy::lifecycle::import the export"
     )]
     OldJournal {
         /// The table that shows the old shape.
@@ -585,7 +585,7 @@ pub enum Error {
         reason: String,
     },
 
-    /// [`rename_table`](crate::rename_table()) cannot move a table's
+    /// [`rename_table`](crate::lifecycle::rename_table()) cannot move a table's
     /// journal to the new name.
     #[error("cannot rename table {old} to {new} in the journal (revy_object_deltas): {reason}")]
     RenameTable {

@@ -2,7 +2,7 @@
 //!
 //! Every tracked entity implements [`TrackingPolicy`], with one empty line
 //! when it records everything, as before. Its neighbour
-//! [`DeletionPolicies`](crate::DeletionPolicies) says what happens to the
+//! [`DeletionPolicies`](crate::deletion::DeletionPolicies) says what happens to the
 //! rows that point at it; the two together are all of an entity's tracking
 //! rules.
 //!
@@ -22,7 +22,7 @@
 //! - track rows **when** a condition holds (e.g. not drafts);
 //! - say how entries written before a migration read: a column
 //!   **renamed** from an old name, a **conversion** of the old values of a
-//!   column whose type changed (see [`schema_change`](crate::schema_change)).
+//!   column whose type changed (see [`schema_change`](crate::lifecycle::schema_change)).
 //!
 //! Every path honours the policy: the hooks, [`Tracked`](crate::Tracked)
 //! drafts, baselines, deletion policies, bulk writes, restore, revert and
@@ -55,9 +55,9 @@
 //! - else the snapshot fails with [`Error::NotRecorded`] naming the column
 //!   and the policy.
 //!
-//! [`revert`](crate::revert) and [`undo_revision`](crate::undo_revision)
+//! [`revert`](crate::rollback::revert) and [`undo_revision`](crate::rollback::undo_revision)
 //! leave such columns of a live row as they are (they are not part of the
-//! update); [`restore`](crate::restore) of a deleted row inserts the
+//! update); [`restore`](crate::rollback::restore) of a deleted row inserts the
 //! default or NULL, since the value is not in the journal by design.
 //!
 //! ```
@@ -88,7 +88,7 @@
 //!                 .when(|user: &Model| !user.draft)
 //!         }
 //!     }
-//!     impl revy_seaorm::DeletionPolicies for Entity {}
+//!     impl revy_seaorm::deletion::DeletionPolicies for Entity {}
 //! }
 //! # fn main() {}
 //! ```
@@ -102,9 +102,9 @@ use std::sync::{Arc, OnceLock, RwLock};
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 
 use crate::Error;
-use crate::keys::{self, content_type};
+use crate::lifecycle::schema_change::{Conversion, Mapping};
 use crate::record::rows::AttributeChange;
-use crate::schema_change::{Conversion, Mapping};
+use crate::registry::keys::{self, content_type};
 
 /// What revy records of an entity. Implement it for every tracked entity;
 /// the default records every column of every row:
@@ -220,7 +220,7 @@ impl<E: EntityTrait> Policy<E> {
         self
     }
 
-    /// Marks `column` as personal data: [`erase`](crate::erase()) of a row
+    /// Marks `column` as personal data: [`erase`](crate::lifecycle::erase()) of a row
     /// erases its personal columns unless told which. The column is still
     /// recorded (redact it too to keep its values out of the journal
     /// altogether).
@@ -243,10 +243,10 @@ impl<E: EntityTrait> Policy<E> {
 
     /// Declares that `column` was called `old` before a migration renamed
     /// it: the journal's entries under `old` then count as `column` in
-    /// snapshots, restores, blame, [`diff`](crate::diff()), time travel and
-    /// [`History::changed`](crate::History::changed), while history
+    /// snapshots, restores, blame, [`diff`](crate::history::diff()), time travel and
+    /// [`History::changed`](crate::history::History::changed), while history
     /// entries still show the name as it was at the time (see the
-    /// [schema changes guide](crate::schema_change)). When one object's
+    /// [schema changes guide](crate::lifecycle::schema_change)). When one object's
     /// history holds both names, the newest entry wins, whichever name it
     /// has. Declare each former name once, and never a name the entity
     /// still has; a column renamed twice declares both former names.
@@ -293,11 +293,11 @@ impl<E: EntityTrait> Policy<E> {
     ///     .to_owned();
     /// db.execute(&rename).await?;
     ///
-    /// let created = revy_seaorm::history::<member::Entity>(ann.id).all(&db).await?[0].id;
-    /// let then = revy_seaorm::ObjectSnapshot::<member::Entity>::at(created).one(&db).await?;
+    /// let created = revy_seaorm::history::of::<member::Entity>(ann.id).all(&db).await?[0].id;
+    /// let then = revy_seaorm::history::ObjectSnapshot::<member::Entity>::at(created).one(&db).await?;
     /// assert_eq!(then.map(|m| m.display_name), Some("Ann".to_owned()));
     /// // history entries name the column as it was then
-    /// let entries = revy_seaorm::history::<member::Entity>(ann.id).entries(&db).await?;
+    /// let entries = revy_seaorm::history::of::<member::Entity>(ann.id).entries(&db).await?;
     /// assert!(entries[0].changes.iter().any(|c| c.column == "name"));
     /// # Ok(()) }
     /// ```
@@ -369,8 +369,8 @@ impl<E: EntityTrait> Policy<E> {
     /// };
     /// let tx = Context::new().scope(tx.insert(&db)).await?;
     ///
-    /// let created = revy_seaorm::history::<payment::Entity>(tx.id).all(&db).await?[0].id;
-    /// let then = revy_seaorm::ObjectSnapshot::<payment::Entity>::at(created).one(&db).await?;
+    /// let created = revy_seaorm::history::of::<payment::Entity>(tx.id).all(&db).await?[0].id;
+    /// let then = revy_seaorm::history::ObjectSnapshot::<payment::Entity>::at(created).one(&db).await?;
     /// assert_eq!(then.map(|p| p.amount), Some("1250".to_owned()));
     /// # Ok(()) }
     /// ```

@@ -3,7 +3,7 @@
 use crate::common::entities::{account, transaction};
 use crate::common::{self, TestDb};
 use revy::entity::object_delta;
-use revy::{Action, Actor, Context, LazyRevision, Tracked};
+use revy::{Action, Actor, Context, Tracked, context::LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, DatabaseConnection, EntityTrait, PaginatorTrait, QueryOrder,
@@ -94,7 +94,9 @@ async fn a_users_edit_and_a_system_correction_in_one_object_delta(t: TestDb) {
             "id"
         ]
     );
-    let actors = revy::revision_actors(db, delta.revision_id).await.unwrap();
+    let actors = revy::history::revision_actors(db, delta.revision_id)
+        .await
+        .unwrap();
     assert_eq!(actors, vec![user(1), None]);
 }
 
@@ -209,12 +211,14 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
             a.save(db).await.unwrap();
         })
         .await;
-    let revisions = revy::revisions().all(db).await.unwrap();
+    let revisions = revy::history::revisions().all(db).await.unwrap();
     assert_eq!(revisions.len(), 2);
     let mut ids: Vec<i64> = revisions.iter().map(|r| r.id).collect();
     ids.push(ids[0] + 1_000); // no such revision
     t.take_statement_count();
-    let summaries = revy::revision_summaries(db, &ids, 2).await.unwrap();
+    let summaries = revy::history::revision_summaries(db, &ids, 2)
+        .await
+        .unwrap();
     assert_eq!(t.take_statement_count(), 4, "four statements for the page");
     assert_eq!(
         summaries.iter().map(|s| s.revision_id).collect::<Vec<_>>(),
@@ -222,10 +226,10 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
         "in the order asked"
     );
     for summary in &summaries[..2] {
-        let deltas = revy::revision_deltas(db, summary.revision_id)
+        let deltas = revy::history::revision_deltas(db, summary.revision_id)
             .await
             .unwrap();
-        let actors = revy::revision_actors(db, summary.revision_id)
+        let actors = revy::history::revision_actors(db, summary.revision_id)
             .await
             .unwrap();
         assert_eq!(summary.delta_count, deltas.len() as u64);
@@ -244,7 +248,7 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
     assert_eq!(summaries[2].delta_count, 0);
     assert!(summaries[2].deltas.is_empty() && summaries[2].actors.is_empty());
     assert!(
-        revy::revision_summaries(db, &[], 2)
+        revy::history::revision_summaries(db, &[], 2)
             .await
             .unwrap()
             .is_empty()

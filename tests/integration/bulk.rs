@@ -10,7 +10,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use revy::entity::{object_delta, revision};
-use revy::{Action, Actor, Context, LazyRevision, ObjectSnapshot};
+use revy::{Action, Actor, Context, context::LazyRevision, history::ObjectSnapshot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -109,14 +109,14 @@ async fn bulk(db: &DatabaseConnection, op: &Op) {
                 .await
                 .into_iter()
                 .map(|id| new_account(id, &format!("c{id}"), *balance));
-            revy::insert_many::<account::Entity>(models)
+            revy::bulk::insert_many::<account::Entity>(models)
                 .chunk_size(3)
                 .exec(&txn)
                 .await
                 .unwrap();
         }
         Op::Rename(ids, name) => {
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(account::Column::Name, Expr::value(name.clone()))
                 .filter(account::Column::Id.is_in(ids.clone()))
                 .chunk_size(3)
@@ -125,7 +125,7 @@ async fn bulk(db: &DatabaseConnection, op: &Op) {
                 .unwrap();
         }
         Op::Add(ids, n) => {
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(
                     account::Column::Balance,
                     Expr::col(account::Column::Balance).add(*n),
@@ -137,7 +137,7 @@ async fn bulk(db: &DatabaseConnection, op: &Op) {
                 .unwrap();
         }
         Op::Delete(ids) => {
-            revy::delete_many::<account::Entity>()
+            revy::bulk::delete_many::<account::Entity>()
                 .filter(account::Column::Id.is_in(ids.clone()))
                 .chunk_size(3)
                 .exec(&txn)
@@ -319,7 +319,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
     });
     let result = Context::via_actor(Some(Actor::new("users", 9)))
         .scope(
-            revy::insert_many::<account::Entity>(models)
+            revy::bulk::insert_many::<account::Entity>(models)
                 .chunk_size(2)
                 .exec(db),
         )
@@ -347,7 +347,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
     // an update that changes nothing writes nothing
     let unchanged = Context::new()
         .scope(
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(account::Column::IsActive, Expr::value(true))
                 .exec(db),
         )
@@ -357,7 +357,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
     assert!(unchanged.rows_affected <= 5);
     // delete_by_id: one Delete, restorable
     let gone = Context::new()
-        .scope(revy::delete_by_id::<account::Entity>(last.id).exec(db))
+        .scope(revy::bulk::delete_by_id::<account::Entity>(last.id).exec(db))
         .await
         .unwrap();
     assert_eq!(gone.rows_affected, 1);
@@ -368,7 +368,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
         .unwrap()
         .unwrap();
     assert_eq!(
-        revy::restore::<account::Entity>(db, delete.id)
+        revy::rollback::restore::<account::Entity>(db, delete.id)
             .await
             .unwrap(),
         last
@@ -376,7 +376,7 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
     // a key column cannot be set
     let err = Context::new()
         .scope(
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(account::Column::Id, Expr::value(99))
                 .exec(db),
         )
@@ -403,7 +403,7 @@ async fn statements_grow_with_chunks_not_rows(t: TestDb) {
         let insert = statements(&t, async {
             Context::new()
                 .scope(
-                    revy::insert_many::<account::Entity>(models)
+                    revy::bulk::insert_many::<account::Entity>(models)
                         .chunk_size(chunk as u64)
                         .exec(db),
                 )
@@ -415,7 +415,7 @@ async fn statements_grow_with_chunks_not_rows(t: TestDb) {
         let update = statements(&t, async {
             Context::new()
                 .scope(
-                    revy::update_many::<account::Entity>()
+                    revy::bulk::update_many::<account::Entity>()
                         .col_expr(
                             account::Column::Balance,
                             Expr::col(account::Column::Balance).add(1),
@@ -432,7 +432,7 @@ async fn statements_grow_with_chunks_not_rows(t: TestDb) {
         let delete = statements(&t, async {
             Context::new()
                 .scope(
-                    revy::delete_many::<account::Entity>()
+                    revy::bulk::delete_many::<account::Entity>()
                         .filter(in_range.clone())
                         .chunk_size(chunk as u64)
                         .exec(db),
@@ -492,7 +492,7 @@ async fn tracking_off_is_the_plain_statement(t: TestDb) {
     let n = statements(&t, async {
         Context::as_disabled()
             .scope(
-                revy::update_many::<account::Entity>()
+                revy::bulk::update_many::<account::Entity>()
                     .col_expr(account::Column::Name, Expr::value("off"))
                     .exec(db),
             )
@@ -503,12 +503,12 @@ async fn tracking_off_is_the_plain_statement(t: TestDb) {
     assert_eq!(n, 1);
     let n = statements(&t, async {
         // outside any context too
-        revy::delete_many::<account::Entity>()
+        revy::bulk::delete_many::<account::Entity>()
             .filter(account::Column::Id.eq(1))
             .exec(db)
             .await
             .unwrap();
-        revy::insert_many::<account::Entity>([new_account(7, "y", None)])
+        revy::bulk::insert_many::<account::Entity>([new_account(7, "y", None)])
             .exec(db)
             .await
             .unwrap();
@@ -559,7 +559,7 @@ async fn update_many_races_per_row_updates(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = t.db.clone();
     let rows = 40;
-    revy::insert_many::<account::Entity>((1..=rows).map(|id| new_account(id, "r", Some(0))))
+    revy::bulk::insert_many::<account::Entity>((1..=rows).map(|id| new_account(id, "r", Some(0))))
         .exec(&db)
         .await
         .unwrap();
@@ -570,7 +570,7 @@ async fn update_many_races_per_row_updates(t: TestDb) {
             let db = bulk_db;
             Context::via_actor(Some(Actor::new("bulk", round)))
                 .scope(retried(|| async {
-                    revy::update_many::<account::Entity>()
+                    revy::bulk::update_many::<account::Entity>()
                         .col_expr(
                             account::Column::Balance,
                             Expr::col(account::Column::Balance).add(1),
@@ -691,7 +691,7 @@ async fn delete_many_races_per_row_updates(t: TestDb) {
         let db = bulk_db;
         Context::via_actor(Some(Actor::new("bulk", 1)))
             .scope(retried(|| async {
-                revy::delete_many::<account::Entity>()
+                revy::bulk::delete_many::<account::Entity>()
                     .filter(account::Column::Balance.gte(0))
                     .chunk_size(7)
                     .exec(&db)
@@ -740,7 +740,7 @@ async fn delete_many_races_per_row_updates(t: TestDb) {
             .collect();
         assert_eq!(deletes.len(), 1, "row {content_id}: {deltas:?}");
         assert_eq!(deltas.last().map(|d| d.id), Some(deletes[0].id));
-        let back = revy::restore::<account::Entity>(&db, deletes[0].id)
+        let back = revy::rollback::restore::<account::Entity>(&db, deletes[0].id)
             .await
             .unwrap();
         for (column, value) in [
@@ -767,7 +767,7 @@ async fn composite_keys_page_and_journal(t: TestDb) {
     });
     let inserted = Context::new()
         .scope(
-            revy::insert_many::<membership::Entity>(members)
+            revy::bulk::insert_many::<membership::Entity>(members)
                 .chunk_size(5)
                 .exec_with_returning(db),
         )
@@ -781,7 +781,7 @@ async fn composite_keys_page_and_journal(t: TestDb) {
     assert_eq!(returned, stored);
     let promoted = Context::new()
         .scope(
-            revy::update_many::<membership::Entity>()
+            revy::bulk::update_many::<membership::Entity>()
                 .set(membership::ActiveModel {
                     role: Set("lead".to_owned()),
                     ..Default::default()
@@ -803,13 +803,13 @@ async fn composite_keys_page_and_journal(t: TestDb) {
     assert_eq!(ids.len(), 8);
     assert_eq!(ids[0], r#"[1,"admins"]"#);
     let gone = Context::new()
-        .scope(revy::delete_by_id::<membership::Entity>((2, "devs".to_owned())).exec(db))
+        .scope(revy::bulk::delete_by_id::<membership::Entity>((2, "devs".to_owned())).exec(db))
         .await
         .unwrap();
     assert_eq!(gone.rows_affected, 1);
     let deleted = Context::new()
         .scope(
-            revy::delete_many::<membership::Entity>()
+            revy::bulk::delete_many::<membership::Entity>()
                 .chunk_size(2)
                 .exec(db),
         )
@@ -834,7 +834,7 @@ async fn bulk_updates_write_checkpoints(t: TestDb) {
     let db = &t.db;
     Context::new()
         .scope(
-            revy::insert_many::<account::Entity>((1..=3).map(|i| new_account(i, "n", None)))
+            revy::bulk::insert_many::<account::Entity>((1..=3).map(|i| new_account(i, "n", None)))
                 .exec(db),
         )
         .await
@@ -844,7 +844,7 @@ async fn bulk_updates_write_checkpoints(t: TestDb) {
     for round in 2..=17 {
         Context::new()
             .scope(
-                revy::update_many::<account::Entity>()
+                revy::bulk::update_many::<account::Entity>()
                     .col_expr(account::Column::Balance, Expr::value(round))
                     .filter(account::Column::Id.between(1, 4))
                     .chunk_size(2)

@@ -7,7 +7,7 @@
 
 use crate::common::TestDb;
 use revy::entity::object_delta;
-use revy::{Action, Context, Guarded};
+use revy::{Action, Context, guard::Guarded};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, ModelTrait, PaginatorTrait,
     QueryFilter, QueryOrder, Set,
@@ -44,7 +44,7 @@ macro_rules! family {
                 revy::track!();
             }
             impl revy::TrackingPolicy for Entity {}
-            impl revy::DeletionPolicies for Entity {
+            impl revy::deletion::DeletionPolicies for Entity {
                 $($declared)*
             }
         }
@@ -77,7 +77,7 @@ macro_rules! family {
                 revy::track!();
             }
             impl revy::TrackingPolicy for Entity {}
-            impl revy::DeletionPolicies for Entity {}
+            impl revy::deletion::DeletionPolicies for Entity {}
         }
 
         pub mod nullable {
@@ -107,7 +107,7 @@ macro_rules! family {
                 revy::track!();
             }
             impl revy::TrackingPolicy for Entity {}
-            impl revy::DeletionPolicies for Entity {}
+            impl revy::deletion::DeletionPolicies for Entity {}
         }
       }
     };
@@ -119,20 +119,32 @@ family!(lone, "cx_lists", "cx_items", "cx_tags", {});
 family!(adopt, "cy_authors", "cy_posts", "cy_reviews", {});
 // declared in Rust, registered for bulk deletes
 family!(decl, "cw_folders", "cw_files", "cw_links", {
-    fn on_delete() -> Vec<revy::ChildPolicy> {
+    fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
         vec![
-            revy::ChildPolicy::new(super::child::Column::ParentId, revy::OnDelete::Cascade),
-            revy::ChildPolicy::new(super::nullable::Column::ParentId, revy::OnDelete::SetNull),
+            revy::deletion::ChildPolicy::new(
+                super::child::Column::ParentId,
+                revy::deletion::OnDelete::Cascade,
+            ),
+            revy::deletion::ChildPolicy::new(
+                super::nullable::Column::ParentId,
+                revy::deletion::OnDelete::SetNull,
+            ),
         ]
     }
 });
 
 // declared in Rust, registered, with a fault at every journal row
 family!(fault, "cv_folders", "cv_files", "cv_links", {
-    fn on_delete() -> Vec<revy::ChildPolicy> {
+    fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
         vec![
-            revy::ChildPolicy::new(super::child::Column::ParentId, revy::OnDelete::Cascade),
-            revy::ChildPolicy::new(super::nullable::Column::ParentId, revy::OnDelete::SetNull),
+            revy::deletion::ChildPolicy::new(
+                super::child::Column::ParentId,
+                revy::deletion::OnDelete::Cascade,
+            ),
+            revy::deletion::ChildPolicy::new(
+                super::nullable::Column::ParentId,
+                revy::deletion::OnDelete::SetNull,
+            ),
         ]
     }
 });
@@ -142,9 +154,9 @@ macro_rules! create_family {
         $t.create_table($family::parent::Entity).await;
         $t.create_table($family::child::Entity).await;
         $t.create_table($family::nullable::Entity).await;
-        revy::register::<$family::parent::Entity>();
-        revy::register::<$family::child::Entity>();
-        revy::register::<$family::nullable::Entity>();
+        revy::rollback::register::<$family::parent::Entity>();
+        revy::rollback::register::<$family::child::Entity>();
+        revy::rollback::register::<$family::nullable::Entity>();
     }};
 }
 
@@ -187,7 +199,7 @@ macro_rules! fill_family {
 }
 
 fn counts(tables: &[&str]) -> Vec<u64> {
-    let seen = revy::untracked_writes();
+    let seen = revy::guard::untracked_writes();
     tables.iter().map(|t| seen.get(t)).collect()
 }
 
@@ -209,8 +221,8 @@ async fn a_cascade_with_no_policy_is_reported_and_refused_when_strict(t: TestDb)
     create_family!(t, lone);
     fill_family!(&t.db, lone);
     let before = (
-        revy::untracked_writes().get("cx_items"),
-        revy::untracked_writes().get("cx_tags"),
+        revy::guard::untracked_writes().get("cx_items"),
+        revy::guard::untracked_writes().get("cx_tags"),
     );
 
     // strict: each tracked delete of a list is refused, naming the key and the fix
@@ -223,17 +235,17 @@ async fn a_cascade_with_no_policy_is_reported_and_refused_when_strict(t: TestDb)
     let refusals = Context::new()
         .scope(async {
             vec![
-                revy::delete_many::<lone::parent::Entity>()
+                revy::bulk::delete_many::<lone::parent::Entity>()
                     .exec(&strict)
                     .await
                     .unwrap_err()
                     .to_string(),
-                revy::delete_by_id::<lone::parent::Entity>(1)
+                revy::bulk::delete_by_id::<lone::parent::Entity>(1)
                     .exec(&strict)
                     .await
                     .unwrap_err()
                     .to_string(),
-                revy::delete(&strict, one.clone())
+                revy::deletion::delete(&strict, one.clone())
                     .await
                     .unwrap_err()
                     .to_string(),
@@ -251,8 +263,8 @@ async fn a_cascade_with_no_policy_is_reported_and_refused_when_strict(t: TestDb)
     assert!(deltas(&t.db, "cx_lists", Action::Delete).await.is_empty());
     // each refused statement counted both keys, the set-null one too
     let after = (
-        revy::untracked_writes().get("cx_items"),
-        revy::untracked_writes().get("cx_tags"),
+        revy::guard::untracked_writes().get("cx_items"),
+        revy::guard::untracked_writes().get("cx_tags"),
     );
     assert_eq!(after, (before.0 + 4, before.1 + 4));
 
@@ -260,14 +272,14 @@ async fn a_cascade_with_no_policy_is_reported_and_refused_when_strict(t: TestDb)
     let lenient = Guarded::new(t.db.clone());
     Context::new()
         .scope(
-            revy::delete_many::<lone::parent::Entity>()
+            revy::bulk::delete_many::<lone::parent::Entity>()
                 .filter(lone::parent::Column::Id.eq(1))
                 .exec(&lenient),
         )
         .await
         .unwrap();
-    assert_eq!(revy::untracked_writes().get("cx_items"), after.0 + 1);
-    assert_eq!(revy::untracked_writes().get("cx_tags"), after.1 + 1);
+    assert_eq!(revy::guard::untracked_writes().get("cx_items"), after.0 + 1);
+    assert_eq!(revy::guard::untracked_writes().get("cx_tags"), after.1 + 1);
     let items = lone::child::Entity::find().all(&t.db).await.unwrap();
     assert!(items.iter().all(|i| i.parent_id == 2), "{items:?}");
     assert!(deltas(&t.db, "cx_items", Action::Delete).await.is_empty());
@@ -279,10 +291,10 @@ async fn a_cascade_with_no_policy_is_reported_and_refused_when_strict(t: TestDb)
 
     // a delete of a table nothing points at is not reported
     Context::new()
-        .scope(revy::delete_by_id::<lone::child::Entity>(20).exec(&strict))
+        .scope(revy::bulk::delete_by_id::<lone::child::Entity>(20).exec(&strict))
         .await
         .unwrap();
-    assert_eq!(revy::untracked_writes().get("cx_items"), after.0 + 1);
+    assert_eq!(revy::guard::untracked_writes().get("cx_items"), after.0 + 1);
 }
 
 /// `register_child_policies` adopts the database's keys: deleting a parent
@@ -292,7 +304,7 @@ async fn adopted_policies_journal_the_children(t: TestDb) {
     let _turn = COUNTING.lock().await;
     create_family!(t, adopt);
     fill_family!(&t.db, adopt);
-    let adopted = revy::register_child_policies::<adopt::parent::Entity>(&t.db)
+    let adopted = revy::deletion::cascade::register_child_policies::<adopt::parent::Entity>(&t.db)
         .await
         .unwrap();
     let mut found: Vec<_> = adopted
@@ -303,14 +315,14 @@ async fn adopted_policies_journal_the_children(t: TestDb) {
     assert_eq!(
         found,
         vec![
-            ("cy_posts", "parent_id", revy::OnDelete::Cascade),
-            ("cy_reviews", "parent_id", revy::OnDelete::SetNull),
+            ("cy_posts", "parent_id", revy::deletion::OnDelete::Cascade),
+            ("cy_reviews", "parent_id", revy::deletion::OnDelete::SetNull),
         ]
     );
     let before = counts(&["cy_posts", "cy_reviews"]);
     let strict = Guarded::new(t.db.clone()).strict();
 
-    // one parent with revy::delete, the other with a bulk delete
+    // one parent with revy::deletion::delete, the other with a bulk delete
     let first = adopt::parent::Entity::find_by_id(1)
         .one(&t.db)
         .await
@@ -318,11 +330,11 @@ async fn adopted_policies_journal_the_children(t: TestDb) {
         .unwrap();
     Context::new()
         .deletion_description("gone with its author")
-        .scope(revy::delete(&strict, first))
+        .scope(revy::deletion::delete(&strict, first))
         .await
         .unwrap();
     Context::new()
-        .scope(revy::delete_by_id::<adopt::parent::Entity>(2).exec(&strict))
+        .scope(revy::bulk::delete_by_id::<adopt::parent::Entity>(2).exec(&strict))
         .await
         .unwrap();
     assert_eq!(counts(&["cy_posts", "cy_reviews"]), before);
@@ -339,19 +351,19 @@ async fn adopted_policies_journal_the_children(t: TestDb) {
     assert!(reviews.iter().all(|r| r.parent_id.is_none()), "{reviews:?}");
 
     // the journal says the cascaded child is gone, and can bring it back
-    let history = revy::history::<adopt::child::Entity>(10)
+    let history = revy::history::of::<adopt::child::Entity>(10)
         .all(&t.db)
         .await
         .unwrap();
     assert_eq!(history[0].action, Action::Delete);
     let now = chrono::Utc::now() + chrono::Duration::seconds(1);
     assert_eq!(
-        revy::as_of::<adopt::child::Entity>(&t.db, 10, now)
+        revy::history::as_of::<adopt::child::Entity>(&t.db, 10, now)
             .await
             .unwrap(),
         None
     );
-    let as_was = revy::as_of::<adopt::nullable::Entity>(&t.db, 1, now)
+    let as_was = revy::history::as_of::<adopt::nullable::Entity>(&t.db, 1, now)
         .await
         .unwrap()
         .unwrap();
@@ -364,16 +376,17 @@ async fn bulk_delete_applies_declared_policies(t: TestDb) {
     let _turn = COUNTING.lock().await;
     create_family!(t, decl);
     fill_family!(&t.db, decl);
-    let registered = revy::register_child_policies::<decl::parent::Entity>(&t.db)
-        .await
-        .unwrap();
+    let registered =
+        revy::deletion::cascade::register_child_policies::<decl::parent::Entity>(&t.db)
+            .await
+            .unwrap();
     // the declared policies cover both keys: nothing more is adopted
     assert_eq!(registered.len(), 2);
     let before = counts(&["cw_files", "cw_links"]);
     let strict = Guarded::new(t.db.clone()).strict();
     let gone = Context::new()
         .scope(
-            revy::delete_many::<decl::parent::Entity>()
+            revy::bulk::delete_many::<decl::parent::Entity>()
                 .chunk_size(1)
                 .exec(&strict),
         )
@@ -401,11 +414,11 @@ async fn bulk_delete_applies_declared_policies(t: TestDb) {
     assert_eq!(link.parent_id, None);
     // restoring the folder, then a cascaded file, brings them back as they were
     let folder = folder_deletes.iter().find(|d| d.content_id == "1").unwrap();
-    revy::restore::<decl::parent::Entity>(&t.db, folder.id)
+    revy::rollback::restore::<decl::parent::Entity>(&t.db, folder.id)
         .await
         .unwrap();
     let file = files.iter().find(|f| f.content_id == "10").unwrap();
-    let restored = revy::restore::<decl::child::Entity>(&t.db, file.id)
+    let restored = revy::rollback::restore::<decl::child::Entity>(&t.db, file.id)
         .await
         .unwrap();
     assert_eq!((restored.parent_id, restored.body.as_str()), (1, "hi"));
@@ -453,7 +466,7 @@ async fn bulk_delete_with_policies(
     in_caller_txn: bool,
 ) -> Result<(), String> {
     use sea_orm::TransactionTrait;
-    let delete = revy::delete_many::<fault::parent::Entity>().chunk_size(1);
+    let delete = revy::bulk::delete_many::<fault::parent::Entity>().chunk_size(1);
     Context::new()
         .scope(async {
             if !in_caller_txn {
@@ -477,7 +490,7 @@ async fn bulk_delete_with_policies(
 async fn a_fault_in_a_bulk_delete_with_policies_leaves_all_or_nothing(t: TestDb) {
     create_family!(t, fault);
     crate::faults::install_fault_budget(&t.db).await;
-    revy::register_child_policies::<fault::parent::Entity>(&t.db)
+    revy::deletion::cascade::register_child_policies::<fault::parent::Entity>(&t.db)
         .await
         .unwrap();
     let db = &t.db;

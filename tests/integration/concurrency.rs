@@ -24,7 +24,7 @@ const SHARED_ROWS: i64 = 10;
 async fn attempt(db: &DatabaseConnection, i: i64, shared: &[i32]) -> Result<(), DbErr> {
     let txn = begin(db).await?;
     if i % 2 == 1 {
-        let txn = revy::Transaction::new(txn);
+        let txn = revy::queued::Transaction::new(txn);
         work(&txn, i, shared).await?;
         tokio::task::yield_now().await;
         txn.commit().await
@@ -97,7 +97,7 @@ async fn two_thousand_tasks_keep_their_actors_and_chains(t: TestDb) {
 async fn two_thousand_sealed_tasks_keep_every_chain_whole(t: TestDb) {
     let db = t.db.clone();
     run(t, true).await;
-    let verified = revy::verify(&db).await.unwrap();
+    let verified = revy::tamper::verify(&db).await.unwrap();
     assert_eq!(verified.unsealed, 0);
     assert_eq!(verified.sealed, verified.object_deltas);
     assert!(verified.object_deltas > TASKS as u64);

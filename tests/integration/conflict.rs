@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::common::TestDb;
 use revy::entity::object_delta;
-use revy::{Action, Actor, Context, ObjectSnapshot};
+use revy::{Action, Actor, Context, history::ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, Set,
@@ -83,7 +83,7 @@ async fn do_nothing_journals_only_the_rows_inserted(t: TestDb) {
     new("a", 1).insert(db).await.unwrap();
     let inserted = Context::via_actor(Some(Actor::new("users", 7)))
         .scope(
-            revy::insert_many::<label::Entity>([
+            revy::bulk::insert_many::<label::Entity>([
                 new("a", 9),
                 new("b", 1),
                 new("b", 2),
@@ -117,7 +117,7 @@ async fn do_nothing_journals_only_the_rows_inserted(t: TestDb) {
     // every model conflicts: no key, no journal, no error
     let none = Context::new()
         .scope(
-            revy::insert_many::<label::Entity>([new("a", 5), new("c", 5)])
+            revy::bulk::insert_many::<label::Entity>([new("a", 5), new("c", 5)])
                 .on_conflict_do_nothing([label::Column::Name])
                 .exec(db),
         )
@@ -129,7 +129,7 @@ async fn do_nothing_journals_only_the_rows_inserted(t: TestDb) {
     // exec gives the key of the last row inserted
     let some = Context::new()
         .scope(
-            revy::insert_many::<label::Entity>([new("d", 1), new("a", 5)])
+            revy::bulk::insert_many::<label::Entity>([new("d", 1), new("a", 5)])
                 .on_conflict_do_nothing([label::Column::Name])
                 .exec(db),
         )
@@ -144,13 +144,13 @@ async fn do_nothing_journals_only_the_rows_inserted(t: TestDb) {
     assert_eq!(some.last_insert_id, Some(d.id));
 
     // the same call untracked: the plain statement, the same rows
-    let plain = revy::insert_many::<label::Entity>([new("a", 5), new("e", 1)])
+    let plain = revy::bulk::insert_many::<label::Entity>([new("a", 5), new("e", 1)])
         .on_conflict_do_nothing([label::Column::Name])
         .exec(db)
         .await
         .unwrap();
     assert!(plain.last_insert_id.is_some());
-    let all_conflict = revy::insert_many::<label::Entity>([new("a", 5)])
+    let all_conflict = revy::bulk::insert_many::<label::Entity>([new("a", 5)])
         .on_conflict_do_nothing([label::Column::Name])
         .exec(db)
         .await
@@ -166,7 +166,7 @@ async fn do_nothing_journals_only_the_rows_inserted(t: TestDb) {
     // a model that leaves the target NotSet is refused, naming the column
     let err = Context::new()
         .scope(
-            revy::insert_many::<label::Entity>([label::ActiveModel {
+            revy::bulk::insert_many::<label::Entity>([label::ActiveModel {
                 uses: Set(1),
                 ..Default::default()
             }])
@@ -189,7 +189,7 @@ async fn update_journals_old_values_and_creates(t: TestDb) {
     new("u", 5).insert(db).await.unwrap();
     let rows = Context::via_actor(Some(Actor::new("users", 7)))
         .scope(
-            revy::insert_many::<label::Entity>([new("a", 2), new("u", 6), new("n", 3)])
+            revy::bulk::insert_many::<label::Entity>([new("a", 2), new("u", 6), new("n", 3)])
                 .on_conflict_update([label::Column::Name], [label::Column::Uses])
                 .exec_with_returning(db),
         )
@@ -247,7 +247,7 @@ async fn update_journals_old_values_and_creates(t: TestDb) {
     let before = journal(db).await.len();
     Context::new()
         .scope(
-            revy::insert_many::<label::Entity>([new("a", 2), new("n", 3)])
+            revy::bulk::insert_many::<label::Entity>([new("a", 2), new("n", 3)])
                 .on_conflict_update([label::Column::Name], [label::Column::Uses])
                 .exec(db),
         )
@@ -277,7 +277,7 @@ async fn racing_get_or_create_creates_once(t: TestDb) {
                     .scope(async {
                         let txn = crate::common::begin(&db).await?;
                         let result = async {
-                            revy::insert_many::<label::Entity>([
+                            revy::bulk::insert_many::<label::Entity>([
                                 new("shared", 0),
                                 new(&format!("own-{i}"), 0),
                             ])

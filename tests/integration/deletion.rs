@@ -72,7 +72,7 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
     Context::via_actor(user(1))
         .object_delta_description("The account has been closed at the owner's request.")
         .deletion_description("Deleted because the owner's account has been closed.")
-        .scope(revy::delete(db, a.clone()))
+        .scope(revy::deletion::delete(db, a.clone()))
         .await
         .unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
@@ -117,7 +117,7 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
         .count();
     assert_eq!(attrs, 0);
 
-    let undo = revy::undo_revision(db, revision).await.unwrap();
+    let undo = revy::rollback::undo_revision(db, revision).await.unwrap();
     assert!(undo.is_some());
     assert_eq!(snapshot_tables(db).await, before, "all 11 rows are back");
 }
@@ -145,7 +145,10 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
         .all(db)
         .await
         .unwrap();
-    Context::new().scope(revy::delete(db, a)).await.unwrap();
+    Context::new()
+        .scope(revy::deletion::delete(db, a))
+        .await
+        .unwrap();
     assert_eq!(line::Entity::find().count(db).await.unwrap(), 0);
     let deletes = object_delta::Entity::find()
         .filter(object_delta::Column::Action.eq(Action::Delete))
@@ -175,7 +178,7 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(creates, 7);
-    revy::undo_revision(db, deletes[0].revision_id)
+    revy::rollback::undo_revision(db, deletes[0].revision_id)
         .await
         .unwrap();
     assert_eq!(
@@ -222,7 +225,7 @@ async fn set_policies_update_the_foreign_key(t: TestDb) {
         .unwrap();
     }
     Context::via_deletion_description("team dissolved")
-        .scope(revy::delete(db, red.clone()))
+        .scope(revy::deletion::delete(db, red.clone()))
         .await
         .unwrap();
     let players = player::Entity::find()
@@ -304,12 +307,12 @@ async fn policies_run_untracked_when_disabled(t: TestDb) {
     ledger(&t).await;
     let db = &t.db;
     let a = open_account(db, 3).await;
-    revy::delete(db, a).await.unwrap();
+    revy::deletion::delete(db, a).await.unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
     assert_eq!(object_delta::Entity::find().count(db).await.unwrap(), 0);
     let b = open_account(db, 3).await;
     Context::as_disabled()
-        .scope(revy::delete(db, b))
+        .scope(revy::deletion::delete(db, b))
         .await
         .unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
@@ -336,7 +339,10 @@ async fn cycles_in_the_data_end(t: TestDb) {
         .unwrap();
     }
     let one = node::Entity::find_by_id(1).one(db).await.unwrap().unwrap();
-    Context::new().scope(revy::delete(db, one)).await.unwrap();
+    Context::new()
+        .scope(revy::deletion::delete(db, one))
+        .await
+        .unwrap();
     let left: Vec<i32> = node::Entity::find()
         .all(db)
         .await
@@ -378,7 +384,7 @@ async fn ten_thousand_children_cascade_in_chunks(t: TestDb) {
     }
     t.log_sql();
     Context::new()
-        .scope(revy::delete_in_chunks(db, a, 1000))
+        .scope(revy::deletion::delete_in_chunks(db, a, 1000))
         .await
         .unwrap();
     let sql = t.take_sql();

@@ -9,7 +9,7 @@ use crate::common::TestDb;
 use crate::common::entities::{Status, everything, odd};
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use revy::entity::{object_delta, revision};
-use revy::{Context, ObjectSnapshot};
+use revy::{Context, history::ObjectSnapshot};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
@@ -235,7 +235,7 @@ async fn hostile_identifiers_are_named_exactly(t: TestDb) {
     let mut am = row.clone().into_active_model();
     am.from_ = Set("w".into());
     Context::new().scope(am.update(db)).await.unwrap();
-    let deltas = revy::history::<odd::Entity>("k'; --".to_owned())
+    let deltas = revy::history::of::<odd::Entity>("k'; --".to_owned())
         .all(db)
         .await
         .unwrap();
@@ -252,7 +252,7 @@ async fn hostile_identifiers_are_named_exactly(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(first, Some(row));
-    revy::undo_revision(db, deltas[0].revision_id)
+    revy::rollback::undo_revision(db, deltas[0].revision_id)
         .await
         .unwrap();
     assert_eq!(

@@ -1,10 +1,10 @@
-//! Issue 29: erasure. `revy::erase` removes a person's values from every
+//! Issue 29: erasure. `revy::lifecycle::erase` removes a person's values from every
 //! delta of their row (entries, checkpoints, pruned checkpoints), records
 //! the erasure, keeps tamper evidence verifiable, and loses nothing a
 //! concurrent writer writes.
 
 use revy::entity::{erasure, object_delta, revision};
-use revy::{Actor, Context, Error, FieldValue, ObjectSnapshot};
+use revy::{Actor, Context, Error, history::FieldValue, history::ObjectSnapshot};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -136,7 +136,7 @@ fn assert_none_of_the_secrets(text: &str, what: &str) {
 /// The values of email and name the deltas hold: entries' old and new
 /// values and checkpoint states' values that are neither NULL nor a marker.
 fn personal_values(deltas: &[object_delta::Model]) -> u64 {
-    let counts = |v: &serde_json::Value| !v.is_null() && !revy::is_erased(v);
+    let counts = |v: &serde_json::Value| !v.is_null() && !revy::lifecycle::is_erased(v);
     let mut n = 0;
     for d in deltas {
         for e in d.attribute_deltas().unwrap() {
@@ -187,7 +187,7 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     let expected = personal_values(&deltas_of(db, 1).await);
     let done = sealed(
         Context::via_actor(Some(Actor::new("staff", 7))).scope(
-            revy::erase::<person::Entity>(1)
+            revy::lifecycle::erase::<person::Entity>(1)
                 .reason("GDPR request 4711")
                 .exec(db),
         ),
@@ -231,11 +231,11 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
 
     // tamper evidence still verifies the whole journal, the erasure's own
     // delta sealed too
-    let v = revy::verify(db).await.unwrap();
+    let v = revy::tamper::verify(db).await.unwrap();
     assert_eq!(v.unsealed, 0);
 
     // history entries show the values as erased, the facts as they were
-    let entries = revy::history::<person::Entity>(1)
+    let entries = revy::history::of::<person::Entity>(1)
         .entries(db)
         .await
         .unwrap();
@@ -253,7 +253,10 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
         (&FieldValue::Erased, &FieldValue::Erased)
     );
     // blame still names who set the column, and shows no value
-    let blame = revy::blame::<person::Entity>(1).all(db).await.unwrap();
+    let blame = revy::history::blame::<person::Entity>(1)
+        .all(db)
+        .await
+        .unwrap();
     let visits = blame.iter().find(|b| b.column == "visits").unwrap();
     assert_eq!(
         visits.value,
@@ -261,7 +264,7 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     );
     let history = deltas_of(db, 1).await;
     let at_rename = history.iter().find(|d| d.version == 2).unwrap();
-    let blame = revy::blame::<person::Entity>(1)
+    let blame = revy::history::blame::<person::Entity>(1)
         .at(at_rename.id)
         .all(db)
         .await
@@ -281,7 +284,7 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
 
     // an export written after the erasure holds none of the values
     let mut export = Vec::new();
-    revy::prune()
+    revy::lifecycle::prune()
         .keep_last(1)
         .content_type("people")
         .export(&mut export)
@@ -296,10 +299,10 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
         .collect();
     assert!(!ones.is_empty());
     assert_none_of_the_secrets(&ones, "the export of row 1");
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 
     // an erasure cannot be undone
-    match revy::undo_revision(db, done.revision_ids[0]).await {
+    match revy::rollback::undo_revision(db, done.revision_ids[0]).await {
         Err(Error::ErasureIsFinal { revision_id }) => {
             assert_eq!(revision_id, done.revision_ids[0])
         }
@@ -307,7 +310,10 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     }
 
     // a second erasure of the same row finds nothing left to erase
-    let again = revy::erase::<person::Entity>(1).exec(db).await.unwrap();
+    let again = revy::lifecycle::erase::<person::Entity>(1)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!((again.deltas, again.values), (0, 0));
 
     // many rows at once, in transactions of two: one revision each
@@ -319,7 +325,7 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
         expected += personal_values(&deltas_of(db, id).await);
     }
     let many = sealed(
-        revy::erase_all::<person::Entity>([2, 3, 4, 5])
+        revy::lifecycle::erase_all::<person::Entity>([2, 3, 4, 5])
             .chunk_size(2)
             .exec(db),
     )
@@ -335,7 +341,7 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     );
     assert_eq!(many.values, expected);
     assert_none_of_the_secrets(&journal_text(db).await, "the journal");
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 }
 
 /// `verify` still names a raw-SQL edit made after an erasure: of a value
@@ -349,12 +355,12 @@ async fn verify_names_edits_after_an_erasure(t: TestDb) {
         clear(db, 1).await;
     })
     .await;
-    revy::erase::<person::Entity>(1)
+    revy::lifecycle::erase::<person::Entity>(1)
         .columns([person::Column::Email])
         .exec(db)
         .await
         .unwrap();
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
     let history = deltas_of(db, 1).await;
     let set = |id: i64, changes: String| {
         object_delta::Entity::update_many()
@@ -362,7 +368,7 @@ async fn verify_names_edits_after_an_erasure(t: TestDb) {
             .filter(object_delta::Column::Id.eq(id))
             .exec(db)
     };
-    let named = |r: Result<revy::Verified, Error>| match r {
+    let named = |r: Result<revy::tamper::Verified, Error>| match r {
         Err(Error::Tampered {
             object_delta_id, ..
         }) => object_delta_id,
@@ -378,9 +384,9 @@ async fn verify_names_edits_after_an_erasure(t: TestDb) {
     set(rename.id, kept.replace(SECRETS[3], "Mallory"))
         .await
         .unwrap();
-    assert_eq!(named(revy::verify(db).await), rename.id);
+    assert_eq!(named(revy::tamper::verify(db).await), rename.id);
     set(rename.id, kept.clone()).await.unwrap();
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
     // a name value replaced by a marker by hand: no digest stands for it
     set(
         rename.id,
@@ -388,7 +394,7 @@ async fn verify_names_edits_after_an_erasure(t: TestDb) {
     )
     .await
     .unwrap();
-    assert_eq!(named(revy::verify(db).await), rename.id);
+    assert_eq!(named(revy::tamper::verify(db).await), rename.id);
     set(rename.id, kept.clone()).await.unwrap();
     // an erased email put back as a value
     let create = &history[0];
@@ -396,9 +402,9 @@ async fn verify_names_edits_after_an_erasure(t: TestDb) {
     let forged = created.replacen(r#"{"revy":"erased"}"#, "\"ann@elsewhere\"", 1);
     assert_ne!(forged, created);
     set(create.id, forged).await.unwrap();
-    assert_eq!(named(revy::verify(db).await), create.id);
+    assert_eq!(named(revy::tamper::verify(db).await), create.id);
     set(create.id, created).await.unwrap();
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 }
 
 /// A deleted row, and one whose history was pruned into a checkpoint, are
@@ -421,7 +427,7 @@ async fn erasing_deleted_and_pruned_rows(t: TestDb) {
         .unwrap();
     sealed(Context::new().scope(one.delete(db))).await.unwrap();
     // row 2's history folded into a checkpoint
-    revy::prune()
+    revy::lifecycle::prune()
         .keep_last(2)
         .content_type("people")
         .exec(db)
@@ -433,11 +439,14 @@ async fn erasing_deleted_and_pruned_rows(t: TestDb) {
     );
 
     for id in [1, 2] {
-        let done = revy::erase::<person::Entity>(id).exec(db).await.unwrap();
+        let done = revy::lifecycle::erase::<person::Entity>(id)
+            .exec(db)
+            .await
+            .unwrap();
         assert!(done.values > 0, "row {id}");
     }
     assert_none_of_the_secrets(&journal_text(db).await, "the journal");
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 
     // the deleted row: email has no default and is not nullable
     let first = deltas_of(db, 1).await[0].id;
@@ -461,7 +470,7 @@ async fn erasing_deleted_and_pruned_rows(t: TestDb) {
         Context::new().scope(three.delete(db)).await.unwrap();
     })
     .await;
-    revy::erase::<person::Entity>(3)
+    revy::lifecycle::erase::<person::Entity>(3)
         .columns([person::Column::Name])
         .exec(db)
         .await
@@ -475,7 +484,7 @@ async fn erasing_deleted_and_pruned_rows(t: TestDb) {
     assert_eq!((snap.email.as_str(), snap.name), (SECRETS[0], None));
     // the key cannot be erased
     assert!(matches!(
-        revy::erase::<person::Entity>(3)
+        revy::lifecycle::erase::<person::Entity>(3)
             .columns([person::Column::Id])
             .exec(db)
             .await,
@@ -538,7 +547,7 @@ async fn concurrent_writes_during_an_erasure(t: TestDb) {
         tokio::spawn(async move {
             for _ in 0..3 {
                 loop {
-                    match revy::erase::<person::Entity>(1).exec(&db).await {
+                    match revy::lifecycle::erase::<person::Entity>(1).exec(&db).await {
                         Ok(_) => break,
                         Err(Error::Db(e)) if crate::tamper::retryable(&e) => continue,
                         Err(e) => panic!("erase: {e}"),
@@ -565,7 +574,7 @@ async fn concurrent_writes_during_an_erasure(t: TestDb) {
         "each write recorded"
     );
     assert_none_of_the_secrets(&format!("{history:?}"), "row 1's deltas");
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 }
 
 /// A fault at any statement of an erasure leaves the journal as it was.
@@ -590,7 +599,7 @@ async fn an_erasure_is_all_or_nothing(t: TestDb) {
         let mut budget = 0;
         loop {
             crate::faults::arm_on(db, table, event, budget).await;
-            let result = revy::erase::<person::Entity>(id).exec(db).await;
+            let result = revy::lifecycle::erase::<person::Entity>(id).exec(db).await;
             crate::faults::disarm(db, table).await;
             match result {
                 Err(e) => {
@@ -614,7 +623,7 @@ async fn an_erasure_is_all_or_nothing(t: TestDb) {
     // clear, a checkpoint), one erasure row, the erasure's own delta
     assert!(tried >= 7, "fault points tried: {tried}");
     assert_none_of_the_secrets(&journal_text(db).await, "the journal");
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 }
 
 /// Copies what the feed delivers into `replica`'s journal, applying the
@@ -644,7 +653,7 @@ async fn copy_feed(
                     .exec_without_returning(&txn)
                     .await
                     .unwrap();
-                if let Some(erasure) = revy::Erasure::of(&delta.object).unwrap() {
+                if let Some(erasure) = revy::lifecycle::Erasure::of(&delta.object).unwrap() {
                     erased += erasure.apply(&txn).await.unwrap();
                 }
             }
@@ -672,7 +681,7 @@ async fn a_replica_fed_by_the_feed_erases_too(t: TestDb) {
 
     let done = sealed(
         Context::via_actor(Some(Actor::new("staff", 7)))
-            .scope(revy::erase::<person::Entity>(1).exec(db)),
+            .scope(revy::lifecycle::erase::<person::Entity>(1).exec(db)),
     )
     .await
     .unwrap();
@@ -680,22 +689,22 @@ async fn a_replica_fed_by_the_feed_erases_too(t: TestDb) {
     assert_none_of_the_secrets(&journal_text(&replica).await, "the replica's journal");
     // the erasure's own delta: what was erased, by whom, no value
     let record = object_delta::Entity::find()
-        .filter(object_delta::Column::ContentType.eq(revy::ERASURES))
+        .filter(object_delta::Column::ContentType.eq(revy::lifecycle::ERASURES))
         .one(&replica)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(record.content_id, done.erasure_ids[0].to_string());
     assert_eq!(record.actor(), Some(Actor::new("staff", 7)));
-    let erasure = revy::Erasure::of(&record).unwrap().unwrap();
+    let erasure = revy::lifecycle::Erasure::of(&record).unwrap().unwrap();
     assert_eq!(
         (erasure.content_type.as_str(), erasure.content_id.as_str()),
         ("people", "1")
     );
     assert_eq!(erasure.columns, ["email", "name"]);
     // both journals verify, the replica's erased by itself
-    revy::verify(db).await.unwrap();
-    let v = revy::verify(&replica).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
+    let v = revy::tamper::verify(&replica).await.unwrap();
     assert_eq!(v.unsealed, 0);
 }
 
@@ -730,13 +739,16 @@ async fn drafts_keep_their_actors_and_restore_follows(t: TestDb) {
     );
     sealed(clear(db, 1)).await;
 
-    revy::erase::<person::Entity>(1).exec(db).await.unwrap();
+    revy::lifecycle::erase::<person::Entity>(1)
+        .exec(db)
+        .await
+        .unwrap();
     let after = deltas_of(db, 1).await;
     assert_eq!(entries(&after[1]), shape, "actors and order kept");
     let text = format!("{after:?}");
     assert_none_of_the_secrets(&text, "the draft's deltas");
     assert!(!text.contains("Annie S."), "the intermediate value too");
-    revy::verify(db).await.unwrap();
+    revy::tamper::verify(db).await.unwrap();
 
     // restore of the deleted row: the erased email has no default and is
     // not nullable, so the restore says which column it cannot fill
@@ -746,7 +758,7 @@ async fn drafts_keep_their_actors_and_restore_follows(t: TestDb) {
         .unwrap()
         .unwrap();
     Context::new().scope(live.delete(db)).await.unwrap();
-    let err = revy::restore_latest::<person::Entity>(db, 1)
+    let err = revy::rollback::restore_latest::<person::Entity>(db, 1)
         .await
         .unwrap_err();
     assert!(

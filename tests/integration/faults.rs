@@ -6,7 +6,7 @@
 use crate::common::TestDb;
 use crate::common::entities::{account, line, transaction};
 use revy::entity::{object_delta, revision};
-use revy::{Actor, Context, LazyRevision, Tracked};
+use revy::{Actor, Context, Tracked, context::LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
@@ -390,7 +390,7 @@ fn cascade(
     boxed(
         Context::via_deletion_description("closed").scope(async move {
             let parent = last_account(&db).await;
-            revy::delete_in_chunks(&db, parent, 2)
+            revy::deletion::delete_in_chunks(&db, parent, 2)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(())
@@ -446,7 +446,7 @@ fn undo(
             .map_err(|e| e.to_string())?
             .ok_or("no target")?;
         let id: i64 = row.try_get("", "id").map_err(|e| e.to_string())?;
-        revy::undo_revision(&db, id)
+        revy::rollback::undo_revision(&db, id)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -480,7 +480,7 @@ fn update_at_version(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     boxed(Context::new().scope(async move {
         let last = last_account(&db).await;
-        let read = revy::version_of::<account::Entity>(&db, last.id)
+        let read = revy::versions::version_of::<account::Entity>(&db, last.id)
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
@@ -491,7 +491,7 @@ fn update_at_version(
         };
         let mut am = last.into_active_model();
         am.name = Set(Some(next.into()));
-        revy::update_at_version(&db, am, read)
+        revy::versions::update_at_version(&db, am, read)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -517,12 +517,14 @@ fn bulk_insert(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     boxed(
         Context::via_actor(Some(Actor::new("users", 1))).scope(async move {
-            revy::insert_many::<account::Entity>((0..5).map(|i| new_account(&format!("b{i}"))))
-                .chunk_size(2)
-                .exec(&db)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            revy::bulk::insert_many::<account::Entity>(
+                (0..5).map(|i| new_account(&format!("b{i}"))),
+            )
+            .chunk_size(2)
+            .exec(&db)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
         }),
     )
 }
@@ -545,7 +547,7 @@ fn prepare_two_untracked_keys(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     // outside any context: the plain statement, idempotent
     boxed(async move {
-        revy::insert_many::<account::Entity>([1001, 1002].map(|id| upsert_account(id, 0)))
+        revy::bulk::insert_many::<account::Entity>([1001, 1002].map(|id| upsert_account(id, 0)))
             .on_conflict_do_nothing([account::Column::Id])
             .exec(&db)
             .await
@@ -560,7 +562,7 @@ fn bulk_upsert(
     boxed(
         Context::via_actor(Some(Actor::new("users", 1))).scope(async move {
             let balance = UPSERT_BALANCE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            revy::insert_many::<account::Entity>(
+            revy::bulk::insert_many::<account::Entity>(
                 (1001..=1005).map(|id| upsert_account(id, balance)),
             )
             .on_conflict_update([account::Column::Id], [account::Column::Balance])
@@ -578,7 +580,7 @@ fn bulk_update(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     boxed(Context::new().scope(async move {
-        revy::update_many::<account::Entity>()
+        revy::bulk::update_many::<account::Entity>()
             .col_expr(
                 account::Column::Balance,
                 Expr::col(account::Column::Balance).add(1),
@@ -597,7 +599,7 @@ fn bulk_delete_in_a_transaction(
     use sea_orm::{ColumnTrait, QueryFilter};
     boxed(Context::new().scope(async move {
         let txn = db.begin().await.map_err(|e| e.to_string())?;
-        let r = revy::delete_many::<account::Entity>()
+        let r = revy::bulk::delete_many::<account::Entity>()
             .filter(account::Column::Code.eq("plain"))
             .chunk_size(2)
             .exec(&txn)
@@ -664,7 +666,7 @@ async fn a_fault_in_a_sealed_write_leaves_all_or_nothing(t: TestDb) {
         bulk_faults(&t).await;
     })
     .await;
-    let verified = revy::verify(&t.db).await.unwrap();
+    let verified = revy::tamper::verify(&t.db).await.unwrap();
     assert!(verified.sealed > 0, "{verified:?}");
     assert_eq!(verified.unsealed, 0, "{verified:?}");
 }
@@ -709,7 +711,7 @@ backend_tests!(
     a_fault_in_a_bulk_write_leaves_all_or_nothing,
 );
 
-/// The single-row shortcuts (`revy::insert_one/update_one/delete_one`),
+/// The single-row shortcuts (`revy::bulk::insert_one/update_one/delete_one`),
 /// with a fault at each journal row they write, in a transaction.
 async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
     setup(&t).await;
@@ -718,7 +720,7 @@ async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
         boxed(Context::new().scope(async move {
             let txn = db.begin().await.map_err(|e| e.to_string())?;
-            let r = revy::insert_one(new_account("one"))
+            let r = revy::bulk::insert_one(new_account("one"))
                 .exec(&txn)
                 .await
                 .map(drop)
@@ -733,7 +735,7 @@ async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
             let txn = db.begin().await.map_err(|e| e.to_string())?;
             let mut am = last_account(&db).await.into_active_model();
             am.name = Set(Some("shortcut".into()));
-            let r = revy::update_one(am)
+            let r = revy::bulk::update_one(am)
                 .exec(&txn)
                 .await
                 .map(drop)
@@ -747,7 +749,7 @@ async fn a_fault_in_a_single_row_shortcut_leaves_all_or_nothing(t: TestDb) {
         boxed(Context::new().scope(async move {
             let txn = db.begin().await.map_err(|e| e.to_string())?;
             let am = last_account(&db).await.into_active_model();
-            let r = revy::delete_one(am)
+            let r = revy::bulk::delete_one(am)
                 .exec(&txn)
                 .await
                 .map(drop)
@@ -839,7 +841,7 @@ async fn a_fault_at_a_checkpoint_leaves_all_or_nothing(t: TestDb) {
         .await
         .unwrap();
     assert!(checkpoints >= 6, "{checkpoints} checkpoints written");
-    let verified = revy::verify(&t.db).await.unwrap();
+    let verified = revy::tamper::verify(&t.db).await.unwrap();
     assert!(verified.sealed > 0, "{verified:?}");
 }
 

@@ -299,7 +299,7 @@ async fn a_feed_of_one_table(t: TestDb) {
         .unwrap()
         .id;
     assert_eq!(f.cursor(), newest);
-    let mut f = feed(0).only([revy::content_type::<account::Entity>()]);
+    let mut f = feed(0).only([revy::registry::content_type::<account::Entity>()]);
     assert_eq!(f.next_batch(db).await.unwrap().len(), 1);
 }
 

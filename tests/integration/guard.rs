@@ -4,7 +4,7 @@
 use crate::common::TestDb;
 use crate::common::entities::{account, line, odd, player, team, transaction};
 use revy::entity::object_delta;
-use revy::{Context, Guarded, LazyRevision};
+use revy::{Context, context::LazyRevision, guard::Guarded};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -54,7 +54,7 @@ post!(plain_post, "guard_plain_posts", {});
 post!(bulk_post, "guard_bulk_posts", tracked);
 
 async fn count(table: &str) -> u64 {
-    revy::untracked_writes().get(table)
+    revy::guard::untracked_writes().get(table)
 }
 
 macro_rules! insert_post {
@@ -89,7 +89,7 @@ async fn strict_refuses_untracked_writes(t: TestDb) {
         .unwrap_err();
     let text = refused.to_string();
     assert!(text.contains("guard_strict_posts"), "{text}");
-    assert!(text.contains("revy::update_many"), "{text}");
+    assert!(text.contains("revy::bulk::update_many"), "{text}");
     assert!(matches!(refused, DbErr::Custom(_)), "{refused:?}");
 
     let refused = Context::new()
@@ -108,7 +108,10 @@ async fn strict_refuses_untracked_writes(t: TestDb) {
         .scope(strict_post::Entity::delete_by_id(post.id).exec(&db))
         .await
         .unwrap_err();
-    assert!(refused.to_string().contains("revy::delete"), "{refused}");
+    assert!(
+        refused.to_string().contains("revy::deletion::delete"),
+        "{refused}"
+    );
 
     let refused = Context::new()
         .scope(
@@ -319,7 +322,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
         .unwrap();
     let revision = LazyRevision::new();
     Context::via_revision(revision.clone())
-        .scope(revy::delete(&db, a))
+        .scope(revy::deletion::delete(&db, a))
         .await
         .unwrap();
     assert_eq!(transaction::Entity::find().count(&t.db).await.unwrap(), 0);
@@ -327,7 +330,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
 
     // undo brings the tree back through the guard
     Context::new()
-        .scope(revy::undo_revision(&db, revision.id().unwrap()))
+        .scope(revy::rollback::undo_revision(&db, revision.id().unwrap()))
         .await
         .unwrap();
     assert_eq!(transaction::Entity::find().count(&t.db).await.unwrap(), 3);
@@ -340,7 +343,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
             let mut am = b.clone().into_active_model();
             am.code = Set("B-2".into());
             let b = am.update(&txn).await?;
-            revy::delete(&txn, b).await?;
+            revy::deletion::delete(&txn, b).await?;
             txn.commit().await?;
             Ok::<_, revy::Error>(())
         })
@@ -365,7 +368,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
                 }
                 .insert(txn)
                 .await?;
-                revy::delete(txn, team).await?;
+                revy::deletion::delete(txn, team).await?;
                 Ok(())
             })
         }))
@@ -384,7 +387,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
         .unwrap()
         .unwrap();
     Context::new()
-        .scope(revy::restore::<team::Entity>(&db, delete.id))
+        .scope(revy::rollback::restore::<team::Entity>(&db, delete.id))
         .await
         .unwrap();
 
@@ -411,7 +414,7 @@ async fn untracked_tables_pass(t: TestDb) {
         .await
         .unwrap();
     plain_post::Entity::delete_many().exec(&db).await.unwrap();
-    assert_eq!(revy::untracked_writes().get("guard_plain_posts"), 0);
+    assert_eq!(revy::guard::untracked_writes().get("guard_plain_posts"), 0);
 }
 
 /// A disabled context is never reported; no context is reported only when
@@ -510,25 +513,25 @@ async fn bulk_calls_pass_in_strict_mode(t: TestDb) {
     };
     Context::new()
         .scope(async {
-            revy::insert_many::<bulk_post::Entity>(posts(&["a", "b", "c"]))
+            revy::bulk::insert_many::<bulk_post::Entity>(posts(&["a", "b", "c"]))
                 .exec(&db)
                 .await
                 .unwrap();
             let txn = db.begin().await.unwrap();
-            revy::update_many::<bulk_post::Entity>()
+            revy::bulk::update_many::<bulk_post::Entity>()
                 .col_expr(bulk_post::Column::Title, Expr::value("z"))
                 .filter(bulk_post::Column::Title.ne("c"))
                 .exec(&txn)
                 .await
                 .unwrap();
-            revy::delete_by_id::<bulk_post::Entity>(3)
+            revy::bulk::delete_by_id::<bulk_post::Entity>(3)
                 .exec(&txn)
                 .await
                 .unwrap();
             let refused = bulk_post::Entity::delete_many().exec(&txn).await;
             assert!(refused.is_err(), "sea-orm's own delete_many passed");
             txn.commit().await.unwrap();
-            revy::delete_many::<bulk_post::Entity>()
+            revy::bulk::delete_many::<bulk_post::Entity>()
                 .exec(&db)
                 .await
                 .unwrap();
@@ -542,7 +545,9 @@ async fn bulk_calls_pass_in_strict_mode(t: TestDb) {
         .unwrap();
     assert_eq!(journaled, 3 + 2 + 1 + 2);
     // with no context, even revy's call is reported: nothing journals it
-    let refused = revy::delete_many::<bulk_post::Entity>().exec(&db).await;
+    let refused = revy::bulk::delete_many::<bulk_post::Entity>()
+        .exec(&db)
+        .await;
     assert!(refused.is_err(), "a write with no context passed");
 }
 

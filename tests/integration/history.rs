@@ -3,7 +3,7 @@
 
 use crate::common::TestDb;
 use crate::common::entities::{account, membership};
-use revy::{Action, Actor, Context, ObjectSnapshot};
+use revy::{Action, Actor, Context, history::ObjectSnapshot};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 use serde_json::json;
 
@@ -46,7 +46,7 @@ async fn history_pages_and_filters(t: TestDb) {
         .await
         .unwrap();
 
-    let all = revy::history::<account::Entity>(row.id)
+    let all = revy::history::of::<account::Entity>(row.id)
         .all(db)
         .await
         .unwrap();
@@ -58,7 +58,7 @@ async fn history_pages_and_filters(t: TestDb) {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let mut q = revy::history::<account::Entity>(row.id).limit(4);
+        let mut q = revy::history::of::<account::Entity>(row.id).limit(4);
         if let Some(b) = before {
             q = q.before(b);
         }
@@ -72,25 +72,25 @@ async fn history_pages_and_filters(t: TestDb) {
     }
     assert_eq!(seen, all.iter().map(|d| d.id).collect::<Vec<_>>());
 
-    let updates = revy::history::<account::Entity>(row.id)
+    let updates = revy::history::of::<account::Entity>(row.id)
         .action(Action::Update)
         .all(db)
         .await
         .unwrap();
     assert_eq!(updates.len(), 9);
-    let by_system = revy::history::<account::Entity>(row.id)
+    let by_system = revy::history::of::<account::Entity>(row.id)
         .actor(None)
         .all(db)
         .await
         .unwrap();
     assert_eq!(by_system.len(), 3);
-    let by_user2 = revy::history::<account::Entity>(row.id)
+    let by_user2 = revy::history::of::<account::Entity>(row.id)
         .actor(user(2))
         .all(db)
         .await
         .unwrap();
     assert_eq!(by_user2.len(), 6);
-    let none_in_the_past = revy::history::<account::Entity>(row.id)
+    let none_in_the_past = revy::history::of::<account::Entity>(row.id)
         .between(
             created - chrono::Duration::days(2),
             created - chrono::Duration::days(1),
@@ -99,7 +99,7 @@ async fn history_pages_and_filters(t: TestDb) {
         .await
         .unwrap();
     assert!(none_in_the_past.is_empty());
-    let around_now = revy::history::<account::Entity>(row.id)
+    let around_now = revy::history::of::<account::Entity>(row.id)
         .between(
             created - chrono::Duration::hours(1),
             chrono::Utc::now() + chrono::Duration::hours(1),
@@ -110,14 +110,18 @@ async fn history_pages_and_filters(t: TestDb) {
     assert_eq!(around_now.len(), 10);
 
     // as_of: before creation nothing, now the live row
-    let past = revy::as_of::<account::Entity>(db, row.id, created - chrono::Duration::days(1))
-        .await
-        .unwrap();
-    assert_eq!(past, None);
-    let now =
-        revy::as_of::<account::Entity>(db, row.id, chrono::Utc::now() + chrono::Duration::hours(1))
+    let past =
+        revy::history::as_of::<account::Entity>(db, row.id, created - chrono::Duration::days(1))
             .await
             .unwrap();
+    assert_eq!(past, None);
+    let now = revy::history::as_of::<account::Entity>(
+        db,
+        row.id,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+    )
+    .await
+    .unwrap();
     assert_eq!(now, Some(row.clone()));
 
     // diff between the first and the last state: only `code`
@@ -129,15 +133,15 @@ async fn history_pages_and_filters(t: TestDb) {
         .one(db)
         .await
         .unwrap();
-    let d = revy::diff(first.as_ref(), last.as_ref()).unwrap();
+    let d = revy::history::diff(first.as_ref(), last.as_ref()).unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d["code"], (json!("H0"), json!("H9")));
     // from no row: every non-NULL column (`name` is NULL on both sides)
-    assert_eq!(revy::diff(None, last.as_ref()).unwrap().len(), 4);
+    assert_eq!(revy::history::diff(None, last.as_ref()).unwrap().len(), 4);
 
     // a revision's deltas
     let rev = all[0].revision_id;
-    let in_rev = revy::revision_deltas(db, rev).await.unwrap();
+    let in_rev = revy::history::revision_deltas(db, rev).await.unwrap();
     assert_eq!(
         in_rev.iter().map(|d| d.id).collect::<Vec<_>>(),
         vec![all[0].id]
@@ -155,7 +159,7 @@ async fn history_pages_and_filters(t: TestDb) {
         )
         .await
         .unwrap();
-    let m = revy::history::<membership::Entity>((1, "g".to_owned()))
+    let m = revy::history::of::<membership::Entity>((1, "g".to_owned()))
         .all(db)
         .await
         .unwrap();
@@ -202,17 +206,17 @@ async fn history_of_one_column(t: TestDb) {
         .unwrap();
     Context::via_actor(user(4))
         .scope(
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(account::Column::Code, sea_orm::sea_query::Expr::value("C4"))
                 .exec(db),
         )
         .await
         .unwrap();
-    let all = revy::history::<account::Entity>(row.id)
+    let all = revy::history::of::<account::Entity>(row.id)
         .all(db)
         .await
         .unwrap();
-    let code = revy::history::<account::Entity>(row.id)
+    let code = revy::history::of::<account::Entity>(row.id)
         .changed(account::Column::Code)
         .all(db)
         .await
@@ -239,7 +243,7 @@ async fn history_of_one_column(t: TestDb) {
         "{all:?}"
     );
     assert_eq!(all.len(), 6);
-    let name = revy::history::<account::Entity>(row.id)
+    let name = revy::history::of::<account::Entity>(row.id)
         .changed(account::Column::Name)
         .limit(1)
         .entries(db)
@@ -252,7 +256,7 @@ async fn history_of_one_column(t: TestDb) {
         .scope(sea_orm::ModelTrait::delete(row_now(db, row.id).await, db))
         .await
         .unwrap();
-    let after = revy::history::<account::Entity>(row.id)
+    let after = revy::history::of::<account::Entity>(row.id)
         .changed(account::Column::Balance)
         .all(db)
         .await

@@ -242,7 +242,7 @@ async fn newest_delta(t: &TestDb, table: &str, key: &str) -> object_delta::Model
 }
 
 async fn newest_revision(t: &TestDb) -> revy::entity::revision::Model {
-    revy::revisions()
+    revy::history::revisions()
         .limit(1)
         .all(&t.db)
         .await
@@ -288,7 +288,7 @@ async fn ui_pages_show_the_journal(t: TestDb) {
     let app = mount(ui(&t));
     let first = create_post(&t, user(1), "First title", "Write the first post").await;
     let first = retitle(&t, user(2), first, "Second title", "Fix the title").await;
-    revy::tag(&t.db, "release-1", newest_revision(&t).await.id)
+    revy::tags::tag(&t.db, "release-1", newest_revision(&t).await.id)
         .await
         .unwrap();
     let mut am = first.clone().into_active_model();
@@ -392,7 +392,7 @@ async fn ui_pages_show_the_journal(t: TestDb) {
     assert!(row.contains("Blame"));
 
     // diff of two versions that are not neighbours (v1 and v3)
-    let history = revy::history::<post::Entity>(first.id)
+    let history = revy::history::of::<post::Entity>(first.id)
         .all(&t.db)
         .await
         .unwrap();
@@ -488,7 +488,7 @@ async fn ui_escapes_hostile_history(t: TestDb) {
         .scope(am.update(&t.db))
         .await
         .unwrap();
-    revy::tag(&t.db, format!("tag{script}"), newest_revision(&t).await.id)
+    revy::tags::tag(&t.db, format!("tag{script}"), newest_revision(&t).await.id)
         .await
         .unwrap();
     // an authorized viewer whose own id is hostile
@@ -624,7 +624,7 @@ async fn ui_actions_need_post_csrf_and_confirmation(t: TestDb) {
     );
 
     // revert to v1 with update_at_version
-    let v1 = revy::history::<post::Entity>(row.id)
+    let v1 = revy::history::of::<post::Entity>(row.id)
         .all(&t.db)
         .await
         .unwrap()
@@ -769,7 +769,7 @@ async fn ui_stale_revert_conflicts(t: TestDb) {
     let app = mount(ui(&t));
     let row = create_post(&t, user(5), "Original", "Create").await;
     let row = retitle(&t, user(5), row, "Edited", "Edit").await;
-    let v1 = revy::history::<post::Entity>(row.id)
+    let v1 = revy::history::of::<post::Entity>(row.id)
         .all(&t.db)
         .await
         .unwrap()

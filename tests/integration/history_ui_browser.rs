@@ -176,8 +176,8 @@ async fn seed(t: &TestDb) -> (post::Model, post::Model) {
     am.title = Set("Launch notes, v2".into());
     am.body = Set(Some("We ship on Tuesday, after the review.".into()));
     let launch = save(bob.clone(), "Move the launch to Tuesday", am).await;
-    let tagged = revy::revisions().limit(1).all(db).await.unwrap()[0].id;
-    revy::tag(db, "review-done", tagged).await.unwrap();
+    let tagged = revy::history::revisions().limit(1).all(db).await.unwrap()[0].id;
+    revy::tags::tag(db, "review-done", tagged).await.unwrap();
     let mut am = launch.into_active_model();
     am.data = Set(Some(json!({"tags": ["launch", "release"]})));
     let launch = Context::via_actor(ann.clone())
@@ -289,7 +289,9 @@ async fn steps(
     screenshot(s, shots, "row").await?;
 
     // 4. diff v1 and v3 (not neighbours)
-    let history = revy::history::<post::Entity>(launch.id).all(&t.db).await?;
+    let history = revy::history::of::<post::Entity>(launch.id)
+        .all(&t.db)
+        .await?;
     let id_of = |v: i64| {
         history
             .iter()
@@ -337,7 +339,7 @@ async fn steps(
         .await?
         .ok_or("not restored")?;
     assert_eq!(back.title, "Old pricing");
-    let newest = revy::history::<post::Entity>(old.id)
+    let newest = revy::history::of::<post::Entity>(old.id)
         .limit(1)
         .all(&t.db)
         .await?;

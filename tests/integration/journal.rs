@@ -5,7 +5,7 @@ use crate::common::entities::{account, membership, note, transaction};
 use crate::common::{self, TestDb};
 use revy::entity::{object_delta, revision};
 use revy::prelude::*;
-use revy::{Action, Actor, Context, LazyRevision};
+use revy::{Action, Actor, Context, context::LazyRevision};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -352,7 +352,7 @@ async fn the_system_actor_is_stored_as_null(t: TestDb) {
     let system_attrs = attributes_of(db, deltas[0].id).await;
     assert!(system_attrs.iter().all(|a| a.actor_id.is_none()));
     assert_eq!(
-        revy::revision_actors(db, deltas[0].revision_id)
+        revy::history::revision_actors(db, deltas[0].revision_id)
             .await
             .unwrap(),
         vec![None]
@@ -729,7 +729,7 @@ mod in_a_schema {
 /// PostgreSQL has schemas apart from databases; elsewhere only the name is checked.
 async fn tables_in_a_schema_are_qualified(t: TestDb) {
     assert_eq!(
-        revy::content_type::<in_a_schema::Entity>(),
+        revy::registry::content_type::<in_a_schema::Entity>(),
         "revy_side.things"
     );
     if t.backend != common::Backend::Postgres {
@@ -753,7 +753,7 @@ async fn tables_in_a_schema_are_qualified(t: TestDb) {
         .unwrap();
     let delta = object_delta::Entity::find().one(db).await.unwrap().unwrap();
     assert_eq!(delta.content_type, "revy_side.things");
-    let snapshot = revy::ObjectSnapshot::<in_a_schema::Entity>::at(delta.id)
+    let snapshot = revy::history::ObjectSnapshot::<in_a_schema::Entity>::at(delta.id)
         .one(db)
         .await
         .unwrap();

@@ -3,7 +3,10 @@
 //! revision's description is for a person and decides nothing.
 
 use revy::entity::{object_delta, revision};
-use revy::{CHECKPOINT_DESCRIPTION, Context, Error, LazyRevision, RevisionKind};
+use revy::{
+    Context, Error, context::LazyRevision, entity::revision::RevisionKind,
+    lifecycle::CHECKPOINT_DESCRIPTION,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
@@ -63,7 +66,7 @@ async fn a_baseline_is_a_baseline(t: TestDb) {
     }
     Context::new()
         .scope(
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(account::Column::Name, Expr::value("bulk"))
                 .filter(account::Column::Id.eq(1))
                 .exec(db),
@@ -76,7 +79,7 @@ async fn a_baseline_is_a_baseline(t: TestDb) {
     );
     let baseline = &revisions(db).await[0];
     assert_eq!(baseline.description, revy::hooks::BASELINE_DESCRIPTION);
-    match revy::undo_revision(db, baseline.id).await {
+    match revy::rollback::undo_revision(db, baseline.id).await {
         Err(Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
         other => panic!("expected NotUndoable, got {other:?}"),
     }
@@ -119,7 +122,11 @@ async fn a_prune_checkpoint_is_a_checkpoint(t: TestDb) {
         .unwrap();
     rename(db, 1, "one").await;
     rename(db, 1, "two").await;
-    let report = revy::prune().keep_last(1).exec(db).await.unwrap();
+    let report = revy::lifecycle::prune()
+        .keep_last(1)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!(report.checkpoints, 1, "{report:?}");
     let checkpoints: Vec<revision::Model> = revisions(db)
         .await
@@ -139,7 +146,7 @@ async fn a_prune_checkpoint_is_a_checkpoint(t: TestDb) {
         1,
         "the newest change is kept"
     );
-    match revy::undo_revision(db, checkpoint.id).await {
+    match revy::rollback::undo_revision(db, checkpoint.id).await {
         Err(Error::NotUndoable { what, .. }) => assert_eq!(what, "a prune checkpoint"),
         other => panic!("expected NotUndoable, got {other:?}"),
     }
@@ -156,7 +163,7 @@ async fn an_erasure_is_an_erasure(t: TestDb) {
         .await
         .unwrap();
     rename(db, 1, "Ann Private").await;
-    let done = revy::erase::<account::Entity>(1)
+    let done = revy::lifecycle::erase::<account::Entity>(1)
         .columns([account::Column::Name])
         .reason("asked to be forgotten")
         .exec(db)
@@ -179,7 +186,7 @@ async fn an_erasure_is_an_erasure(t: TestDb) {
             RevisionKind::Erasure
         ]
     );
-    match revy::undo_revision(db, *revision_id).await {
+    match revy::rollback::undo_revision(db, *revision_id).await {
         Err(Error::ErasureIsFinal { revision_id: id }) => assert_eq!(id, *revision_id),
         other => panic!("expected ErasureIsFinal, got {other:?}"),
     }
@@ -208,7 +215,7 @@ async fn a_change_is_a_change_whatever_its_description(t: TestDb) {
         written.meta,
         Some(json!({"request": "r-1", "revy_like": "baseline"}))
     );
-    revy::undo_revision(db, written.id).await.unwrap();
+    revy::rollback::undo_revision(db, written.id).await.unwrap();
     assert_eq!(account::Entity::find().count(db).await.unwrap(), 0);
 }
 
@@ -236,7 +243,7 @@ async fn a_context_meta_may_not_use_the_reserved_key(t: TestDb) {
     assert!(queued.is_err(), "the queued insert must fail");
 
     match reserved()
-        .scope(revy::insert_many::<account::Entity>([new_account(3)]).exec(db))
+        .scope(revy::bulk::insert_many::<account::Entity>([new_account(3)]).exec(db))
         .await
     {
         Err(Error::ReservedMeta { meta }) => assert_eq!(meta["revy"], "baseline"),

@@ -3,7 +3,7 @@
 
 use crate::common::{self, TestDb};
 use revy::entity::{object_delta, revision};
-use revy::{Action, Actor, Context, ObjectSnapshot, Tracked};
+use revy::{Action, Actor, Context, Tracked, history::ObjectSnapshot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
@@ -34,11 +34,17 @@ mod club {
         revy::track!();
     }
     impl revy::TrackingPolicy for Entity {}
-    impl revy::DeletionPolicies for Entity {
-        fn on_delete() -> Vec<revy::ChildPolicy> {
+    impl revy::deletion::DeletionPolicies for Entity {
+        fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
             vec![
-                revy::ChildPolicy::new(super::member::Column::ClubId, revy::OnDelete::SetNull),
-                revy::ChildPolicy::new(super::card::Column::ClubId, revy::OnDelete::Cascade),
+                revy::deletion::ChildPolicy::new(
+                    super::member::Column::ClubId,
+                    revy::deletion::OnDelete::SetNull,
+                ),
+                revy::deletion::ChildPolicy::new(
+                    super::card::Column::ClubId,
+                    revy::deletion::OnDelete::Cascade,
+                ),
             ]
         }
     }
@@ -75,7 +81,7 @@ mod member {
                 .when(|m: &Model| !m.draft)
         }
     }
-    impl revy::DeletionPolicies for Entity {}
+    impl revy::deletion::DeletionPolicies for Entity {}
 }
 
 /// A card's pin is redacted, NOT NULL and has no default.
@@ -101,7 +107,7 @@ mod card {
             revy::Policy::new().redact(Column::Pin)
         }
     }
-    impl revy::DeletionPolicies for Entity {}
+    impl revy::deletion::DeletionPolicies for Entity {}
 }
 
 /// Only the name is recorded.
@@ -264,7 +270,7 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
             .unwrap();
         })
         .await;
-    ctx().scope(revy::delete(db, club)).await.unwrap();
+    ctx().scope(revy::deletion::delete(db, club)).await.unwrap();
     assert_eq!(
         member::Entity::find_by_id(3)
             .one(db)
@@ -291,7 +297,9 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    let back = revy::restore::<member::Entity>(db, gone.id).await.unwrap();
+    let back = revy::rollback::restore::<member::Entity>(db, gone.id)
+        .await
+        .unwrap();
     // the journal never had the hash: a restored row takes the default
     assert_eq!(back.password_hash, "");
     // undo an update of the secret
@@ -305,7 +313,9 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    revy::undo_revision(db, last.revision_id).await.unwrap();
+    revy::rollback::undo_revision(db, last.revision_id)
+        .await
+        .unwrap();
     // the journal has no old hash to go back to: undo leaves it as it is
     let live = member::Entity::find_by_id(1)
         .one(db)
@@ -316,12 +326,12 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
     // bulk writes
     let rows = (10..13).map(|id| new_member(id, &secret(id as u32), false));
     ctx()
-        .scope(revy::insert_many::<member::Entity>(rows).exec(db))
+        .scope(revy::bulk::insert_many::<member::Entity>(rows).exec(db))
         .await
         .unwrap();
     ctx()
         .scope(
-            revy::update_many::<member::Entity>()
+            revy::bulk::update_many::<member::Entity>()
                 .col_expr(member::Column::PasswordHash, Expr::value(secret(20)))
                 .col_expr(member::Column::Email, Expr::value("bulk@example.com"))
                 .filter(member::Column::Id.gte(10))
@@ -331,7 +341,7 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .unwrap();
     ctx()
         .scope(
-            revy::delete_many::<member::Entity>()
+            revy::bulk::delete_many::<member::Entity>()
                 .filter(member::Column::Id.gte(11))
                 .exec(db),
         )
@@ -347,7 +357,11 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .into_iter()
         .filter(|c| c.field_name == "password_hash")
         .collect();
-    assert!(changes.iter().all(|c| revy::is_redacted(&c.new_value)));
+    assert!(
+        changes
+            .iter()
+            .all(|c| revy::policy::is_redacted(&c.new_value))
+    );
     assert!(changes.iter().all(|c| c.action == Action::Set));
     let by_alice = changes.iter().filter(|c| c.actor() == alice()).count();
     // insert, update, the update later undone, bulk insert of 3, bulk
@@ -373,7 +387,7 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    match revy::restore::<card::Entity>(db, card_gone.id).await {
+    match revy::rollback::restore::<card::Entity>(db, card_gone.id).await {
         Err(revy::Error::NotRecorded {
             column, treatment, ..
         }) => {
@@ -410,7 +424,7 @@ async fn ignored_only_updates_write_nothing(t: TestDb) {
     );
     ctx()
         .scope(
-            revy::update_many::<member::Entity>()
+            revy::bulk::update_many::<member::Entity>()
                 .col_expr(
                     member::Column::LastSeen,
                     Expr::col(member::Column::LastSeen).add(1),
@@ -506,7 +520,9 @@ async fn only_listed_columns_are_recorded(t: TestDb) {
         "from the live row"
     );
     // revert leaves unrecorded columns alone
-    let back = revy::revert::<gadget::Entity>(db, first.id).await.unwrap();
+    let back = revy::rollback::revert::<gadget::Entity>(db, first.id)
+        .await
+        .unwrap();
     assert_eq!(
         (back.name.as_str(), back.color.as_deref(), back.weight),
         ("spanner", Some("blue"), 4)
@@ -518,7 +534,9 @@ async fn only_listed_columns_are_recorded(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    let restored = revy::restore::<gadget::Entity>(db, gone.id).await.unwrap();
+    let restored = revy::rollback::restore::<gadget::Entity>(db, gone.id)
+        .await
+        .unwrap();
     assert_eq!(
         (restored.name.as_str(), restored.color, restored.weight),
         ("spanner", None, 7),
@@ -579,7 +597,7 @@ async fn conditions_choose_the_rows(t: TestDb) {
         .unwrap();
     assert_eq!(now, published);
     // undoing the publish brings the draft back
-    revy::undo_revision(db, deltas[1].revision_id)
+    revy::rollback::undo_revision(db, deltas[1].revision_id)
         .await
         .unwrap();
     let live = member::Entity::find_by_id(1)
@@ -604,7 +622,7 @@ async fn conditions_choose_the_rows(t: TestDb) {
     let before = journal_counts(db).await.0;
     let rows = (10..14).map(|id| new_member(id, "x", id % 2 == 0));
     ctx()
-        .scope(revy::insert_many::<member::Entity>(rows).exec(db))
+        .scope(revy::bulk::insert_many::<member::Entity>(rows).exec(db))
         .await
         .unwrap();
     let created: Vec<String> = object_delta::Entity::find()

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use revy::entity::{object_delta, revision};
-use revy::{Action, Context, ObjectSnapshot};
+use revy::{Action, Context, history::ObjectSnapshot};
 use sea_orm::sea_query::Table;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -37,7 +37,10 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         let gone: Vec<i32> = {
             let mut gone = Vec::new();
             for &k in &keys {
-                let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+                let h = revy::history::of::<account::Entity>(k)
+                    .all(db)
+                    .await
+                    .unwrap();
                 if h.first()
                     .is_some_and(|d| d.created_at < cut && d.action == Action::Delete)
                 {
@@ -47,7 +50,7 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
             gone
         };
 
-        let report = revy::prune()
+        let report = revy::lifecycle::prune()
             .older_than(cut)
             .chunk_size(3)
             .exec(db)
@@ -67,7 +70,10 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         }
         assert_eq!(answers_since(db, cut, &keys).await, answers, "seed {seed}");
         for k in &gone {
-            let h = revy::history::<account::Entity>(*k).all(db).await.unwrap();
+            let h = revy::history::of::<account::Entity>(*k)
+                .all(db)
+                .await
+                .unwrap();
             assert!(
                 h.is_empty(),
                 "seed {seed}: row {k} deleted before the cut is gone"
@@ -84,7 +90,7 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         }
 
         let journal_once = journal(db).await;
-        let again = revy::prune()
+        let again = revy::lifecycle::prune()
             .older_than(cut)
             .chunk_size(2)
             .exec(db)
@@ -114,7 +120,7 @@ async fn prune_keeps_every_answer_after_the_cut(t: TestDb) {
         .into_iter()
         .filter(|(_, r)| {
             r.as_ref()
-                .is_some_and(|r| r.kind() == revy::RevisionKind::Checkpoint)
+                .is_some_and(|r| r.kind() == revy::entity::revision::RevisionKind::Checkpoint)
         })
         .count();
     assert!(
@@ -137,13 +143,23 @@ async fn keep_last_n_per_object(t: TestDb) {
     let keys = keys(db).await;
     let mut newest: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
     for &k in &keys {
-        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let h = revy::history::of::<account::Entity>(k)
+            .all(db)
+            .await
+            .unwrap();
         newest.insert(k, h.iter().take(2).map(|d| d.id).collect());
     }
-    revy::prune().keep_last(2).exec(db).await.unwrap();
+    revy::lifecycle::prune()
+        .keep_last(2)
+        .exec(db)
+        .await
+        .unwrap();
     let after = snapshots(db).await;
     for &k in &keys {
-        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let h = revy::history::of::<account::Entity>(k)
+            .all(db)
+            .await
+            .unwrap();
         let ids: Vec<i64> = h.iter().map(|d| d.id).collect();
         let kept = &newest[&k];
         assert_eq!(
@@ -164,7 +180,11 @@ async fn keep_last_n_per_object(t: TestDb) {
             assert_eq!(after.get(id), before.get(id), "row {k}: snapshot at {id}");
         }
     }
-    let again = revy::prune().keep_last(2).exec(db).await.unwrap();
+    let again = revy::lifecycle::prune()
+        .keep_last(2)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!(again.checkpoints + again.object_deltas_pruned, 0);
 
     // with a time too: a delta goes only if both the time and the count let it
@@ -179,7 +199,7 @@ async fn keep_last_n_per_object(t: TestDb) {
         .iter()
         .map(|d| d.id)
         .collect();
-    revy::prune()
+    revy::lifecycle::prune()
         .older_than(early)
         .keep_last(1)
         .exec(db)
@@ -193,7 +213,10 @@ async fn keep_last_n_per_object(t: TestDb) {
         assert_eq!(Some(snapshot), before.get(id), "snapshot at {id}");
     }
     for k in self::keys(db).await {
-        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let h = revy::history::of::<account::Entity>(k)
+            .all(db)
+            .await
+            .unwrap();
         let old = h.iter().filter(|d| d.created_at < early).count();
         assert!(
             old <= 2,
@@ -235,7 +258,7 @@ async fn prune_one_entity_only(t: TestDb) {
     };
     let before = memberships(db).await;
     random_history(db, 5, 10).await;
-    let report = revy::prune()
+    let report = revy::lifecycle::prune()
         .keep_last(1)
         .entity::<account::Entity>()
         .exec(db)
@@ -247,14 +270,14 @@ async fn prune_one_entity_only(t: TestDb) {
         before,
         "the memberships' history is untouched"
     );
-    let report = revy::prune()
+    let report = revy::lifecycle::prune()
         .keep_last(1)
         .content_type("memberships")
         .exec(db)
         .await
         .unwrap();
     assert_eq!((report.checkpoints, report.object_deltas_pruned), (1, 3));
-    let h = revy::history::<membership::Entity>((1, "g'1".to_owned()))
+    let h = revy::history::of::<membership::Entity>((1, "g'1".to_owned()))
         .all(db)
         .await
         .unwrap();
@@ -276,7 +299,7 @@ async fn prune_one_entity_only(t: TestDb) {
         Some(m)
     );
     assert!(matches!(
-        revy::prune().exec(db).await,
+        revy::lifecycle::prune().exec(db).await,
         Err(revy::Error::NoCut)
     ));
 }
@@ -292,7 +315,7 @@ async fn crash_then_rerun_equals_one_prune(t: TestDb) {
     let original = journal(db).await;
 
     let mut export = Vec::new();
-    let failed = revy::prune()
+    let failed = revy::lifecycle::prune()
         .older_than(cut)
         .chunk_size(2)
         .export(&mut export)
@@ -302,7 +325,7 @@ async fn crash_then_rerun_equals_one_prune(t: TestDb) {
     assert!(failed.is_err());
     let partial = journal(db).await;
     assert_ne!(partial, original, "two chunks were committed");
-    revy::prune()
+    revy::lifecycle::prune()
         .older_than(cut)
         .chunk_size(2)
         .export(&mut export)
@@ -311,7 +334,9 @@ async fn crash_then_rerun_equals_one_prune(t: TestDb) {
         .unwrap();
     let resumed = journal(db).await;
 
-    let report = revy::import(db, export.as_slice()).await.unwrap();
+    let report = revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     assert!(
         report.checkpoints_replaced > 0 && report.skipped > 0,
         "{report:?}"
@@ -322,7 +347,7 @@ async fn crash_then_rerun_equals_one_prune(t: TestDb) {
         "the import restored the pruned history"
     );
 
-    revy::prune()
+    revy::lifecycle::prune()
         .older_than(cut)
         .chunk_size(5)
         .exec(db)
@@ -341,12 +366,15 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
     let keys = keys(db).await;
     let mut histories = BTreeMap::new();
     for &k in &keys {
-        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let h = revy::history::of::<account::Entity>(k)
+            .all(db)
+            .await
+            .unwrap();
         histories.insert(k, h);
     }
     let entries_before = crate::common::attribute_rows(db).await;
     let mut export = Vec::new();
-    let report = revy::prune()
+    let report = revy::lifecycle::prune()
         .older_than(cut)
         .export(&mut export)
         .exec(db)
@@ -376,7 +404,9 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
 
     // a fresh journal
     fresh_journal(db).await;
-    let imported = revy::import(db, export.as_slice()).await.unwrap();
+    let imported = revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     assert_eq!(imported.object_deltas, report.object_deltas_pruned);
     assert_eq!(imported.attribute_deltas, attribute_deltas_pruned);
 
@@ -386,7 +416,10 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
         assert_eq!(Some(snapshot), before.get(id), "snapshot at {id}");
     }
     for &k in &keys {
-        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let h = revy::history::of::<account::Entity>(k)
+            .all(db)
+            .await
+            .unwrap();
         let original: Vec<_> = histories[&k]
             .iter()
             .filter(|d| restored.contains_key(&d.id))
@@ -415,7 +448,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
     t.create_table(account::Entity).await;
     t.create_table(membership::Entity).await;
     let db = &t.db;
-    match revy::import(db, "\n{\"revision\": 1}\n".as_bytes()).await {
+    match revy::lifecycle::import(db, "\n{\"revision\": 1}\n".as_bytes()).await {
         Err(revy::Error::Import { line, reason }) => {
             assert_eq!(line, 2, "{reason}");
         }
@@ -423,7 +456,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
     }
     let cut = random_history(db, 11, 12).await;
     let mut export = Vec::new();
-    revy::prune()
+    revy::lifecycle::prune()
         .older_than(cut)
         .export(&mut export)
         .exec(db)
@@ -445,7 +478,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
             .unwrap();
     }
     let before = journal(db).await;
-    match revy::import(db, export.as_slice()).await {
+    match revy::lifecycle::import(db, export.as_slice()).await {
         Err(revy::Error::ImportConflict { content_type, .. }) => {
             assert_eq!(content_type, "accounts");
         }
@@ -514,26 +547,32 @@ async fn prune_keeps_tagged_history(t: TestDb) {
                 .id;
         }
     }
-    revy::tag(db, "release", tagged_revision).await.unwrap();
+    revy::tags::tag(db, "release", tagged_revision)
+        .await
+        .unwrap();
     let mut before = Vec::new();
     for a in &rows {
         before.push(
-            revy::as_of_tag::<account::Entity>(db, a.id, "release")
+            revy::tags::as_of_tag::<account::Entity>(db, a.id, "release")
                 .await
                 .unwrap(),
         );
     }
-    let report = revy::prune().keep_last(0).exec(db).await.unwrap();
+    let report = revy::lifecycle::prune()
+        .keep_last(0)
+        .exec(db)
+        .await
+        .unwrap();
     assert!(report.checkpoints > 0, "{report:?}");
     for (a, then) in rows.iter().zip(before) {
         assert_eq!(
-            revy::as_of_tag::<account::Entity>(db, a.id, "release")
+            revy::tags::as_of_tag::<account::Entity>(db, a.id, "release")
                 .await
                 .unwrap(),
             then
         );
     }
-    assert!(revy::find_tag(db, "release").await.unwrap().is_some());
+    assert!(revy::tags::find_tag(db, "release").await.unwrap().is_some());
 }
 
 backend_tests!(

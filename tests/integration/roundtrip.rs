@@ -11,7 +11,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use revy::entity::object_delta;
 use revy::prelude::*;
-use revy::{Action, Actor, Context, ObjectSnapshot};
+use revy::{Action, Actor, Context, history::ObjectSnapshot};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,

@@ -6,7 +6,9 @@
 //! migration as two modules.
 
 use revy::entity::object_delta;
-use revy::{Action, Actor, Context, Error, FieldValue, Moment, SelectSnapshotExt};
+use revy::{
+    Action, Actor, Context, Error, history::FieldValue, history::Moment, history::SelectSnapshotExt,
+};
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, Query, Table, TableAlterStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
@@ -38,7 +40,7 @@ macro_rules! shape {
                     $policy
                 })?
             }
-            impl revy::DeletionPolicies for Entity {}
+            impl revy::deletion::DeletionPolicies for Entity {}
         }
     };
 }
@@ -52,16 +54,16 @@ async fn deltas<E: EntityTrait<PrimaryKey: sea_orm::PrimaryKeyTrait<ValueType = 
     db: &DatabaseConnection,
     id: i32,
 ) -> Vec<object_delta::Model> {
-    let mut all = revy::history::<E>(id).all(db).await.unwrap();
+    let mut all = revy::history::of::<E>(id).all(db).await.unwrap();
     all.reverse();
     all
 }
 
 async fn snapshot<E>(db: &DatabaseConnection, delta: i64) -> Result<E::Model, Error>
 where
-    E: revy::TrackedEntity,
+    E: revy::registry::TrackedEntity,
 {
-    revy::ObjectSnapshot::<E>::at(delta)
+    revy::history::ObjectSnapshot::<E>::at(delta)
         .one(db)
         .await
         .map(|m| m.expect("a snapshot"))
@@ -75,7 +77,7 @@ async fn tag_newest(db: &DatabaseConnection, name: &str) {
         .await
         .unwrap()
         .unwrap();
-    revy::tag(db, name, newest.revision_id).await.unwrap();
+    revy::tags::tag(db, name, newest.revision_id).await.unwrap();
 }
 
 fn text(s: &str) -> FieldValue {
@@ -83,11 +85,14 @@ fn text(s: &str) -> FieldValue {
 }
 
 /// The columns a blame answers, in order.
-fn columns(blame: &[revy::ColumnBlame]) -> Vec<&str> {
+fn columns(blame: &[revy::history::ColumnBlame]) -> Vec<&str> {
     blame.iter().map(|c| c.column.as_str()).collect()
 }
 
-fn blamed<'a>(blame: &'a [revy::ColumnBlame], column: &str) -> &'a revy::ColumnBlame {
+fn blamed<'a>(
+    blame: &'a [revy::history::ColumnBlame],
+    column: &str,
+) -> &'a revy::history::ColumnBlame {
     blame
         .iter()
         .find(|c| c.column == column)
@@ -200,7 +205,7 @@ async fn a_column_added_later_takes_its_default_or_null(t: TestDb) {
     );
 
     // diff: the added columns differ from their defaults
-    let diff = revy::diff(Some(&states[0]), Some(&states[2])).unwrap();
+    let diff = revy::history::diff(Some(&states[0]), Some(&states[2])).unwrap();
     assert_eq!(
         diff.into_iter().collect::<Vec<_>>(),
         [
@@ -211,20 +216,23 @@ async fn a_column_added_later_takes_its_default_or_null(t: TestDb) {
     );
 
     // blame: the added columns have none before they were first set
-    let then = revy::blame::<after::Entity>(1)
+    let then = revy::history::blame::<after::Entity>(1)
         .at(ids[1])
         .all(db)
         .await
         .unwrap();
     assert_eq!(columns(&then), ["id", "name"]);
-    let now = revy::blame::<after::Entity>(1).all(db).await.unwrap();
+    let now = revy::history::blame::<after::Entity>(1)
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(columns(&now), ["id", "name", "note", "rank"]);
     assert_eq!(blamed(&now, "note").value, text("n"));
     assert_eq!(blamed(&now, "note").object_delta_id, ids[2]);
     assert_eq!(blamed(&now, "name").object_delta_id, ids[1]);
 
     // time travel to before the migration
-    let page = revy::table_as_of::<after::Entity>(Moment::tag("before-add"))
+    let page = revy::history::table_as_of::<after::Entity>(Moment::tag("before-add"))
         .page(db)
         .await
         .unwrap();
@@ -244,7 +252,7 @@ async fn a_column_added_later_takes_its_default_or_null(t: TestDb) {
     // restore of a row deleted before the migration
     let deleted = deltas::<after::Entity>(db, 2).await;
     assert_eq!(deleted.last().unwrap().action, Action::Delete);
-    let back = revy::restore::<after::Entity>(db, deleted.last().unwrap().id)
+    let back = revy::rollback::restore::<after::Entity>(db, deleted.last().unwrap().id)
         .await
         .unwrap();
     let expected = after::Model {
@@ -261,7 +269,10 @@ async fn a_column_added_later_takes_its_default_or_null(t: TestDb) {
 
     // history entries show what each change recorded: no added column
     // before the migration
-    let entries = revy::history::<after::Entity>(1).entries(db).await.unwrap();
+    let entries = revy::history::of::<after::Entity>(1)
+        .entries(db)
+        .await
+        .unwrap();
     let recorded: Vec<Vec<&str>> = entries
         .iter()
         .map(|e| e.changes.iter().map(|c| c.column.as_str()).collect())
@@ -370,7 +381,10 @@ async fn a_dropped_column_stays_in_history_entries_only(t: TestDb) {
         ),
         ("legacy", &json!("L1"), &json!("L2"))
     );
-    let entries = revy::history::<after::Entity>(1).entries(db).await.unwrap();
+    let entries = revy::history::of::<after::Entity>(1)
+        .entries(db)
+        .await
+        .unwrap();
     let legacy = &entries[2].changes[0];
     assert_eq!(entries[2].object_delta_id, ids[1]);
     assert_eq!(legacy.column, "legacy");
@@ -393,24 +407,27 @@ async fn a_dropped_column_stays_in_history_entries_only(t: TestDb) {
     );
 
     // blame and diff know only the entity's columns
-    let then = revy::blame::<after::Entity>(1)
+    let then = revy::history::blame::<after::Entity>(1)
         .at(ids[1])
         .all(db)
         .await
         .unwrap();
     assert_eq!(columns(&then), ["id", "name"]);
     assert_eq!(blamed(&then, "name").value, text("a"));
-    let now = revy::blame::<after::Entity>(1).all(db).await.unwrap();
+    let now = revy::history::blame::<after::Entity>(1)
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(columns(&now), ["id", "name"]);
     assert_eq!(blamed(&now, "name").object_delta_id, ids[3]);
     assert!(
-        revy::diff(Some(&states[0]), Some(&states[1]))
+        revy::history::diff(Some(&states[0]), Some(&states[1]))
             .unwrap()
             .is_empty(),
         "the change of the dropped column is no difference now"
     );
     assert_eq!(
-        revy::diff(Some(&states[0]), Some(&states[3]))
+        revy::history::diff(Some(&states[0]), Some(&states[3]))
             .unwrap()
             .into_iter()
             .collect::<Vec<_>>(),
@@ -418,13 +435,13 @@ async fn a_dropped_column_stays_in_history_entries_only(t: TestDb) {
     );
 
     // time travel and restore
-    let page = revy::table_as_of::<after::Entity>(Moment::tag("before-drop"))
+    let page = revy::history::table_as_of::<after::Entity>(Moment::tag("before-drop"))
         .page(db)
         .await
         .unwrap();
     assert_eq!(page.rows, [row(1, "b"), row(2, "x")]);
     let deleted = deltas::<after::Entity>(db, 2).await;
-    let back = revy::restore::<after::Entity>(db, deleted.last().unwrap().id)
+    let back = revy::rollback::restore::<after::Entity>(db, deleted.last().unwrap().id)
         .await
         .unwrap();
     assert_eq!(back, row(2, "x"));
@@ -459,7 +476,7 @@ shape!(renamed_undeclared, "sc_people", {
 /// One update in a transaction of its own (so that checkpoints are written).
 async fn update_in_txn<E, F>(db: &DatabaseConnection, id: i32, who: Option<Actor>, change: F)
 where
-    E: revy::TrackedEntity<PrimaryKey: sea_orm::PrimaryKeyTrait<ValueType = i32>>,
+    E: revy::registry::TrackedEntity<PrimaryKey: sea_orm::PrimaryKeyTrait<ValueType = i32>>,
     F: FnOnce(&mut E::ActiveModel),
 {
     let txn = crate::common::begin(db).await.unwrap();
@@ -593,7 +610,7 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     );
 
     // blame names the column as it is now, set by the old entry
-    let then = revy::blame::<after::Entity>(1)
+    let then = revy::history::blame::<after::Entity>(1)
         .at(at(22))
         .all(db)
         .await
@@ -602,14 +619,17 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     let name = blamed(&then, "full_name");
     assert_eq!(name.value, text("v20"));
     assert_eq!((name.object_delta_id, &name.actor), (at(21), &alice));
-    let now = revy::blame::<after::Entity>(1).all(db).await.unwrap();
+    let now = revy::history::blame::<after::Entity>(1)
+        .all(db)
+        .await
+        .unwrap();
     let name = blamed(&now, "full_name");
     assert_eq!(name.value, text("new1"));
     assert_eq!((name.object_delta_id, &name.actor), (at(23), &bob));
 
     // diff names the renamed column
     assert_eq!(
-        revy::diff(Some(&states[0]), Some(&states[6]))
+        revy::history::diff(Some(&states[0]), Some(&states[6]))
             .unwrap()
             .into_iter()
             .collect::<Vec<_>>(),
@@ -620,7 +640,7 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     );
 
     // every change of the column, under either name
-    let changed = revy::history::<after::Entity>(1)
+    let changed = revy::history::of::<after::Entity>(1)
         .changed(after::Column::FullName)
         .all(db)
         .await
@@ -630,7 +650,10 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     assert_eq!(changed[21].id, at(1));
 
     // history entries show the name as it was, the values decoded
-    let entries = revy::history::<after::Entity>(1).entries(db).await.unwrap();
+    let entries = revy::history::of::<after::Entity>(1)
+        .entries(db)
+        .await
+        .unwrap();
     let change_of = |version: i64| {
         let e = entries.iter().find(|e| e.version == version).unwrap();
         let c = &e.changes[0];
@@ -640,7 +663,7 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     assert_eq!(change_of(23), ("full_name", text("v20"), text("new1")));
 
     // time travel and restore across the rename
-    let page = revy::table_as_of::<after::Entity>(Moment::tag("before-rename"))
+    let page = revy::history::table_as_of::<after::Entity>(Moment::tag("before-rename"))
         .page(db)
         .await
         .unwrap();
@@ -651,7 +674,7 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     };
     assert_eq!(page.rows, [row("v20", 0), two.clone()]);
     let deleted = deltas::<after::Entity>(db, 2).await;
-    let back = revy::restore::<after::Entity>(db, deleted.last().unwrap().id)
+    let back = revy::rollback::restore::<after::Entity>(db, deleted.last().unwrap().id)
         .await
         .unwrap();
     assert_eq!(back, two);
@@ -668,7 +691,7 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     }
 
     // an erasure of the column takes its entries under the old name too
-    let done = revy::erase::<after::Entity>(1)
+    let done = revy::lifecycle::erase::<after::Entity>(1)
         .columns([after::Column::FullName])
         .exec(db)
         .await
@@ -848,7 +871,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
         ids[0],
     );
     undecodable(
-        revy::blame::<retyped_after::Entity>(1)
+        revy::history::blame::<retyped_after::Entity>(1)
             .at(ids[1])
             .all(db)
             .await
@@ -856,7 +879,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
         ids[1],
     );
     undecodable(
-        revy::history::<retyped_after::Entity>(1)
+        revy::history::of::<retyped_after::Entity>(1)
             .entries(db)
             .await
             .unwrap_err(),
@@ -865,7 +888,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
     let deleted = deltas::<retyped_after::Entity>(db, 2).await;
     let delete = deleted.last().unwrap().id;
     undecodable(
-        revy::restore::<retyped_after::Entity>(db, delete)
+        revy::rollback::restore::<retyped_after::Entity>(db, delete)
             .await
             .unwrap_err(),
         deleted[0].id,
@@ -879,7 +902,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
         "a failed restore writes nothing"
     );
     // values written since the change decode
-    let now = revy::blame::<retyped_after::Entity>(1)
+    let now = revy::history::blame::<retyped_after::Entity>(1)
         .all(db)
         .await
         .unwrap();
@@ -921,7 +944,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
         states.push(snapshot::<converted::Entity>(db, *id).await.unwrap());
     }
     assert_eq!(states, [row(1, 3, "42"), row(1, 4, "43"), row(1, 4, "A-1")]);
-    let then = revy::blame::<converted::Entity>(1)
+    let then = revy::history::blame::<converted::Entity>(1)
         .at(ids[1])
         .all(db)
         .await
@@ -933,7 +956,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
         FieldValue::Value(Value::BigInt(Some(4)))
     );
     assert_eq!(
-        revy::diff(Some(&states[0]), Some(&states[2]))
+        revy::history::diff(Some(&states[0]), Some(&states[2]))
             .unwrap()
             .into_iter()
             .collect::<Vec<_>>(),
@@ -942,7 +965,7 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
             ("qty".to_owned(), (json!(3), json!(4))),
         ]
     );
-    let entries = revy::history::<converted::Entity>(1)
+    let entries = revy::history::of::<converted::Entity>(1)
         .entries(db)
         .await
         .unwrap();
@@ -960,12 +983,12 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
             (FieldValue::Value(Value::String(None)), text("42")),
         ]
     );
-    let page = revy::table_as_of::<converted::Entity>(Moment::tag("before-retype"))
+    let page = revy::history::table_as_of::<converted::Entity>(Moment::tag("before-retype"))
         .page(db)
         .await
         .unwrap();
     assert_eq!(page.rows, [row(1, 4, "43"), row(2, 7, "70")]);
-    let back = revy::restore::<converted::Entity>(db, delete)
+    let back = revy::rollback::restore::<converted::Entity>(db, delete)
         .await
         .unwrap();
     assert_eq!(back, row(2, 7, "70"));
@@ -1087,7 +1110,7 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
         .rows_affected;
     let left: Vec<i64> = ids.iter().copied().filter(|id| *id >= half).collect();
     t.log_sql();
-    let moved = revy::rename_table_in_chunks(db, "sc_shelves", "sc_racks", 4)
+    let moved = revy::lifecycle::rename_table_in_chunks(db, "sc_shelves", "sc_racks", 4)
         .await
         .unwrap();
     let sql = t.take_sql();
@@ -1109,19 +1132,19 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
     assert_eq!(content_types(db, "sc_racks").await, journal);
     assert_eq!(content_types(db, "sc_bystanders").await, 3);
     assert_eq!(
-        revy::rename_table(db, "sc_shelves", "sc_racks")
+        revy::lifecycle::rename_table(db, "sc_shelves", "sc_racks")
             .await
             .unwrap(),
         0,
         "run again, nothing is left to move"
     );
 
-    let verified = revy::verify(db).await.unwrap();
+    let verified = revy::tamper::verify(db).await.unwrap();
     assert_eq!(verified.sealed, journal + 3);
 
     // the history is found under the new name, and no longer under the old
     assert!(
-        revy::history::<shelf_before::Entity>(1)
+        revy::history::of::<shelf_before::Entity>(1)
             .all(db)
             .await
             .unwrap()
@@ -1141,16 +1164,19 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
         snapshot::<after::Entity>(db, history[0].id).await.unwrap(),
         row(1, "s1")
     );
-    let blame = revy::blame::<after::Entity>(1).all(db).await.unwrap();
+    let blame = revy::history::blame::<after::Entity>(1)
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(blamed(&blame, "label").value, text("v18"));
     assert_eq!(blamed(&blame, "label").object_delta_id, history[18].id);
-    let page = revy::table_as_of::<after::Entity>(Moment::tag("before-move"))
+    let page = revy::history::table_as_of::<after::Entity>(Moment::tag("before-move"))
         .page(db)
         .await
         .unwrap();
     assert_eq!(page.rows, [row(1, "v18"), row(2, "s2"), row(3, "s3")]);
     assert_eq!(
-        revy::diff(
+        revy::history::diff(
             page.rows.first(),
             Some(&snapshot::<after::Entity>(db, history[0].id).await.unwrap())
         )
@@ -1162,7 +1188,7 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
 
     // new writes continue the rows' versions and chains
     let deleted = deltas::<after::Entity>(db, 3).await;
-    let back = sealed(revy::restore::<after::Entity>(
+    let back = sealed(revy::rollback::restore::<after::Entity>(
         db,
         deleted.last().unwrap().id,
     ))
@@ -1179,7 +1205,7 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
         deltas::<after::Entity>(db, 3).await.last().unwrap().version,
         3
     );
-    let verified = revy::verify(db).await.unwrap();
+    let verified = revy::tamper::verify(db).await.unwrap();
     assert_eq!(verified.sealed, journal + 3 + 2);
 }
 
@@ -1230,7 +1256,7 @@ async fn a_rename_onto_a_restarted_history_is_refused(t: TestDb) {
     let restarted = deltas::<bin_after::Entity>(db, 1).await;
     assert_eq!(restarted.len(), 2);
 
-    match revy::rename_table(db, "sc_bins", "sc_boxes").await {
+    match revy::lifecycle::rename_table(db, "sc_bins", "sc_boxes").await {
         Err(e @ Error::RenameTable { .. }) => {
             let message = e.to_string();
             for part in [
@@ -1247,13 +1273,13 @@ async fn a_rename_onto_a_restarted_history_is_refused(t: TestDb) {
     assert_eq!(content_types(db, "sc_bins").await, 1, "nothing moved");
     assert_eq!(content_types(db, "sc_boxes").await, 2);
 
-    let long = "x".repeat(usize::try_from(revy::CONTENT_TYPE_LEN).unwrap() + 1);
+    let long = "x".repeat(usize::try_from(revy::registry::CONTENT_TYPE_LEN).unwrap() + 1);
     assert!(matches!(
-        revy::rename_table(db, "sc_bins", &long).await,
+        revy::lifecycle::rename_table(db, "sc_bins", &long).await,
         Err(Error::RenameTable { .. })
     ));
     assert!(matches!(
-        revy::rename_table(db, "sc_bins", "").await,
+        revy::lifecycle::rename_table(db, "sc_bins", "").await,
         Err(Error::RenameTable { .. })
     ));
     assert_eq!(content_types(db, "sc_bins").await, 1);

@@ -1,4 +1,4 @@
-//! Single-row shortcuts: `revy::insert_one/update_one/delete_one(am).exec`,
+//! Single-row shortcuts: `revy::bulk::insert_one/update_one/delete_one(am).exec`,
 //! the tracked twins of sea-orm's `Entity::insert/update/delete(am).exec`,
 //! journal as the active-model hooks do and pass the strict guard.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::common::entities::{account, membership};
 use crate::common::{self, TestDb};
 use revy::entity::object_delta;
-use revy::{Action, Actor, Context, Guarded, ObjectSnapshot};
+use revy::{Action, Actor, Context, guard::Guarded, history::ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, DeleteResult, EntityTrait, InsertResult,
     IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionTrait,
@@ -62,7 +62,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
         .await
         .unwrap();
     let result: InsertResult<account::ActiveModel> = Context::via_actor(ann())
-        .scope(revy::insert_one(new_account("B")).exec(db))
+        .scope(revy::bulk::insert_one(new_account("B")).exec(db))
         .await
         .unwrap();
     let b = account::Entity::find_by_id(result.last_insert_id)
@@ -71,11 +71,11 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(b.code, "B");
-    let hooks_history = revy::history::<account::Entity>(by_hooks.id)
+    let hooks_history = revy::history::of::<account::Entity>(by_hooks.id)
         .all(db)
         .await
         .unwrap();
-    let twin_history = revy::history::<account::Entity>(b.id)
+    let twin_history = revy::history::of::<account::Entity>(b.id)
         .all(db)
         .await
         .unwrap();
@@ -94,7 +94,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
     assert_eq!(snapshot, Some(b.clone()));
 
     let c = Context::new()
-        .scope(revy::insert_one(new_account("C")).exec_with_returning(db))
+        .scope(revy::bulk::insert_one(new_account("C")).exec_with_returning(db))
         .await
         .unwrap();
     assert_eq!(
@@ -102,7 +102,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
         Some(c.clone())
     );
     assert_eq!(
-        revy::history::<account::Entity>(c.id)
+        revy::history::of::<account::Entity>(c.id)
             .all(db)
             .await
             .unwrap()
@@ -113,7 +113,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
     // a composite key the caller sets comes back as the key's tuple
     let member = Context::new()
         .scope(
-            revy::insert_one(membership::ActiveModel {
+            revy::bulk::insert_one(membership::ActiveModel {
                 user_id: Set(7),
                 group_id: Set("g".into()),
                 role: Set("admin".into()),
@@ -124,7 +124,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
         .unwrap();
     assert_eq!(member.last_insert_id, (7, "g".to_owned()));
     assert_eq!(
-        revy::history::<membership::Entity>((7, "g".to_owned()))
+        revy::history::of::<membership::Entity>((7, "g".to_owned()))
             .all(db)
             .await
             .unwrap()
@@ -138,11 +138,11 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
     am.name = Set(Some("Bee".into()));
     am.balance = Set(b.balance);
     let updated: account::Model = Context::via_actor(Some(Actor::new("users", 2)))
-        .scope(revy::update_one(am).exec(db))
+        .scope(revy::bulk::update_one(am).exec(db))
         .await
         .unwrap();
     assert_eq!(updated.name.as_deref(), Some("Bee"));
-    let history = revy::history::<account::Entity>(b.id)
+    let history = revy::history::of::<account::Entity>(b.id)
         .all(db)
         .await
         .unwrap();
@@ -158,11 +158,11 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
     let mut same = updated.clone().into_active_model();
     same.name = Set(Some("Bee".into()));
     Context::new()
-        .scope(revy::update_one(same).exec(db))
+        .scope(revy::bulk::update_one(same).exec(db))
         .await
         .unwrap();
     assert_eq!(
-        revy::history::<account::Entity>(b.id)
+        revy::history::of::<account::Entity>(b.id)
             .all(db)
             .await
             .unwrap()
@@ -173,7 +173,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
     // delete of a row tracking never saw: a baseline, then the Delete
     let plain = new_account("D").insert(db).await.unwrap();
     let deleted: DeleteResult = Context::via_actor(ann())
-        .scope(revy::delete_one(plain.clone().into_active_model()).exec(db))
+        .scope(revy::bulk::delete_one(plain.clone().into_active_model()).exec(db))
         .await
         .unwrap();
     assert_eq!(deleted.rows_affected, 1);
@@ -181,7 +181,7 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
         account::Entity::find_by_id(plain.id).one(db).await.unwrap(),
         None
     );
-    let history = revy::history::<account::Entity>(plain.id)
+    let history = revy::history::of::<account::Entity>(plain.id)
         .all(db)
         .await
         .unwrap();
@@ -198,11 +198,11 @@ async fn shortcuts_journal_as_the_active_model_hooks_do(t: TestDb) {
     let journal = object_delta::Entity::find().all(db).await.unwrap().len();
     let txn = db.begin().await.unwrap();
     Context::new()
-        .scope(revy::insert_one(new_account("E")).exec(&txn))
+        .scope(revy::bulk::insert_one(new_account("E")).exec(&txn))
         .await
         .unwrap();
     Context::new()
-        .scope(revy::delete_one(updated.clone().into_active_model()).exec(&txn))
+        .scope(revy::bulk::delete_one(updated.clone().into_active_model()).exec(&txn))
         .await
         .unwrap();
     txn.rollback().await.unwrap();
@@ -230,21 +230,21 @@ async fn the_strict_guard_passes_the_shortcuts_and_names_them(t: TestDb) {
     };
 
     let first = Context::new()
-        .scope(revy::insert_one(am("first")).exec(&db))
+        .scope(revy::bulk::insert_one(am("first")).exec(&db))
         .await
         .unwrap();
     let second = Context::new()
-        .scope(revy::insert_one(am("second")).exec_with_returning(&db))
+        .scope(revy::bulk::insert_one(am("second")).exec_with_returning(&db))
         .await
         .unwrap();
     let mut change = second.clone().into_active_model();
     change.title = Set("changed".into());
     Context::new()
-        .scope(revy::update_one(change).exec(&db))
+        .scope(revy::bulk::update_one(change).exec(&db))
         .await
         .unwrap();
     Context::new()
-        .scope(revy::delete_one(second.clone().into_active_model()).exec(&db))
+        .scope(revy::bulk::delete_one(second.clone().into_active_model()).exec(&db))
         .await
         .unwrap();
     let rows = post::Entity::find().all(&t.db).await.unwrap();
@@ -257,7 +257,7 @@ async fn the_strict_guard_passes_the_shortcuts_and_names_them(t: TestDb) {
         .await
         .unwrap_err()
         .to_string();
-    assert!(refused.contains("revy::insert_one"), "{refused}");
+    assert!(refused.contains("revy::bulk::insert_one"), "{refused}");
     let mut change = rows[0].clone().into_active_model();
     change.title = Set("again".into());
     let refused = Context::new()
@@ -265,13 +265,13 @@ async fn the_strict_guard_passes_the_shortcuts_and_names_them(t: TestDb) {
         .await
         .unwrap_err()
         .to_string();
-    assert!(refused.contains("revy::update_one"), "{refused}");
+    assert!(refused.contains("revy::bulk::update_one"), "{refused}");
     let refused = Context::new()
         .scope(post::Entity::delete(rows[0].clone().into_active_model()).exec(&db))
         .await
         .unwrap_err()
         .to_string();
-    assert!(refused.contains("revy::delete_one"), "{refused}");
+    assert!(refused.contains("revy::bulk::delete_one"), "{refused}");
     assert_eq!(post::Entity::find().all(&t.db).await.unwrap(), rows);
     let journal = object_delta::Entity::find()
         .filter(object_delta::Column::ContentType.eq("single_strict_posts"))
@@ -287,7 +287,7 @@ async fn concurrent_shortcut_updates_number_versions_without_gaps(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = Arc::new(t.db.clone());
     let row = Context::new()
-        .scope(revy::insert_one(new_account("C")).exec_with_returning(&*db))
+        .scope(revy::bulk::insert_one(new_account("C")).exec_with_returning(&*db))
         .await
         .unwrap();
     let tasks: Vec<_> = (1..=8i64)
@@ -301,7 +301,7 @@ async fn concurrent_shortcut_updates_number_versions_without_gaps(t: TestDb) {
                         balance: Set(i * 100),
                         ..Default::default()
                     };
-                    revy::update_one(am).exec(&txn).await.unwrap();
+                    revy::bulk::update_one(am).exec(&txn).await.unwrap();
                     txn.commit().await.unwrap();
                 }),
             )
@@ -323,7 +323,7 @@ async fn concurrent_shortcut_updates_number_versions_without_gaps(t: TestDb) {
     assert_eq!(versions, (1..=9).collect::<Vec<i64>>());
     // the newest snapshot is the row as it is
     let live = account::Entity::find_by_id(row.id).one(&*db).await.unwrap();
-    let newest = revy::history::<account::Entity>(row.id)
+    let newest = revy::history::of::<account::Entity>(row.id)
         .limit(1)
         .all(&*db)
         .await

@@ -4,7 +4,7 @@ use crate::common::TestDb;
 use crate::common::entities::{account, account_v2, account_v3, membership};
 use revy::entity::object_delta;
 use revy::prelude::*;
-use revy::{Action, Actor, Context, LazyRevision, ObjectSnapshot};
+use revy::{Action, Actor, Context, context::LazyRevision, history::ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -103,9 +103,9 @@ async fn recovery_restores_a_deleted_membership(t: TestDb) {
         vec![m.clone()]
     );
 
-    // revy::restore does the same and refuses a taken key, recording nothing
+    // revy::rollback::restore does the same and refuses a taken key, recording nothing
     let before = object_delta::Entity::find().count(db).await.unwrap();
-    let err = revy::restore::<membership::Entity>(db, delta.id)
+    let err = revy::rollback::restore::<membership::Entity>(db, delta.id)
         .await
         .unwrap_err()
         .to_string();
@@ -221,7 +221,7 @@ async fn restore_and_revert(t: TestDb) {
 
     // revert to the Create: only the two differing columns are recorded
     let create = deltas_of(db, "accounts", &id).await[0].clone();
-    let reverted = revy::revert::<account::Entity>(db, create.id)
+    let reverted = revy::rollback::revert::<account::Entity>(db, create.id)
         .await
         .unwrap();
     assert_eq!(reverted, original);
@@ -239,7 +239,7 @@ async fn restore_and_revert(t: TestDb) {
         .await
         .unwrap();
     let update = deltas_of(db, "accounts", &id).await[1].clone();
-    let err = revy::revert::<account::Entity>(db, update.id)
+    let err = revy::rollback::revert::<account::Entity>(db, update.id)
         .await
         .unwrap_err()
         .to_string();
@@ -247,7 +247,7 @@ async fn restore_and_revert(t: TestDb) {
         err.contains("no longer exists") && err.contains("accounts"),
         "{err}"
     );
-    let restored = revy::restore::<account::Entity>(db, update.id)
+    let restored = revy::rollback::restore::<account::Entity>(db, update.id)
         .await
         .unwrap();
     assert_eq!(restored, changed);
@@ -275,7 +275,7 @@ async fn untracked_row_restores_completely(t: TestDb) {
         .last()
         .unwrap()
         .clone();
-    let restored = revy::restore::<account::Entity>(db, delete.id)
+    let restored = revy::rollback::restore::<account::Entity>(db, delete.id)
         .await
         .unwrap();
     assert_eq!(restored, updated);
@@ -314,7 +314,7 @@ async fn undo_revision_returns_tables_to_their_prior_contents(t: TestDb) {
         })
         .await;
     assert_ne!(all_accounts(db).await, before);
-    let undo = revy::undo_revision(db, lazy.id().unwrap())
+    let undo = revy::rollback::undo_revision(db, lazy.id().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -327,7 +327,7 @@ async fn undo_revision_returns_tables_to_their_prior_contents(t: TestDb) {
         .unwrap();
     assert_eq!(undo_deltas, 3);
     // undoing the undo redoes the revision
-    revy::undo_revision(db, undo).await.unwrap();
+    revy::rollback::undo_revision(db, undo).await.unwrap();
     let codes: Vec<String> = all_accounts(db).await.into_iter().map(|a| a.code).collect();
     assert_eq!(codes, ["KEPT", "NEW"]);
 }
@@ -347,7 +347,7 @@ async fn undo_refuses_when_a_row_moved_on(t: TestDb) {
         all_accounts(db).await,
         object_delta::Entity::find().count(db).await.unwrap(),
     );
-    let err = revy::undo_revision(db, lazy.id().unwrap())
+    let err = revy::rollback::undo_revision(db, lazy.id().unwrap())
         .await
         .unwrap_err()
         .to_string();
@@ -364,7 +364,7 @@ async fn undo_refuses_when_a_row_moved_on(t: TestDb) {
         ),
         before
     );
-    let missing = revy::undo_revision(db, 424_242)
+    let missing = revy::rollback::undo_revision(db, 424_242)
         .await
         .unwrap_err()
         .to_string();
@@ -612,7 +612,7 @@ async fn a_baseline_cannot_be_undone(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    match revy::undo_revision(db, baseline.revision_id).await {
+    match revy::rollback::undo_revision(db, baseline.revision_id).await {
         Err(revy::Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
         other => panic!("expected NotUndoable, got {other:?}"),
     }

@@ -4,7 +4,7 @@
 
 use revy::entity::object_delta;
 use revy::tamper::Finding;
-use revy::{Context, Error, Verified};
+use revy::{Context, Error, tamper::Verified};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -21,7 +21,7 @@ async fn sealed<F: std::future::Future>(work: F) -> F::Output {
 }
 
 async fn verified(db: &DatabaseConnection) -> Verified {
-    match revy::verify(db).await {
+    match revy::tamper::verify(db).await {
         Ok(v) => v,
         Err(e) => panic!("verify: {e}"),
     }
@@ -29,7 +29,7 @@ async fn verified(db: &DatabaseConnection) -> Verified {
 
 /// `verify`'s finding: the object delta it names and what it says.
 async fn finding(db: &DatabaseConnection) -> (i64, Finding) {
-    match revy::verify(db).await {
+    match revy::tamper::verify(db).await {
         Err(Error::Tampered {
             object_delta_id,
             finding,
@@ -78,12 +78,12 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
     sealed(async {
         random_history(db, 11, 24).await;
         let ids: Vec<i32> = (500..506).collect();
-        revy::insert_many::<account::Entity>(ids.iter().map(|&i| account(i, "bulk")))
+        revy::bulk::insert_many::<account::Entity>(ids.iter().map(|&i| account(i, "bulk")))
             .chunk_size(4)
             .exec(db)
             .await
             .unwrap();
-        revy::update_many::<account::Entity>()
+        revy::bulk::update_many::<account::Entity>()
             .col_expr(
                 account::Column::Balance,
                 Expr::col(account::Column::Balance).add(5),
@@ -93,7 +93,7 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             .exec(db)
             .await
             .unwrap();
-        revy::delete_many::<account::Entity>()
+        revy::bulk::delete_many::<account::Entity>()
             .filter(account::Column::Id.is_in([500, 501]))
             .exec(db)
             .await
@@ -110,7 +110,7 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             }))
             .await
             .unwrap();
-        let v = revy::version_of::<account::Entity>(db, 502)
+        let v = revy::versions::version_of::<account::Entity>(db, 502)
             .await
             .unwrap()
             .unwrap();
@@ -122,7 +122,7 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             .into_active_model();
         am.code = Set("at version".into());
         Context::new()
-            .scope(revy::update_at_version(db, am, v))
+            .scope(revy::versions::update_at_version(db, am, v))
             .await
             .unwrap();
     })
@@ -142,7 +142,7 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
     // a prune folds old history into sealed checkpoints: still verifies
     let mut export = Vec::new();
     let report = sealed(
-        revy::prune()
+        revy::lifecycle::prune()
             .keep_last(2)
             .chunk_size(3)
             .export(&mut export)
@@ -167,7 +167,9 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
 
     // what the prune removed, imported into an empty journal, verifies
     fresh_journal(db).await;
-    revy::import(db, export.as_slice()).await.unwrap();
+    revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     let imported = verified(db).await;
     assert_eq!(imported.object_deltas, report.object_deltas_pruned);
     assert_eq!(imported.sealed, imported.object_deltas);
@@ -321,7 +323,11 @@ async fn an_edited_checkpoint_is_named(t: TestDb) {
         for code in ["b", "c", "d"] {
             Context::new().scope(set_code(db, 1, code)).await.unwrap();
         }
-        revy::prune().keep_last(1).exec(db).await.unwrap();
+        revy::lifecycle::prune()
+            .keep_last(1)
+            .exec(db)
+            .await
+            .unwrap();
     })
     .await;
     let deltas = deltas_of(db, 1).await;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::common::entities::account;
 use crate::common::{self, TestDb};
 use revy::entity::{object_delta, revision};
-use revy::{Actor, Context, LazyRevision, ObjectSnapshot, Tracked};
+use revy::{Actor, Context, Tracked, context::LazyRevision, history::ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set, TransactionSession,
@@ -134,7 +134,7 @@ async fn wipe(db: &DatabaseConnection) {
         .await;
 }
 
-fn context() -> revy::Frame {
+fn context() -> revy::context::Frame {
     Context::via_actor(Some(Actor::new("users", 1)))
         .revision_description("request")
         .object_delta_description("by hand")
@@ -226,7 +226,7 @@ async fn reads_inside_see_the_queue_and_a_rollback_leaves_nothing(t: TestDb) {
                 set_code(txn, 1, "B").await?;
                 assert_eq!(txn.queued(), 2);
                 // a journal read flushes first, so it sees both
-                let history = revy::history::<account::Entity>(1).all(txn).await?;
+                let history = revy::history::of::<account::Entity>(1).all(txn).await?;
                 assert_eq!(history.len(), 2);
                 assert_eq!(txn.queued(), 0);
                 // the flush created the context's revision
@@ -252,7 +252,7 @@ async fn reads_inside_see_the_queue_and_a_rollback_leaves_nothing(t: TestDb) {
         .scope(revy::transaction(db, |txn| {
             Box::pin(async move {
                 account(1, "A").insert(txn).await?;
-                revy::history::<account::Entity>(1).all(txn).await?;
+                revy::history::of::<account::Entity>(1).all(txn).await?;
                 account(2, "B").insert(txn).await?;
                 Ok::<_, revy::Error>(())
             })

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::common::TestDb;
 use crate::common::entities::{account, membership};
-use revy::{Actor, Context, DeletedRow};
+use revy::{Actor, Context, history::DeletedRow};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, ModelTrait, QueryFilter, Set,
     TransactionTrait,
@@ -39,7 +39,7 @@ async fn walk(t: &TestDb, size: u64) -> Vec<DeletedRow> {
     let mut all = Vec::new();
     let mut before = None;
     loop {
-        let mut trash = revy::deleted::<account::Entity>().limit(size);
+        let mut trash = revy::history::deleted::<account::Entity>().limit(size);
         if let Some(id) = before {
             trash = trash.before(id);
         }
@@ -78,7 +78,10 @@ async fn the_trash_names_who_deleted_what_and_forgets_restored_rows(t: TestDb) {
     Context::new().scope(m.clone().delete(db)).await.unwrap();
 
     t.take_statement_count();
-    let trash = revy::deleted::<account::Entity>().all(db).await.unwrap();
+    let trash = revy::history::deleted::<account::Entity>()
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(t.take_statement_count(), 1);
     let keys: Vec<&str> = trash.iter().map(|r| r.key.as_str()).collect();
     let (a_key, b_key) = (a.id.to_string(), b.id.to_string());
@@ -87,7 +90,7 @@ async fn the_trash_names_who_deleted_what_and_forgets_restored_rows(t: TestDb) {
         [b_key.as_str(), a_key.as_str()],
         "newest deletion first"
     );
-    let history = revy::history::<account::Entity>(b.id)
+    let history = revy::history::of::<account::Entity>(b.id)
         .all(db)
         .await
         .unwrap();
@@ -100,13 +103,16 @@ async fn the_trash_names_who_deleted_what_and_forgets_restored_rows(t: TestDb) {
     assert_eq!(deleted.description, "Duplicate");
     assert_eq!(trash[1].description, "Closed");
 
-    let members = revy::deleted::<membership::Entity>().all(db).await.unwrap();
+    let members = revy::history::deleted::<membership::Entity>()
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].key, r#"[7,"g"]"#);
     assert_eq!(members[0].actor, None);
 
     // with snapshots: each row as it was before its deletion
-    let with = revy::deleted::<account::Entity>()
+    let with = revy::history::deleted::<account::Entity>()
         .with_snapshots(db)
         .await
         .unwrap();
@@ -116,15 +122,21 @@ async fn the_trash_names_who_deleted_what_and_forgets_restored_rows(t: TestDb) {
 
     // restored, B leaves the trash; deleted again, it comes back with the
     // new delete
-    let restored = revy::restore::<account::Entity>(db, deleted.object_delta_id)
+    let restored = revy::rollback::restore::<account::Entity>(db, deleted.object_delta_id)
         .await
         .unwrap();
     assert_eq!(restored, b);
-    let trash = revy::deleted::<account::Entity>().all(db).await.unwrap();
+    let trash = revy::history::deleted::<account::Entity>()
+        .all(db)
+        .await
+        .unwrap();
     let keys: Vec<&str> = trash.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, [a_key.as_str()]);
     remove(db, &restored, 3, "Really").await;
-    let trash = revy::deleted::<account::Entity>().all(db).await.unwrap();
+    let trash = revy::history::deleted::<account::Entity>()
+        .all(db)
+        .await
+        .unwrap();
     assert_eq!(trash.len(), 2);
     assert_eq!(trash[0].key, b_key);
     assert_eq!(trash[0].version, 4);
@@ -151,7 +163,7 @@ async fn paging_covers_every_deleted_row_exactly_once(t: TestDb) {
     let txn = db.begin().await.unwrap();
     Context::new()
         .scope(
-            revy::delete_many::<account::Entity>()
+            revy::bulk::delete_many::<account::Entity>()
                 .filter(account::Column::Id.is_in(bulk.clone()))
                 .exec(&txn),
         )
@@ -161,12 +173,14 @@ async fn paging_covers_every_deleted_row_exactly_once(t: TestDb) {
     expected.extend(bulk);
     // two come back: out of the trash
     for i in [3, 20] {
-        let delete = revy::history::<account::Entity>(rows[i].id)
+        let delete = revy::history::of::<account::Entity>(rows[i].id)
             .all(db)
             .await
             .unwrap()[0]
             .id;
-        revy::restore::<account::Entity>(db, delete).await.unwrap();
+        revy::rollback::restore::<account::Entity>(db, delete)
+            .await
+            .unwrap();
         expected.remove(&rows[i].id);
     }
 
@@ -198,32 +212,32 @@ async fn the_time_filter_keeps_deletions_of_that_time(t: TestDb) {
     remove(db, &later, 1, "").await;
 
     let keys = |rows: Vec<DeletedRow>| -> Vec<String> { rows.into_iter().map(|r| r.key).collect() };
-    let between = revy::deleted::<account::Entity>()
+    let between = revy::history::deleted::<account::Entity>()
         .between(cut, end)
         .all(db)
         .await
         .unwrap();
     assert_eq!(keys(between), [late.id.to_string()]);
-    let since = revy::deleted::<account::Entity>()
+    let since = revy::history::deleted::<account::Entity>()
         .between(cut, end + chrono::Duration::hours(1))
         .all(db)
         .await
         .unwrap();
     assert_eq!(keys(since), [later.id.to_string(), late.id.to_string()]);
-    let before = revy::deleted::<account::Entity>()
+    let before = revy::history::deleted::<account::Entity>()
         .between(cut - chrono::Duration::hours(1), cut)
         .all(db)
         .await
         .unwrap();
     assert_eq!(keys(before), [early.id.to_string()]);
     // the filter and the pages together
-    let first = revy::deleted::<account::Entity>()
+    let first = revy::history::deleted::<account::Entity>()
         .between(cut, end + chrono::Duration::hours(1))
         .limit(1)
         .all(db)
         .await
         .unwrap();
-    let second = revy::deleted::<account::Entity>()
+    let second = revy::history::deleted::<account::Entity>()
         .between(cut, end + chrono::Duration::hours(1))
         .limit(1)
         .before(first[0].object_delta_id)

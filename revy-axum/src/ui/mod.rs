@@ -22,7 +22,7 @@ use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use revy_core::Actor;
-use revy_seaorm::TrackedEntity;
+use revy_seaorm::registry::TrackedEntity;
 use sea_orm::DatabaseConnection;
 
 use registry::{BoxFut, Browse, Typed};
@@ -116,9 +116,9 @@ impl HistoryUi {
     }
 
     /// Registers a tracked entity: its rows get pages, typed values and
-    /// actions. Also registers it for [`undo_revision`](revy_seaorm::undo_revision).
+    /// actions. Also registers it for [`undo_revision`](revy_seaorm::rollback::undo_revision).
     pub fn entity<E: TrackedEntity>(mut self) -> Self {
-        revy_seaorm::register::<E>();
+        revy_seaorm::rollback::register::<E>();
         let browse: Arc<dyn Browse> = Arc::new(Typed::<E>::new());
         self.entities.insert(browse.table(), browse);
         self

@@ -9,8 +9,8 @@ use std::pin::Pin;
 use chrono::{DateTime, Utc};
 use revy_seaorm::codec;
 use revy_seaorm::{
-    ColumnBlame, HistoryEntry, Moment, ObjectSnapshot, TrackedEntity, content_type,
-    policy::unrecorded_columns,
+    history::ColumnBlame, history::HistoryEntry, history::Moment, history::ObjectSnapshot,
+    policy::unrecorded_columns, registry::TrackedEntity, registry::content_type,
 };
 use sea_orm::sea_query::{IntoValueTuple, ValueTuple};
 use sea_orm::{
@@ -249,7 +249,7 @@ where
         limit: u64,
     ) -> BoxFut<'a, Result<Vec<HistoryEntry>, UiError>> {
         Box::pin(async move {
-            let mut q = revy_seaorm::history::<E>(key_of::<E>(key)?).limit(limit);
+            let mut q = revy_seaorm::history::of::<E>(key_of::<E>(key)?).limit(limit);
             if let Some(before) = before {
                 q = q.before(before);
             }
@@ -262,7 +262,11 @@ where
         db: &'a DatabaseConnection,
         key: &'a str,
     ) -> BoxFut<'a, Result<Vec<ColumnBlame>, UiError>> {
-        Box::pin(async move { Ok(revy_seaorm::blame::<E>(key_of::<E>(key)?).all(db).await?) })
+        Box::pin(async move {
+            Ok(revy_seaorm::history::blame::<E>(key_of::<E>(key)?)
+                .all(db)
+                .await?)
+        })
     }
 
     fn live<'a>(
@@ -285,7 +289,9 @@ where
         db: &'a DatabaseConnection,
         key: &'a str,
     ) -> BoxFut<'a, Result<Option<i64>, UiError>> {
-        Box::pin(async move { Ok(revy_seaorm::version_of::<E>(db, key_of::<E>(key)?).await?) })
+        Box::pin(
+            async move { Ok(revy_seaorm::versions::version_of::<E>(db, key_of::<E>(key)?).await?) },
+        )
     }
 
     fn snapshot<'a>(
@@ -306,7 +312,7 @@ where
         at: DateTime<Utc>,
     ) -> BoxFut<'a, Result<Option<Row>, UiError>> {
         Box::pin(async move {
-            let model = revy_seaorm::as_of::<E>(db, key_of::<E>(key)?, at).await?;
+            let model = revy_seaorm::history::as_of::<E>(db, key_of::<E>(key)?, at).await?;
             Ok(model.as_ref().map(row_of))
         })
     }
@@ -319,7 +325,7 @@ where
         size: u64,
     ) -> BoxFut<'a, Result<TablePage, UiError>> {
         Box::pin(async move {
-            let mut q = revy_seaorm::table_as_of::<E>(moment).page_size(size);
+            let mut q = revy_seaorm::history::table_as_of::<E>(moment).page_size(size);
             if let Some(after) = after {
                 q = q.after(after);
             }
@@ -340,7 +346,11 @@ where
         db: &'a DatabaseConnection,
         delta_id: i64,
     ) -> BoxFut<'a, Result<(), revy_seaorm::Error>> {
-        Box::pin(async move { revy_seaorm::restore::<E>(db, delta_id).await.map(drop) })
+        Box::pin(async move {
+            revy_seaorm::rollback::restore::<E>(db, delta_id)
+                .await
+                .map(drop)
+        })
     }
 
     fn revert<'a>(
@@ -368,7 +378,7 @@ where
                 }
                 am.set(col, target.get(col));
             }
-            revy_seaorm::update_at_version(db, am, expected)
+            revy_seaorm::versions::update_at_version(db, am, expected)
                 .await
                 .map(drop)
         })

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use revy_core::{Action, Actor};
-use revy_seaorm::{FieldValue, codec};
+use revy_seaorm::{codec, history::FieldValue};
 use sea_orm::Value;
 
 use super::Viewer;

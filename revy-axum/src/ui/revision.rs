@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
-use revy_seaorm::HistoryEntry;
+use revy_seaorm::history::HistoryEntry;
 use serde::Deserialize;
 
 use super::render::{self, clean, query, row_href};
@@ -50,7 +50,7 @@ pub(crate) async fn find(
     s: &Shared,
     id: i64,
 ) -> Result<revy_seaorm::entity::revision::Model, UiError> {
-    let found = revy_seaorm::revisions()
+    let found = revy_seaorm::history::revisions()
         .before(id.saturating_add(1))
         .limit(1)
         .all(&s.db)
@@ -69,9 +69,9 @@ pub(crate) async fn page(
 ) -> Result<Response, UiError> {
     let db = &s.db;
     let revision = find(&s, id).await?;
-    let actors = revy_seaorm::revision_actors(db, id).await?;
-    let deltas = revy_seaorm::revision_deltas(db, id).await?;
-    let tags = revy_seaorm::tags(db).await?;
+    let actors = revy_seaorm::history::revision_actors(db, id).await?;
+    let deltas = revy_seaorm::history::revision_deltas(db, id).await?;
+    let tags = revy_seaorm::tags::all(db).await?;
     let from = paging.after.unwrap_or(i64::MIN);
     let page: Vec<_> = deltas
         .iter()

@@ -66,7 +66,7 @@ pub(crate) async fn page(
     Query(f): Query<Filters>,
 ) -> Result<Response, UiError> {
     let db = &s.db;
-    let mut q = revy_seaorm::revisions().limit(s.page_size);
+    let mut q = revy_seaorm::history::revisions().limit(s.page_size);
     if !f.actor.is_empty() {
         q = q.actor(actor_filter(&f.actor)?);
     }
@@ -96,7 +96,7 @@ pub(crate) async fn page(
         bound = Some(before);
     }
     if !f.tag.is_empty() {
-        let Some(tag) = revy_seaorm::find_tag(db, &f.tag).await? else {
+        let Some(tag) = revy_seaorm::tags::find_tag(db, &f.tag).await? else {
             return Err(UiError::NotFound(format!(
                 "no tag named {:?}",
                 clean(&f.tag)
@@ -110,9 +110,9 @@ pub(crate) async fn page(
         q = q.before(b);
     }
     let revisions = q.all(db).await?;
-    let tags = revy_seaorm::tags(db).await?;
+    let tags = revy_seaorm::tags::all(db).await?;
     let ids: Vec<i64> = revisions.iter().map(|r| r.id).collect();
-    let summaries = revy_seaorm::revision_summaries(db, &ids, ROWS_SHOWN as u64).await?;
+    let summaries = revy_seaorm::history::revision_summaries(db, &ids, ROWS_SHOWN as u64).await?;
     let shown: Vec<_> = revisions.iter().zip(summaries).collect();
     let base = &viewer.base;
     let tables: Vec<String> = s.entities.keys().cloned().collect();

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use revy_core::Action;
-use revy_seaorm::HistoryEntry;
+use revy_seaorm::history::HistoryEntry;
 use serde::Deserialize;
 
 use super::registry::{Browse, Row};

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::Utc;
 use maud::html;
-use revy_seaorm::Moment;
+use revy_seaorm::history::Moment;
 use serde::Deserialize;
 
 use super::render::{self, clean, pct, query, row_href};
@@ -32,7 +32,7 @@ pub(crate) async fn page(
     let db = &s.db;
     let b = s.entity(&table)?.clone();
     let (moment, shown_at) = if !q.tag.is_empty() {
-        if revy_seaorm::find_tag(db, &q.tag).await?.is_none() {
+        if revy_seaorm::tags::find_tag(db, &q.tag).await?.is_none() {
             return Err(UiError::NotFound(format!(
                 "no tag named {:?}",
                 clean(&q.tag)
@@ -59,7 +59,7 @@ pub(crate) async fn page(
     };
     let after = (!q.after.is_empty()).then(|| q.after.clone());
     let page = b.table_page(db, moment, after, s.page_size).await?;
-    let tags = revy_seaorm::tags(db).await?;
+    let tags = revy_seaorm::tags::all(db).await?;
     let columns = b.columns();
     let unrecorded = b.unrecorded()?;
     let base = &viewer.base;

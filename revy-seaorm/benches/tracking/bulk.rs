@@ -1,4 +1,4 @@
-//! Bulk writes: `revy_seaorm::{insert_many, update_many, delete_many}` next
+//! Bulk writes: `revy_seaorm::{bulk::insert_many, bulk::update_many, bulk::delete_many}` next
 //! to, in the same run and each in one transaction of `batch` rows,
 //!
 //! - `plain`: sea-orm's own bulk call on the untracked twin table;
@@ -126,10 +126,12 @@ async fn seed(db: &DatabaseConnection, n: u64) {
     context()
         .scope(async {
             let txn = db.begin().await.unwrap();
-            revy_seaorm::insert_many::<item::Entity>((0..n as i64).map(item::Entity::new_row))
-                .exec(&txn)
-                .await
-                .unwrap();
+            revy_seaorm::bulk::insert_many::<item::Entity>(
+                (0..n as i64).map(item::Entity::new_row),
+            )
+            .exec(&txn)
+            .await
+            .unwrap();
             plain_item::Entity::insert_many((0..n as i64).map(plain_item::Entity::new_row))
                 .exec(&txn)
                 .await
@@ -145,7 +147,7 @@ async fn insert(db: &DatabaseConnection, way: Way, n: u64) {
             let txn = db.begin().await.unwrap();
             match way {
                 Way::Tracked => {
-                    revy_seaorm::insert_many::<item::Entity>(
+                    revy_seaorm::bulk::insert_many::<item::Entity>(
                         (0..n as i64).map(item::Entity::new_row),
                     )
                     .exec(&txn)
@@ -198,7 +200,7 @@ async fn update(db: &DatabaseConnection, way: Way, round: i64) {
             let label = format!("round {round}");
             match way {
                 Way::Tracked => {
-                    revy_seaorm::update_many::<item::Entity>()
+                    revy_seaorm::bulk::update_many::<item::Entity>()
                         .col_expr(item::Column::Quantity, Expr::value(round as i32))
                         .col_expr(item::Column::Label, Expr::value(label))
                         .exec(&txn)
@@ -256,7 +258,7 @@ async fn delete(db: &DatabaseConnection, way: Way) {
             let txn = db.begin().await.unwrap();
             match way {
                 Way::Tracked => {
-                    revy_seaorm::delete_many::<item::Entity>()
+                    revy_seaorm::bulk::delete_many::<item::Entity>()
                         .exec(&txn)
                         .await
                         .unwrap();
@@ -331,7 +333,7 @@ async fn journal_floor<C: ConnectionTrait>(
                 &values
                     .iter()
                     .map(|(field, value)| {
-                        revy_seaorm::AttributeDelta::new(
+                        revy_seaorm::history::AttributeDelta::new(
                             *field,
                             serde_json::Value::Null,
                             value.clone(),

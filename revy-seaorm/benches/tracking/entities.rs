@@ -3,7 +3,7 @@
 //! on a table of its own.
 
 use chrono::{TimeZone, Utc};
-use revy_seaorm::TrackedEntity;
+use revy_seaorm::registry::TrackedEntity;
 use rust_decimal::Decimal;
 use sea_orm::{IntoActiveModel, NotSet, Set};
 
@@ -91,15 +91,15 @@ child_entity!(
     impl revy_seaorm::TrackingPolicy for Entity {}
 );
 
-impl revy_seaorm::DeletionPolicies for item::Entity {
-    fn on_delete() -> Vec<revy_seaorm::ChildPolicy> {
-        vec![revy_seaorm::ChildPolicy::new(
+impl revy_seaorm::deletion::DeletionPolicies for item::Entity {
+    fn on_delete() -> Vec<revy_seaorm::deletion::ChildPolicy> {
+        vec![revy_seaorm::deletion::ChildPolicy::new(
             child::Column::ParentId,
-            revy_seaorm::OnDelete::Cascade,
+            revy_seaorm::deletion::OnDelete::Cascade,
         )]
     }
 }
-impl revy_seaorm::DeletionPolicies for child::Entity {}
+impl revy_seaorm::deletion::DeletionPolicies for child::Entity {}
 
 /// What the benchmarks do with either item table.
 pub trait Item: TrackedEntity {

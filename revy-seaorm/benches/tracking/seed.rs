@@ -88,7 +88,7 @@ pub async fn seed<C: ConnectionTrait>(db: &C, content_type: &str, deltas: Vec<Se
                     &d.columns
                         .iter()
                         .map(|(field, old, new)| {
-                            revy_seaorm::AttributeDelta::new(
+                            revy_seaorm::history::AttributeDelta::new(
                                 field.to_string(),
                                 old.clone(),
                                 new.clone(),

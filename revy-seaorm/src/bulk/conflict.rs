@@ -29,15 +29,15 @@ use sea_orm::{
 
 use super::insert::{Given, insert_chunk};
 use crate::Error;
+use crate::db::keyset::{self, RowKey};
+use crate::db::returning;
+use crate::db::values::{self, encode_row};
 use crate::hooks::{create_changes, row_values, update_changes};
-use crate::keys::{self, content_type};
-use crate::keyset::{self, RowKey};
 use crate::policy::Rules;
 use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
-use crate::returning;
-use crate::values::{self, encode_row};
+use crate::registry::keys::{self, content_type};
 
 /// What `insert_many` does with a model whose target values a row holds
 /// already.

@@ -11,14 +11,14 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
-use crate::keys;
-use crate::keyset::{self, Pages};
+use crate::db::keyset::{self, Pages};
+use crate::deletion::{self, cascade};
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::{cascade, deletion};
+use crate::registry::keys;
 use sea_orm::Iterable;
 
 /// A tracked `DELETE` of every row a filter selects: sea-orm's
@@ -34,13 +34,13 @@ pub struct DeleteMany<E: EntityTrait> {
 /// Starts a tracked `DELETE` of `E`'s rows: add sea-orm's `filter`, then
 /// `exec`. Each deleted row gets a `Delete` object delta (and a baseline
 /// first if the journal has never seen it), so
-/// [`restore`](crate::restore) brings it back.
+/// [`restore`](crate::rollback::restore) brings it back.
 ///
 /// The child policies registered for `E` with
-/// [`register_child_policies`](crate::register_child_policies) (its
+/// [`register_child_policies`](crate::deletion::cascade::register_child_policies) (its
 /// declared ones and those adopted from the database's foreign keys) are
 /// applied first to each deleted row's children, journaled as
-/// [`delete`](crate::delete) journals them, in the same transaction.
+/// [`delete`](crate::deletion::delete) journals them, in the same transaction.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -52,7 +52,7 @@ pub struct DeleteMany<E: EntityTrait> {
 ///
 /// let ann = user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db).await?;
 /// let gone = Context::new()
-///     .scope(revy_seaorm::delete_many::<user::Entity>().filter(user::Column::Name.eq("Ann")).exec(&db))
+///     .scope(revy_seaorm::bulk::delete_many::<user::Entity>().filter(user::Column::Name.eq("Ann")).exec(&db))
 ///     .await?;
 /// assert_eq!(gone.rows_affected, 1);
 /// let delete = object_delta::Entity::find()
@@ -60,14 +60,14 @@ pub struct DeleteMany<E: EntityTrait> {
 ///     .one(&db)
 ///     .await?
 ///     .unwrap();
-/// let back = revy_seaorm::restore::<user::Entity>(&db, delete.id).await?;
+/// let back = revy_seaorm::rollback::restore::<user::Entity>(&db, delete.id).await?;
 /// assert_eq!(back, ann);
 /// # Ok(()) }
 /// ```
 pub fn delete_many<E: TrackingPolicy>() -> DeleteMany<E> {
     DeleteMany {
         filter: Where::default(),
-        chunk_size: crate::DEFAULT_CHUNK_SIZE,
+        chunk_size: crate::deletion::DEFAULT_CHUNK_SIZE,
         entity: PhantomData,
     }
 }
@@ -84,7 +84,7 @@ pub fn delete_many<E: TrackingPolicy>() -> DeleteMany<E> {
 ///
 /// let ann = user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db).await?;
 /// let gone = Context::new()
-///     .scope(revy_seaorm::delete_by_id::<user::Entity>(ann.id).exec(&db))
+///     .scope(revy_seaorm::bulk::delete_by_id::<user::Entity>(ann.id).exec(&db))
 ///     .await?;
 /// assert_eq!(gone.rows_affected, 1);
 /// # Ok(()) }
@@ -109,7 +109,7 @@ impl<E: EntityTrait> QueryFilter for DeleteMany<E> {
 
 impl<E: TrackingPolicy> DeleteMany<E> {
     /// Rows read, journaled and deleted per round (default
-    /// [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE)).
+    /// [`DEFAULT_CHUNK_SIZE`](crate::deletion::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, rows: u64) -> Self {
         self.chunk_size = rows.max(1);
         self

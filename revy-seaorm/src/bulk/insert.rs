@@ -10,17 +10,17 @@ use sea_orm::{
 
 use super::conflict::{self, Conflict};
 use crate::Error;
+use crate::db::keyset;
+use crate::db::returning;
+use crate::db::values;
+use crate::db::values::encode_row;
 use crate::hooks::{create_changes, shows};
-use crate::keys::{self, content_type};
-use crate::keyset;
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::returning;
-use crate::values;
-use crate::values::encode_row;
+use crate::registry::keys::{self, content_type};
 
 /// A tracked multi-row `INSERT`: sea-orm's [`InsertMany`](sea_orm::InsertMany),
 /// journaled. Made by [`insert_many`].
@@ -46,7 +46,7 @@ pub struct InsertMany<E: EntityTrait> {
 ///
 /// let accounts = (1..=3).map(|i| account::ActiveModel { code: Set(format!("A-{i}")), ..Default::default() });
 /// let result = Context::via_actor(Some(Actor::new("users", 7)))
-///     .scope(revy_seaorm::insert_many::<account::Entity>(accounts).exec(&db))
+///     .scope(revy_seaorm::bulk::insert_many::<account::Entity>(accounts).exec(&db))
 ///     .await?;
 /// assert_eq!(result.last_insert_id, Some(3));
 /// assert_eq!(object_delta::Entity::find().count(&db).await?, 3);
@@ -60,7 +60,7 @@ pub fn insert_many<E: TrackingPolicy>(
             .into_iter()
             .map(IntoActiveModel::into_active_model)
             .collect(),
-        chunk_size: crate::DEFAULT_CHUNK_SIZE,
+        chunk_size: crate::deletion::DEFAULT_CHUNK_SIZE,
         conflict: None,
     }
 }
@@ -75,7 +75,7 @@ where
     E::Model: IntoActiveModel<E::ActiveModel>,
 {
     /// Rows inserted and journaled per statement (default
-    /// [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE)).
+    /// [`DEFAULT_CHUNK_SIZE`](crate::deletion::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, rows: u64) -> Self {
         self.chunk_size = rows.max(1);
         self
@@ -110,10 +110,10 @@ where
     ///         .collect::<Vec<_>>()
     /// };
     /// Context::new().scope(async {
-    ///     revy_seaorm::insert_many::<account::Entity>(accounts(&[1, 2])).exec(&db).await?;
+    ///     revy_seaorm::bulk::insert_many::<account::Entity>(accounts(&[1, 2])).exec(&db).await?;
     ///     // 2 is there: only 3 is inserted and journaled (the target may be
     ///     // the primary key or any unique key)
-    ///     let inserted = revy_seaorm::insert_many::<account::Entity>(accounts(&[2, 3]))
+    ///     let inserted = revy_seaorm::bulk::insert_many::<account::Entity>(accounts(&[2, 3]))
     ///         .on_conflict_do_nothing([account::Column::Id])
     ///         .exec_with_returning(&db)
     ///         .await?;

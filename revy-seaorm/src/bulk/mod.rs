@@ -20,18 +20,18 @@
 //!
 //! Context::new().scope(async {
 //!     let names = ["Ann", "Bob", "Cid"];
-//!     revy_seaorm::insert_many::<user::Entity>(
+//!     revy_seaorm::bulk::insert_many::<user::Entity>(
 //!         names.map(|n| user::ActiveModel { name: Set(n.into()), ..Default::default() }),
 //!     )
 //!     .exec(&db)
 //!     .await?;
-//!     let renamed = revy_seaorm::update_many::<user::Entity>()
+//!     let renamed = revy_seaorm::bulk::update_many::<user::Entity>()
 //!         .col_expr(user::Column::Name, Expr::value("Anonymous"))
 //!         .filter(user::Column::Name.ne("Bob"))
 //!         .exec(&db)
 //!         .await?;
 //!     assert_eq!(renamed.rows_affected, 2);
-//!     revy_seaorm::delete_many::<user::Entity>().exec(&db).await?;
+//!     revy_seaorm::bulk::delete_many::<user::Entity>().exec(&db).await?;
 //!     Ok::<_, revy_seaorm::Error>(())
 //! })
 //! .await?;
@@ -55,7 +55,7 @@
 //! The call runs in a transaction of its own (a savepoint inside yours;
 //! `BEGIN IMMEDIATE` on SQLite, so the database is locked before the
 //! first read). It walks the rows the filter selects a chunk at a time
-//! ([`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE) rows, by primary key,
+//! ([`DEFAULT_CHUNK_SIZE`](crate::deletion::DEFAULT_CHUNK_SIZE) rows, by primary key,
 //! each chunk locked with `FOR UPDATE`), then writes them by key and
 //! journals them: a fixed number of statements per chunk, memory bounded
 //! by the chunk, and the journal names exactly the rows the statement
@@ -78,10 +78,10 @@
 //!   target and update columns sea-orm's `OnConflict` would; its `exec`
 //!   gives `None` rather than an error when every model conflicted.
 //! - `delete_many` and `delete_by_id` apply the child policies registered
-//!   with [`register_child_policies`](crate::register_child_policies), not
-//!   the [`DeletionPolicies`](crate::DeletionPolicies) an entity declares
+//!   with [`register_child_policies`](crate::deletion::cascade::register_child_policies), not
+//!   the [`DeletionPolicies`](crate::deletion::DeletionPolicies) an entity declares
 //!   but never registered: the builders name only its
-//!   [`TrackingPolicy`](crate::TrackingPolicy). [`delete`](crate::delete)
+//!   [`TrackingPolicy`](crate::TrackingPolicy). [`delete`](crate::deletion::delete)
 //!   applies both.
 
 mod conflict;
@@ -106,7 +106,7 @@ use sea_orm::{
 
 use crate::Error;
 use crate::guard::own_writes;
-use crate::keys::content_type;
+use crate::registry::keys::content_type;
 
 /// The conditions a bulk builder collected through sea-orm's
 /// [`QueryFilter`](sea_orm::QueryFilter): the builders' `QueryStatement`.
@@ -168,7 +168,7 @@ where
 /// Runs the tracked `work` of one bulk call on `E`'s table: in the
 /// context's revision, or in one new revision of its own when the context
 /// has none, so a whole call is one revision; its writes to the table are
-/// revy's own (see [`Guarded`](crate::Guarded)).
+/// revy's own (see [`Guarded`](crate::guard::Guarded)).
 pub(crate) async fn as_one_call<E, T>(
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error>

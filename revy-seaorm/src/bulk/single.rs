@@ -4,7 +4,7 @@
 //!
 //! Each twin takes the same active model and ends in `.exec(&db)` with
 //! the same return type, so converting a call is one word
-//! (`user::Entity::insert(am)` becomes `revy::insert_one(am)`), and its
+//! (`user::Entity::insert(am)` becomes `revy::bulk::insert_one(am)`), and its
 //! callers do not change. Each runs the active model's own save or
 //! delete, so the hooks [`track!`](crate::track) installs journal it
 //! exactly as they journal `am.insert(&db)`: the same object delta,
@@ -57,9 +57,9 @@ pub struct DeleteOne<A> {
 /// let am = user::ActiveModel { name: Set("Ann".into()), ..Default::default() };
 /// // was: user::Entity::insert(am).exec(&db)
 /// let inserted = Context::via_actor(Some(Actor::new("users", 1)))
-///     .scope(revy_seaorm::insert_one(am).exec(&db))
+///     .scope(revy_seaorm::bulk::insert_one(am).exec(&db))
 ///     .await?;
-/// let history = revy_seaorm::history::<user::Entity>(inserted.last_insert_id).all(&db).await?;
+/// let history = revy_seaorm::history::of::<user::Entity>(inserted.last_insert_id).all(&db).await?;
 /// assert_eq!(history[0].action, Action::Create);
 /// assert_eq!(history[0].actor(), Some(Actor::new("users", 1)));
 /// # Ok(()) }
@@ -83,9 +83,9 @@ pub fn insert_one<A: ActiveModelTrait>(model: A) -> InsertOne<A> {
 /// let mut am = ann.into_active_model();
 /// am.name = Set("Annie".into());
 /// // was: user::Entity::update(am).exec(&db)
-/// let annie: user::Model = Context::new().scope(revy_seaorm::update_one(am).exec(&db)).await?;
+/// let annie: user::Model = Context::new().scope(revy_seaorm::bulk::update_one(am).exec(&db)).await?;
 /// assert_eq!(annie.name, "Annie");
-/// let history = revy_seaorm::history::<user::Entity>(annie.id).all(&db).await?;
+/// let history = revy_seaorm::history::of::<user::Entity>(annie.id).all(&db).await?;
 /// assert_eq!(history[0].action, Action::Update);
 /// # Ok(()) }
 /// ```
@@ -95,8 +95,8 @@ pub fn update_one<A: ActiveModelTrait>(model: A) -> UpdateOne<A> {
 
 /// Deletes one row, tracked: the twin of sea-orm's `Entity::delete(am)`,
 /// whose `exec` returns a [`DeleteResult`]. It deletes the one row and
-/// applies no [`DeletionPolicies`](crate::DeletionPolicies):
-/// [`delete`](crate::delete()) does.
+/// applies no [`DeletionPolicies`](crate::deletion::DeletionPolicies):
+/// [`delete`](crate::deletion::delete()) does.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -109,10 +109,10 @@ pub fn update_one<A: ActiveModelTrait>(model: A) -> UpdateOne<A> {
 /// let ann = Context::new().scope(ann.insert(&db)).await?;
 /// // was: user::Entity::delete(am).exec(&db)
 /// let deleted = Context::new()
-///     .scope(revy_seaorm::delete_one(ann.clone().into_active_model()).exec(&db))
+///     .scope(revy_seaorm::bulk::delete_one(ann.clone().into_active_model()).exec(&db))
 ///     .await?;
 /// assert_eq!(deleted.rows_affected, 1);
-/// let history = revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?;
+/// let history = revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?;
 /// assert_eq!(history[0].action, Action::Delete);
 /// # Ok(()) }
 /// ```

@@ -12,16 +12,16 @@ use sea_orm::{
 
 use super::Where;
 use crate::Error;
+use crate::db::keyset::{self, Pages};
+use crate::db::returning;
 use crate::guard::own_writes;
 use crate::hooks::{row_values, update_changes};
-use crate::keys::{self, content_type};
-use crate::keyset::{self, Pages};
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::returning;
+use crate::registry::keys::{self, content_type};
 
 /// A tracked `UPDATE` of every row a filter selects: sea-orm's
 /// [`UpdateMany`](sea_orm::UpdateMany), journaled. Made by [`update_many`].
@@ -50,7 +50,7 @@ pub struct UpdateMany<E: EntityTrait> {
 /// }
 /// let result = Context::via_actor(Some(Actor::new("users", 7)))
 ///     .scope(
-///         revy_seaorm::update_many::<account::Entity>()
+///         revy_seaorm::bulk::update_many::<account::Entity>()
 ///             .set(account::ActiveModel { code: Set("closed".into()), ..Default::default() })
 ///             .filter(account::Column::Code.starts_with("A-"))
 ///             .exec(&db),
@@ -73,7 +73,7 @@ pub fn update_many<E: TrackingPolicy>() -> UpdateMany<E> {
     UpdateMany {
         values: Vec::new(),
         filter: Where::default(),
-        chunk_size: crate::DEFAULT_CHUNK_SIZE,
+        chunk_size: crate::deletion::DEFAULT_CHUNK_SIZE,
         entity: PhantomData,
     }
 }
@@ -106,7 +106,7 @@ impl<E: TrackingPolicy> UpdateMany<E> {
     }
 
     /// Rows read, updated and journaled per round (default
-    /// [`DEFAULT_CHUNK_SIZE`](crate::DEFAULT_CHUNK_SIZE)).
+    /// [`DEFAULT_CHUNK_SIZE`](crate::deletion::DEFAULT_CHUNK_SIZE)).
     pub fn chunk_size(mut self, rows: u64) -> Self {
         self.chunk_size = rows.max(1);
         self

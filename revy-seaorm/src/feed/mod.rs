@@ -170,7 +170,7 @@ impl Feed {
     }
 
     /// Delivers only the object deltas of these content types (tables,
-    /// see [`content_type`](crate::content_type)); revisions with none are
+    /// see [`content_type`](crate::registry::content_type)); revisions with none are
     /// skipped, and the cursor still moves past them.
     pub fn only(mut self, content_types: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.content_types = Some(content_types.into_iter().map(Into::into).collect());

@@ -3,7 +3,7 @@
 //!
 //! revy journals what passes through its hooks (an active model's
 //! `insert`, `update`, `save`, `delete`) and its own calls
-//! ([`delete`](crate::delete), the bulk writes). Everything else sea-orm can
+//! ([`delete`](crate::deletion::delete), the bulk writes). Everything else sea-orm can
 //! send, `Entity::update_many()`, `Entity::insert(..).exec(..)`,
 //! `Entity::delete_by_id(..)`, raw SQL, changes rows with no trace in the
 //! journal. [`Guarded`] wraps a connection and looks at each statement
@@ -27,7 +27,7 @@
 //! - Which tables are tracked: those in revy's registry.
 //!   [`track!`](crate::track) registers an entity on its first save or
 //!   delete; register the others at start-up with
-//!   [`register`](crate::register) or [`Guarded::register`], or their
+//!   [`register`](crate::rollback::register) or [`Guarded::register`], or their
 //!   first bypassing write goes unnoticed.
 //! - Only while tracking is enabled ([`Context::is_enabled`]). With
 //!   [`Guarded::report_without_context`], also writes made with no context
@@ -44,7 +44,7 @@
 //!   functions, `ON UPDATE` clauses. `ON DELETE` clauses between tracked
 //!   tables are the exception: a tracked delete's foreign keys are read from
 //!   the catalog, and a cascading key it applies no policy for is reported
-//!   (see the [`cascade`](crate::cascade) module). The guard reads
+//!   (see the [`cascade`](crate::deletion::cascade) module). The guard reads
 //!   the statement's text with a small tokenizer, not the database's plan,
 //!   so a `CALL` or a `SELECT f()` that writes is invisible.
 //! - Other processes and clients writing the same database.
@@ -66,11 +66,11 @@ use sea_orm::{
 
 use report::{Settings, check};
 
-use crate::transaction::run;
+use crate::queued::run;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
 pub(crate) use report::{count_untracked, own_writes, permit, withdraw};
 
-use crate::restore::TrackedEntity;
+use crate::registry::TrackedEntity;
 
 /// A connection that notices writes to tracked tables that bypass revy:
 /// see the [module documentation](self) for what it sees.
@@ -88,7 +88,7 @@ use crate::restore::TrackedEntity;
 /// use revy_core::Context;
 /// use sea_orm::{ActiveModelTrait, EntityTrait, Set, sea_query::Expr};
 ///
-/// let db = revy_seaorm::Guarded::new(db).register::<user::Entity>();
+/// let db = revy_seaorm::guard::Guarded::new(db).register::<user::Entity>();
 /// Context::new()
 ///     .scope(async {
 ///         // journaled: passes silently
@@ -100,7 +100,7 @@ use crate::restore::TrackedEntity;
 ///             .await
 ///     })
 ///     .await?;
-/// assert!(revy_seaorm::untracked_writes().get("users") >= 1);
+/// assert!(revy_seaorm::guard::untracked_writes().get("users") >= 1);
 /// # Ok(()) }
 /// ```
 ///
@@ -113,7 +113,7 @@ use crate::restore::TrackedEntity;
 /// use revy_core::Context;
 /// use sea_orm::{ConnectionTrait, EntityTrait};
 ///
-/// let db = revy_seaorm::Guarded::new(db).strict().register::<user::Entity>();
+/// let db = revy_seaorm::guard::Guarded::new(db).strict().register::<user::Entity>();
 /// let refused = Context::new()
 ///     .scope(db.execute_unprepared("UPDATE users SET name = 'Bob'"))
 ///     .await
@@ -131,7 +131,7 @@ use crate::restore::TrackedEntity;
 /// use revy_core::Context;
 /// use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
 ///
-/// let db = revy_seaorm::Guarded::new(db).strict();
+/// let db = revy_seaorm::guard::Guarded::new(db).strict();
 /// Context::new()
 ///     .scope(async {
 ///         let txn = db.begin().await?; // a GuardedTransaction, strict too
@@ -156,8 +156,8 @@ pub struct Guarded<C = DatabaseConnection> {
 /// # let db = setup().await?;
 /// use sea_orm::TransactionTrait;
 ///
-/// let db = revy_seaorm::Guarded::new(db).strict();
-/// let txn: revy_seaorm::GuardedTransaction = db.begin().await?;
+/// let db = revy_seaorm::guard::Guarded::new(db).strict();
+/// let txn: revy_seaorm::guard::GuardedTransaction = db.begin().await?;
 /// assert!(txn.is_strict());
 /// txn.rollback().await?;
 /// # Ok(()) }
@@ -173,7 +173,7 @@ impl<C> Guarded<C> {
     /// # revy_seaorm::__doc_fixture!();
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let db = setup().await?;
-    /// let db = revy_seaorm::Guarded::new(db);
+    /// let db = revy_seaorm::guard::Guarded::new(db);
     /// assert!(!db.is_strict());
     /// # Ok(()) }
     /// ```
@@ -202,9 +202,9 @@ impl<C> Guarded<C> {
     /// use revy_core::Context;
     /// use sea_orm::EntityTrait;
     ///
-    /// let db = revy_seaorm::Guarded::new(db).strict().register::<user::Entity>();
+    /// let db = revy_seaorm::guard::Guarded::new(db).strict().register::<user::Entity>();
     /// let refused = Context::new().scope(user::Entity::delete_by_id(1).exec(&db)).await;
-    /// assert!(refused.unwrap_err().to_string().contains("revy::delete"));
+    /// assert!(refused.unwrap_err().to_string().contains("revy::deletion::delete"));
     /// # Ok(()) }
     /// ```
     pub fn strict(mut self) -> Self {
@@ -222,7 +222,7 @@ impl<C> Guarded<C> {
     /// # let db = setup().await?;
     /// use sea_orm::{ActiveModelTrait, Set};
     ///
-    /// let db = revy_seaorm::Guarded::new(db).strict().report_without_context().register::<user::Entity>();
+    /// let db = revy_seaorm::guard::Guarded::new(db).strict().report_without_context().register::<user::Entity>();
     /// // a seed script that forgot its context: refused
     /// let seed = user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db).await;
     /// assert!(seed.unwrap_err().to_string().contains("no revy context"));
@@ -233,20 +233,20 @@ impl<C> Guarded<C> {
         self
     }
 
-    /// Registers `E` as tracked ([`register`](crate::register)), so the
+    /// Registers `E` as tracked ([`register`](crate::rollback::register)), so the
     /// guard knows its table before its first tracked save.
     ///
     /// ```
     /// # revy_seaorm::__doc_fixture!();
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let db = setup().await?;
-    /// let db = revy_seaorm::Guarded::new(db)
+    /// let db = revy_seaorm::guard::Guarded::new(db)
     ///     .register::<user::Entity>()
     ///     .register::<account::Entity>();
     /// # Ok(()) }
     /// ```
     pub fn register<E: TrackedEntity>(self) -> Self {
-        crate::register::<E>();
+        crate::rollback::register::<E>();
         self
     }
 
@@ -261,7 +261,7 @@ impl<C> Guarded<C> {
     /// # revy_seaorm::__doc_fixture!();
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let db = setup().await?;
-    /// let guarded = revy_seaorm::Guarded::new(db);
+    /// let guarded = revy_seaorm::guard::Guarded::new(db);
     /// let plain: &sea_orm::DatabaseConnection = guarded.inner();
     /// # Ok(()) }
     /// ```
@@ -275,7 +275,7 @@ impl<C> Guarded<C> {
     /// # revy_seaorm::__doc_fixture!();
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let db = setup().await?;
-    /// let db: sea_orm::DatabaseConnection = revy_seaorm::Guarded::new(db).into_inner();
+    /// let db: sea_orm::DatabaseConnection = revy_seaorm::guard::Guarded::new(db).into_inner();
     /// # Ok(()) }
     /// ```
     pub fn into_inner(self) -> C {
@@ -299,10 +299,11 @@ impl<C: ConnectionTrait> Guarded<C> {
         // read now, on the thread polling the statement, before any await
         let applied: Vec<_> = deletes
             .iter()
-            .map(|table| crate::cascade::applied(table))
+            .map(|table| crate::deletion::cascade::applied(table))
             .collect();
         for (table, applied) in deletes.iter().zip(&applied) {
-            crate::cascade::check(&self.conn, table, applied, self.settings.strict).await?;
+            crate::deletion::cascade::check(&self.conn, table, applied, self.settings.strict)
+                .await?;
         }
         Ok(())
     }
@@ -433,7 +434,7 @@ impl<C: TransactionSession + Send> TransactionSession for Guarded<C> {
 }
 
 /// The transactions revy's own multi-statement calls
-/// ([`delete`](crate::delete), [`undo_revision`](crate::undo_revision))
+/// ([`delete`](crate::deletion::delete), [`undo_revision`](crate::rollback::undo_revision))
 /// run in: sea-orm's [`DatabaseTransaction`], or a [`GuardedTransaction`],
 /// so those calls accept a plain or a [`Guarded`] connection alike. Sealed.
 ///
@@ -444,12 +445,12 @@ impl<C: TransactionSession + Send> TransactionSession for Guarded<C> {
 /// use revy_core::Context;
 /// use sea_orm::{ActiveModelTrait, Set};
 ///
-/// let db = revy_seaorm::Guarded::new(db).strict();
+/// let db = revy_seaorm::guard::Guarded::new(db).strict();
 /// Context::new()
 ///     .scope(async {
 ///         let acc = account::ActiveModel { code: Set("A-1".into()), ..Default::default() }.insert(&db).await?;
 ///         // the cascade's own statements pass the strict guard
-///         revy_seaorm::delete(&db, acc).await
+///         revy_seaorm::deletion::delete(&db, acc).await
 ///     })
 ///     .await?;
 /// # Ok(()) }

@@ -23,7 +23,7 @@ use sea_orm::{DbBackend, EntityTrait};
 
 use super::sql::{self, WriteKind};
 use crate::Error;
-use crate::keys::content_type;
+use crate::registry::keys::content_type;
 
 /// What a guard does with an untracked write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -141,7 +141,7 @@ fn take_permit(table: &str) -> bool {
 /// Looks at `sql` before it runs: every write to a tracked table that is
 /// not revy's own is counted, and warned about or refused. Returns the
 /// tracked tables whose rows revy's own statement deletes, whose foreign
-/// keys the guard looks at next ([`crate::cascade`]).
+/// keys the guard looks at next ([`crate::deletion::cascade`]).
 pub(crate) fn check(
     settings: Settings,
     backend: DbBackend,
@@ -159,7 +159,7 @@ pub(crate) fn check(
         return Ok(deletes);
     }
     for write in sql::written_tables(sql, backend) {
-        let Some(table) = crate::undo::tracked_table(|t| write.table.matches(t)) else {
+        let Some(table) = crate::rollback::undo::tracked_table(|t| write.table.matches(t)) else {
             continue;
         };
         if active && (own_write(&table) || take_permit(&table)) {
@@ -174,7 +174,7 @@ pub(crate) fn check(
 }
 
 /// Counts one untracked write of `table` made by the database itself (a
-/// cascade), which [`crate::cascade`] warns about per key.
+/// cascade), which [`crate::deletion::cascade`] warns about per key.
 pub(crate) fn count_untracked(table: &str) {
     if let Ok(mut seen) = SEEN.lock() {
         seen.entry(table.to_owned()).or_default().count += 1;
@@ -208,7 +208,7 @@ fn report(table: &str, kind: WriteKind, in_context: bool, strict: bool) -> Resul
             statement = kind.keyword(),
             strict,
             "revy: untracked {} on table {table}: {reason} (warned once per table; \
-             revy::untracked_writes() counts every one)",
+             revy::guard::untracked_writes() counts every one)",
             kind.keyword(),
         );
     }
@@ -231,23 +231,23 @@ fn reason(kind: WriteKind, in_context: bool) -> String {
     }
     let fix = match kind {
         WriteKind::Insert => {
-            "insert through an ActiveModel's insert/save, revy::insert_one(am).exec(..) \
-             or revy::insert_many::<E>(..) instead of E::insert(..).exec(..) or \
+            "insert through an ActiveModel's insert/save, revy::bulk::insert_one(am).exec(..) \
+             or revy::bulk::insert_many::<E>(..) instead of E::insert(..).exec(..) or \
              E::insert_many(..)"
         }
         WriteKind::Update => {
-            "update through an ActiveModel's update/save, revy::update_one(am).exec(..) \
-             or revy::update_many::<E>() instead of E::update(..).exec(..) or \
+            "update through an ActiveModel's update/save, revy::bulk::update_one(am).exec(..) \
+             or revy::bulk::update_many::<E>() instead of E::update(..).exec(..) or \
              E::update_many()"
         }
         WriteKind::Delete => {
-            "delete through an ActiveModel's delete, revy::delete_one(am).exec(..), \
-             revy::delete(&db, model), revy::delete_many::<E>() or \
-             revy::delete_by_id::<E>(..) instead of \
+            "delete through an ActiveModel's delete, revy::bulk::delete_one(am).exec(..), \
+             revy::deletion::delete(&db, model), revy::bulk::delete_many::<E>() or \
+             revy::bulk::delete_by_id::<E>(..) instead of \
              E::delete_many(), E::delete_by_id(..) or E::delete(..).exec(..)"
         }
         WriteKind::Truncate => {
-            "a TRUNCATE cannot be journaled row by row; use revy::delete_many::<E>()"
+            "a TRUNCATE cannot be journaled row by row; use revy::bulk::delete_many::<E>()"
         }
     };
     format!(
@@ -256,7 +256,7 @@ fn reason(kind: WriteKind, in_context: bool) -> String {
 }
 
 /// How many writes to each tracked table bypassed revy, as seen by guarded
-/// connections ([`Guarded`](crate::Guarded)) since the process started or
+/// connections ([`Guarded`](crate::guard::Guarded)) since the process started or
 /// [`reset_untracked_writes`] was last called. Writes a strict guard refused
 /// count too. Made by [`untracked_writes`].
 ///
@@ -267,13 +267,13 @@ fn reason(kind: WriteKind, in_context: bool) -> String {
 /// use revy_core::Context;
 /// use sea_orm::{EntityTrait, sea_query::Expr};
 ///
-/// revy_seaorm::register::<user::Entity>();
-/// let db = revy_seaorm::Guarded::new(db);
-/// let before = revy_seaorm::untracked_writes().get("users");
+/// revy_seaorm::rollback::register::<user::Entity>();
+/// let db = revy_seaorm::guard::Guarded::new(db);
+/// let before = revy_seaorm::guard::untracked_writes().get("users");
 /// Context::new()
 ///     .scope(user::Entity::update_many().col_expr(user::Column::Name, Expr::value("x")).exec(&db))
 ///     .await?;
-/// assert_eq!(revy_seaorm::untracked_writes().get("users"), before + 1);
+/// assert_eq!(revy_seaorm::guard::untracked_writes().get("users"), before + 1);
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -282,7 +282,7 @@ pub struct UntrackedWrites {
 }
 
 impl UntrackedWrites {
-    /// The count of one table (its [`content_type`](crate::content_type)), 0 if none.
+    /// The count of one table (its [`content_type`](crate::registry::content_type)), 0 if none.
     pub fn get(&self, table: &str) -> u64 {
         self.counts.get(table).copied().unwrap_or(0)
     }
@@ -308,7 +308,7 @@ impl UntrackedWrites {
 /// to see which code paths still bypass revy.
 ///
 /// ```
-/// for (table, count) in revy_seaorm::untracked_writes().iter() {
+/// for (table, count) in revy_seaorm::guard::untracked_writes().iter() {
 ///     println!("{table}: {count} untracked writes");
 /// }
 /// ```
@@ -331,14 +331,14 @@ pub fn untracked_writes() -> UntrackedWrites {
 /// before and after instead.
 ///
 /// ```
-/// revy_seaorm::reset_untracked_writes();
-/// assert!(revy_seaorm::untracked_writes().is_empty());
+/// revy_seaorm::guard::reset_untracked_writes();
+/// assert!(revy_seaorm::guard::untracked_writes().is_empty());
 /// ```
 pub fn reset_untracked_writes() {
     if let Ok(mut seen) = SEEN.lock() {
         seen.clear();
     }
-    crate::cascade::forget_warnings();
+    crate::deletion::cascade::forget_warnings();
 }
 
 #[cfg(test)]
@@ -403,7 +403,7 @@ mod tests {
             for _ in 0..3 {
                 let refused = report("unit_warn_c", WriteKind::Insert, true, true).unwrap_err();
                 assert!(
-                    refused.to_string().contains("revy::insert_many"),
+                    refused.to_string().contains("revy::bulk::insert_many"),
                     "{refused}"
                 );
             }

@@ -29,7 +29,7 @@ use serde::Serialize;
 /// let ann = Context::via_actor(Some(Actor::new("users", 9)))
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// let created = &revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?[0];
+/// let created = &revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?[0];
 /// let entries = created.attribute_deltas()?;
 /// let name = entries.iter().find(|e| e.field_name == "name").unwrap();
 /// assert_eq!((&name.old_value, &name.new_value), (&serde_json::json!(null), &serde_json::json!("Ann")));
@@ -101,7 +101,7 @@ impl AttributeDelta {
 ///
 /// ```
 /// use revy_core::Actor;
-/// use revy_seaorm::AttributeDelta;
+/// use revy_seaorm::history::AttributeDelta;
 /// use revy_seaorm::entity::attribute_delta;
 /// use serde_json::json;
 ///

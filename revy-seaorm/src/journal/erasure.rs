@@ -1,5 +1,5 @@
 //! `revy_erasures`: one row per object whose values an
-//! [`erase`](crate::erase()) removed from the journal.
+//! [`erase`](crate::lifecycle::erase()) removed from the journal.
 
 use revy_core::Actor;
 use sea_orm::entity::prelude::*;

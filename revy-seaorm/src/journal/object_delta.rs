@@ -21,7 +21,7 @@ use sea_orm::entity::prelude::*;
 /// ```
 ///
 /// The model serializes with serde (its fields under their own names), so
-/// a row's versions as [`history`](crate::history()) lists them can be
+/// a row's versions as [`history`](crate::history::of()) lists them can be
 /// answered as JSON as they are.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "revy_object_deltas")]
@@ -53,13 +53,13 @@ pub struct Model {
     /// evidence, see [`tamper`](crate::tamper)); `None` when it was
     /// written with tamper evidence off.
     pub hash: Option<String>,
-    /// On a checkpoint written by [`prune`](crate::prune()), the hash of its
+    /// On a checkpoint written by [`prune`](crate::lifecycle::prune()), the hash of its
     /// own fields, attribute deltas and [`hash`](Self::hash): a checkpoint
     /// keeps the chain link of the delta it replaced, so that the deltas
     /// after it still verify.
     pub seal: Option<String>,
     /// With tamper evidence on, what the hash of each value is salted
-    /// with: a random seed per delta, or, once [`erase`](crate::erase())
+    /// with: a random seed per delta, or, once [`erase`](crate::lifecycle::erase())
     /// has removed some of its values, each kept value's salt and each
     /// erased value's salted digest (see [`tamper`](crate::tamper)).
     /// `None` on a delta written with tamper evidence off.
@@ -131,7 +131,7 @@ impl Model {
     /// let ann = Context::via_actor(Some(Actor::new("users", 9)))
     ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
     ///     .await?;
-    /// let created = &revy_seaorm::history::<user::Entity>(ann.id).all(&db).await?[0];
+    /// let created = &revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?[0];
     /// let entries = created.attribute_deltas()?;
     /// let name = entries.iter().find(|e| e.field_name == "name").unwrap();
     /// assert_eq!(name.new_value, serde_json::json!("Ann"));

@@ -65,7 +65,7 @@ impl Model {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = setup().await?;
 /// use revy_core::Context;
-/// use revy_seaorm::{RevisionKind, entity::revision};
+/// use revy_seaorm::{entity::revision::RevisionKind, entity::revision};
 /// use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
 ///
 /// // outside any context: not tracked
@@ -96,10 +96,10 @@ pub enum RevisionKind {
     /// tracked update or delete of each (description
     /// [`BASELINE_DESCRIPTION`](crate::hooks::BASELINE_DESCRIPTION)).
     Baseline,
-    /// The states a [`prune`](crate::prune()) folded older history into
-    /// (description [`CHECKPOINT_DESCRIPTION`](crate::CHECKPOINT_DESCRIPTION)).
+    /// The states a [`prune`](crate::lifecycle::prune()) folded older history into
+    /// (description [`CHECKPOINT_DESCRIPTION`](crate::lifecycle::CHECKPOINT_DESCRIPTION)).
     Checkpoint,
-    /// An [`erase`](crate::erase()): its description is the reason given.
+    /// An [`erase`](crate::lifecycle::erase()): its description is the reason given.
     Erasure,
 }
 

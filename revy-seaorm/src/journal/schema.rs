@@ -27,7 +27,7 @@ use crate::Error;
 /// over: revy 0.1 has no in-place upgrade.
 pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        crate::returning::check_sqlite(db).await?;
+        crate::db::returning::check_sqlite(db).await?;
     }
     refuse_old_journal(db).await?;
     for statement in statements(db.get_database_backend()) {

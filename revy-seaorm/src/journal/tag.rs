@@ -3,7 +3,7 @@
 use revy_core::Actor;
 use sea_orm::entity::prelude::*;
 
-/// A tag: a unique name for a revision, made by [`tag`](crate::tag).
+/// A tag: a unique name for a revision, made by [`tag`](crate::tags::all).
 ///
 /// ```no_run
 /// # async fn f(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {

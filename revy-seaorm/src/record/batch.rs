@@ -17,11 +17,11 @@ use super::rows::{AttributeChange, ContextValues, Head, NewObjectDelta, NewObjec
 use super::write::{self};
 use super::{Seal, checkpoint, sealed};
 use crate::Error;
+use crate::db::values::encode_named_row;
 use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
-use crate::keys::content_type;
 use crate::policy::{Rules, Vetted};
-use crate::values::encode_named_row;
+use crate::registry::keys::content_type;
 
 /// One row's entry in a chunk's journal.
 pub(crate) struct RowDelta<'a, M> {
@@ -40,7 +40,7 @@ pub(crate) struct RowDelta<'a, M> {
 
 /// The description of the revision that holds a baseline, for a person to
 /// read; a program tells a baseline by its kind,
-/// [`RevisionKind::Baseline`](crate::RevisionKind::Baseline).
+/// [`RevisionKind::Baseline`](crate::entity::revision::RevisionKind::Baseline).
 pub const BASELINE_DESCRIPTION: &str = "revy baseline: the row as it was before tracking began";
 
 /// A baseline's attribute deltas: every column, old value null, by the system.

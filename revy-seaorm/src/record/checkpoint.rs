@@ -146,7 +146,7 @@ const OBJECTS_PER_STATEMENT: usize = 200;
 /// its deltas from the newest one a fold can start at (a checkpoint, or a
 /// create, which records every column) and writes the state into it. The
 /// ranges are read as a snapshot page reads them (see
-/// [`inline::ranges`](crate::snapshot::inline::ranges): one statement per
+/// [`inline::ranges`](crate::history::snapshot::inline::ranges): one statement per
 /// 200 objects, one text whatever their number), each object's at most
 /// about [`CHECKPOINT_EVERY`] rows once it has checkpoints; one update per
 /// 200 states. Run by a writer right after the deltas it makes
@@ -166,7 +166,7 @@ pub(crate) async fn write<C: ConnectionTrait>(
     }
     let mut states = Vec::new();
     for (table, windows) in &by_table {
-        let ranges = crate::snapshot::inline::ranges(db, table, windows).await?;
+        let ranges = crate::history::snapshot::inline::ranges(db, table, windows).await?;
         for deltas in ranges.values() {
             let Some(newest) = deltas.last().filter(|d| d.state.is_none()) else {
                 continue;

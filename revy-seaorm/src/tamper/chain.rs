@@ -3,13 +3,13 @@
 //! encoding (no two different deltas encode alike), in lowercase hex.
 //!
 //! Values enter the hash as salted digests, not as themselves (see
-//! [`Salts`]): so [`erase`](crate::erase()) can remove a value, and its
+//! [`Salts`]): so [`erase`](crate::lifecycle::erase()) can remove a value, and its
 //! salt, and keep the digest, and the chain still verifies; without the
 //! salt the digest does not give a low-entropy value (an email, a name)
 //! away to anyone who tries candidates.
 //!
 //! The table is not hashed: a chain is one object's already, and
-//! [`rename_table`](crate::rename_table) moves a table's history under its
+//! [`rename_table`](crate::lifecycle::rename_table) moves a table's history under its
 //! new name without breaking it.
 //!
 //! Writers hash what they are about to write; [`verify`](super::verify())
@@ -166,7 +166,7 @@ impl Salts {
         }
         if let Salts::Kept(kept) = self
             && let Some(Kept::Digest(d)) = kept.get(&position)
-            && crate::erase::is_erased(value)
+            && crate::lifecycle::erase::is_erased(value)
         {
             field(out, Some(d));
             return;
@@ -550,7 +550,7 @@ mod tests {
         assert!(!map.contains_key(&0), "NULL is not salted");
         // the value gone, its digest kept: the same link
         let mut erased = a.clone();
-        erased[0].new_value = crate::erase::marker();
+        erased[0].new_value = crate::lifecycle::erase::marker();
         assert_eq!(base, link_with(&kept, &erased));
         // the text survives its column
         let text = kept.text().unwrap();
@@ -563,7 +563,7 @@ mod tests {
         changed[1].new_value = 4.into();
         assert_ne!(base, link_with(&kept, &changed));
         let mut marked = erased.clone();
-        marked[1].new_value = crate::erase::marker();
+        marked[1].new_value = crate::lifecycle::erase::marker();
         assert_ne!(base, link_with(&kept, &marked));
         // no salt of the erased value is left to test guesses with
         assert!(!text.contains(&hex_of(&derive_salt(&[7; SALT_BYTES], 1))));

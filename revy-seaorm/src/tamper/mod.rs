@@ -1,5 +1,5 @@
 //! Tamper evidence: every object delta carries a hash chained to the
-//! object's delta before it, and [`verify`](crate::verify()) walks the
+//! object's delta before it, and [`verify`](crate::tamper::verify()) walks the
 //! journal and names the first entry that is not as revy wrote it.
 //!
 //! It is off by default; [`enable`] turns it on for the process (at
@@ -19,7 +19,7 @@
 //! concurrent writer, a key with an older history), the journal statement
 //! writes nothing, and the writer reads the newest link and writes again.
 //!
-//! [`prune`](crate::prune()) folds an object's old history into a
+//! [`prune`](crate::lifecycle::prune()) folds an object's old history into a
 //! checkpoint that keeps the chain link of the newest delta it replaces,
 //! so the deltas after it still verify, and seals the checkpoint's own
 //! contents in `revy_object_deltas.seal`.
@@ -28,15 +28,15 @@
 //!
 //! A value enters the hash as `SHA-256(salt, value)`, not as itself. Each
 //! delta stores a random seed (`revy_object_deltas.salt`) its values'
-//! salts derive from. [`erase`](crate::erase()) replaces an erased value
+//! salts derive from. [`erase`](crate::lifecycle::erase()) replaces an erased value
 //! with the marker `{"revy":"erased"}` and the seed with every kept
 //! value's salt and every erased value's digest: the chain still verifies,
 //! and with the salt gone nobody can test guesses of the erased value
 //! against its digest. A value changed by hand, or a marker without the
-//! digest of the value it replaced, still fails [`verify`](crate::verify()).
+//! digest of the value it replaced, still fails [`verify`](crate::tamper::verify()).
 //!
 //! The table is not hashed (a chain is one object's already), so
-//! [`rename_table`](crate::rename_table) keeps every chain whole.
+//! [`rename_table`](crate::lifecycle::rename_table) keeps every chain whole.
 //!
 //! # What `verify` finds
 //!
@@ -61,7 +61,7 @@
 //! while tamper evidence was off carry no hash: they are counted as
 //! unsealed, not checked.
 //!
-//! See [`verify`](crate::verify()) for an example.
+//! See [`verify`](crate::tamper::verify()) for an example.
 
 mod chain;
 mod verify;
@@ -84,7 +84,7 @@ pub fn enable() {
 }
 
 /// Turns tamper evidence off for this process: journal writes from now on
-/// carry no hash, and [`verify`](crate::verify()) reports an object's later
+/// carry no hash, and [`verify`](crate::tamper::verify()) reports an object's later
 /// deltas as inserted once its chain has begun.
 pub fn disable() {
     ENABLED.store(false, Ordering::SeqCst);

@@ -72,7 +72,7 @@ pub struct Verified {
     /// Object deltas written with tamper evidence off, before their
     /// object's chain began: counted, not checked.
     pub unsealed: u64,
-    /// Checkpoints (see [`prune`](crate::prune())) whose seal was checked.
+    /// Checkpoints (see [`prune`](crate::lifecycle::prune())) whose seal was checked.
     pub checkpoints: u64,
     /// SHA-256 (hex) over each object's newest link, in the walk's order:
     /// a digest of the journal's chain heads, to store outside the
@@ -100,12 +100,12 @@ pub struct Verified {
 ///             .await
 ///     })
 ///     .await?;
-/// assert_eq!(revy_seaorm::verify(&db).await?.sealed, 1);
+/// assert_eq!(revy_seaorm::tamper::verify(&db).await?.sealed, 1);
 ///
 /// // an edit made outside revy
 /// db.execute_unprepared("UPDATE revy_object_deltas SET changes = REPLACE(changes, 'Ann', 'Eve')")
 ///     .await?;
-/// let err = revy_seaorm::verify(&db).await.unwrap_err();
+/// let err = revy_seaorm::tamper::verify(&db).await.unwrap_err();
 /// assert!(matches!(
 ///     err,
 ///     revy_seaorm::Error::Tampered { finding: revy_seaorm::tamper::Finding::Altered, .. }

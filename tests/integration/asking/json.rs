@@ -68,7 +68,7 @@ async fn history_and_blame_serialize_in_the_journal_encoding(t: TestDb) {
     am.secret = Set("other".into());
     let updated = Context::via_actor(None).scope(am.update(db)).await.unwrap();
 
-    let entries = revy::history::<invoice::Entity>(created.id)
+    let entries = revy::history::of::<invoice::Entity>(created.id)
         .entries(db)
         .await
         .unwrap();
@@ -93,7 +93,7 @@ async fn history_and_blame_serialize_in_the_journal_encoding(t: TestDb) {
     assert_eq!(change(create, "extra")["old"], json!(null));
     assert_eq!(change(create, "extra")["new"], json!([null]));
     assert_eq!(change(create, "secret")["new"], json!({"revy": "redacted"}));
-    assert!(revy::is_redacted(&change(create, "secret")["new"]));
+    assert!(revy::policy::is_redacted(&change(create, "secret")["new"]));
     assert!(
         create["changes"]
             .as_array()
@@ -112,7 +112,7 @@ async fn history_and_blame_serialize_in_the_journal_encoding(t: TestDb) {
     assert_eq!(update["changes"].as_array().unwrap().len(), 2);
 
     // blame's rows, and the versions history lists
-    let blame = revy::blame::<invoice::Entity>(updated.id)
+    let blame = revy::history::blame::<invoice::Entity>(updated.id)
         .all(db)
         .await
         .unwrap();
@@ -133,7 +133,7 @@ async fn history_and_blame_serialize_in_the_journal_encoding(t: TestDb) {
     assert_eq!(column("total")["revision_description"], "Bill");
     assert_eq!(column("secret")["value"], json!({"revy": "redacted"}));
 
-    let versions = revy::history::<invoice::Entity>(updated.id)
+    let versions = revy::history::of::<invoice::Entity>(updated.id)
         .all(db)
         .await
         .unwrap();

@@ -10,7 +10,7 @@ mod versions;
 use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
 use revy::entity::{attribute_delta, object_delta};
-use revy::{Action, Actor, Context, Error, FieldValue, Tracked};
+use revy::{Action, Actor, Context, Error, Tracked, history::FieldValue};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait,
@@ -112,7 +112,7 @@ async fn blame_names_who_set_each_column(t: TestDb) {
     open(db, "B-2", user(3)).await;
 
     t.take_statement_count();
-    let blame = revy::blame::<account::Entity>(acc.id)
+    let blame = revy::history::blame::<account::Entity>(acc.id)
         .all(db)
         .await
         .unwrap();
@@ -141,12 +141,12 @@ async fn blame_names_who_set_each_column(t: TestDb) {
 
     // as of the creation: user 1 set the code; the key and the name (left
     // NotSet, filled by the database) are the system's
-    let history = revy::history::<account::Entity>(acc.id)
+    let history = revy::history::of::<account::Entity>(acc.id)
         .all(db)
         .await
         .unwrap();
     let created = history.last().unwrap();
-    let then = revy::blame::<account::Entity>(acc.id)
+    let then = revy::history::blame::<account::Entity>(acc.id)
         .at(created.id)
         .all(db)
         .await
@@ -179,7 +179,7 @@ async fn blame_names_who_set_each_column(t: TestDb) {
             saved
         })
         .await;
-    let blame = revy::blame::<transaction::Entity>(saved.id)
+    let blame = revy::history::blame::<transaction::Entity>(saved.id)
         .all(db)
         .await
         .unwrap();
@@ -193,7 +193,7 @@ async fn blame_names_who_set_each_column(t: TestDb) {
 
     // no history: nothing to blame
     assert!(
-        revy::blame::<account::Entity>(999)
+        revy::history::blame::<account::Entity>(999)
             .all(db)
             .await
             .unwrap()
@@ -219,7 +219,7 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
     remove(db, acc.id).await;
 
     t.take_statement_count();
-    let entries = revy::history::<account::Entity>(acc.id)
+    let entries = revy::history::of::<account::Entity>(acc.id)
         .entries(db)
         .await
         .unwrap();
@@ -260,7 +260,7 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
     assert_eq!(code.actor, user(1));
 
     // the builder's filters and pages hold for entries too
-    let page = revy::history::<account::Entity>(acc.id)
+    let page = revy::history::of::<account::Entity>(acc.id)
         .before(entries[0].object_delta_id)
         .limit(1)
         .entries(db)
@@ -268,7 +268,7 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
         .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0], entries[1]);
-    let by_one = revy::history::<account::Entity>(acc.id)
+    let by_one = revy::history::of::<account::Entity>(acc.id)
         .actor(user(1))
         .entries(db)
         .await
@@ -278,12 +278,12 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
     // a value the journal withholds (a redacted column) shows as withheld:
     // the marker goes into the object deltas' inline entries
     for delta in object_delta::Entity::find().all(db).await.unwrap() {
-        let entries: Vec<revy::AttributeDelta> = delta
+        let entries: Vec<revy::history::AttributeDelta> = delta
             .attribute_deltas()
             .unwrap()
             .into_iter()
             .map(|e| match e.field_name.as_str() {
-                "name" => revy::AttributeDelta::new(
+                "name" => revy::history::AttributeDelta::new(
                     e.field_name.clone(),
                     e.old_value.clone(),
                     serde_json::json!({"revy": "redacted"}),
@@ -301,12 +301,12 @@ async fn history_entries_carry_actors_revisions_and_decoded_changes(t: TestDb) {
         ));
         am.update(db).await.unwrap();
     }
-    let entries = revy::history::<account::Entity>(acc.id)
+    let entries = revy::history::of::<account::Entity>(acc.id)
         .entries(db)
         .await
         .unwrap();
     assert_eq!(entries[1].changes[0].new, FieldValue::Withheld);
-    let blame = revy::blame::<account::Entity>(acc.id)
+    let blame = revy::history::blame::<account::Entity>(acc.id)
         .all(db)
         .await
         .unwrap();
@@ -319,23 +319,23 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
     let acc = open(db, "R-1", user(1)).await;
-    let err = revy::restore_latest::<account::Entity>(db, acc.id)
+    let err = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NeverDeleted { .. }), "{err}");
     assert!(err.to_string().contains("accounts"), "{err}");
     assert!(
-        revy::restore_latest::<account::Entity>(db, 12345)
+        revy::rollback::restore_latest::<account::Entity>(db, 12345)
             .await
             .is_err()
     );
 
     remove(db, acc.id).await;
-    let back = revy::restore_latest::<account::Entity>(db, acc.id)
+    let back = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
         .await
         .unwrap();
     assert_eq!(back, acc);
-    let err = revy::restore_latest::<account::Entity>(db, acc.id)
+    let err = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::KeyTaken { .. }), "{err}");
@@ -345,11 +345,11 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
     })
     .await;
     remove(db, acc.id).await;
-    let back = revy::restore_latest::<account::Entity>(db, acc.id)
+    let back = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
         .await
         .unwrap();
     assert_eq!(back, renamed, "the newest Delete, not the first");
-    let newest = revy::history::<account::Entity>(acc.id)
+    let newest = revy::history::of::<account::Entity>(acc.id)
         .limit(1)
         .all(db)
         .await
@@ -396,7 +396,7 @@ async fn blame_past_a_checkpoint_names_the_old_setters(t: TestDb) {
     assert!(deltas[16].state.is_some(), "version 17 is a checkpoint");
 
     t.take_statement_count();
-    let blame = revy::blame::<account::Entity>(acc.id)
+    let blame = revy::history::blame::<account::Entity>(acc.id)
         .all(db)
         .await
         .unwrap();
@@ -422,7 +422,7 @@ async fn blame_past_a_checkpoint_names_the_old_setters(t: TestDb) {
     // as of each delta, the setter of the balance is that delta (past the
     // create and the rename) and the name's is the rename
     for (i, delta) in deltas.iter().enumerate().skip(2) {
-        let then = revy::blame::<account::Entity>(acc.id)
+        let then = revy::history::blame::<account::Entity>(acc.id)
             .at(delta.id)
             .all(db)
             .await

@@ -3,7 +3,7 @@
 use super::{all_accounts, edit, newest_revision, open, remove, user};
 use crate::common::TestDb;
 use crate::common::entities::account;
-use revy::{Context, Error, LazyRevision, Moment};
+use revy::{Context, Error, context::LazyRevision, history::Moment};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 async fn tags_round_trip(t: TestDb) {
@@ -13,7 +13,7 @@ async fn tags_round_trip(t: TestDb) {
     let first = newest_revision(db).await;
     let v1 = Context::via_actor(user(7))
         .revision_description("First release")
-        .scope(revy::tag(db, "v1", first))
+        .scope(revy::tags::tag(db, "v1", first))
         .await
         .unwrap();
     assert_eq!(v1.name, "v1");
@@ -21,14 +21,14 @@ async fn tags_round_trip(t: TestDb) {
     assert_eq!(v1.actor(), user(7));
     assert_eq!(v1.description, "First release");
 
-    let err = revy::tag(db, "v1", first).await.unwrap_err();
+    let err = revy::tags::tag(db, "v1", first).await.unwrap_err();
     assert!(matches!(err, Error::TagExists { revision_id, .. } if revision_id == first));
     let text = err.to_string();
     assert!(text.contains("v1") && text.contains("revy_tags"), "{text}");
-    let long = "x".repeat(revy::TAG_NAME_LEN as usize + 1);
-    let err = revy::tag(db, long, first).await.unwrap_err();
+    let long = "x".repeat(revy::tags::TAG_NAME_LEN as usize + 1);
+    let err = revy::tags::tag(db, long, first).await.unwrap_err();
     assert!(matches!(err, Error::TagNameTooLong { .. }), "{err}");
-    let err = revy::tag(db, "nowhere", 999_999).await.unwrap_err();
+    let err = revy::tags::tag(db, "nowhere", 999_999).await.unwrap_err();
     assert!(matches!(err, Error::NoRevision { .. }), "{err}");
 
     let renamed = edit(db, a.id, user(2), "Rename", |am| {
@@ -36,18 +36,18 @@ async fn tags_round_trip(t: TestDb) {
     })
     .await;
     let second = newest_revision(db).await;
-    let v2 = revy::tag(db, "v2", second).await.unwrap();
-    let also = revy::tag(db, "also-v1", first).await.unwrap();
+    let v2 = revy::tags::tag(db, "v2", second).await.unwrap();
+    let also = revy::tags::tag(db, "also-v1", first).await.unwrap();
     remove(db, a.id).await;
 
     assert_eq!(
-        revy::tags(db).await.unwrap(),
+        revy::tags::all(db).await.unwrap(),
         vec![v1.clone(), also, v2.clone()]
     );
-    assert_eq!(revy::find_tag(db, "v2").await.unwrap(), Some(v2));
-    assert_eq!(revy::find_tag(db, "v3").await.unwrap(), None);
+    assert_eq!(revy::tags::find_tag(db, "v2").await.unwrap(), Some(v2));
+    assert_eq!(revy::tags::find_tag(db, "v3").await.unwrap(), None);
 
-    let at = |name: &'static str| revy::as_of_tag::<account::Entity>(db, a.id, name);
+    let at = |name: &'static str| revy::tags::as_of_tag::<account::Entity>(db, a.id, name);
     assert_eq!(at("v1").await.unwrap(), Some(a.clone()));
     assert_eq!(at("v2").await.unwrap(), Some(renamed));
     let err = at("v3").await.unwrap_err();
@@ -55,18 +55,18 @@ async fn tags_round_trip(t: TestDb) {
     // a row created after the tag did not exist at it
     let b = open(db, "T-2", None).await;
     assert_eq!(
-        revy::as_of_tag::<account::Entity>(db, b.id, "v2")
+        revy::tags::as_of_tag::<account::Entity>(db, b.id, "v2")
             .await
             .unwrap(),
         None
     );
     // the whole table at a tag; an unknown tag is an error there too
-    let rows = revy::table_as_of::<account::Entity>(Moment::tag("v1"))
+    let rows = revy::history::table_as_of::<account::Entity>(Moment::tag("v1"))
         .page(db)
         .await
         .unwrap();
     assert_eq!(rows.rows, vec![a]);
-    let err = revy::table_as_of::<account::Entity>(Moment::tag("v3"))
+    let err = revy::history::table_as_of::<account::Entity>(Moment::tag("v3"))
         .page(db)
         .await
         .unwrap_err();
@@ -76,14 +76,14 @@ async fn tags_round_trip(t: TestDb) {
 async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
-    revy::register::<account::Entity>();
+    revy::rollback::register::<account::Entity>();
     let mut ids = Vec::new();
     for i in 0..4 {
         ids.push(open(db, &format!("U-{i}"), user(1)).await.id);
     }
     remove(db, ids[3]).await;
     let tagged = all_accounts(db).await;
-    revy::tag(db, "stable", newest_revision(db).await)
+    revy::tags::tag(db, "stable", newest_revision(db).await)
         .await
         .unwrap();
 
@@ -92,26 +92,29 @@ async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
         edit(db, ids[0], user(2), "Edit", |am| am.balance = Set(100 + i)).await;
     }
     remove(db, ids[1]).await;
-    revy::restore_latest::<account::Entity>(db, ids[3])
+    revy::rollback::restore_latest::<account::Entity>(db, ids[3])
         .await
         .unwrap();
     edit(db, ids[3], user(2), "Edit", |am| am.is_active = Set(false)).await;
     open(db, "U-new", user(2)).await;
     assert_ne!(all_accounts(db).await, tagged);
 
-    let undo = revy::undo_to_tag(db, "stable").await.unwrap();
+    let undo = revy::rollback::undo_to_tag(db, "stable").await.unwrap();
     assert!(undo.is_some());
     assert_eq!(all_accounts(db).await, tagged);
     // again: the undo's own changes are after the tag, but every row is
     // as tagged already, so nothing is written
-    assert_eq!(revy::undo_to_tag(db, "stable").await.unwrap(), None);
+    assert_eq!(
+        revy::rollback::undo_to_tag(db, "stable").await.unwrap(),
+        None
+    );
     assert_eq!(all_accounts(db).await, tagged);
 }
 
 async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
-    revy::register::<account::Entity>();
+    revy::rollback::register::<account::Entity>();
     let early = LazyRevision::new();
     let x = Context::via_revision(early.clone())
         .scope(
@@ -126,7 +129,7 @@ async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
         .unwrap();
     open(db, "Y", None).await;
     let tag_revision = newest_revision(db).await;
-    revy::tag(db, "t", tag_revision).await.unwrap();
+    revy::tags::tag(db, "t", tag_revision).await.unwrap();
     edit(db, x.id, None, "Later", |am| am.balance = Set(1)).await;
     // the early revision writes again, after the later one
     Context::via_revision(early)
@@ -142,7 +145,7 @@ async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
         .await
         .unwrap();
     let before = all_accounts(db).await;
-    let err = revy::undo_to_tag(db, "t").await.unwrap_err();
+    let err = revy::rollback::undo_to_tag(db, "t").await.unwrap_err();
     assert!(matches!(err, Error::TagConflict { .. }), "{err}");
     assert!(err.to_string().contains("accounts"), "{err}");
     assert_eq!(all_accounts(db).await, before, "nothing changed");

@@ -3,7 +3,7 @@
 use super::{all_accounts, edit, newest_revision, open, remove, user};
 use crate::common::TestDb;
 use crate::common::entities::{account, membership};
-use revy::{Context, Moment};
+use revy::{Context, history::Moment};
 use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
 async fn pause() {
@@ -17,7 +17,7 @@ async fn walk_accounts(t: &TestDb, moment: Moment, size: u64) -> Vec<account::Mo
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let mut q = revy::table_as_of::<account::Entity>(moment.clone()).page_size(size);
+        let mut q = revy::history::table_as_of::<account::Entity>(moment.clone()).page_size(size);
         if let Some(c) = cursor.take() {
             q = q.after(c);
         }
@@ -46,7 +46,7 @@ async fn walk_accounts(t: &TestDb, moment: Moment, size: u64) -> Vec<account::Mo
 async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
-    revy::register::<account::Entity>();
+    revy::rollback::register::<account::Entity>();
     let mut ids = Vec::new();
     for i in 0..12 {
         ids.push(open(db, &format!("A-{i}"), user(1)).await.id);
@@ -60,7 +60,7 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     for i in [1, 5, 9] {
         remove(db, ids[i]).await;
     }
-    revy::restore_latest::<account::Entity>(db, ids[5])
+    revy::rollback::restore_latest::<account::Entity>(db, ids[5])
         .await
         .unwrap();
     edit(db, ids[5], user(3), "After restore", |am| {
@@ -70,7 +70,7 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     pause().await;
     let moment = chrono::Utc::now();
     let copy = all_accounts(db).await;
-    revy::tag(db, "copy", newest_revision(db).await)
+    revy::tags::tag(db, "copy", newest_revision(db).await)
         .await
         .unwrap();
     pause().await;
@@ -87,7 +87,7 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
         am.code = Set("late".into())
     })
     .await;
-    revy::restore_latest::<account::Entity>(db, ids[9])
+    revy::rollback::restore_latest::<account::Entity>(db, ids[9])
         .await
         .unwrap();
     assert_ne!(all_accounts(db).await, copy);
@@ -140,13 +140,13 @@ async fn time_travel_pages_composite_keys(t: TestDb) {
         .await
         .unwrap();
     let mut seen = Vec::new();
-    let mut q = revy::table_as_of::<membership::Entity>(moment).page_size(2);
+    let mut q = revy::history::table_as_of::<membership::Entity>(moment).page_size(2);
     loop {
         let page = q.page(db).await.unwrap();
         seen.extend(page.rows);
         match page.next {
             Some(c) => {
-                q = revy::table_as_of::<membership::Entity>(moment)
+                q = revy::history::table_as_of::<membership::Entity>(moment)
                     .page_size(2)
                     .after(c)
             }

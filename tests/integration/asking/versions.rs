@@ -29,7 +29,9 @@ async fn versions(db: &DatabaseConnection, id: i32) -> Vec<i64> {
 }
 
 async fn version(db: &DatabaseConnection, id: i32) -> Option<i64> {
-    revy::version_of::<account::Entity>(db, id).await.unwrap()
+    revy::versions::version_of::<account::Entity>(db, id)
+        .await
+        .unwrap()
 }
 
 async fn row(db: &DatabaseConnection, id: i32) -> Option<account::Model> {
@@ -61,11 +63,11 @@ async fn versions_count_every_write_path(t: TestDb) {
         Some(4),
         "a deleted row keeps its Delete's version"
     );
-    revy::restore_latest::<account::Entity>(db, a.id)
+    revy::rollback::restore_latest::<account::Entity>(db, a.id)
         .await
         .unwrap();
     assert_eq!(versions(db, a.id).await, [1, 2, 3, 4, 5]);
-    let entries = revy::history::<account::Entity>(a.id)
+    let entries = revy::history::of::<account::Entity>(a.id)
         .entries(db)
         .await
         .unwrap();
@@ -119,7 +121,7 @@ async fn versions_count_every_write_path(t: TestDb) {
     let c = open(db, "V-3", None).await;
     Context::new()
         .scope(
-            revy::update_many::<account::Entity>()
+            revy::bulk::update_many::<account::Entity>()
                 .col_expr(account::Column::Balance, Expr::value(9))
                 .filter(account::Column::Id.is_in([id, c.id, 50]))
                 .exec(db),
@@ -139,14 +141,16 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
 
     let mut am = a.clone().into_active_model();
     am.name = Set(Some("first".into()));
-    revy::update_at_version(db, am, read).await.unwrap();
+    revy::versions::update_at_version(db, am, read)
+        .await
+        .unwrap();
     assert_eq!(version(db, a.id).await, Some(2));
 
     // the plain-model call
     let before = journal_size(db).await;
     let mut am = a.clone().into_active_model();
     am.name = Set(Some("stale".into()));
-    match revy::update_at_version(db, am, read).await {
+    match revy::versions::update_at_version(db, am, read).await {
         Err(Error::VersionConflict {
             table,
             key,
@@ -160,7 +164,7 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     }
     assert_eq!(row(db, a.id).await.unwrap().name.as_deref(), Some("first"));
     assert_eq!(journal_size(db).await, before, "a conflict writes nothing");
-    let message = revy::update_at_version(db, a.clone().into_active_model(), 7)
+    let message = revy::versions::update_at_version(db, a.clone().into_active_model(), 7)
         .await
         .unwrap_err()
         .to_string();
@@ -205,7 +209,7 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
 
     // deletes
     let now = row(db, a.id).await.unwrap();
-    let failed = revy::delete_at_version(db, now.clone().into_active_model(), 3).await;
+    let failed = revy::versions::delete_at_version(db, now.clone().into_active_model(), 3).await;
     assert!(
         matches!(
             failed,
@@ -218,12 +222,12 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
         "{failed:?}"
     );
     assert!(row(db, a.id).await.is_some());
-    revy::delete_at_version(db, now.clone().into_active_model(), 4)
+    revy::versions::delete_at_version(db, now.clone().into_active_model(), 4)
         .await
         .unwrap();
     assert!(row(db, a.id).await.is_none());
     assert_eq!(version(db, a.id).await, Some(5));
-    let failed = revy::update_at_version(db, now.into_active_model(), 5).await;
+    let failed = revy::versions::update_at_version(db, now.into_active_model(), 5).await;
     assert!(
         matches!(failed, Err(Error::VersionConflict { current: None, .. })),
         "a row gone is a conflict too: {failed:?}"
@@ -241,7 +245,7 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
                 assert_eq!(txn.queued(), 1);
                 let mut am = b.into_active_model();
                 am.balance = Set(2);
-                revy::update_at_version(txn, am, 2).await?;
+                revy::versions::update_at_version(txn, am, 2).await?;
                 Ok::<_, Error>(())
             })
         }))
@@ -278,7 +282,7 @@ async fn racing_saves_at_one_version_win_once_each(t: TestDb) {
                     am.name = Set(Some(format!("task {task}")));
                 }
                 let txn = common::begin(&db).await.unwrap();
-                match revy::update_at_version(&txn, am, read).await {
+                match revy::versions::update_at_version(&txn, am, read).await {
                     Ok(_) => {
                         txn.commit().await.unwrap();
                         return (read, conflicts);
@@ -346,7 +350,7 @@ async fn install_refuses_a_three_table_journal(t: TestDb) {
         "revy_attribute_deltas",
         "export",
         "revy::install",
-        "revy::import",
+        "revy::lifecycle::import",
     ] {
         assert!(text.contains(says), "{text}");
     }

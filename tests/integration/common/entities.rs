@@ -209,25 +209,25 @@ pub mod everything {
 mod ledger_policies {
     use super::{account, line, transaction};
 
-    impl revy::DeletionPolicies for account::Entity {
-        fn on_delete() -> Vec<revy::ChildPolicy> {
-            vec![revy::ChildPolicy::new(
+    impl revy::deletion::DeletionPolicies for account::Entity {
+        fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
+            vec![revy::deletion::ChildPolicy::new(
                 transaction::Column::AccountId,
-                revy::OnDelete::Cascade,
+                revy::deletion::OnDelete::Cascade,
             )]
         }
     }
 
-    impl revy::DeletionPolicies for transaction::Entity {
-        fn on_delete() -> Vec<revy::ChildPolicy> {
-            vec![revy::ChildPolicy::new(
+    impl revy::deletion::DeletionPolicies for transaction::Entity {
+        fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
+            vec![revy::deletion::ChildPolicy::new(
                 line::Column::TransactionId,
-                revy::OnDelete::Cascade,
+                revy::deletion::OnDelete::Cascade,
             )]
         }
     }
 
-    impl revy::DeletionPolicies for line::Entity {}
+    impl revy::deletion::DeletionPolicies for line::Entity {}
 }
 
 /// A line of a transaction: a grandchild of an account.
@@ -274,13 +274,22 @@ pub mod team {
     }
     impl revy::TrackingPolicy for Entity {}
 
-    impl revy::DeletionPolicies for Entity {
-        fn on_delete() -> Vec<revy::ChildPolicy> {
+    impl revy::deletion::DeletionPolicies for Entity {
+        fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
             use super::player::Column;
             vec![
-                revy::ChildPolicy::new(Column::CaptainOf, revy::OnDelete::SetNull),
-                revy::ChildPolicy::new(Column::PlaysFor, revy::OnDelete::SetDefault),
-                revy::ChildPolicy::new(Column::Sponsor, revy::OnDelete::Set((-1i32).into())),
+                revy::deletion::ChildPolicy::new(
+                    Column::CaptainOf,
+                    revy::deletion::OnDelete::SetNull,
+                ),
+                revy::deletion::ChildPolicy::new(
+                    Column::PlaysFor,
+                    revy::deletion::OnDelete::SetDefault,
+                ),
+                revy::deletion::ChildPolicy::new(
+                    Column::Sponsor,
+                    revy::deletion::OnDelete::Set((-1i32).into()),
+                ),
             ]
         }
     }
@@ -309,7 +318,7 @@ pub mod player {
     }
     impl revy::TrackingPolicy for Entity {}
 
-    impl revy::DeletionPolicies for Entity {}
+    impl revy::deletion::DeletionPolicies for Entity {}
 }
 
 /// A tree whose nodes point at their parent: a self-referencing cascade.
@@ -333,11 +342,11 @@ pub mod node {
     }
     impl revy::TrackingPolicy for Entity {}
 
-    impl revy::DeletionPolicies for Entity {
-        fn on_delete() -> Vec<revy::ChildPolicy> {
-            vec![revy::ChildPolicy::new(
+    impl revy::deletion::DeletionPolicies for Entity {
+        fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
+            vec![revy::deletion::ChildPolicy::new(
                 Column::ParentId,
-                revy::OnDelete::Cascade,
+                revy::deletion::OnDelete::Cascade,
             )]
         }
     }

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use revy::entity::object_delta;
-use revy::{Context, ObjectSnapshot};
+use revy::{Context, history::ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
@@ -94,7 +94,7 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
         let db = db.clone();
         tokio::spawn(async move {
             let start = Utc::now();
-            let report = revy::prune()
+            let report = revy::lifecycle::prune()
                 .older_than(cut)
                 .chunk_size(2)
                 .exec(&db)
@@ -121,7 +121,11 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
     );
     assert!(during > 0, "the writes overlapped the prune");
     assert_eq!(report.checkpoints, 20);
-    revy::prune().older_than(cut).exec(db).await.unwrap();
+    revy::lifecycle::prune()
+        .older_than(cut)
+        .exec(db)
+        .await
+        .unwrap();
     for row in rows {
         let live = account::Entity::find_by_id(row.id)
             .one(db)
@@ -129,7 +133,7 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
             .unwrap()
             .unwrap();
         assert_eq!(live.balance, 13);
-        let h = revy::history::<account::Entity>(row.id)
+        let h = revy::history::of::<account::Entity>(row.id)
             .all(db)
             .await
             .unwrap();
@@ -143,7 +147,7 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
             .await
             .unwrap();
         assert_eq!(newest, Some(live));
-        let at_cut = revy::as_of::<account::Entity>(db, row.id, cut)
+        let at_cut = revy::history::as_of::<account::Entity>(db, row.id, cut)
             .await
             .unwrap();
         assert_eq!(at_cut, Some(row));
@@ -161,7 +165,7 @@ async fn two_prunes_at_once_fold_each_object_once(t: TestDb) {
         .map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
-                revy::prune()
+                revy::lifecycle::prune()
                     .older_than(cut)
                     .chunk_size(2)
                     .exec(&db)
@@ -181,7 +185,10 @@ async fn two_prunes_at_once_fold_each_object_once(t: TestDb) {
     let mut found = 0;
     let entries = crate::common::attribute_rows(db).await;
     for k in keys(db).await {
-        let h = revy::history::<account::Entity>(k).all(db).await.unwrap();
+        let h = revy::history::of::<account::Entity>(k)
+            .all(db)
+            .await
+            .unwrap();
         let old: Vec<_> = h.iter().filter(|d| d.created_at < cut).collect();
         assert!(old.len() <= 1, "row {k}: {old:?}");
         for d in old {

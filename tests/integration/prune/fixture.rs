@@ -90,7 +90,7 @@ async fn step(db: &DatabaseConnection, rng: &mut Rng, rows: &mut Rows, n: usize)
             let i = rng.below(rows.deleted.len() as u64) as usize;
             let (_, delete) = rows.deleted.swap_remove(i);
             let row = Context::via_actor(actor)
-                .scope(revy::restore::<account::Entity>(db, delete))
+                .scope(revy::rollback::restore::<account::Entity>(db, delete))
                 .await
                 .unwrap();
             rows.live.push(row);
@@ -187,10 +187,12 @@ pub(crate) async fn answers_since(
     let mut out = String::new();
     for &key in keys {
         for &at in &times {
-            let row = revy::as_of::<account::Entity>(db, key, at).await.unwrap();
+            let row = revy::history::as_of::<account::Entity>(db, key, at)
+                .await
+                .unwrap();
             out += &format!("{key}@{at}: {row:?}\n");
         }
-        let page = revy::history::<account::Entity>(key)
+        let page = revy::history::of::<account::Entity>(key)
             .between(cut, end)
             .all(db)
             .await

@@ -73,7 +73,7 @@ async fn import_refuses_new_history_under_the_export_ids(t: TestDb) {
         row = rename(db, row, code).await;
     }
     let mut export = Vec::new();
-    revy::prune()
+    revy::lifecycle::prune()
         .keep_last(1)
         .export(&mut export)
         .exec(db)
@@ -108,7 +108,7 @@ async fn import_refuses_new_history_under_the_export_ids(t: TestDb) {
     );
 
     let before = journal(db).await;
-    match revy::import(db, export.as_slice()).await {
+    match revy::lifecycle::import(db, export.as_slice()).await {
         Err(revy::Error::ImportConflict {
             id,
             content_type,
@@ -125,7 +125,9 @@ async fn import_refuses_new_history_under_the_export_ids(t: TestDb) {
 
     // nothing of the export is lost: an empty journal takes all of it
     fresh_journal(db).await;
-    let report = revy::import(db, export.as_slice()).await.unwrap();
+    let report = revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     assert_eq!((report.object_deltas, report.skipped), (2, 0), "{report:?}");
     assert_eq!(journal_deltas(db).await, exported);
 }
@@ -138,7 +140,7 @@ async fn an_import_run_twice_is_a_no_op(t: TestDb) {
     let cut = random_history(db, 31, 16).await;
     let original = journal(db).await;
     let mut export = Vec::new();
-    let pruned = revy::prune()
+    let pruned = revy::lifecycle::prune()
         .older_than(cut)
         .chunk_size(3)
         .export(&mut export)
@@ -151,13 +153,17 @@ async fn an_import_run_twice_is_a_no_op(t: TestDb) {
         if into == "an empty journal" {
             fresh_journal(db).await;
         }
-        let first = revy::import(db, export.as_slice()).await.unwrap();
+        let first = revy::lifecycle::import(db, export.as_slice())
+            .await
+            .unwrap();
         assert_eq!(first.object_deltas, pruned.object_deltas_pruned, "{into}");
         let once = journal(db).await;
         if into == "the origin" {
             assert_eq!(once, original, "the pruned history is back");
         }
-        let second = revy::import(db, export.as_slice()).await.unwrap();
+        let second = revy::lifecycle::import(db, export.as_slice())
+            .await
+            .unwrap();
         assert_eq!(
             (
                 second.revisions,
@@ -198,13 +204,13 @@ async fn exports_of_two_prunes_import_in_either_order(t: TestDb) {
     let original = journal(db).await;
     for order in ["older first", "newer first"] {
         let (mut older, mut newer) = (Vec::new(), Vec::new());
-        revy::prune()
+        revy::lifecycle::prune()
             .keep_last(3)
             .export(&mut older)
             .exec(db)
             .await
             .unwrap();
-        revy::prune()
+        revy::lifecycle::prune()
             .keep_last(1)
             .export(&mut newer)
             .exec(db)
@@ -221,11 +227,15 @@ async fn exports_of_two_prunes_import_in_either_order(t: TestDb) {
             _ => [&newer, &older],
         };
         for export in exports {
-            revy::import(db, export.as_slice()).await.unwrap();
+            revy::lifecycle::import(db, export.as_slice())
+                .await
+                .unwrap();
         }
         assert_eq!(journal(db).await, original, "{order}");
         for export in exports {
-            let again = revy::import(db, export.as_slice()).await.unwrap();
+            let again = revy::lifecycle::import(db, export.as_slice())
+                .await
+                .unwrap();
             assert_eq!(
                 again.object_deltas + again.checkpoints_replaced,
                 0,
@@ -248,7 +258,7 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
     let original = journal(db).await;
     let (mut tried, mut partial) = (0, 0);
     let mut export = Vec::new();
-    revy::prune()
+    revy::lifecycle::prune()
         .older_than(cut)
         .chunk_size(2)
         .export(&mut export)
@@ -268,7 +278,7 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
     ] {
         let pruned_journal = journal(db).await;
         arm(db, table, budget).await;
-        let failed = revy::import(db, text.as_bytes()).await;
+        let failed = revy::lifecycle::import(db, text.as_bytes()).await;
         disarm(db, table).await;
         match failed {
             Err(revy::Error::Import { reason, .. }) => {
@@ -280,7 +290,7 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
         if stopped != pruned_journal {
             partial += 1;
         }
-        let rerun = revy::import(db, text.as_bytes()).await.unwrap();
+        let rerun = revy::lifecycle::import(db, text.as_bytes()).await.unwrap();
         assert_eq!(
             journal(db).await,
             original,
@@ -294,7 +304,7 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
         tried += 1;
         // back to the pruned journal for the next fault point
         let mut again = Vec::new();
-        revy::prune()
+        revy::lifecycle::prune()
             .older_than(cut)
             .chunk_size(2)
             .export(&mut again)
@@ -321,7 +331,7 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
     let cut = random_history(db, 8, 14).await;
     let before = snapshots(db).await;
     let mut export = Vec::new();
-    let pruned = revy::prune()
+    let pruned = revy::lifecycle::prune()
         .older_than(cut)
         .export(&mut export)
         .exec(db)
@@ -331,7 +341,9 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
     // more history: ids move on past the export's
     random_history(db, 9, 10).await;
     let newer = snapshots(db).await;
-    let report = revy::import(db, export.as_slice()).await.unwrap();
+    let report = revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     assert_eq!(report.object_deltas, pruned.object_deltas_pruned);
     let after = snapshots(db).await;
     for (id, snapshot) in &before {
@@ -353,7 +365,7 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
         )
         .await
         .unwrap();
-    let delta = revy::history::<account::Entity>(written.id)
+    let delta = revy::history::of::<account::Entity>(written.id)
         .all(db)
         .await
         .unwrap();
@@ -362,7 +374,9 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
     // a journal emptied by hand: its sequences are past every id
     object_delta::Entity::delete_many().exec(db).await.unwrap();
     revision::Entity::delete_many().exec(db).await.unwrap();
-    let report = revy::import(db, export.as_slice()).await.unwrap();
+    let report = revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     assert_eq!(
         (report.object_deltas, report.skipped),
         (pruned.object_deltas_pruned, 0)
@@ -378,7 +392,7 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
         .unwrap()
         .unwrap();
     rename(db, row, "after the second import").await;
-    let h = revy::history::<account::Entity>(written.id)
+    let h = revy::history::of::<account::Entity>(written.id)
         .all(db)
         .await
         .unwrap();
@@ -398,7 +412,7 @@ async fn exports_say_their_format(t: TestDb) {
     let db = &t.db;
     let cut = random_history(db, 7, 12).await;
     let mut export = Vec::new();
-    let pruned = revy::prune()
+    let pruned = revy::lifecycle::prune()
         .older_than(cut)
         .export(&mut export)
         .exec(db)
@@ -429,10 +443,14 @@ async fn exports_say_their_format(t: TestDb) {
     }
 
     fresh_journal(db).await;
-    let two = revy::import(db, export.as_slice()).await.unwrap();
+    let two = revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     let from_two = (journal(db).await, snapshots(db).await);
     fresh_journal(db).await;
-    let one = revy::import(db, format_1.as_bytes()).await.unwrap();
+    let one = revy::lifecycle::import(db, format_1.as_bytes())
+        .await
+        .unwrap();
     assert_eq!(
         (one.object_deltas, one.attribute_deltas),
         (two.object_deltas, two.attribute_deltas)
@@ -441,7 +459,9 @@ async fn exports_say_their_format(t: TestDb) {
 
     fresh_journal(db).await;
     let newer = text.replacen("\"format\":2", "\"format\":3", 1);
-    let refused = revy::import(db, newer.as_bytes()).await.unwrap_err();
+    let refused = revy::lifecycle::import(db, newer.as_bytes())
+        .await
+        .unwrap_err();
     assert!(
         matches!(&refused, revy::Error::Import { line: 1, reason } if reason.contains("format 3")),
         "{refused}"
@@ -490,14 +510,16 @@ async fn an_import_writes_checkpoints(t: TestDb) {
     let before = snapshots(db).await;
 
     let mut export = Vec::new();
-    revy::prune()
+    revy::lifecycle::prune()
         .older_than(chrono::Utc::now() + chrono::Duration::days(1))
         .export(&mut export)
         .exec(db)
         .await
         .unwrap();
     super::fresh_journal(db).await;
-    revy::import(db, export.as_slice()).await.unwrap();
+    revy::lifecycle::import(db, export.as_slice())
+        .await
+        .unwrap();
     let imported = object_delta::Entity::find()
         .order_by_asc(object_delta::Column::Id)
         .all(db)

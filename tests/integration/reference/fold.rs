@@ -119,7 +119,7 @@ pub(super) struct Fold {
     pub(super) last_entry: i32,
     /// What the workload exercised: entries deleted by a policy, undos
     /// done, undos refused (those with several rows changed later, where
-    /// which row the error names matters), entries `revy::delete` deleted
+    /// which row the error names matters), entries `revy::deletion::delete` deleted
     /// that an undo brought back.
     pub(super) cascaded: usize,
     pub(super) undone: usize,

@@ -1,7 +1,7 @@
 //! The journal read through the public API against a reference fold: a
 //! random workload (fixed seed) of per-row saves, two-actor drafts, bulk
 //! calls, deletes, restores, child rows deleted by a deletion policy
-//! (`revy::delete`, and a bulk delete applying the registered policy), and
+//! (`revy::deletion::delete`, and a bulk delete applying the registered policy), and
 //! undos of recent revisions and of older ones that touched several rows,
 //! over an entity with a redacted column and its child entity, is applied
 //! to the database (`workload`) and to a plain model of what revy
@@ -29,7 +29,10 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRng, TestRunner};
 use revy::feed::Feed;
-use revy::{Action, Actor, ColumnBlame, Context, FieldValue, HistoryEntry, ObjectSnapshot};
+use revy::{
+    Action, Actor, Context, history::ColumnBlame, history::FieldValue, history::HistoryEntry,
+    history::ObjectSnapshot,
+};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IdenStatic,
@@ -63,11 +66,11 @@ pub mod ledger {
         }
     }
     // a row's entries go with it
-    impl revy::DeletionPolicies for Entity {
-        fn on_delete() -> Vec<revy::ChildPolicy> {
-            vec![revy::ChildPolicy::new(
+    impl revy::deletion::DeletionPolicies for Entity {
+        fn on_delete() -> Vec<revy::deletion::ChildPolicy> {
+            vec![revy::deletion::ChildPolicy::new(
                 super::entry::Column::RowId,
-                revy::OnDelete::Cascade,
+                revy::deletion::OnDelete::Cascade,
             )]
         }
     }
@@ -95,7 +98,7 @@ pub mod entry {
         revy::track!();
     }
     impl revy::TrackingPolicy for Entity {}
-    impl revy::DeletionPolicies for Entity {}
+    impl revy::deletion::DeletionPolicies for Entity {}
 }
 
 use ledger::{Column, Entity, Model};
@@ -136,7 +139,7 @@ enum Op {
     AddEntry(usize, i64),
     /// Ann moves the n-th live entry to another row.
     MoveEntry(usize, i32),
-    /// `revy::delete` of the n-th live row with entries (of the n-th live
+    /// `revy::deletion::delete` of the n-th live row with entries (of the n-th live
     /// row, if none has any): its entries are deleted by the policy; then,
     /// if so, Bob undoes that at once.
     CascadeDelete(usize, bool),
@@ -198,8 +201,8 @@ async fn public_reads_equal_the_reference_fold(t: TestDb) {
         t.create_table(entry::Entity).await;
         // undo rebuilds entries only of a registered entity; a bulk delete
         // applies only registered policies
-        revy::register::<entry::Entity>();
-        let policies = revy::register_child_policies::<Entity>(&t.db)
+        revy::rollback::register::<entry::Entity>();
+        let policies = revy::deletion::cascade::register_child_policies::<Entity>(&t.db)
             .await
             .unwrap();
         let policies: Vec<_> = policies
@@ -208,7 +211,11 @@ async fn public_reads_equal_the_reference_fold(t: TestDb) {
             .collect();
         assert_eq!(
             policies,
-            [("ledger_entries", "row_id", revy::OnDelete::Cascade)]
+            [(
+                "ledger_entries",
+                "row_id",
+                revy::deletion::OnDelete::Cascade
+            )]
         );
         // each sequence starts from an empty journal
         for table in [

@@ -16,8 +16,8 @@ pub(super) fn new_row(id: i32, balance: i64) -> Model {
 /// The history entries of a row, oldest first.
 pub(super) async fn entries_of(db: &DatabaseConnection, (table, id): Key) -> Vec<HistoryEntry> {
     let mut entries = match table {
-        Table::Rows => revy::history::<Entity>(id).entries(db).await,
-        Table::Entries => revy::history::<entry::Entity>(id).entries(db).await,
+        Table::Rows => revy::history::of::<Entity>(id).entries(db).await,
+        Table::Entries => revy::history::of::<entry::Entity>(id).entries(db).await,
     }
     .unwrap();
     entries.sort_by_key(|e| e.object_delta_id);
@@ -50,18 +50,23 @@ pub(super) async fn blame_of(
     at: Option<i64>,
 ) -> Vec<ColumnBlame> {
     match (table, at) {
-        (Table::Rows, Some(at)) => revy::blame::<Entity>(id).at(at).all(db).await,
-        (Table::Rows, None) => revy::blame::<Entity>(id).all(db).await,
-        (Table::Entries, Some(at)) => revy::blame::<entry::Entity>(id).at(at).all(db).await,
-        (Table::Entries, None) => revy::blame::<entry::Entity>(id).all(db).await,
+        (Table::Rows, Some(at)) => revy::history::blame::<Entity>(id).at(at).all(db).await,
+        (Table::Rows, None) => revy::history::blame::<Entity>(id).all(db).await,
+        (Table::Entries, Some(at)) => {
+            revy::history::blame::<entry::Entity>(id)
+                .at(at)
+                .all(db)
+                .await
+        }
+        (Table::Entries, None) => revy::history::blame::<entry::Entity>(id).all(db).await,
     }
     .unwrap()
 }
 
 pub(super) async fn version_of(db: &DatabaseConnection, (table, id): Key) -> Option<i64> {
     match table {
-        Table::Rows => revy::version_of::<Entity>(db, id).await,
-        Table::Entries => revy::version_of::<entry::Entity>(db, id).await,
+        Table::Rows => revy::versions::version_of::<Entity>(db, id).await,
+        Table::Entries => revy::versions::version_of::<entry::Entity>(db, id).await,
     }
     .unwrap()
 }
@@ -158,7 +163,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
             let rows: Vec<Model> = fresh.iter().map(|id| new_row(*id, 0)).collect();
             ctx()
                 .scope(
-                    revy::insert_many::<Entity>(
+                    revy::bulk::insert_many::<Entity>(
                         rows.iter()
                             .cloned()
                             .map(|r| r.into_active_model().reset_all()),
@@ -176,7 +181,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
         Op::BulkAdd(ids, n) => {
             ctx()
                 .scope(
-                    revy::update_many::<Entity>()
+                    revy::bulk::update_many::<Entity>()
                         .col_expr(Column::Balance, Expr::col(Column::Balance).add(*n))
                         .filter(Column::Id.is_in(ids.clone()))
                         .chunk_size(2)
@@ -202,7 +207,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
         Op::BulkDelete(ids) => {
             ctx()
                 .scope(
-                    revy::delete_many::<Entity>()
+                    revy::bulk::delete_many::<Entity>()
                         .filter(Column::Id.is_in(ids.clone()))
                         .chunk_size(2)
                         .exec(db),
@@ -245,7 +250,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
                 return;
             };
             let restored = ctx()
-                .scope(revy::restore_latest::<Entity>(db, *id))
+                .scope(revy::rollback::restore_latest::<Entity>(db, *id))
                 .await
                 .unwrap();
             // the redacted column comes back NULL, as the journal cannot
@@ -299,7 +304,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
             let row = fold.ledger(*id).unwrap();
             let deleted = ctx()
                 .deletion_description(CLOSED)
-                .scope(revy::delete(db, row))
+                .scope(revy::deletion::delete(db, row))
                 .await
                 .unwrap();
             assert_eq!(deleted.rows_affected, 1);
@@ -336,7 +341,7 @@ pub(super) async fn undo(db: &DatabaseConnection, fold: &mut Fold, i: usize) {
     let (_, revision_id) = journal_ids(db, fold, i).await;
     let plan = fold.undo_plan(fold.deltas[i].revision);
     let undo = Context::via_actor(bob())
-        .scope(revy::undo_revision(db, revision_id))
+        .scope(revy::rollback::undo_revision(db, revision_id))
         .await;
     match plan {
         Err(changed_later) => {

@@ -1,0 +1,8 @@
+//! Talking to the database where sea-orm leaves a gap: values as the
+//! journal stores them, keyset pages, `RETURNING` by backend, and one
+//! object-safe connection type.
+
+pub(crate) mod dyn_conn;
+pub(crate) mod keyset;
+pub(crate) mod returning;
+pub(crate) mod values;

@@ -1,0 +1,514 @@
+//! Schema changes and the history written before them.
+//!
+//! The journal stores each change as it was made: column names and values
+//! in revy's JSON encoding (see [`codec`](crate::codec)), and the table's
+//! name as the row's `content_type`. It is never rewritten when the
+//! application's schema changes, so its tamper evidence holds; readers map
+//! old entries onto the entity as it is now:
+//!
+//! | change | what you do | snapshots, restore, blame, diff, time travel | history entries |
+//! |---|---|---|---|
+//! | column added | nothing (give it a `default_value`, or make it nullable) | older states take its default, else NULL; with neither, [`Error::MissingColumn`] | unchanged |
+//! | column dropped | nothing | its entries are ignored | still show its values ([`FieldValue::Raw`](crate::history::FieldValue::Raw)) |
+//! | column renamed | [`Policy::renamed`](crate::Policy::renamed)`("old", Column::New)` | entries under the old name count as the new column; the newest entry wins when both names occur | show the name as it was at the time, values decoded as the new column |
+//! | type changed | nothing when old values decode as the new type; else [`Policy::convert`](crate::Policy::convert) | values decode as the new type, through the conversion; else [`Error::Undecodable`] naming table, column, delta and JSON type | the same decoding |
+//! | table renamed | [`rename_table`]`(&db, "old", "new")` in the migration | the history follows the table | the same |
+//!
+//! The guide `docs/schema-changes.md` (in the `revy` crate's
+//! documentation as `revy::schema_change`) walks through each with a
+//! migration.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
+};
+
+use crate::Error;
+use crate::journal::{CONTENT_TYPE_LEN, object_delta};
+use crate::registry::keys::content_type;
+
+/// A conversion of a column's journal values, declared with
+/// [`Policy::convert`](crate::Policy::convert).
+pub(crate) type Conversion =
+    Arc<dyn Fn(&serde_json::Value) -> Result<serde_json::Value, String> + Send + Sync>;
+
+/// What an entity's policy declares of its past schema (former column
+/// names, conversions of old values), checked: how the readers of the
+/// journal map an entry onto a column of the entity as it is now.
+pub(crate) struct Mapping<E: EntityTrait> {
+    /// Per renamed column, by its name: the names its entries had before.
+    renamed: Vec<(&'static str, Vec<String>)>,
+    /// Per converted column, by its name: the conversion of its values.
+    conversions: Vec<(&'static str, Conversion)>,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E: EntityTrait> Mapping<E> {
+    /// Checks the declarations: a former name must be no column of the
+    /// entity, and count as one column only.
+    pub(crate) fn check(
+        renamed: Vec<(String, E::Column)>,
+        conversions: Vec<(E::Column, Conversion)>,
+    ) -> Result<Self, Error> {
+        let problem = |old: &str, problem: &'static str| Error::Policy {
+            table: content_type::<E>(),
+            column: old.to_owned(),
+            problem,
+        };
+        let mut by_column: Vec<(&'static str, Vec<String>)> = Vec::new();
+        for (old, col) in &renamed {
+            if E::Column::iter().any(|c| c.as_str() == old) {
+                return Err(problem(
+                    old,
+                    "is declared as a former name (renamed) but is a column of the entity: \
+                     drop the renamed declaration, or rename the column",
+                ));
+            }
+            if renamed.iter().filter(|(o, _)| o == old).count() > 1 {
+                return Err(problem(
+                    old,
+                    "is declared as a former name (renamed) more than once: a name the \
+                     journal holds can count as one column only",
+                ));
+            }
+            match by_column.iter_mut().find(|(name, _)| *name == col.as_str()) {
+                Some((_, names)) => names.push(old.clone()),
+                None => by_column.push((col.as_str(), vec![old.clone()])),
+            }
+        }
+        Ok(Mapping {
+            renamed: by_column,
+            conversions: conversions
+                .into_iter()
+                .map(|(c, f)| (c.as_str(), f))
+                .collect(),
+            entity: PhantomData,
+        })
+    }
+
+    /// The names `column` had before a migration renamed it, in the order
+    /// declared; empty when none.
+    pub(crate) fn old_names(&self, column: E::Column) -> &[String] {
+        self.renamed
+            .iter()
+            .find(|(name, _)| *name == column.as_str())
+            .map_or(&[], |(_, old)| old.as_slice())
+    }
+
+    /// The name under which a folded state holds the newest value of
+    /// `column`: its own or one it had before a rename, whichever the
+    /// newest delta set (`setter` gives the id of the delta that set a
+    /// name, if any did); `None` when no name is held.
+    pub(crate) fn held_name(
+        &self,
+        column: E::Column,
+        setter: impl Fn(&str) -> Option<i64>,
+    ) -> Option<&str> {
+        let own = column.as_str();
+        let mut best = setter(own).map(|id| (own, id));
+        for old in self.old_names(column) {
+            if let Some(id) = setter(old)
+                && best.is_none_or(|(_, newest)| id > newest)
+            {
+                best = Some((old.as_str(), id));
+            }
+        }
+        best.map(|(name, _)| name)
+    }
+
+    /// The column of `E` whose entries the journal records under `field`:
+    /// the column of that name, else the one renamed from it.
+    pub(crate) fn column_of(&self, field: &str) -> Option<E::Column> {
+        E::Column::iter().find(|c| c.as_str() == field).or_else(|| {
+            let (name, _) = self
+                .renamed
+                .iter()
+                .find(|(_, old)| old.iter().any(|o| o == field))?;
+            E::Column::iter().find(|c| c.as_str() == *name)
+        })
+    }
+
+    /// A journal value of `column`, written by the object delta `setter`,
+    /// through the column's conversion if the policy declares one (SQL
+    /// NULL stays NULL).
+    pub(crate) fn converted(
+        &self,
+        column: E::Column,
+        value: serde_json::Value,
+        setter: i64,
+    ) -> Result<serde_json::Value, Error> {
+        let Some((_, conversion)) = self
+            .conversions
+            .iter()
+            .find(|(name, _)| *name == column.as_str())
+        else {
+            return Ok(value);
+        };
+        if matches!(value, serde_json::Value::Null) {
+            return Ok(value);
+        }
+        conversion(&value).map_err(|reason| Error::ConversionFailed {
+            table: content_type::<E>(),
+            column: column.as_str().to_owned(),
+            object_delta_id: setter,
+            json_type: crate::db::values::json_type(&value),
+            reason,
+        })
+    }
+}
+
+/// Object delta ids one statement of [`rename_table`] covers: each
+/// `UPDATE` moves the journal rows of the table whose ids fall in one
+/// range this wide.
+pub const RENAME_CHUNK_SIZE: i64 = 10_000;
+
+/// Moves the journal of a renamed table to its new name: every object
+/// delta whose `content_type` is `old` gets `new`, so the table's history
+/// (snapshots, restore, blame, history, time travel, tags, the trash) is
+/// found under the entity's new name. Returns the number of object deltas
+/// moved. Tamper evidence is not disturbed: the chain's hash does not
+/// cover the table's name (the chain is per object already), so
+/// [`verify`](crate::tamper::verify()) passes after the move.
+///
+/// Run it in the migration that renames the table, after the `ALTER
+/// TABLE .. RENAME` and before the application writes through the renamed
+/// entity. `old` and `new` are the journal's names, as
+/// [`content_type`](crate::registry::content_type()) gives them
+/// (`schema.table` for an entity with a schema).
+///
+/// # Chunks and transactions
+///
+/// The rows move in one `UPDATE` per range of [`RENAME_CHUNK_SIZE`]
+/// object delta ids, between the table's lowest and highest id read at the
+/// start, each statement on the connection given. revy opens no
+/// transaction of its own, and the connection decides:
+/// - on a bare connection each chunk commits on its own, so a journal of
+///   any size never holds one long transaction (its locks, and on
+///   PostgreSQL the dead row versions vacuum cannot reclaim until it ends).
+///   A rename that stops half-way (a crash) leaves the journal readable
+///   under both names for the rows on each side, and running it again
+///   moves the rest;
+/// - in a transaction (PostgreSQL runs each sea-orm-migration migration in
+///   one), all chunks commit together with the schema change itself.
+///
+/// # Errors
+///
+/// [`Error::RenameTable`] when `new` is empty or longer than
+/// [`CONTENT_TYPE_LEN`], or when the journal already holds, under `new`, a
+/// delta of a row written after one of its deltas under `old`: the renamed
+/// entity was written to before its journal moved, so that row's history
+/// (versions, chain) restarted under the new name, and revy does not
+/// merge two histories of one row. Nothing is moved then.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+/// use sea_orm::sea_query::{Alias, Table};
+///
+/// let ann = Context::new()
+///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
+///     .await?;
+///
+/// // the migration: the table `users` becomes `members`, and its history follows
+/// db.execute(&Table::rename().table(Alias::new("users"), Alias::new("members")).to_owned())
+///     .await?;
+/// let moved = revy_seaorm::lifecycle::rename_table(&db, "users", "members").await?;
+/// assert_eq!(moved, 1);
+///
+/// // the entity `member` (table `members`) has the user's history
+/// # mod member {
+/// #     use sea_orm::entity::prelude::*;
+/// #     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// #     #[sea_orm(table_name = "members")]
+/// #     pub struct Model { #[sea_orm(primary_key)] pub id: i32, pub name: String, pub email: Option<String> }
+/// #     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)] pub enum Relation {}
+/// #     #[async_trait::async_trait]
+/// #     impl ActiveModelBehavior for ActiveModel { revy_seaorm::track!(); }
+/// #     impl revy_seaorm::TrackingPolicy for Entity {}
+/// # }
+/// let history = revy_seaorm::history::of::<member::Entity>(ann.id).all(&db).await?;
+/// let then = revy_seaorm::history::ObjectSnapshot::<member::Entity>::at(history[0].id).one(&db).await?;
+/// assert_eq!(then.map(|m| m.name), Some("Ann".to_owned()));
+/// // run again, it finds nothing left to move
+/// assert_eq!(revy_seaorm::lifecycle::rename_table(&db, "users", "members").await?, 0);
+/// # Ok(()) }
+/// ```
+pub async fn rename_table<C: ConnectionTrait>(db: &C, old: &str, new: &str) -> Result<u64, Error> {
+    rename_table_in_chunks(db, old, new, RENAME_CHUNK_SIZE).await
+}
+
+/// [`rename_table`], one `UPDATE` per range of `chunk` object delta ids (at
+/// least one): smaller chunks hold each statement's locks shorter, larger
+/// ones take fewer statements.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::Context;
+/// use sea_orm::{ActiveModelTrait, Set};
+///
+/// for name in ["Ann", "Bob", "Cid"] {
+///     let am = user::ActiveModel { name: Set(name.into()), ..Default::default() };
+///     Context::new().scope(am.insert(&db)).await?;
+/// }
+/// // three object deltas, moved by two statements: ids 1-2, then 3
+/// assert_eq!(revy_seaorm::lifecycle::rename_table_in_chunks(&db, "users", "members", 2).await?, 3);
+/// # Ok(()) }
+/// ```
+pub async fn rename_table_in_chunks<C: ConnectionTrait>(
+    db: &C,
+    old: &str,
+    new: &str,
+    chunk: i64,
+) -> Result<u64, Error> {
+    let chunk = std::cmp::max(chunk, 1);
+    let refuse = |reason: String| Error::RenameTable {
+        old: old.to_owned(),
+        new: new.to_owned(),
+        reason,
+    };
+    if new.is_empty() {
+        return Err(refuse("the new name is empty".into()));
+    }
+    let len = new.chars().count();
+    if len > CONTENT_TYPE_LEN as usize {
+        return Err(refuse(format!(
+            "the new name is {len} characters long; the journal stores table names of at most \
+             {CONTENT_TYPE_LEN}"
+        )));
+    }
+    if old == new {
+        return Ok(0);
+    }
+    if let Some(clash) = restarted_history(db, old, new).await? {
+        return Err(refuse(format!(
+            "row {} already has deltas under {new} (object delta {}) written after its deltas \
+             under {old}: the renamed entity was written to before its journal moved, so the \
+             row's history restarted under the new name, and revy does not merge two histories \
+             of one row; run rename_table in the migration that renames the table, before the \
+             application writes through the renamed entity",
+            clash.content_id, clash.id
+        )));
+    }
+    let Some((lowest, highest)) = bounds(db, old).await? else {
+        return Ok(0);
+    };
+    let mut moved = 0;
+    let mut start = lowest;
+    while start <= highest {
+        let end = start.saturating_add(chunk);
+        let done = object_delta::Entity::update_many()
+            .col_expr(object_delta::Column::ContentType, Expr::value(new))
+            .filter(object_delta::Column::ContentType.eq(old))
+            .filter(object_delta::Column::Id.gte(start))
+            .filter(object_delta::Column::Id.lt(end))
+            .exec(db)
+            .await
+            .map_err(journal)?;
+        moved += done.rows_affected;
+        if end == i64::MAX {
+            break;
+        }
+        start = end;
+    }
+    // the table's erasures follow it (their own deltas, which the feed
+    // carried, keep the name they were made under)
+    crate::journal::erasure::Entity::update_many()
+        .col_expr(
+            crate::journal::erasure::Column::ContentType,
+            Expr::value(new),
+        )
+        .filter(crate::journal::erasure::Column::ContentType.eq(old))
+        .exec(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_erasures", e))?;
+    Ok(moved)
+}
+
+fn journal(e: sea_orm::DbErr) -> Error {
+    Error::from_journal("revy_object_deltas", e)
+}
+
+/// The lowest and highest object delta id of the table `table`, if it has any.
+async fn bounds<C: ConnectionTrait>(db: &C, table: &str) -> Result<Option<(i64, i64)>, Error> {
+    #[derive(FromQueryResult)]
+    struct Bounds {
+        lowest: Option<i64>,
+        highest: Option<i64>,
+    }
+    let d = object_delta::Entity;
+    let statement = Query::select()
+        .expr_as(
+            Expr::col(object_delta::Column::Id).min(),
+            Alias::new("lowest"),
+        )
+        .expr_as(
+            Expr::col(object_delta::Column::Id).max(),
+            Alias::new("highest"),
+        )
+        .from(d)
+        .and_where(Expr::col(object_delta::Column::ContentType).eq(table))
+        .to_owned();
+    let found = Bounds::find_by_statement(db.get_database_backend().build(&statement))
+        .one(db)
+        .await
+        .map_err(journal)?;
+    Ok(found.and_then(|b| b.lowest.zip(b.highest)))
+}
+
+/// A delta of `new` written after a delta of the same row under `old`.
+#[derive(FromQueryResult)]
+struct Clash {
+    id: i64,
+    content_id: String,
+}
+
+/// The first delta under `new` of a row whose history under `old` is older
+/// than it (one seek of the content index per delta under `new`). A rename
+/// that stopped half-way moved each row's oldest deltas first, so its rows
+/// under `new` are older than those left under `old`: no clash.
+async fn restarted_history<C: ConnectionTrait>(
+    db: &C,
+    old: &str,
+    new: &str,
+) -> Result<Option<Clash>, Error> {
+    use object_delta::Column as D;
+    let (n, o) = (Alias::new("revy_new"), Alias::new("revy_old"));
+    let earlier = Query::select()
+        .expr(Expr::val(1))
+        .from_as(object_delta::Entity, o.clone())
+        .and_where(Expr::col((o.clone(), D::ContentType)).eq(old))
+        .and_where(Expr::col((o.clone(), D::ContentId)).equals((n.clone(), D::ContentId)))
+        .and_where(Expr::col((o, D::Id)).lt(Expr::col((n.clone(), D::Id))))
+        .to_owned();
+    let statement = Query::select()
+        .column((n.clone(), D::Id))
+        .column((n.clone(), D::ContentId))
+        .from_as(object_delta::Entity, n.clone())
+        .and_where(Expr::col((n.clone(), D::ContentType)).eq(new))
+        .and_where(Expr::exists(earlier))
+        .order_by((n, D::Id), sea_orm::sea_query::Order::Asc)
+        .limit(1)
+        .to_owned();
+    Clash::find_by_statement(db.get_database_backend().build(&statement))
+        .one(db)
+        .await
+        .map_err(journal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    mod user {
+        use sea_orm::entity::prelude::*;
+
+        #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+        #[sea_orm(table_name = "users")]
+        pub struct Model {
+            #[sea_orm(primary_key)]
+            pub id: i32,
+            pub email: String,
+            pub secret: String,
+            pub seen: i32,
+        }
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+        impl ActiveModelBehavior for ActiveModel {}
+    }
+    use user::Column;
+
+    fn renames(renamed: &[(&str, Column)]) -> Result<Mapping<user::Entity>, Error> {
+        let renamed = renamed.iter().map(|(o, c)| ((*o).to_owned(), *c)).collect();
+        Mapping::check(renamed, Vec::new())
+    }
+
+    fn problem(renamed: &[(&str, Column)]) -> String {
+        match renames(renamed) {
+            Err(Error::Policy {
+                column, problem, ..
+            }) => format!("{column}: {problem}"),
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn a_renamed_column_reads_the_name_its_newest_entry_has() {
+        let rules = renames(&[("mail", Column::Email), ("e_mail", Column::Email)]).unwrap();
+        assert_eq!(rules.old_names(Column::Email), ["mail", "e_mail"]);
+        assert!(rules.old_names(Column::Secret).is_empty());
+        let held = |setters: &[(&str, i64)]| {
+            rules.held_name(Column::Email, |name| {
+                setters.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+            })
+        };
+        assert_eq!(held(&[]), None);
+        assert_eq!(held(&[("mail", 3)]), Some("mail"));
+        // the newest setter wins, whichever name it wrote
+        assert_eq!(held(&[("email", 9), ("mail", 3)]), Some("email"));
+        assert_eq!(held(&[("email", 2), ("mail", 3)]), Some("mail"));
+        assert_eq!(
+            held(&[("email", 2), ("mail", 3), ("e_mail", 5)]),
+            Some("e_mail")
+        );
+        assert_eq!(rules.column_of("e_mail").map(|c| c.as_str()), Some("email"));
+        assert_eq!(rules.column_of("seen").map(|c| c.as_str()), Some("seen"));
+        assert!(rules.column_of("gone").is_none());
+    }
+
+    #[test]
+    fn a_conversion_sees_every_value_but_null() {
+        let parse: Conversion = Arc::new(|old: &serde_json::Value| match old.as_str() {
+            Some(text) => text
+                .parse::<i32>()
+                .map(Into::into)
+                .map_err(|e| e.to_string()),
+            None => Ok(old.clone()),
+        });
+        let rules =
+            Mapping::<user::Entity>::check(Vec::new(), vec![(Column::Seen, parse)]).unwrap();
+        let converted = |column, value| rules.converted(column, value, 4).unwrap();
+        assert_eq!(converted(Column::Seen, json!("12")), json!(12));
+        assert_eq!(converted(Column::Seen, json!(12)), json!(12));
+        assert_eq!(converted(Column::Seen, json!(null)), json!(null));
+        // another column's values pass untouched
+        assert_eq!(converted(Column::Email, json!("x")), json!("x"));
+        match rules.converted(Column::Seen, json!("twelve"), 4) {
+            Err(Error::ConversionFailed {
+                table,
+                column,
+                object_delta_id,
+                json_type,
+                reason,
+            }) => {
+                assert_eq!(
+                    (table.as_str(), column.as_str(), object_delta_id, json_type),
+                    ("users", "seen", 4, "string")
+                );
+                assert!(reason.contains("invalid digit"), "{reason}");
+            }
+            other => panic!("expected ConversionFailed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_former_name_must_be_no_column_and_declared_once() {
+        assert!(
+            problem(&[("secret", Column::Email)])
+                .starts_with("secret: is declared as a former name (renamed) but is a column")
+        );
+        assert!(
+            problem(&[("mail", Column::Email), ("mail", Column::Secret)])
+                .starts_with("mail: is declared as a former name (renamed) more than once")
+        );
+    }
+}

@@ -1,0 +1,46 @@
+//! What revy knows of the entities it tracks: [`TrackedEntity`], the bound
+//! of every call that rebuilds and writes rows back, and
+//! [`content_type`], the name under which an entity's rows sit in the
+//! journal (its table name). The journal's column sizes are here too.
+//!
+//! Tables are matched to entities at run time by
+//! [`rollback::register`](crate::rollback::register), which `track!` calls on
+//! an entity's first save or delete.
+
+use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel, TryIntoModel};
+
+use crate::policy::TrackingPolicy;
+
+pub(crate) mod keys;
+
+pub use crate::journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN};
+pub use keys::content_type;
+
+/// An entity revy can rebuild and write back: its active model is tracked
+/// (`revy::track!()`) and round-trips through its model. Every sea-orm
+/// entity whose `ActiveModelBehavior` is implemented is one.
+pub trait TrackedEntity:
+    TrackingPolicy
+    + EntityTrait<
+        ActiveModel: ActiveModelTrait<Entity = Self>
+                         + ActiveModelBehavior
+                         + TryIntoModel<<Self as EntityTrait>::Model>
+                         + Send
+                         + 'static,
+        Model: IntoActiveModel<<Self as EntityTrait>::ActiveModel> + Sync,
+    >
+{
+}
+
+impl<E> TrackedEntity for E where
+    E: TrackingPolicy
+        + EntityTrait<
+            ActiveModel: ActiveModelTrait<Entity = E>
+                             + ActiveModelBehavior
+                             + TryIntoModel<E::Model>
+                             + Send
+                             + 'static,
+            Model: IntoActiveModel<E::ActiveModel> + Sync,
+        >
+{
+}

@@ -1,0 +1,213 @@
+//! Undoing a whole revision, and the registry of entities that makes it
+//! possible: a revision names its rows by table, so revy needs to know which
+//! entity (which Rust types) each table is.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{LazyLock, RwLock};
+
+use revy_core::{Context, LazyRevision};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+use crate::Error;
+use crate::guard::sealed::Sealed;
+use crate::guard::{GuardedTransaction, RevyTransaction};
+use crate::journal::object_delta;
+use crate::journal::revision::{self, RevisionKind};
+use crate::record::write;
+use crate::registry::TrackedEntity;
+use crate::registry::keys::content_type;
+use crate::rollback::restore::roll_back_object;
+
+pub(crate) type RollBack =
+    for<'a> fn(
+        &'a GuardedTransaction,
+        &'a str,
+        i64,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+
+static REGISTRY: LazyLock<RwLock<HashMap<String, RollBack>>> =
+    LazyLock::new(|| RwLock::new(HashMap::new()));
+
+fn roll_back<'a, E: TrackedEntity>(
+    txn: &'a GuardedTransaction,
+    content_id: &'a str,
+    first_delta_id: i64,
+) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+    Box::pin(roll_back_object::<E, GuardedTransaction>(
+        txn,
+        content_id,
+        first_delta_id,
+    ))
+}
+
+/// Tells revy which entity a table is, so [`undo_revision`] can rebuild its
+/// rows. `revy::track!()` registers an entity the first time it saves or
+/// deletes; call this at start-up for entities that may not have yet.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// revy_seaorm::rollback::register::<user::Entity>();
+/// revy_seaorm::rollback::register::<account::Entity>();
+/// # Ok(()) }
+/// ```
+pub fn register<E: TrackedEntity>() {
+    let table = content_type::<E>();
+    if let Ok(mut map) = REGISTRY.write() {
+        map.insert(table, roll_back::<E>);
+    }
+    crate::deletion::cascade::register_entity::<E>();
+}
+
+/// The registered table (its content type) that `matches` accepts, if any.
+pub(crate) fn tracked_table(matches: impl Fn(&str) -> bool) -> Option<String> {
+    REGISTRY
+        .read()
+        .ok()
+        .and_then(|m| m.keys().find(|t| matches(t)).cloned())
+}
+
+pub(crate) fn lookup(table: &str) -> Option<RollBack> {
+    REGISTRY.read().ok().and_then(|m| m.get(table).copied())
+}
+
+/// One row a revision touched.
+struct Touched {
+    content_type: String,
+    content_id: String,
+    first_delta_id: i64,
+    last_delta_id: i64,
+}
+
+/// Reverses every object delta of a revision, newest first, in one
+/// transaction and one new revision, whose id it returns (`None` when the
+/// revision holds no deltas).
+///
+/// Each row goes back to its state before the revision: rows it created are
+/// deleted, rows it updated are reverted, rows it deleted are restored with
+/// their keys. If any row changed after the revision, nothing is changed and
+/// the error names the row and the later delta.
+///
+/// ```
+/// # revy_seaorm::__doc_fixture!();
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = setup().await?;
+/// use revy_core::{Context, LazyRevision};
+/// use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+///
+/// let revision = LazyRevision::new();
+/// Context::via_revision(revision.clone())
+///     .scope(async {
+///         for name in ["Ann", "Bob"] {
+///             user::ActiveModel { name: Set(name.into()), ..Default::default() }.insert(&db).await?;
+///         }
+///         Ok::<_, sea_orm::DbErr>(())
+///     })
+///     .await?;
+/// assert_eq!(user::Entity::find().count(&db).await?, 2);
+///
+/// let undo = revy_seaorm::rollback::undo_revision(&db, revision.id().unwrap()).await?;
+/// assert!(undo.is_some()); // the undo is a revision too, so it can be undone
+/// assert_eq!(user::Entity::find().count(&db).await?, 0);
+/// # Ok(()) }
+/// ```
+pub async fn undo_revision<C>(db: &C, revision_id: i64) -> Result<Option<i64>, Error>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction: RevyTransaction>,
+{
+    let exists = revision::Entity::find_by_id(revision_id)
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_revisions", e))?;
+    let Some(revision) = exists else {
+        return Err(Error::NoRevision { revision_id });
+    };
+    // a baseline or checkpoint records rows as they already were: undoing
+    // it would delete rows that no tracked operation created
+    let not_undoable = |what| Err(Error::NotUndoable { revision_id, what });
+    match revision.kind() {
+        RevisionKind::Change => {}
+        // an erasure removed values the journal no longer holds
+        RevisionKind::Erasure => return Err(Error::ErasureIsFinal { revision_id }),
+        RevisionKind::Baseline => return not_undoable("a baseline"),
+        RevisionKind::Checkpoint => return not_undoable("a prune checkpoint"),
+    }
+    let deltas = object_delta::Entity::find()
+        .filter(object_delta::Column::RevisionId.eq(revision_id))
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await?;
+    let mut touched: Vec<Touched> = Vec::new();
+    for d in deltas {
+        match touched
+            .iter_mut()
+            .find(|t| t.content_type == d.content_type && t.content_id == d.content_id)
+        {
+            Some(t) => t.last_delta_id = d.id,
+            None => touched.push(Touched {
+                content_type: d.content_type,
+                content_id: d.content_id,
+                first_delta_id: d.id,
+                last_delta_id: d.id,
+            }),
+        }
+    }
+    if touched.is_empty() {
+        return Ok(None);
+    }
+    // the row changed last in the revision is put back first
+    touched.sort_by_key(|t| std::cmp::Reverse(t.last_delta_id));
+
+    let txn = db.begin().await?.into_guarded();
+    let result = undo_in(&txn, revision_id, touched).await;
+    write::finish(txn, result).await
+}
+
+async fn undo_in(
+    txn: &GuardedTransaction,
+    revision_id: i64,
+    touched: Vec<Touched>,
+) -> Result<Option<i64>, Error> {
+    let mut steps = Vec::with_capacity(touched.len());
+    for t in &touched {
+        let later = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(t.content_type.as_str()))
+            .filter(object_delta::Column::ContentId.eq(t.content_id.as_str()))
+            .filter(object_delta::Column::Id.gt(t.last_delta_id))
+            .order_by_asc(object_delta::Column::Id)
+            .one(txn)
+            .await?;
+        if let Some(later) = later {
+            return Err(Error::Conflict {
+                revision_id,
+                table: t.content_type.clone(),
+                key: t.content_id.clone(),
+                later_delta_id: later.id,
+            });
+        }
+        let step = lookup(&t.content_type).ok_or_else(|| Error::UnknownEntity {
+            table: t.content_type.clone(),
+        })?;
+        steps.push(step);
+    }
+
+    let lazy = LazyRevision::new();
+    let mut frame = Context::new().revision(lazy.clone());
+    if Context::revision_description().is_empty() {
+        frame = frame.revision_description(format!("Undo revision {revision_id}"));
+    }
+    frame
+        .scope(async {
+            for (t, step) in touched.iter().zip(steps) {
+                step(txn, &t.content_id, t.first_delta_id).await?;
+            }
+            Ok::<_, Error>(())
+        })
+        .await?;
+    Ok(lazy.id())
+}
