@@ -24,7 +24,7 @@ macro_rules! __doc_fixture {
             impl ActiveModelBehavior for ActiveModel {
                 $crate::track!();
             }
-            impl $crate::TrackingPolicy for Entity {}
+            impl $crate::policy::TrackingPolicy for Entity {}
             impl $crate::deletion::DeletionPolicies for Entity {}
         }
         mod account {
@@ -42,7 +42,7 @@ macro_rules! __doc_fixture {
             impl ActiveModelBehavior for ActiveModel {
                 $crate::track!();
             }
-            impl $crate::TrackingPolicy for Entity {}
+            impl $crate::policy::TrackingPolicy for Entity {}
             impl $crate::deletion::DeletionPolicies for Entity {
                 fn on_delete() -> Vec<$crate::deletion::ChildPolicy> {
                     vec![$crate::deletion::ChildPolicy::new(
@@ -69,7 +69,7 @@ macro_rules! __doc_fixture {
             impl ActiveModelBehavior for ActiveModel {
                 $crate::track!();
             }
-            impl $crate::TrackingPolicy for Entity {}
+            impl $crate::policy::TrackingPolicy for Entity {}
             impl $crate::deletion::DeletionPolicies for Entity {}
         }
         async fn setup() -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {

@@ -565,7 +565,7 @@ pub enum Error {
     },
 
     /// The conversion a tracking policy declares for a column (see
-    /// [`Policy::convert`](crate::Policy::convert)) refused a value the
+    /// [`Policy::convert`](crate::policy::Policy::convert)) refused a value the
     /// journal holds.
     #[error(
         "column {table}.{column}: the tracking policy's conversion refused the {json_type} value \

@@ -24,7 +24,7 @@
 //!   **renamed** from an old name, a **conversion** of the old values of a
 //!   column whose type changed (see [`schema_change`](crate::lifecycle::schema_change)).
 //!
-//! Every path honours the policy: the hooks, [`Tracked`](crate::Tracked)
+//! Every path honours the policy: the hooks, [`Tracked`](crate::hooks::draft::Tracked)
 //! drafts, baselines, deletion policies, bulk writes, restore, revert and
 //! undo (which save through the hooks). The writers of the journal only
 //! take attribute deltas that went through the policy, so a path that
@@ -101,7 +101,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 
-use crate::Error;
+use crate::error::Error;
 use crate::lifecycle::schema_change::{Conversion, Mapping};
 use crate::record::rows::AttributeChange;
 use crate::registry::keys::{self, content_type};

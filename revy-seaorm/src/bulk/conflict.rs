@@ -28,10 +28,10 @@ use sea_orm::{
 };
 
 use super::insert::{Given, insert_chunk};
-use crate::Error;
 use crate::db::keyset::{self, RowKey};
 use crate::db::returning;
 use crate::db::values::{self, encode_row};
+use crate::error::Error;
 use crate::hooks::{create_changes, row_values, update_changes};
 use crate::policy::Rules;
 use crate::record::Seal;

@@ -10,9 +10,9 @@ use sea_orm::{
 };
 
 use super::Where;
-use crate::Error;
 use crate::db::keyset::{self, Pages};
 use crate::deletion::{self, cascade};
+use crate::error::Error;
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};

@@ -9,11 +9,11 @@ use sea_orm::{
 };
 
 use super::conflict::{self, Conflict};
-use crate::Error;
 use crate::db::keyset;
 use crate::db::returning;
 use crate::db::values;
 use crate::db::values::encode_row;
+use crate::error::Error;
 use crate::hooks::{create_changes, shows};
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;

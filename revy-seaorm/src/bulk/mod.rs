@@ -81,7 +81,7 @@
 //!   with [`register_child_policies`](crate::deletion::cascade::register_child_policies), not
 //!   the [`DeletionPolicies`](crate::deletion::DeletionPolicies) an entity declares
 //!   but never registered: the builders name only its
-//!   [`TrackingPolicy`](crate::TrackingPolicy). [`delete`](crate::deletion::delete)
+//!   [`TrackingPolicy`](crate::policy::TrackingPolicy). [`delete`](crate::deletion::delete)
 //!   applies both.
 
 mod conflict;
@@ -104,7 +104,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::guard::own_writes;
 use crate::registry::keys::content_type;
 

@@ -11,9 +11,9 @@ use sea_orm::{
 };
 
 use super::Where;
-use crate::Error;
 use crate::db::keyset::{self, Pages};
 use crate::db::returning;
+use crate::error::Error;
 use crate::guard::own_writes;
 use crate::hooks::{row_values, update_changes};
 use crate::policy::{self, TrackingPolicy};

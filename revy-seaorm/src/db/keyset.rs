@@ -13,7 +13,7 @@ use sea_orm::{
     QuerySelect, Value,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::registry::keys;
 
 /// A row's key columns with their values, in key order.

@@ -9,7 +9,7 @@
 //! statement MariaDB cannot parse. revy therefore appends `RETURNING` to
 //! the statements it builds itself, whenever the server speaks it, whatever
 //! the application's sea-orm features are: PostgreSQL and SQLite (3.35 or
-//! newer, checked by [`install`](crate::install) and once here) always,
+//! newer, checked by [`install`](crate::journal::install) and once here) always,
 //! MySQL and MariaDB never (they are read back by key).
 
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,7 +20,7 @@ use sea_orm::{
     Statement,
 };
 
-use crate::Error;
+use crate::error::Error;
 
 /// The oldest SQLite that has `RETURNING`.
 const SQLITE_RETURNING: (u32, u32) = (3, 35);

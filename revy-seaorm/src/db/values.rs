@@ -7,8 +7,8 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, EntityTrait, IdenStatic, Iterable, ModelTrait,
 };
 
-use crate::Error;
 use crate::codec;
+use crate::error::Error;
 use crate::registry::keys::content_type;
 
 /// Encodes one column's value, naming the column on failure.

@@ -31,10 +31,10 @@ use sea_orm::{
     IntoActiveModel, ModelTrait, QueryFilter, TransactionTrait, Value,
 };
 
-use crate::Error;
 use crate::db::dyn_conn::{Conn, RawConn};
 use crate::db::keyset::{self, Pages, RowKey};
 use crate::db::values;
+use crate::error::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction, own_writes};
 use crate::record::Seal;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::Error;
+use crate::error::Error;
 
 /// The gaps the feed waits at, if any: the frontier stops at the first,
 /// and one look at the running transactions decides every gap below the

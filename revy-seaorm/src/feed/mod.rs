@@ -50,7 +50,7 @@
 //! [`subscribe`] (or a [`Subscription`]) turns a feed into a stream that
 //! reads again when there may be something new:
 //! - on **PostgreSQL** with the `feed-postgres` feature, when a commit
-//!   says so. [`install`](crate::install) (and the migration) put a
+//!   says so. [`install`](crate::journal::install) (and the migration) put a
 //!   statement-level trigger on `revy_object_deltas` that calls
 //!   `pg_notify('revy_feed', <schema>)` inside the writing transaction.
 //!   PostgreSQL delivers a notification only when that transaction
@@ -108,7 +108,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::{object_delta, revision};
 use gaps::Gaps;

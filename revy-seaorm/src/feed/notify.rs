@@ -64,7 +64,7 @@ mod listener {
     use tokio::task::JoinHandle;
 
     use super::NOTIFY_CHANNEL;
-    use crate::Error;
+    use crate::error::Error;
 
     /// The pool of `db` when it is a sea-orm connection to PostgreSQL.
     /// `subscribe` is generic over the connection; only this one type

@@ -8,7 +8,7 @@ use futures_util::Stream;
 use sea_orm::ConnectionTrait;
 
 use super::{Feed, FeedRevision};
-use crate::Error;
+use crate::error::Error;
 
 /// The first wait after an empty poll; it doubles up to [`MAX_WAIT`].
 pub const MIN_WAIT: Duration = Duration::from_millis(10);

@@ -10,7 +10,7 @@
 //! before it runs: a write to a tracked table that is not revy's own is
 //! counted ([`untracked_writes`]) and warned about once per table with
 //! `tracing`, or, in [strict](Guarded::strict) mode, refused with
-//! [`Error::UntrackedWrite`](crate::Error::UntrackedWrite) before it runs
+//! [`Error::UntrackedWrite`](crate::error::Error::UntrackedWrite) before it runs
 //! (and warned about once per table all the same, so that a refusal an
 //! application turns into a bare error response still shows in its logs).
 //!
@@ -189,7 +189,7 @@ impl<C> Guarded<C> {
     }
 
     /// Strict mode: an untracked write is refused before it runs, with
-    /// [`Error::UntrackedWrite`](crate::Error::UntrackedWrite) (inside
+    /// [`Error::UntrackedWrite`](crate::error::Error::UntrackedWrite) (inside
     /// sea-orm's `DbErr::Custom` where sea-orm's traits return `DbErr`),
     /// naming the table and the tracked call to use. Counted, and warned
     /// about with `tracing` once per table, as outside strict mode: log the

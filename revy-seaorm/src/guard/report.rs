@@ -22,7 +22,7 @@ use revy_core::Context;
 use sea_orm::{DbBackend, EntityTrait};
 
 use super::sql::{self, WriteKind};
-use crate::Error;
+use crate::error::Error;
 use crate::registry::keys::content_type;
 
 /// What a guard does with an untracked write.

@@ -25,14 +25,15 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::error::Error;
 use crate::history::field_value::{self, FieldValue};
 use crate::history::key_text;
 use crate::history::snapshot::inline::{RANGE, RANGE_START, range_start, range_start_table};
+use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::{object_delta, revision};
 use crate::policy::{self, TrackingPolicy};
 use crate::record::checkpoint::State;
 use crate::registry::keys::content_type;
-use crate::{Error, history::AttributeDelta};
 
 /// Who set one column's current value, and when, and why: one entry of
 /// [`Blame::all`].
@@ -61,7 +62,7 @@ pub struct ColumnBlame {
     /// The revision's description (`""` when none).
     pub revision_description: String,
     /// The entry's description (`""` when none): the object delta's,
-    /// unless a [draft](crate::Tracked)'s entry says otherwise.
+    /// unless a [draft](crate::hooks::draft::Tracked)'s entry says otherwise.
     pub description: String,
 }
 
@@ -180,10 +181,10 @@ where
     /// checkpoint names as setters.
     ///
     /// A column a migration renamed (declared with
-    /// [`Policy::renamed`](crate::Policy::renamed)) is answered by its
+    /// [`Policy::renamed`](crate::policy::Policy::renamed)) is answered by its
     /// newest entry under either name, and named as the entity names it
     /// now; columns the entity no longer has are left out; values go
-    /// through the policy's [conversion](crate::Policy::convert).
+    /// through the policy's [conversion](crate::policy::Policy::convert).
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<ColumnBlame>, Error> {
         let rules = policy::rules::<E>()?;
         let table = content_type::<E>();

@@ -9,7 +9,7 @@ use revy_core::{Action, Actor};
 use sea_orm::{ActiveModelTrait, ConnectionTrait};
 use serde::Serialize;
 
-use crate::Error;
+use crate::error::Error;
 use crate::history::History;
 use crate::history::field_value::{self, FieldValue};
 use crate::journal::revision;
@@ -164,8 +164,8 @@ where
     ///
     /// Each change names its column as it was at the time. Its values are
     /// decoded as the column that name counts as now (itself, or the column
-    /// the policy says was [renamed](crate::Policy::renamed) from it),
-    /// through the policy's [conversion](crate::Policy::convert); a value of
+    /// the policy says was [renamed](crate::policy::Policy::renamed) from it),
+    /// through the policy's [conversion](crate::policy::Policy::convert); a value of
     /// a column the entity no longer has is [`FieldValue::Raw`], as the
     /// journal stores it.
     pub async fn entries<C: ConnectionTrait>(self, db: &C) -> Result<Vec<HistoryEntry>, Error> {

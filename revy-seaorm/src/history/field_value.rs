@@ -6,9 +6,9 @@ use sea_orm::sea_query::Value;
 use sea_orm::{ActiveModelTrait, EntityTrait, IdenStatic, Iterable};
 use serde::{Serialize, Serializer};
 
-use crate::Error;
 use crate::codec;
 use crate::db::values;
+use crate::error::Error;
 use crate::policy::Rules;
 use crate::registry::keys::content_type;
 

@@ -33,8 +33,8 @@ use sea_orm::{
     PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, TryIntoModel, sea_query::IntoValueTuple,
 };
 
-use crate::Error;
 use crate::db::values;
+use crate::error::Error;
 use crate::journal::object_delta;
 use crate::registry::keys;
 
@@ -215,11 +215,11 @@ impl<E: EntityTrait> History<E> {
     /// ```
     ///
     /// A column a migration renamed (declared with
-    /// [`Policy::renamed`](crate::Policy::renamed)) matches its changes
+    /// [`Policy::renamed`](crate::policy::Policy::renamed)) matches its changes
     /// under its former names too.
     pub fn changed(mut self, column: E::Column) -> Self
     where
-        E: crate::TrackingPolicy,
+        E: crate::policy::TrackingPolicy,
     {
         let names = crate::policy::rules::<E>().map(|rules| {
             std::iter::once(column.as_str().to_owned())
@@ -311,7 +311,7 @@ pub async fn as_of<E>(
     at: DateTime<Utc>,
 ) -> Result<Option<E::Model>, Error>
 where
-    E: crate::TrackingPolicy,
+    E: crate::policy::TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     let newest = object_delta::Entity::find()

@@ -7,7 +7,7 @@ use revy_core::Actor;
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::{object_delta, revision};
 
 /// A query of revisions, newest first. Made by [`revisions`].

@@ -44,7 +44,7 @@ use sea_orm::{
     JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TryIntoModel,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::history::snapshot::snapshots_of;
 use crate::journal::{object_delta, tag};
 use crate::policy;
@@ -176,7 +176,7 @@ pub struct Page<M> {
 /// assert_eq!(names, ["Ann", "Bob", "Cid"]); // Bob is back, Dee not yet there
 /// # Ok(()) }
 /// ```
-pub fn table_as_of<E: crate::TrackingPolicy>(moment: impl Into<Moment>) -> TableAsOf<E> {
+pub fn table_as_of<E: crate::policy::TrackingPolicy>(moment: impl Into<Moment>) -> TableAsOf<E> {
     TableAsOf {
         moment: moment.into(),
         size: DEFAULT_PAGE_SIZE,
@@ -196,7 +196,7 @@ const PICKED_ID: &str = "object_delta_id";
 
 impl<E> TableAsOf<E>
 where
-    E: crate::TrackingPolicy,
+    E: crate::policy::TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     /// At most `n` rows a page (at least one); [`DEFAULT_PAGE_SIZE`] unless set.

@@ -19,7 +19,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::Error;
+use crate::error::Error;
 use crate::history::snapshot::SelectSnapshotExt;
 use crate::history::time_travel::DEFAULT_PAGE_SIZE;
 use crate::journal::object_delta;

@@ -8,8 +8,8 @@ use sea_orm::{
     IntoActiveModel, Value,
 };
 
-use crate::Error;
 use crate::db::values;
+use crate::error::Error;
 use crate::record::rows::AttributeChange;
 use crate::registry::keys;
 use crate::versions;

@@ -64,6 +64,7 @@ use sea_orm::{
 };
 
 use crate::db::values::{self, encode_row};
+use crate::error::Error;
 use crate::hooks::draft::{DraftEdits, apply_edits};
 use crate::journal::object_delta;
 use crate::policy::{self, Rules, TrackingPolicy, Vetted};
@@ -71,7 +72,7 @@ use crate::record::batch;
 use crate::record::rows::{AttributeChange, ContextValues, Head, NewObjectDelta};
 use crate::record::{Seal, checkpoint, write};
 use crate::registry::keys::{self, content_type};
-use crate::{Error, guard, queued, versions};
+use crate::{guard, queued, versions};
 
 /// What a `before_*` hook leaves for its `after_*` twin.
 struct Pending {
@@ -501,7 +502,7 @@ where
     record_change::<A::Entity, C>(db, &ctx, Action::Delete, row, Vetted::default(), &rules).await
 }
 
-/// The changes as a [`Tracked`](crate::Tracked) draft's edits attribute
+/// The changes as a [`Tracked`](crate::hooks::draft::Tracked) draft's edits attribute
 /// them, when the save came from one.
 fn with_draft(changes: Vec<AttributeChange>, draft: Option<DraftEdits>) -> Vec<AttributeChange> {
     match draft {

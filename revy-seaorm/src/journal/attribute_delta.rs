@@ -15,7 +15,7 @@ use serde::Serialize;
 /// who set it and why.
 ///
 /// An entry's actor and description are its object delta's, except where a
-/// [draft](crate::Tracked) recorded columns set by several actors in one
+/// [draft](crate::hooks::draft::Tracked) recorded columns set by several actors in one
 /// change: entries for one column by different actors stay separate and in
 /// the order they happened.
 ///

@@ -6,10 +6,10 @@ use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 use super::{erasure, object_delta, revision, schema, tag};
 
 /// Creates the journal tables and indexes, and on PostgreSQL the change
-/// feed's notify trigger (the same as [`install`](crate::install)); `down`
+/// feed's notify trigger (the same as [`install`](crate::journal::install)); `down`
 /// drops them. The journal's one step: revy 0.1 collapsed the steps of its
 /// unreleased versions into it, and its `up` refuses a database that holds
-/// the older three-table journal ([`Error::OldJournal`](crate::Error::OldJournal)).
+/// the older three-table journal ([`Error::OldJournal`](crate::error::Error::OldJournal)).
 ///
 /// Add it to your migrator's list:
 ///

@@ -117,7 +117,7 @@ impl Model {
     /// The change's own attribute deltas, in the order they were recorded
     /// (none for a delete): each column with its old and new value, and
     /// who set it and why (the delta's actor and description unless the
-    /// entry says otherwise, as a [draft](crate::Tracked)'s may).
+    /// entry says otherwise, as a [draft](crate::hooks::draft::Tracked)'s may).
     ///
     /// Decoded from the row itself: no query.
     ///
@@ -144,9 +144,9 @@ impl Model {
     /// ```
     pub fn attribute_deltas(
         &self,
-    ) -> Result<Vec<super::attribute_delta::AttributeDelta>, crate::Error> {
+    ) -> Result<Vec<super::attribute_delta::AttributeDelta>, crate::error::Error> {
         super::attribute_delta::decode_entries(&self.changes, &self.actor(), &self.description)
-            .map_err(|reason| crate::Error::BadEntries {
+            .map_err(|reason| crate::error::Error::BadEntries {
                 object_delta_id: self.id,
                 reason,
             })

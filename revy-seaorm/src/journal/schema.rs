@@ -7,7 +7,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::{erasure, object_delta, revision, tag};
-use crate::Error;
+use crate::error::Error;
 
 /// Creates the journal tables and their indexes if they do not exist yet.
 ///

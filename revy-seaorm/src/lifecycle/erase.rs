@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::attribute_delta::{AttributeDelta, encode};
 use crate::journal::revision::RevisionKind;
 use crate::journal::{erasure, object_delta};
@@ -108,10 +108,10 @@ fn holds_value(value: &Value) -> bool {
 /// # Which columns
 ///
 /// Those given to [`columns`](Erase::columns); else the
-/// columns the policy names [`personal`](crate::Policy::personal); else
+/// columns the policy names [`personal`](crate::policy::Policy::personal); else
 /// every column but the primary key (which names the row in every journal
 /// row and cannot be erased). Entries a column had under a name it was
-/// [`renamed`](crate::Policy::renamed) from are erased with it.
+/// [`renamed`](crate::policy::Policy::renamed) from are erased with it.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();

@@ -32,7 +32,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::{object_delta, revision};
 

@@ -10,7 +10,7 @@ use sea_orm::{
     QueryFilter, TransactionTrait,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
 use crate::journal::revision::{self, RevisionKind};
@@ -46,7 +46,7 @@ pub struct ImportReport {
     /// the export has (the export's delta is a checkpoint, and the journal
     /// holds the history it folds). A delta whose id the journal holds
     /// with other content is never counted here: the import fails with
-    /// [`Error::ImportConflict`](crate::Error::ImportConflict).
+    /// [`Error::ImportConflict`](crate::error::Error::ImportConflict).
     pub skipped: u64,
 }
 
@@ -66,7 +66,7 @@ pub struct ImportReport {
 /// and of its attribute deltas). When the journal holds that id for other
 /// content (a journal dropped and installed again numbers its new deltas
 /// from 1, so new history of the same row can take the export's ids), the
-/// import stops with [`Error::ImportConflict`](crate::Error::ImportConflict)
+/// import stops with [`Error::ImportConflict`](crate::error::Error::ImportConflict)
 /// naming the delta, its table and its row: nothing of that line is
 /// written, the lines before it are, and the journal's own history is left
 /// as it was. Import such an export into an empty journal (an archive

@@ -10,8 +10,8 @@
 //! |---|---|---|---|
 //! | column added | nothing (give it a `default_value`, or make it nullable) | older states take its default, else NULL; with neither, [`Error::MissingColumn`] | unchanged |
 //! | column dropped | nothing | its entries are ignored | still show its values ([`FieldValue::Raw`](crate::history::FieldValue::Raw)) |
-//! | column renamed | [`Policy::renamed`](crate::Policy::renamed)`("old", Column::New)` | entries under the old name count as the new column; the newest entry wins when both names occur | show the name as it was at the time, values decoded as the new column |
-//! | type changed | nothing when old values decode as the new type; else [`Policy::convert`](crate::Policy::convert) | values decode as the new type, through the conversion; else [`Error::Undecodable`] naming table, column, delta and JSON type | the same decoding |
+//! | column renamed | [`Policy::renamed`](crate::policy::Policy::renamed)`("old", Column::New)` | entries under the old name count as the new column; the newest entry wins when both names occur | show the name as it was at the time, values decoded as the new column |
+//! | type changed | nothing when old values decode as the new type; else [`Policy::convert`](crate::policy::Policy::convert) | values decode as the new type, through the conversion; else [`Error::Undecodable`] naming table, column, delta and JSON type | the same decoding |
 //! | table renamed | [`rename_table`]`(&db, "old", "new")` in the migration | the history follows the table | the same |
 //!
 //! The guide `docs/schema-changes.md` (in the `revy` crate's
@@ -26,12 +26,12 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::{CONTENT_TYPE_LEN, object_delta};
 use crate::registry::keys::content_type;
 
 /// A conversion of a column's journal values, declared with
-/// [`Policy::convert`](crate::Policy::convert).
+/// [`Policy::convert`](crate::policy::Policy::convert).
 pub(crate) type Conversion =
     Arc<dyn Fn(&serde_json::Value) -> Result<serde_json::Value, String> + Send + Sync>;
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use revy_core::{Action, LazyRevision};
 use sea_orm::ConnectionTrait;
 
-use crate::Error;
+use crate::error::Error;
 use crate::record::flush::{self, Entry, RevisionRef};
 use crate::record::rows::{AttributeChange, ContextValues, now};
 

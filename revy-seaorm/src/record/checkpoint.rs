@@ -23,7 +23,7 @@ use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 
 /// Versions of an object between two checkpoints: a reader folds at most

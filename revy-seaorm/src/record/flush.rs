@@ -24,7 +24,7 @@ use super::batch::BASELINE_DESCRIPTION;
 use super::insert::{self, Row};
 use super::rows::AttributeChange;
 use super::{Seal, checkpoint, numbering, recordset, sealed};
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
 

@@ -30,7 +30,7 @@ use super::rows::{
     AttributeChange, Head, OBJECT_DELTA_COLUMNS, actor_columns, newest_link, next_version,
 };
 use super::sealed::Link;
-use crate::Error;
+use crate::error::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{object_delta, revision};
 

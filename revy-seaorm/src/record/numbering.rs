@@ -26,7 +26,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DbErr, IdenStatic};
 
 use super::rows::Head;
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 
 /// The name of MySQL's unique index of versions.

@@ -6,7 +6,7 @@ use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
 use super::insert::Row;
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
 

@@ -21,7 +21,7 @@ use super::insert::{self, Expect, Row};
 use super::numbering::{self, Object};
 use super::rows::{Head, NewObjectDelta, actor_columns};
 use super::write::Outcome;
-use crate::Error;
+use crate::error::Error;
 use crate::tamper::{DeltaFields, Encoder, Salts};
 
 /// Times a write is tried before it gives up on an object whose newest

@@ -5,7 +5,7 @@ use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 use super::insert::{self, Expect, Row};
 use super::rows::{ContextValues, NewObjectDelta, now};
 use super::{Seal, numbering};
-use crate::Error;
+use crate::error::Error;
 use crate::journal::revision;
 use crate::policy::Vetted;
 

@@ -7,8 +7,8 @@ use sea_orm::{
     PrimaryKeyToColumn,
 };
 
-use crate::Error;
 use crate::db::values::{decode_into, encode};
+use crate::error::Error;
 
 /// Key columns of an active model's entity with their values.
 pub(crate) type KeyValues<A> = Vec<(

@@ -6,7 +6,7 @@ use sea_orm::{
     Select,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::history::snapshot::ObjectSnapshot;
 use crate::journal::object_delta;
 use crate::registry::TrackedEntity;

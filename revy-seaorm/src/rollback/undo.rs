@@ -12,7 +12,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::journal::object_delta;

@@ -14,7 +14,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::history::key_text;
@@ -203,7 +203,7 @@ pub async fn as_of_tag<E>(
     name: &str,
 ) -> Result<Option<E::Model>, Error>
 where
-    E: crate::TrackingPolicy,
+    E: crate::policy::TrackingPolicy,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
 {
     let tag = find_or_error(db, name).await?;

@@ -91,10 +91,10 @@ pub(crate) enum Kept {
 
 impl Salts {
     /// A fresh random seed.
-    pub(crate) fn fresh() -> Result<Salts, crate::Error> {
+    pub(crate) fn fresh() -> Result<Salts, crate::error::Error> {
         let mut seed = [0u8; SALT_BYTES];
         getrandom::fill(&mut seed).map_err(|e| {
-            crate::Error::Db(sea_orm::DbErr::Custom(format!(
+            crate::error::Error::Db(sea_orm::DbErr::Custom(format!(
                 "tamper evidence: the system's random source failed: {e}"
             )))
         })?;

@@ -5,7 +5,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use sha2::{Digest, Sha256};
 
 use super::chain::{DeltaFields, Encoder, Salts};
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 
 /// Object deltas [`verify`] reads per query.

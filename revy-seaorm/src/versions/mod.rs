@@ -12,7 +12,7 @@
 //!
 //! A save can require the version its caller read
 //! ([`update_at_version`], [`delete_at_version`],
-//! [`Tracked::expect_version`](crate::Tracked::expect_version)). The check
+//! [`Tracked::expect_version`](crate::hooks::draft::Tracked::expect_version)). The check
 //! costs no round trip of its own:
 //! - the hooks' locked read of the row (`SELECT .. FOR UPDATE`) also reads
 //!   the newest delta's version, and a row found at another version fails
@@ -38,7 +38,7 @@ use sea_orm::{
     IntoActiveModel, PrimaryKeyTrait, TransactionTrait,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 use crate::record::write;
 use crate::registry::keys::{self, content_type};

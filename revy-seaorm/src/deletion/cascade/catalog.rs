@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
-use crate::Error;
+use crate::error::Error;
 
 /// What a foreign key makes the database do to the child rows when their
 /// parent row is deleted.

@@ -59,9 +59,10 @@ pub use catalog::reset_foreign_keys;
 use catalog::{ForeignKey, Rule, foreign_keys_to};
 
 use crate::deletion::{ChildPolicy, DeletionPolicies, OnDelete};
+use crate::error::Error;
+use crate::guard;
 use crate::registry::TrackedEntity;
 use crate::registry::keys::content_type;
-use crate::{Error, guard};
 
 /// Makes a policy on one column of a registered entity, named as the
 /// catalog names it; `None` when the entity has no such column.
@@ -130,7 +131,7 @@ pub(crate) fn policies_of<E: DeletionPolicies>() -> Vec<ChildPolicy> {
 /// [`delete`](crate::deletion::delete), [`delete_many`](crate::bulk::delete_many) and
 /// [`delete_by_id`](crate::bulk::delete_by_id) of `E` then apply them, and a
 /// [`Guarded`](crate::guard::Guarded) connection no longer reports those keys.
-/// The bulk builders name only the entity's [`TrackingPolicy`](crate::TrackingPolicy),
+/// The bulk builders name only the entity's [`TrackingPolicy`](crate::policy::TrackingPolicy),
 /// so they apply the policies registered here, declared ones included.
 /// Call it at start-up, after registering the child entities
 /// ([`register`](crate::rollback::register)); it registers `E` too. Calling it again

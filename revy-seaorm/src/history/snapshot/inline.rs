@@ -26,7 +26,7 @@ use sea_orm::{
 };
 
 use super::Found;
-use crate::Error;
+use crate::error::Error;
 use crate::journal::object_delta;
 use crate::policy::{Rules, Treatment};
 use crate::record::checkpoint::State;

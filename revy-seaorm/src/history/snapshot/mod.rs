@@ -21,8 +21,8 @@ use sea_orm::{
 
 use std::collections::{HashMap, HashSet};
 
-use crate::Error;
 use crate::db::{keyset, values};
+use crate::error::Error;
 use crate::journal::object_delta;
 use crate::policy::{self, Rules, TrackingPolicy, Treatment, is_redacted};
 use crate::registry::keys::{self, content_type};

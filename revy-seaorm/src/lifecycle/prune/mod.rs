@@ -13,7 +13,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
-use crate::Error;
+use crate::error::Error;
 use crate::journal::{object_delta, tag};
 use crate::lifecycle::export::reborrow;
 use crate::record::write::finish;

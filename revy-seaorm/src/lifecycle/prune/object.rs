@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::PruneReport;
-use crate::Error;
+use crate::error::Error;
 use crate::history::snapshot::inline::range_start;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::{object_delta, revision, tag};
