@@ -239,7 +239,8 @@ async fn write_journal(db: &DatabaseConnection, s: Sizes) -> Landmarks {
             .expect("edit row 1");
         revision += 1;
     }
-    revy_seaorm::tags::tag(db, "bench-mid", newest_revision(db).await.id)
+    revy_seaorm::tags::tag("bench-mid", newest_revision(db).await.id)
+        .exec(db)
         .await
         .expect("tag");
     let mut bulk = None;

@@ -127,7 +127,7 @@ async fn main() -> Result<(), AnyError> {
         "revision {} \"{}\" at {}",
         rev.id, rev.description, rev.created_at
     );
-    let actors = revy::history::revision_actors(&db, revision_id).await?;
+    let actors = revy::history::revision_actors(revision_id).all(&db).await?;
     let names: Vec<String> = actors
         .iter()
         .map(|a| a.as_ref().map_or("system".to_owned(), Actor::to_string))

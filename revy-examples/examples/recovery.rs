@@ -95,7 +95,7 @@ async fn main() -> Result<(), AnyError> {
     // Put it back, with its original key; the restore is itself recorded.
     let restored = Context::via_actor(Some(Actor::new("users", 2)))
         .revision_description("Restore a membership deleted by mistake")
-        .scope(revy::rollback::restore::<membership::Entity>(&db, delta.id))
+        .scope(revy::rollback::restore::<membership::Entity>(delta.id).exec(&db))
         .await?;
     println!("restored {restored:?}");
     if restored != alice_in_admins {

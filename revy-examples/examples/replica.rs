@@ -178,7 +178,10 @@ async fn apply(
     for d in m.deltas.iter().filter(|d| d.content_type == "notes") {
         let id: i32 = d.content_id.parse()?;
         let now = chrono::Utc::now();
-        match revy::history::as_of::<note::Entity>(&txn, id, now).await? {
+        match revy::history::as_of::<note::Entity>(id, now)
+            .one(&txn)
+            .await?
+        {
             Some(row) => {
                 mirror::Entity::insert(mirror::ActiveModel {
                     id: Set(row.id),

@@ -345,7 +345,7 @@ async fn undo_revision(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, AppError> {
     let txn = db.begin().await?;
-    let undo = revy::rollback::undo_revision(&txn, id).await?;
+    let undo = revy::rollback::undo_revision(id).exec(&txn).await?;
     txn.commit().await?;
     Ok(Json(json!({"undone": id, "revision_id": undo})))
 }

@@ -685,7 +685,7 @@ fn bench_cascade(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
                 let parent = family(db, n).await;
                 let start = Instant::now();
                 Context::via_actor(Some(Actor::new("users", 1)))
-                    .scope(revy_seaorm::deletion::delete(db, parent))
+                    .scope(revy_seaorm::deletion::delete(parent).exec(db))
                     .await
                     .unwrap();
                 start.elapsed()

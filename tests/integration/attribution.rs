@@ -94,7 +94,8 @@ async fn a_users_edit_and_a_system_correction_in_one_object_delta(t: TestDb) {
             "id"
         ]
     );
-    let actors = revy::history::revision_actors(db, delta.revision_id)
+    let actors = revy::history::revision_actors(delta.revision_id)
+        .all(db)
         .await
         .unwrap();
     assert_eq!(actors, vec![user(1), None]);
@@ -216,7 +217,8 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
     let mut ids: Vec<i64> = revisions.iter().map(|r| r.id).collect();
     ids.push(ids[0] + 1_000); // no such revision
     t.take_statement_count();
-    let summaries = revy::history::revision_summaries(db, &ids, 2)
+    let summaries = revy::history::revision_summaries(&ids, 2)
+        .all(db)
         .await
         .unwrap();
     assert_eq!(t.take_statement_count(), 4, "four statements for the page");
@@ -226,10 +228,12 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
         "in the order asked"
     );
     for summary in &summaries[..2] {
-        let deltas = revy::history::revision_deltas(db, summary.revision_id)
+        let deltas = revy::history::revision_deltas(summary.revision_id)
+            .all(db)
             .await
             .unwrap();
-        let actors = revy::history::revision_actors(db, summary.revision_id)
+        let actors = revy::history::revision_actors(summary.revision_id)
+            .all(db)
             .await
             .unwrap();
         assert_eq!(summary.delta_count, deltas.len() as u64);
@@ -248,7 +252,8 @@ async fn revision_summaries_agree_with_the_full_reads(t: TestDb) {
     assert_eq!(summaries[2].delta_count, 0);
     assert!(summaries[2].deltas.is_empty() && summaries[2].actors.is_empty());
     assert!(
-        revy::history::revision_summaries(db, &[], 2)
+        revy::history::revision_summaries(&[], 2)
+            .all(db)
             .await
             .unwrap()
             .is_empty()

@@ -368,7 +368,8 @@ async fn a_call_is_one_revision_with_database_filled_columns_by_the_system(t: Te
         .unwrap()
         .unwrap();
     assert_eq!(
-        revy::rollback::restore::<account::Entity>(db, delete.id)
+        revy::rollback::restore::<account::Entity>(delete.id)
+            .exec(db)
             .await
             .unwrap(),
         last
@@ -740,7 +741,8 @@ async fn delete_many_races_per_row_updates(t: TestDb) {
             .collect();
         assert_eq!(deletes.len(), 1, "row {content_id}: {deltas:?}");
         assert_eq!(deltas.last().map(|d| d.id), Some(deletes[0].id));
-        let back = revy::rollback::restore::<account::Entity>(&db, deletes[0].id)
+        let back = revy::rollback::restore::<account::Entity>(deletes[0].id)
+            .exec(&db)
             .await
             .unwrap();
         for (column, value) in [

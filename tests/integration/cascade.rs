@@ -245,7 +245,8 @@ async fn a_cascade_with_no_policy_is_reported_and_refused_when_strict(t: TestDb)
                     .await
                     .unwrap_err()
                     .to_string(),
-                revy::deletion::delete(&strict, one.clone())
+                revy::deletion::delete(one.clone())
+                    .exec(&strict)
                     .await
                     .unwrap_err()
                     .to_string(),
@@ -330,7 +331,7 @@ async fn adopted_policies_journal_the_children(t: TestDb) {
         .unwrap();
     Context::new()
         .deletion_description("gone with its author")
-        .scope(revy::deletion::delete(&strict, first))
+        .scope(revy::deletion::delete(first).exec(&strict))
         .await
         .unwrap();
     Context::new()
@@ -358,12 +359,14 @@ async fn adopted_policies_journal_the_children(t: TestDb) {
     assert_eq!(history[0].action, Action::Delete);
     let now = chrono::Utc::now() + chrono::Duration::seconds(1);
     assert_eq!(
-        revy::history::as_of::<adopt::child::Entity>(&t.db, 10, now)
+        revy::history::as_of::<adopt::child::Entity>(10, now)
+            .one(&t.db)
             .await
             .unwrap(),
         None
     );
-    let as_was = revy::history::as_of::<adopt::nullable::Entity>(&t.db, 1, now)
+    let as_was = revy::history::as_of::<adopt::nullable::Entity>(1, now)
+        .one(&t.db)
         .await
         .unwrap()
         .unwrap();
@@ -414,11 +417,13 @@ async fn bulk_delete_applies_declared_policies(t: TestDb) {
     assert_eq!(link.parent_id, None);
     // restoring the folder, then a cascaded file, brings them back as they were
     let folder = folder_deletes.iter().find(|d| d.content_id == "1").unwrap();
-    revy::rollback::restore::<decl::parent::Entity>(&t.db, folder.id)
+    revy::rollback::restore::<decl::parent::Entity>(folder.id)
+        .exec(&t.db)
         .await
         .unwrap();
     let file = files.iter().find(|f| f.content_id == "10").unwrap();
-    let restored = revy::rollback::restore::<decl::child::Entity>(&t.db, file.id)
+    let restored = revy::rollback::restore::<decl::child::Entity>(file.id)
+        .exec(&t.db)
         .await
         .unwrap();
     assert_eq!((restored.parent_id, restored.body.as_str()), (1, "hi"));

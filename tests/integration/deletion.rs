@@ -72,7 +72,7 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
     Context::via_actor(user(1))
         .object_delta_description("The account has been closed at the owner's request.")
         .deletion_description("Deleted because the owner's account has been closed.")
-        .scope(revy::deletion::delete(db, a.clone()))
+        .scope(revy::deletion::delete(a.clone()).exec(db))
         .await
         .unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
@@ -117,7 +117,10 @@ async fn cascade_deletes_children_in_one_revision(t: TestDb) {
         .count();
     assert_eq!(attrs, 0);
 
-    let undo = revy::rollback::undo_revision(db, revision).await.unwrap();
+    let undo = revy::rollback::undo_revision(revision)
+        .exec(db)
+        .await
+        .unwrap();
     assert!(undo.is_some());
     assert_eq!(snapshot_tables(db).await, before, "all 11 rows are back");
 }
@@ -146,7 +149,7 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
         .await
         .unwrap();
     Context::new()
-        .scope(revy::deletion::delete(db, a))
+        .scope(revy::deletion::delete(a).exec(db))
         .await
         .unwrap();
     assert_eq!(line::Entity::find().count(db).await.unwrap(), 0);
@@ -178,7 +181,8 @@ async fn cascade_reaches_grandchildren_and_untracked_rows(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(creates, 7);
-    revy::rollback::undo_revision(db, deletes[0].revision_id)
+    revy::rollback::undo_revision(deletes[0].revision_id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(
@@ -225,7 +229,7 @@ async fn set_policies_update_the_foreign_key(t: TestDb) {
         .unwrap();
     }
     Context::via_deletion_description("team dissolved")
-        .scope(revy::deletion::delete(db, red.clone()))
+        .scope(revy::deletion::delete(red.clone()).exec(db))
         .await
         .unwrap();
     let players = player::Entity::find()
@@ -307,12 +311,12 @@ async fn policies_run_untracked_when_disabled(t: TestDb) {
     ledger(&t).await;
     let db = &t.db;
     let a = open_account(db, 3).await;
-    revy::deletion::delete(db, a).await.unwrap();
+    revy::deletion::delete(a).exec(db).await.unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
     assert_eq!(object_delta::Entity::find().count(db).await.unwrap(), 0);
     let b = open_account(db, 3).await;
     Context::as_disabled()
-        .scope(revy::deletion::delete(db, b))
+        .scope(revy::deletion::delete(b).exec(db))
         .await
         .unwrap();
     assert_eq!(snapshot_tables(db).await, (vec![], vec![]));
@@ -340,7 +344,7 @@ async fn cycles_in_the_data_end(t: TestDb) {
     }
     let one = node::Entity::find_by_id(1).one(db).await.unwrap().unwrap();
     Context::new()
-        .scope(revy::deletion::delete(db, one))
+        .scope(revy::deletion::delete(one).exec(db))
         .await
         .unwrap();
     let left: Vec<i32> = node::Entity::find()
@@ -384,7 +388,7 @@ async fn ten_thousand_children_cascade_in_chunks(t: TestDb) {
     }
     t.log_sql();
     Context::new()
-        .scope(revy::deletion::delete_in_chunks(db, a, 1000))
+        .scope(revy::deletion::delete_in_chunks(a, 1000).exec(db))
         .await
         .unwrap();
     let sql = t.take_sql();

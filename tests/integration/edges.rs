@@ -252,7 +252,8 @@ async fn hostile_identifiers_are_named_exactly(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(first, Some(row));
-    revy::rollback::undo_revision(db, deltas[0].revision_id)
+    revy::rollback::undo_revision(deltas[0].revision_id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(

@@ -302,7 +302,10 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
     revy::tamper::verify(db).await.unwrap();
 
     // an erasure cannot be undone
-    match revy::rollback::undo_revision(db, done.revision_ids[0]).await {
+    match revy::rollback::undo_revision(done.revision_ids[0])
+        .exec(db)
+        .await
+    {
         Err(Error::ErasureIsFinal { revision_id }) => {
             assert_eq!(revision_id, done.revision_ids[0])
         }
@@ -758,7 +761,8 @@ async fn drafts_keep_their_actors_and_restore_follows(t: TestDb) {
         .unwrap()
         .unwrap();
     Context::new().scope(live.delete(db)).await.unwrap();
-    let err = revy::rollback::restore_latest::<person::Entity>(db, 1)
+    let err = revy::rollback::restore_latest::<person::Entity>(1)
+        .exec(db)
         .await
         .unwrap_err();
     assert!(

@@ -390,7 +390,8 @@ fn cascade(
     boxed(
         Context::via_deletion_description("closed").scope(async move {
             let parent = last_account(&db).await;
-            revy::deletion::delete_in_chunks(&db, parent, 2)
+            revy::deletion::delete_in_chunks(parent, 2)
+                .exec(&db)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(())
@@ -446,7 +447,8 @@ fn undo(
             .map_err(|e| e.to_string())?
             .ok_or("no target")?;
         let id: i64 = row.try_get("", "id").map_err(|e| e.to_string())?;
-        revy::rollback::undo_revision(&db, id)
+        revy::rollback::undo_revision(id)
+            .exec(&db)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
@@ -480,7 +482,8 @@ fn update_at_version(
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
     boxed(Context::new().scope(async move {
         let last = last_account(&db).await;
-        let read = revy::versions::version_of::<account::Entity>(&db, last.id)
+        let read = revy::versions::version_of::<account::Entity>(last.id)
+            .one(&db)
             .await
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
@@ -491,7 +494,8 @@ fn update_at_version(
         };
         let mut am = last.into_active_model();
         am.name = Set(Some(next.into()));
-        revy::versions::update_at_version(&db, am, read)
+        revy::versions::update_at_version(am, read)
+            .exec(&db)
             .await
             .map_err(|e| e.to_string())?;
         Ok(())

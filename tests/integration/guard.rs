@@ -322,7 +322,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
         .unwrap();
     let revision = LazyRevision::new();
     Context::via_revision(revision.clone())
-        .scope(revy::deletion::delete(&db, a))
+        .scope(revy::deletion::delete(a).exec(&db))
         .await
         .unwrap();
     assert_eq!(transaction::Entity::find().count(&t.db).await.unwrap(), 0);
@@ -330,7 +330,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
 
     // undo brings the tree back through the guard
     Context::new()
-        .scope(revy::rollback::undo_revision(&db, revision.id().unwrap()))
+        .scope(revy::rollback::undo_revision(revision.id().unwrap()).exec(&db))
         .await
         .unwrap();
     assert_eq!(transaction::Entity::find().count(&t.db).await.unwrap(), 3);
@@ -343,7 +343,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
             let mut am = b.clone().into_active_model();
             am.code = Set("B-2".into());
             let b = am.update(&txn).await?;
-            revy::deletion::delete(&txn, b).await?;
+            revy::deletion::delete(b).exec(&txn).await?;
             txn.commit().await?;
             Ok::<_, revy::Error>(())
         })
@@ -368,7 +368,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
                 }
                 .insert(txn)
                 .await?;
-                revy::deletion::delete(txn, team).await?;
+                revy::deletion::delete(team).exec(txn).await?;
                 Ok(())
             })
         }))
@@ -387,7 +387,7 @@ async fn tracked_paths_pass_in_strict_mode(t: TestDb) {
         .unwrap()
         .unwrap();
     Context::new()
-        .scope(revy::rollback::restore::<team::Entity>(&db, delete.id))
+        .scope(revy::rollback::restore::<team::Entity>(delete.id).exec(&db))
         .await
         .unwrap();
 

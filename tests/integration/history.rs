@@ -110,16 +110,16 @@ async fn history_pages_and_filters(t: TestDb) {
     assert_eq!(around_now.len(), 10);
 
     // as_of: before creation nothing, now the live row
-    let past =
-        revy::history::as_of::<account::Entity>(db, row.id, created - chrono::Duration::days(1))
-            .await
-            .unwrap();
+    let past = revy::history::as_of::<account::Entity>(row.id, created - chrono::Duration::days(1))
+        .one(db)
+        .await
+        .unwrap();
     assert_eq!(past, None);
     let now = revy::history::as_of::<account::Entity>(
-        db,
         row.id,
         chrono::Utc::now() + chrono::Duration::hours(1),
     )
+    .one(db)
     .await
     .unwrap();
     assert_eq!(now, Some(row.clone()));
@@ -141,7 +141,7 @@ async fn history_pages_and_filters(t: TestDb) {
 
     // a revision's deltas
     let rev = all[0].revision_id;
-    let in_rev = revy::history::revision_deltas(db, rev).await.unwrap();
+    let in_rev = revy::history::revision_deltas(rev).all(db).await.unwrap();
     assert_eq!(
         in_rev.iter().map(|d| d.id).collect::<Vec<_>>(),
         vec![all[0].id]

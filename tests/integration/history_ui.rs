@@ -288,7 +288,8 @@ async fn ui_pages_show_the_journal(t: TestDb) {
     let app = mount(ui(&t));
     let first = create_post(&t, user(1), "First title", "Write the first post").await;
     let first = retitle(&t, user(2), first, "Second title", "Fix the title").await;
-    revy::tags::tag(&t.db, "release-1", newest_revision(&t).await.id)
+    revy::tags::tag("release-1", newest_revision(&t).await.id)
+        .exec(&t.db)
         .await
         .unwrap();
     let mut am = first.clone().into_active_model();
@@ -488,7 +489,8 @@ async fn ui_escapes_hostile_history(t: TestDb) {
         .scope(am.update(&t.db))
         .await
         .unwrap();
-    revy::tags::tag(&t.db, format!("tag{script}"), newest_revision(&t).await.id)
+    revy::tags::tag(format!("tag{script}"), newest_revision(&t).await.id)
+        .exec(&t.db)
         .await
         .unwrap();
     // an authorized viewer whose own id is hostile

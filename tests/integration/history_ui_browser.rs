@@ -177,7 +177,10 @@ async fn seed(t: &TestDb) -> (post::Model, post::Model) {
     am.body = Set(Some("We ship on Tuesday, after the review.".into()));
     let launch = save(bob.clone(), "Move the launch to Tuesday", am).await;
     let tagged = revy::history::revisions().limit(1).all(db).await.unwrap()[0].id;
-    revy::tags::tag(db, "review-done", tagged).await.unwrap();
+    revy::tags::tag("review-done", tagged)
+        .exec(db)
+        .await
+        .unwrap();
     let mut am = launch.into_active_model();
     am.data = Set(Some(json!({"tags": ["launch", "release"]})));
     let launch = Context::via_actor(ann.clone())

@@ -352,7 +352,8 @@ async fn the_system_actor_is_stored_as_null(t: TestDb) {
     let system_attrs = attributes_of(db, deltas[0].id).await;
     assert!(system_attrs.iter().all(|a| a.actor_id.is_none()));
     assert_eq!(
-        revy::history::revision_actors(db, deltas[0].revision_id)
+        revy::history::revision_actors(deltas[0].revision_id)
+            .all(db)
             .await
             .unwrap(),
         vec![None]

@@ -79,7 +79,7 @@ async fn a_baseline_is_a_baseline(t: TestDb) {
     );
     let baseline = &revisions(db).await[0];
     assert_eq!(baseline.description, revy::hooks::BASELINE_DESCRIPTION);
-    match revy::rollback::undo_revision(db, baseline.id).await {
+    match revy::rollback::undo_revision(baseline.id).exec(db).await {
         Err(Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
         other => panic!("expected NotUndoable, got {other:?}"),
     }
@@ -146,7 +146,7 @@ async fn a_prune_checkpoint_is_a_checkpoint(t: TestDb) {
         1,
         "the newest change is kept"
     );
-    match revy::rollback::undo_revision(db, checkpoint.id).await {
+    match revy::rollback::undo_revision(checkpoint.id).exec(db).await {
         Err(Error::NotUndoable { what, .. }) => assert_eq!(what, "a prune checkpoint"),
         other => panic!("expected NotUndoable, got {other:?}"),
     }
@@ -186,7 +186,7 @@ async fn an_erasure_is_an_erasure(t: TestDb) {
             RevisionKind::Erasure
         ]
     );
-    match revy::rollback::undo_revision(db, *revision_id).await {
+    match revy::rollback::undo_revision(*revision_id).exec(db).await {
         Err(Error::ErasureIsFinal { revision_id: id }) => assert_eq!(id, *revision_id),
         other => panic!("expected ErasureIsFinal, got {other:?}"),
     }
@@ -215,7 +215,10 @@ async fn a_change_is_a_change_whatever_its_description(t: TestDb) {
         written.meta,
         Some(json!({"request": "r-1", "revy_like": "baseline"}))
     );
-    revy::rollback::undo_revision(db, written.id).await.unwrap();
+    revy::rollback::undo_revision(written.id)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!(account::Entity::find().count(db).await.unwrap(), 0);
 }
 

@@ -135,16 +135,21 @@ async fn revy_steps_appended_to_applied_migrations(t: TestDb) {
     AppWithRevy::up(db, None).await.unwrap();
 
     assert_eq!(
-        revy::versions::version_of::<account::Entity>(db, old.id)
+        revy::versions::version_of::<account::Entity>(old.id)
+            .one(db)
             .await
             .unwrap(),
         None
     );
     let mut am = sea_orm::IntoActiveModel::into_active_model(old.clone());
     am.code = Set("tracked".into());
-    let row = revy::versions::update_at_version(db, am, 0).await.unwrap();
+    let row = revy::versions::update_at_version(am, 0)
+        .exec(db)
+        .await
+        .unwrap();
     assert_eq!(
-        revy::versions::version_of::<account::Entity>(db, row.id)
+        revy::versions::version_of::<account::Entity>(row.id)
+            .one(db)
             .await
             .unwrap(),
         Some(2)

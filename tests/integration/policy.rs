@@ -270,7 +270,10 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
             .unwrap();
         })
         .await;
-    ctx().scope(revy::deletion::delete(db, club)).await.unwrap();
+    ctx()
+        .scope(revy::deletion::delete(club).exec(db))
+        .await
+        .unwrap();
     assert_eq!(
         member::Entity::find_by_id(3)
             .one(db)
@@ -297,7 +300,8 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    let back = revy::rollback::restore::<member::Entity>(db, gone.id)
+    let back = revy::rollback::restore::<member::Entity>(gone.id)
+        .exec(db)
         .await
         .unwrap();
     // the journal never had the hash: a restored row takes the default
@@ -313,7 +317,8 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    revy::rollback::undo_revision(db, last.revision_id)
+    revy::rollback::undo_revision(last.revision_id)
+        .exec(db)
         .await
         .unwrap();
     // the journal has no old hash to go back to: undo leaves it as it is
@@ -387,7 +392,10 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    match revy::rollback::restore::<card::Entity>(db, card_gone.id).await {
+    match revy::rollback::restore::<card::Entity>(card_gone.id)
+        .exec(db)
+        .await
+    {
         Err(revy::Error::NotRecorded {
             column, treatment, ..
         }) => {
@@ -520,7 +528,8 @@ async fn only_listed_columns_are_recorded(t: TestDb) {
         "from the live row"
     );
     // revert leaves unrecorded columns alone
-    let back = revy::rollback::revert::<gadget::Entity>(db, first.id)
+    let back = revy::rollback::revert::<gadget::Entity>(first.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(
@@ -534,7 +543,8 @@ async fn only_listed_columns_are_recorded(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    let restored = revy::rollback::restore::<gadget::Entity>(db, gone.id)
+    let restored = revy::rollback::restore::<gadget::Entity>(gone.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(
@@ -597,7 +607,8 @@ async fn conditions_choose_the_rows(t: TestDb) {
         .unwrap();
     assert_eq!(now, published);
     // undoing the publish brings the draft back
-    revy::rollback::undo_revision(db, deltas[1].revision_id)
+    revy::rollback::undo_revision(deltas[1].revision_id)
+        .exec(db)
         .await
         .unwrap();
     let live = member::Entity::find_by_id(1)

@@ -334,7 +334,8 @@ async fn crash_then_rerun_equals_one_prune(t: TestDb) {
         .unwrap();
     let resumed = journal(db).await;
 
-    let report = revy::lifecycle::import(db, export.as_slice())
+    let report = revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     assert!(
@@ -404,7 +405,8 @@ async fn export_then_import_into_an_empty_journal(t: TestDb) {
 
     // a fresh journal
     fresh_journal(db).await;
-    let imported = revy::lifecycle::import(db, export.as_slice())
+    let imported = revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(imported.object_deltas, report.object_deltas_pruned);
@@ -448,7 +450,10 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
     t.create_table(account::Entity).await;
     t.create_table(membership::Entity).await;
     let db = &t.db;
-    match revy::lifecycle::import(db, "\n{\"revision\": 1}\n".as_bytes()).await {
+    match revy::lifecycle::import("\n{\"revision\": 1}\n".as_bytes())
+        .exec(db)
+        .await
+    {
         Err(revy::Error::Import { line, reason }) => {
             assert_eq!(line, 2, "{reason}");
         }
@@ -478,7 +483,7 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
             .unwrap();
     }
     let before = journal(db).await;
-    match revy::lifecycle::import(db, export.as_slice()).await {
+    match revy::lifecycle::import(export.as_slice()).exec(db).await {
         Err(revy::Error::ImportConflict { content_type, .. }) => {
             assert_eq!(content_type, "accounts");
         }
@@ -547,13 +552,15 @@ async fn prune_keeps_tagged_history(t: TestDb) {
                 .id;
         }
     }
-    revy::tags::tag(db, "release", tagged_revision)
+    revy::tags::tag("release", tagged_revision)
+        .exec(db)
         .await
         .unwrap();
     let mut before = Vec::new();
     for a in &rows {
         before.push(
-            revy::tags::as_of_tag::<account::Entity>(db, a.id, "release")
+            revy::tags::as_of_tag::<account::Entity>(a.id, "release")
+                .one(db)
                 .await
                 .unwrap(),
         );
@@ -566,13 +573,20 @@ async fn prune_keeps_tagged_history(t: TestDb) {
     assert!(report.checkpoints > 0, "{report:?}");
     for (a, then) in rows.iter().zip(before) {
         assert_eq!(
-            revy::tags::as_of_tag::<account::Entity>(db, a.id, "release")
+            revy::tags::as_of_tag::<account::Entity>(a.id, "release")
+                .one(db)
                 .await
                 .unwrap(),
             then
         );
     }
-    assert!(revy::tags::find_tag(db, "release").await.unwrap().is_some());
+    assert!(
+        revy::tags::find_tag("release")
+            .one(db)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 backend_tests!(

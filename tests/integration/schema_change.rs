@@ -77,7 +77,10 @@ async fn tag_newest(db: &DatabaseConnection, name: &str) {
         .await
         .unwrap()
         .unwrap();
-    revy::tags::tag(db, name, newest.revision_id).await.unwrap();
+    revy::tags::tag(name, newest.revision_id)
+        .exec(db)
+        .await
+        .unwrap();
 }
 
 fn text(s: &str) -> FieldValue {
@@ -252,7 +255,8 @@ async fn a_column_added_later_takes_its_default_or_null(t: TestDb) {
     // restore of a row deleted before the migration
     let deleted = deltas::<after::Entity>(db, 2).await;
     assert_eq!(deleted.last().unwrap().action, Action::Delete);
-    let back = revy::rollback::restore::<after::Entity>(db, deleted.last().unwrap().id)
+    let back = revy::rollback::restore::<after::Entity>(deleted.last().unwrap().id)
+        .exec(db)
         .await
         .unwrap();
     let expected = after::Model {
@@ -441,7 +445,8 @@ async fn a_dropped_column_stays_in_history_entries_only(t: TestDb) {
         .unwrap();
     assert_eq!(page.rows, [row(1, "b"), row(2, "x")]);
     let deleted = deltas::<after::Entity>(db, 2).await;
-    let back = revy::rollback::restore::<after::Entity>(db, deleted.last().unwrap().id)
+    let back = revy::rollback::restore::<after::Entity>(deleted.last().unwrap().id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(back, row(2, "x"));
@@ -674,7 +679,8 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     };
     assert_eq!(page.rows, [row("v20", 0), two.clone()]);
     let deleted = deltas::<after::Entity>(db, 2).await;
-    let back = revy::rollback::restore::<after::Entity>(db, deleted.last().unwrap().id)
+    let back = revy::rollback::restore::<after::Entity>(deleted.last().unwrap().id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(back, two);
@@ -888,7 +894,8 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
     let deleted = deltas::<retyped_after::Entity>(db, 2).await;
     let delete = deleted.last().unwrap().id;
     undecodable(
-        revy::rollback::restore::<retyped_after::Entity>(db, delete)
+        revy::rollback::restore::<retyped_after::Entity>(delete)
+            .exec(db)
             .await
             .unwrap_err(),
         deleted[0].id,
@@ -988,7 +995,8 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
         .await
         .unwrap();
     assert_eq!(page.rows, [row(1, 4, "43"), row(2, 7, "70")]);
-    let back = revy::rollback::restore::<converted::Entity>(db, delete)
+    let back = revy::rollback::restore::<converted::Entity>(delete)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(back, row(2, 7, "70"));
@@ -1110,7 +1118,8 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
         .rows_affected;
     let left: Vec<i64> = ids.iter().copied().filter(|id| *id >= half).collect();
     t.log_sql();
-    let moved = revy::lifecycle::rename_table_in_chunks(db, "sc_shelves", "sc_racks", 4)
+    let moved = revy::lifecycle::rename_table_in_chunks("sc_shelves", "sc_racks", 4)
+        .exec(db)
         .await
         .unwrap();
     let sql = t.take_sql();
@@ -1132,7 +1141,8 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
     assert_eq!(content_types(db, "sc_racks").await, journal);
     assert_eq!(content_types(db, "sc_bystanders").await, 3);
     assert_eq!(
-        revy::lifecycle::rename_table(db, "sc_shelves", "sc_racks")
+        revy::lifecycle::rename_table("sc_shelves", "sc_racks")
+            .exec(db)
             .await
             .unwrap(),
         0,
@@ -1188,12 +1198,10 @@ async fn a_renamed_table_keeps_its_history_and_verifies(t: TestDb) {
 
     // new writes continue the rows' versions and chains
     let deleted = deltas::<after::Entity>(db, 3).await;
-    let back = sealed(revy::rollback::restore::<after::Entity>(
-        db,
-        deleted.last().unwrap().id,
-    ))
-    .await
-    .unwrap();
+    let back =
+        sealed(revy::rollback::restore::<after::Entity>(deleted.last().unwrap().id).exec(db))
+            .await
+            .unwrap();
     assert_eq!(back, row(3, "s3"));
     sealed(update_in_txn::<after::Entity, _>(db, 1, None, |am| {
         am.label = Set("moved".into());
@@ -1256,7 +1264,10 @@ async fn a_rename_onto_a_restarted_history_is_refused(t: TestDb) {
     let restarted = deltas::<bin_after::Entity>(db, 1).await;
     assert_eq!(restarted.len(), 2);
 
-    match revy::lifecycle::rename_table(db, "sc_bins", "sc_boxes").await {
+    match revy::lifecycle::rename_table("sc_bins", "sc_boxes")
+        .exec(db)
+        .await
+    {
         Err(e @ Error::RenameTable { .. }) => {
             let message = e.to_string();
             for part in [
@@ -1275,11 +1286,13 @@ async fn a_rename_onto_a_restarted_history_is_refused(t: TestDb) {
 
     let long = "x".repeat(usize::try_from(revy::registry::CONTENT_TYPE_LEN).unwrap() + 1);
     assert!(matches!(
-        revy::lifecycle::rename_table(db, "sc_bins", &long).await,
+        revy::lifecycle::rename_table("sc_bins", &long)
+            .exec(db)
+            .await,
         Err(Error::RenameTable { .. })
     ));
     assert!(matches!(
-        revy::lifecycle::rename_table(db, "sc_bins", "").await,
+        revy::lifecycle::rename_table("sc_bins", "").exec(db).await,
         Err(Error::RenameTable { .. })
     ));
     assert_eq!(content_types(db, "sc_bins").await, 1);

@@ -105,7 +105,8 @@ async fn recovery_restores_a_deleted_membership(t: TestDb) {
 
     // revy::rollback::restore does the same and refuses a taken key, recording nothing
     let before = object_delta::Entity::find().count(db).await.unwrap();
-    let err = revy::rollback::restore::<membership::Entity>(db, delta.id)
+    let err = revy::rollback::restore::<membership::Entity>(delta.id)
+        .exec(db)
         .await
         .unwrap_err()
         .to_string();
@@ -221,7 +222,8 @@ async fn restore_and_revert(t: TestDb) {
 
     // revert to the Create: only the two differing columns are recorded
     let create = deltas_of(db, "accounts", &id).await[0].clone();
-    let reverted = revy::rollback::revert::<account::Entity>(db, create.id)
+    let reverted = revy::rollback::revert::<account::Entity>(create.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(reverted, original);
@@ -239,7 +241,8 @@ async fn restore_and_revert(t: TestDb) {
         .await
         .unwrap();
     let update = deltas_of(db, "accounts", &id).await[1].clone();
-    let err = revy::rollback::revert::<account::Entity>(db, update.id)
+    let err = revy::rollback::revert::<account::Entity>(update.id)
+        .exec(db)
         .await
         .unwrap_err()
         .to_string();
@@ -247,7 +250,8 @@ async fn restore_and_revert(t: TestDb) {
         err.contains("no longer exists") && err.contains("accounts"),
         "{err}"
     );
-    let restored = revy::rollback::restore::<account::Entity>(db, update.id)
+    let restored = revy::rollback::restore::<account::Entity>(update.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(restored, changed);
@@ -275,7 +279,8 @@ async fn untracked_row_restores_completely(t: TestDb) {
         .last()
         .unwrap()
         .clone();
-    let restored = revy::rollback::restore::<account::Entity>(db, delete.id)
+    let restored = revy::rollback::restore::<account::Entity>(delete.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(restored, updated);
@@ -314,7 +319,8 @@ async fn undo_revision_returns_tables_to_their_prior_contents(t: TestDb) {
         })
         .await;
     assert_ne!(all_accounts(db).await, before);
-    let undo = revy::rollback::undo_revision(db, lazy.id().unwrap())
+    let undo = revy::rollback::undo_revision(lazy.id().unwrap())
+        .exec(db)
         .await
         .unwrap()
         .unwrap();
@@ -327,7 +333,7 @@ async fn undo_revision_returns_tables_to_their_prior_contents(t: TestDb) {
         .unwrap();
     assert_eq!(undo_deltas, 3);
     // undoing the undo redoes the revision
-    revy::rollback::undo_revision(db, undo).await.unwrap();
+    revy::rollback::undo_revision(undo).exec(db).await.unwrap();
     let codes: Vec<String> = all_accounts(db).await.into_iter().map(|a| a.code).collect();
     assert_eq!(codes, ["KEPT", "NEW"]);
 }
@@ -347,7 +353,8 @@ async fn undo_refuses_when_a_row_moved_on(t: TestDb) {
         all_accounts(db).await,
         object_delta::Entity::find().count(db).await.unwrap(),
     );
-    let err = revy::rollback::undo_revision(db, lazy.id().unwrap())
+    let err = revy::rollback::undo_revision(lazy.id().unwrap())
+        .exec(db)
         .await
         .unwrap_err()
         .to_string();
@@ -364,7 +371,8 @@ async fn undo_refuses_when_a_row_moved_on(t: TestDb) {
         ),
         before
     );
-    let missing = revy::rollback::undo_revision(db, 424_242)
+    let missing = revy::rollback::undo_revision(424_242)
+        .exec(db)
         .await
         .unwrap_err()
         .to_string();
@@ -612,7 +620,10 @@ async fn a_baseline_cannot_be_undone(t: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    match revy::rollback::undo_revision(db, baseline.revision_id).await {
+    match revy::rollback::undo_revision(baseline.revision_id)
+        .exec(db)
+        .await
+    {
         Err(revy::Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
         other => panic!("expected NotUndoable, got {other:?}"),
     }

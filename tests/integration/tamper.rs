@@ -110,7 +110,8 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             }))
             .await
             .unwrap();
-        let v = revy::versions::version_of::<account::Entity>(db, 502)
+        let v = revy::versions::version_of::<account::Entity>(502)
+            .one(db)
             .await
             .unwrap()
             .unwrap();
@@ -122,7 +123,7 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
             .into_active_model();
         am.code = Set("at version".into());
         Context::new()
-            .scope(revy::versions::update_at_version(db, am, v))
+            .scope(revy::versions::update_at_version(am, v).exec(db))
             .await
             .unwrap();
     })
@@ -167,7 +168,8 @@ async fn every_writer_seals_what_it_writes(t: TestDb) {
 
     // what the prune removed, imported into an empty journal, verifies
     fresh_journal(db).await;
-    revy::lifecycle::import(db, export.as_slice())
+    revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     let imported = verified(db).await;

@@ -122,7 +122,8 @@ async fn the_trash_names_who_deleted_what_and_forgets_restored_rows(t: TestDb) {
 
     // restored, B leaves the trash; deleted again, it comes back with the
     // new delete
-    let restored = revy::rollback::restore::<account::Entity>(db, deleted.object_delta_id)
+    let restored = revy::rollback::restore::<account::Entity>(deleted.object_delta_id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(restored, b);
@@ -178,7 +179,8 @@ async fn paging_covers_every_deleted_row_exactly_once(t: TestDb) {
             .await
             .unwrap()[0]
             .id;
-        revy::rollback::restore::<account::Entity>(db, delete)
+        revy::rollback::restore::<account::Entity>(delete)
+            .exec(db)
             .await
             .unwrap();
         expected.remove(&rows[i].id);

@@ -224,7 +224,9 @@ pub(crate) async fn confirm_undo(
 ) -> Result<Response, UiError> {
     writable(&s)?;
     let revision = super::revision::find(&s, q.revision).await?;
-    let deltas = revy_seaorm::history::revision_deltas(&s.db, q.revision).await?;
+    let deltas = revy_seaorm::history::revision_deltas(q.revision)
+        .all(&s.db)
+        .await?;
     let back = format!("{}/revisions/{}", viewer.base, q.revision);
     let body = html! {
         p { "Reverse every change of revision #" (revision.id) " (" (render::time(&revision.created_at)) "), "
@@ -248,7 +250,7 @@ pub(crate) async fn undo(
     checked(&s, &viewer, &f.csrf)?;
     let done = Context::via_actor(Some(viewer.actor.clone()))
         .revision_description(UNDONE)
-        .scope(revy_seaorm::rollback::undo_revision(&s.db, f.revision))
+        .scope(revy_seaorm::rollback::undo_revision(f.revision).exec(&s.db))
         .await;
     match done {
         Ok(new) => Ok(see_other(format!(

@@ -289,9 +289,11 @@ where
         db: &'a DatabaseConnection,
         key: &'a str,
     ) -> BoxFut<'a, Result<Option<i64>, UiError>> {
-        Box::pin(
-            async move { Ok(revy_seaorm::versions::version_of::<E>(db, key_of::<E>(key)?).await?) },
-        )
+        Box::pin(async move {
+            Ok(revy_seaorm::versions::version_of::<E>(key_of::<E>(key)?)
+                .one(db)
+                .await?)
+        })
     }
 
     fn snapshot<'a>(
@@ -312,7 +314,9 @@ where
         at: DateTime<Utc>,
     ) -> BoxFut<'a, Result<Option<Row>, UiError>> {
         Box::pin(async move {
-            let model = revy_seaorm::history::as_of::<E>(db, key_of::<E>(key)?, at).await?;
+            let model = revy_seaorm::history::as_of::<E>(key_of::<E>(key)?, at)
+                .one(db)
+                .await?;
             Ok(model.as_ref().map(row_of))
         })
     }
@@ -347,7 +351,8 @@ where
         delta_id: i64,
     ) -> BoxFut<'a, Result<(), revy_seaorm::Error>> {
         Box::pin(async move {
-            revy_seaorm::rollback::restore::<E>(db, delta_id)
+            revy_seaorm::rollback::restore::<E>(delta_id)
+                .exec(db)
                 .await
                 .map(drop)
         })
@@ -378,7 +383,8 @@ where
                 }
                 am.set(col, target.get(col));
             }
-            revy_seaorm::versions::update_at_version(db, am, expected)
+            revy_seaorm::versions::update_at_version(am, expected)
+                .exec(db)
                 .await
                 .map(drop)
         })

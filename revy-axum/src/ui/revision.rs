@@ -69,8 +69,8 @@ pub(crate) async fn page(
 ) -> Result<Response, UiError> {
     let db = &s.db;
     let revision = find(&s, id).await?;
-    let actors = revy_seaorm::history::revision_actors(db, id).await?;
-    let deltas = revy_seaorm::history::revision_deltas(db, id).await?;
+    let actors = revy_seaorm::history::revision_actors(id).all(db).await?;
+    let deltas = revy_seaorm::history::revision_deltas(id).all(db).await?;
     let tags = revy_seaorm::tags::all(db).await?;
     let from = paging.after.unwrap_or(i64::MIN);
     let page: Vec<_> = deltas

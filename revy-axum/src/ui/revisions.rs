@@ -96,7 +96,7 @@ pub(crate) async fn page(
         bound = Some(before);
     }
     if !f.tag.is_empty() {
-        let Some(tag) = revy_seaorm::tags::find_tag(db, &f.tag).await? else {
+        let Some(tag) = revy_seaorm::tags::find_tag(&f.tag).one(db).await? else {
             return Err(UiError::NotFound(format!(
                 "no tag named {:?}",
                 clean(&f.tag)
@@ -112,7 +112,9 @@ pub(crate) async fn page(
     let revisions = q.all(db).await?;
     let tags = revy_seaorm::tags::all(db).await?;
     let ids: Vec<i64> = revisions.iter().map(|r| r.id).collect();
-    let summaries = revy_seaorm::history::revision_summaries(db, &ids, ROWS_SHOWN as u64).await?;
+    let summaries = revy_seaorm::history::revision_summaries(&ids, ROWS_SHOWN as u64)
+        .all(db)
+        .await?;
     let shown: Vec<_> = revisions.iter().zip(summaries).collect();
     let base = &viewer.base;
     let tables: Vec<String> = s.entities.keys().cloned().collect();

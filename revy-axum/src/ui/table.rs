@@ -32,7 +32,7 @@ pub(crate) async fn page(
     let db = &s.db;
     let b = s.entity(&table)?.clone();
     let (moment, shown_at) = if !q.tag.is_empty() {
-        if revy_seaorm::tags::find_tag(db, &q.tag).await?.is_none() {
+        if revy_seaorm::tags::find_tag(&q.tag).one(db).await?.is_none() {
             return Err(UiError::NotFound(format!(
                 "no tag named {:?}",
                 clean(&q.tag)

@@ -60,7 +60,7 @@ pub struct DeleteMany<E: EntityTrait> {
 ///     .one(&db)
 ///     .await?
 ///     .unwrap();
-/// let back = revy_seaorm::rollback::restore::<user::Entity>(&db, delete.id).await?;
+/// let back = revy_seaorm::rollback::restore::<user::Entity>(delete.id).exec(&db).await?;
 /// assert_eq!(back, ann);
 /// # Ok(()) }
 /// ```

@@ -111,7 +111,7 @@ impl ChildPolicy {
     ///     .await?;
     /// }
     /// Context::via_deletion_description("closed with its account")
-    ///     .scope(revy_seaorm::deletion::delete(&db, acc))
+    ///     .scope(revy_seaorm::deletion::delete(acc).exec(&db))
     ///     .await?;
     /// assert_eq!(transaction::Entity::find().count(&db).await?, 0);
     /// // three rows written untracked: a baseline and a Delete each
@@ -285,39 +285,64 @@ fn child_tracking() -> Result<Option<ContextValues>, Error> {
 /// `db` may be a [`Guarded`](crate::guard::Guarded) connection or transaction:
 /// the statements revy sends for the policies are its own, so a strict
 /// guard lets them pass.
-pub async fn delete<M, C>(db: &C, model: M) -> Result<DeleteResult, Error>
-where
-    M: ModelTrait,
-    M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
-    C: TransactionTrait<Transaction: RevyTransaction>,
-{
-    delete_in_chunks(db, model, DEFAULT_CHUNK_SIZE).await
+pub fn delete<M: ModelTrait>(model: M) -> Delete<M> {
+    Delete { model }
+}
+
+/// What [`delete`] makes: nothing happens until
+/// [`.exec(db)`](Delete::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct Delete<M: ModelTrait> {
+    model: M,
+}
+
+impl<M: ModelTrait> Delete<M> {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<DeleteResult, Error>
+    where
+        M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
+        C: TransactionTrait<Transaction: RevyTransaction>,
+    {
+        let Self { model } = self;
+        delete_in_chunks(model, DEFAULT_CHUNK_SIZE).exec(db).await
+    }
 }
 
 /// [`delete`] with `chunk_size` rows per query.
-pub async fn delete_in_chunks<M, C>(
-    db: &C,
+pub fn delete_in_chunks<M: ModelTrait>(model: M, chunk_size: u64) -> DeleteInChunks<M> {
+    DeleteInChunks { model, chunk_size }
+}
+
+/// What [`delete_in_chunks`] makes: nothing happens until
+/// [`.exec(db)`](DeleteInChunks::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct DeleteInChunks<M: ModelTrait> {
     model: M,
     chunk_size: u64,
-) -> Result<DeleteResult, Error>
-where
-    M: ModelTrait,
-    M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
-    C: TransactionTrait<Transaction: RevyTransaction>,
-{
-    let txn = db.begin().await?.into_guarded();
-    let result = if Context::is_enabled() {
-        let mut frame = Context::new();
-        if Context::revision().is_none() {
-            frame = frame.revision(LazyRevision::new());
-        }
-        frame
-            .scope(delete_tree::<M::Entity>(&txn, model, chunk_size))
-            .await
-    } else {
-        delete_tree::<M::Entity>(&txn, model, chunk_size).await
-    };
-    write::finish(txn, result).await
+}
+
+impl<M: ModelTrait> DeleteInChunks<M> {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<DeleteResult, Error>
+    where
+        M::Entity: TrackedEntity<Model = M> + DeletionPolicies,
+        C: TransactionTrait<Transaction: RevyTransaction>,
+    {
+        let Self { model, chunk_size } = self;
+        let txn = db.begin().await?.into_guarded();
+        let result = if Context::is_enabled() {
+            let mut frame = Context::new();
+            if Context::revision().is_none() {
+                frame = frame.revision(LazyRevision::new());
+            }
+            frame
+                .scope(delete_tree::<M::Entity>(&txn, model, chunk_size))
+                .await
+        } else {
+            delete_tree::<M::Entity>(&txn, model, chunk_size).await
+        };
+        write::finish(txn, result).await
+    }
 }
 
 async fn delete_tree<E>(

@@ -450,7 +450,7 @@ impl<C: TransactionSession + Send> TransactionSession for Guarded<C> {
 ///     .scope(async {
 ///         let acc = account::ActiveModel { code: Set("A-1".into()), ..Default::default() }.insert(&db).await?;
 ///         // the cascade's own statements pass the strict guard
-///         revy_seaorm::deletion::delete(&db, acc).await
+///         revy_seaorm::deletion::delete(acc).exec(&db).await
 ///     })
 ///     .await?;
 /// # Ok(()) }

@@ -45,42 +45,66 @@ use crate::registry::keys;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
 /// let db = sea_orm::Database::connect("sqlite::memory:").await?;
 /// revy_seaorm::install(&db).await?;
-/// assert!(revy_seaorm::history::revision_actors(&db, 1).await?.is_empty());
+/// assert!(revy_seaorm::history::revision_actors(1).all(&db).await?.is_empty());
 /// # Ok(()) }
 /// ```
-pub async fn revision_actors<C: ConnectionTrait>(
-    db: &C,
+pub fn revision_actors(revision_id: i64) -> RevisionActors {
+    RevisionActors { revision_id }
+}
+
+/// What [`revision_actors`] makes: nothing happens until
+/// [`.all(db)`](RevisionActors::all).
+#[must_use = "nothing happens until `.all(db)`"]
+pub struct RevisionActors {
     revision_id: i64,
-) -> Result<Vec<Option<Actor>>, Error> {
-    let objects = object_delta::Entity::find()
-        .filter(object_delta::Column::RevisionId.eq(revision_id))
-        .order_by_asc(object_delta::Column::Id)
-        .all(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    let mut out: Vec<Option<Actor>> = Vec::new();
-    for delta in objects {
-        let actors = std::iter::once(delta.actor())
-            .chain(delta.attribute_deltas()?.into_iter().map(|a| a.actor));
-        for actor in actors {
-            if !out.contains(&actor) {
-                out.push(actor);
+}
+
+impl RevisionActors {
+    /// Runs the query on `db`.
+    pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<Option<Actor>>, Error> {
+        let Self { revision_id } = self;
+        let objects = object_delta::Entity::find()
+            .filter(object_delta::Column::RevisionId.eq(revision_id))
+            .order_by_asc(object_delta::Column::Id)
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let mut out: Vec<Option<Actor>> = Vec::new();
+        for delta in objects {
+            let actors = std::iter::once(delta.actor())
+                .chain(delta.attribute_deltas()?.into_iter().map(|a| a.actor));
+            for actor in actors {
+                if !out.contains(&actor) {
+                    out.push(actor);
+                }
             }
         }
+        Ok(out)
     }
-    Ok(out)
 }
 /// The object deltas of a revision, in the order they were written.
-pub async fn revision_deltas<C: ConnectionTrait>(
-    db: &C,
+pub fn revision_deltas(revision_id: i64) -> RevisionDeltas {
+    RevisionDeltas { revision_id }
+}
+
+/// What [`revision_deltas`] makes: nothing happens until
+/// [`.all(db)`](RevisionDeltas::all).
+#[must_use = "nothing happens until `.all(db)`"]
+pub struct RevisionDeltas {
     revision_id: i64,
-) -> Result<Vec<object_delta::Model>, Error> {
-    object_delta::Entity::find()
-        .filter(object_delta::Column::RevisionId.eq(revision_id))
-        .order_by_asc(object_delta::Column::Id)
-        .all(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))
+}
+
+impl RevisionDeltas {
+    /// Runs the query on `db`.
+    pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
+        let Self { revision_id } = self;
+        object_delta::Entity::find()
+            .filter(object_delta::Column::RevisionId.eq(revision_id))
+            .order_by_asc(object_delta::Column::Id)
+            .all(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))
+    }
 }
 
 /// The history of one row: a query of its object deltas, newest first.
@@ -305,28 +329,47 @@ fn changed_column(backend: sea_orm::DbBackend, column: String) -> sea_orm::sea_q
 
 /// The row of `E` with primary key `key` as it was at `at`: `None` if it did
 /// not exist then (not created yet, or deleted).
-pub async fn as_of<E>(
-    db: &impl ConnectionTrait,
+pub fn as_of<E: crate::policy::TrackingPolicy>(
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
     at: DateTime<Utc>,
-) -> Result<Option<E::Model>, Error>
-where
-    E: crate::policy::TrackingPolicy,
-    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
-{
-    let newest = object_delta::Entity::find()
-        .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
-        .filter(object_delta::Column::ContentId.eq(key_text::<E>(key)?))
-        .filter(object_delta::Column::CreatedAt.lte(at))
-        .order_by_desc(object_delta::Column::Id)
-        .with_snapshot::<E>()
-        .one(db)
-        .await?;
-    Ok(match newest {
-        Some((delta, _)) if delta.action == Action::Delete => None,
-        Some((_, snapshot)) => snapshot,
-        None => None,
-    })
+) -> AsOf<E> {
+    AsOf {
+        key,
+        at,
+        _entity: PhantomData,
+    }
+}
+
+/// What [`as_of`] makes: nothing happens until
+/// [`.one(db)`](AsOf::one).
+#[must_use = "nothing happens until `.one(db)`"]
+pub struct AsOf<E: crate::policy::TrackingPolicy> {
+    key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+    at: DateTime<Utc>,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: crate::policy::TrackingPolicy> AsOf<E> {
+    /// Runs the query on `db`.
+    pub async fn one(self, db: &impl ConnectionTrait) -> Result<Option<E::Model>, Error>
+    where
+        E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+    {
+        let Self { key, at, .. } = self;
+        let newest = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))
+            .filter(object_delta::Column::ContentId.eq(key_text::<E>(key)?))
+            .filter(object_delta::Column::CreatedAt.lte(at))
+            .order_by_desc(object_delta::Column::Id)
+            .with_snapshot::<E>()
+            .one(db)
+            .await?;
+        Ok(match newest {
+            Some((delta, _)) if delta.action == Action::Delete => None,
+            Some((_, snapshot)) => snapshot,
+            None => None,
+        })
+    }
 }
 
 /// The columns whose values differ between two states of a row, with the

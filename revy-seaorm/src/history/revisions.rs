@@ -212,155 +212,174 @@ const OWN_ACTOR: &str = "%\"a\":%";
 ///     .await?;
 /// let page = revy_seaorm::history::revisions().limit(20).all(&db).await?;
 /// let ids: Vec<i64> = page.iter().map(|r| r.id).collect();
-/// let summaries = revy_seaorm::history::revision_summaries(&db, &ids, 2).await?;
+/// let summaries = revy_seaorm::history::revision_summaries(&ids, 2).all(&db).await?;
 /// assert_eq!(summaries[0].delta_count, 3);
 /// assert_eq!(summaries[0].deltas.len(), 2); // the first two of three
 /// // the user, and the system: the keys the database chose are its values
 /// assert_eq!(summaries[0].actors, [Some(Actor::new("users", 1)), None]);
 /// # Ok(()) }
 /// ```
-pub async fn revision_summaries<C: ConnectionTrait>(
-    db: &C,
-    revision_ids: &[i64],
+pub fn revision_summaries(revision_ids: &[i64], shown: u64) -> RevisionSummaries {
+    RevisionSummaries {
+        revision_ids: revision_ids.to_vec(),
+        shown,
+    }
+}
+
+/// What [`revision_summaries`] makes: nothing happens until
+/// [`.all(db)`](RevisionSummaries::all).
+#[must_use = "nothing happens until `.all(db)`"]
+pub struct RevisionSummaries {
+    revision_ids: Vec<i64>,
     shown: u64,
-) -> Result<Vec<RevisionSummary>, Error> {
-    let mut out: Vec<RevisionSummary> = revision_ids
-        .iter()
-        .map(|&revision_id| RevisionSummary {
-            revision_id,
-            actors: Vec::new(),
-            delta_count: 0,
-            deltas: Vec::new(),
-        })
-        .collect();
-    if revision_ids.is_empty() {
-        return Ok(out);
-    }
-    let ids: Vec<i64> = revision_ids.to_vec();
-    let journal = |e| Error::from_journal("revy_object_deltas", e);
-    // 1. per revision and actor of its object deltas: how many, the first
-    //    delta by that actor, and how many may hold inline entries by an
-    //    actor of their own (only an entry whose actor differs from its
-    //    delta's carries one, under "a"; drafts write them)
-    // (revision, actor kind, actor id, deltas, first delta, deltas whose
-    // entries may name an actor of their own)
-    type Group = (i64, Option<String>, Option<String>, i64, i64, i64);
-    let groups: Vec<Group> = object_delta::Entity::find()
-        .select_only()
-        .column(object_delta::Column::RevisionId)
-        .column(object_delta::Column::ActorType)
-        .column(object_delta::Column::ActorId)
-        .expr(Expr::col(object_delta::Column::Id).count())
-        .expr(Expr::col(object_delta::Column::Id).min())
-        .expr(Expr::cust(format!(
-            "COUNT(CASE WHEN changes LIKE '{OWN_ACTOR}' THEN 1 END)"
-        )))
-        .filter(object_delta::Column::RevisionId.is_in(ids.clone()))
-        .group_by(object_delta::Column::RevisionId)
-        .group_by(object_delta::Column::ActorType)
-        .group_by(object_delta::Column::ActorId)
-        .into_tuple()
-        .all(db)
-        .await
-        .map_err(journal)?;
-    // 2. the ids of the first `shown` deltas of each revision: a window
-    //    over the revision index. Asked apart from the rows, so that no
-    //    planner joins the window back to the whole journal (PostgreSQL
-    //    misjudges its size and scans the table; MariaDB copies whole rows
-    //    into the window's temporary table)
-    let mut numbered = Query::select();
-    numbered
-        .column(object_delta::Column::Id)
-        .expr_as(
-            Expr::cust("ROW_NUMBER() OVER (PARTITION BY revision_id ORDER BY id)"),
-            "revy_rank",
-        )
-        .from(object_delta::Entity)
-        .and_where(object_delta::Column::RevisionId.is_in(ids.clone()));
-    let mut first = Query::select();
-    first
-        .column("id")
-        .from_subquery(numbered, "revy_numbered")
-        .and_where(Expr::col("revy_rank").lte(i64::try_from(shown).unwrap_or(i64::MAX)));
-    let backend = db.get_database_backend();
-    let mut first_ids = Vec::new();
-    for row in db
-        .query_all_raw(backend.build(&first))
-        .await
-        .map_err(journal)?
-    {
-        first_ids.push(row.try_get::<i64>("", "id").map_err(Error::Db)?);
-    }
-    // 3. those deltas, by primary key
-    let mut rows = Vec::new();
-    if !first_ids.is_empty() {
-        rows = object_delta::Entity::find()
-            .filter(object_delta::Column::Id.is_in(first_ids.clone()))
-            .order_by_asc(object_delta::Column::Id)
-            .all(db)
-            .await
-            .map_err(journal)?;
-    }
-    // 4. only for revisions with entries by an actor of their own past
-    //    the deltas shown: those deltas, for their entries' actors
-    let mut flagged: Vec<i64> = Vec::new();
-    for &(revision_id, _, _, _, _, own) in &groups {
-        let total: i64 = groups
+}
+
+impl RevisionSummaries {
+    /// Runs the query on `db`.
+    pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<RevisionSummary>, Error> {
+        let Self {
+            revision_ids,
+            shown,
+        } = self;
+        let revision_ids = revision_ids.as_slice();
+        let mut out: Vec<RevisionSummary> = revision_ids
             .iter()
-            .filter(|g| g.0 == revision_id)
-            .map(|g| g.3)
-            .sum();
-        let past_shown = u64::try_from(total).unwrap_or(0) > shown;
-        if own > 0 && past_shown && !flagged.contains(&revision_id) {
-            flagged.push(revision_id);
+            .map(|&revision_id| RevisionSummary {
+                revision_id,
+                actors: Vec::new(),
+                delta_count: 0,
+                deltas: Vec::new(),
+            })
+            .collect();
+        if revision_ids.is_empty() {
+            return Ok(out);
         }
-    }
-    let mut beyond = Vec::new();
-    if !flagged.is_empty() {
-        beyond = object_delta::Entity::find()
-            .filter(object_delta::Column::RevisionId.is_in(flagged))
-            .filter(object_delta::Column::Id.is_not_in(first_ids))
-            .filter(object_delta::Column::Changes.like(OWN_ACTOR))
-            .order_by_asc(object_delta::Column::Id)
+        let ids: Vec<i64> = revision_ids.to_vec();
+        let journal = |e| Error::from_journal("revy_object_deltas", e);
+        // 1. per revision and actor of its object deltas: how many, the first
+        //    delta by that actor, and how many may hold inline entries by an
+        //    actor of their own (only an entry whose actor differs from its
+        //    delta's carries one, under "a"; drafts write them)
+        // (revision, actor kind, actor id, deltas, first delta, deltas whose
+        // entries may name an actor of their own)
+        type Group = (i64, Option<String>, Option<String>, i64, i64, i64);
+        let groups: Vec<Group> = object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::RevisionId)
+            .column(object_delta::Column::ActorType)
+            .column(object_delta::Column::ActorId)
+            .expr(Expr::col(object_delta::Column::Id).count())
+            .expr(Expr::col(object_delta::Column::Id).min())
+            .expr(Expr::cust(format!(
+                "COUNT(CASE WHEN changes LIKE '{OWN_ACTOR}' THEN 1 END)"
+            )))
+            .filter(object_delta::Column::RevisionId.is_in(ids.clone()))
+            .group_by(object_delta::Column::RevisionId)
+            .group_by(object_delta::Column::ActorType)
+            .group_by(object_delta::Column::ActorId)
+            .into_tuple()
             .all(db)
             .await
             .map_err(journal)?;
-    }
-    let index = |revision_id: i64| ids.iter().position(|&id| id == revision_id);
-    // (first delta id, place within it, actor) of every actor seen
-    let mut seen: Vec<Vec<(i64, usize, Option<Actor>)>> = vec![Vec::new(); out.len()];
-    for (revision_id, kind, id, count, first_id, _) in groups {
-        let Some(at) = index(revision_id) else {
-            continue;
-        };
-        let actor = match (kind, id) {
-            (Some(kind), Some(id)) => Some(Actor { kind, id }),
-            _ => None,
-        };
-        seen[at].push((first_id, 0, actor));
-        out[at].delta_count += u64::try_from(count).unwrap_or(0);
-    }
-    let mut kept: Vec<Vec<object_delta::Model>> = vec![Vec::new(); out.len()];
-    let shown_rows = rows.into_iter().map(|d| (d, true));
-    for (delta, shown) in shown_rows.chain(beyond.into_iter().map(|d| (d, false))) {
-        let Some(at) = index(delta.revision_id) else {
-            continue;
-        };
-        for (place, entry) in delta.attribute_deltas()?.into_iter().enumerate() {
-            seen[at].push((delta.id, place + 1, entry.actor));
+        // 2. the ids of the first `shown` deltas of each revision: a window
+        //    over the revision index. Asked apart from the rows, so that no
+        //    planner joins the window back to the whole journal (PostgreSQL
+        //    misjudges its size and scans the table; MariaDB copies whole rows
+        //    into the window's temporary table)
+        let mut numbered = Query::select();
+        numbered
+            .column(object_delta::Column::Id)
+            .expr_as(
+                Expr::cust("ROW_NUMBER() OVER (PARTITION BY revision_id ORDER BY id)"),
+                "revy_rank",
+            )
+            .from(object_delta::Entity)
+            .and_where(object_delta::Column::RevisionId.is_in(ids.clone()));
+        let mut first = Query::select();
+        first
+            .column("id")
+            .from_subquery(numbered, "revy_numbered")
+            .and_where(Expr::col("revy_rank").lte(i64::try_from(shown).unwrap_or(i64::MAX)));
+        let backend = db.get_database_backend();
+        let mut first_ids = Vec::new();
+        for row in db
+            .query_all_raw(backend.build(&first))
+            .await
+            .map_err(journal)?
+        {
+            first_ids.push(row.try_get::<i64>("", "id").map_err(Error::Db)?);
         }
-        if shown {
-            kept[at].push(delta);
+        // 3. those deltas, by primary key
+        let mut rows = Vec::new();
+        if !first_ids.is_empty() {
+            rows = object_delta::Entity::find()
+                .filter(object_delta::Column::Id.is_in(first_ids.clone()))
+                .order_by_asc(object_delta::Column::Id)
+                .all(db)
+                .await
+                .map_err(journal)?;
         }
-    }
-    for ((summary, mut actors), deltas) in out.iter_mut().zip(seen).zip(kept) {
-        actors.sort_by_key(|(id, place, _)| (*id, *place));
-        for (_, _, actor) in actors {
-            if !summary.actors.contains(&actor) {
-                summary.actors.push(actor);
+        // 4. only for revisions with entries by an actor of their own past
+        //    the deltas shown: those deltas, for their entries' actors
+        let mut flagged: Vec<i64> = Vec::new();
+        for &(revision_id, _, _, _, _, own) in &groups {
+            let total: i64 = groups
+                .iter()
+                .filter(|g| g.0 == revision_id)
+                .map(|g| g.3)
+                .sum();
+            let past_shown = u64::try_from(total).unwrap_or(0) > shown;
+            if own > 0 && past_shown && !flagged.contains(&revision_id) {
+                flagged.push(revision_id);
             }
         }
-        summary.deltas = deltas;
+        let mut beyond = Vec::new();
+        if !flagged.is_empty() {
+            beyond = object_delta::Entity::find()
+                .filter(object_delta::Column::RevisionId.is_in(flagged))
+                .filter(object_delta::Column::Id.is_not_in(first_ids))
+                .filter(object_delta::Column::Changes.like(OWN_ACTOR))
+                .order_by_asc(object_delta::Column::Id)
+                .all(db)
+                .await
+                .map_err(journal)?;
+        }
+        let index = |revision_id: i64| ids.iter().position(|&id| id == revision_id);
+        // (first delta id, place within it, actor) of every actor seen
+        let mut seen: Vec<Vec<(i64, usize, Option<Actor>)>> = vec![Vec::new(); out.len()];
+        for (revision_id, kind, id, count, first_id, _) in groups {
+            let Some(at) = index(revision_id) else {
+                continue;
+            };
+            let actor = match (kind, id) {
+                (Some(kind), Some(id)) => Some(Actor { kind, id }),
+                _ => None,
+            };
+            seen[at].push((first_id, 0, actor));
+            out[at].delta_count += u64::try_from(count).unwrap_or(0);
+        }
+        let mut kept: Vec<Vec<object_delta::Model>> = vec![Vec::new(); out.len()];
+        let shown_rows = rows.into_iter().map(|d| (d, true));
+        for (delta, shown) in shown_rows.chain(beyond.into_iter().map(|d| (d, false))) {
+            let Some(at) = index(delta.revision_id) else {
+                continue;
+            };
+            for (place, entry) in delta.attribute_deltas()?.into_iter().enumerate() {
+                seen[at].push((delta.id, place + 1, entry.actor));
+            }
+            if shown {
+                kept[at].push(delta);
+            }
+        }
+        for ((summary, mut actors), deltas) in out.iter_mut().zip(seen).zip(kept) {
+            actors.sort_by_key(|(id, place, _)| (*id, *place));
+            for (_, _, actor) in actors {
+                if !summary.actors.contains(&actor) {
+                    summary.actors.push(actor);
+                }
+            }
+            summary.deltas = deltas;
+        }
+        Ok(out)
     }
-    Ok(out)
 }

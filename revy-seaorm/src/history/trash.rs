@@ -33,7 +33,7 @@ const NEWER: &str = "revy_newer";
 /// entry of [`Trash::all`].
 ///
 /// Bring the row back with
-/// [`restore(&db, row.object_delta_id)`](crate::rollback::restore()): the snapshot at a
+/// [`restore(row.object_delta_id).exec(&db)`](crate::rollback::restore()): the snapshot at a
 /// `Delete` is the row as it was just before. Serializes (serde) with its
 /// fields under their own names, `actor` as `{"kind": .., "id": ..}` or
 /// `null`, `at` RFC 3339 in UTC.
@@ -119,7 +119,7 @@ pub struct Trash<E> {
 /// assert_eq!(next[0].key, users[0].id.to_string());
 ///
 /// // restored, a row leaves the trash
-/// let bob = revy_seaorm::rollback::restore::<user::Entity>(&db, page[0].object_delta_id).await?;
+/// let bob = revy_seaorm::rollback::restore::<user::Entity>(page[0].object_delta_id).exec(&db).await?;
 /// assert_eq!(bob, users[1]);
 /// let trash = revy_seaorm::history::deleted::<user::Entity>().all(&db).await?;
 /// assert_eq!(trash.len(), 1);

@@ -162,7 +162,7 @@ where
     /// let ann = revy_core::Context::new()
     ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
     ///     .await?;
-    /// let read = version_of::<user::Entity>(&db, ann.id).await?.unwrap_or(0);
+    /// let read = version_of::<user::Entity>(ann.id).one(&db).await?.unwrap_or(0);
     ///
     /// let mut draft = Tracked::<user::ActiveModel>::from_model(ann.clone()).expect_version(read);
     /// draft.set(user::Column::Name, "Annie");

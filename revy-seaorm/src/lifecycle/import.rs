@@ -25,7 +25,7 @@ use crate::record::write::finish;
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
 /// # let db = sea_orm::Database::connect("sqlite::memory:").await?;
 /// # revy_seaorm::install(&db).await?;
-/// let report = revy_seaorm::lifecycle::import(&db, "".as_bytes()).await?;
+/// let report = revy_seaorm::lifecycle::import("".as_bytes()).exec(&db).await?;
 /// assert_eq!(report, revy_seaorm::lifecycle::ImportReport::default());
 /// # Ok(()) }
 /// ```
@@ -96,27 +96,41 @@ pub struct ImportReport {
 /// revy_seaorm::lifecycle::prune().keep_last(1).export(&mut backup).exec(&db).await?;
 /// assert_eq!(revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?.len(), 2);
 ///
-/// let report = revy_seaorm::lifecycle::import(&db, backup.as_slice()).await?;
+/// let report = revy_seaorm::lifecycle::import(backup.as_slice()).exec(&db).await?;
 /// assert_eq!(report.checkpoints_replaced, 1);
 /// assert_eq!(revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?.len(), 3);
 /// let first = revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?.pop().unwrap();
 /// assert_eq!(ObjectSnapshot::<user::Entity>::at(first.id).one(&db).await?, Some(ann));
 /// # Ok(()) }
 /// ```
-pub async fn import<C, R>(db: &C, reader: R) -> Result<ImportReport, Error>
-where
-    C: ConnectionTrait + TransactionTrait,
-    R: BufRead,
-{
-    let mut report = ImportReport::default();
-    let mut touched = BTreeSet::new();
-    let result = import_lines(db, reader, &mut report, &mut touched).await;
-    // ids were written as they were: make the next ones come after them
-    let moved = move_sequences(db).await;
-    // the imported objects' checkpoints, written again from their first
-    // deltas (an imported delta may land anywhere in an object's history)
-    let checkpoints = rebuild_checkpoints(db, &touched).await;
-    result.and(moved).and(checkpoints).map(|()| report)
+pub fn import<R: BufRead>(reader: R) -> Import<R> {
+    Import { reader }
+}
+
+/// What [`import`] makes: nothing happens until
+/// [`.exec(db)`](Import::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct Import<R: BufRead> {
+    reader: R,
+}
+
+impl<R: BufRead> Import<R> {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<ImportReport, Error>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let Self { reader } = self;
+        let mut report = ImportReport::default();
+        let mut touched = BTreeSet::new();
+        let result = import_lines(db, reader, &mut report, &mut touched).await;
+        // ids were written as they were: make the next ones come after them
+        let moved = move_sequences(db).await;
+        // the imported objects' checkpoints, written again from their first
+        // deltas (an imported delta may land anywhere in an object's history)
+        let checkpoints = rebuild_checkpoints(db, &touched).await;
+        result.and(moved).and(checkpoints).map(|()| report)
+    }
 }
 
 /// Objects per transaction of [`rebuild_checkpoints`].

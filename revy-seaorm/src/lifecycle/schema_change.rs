@@ -218,7 +218,7 @@ pub const RENAME_CHUNK_SIZE: i64 = 10_000;
 /// // the migration: the table `users` becomes `members`, and its history follows
 /// db.execute(&Table::rename().table(Alias::new("users"), Alias::new("members")).to_owned())
 ///     .await?;
-/// let moved = revy_seaorm::lifecycle::rename_table(&db, "users", "members").await?;
+/// let moved = revy_seaorm::lifecycle::rename_table("users", "members").exec(&db).await?;
 /// assert_eq!(moved, 1);
 ///
 /// // the entity `member` (table `members`) has the user's history
@@ -236,11 +236,33 @@ pub const RENAME_CHUNK_SIZE: i64 = 10_000;
 /// let then = revy_seaorm::history::ObjectSnapshot::<member::Entity>::at(history[0].id).one(&db).await?;
 /// assert_eq!(then.map(|m| m.name), Some("Ann".to_owned()));
 /// // run again, it finds nothing left to move
-/// assert_eq!(revy_seaorm::lifecycle::rename_table(&db, "users", "members").await?, 0);
+/// assert_eq!(revy_seaorm::lifecycle::rename_table("users", "members").exec(&db).await?, 0);
 /// # Ok(()) }
 /// ```
-pub async fn rename_table<C: ConnectionTrait>(db: &C, old: &str, new: &str) -> Result<u64, Error> {
-    rename_table_in_chunks(db, old, new, RENAME_CHUNK_SIZE).await
+pub fn rename_table(old: impl Into<String>, new: impl Into<String>) -> RenameTable {
+    RenameTable {
+        old: old.into(),
+        new: new.into(),
+    }
+}
+
+/// What [`rename_table`] makes: nothing happens until
+/// [`.exec(db)`](RenameTable::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct RenameTable {
+    old: String,
+    new: String,
+}
+
+impl RenameTable {
+    /// Runs it on `db`.
+    pub async fn exec<C: ConnectionTrait>(self, db: &C) -> Result<u64, Error> {
+        let Self { old, new } = self;
+        let (old, new) = (old.as_str(), new.as_str());
+        rename_table_in_chunks(old, new, RENAME_CHUNK_SIZE)
+            .exec(db)
+            .await
+    }
 }
 
 /// [`rename_table`], one `UPDATE` per range of `chunk` object delta ids (at
@@ -259,77 +281,98 @@ pub async fn rename_table<C: ConnectionTrait>(db: &C, old: &str, new: &str) -> R
 ///     Context::new().scope(am.insert(&db)).await?;
 /// }
 /// // three object deltas, moved by two statements: ids 1-2, then 3
-/// assert_eq!(revy_seaorm::lifecycle::rename_table_in_chunks(&db, "users", "members", 2).await?, 3);
+/// assert_eq!(revy_seaorm::lifecycle::rename_table_in_chunks("users", "members", 2).exec(&db).await?, 3);
 /// # Ok(()) }
 /// ```
-pub async fn rename_table_in_chunks<C: ConnectionTrait>(
-    db: &C,
-    old: &str,
-    new: &str,
+pub fn rename_table_in_chunks(
+    old: impl Into<String>,
+    new: impl Into<String>,
     chunk: i64,
-) -> Result<u64, Error> {
-    let chunk = std::cmp::max(chunk, 1);
-    let refuse = |reason: String| Error::RenameTable {
-        old: old.to_owned(),
-        new: new.to_owned(),
-        reason,
-    };
-    if new.is_empty() {
-        return Err(refuse("the new name is empty".into()));
+) -> RenameTableInChunks {
+    RenameTableInChunks {
+        old: old.into(),
+        new: new.into(),
+        chunk,
     }
-    let len = new.chars().count();
-    if len > CONTENT_TYPE_LEN as usize {
-        return Err(refuse(format!(
-            "the new name is {len} characters long; the journal stores table names of at most \
+}
+
+/// What [`rename_table_in_chunks`] makes: nothing happens until
+/// [`.exec(db)`](RenameTableInChunks::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct RenameTableInChunks {
+    old: String,
+    new: String,
+    chunk: i64,
+}
+
+impl RenameTableInChunks {
+    /// Runs it on `db`.
+    pub async fn exec<C: ConnectionTrait>(self, db: &C) -> Result<u64, Error> {
+        let Self { old, new, chunk } = self;
+        let (old, new) = (old.as_str(), new.as_str());
+        let chunk = std::cmp::max(chunk, 1);
+        let refuse = |reason: String| Error::RenameTable {
+            old: old.to_owned(),
+            new: new.to_owned(),
+            reason,
+        };
+        if new.is_empty() {
+            return Err(refuse("the new name is empty".into()));
+        }
+        let len = new.chars().count();
+        if len > CONTENT_TYPE_LEN as usize {
+            return Err(refuse(format!(
+                "the new name is {len} characters long; the journal stores table names of at most \
              {CONTENT_TYPE_LEN}"
-        )));
-    }
-    if old == new {
-        return Ok(0);
-    }
-    if let Some(clash) = restarted_history(db, old, new).await? {
-        return Err(refuse(format!(
-            "row {} already has deltas under {new} (object delta {}) written after its deltas \
+            )));
+        }
+        if old == new {
+            return Ok(0);
+        }
+        if let Some(clash) = restarted_history(db, old, new).await? {
+            return Err(refuse(format!(
+                "row {} already has deltas under {new} (object delta {}) written after its deltas \
              under {old}: the renamed entity was written to before its journal moved, so the \
              row's history restarted under the new name, and revy does not merge two histories \
              of one row; run rename_table in the migration that renames the table, before the \
              application writes through the renamed entity",
-            clash.content_id, clash.id
-        )));
-    }
-    let Some((lowest, highest)) = bounds(db, old).await? else {
-        return Ok(0);
-    };
-    let mut moved = 0;
-    let mut start = lowest;
-    while start <= highest {
-        let end = start.saturating_add(chunk);
-        let done = object_delta::Entity::update_many()
-            .col_expr(object_delta::Column::ContentType, Expr::value(new))
-            .filter(object_delta::Column::ContentType.eq(old))
-            .filter(object_delta::Column::Id.gte(start))
-            .filter(object_delta::Column::Id.lt(end))
+                clash.content_id, clash.id
+            )));
+        }
+        let Some((lowest, highest)) = bounds(db, old).await? else {
+            return Ok(0);
+        };
+        let mut moved = 0;
+        let mut start = lowest;
+        while start <= highest {
+            let end = start.saturating_add(chunk);
+            let done = object_delta::Entity::update_many()
+                .col_expr(object_delta::Column::ContentType, Expr::value(new))
+                .filter(object_delta::Column::ContentType.eq(old))
+                .filter(object_delta::Column::Id.gte(start))
+                .filter(object_delta::Column::Id.lt(end))
+                .exec(db)
+                .await
+                .map_err(journal)?;
+            moved += done.rows_affected;
+            if end == i64::MAX {
+                break;
+            }
+            start = end;
+        }
+        // the table's erasures follow it (their own deltas, which the feed
+        // carried, keep the name they were made under)
+        crate::journal::erasure::Entity::update_many()
+            .col_expr(
+                crate::journal::erasure::Column::ContentType,
+                Expr::value(new),
+            )
+            .filter(crate::journal::erasure::Column::ContentType.eq(old))
             .exec(db)
             .await
-            .map_err(journal)?;
-        moved += done.rows_affected;
-        if end == i64::MAX {
-            break;
-        }
-        start = end;
+            .map_err(|e| Error::from_journal("revy_erasures", e))?;
+        Ok(moved)
     }
-    // the table's erasures follow it (their own deltas, which the feed
-    // carried, keep the name they were made under)
-    crate::journal::erasure::Entity::update_many()
-        .col_expr(
-            crate::journal::erasure::Column::ContentType,
-            Expr::value(new),
-        )
-        .filter(crate::journal::erasure::Column::ContentType.eq(old))
-        .exec(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_erasures", e))?;
-    Ok(moved)
 }
 
 fn journal(e: sea_orm::DbErr) -> Error {

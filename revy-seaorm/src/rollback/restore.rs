@@ -5,6 +5,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     Select,
 };
+use std::marker::PhantomData;
 
 use crate::error::Error;
 use crate::history::snapshot::ObjectSnapshot;
@@ -64,18 +65,34 @@ where
 ///     .one(&db)
 ///     .await?
 ///     .unwrap();
-/// let back = revy_seaorm::rollback::restore::<user::Entity>(&db, delete.id).await?;
+/// let back = revy_seaorm::rollback::restore::<user::Entity>(delete.id).exec(&db).await?;
 /// assert_eq!(back, bob); // the same key, the same values
 /// // a second restore would overwrite the live row: refused
-/// assert!(revy_seaorm::rollback::restore::<user::Entity>(&db, delete.id).await.is_err());
+/// assert!(revy_seaorm::rollback::restore::<user::Entity>(delete.id).exec(&db).await.is_err());
 /// # Ok(()) }
 /// ```
-pub async fn restore<E>(db: &impl ConnectionTrait, delta_id: i64) -> Result<E::Model, Error>
-where
-    E: TrackedEntity,
-{
-    let snapshot = snapshot_or_error::<E, _>(db, delta_id).await?;
-    insert_snapshot::<E, _>(db, snapshot).await
+pub fn restore<E: TrackedEntity>(delta_id: i64) -> Restore<E> {
+    Restore {
+        delta_id,
+        _entity: PhantomData,
+    }
+}
+
+/// What [`restore`] makes: nothing happens until
+/// [`.exec(db)`](Restore::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct Restore<E: TrackedEntity> {
+    delta_id: i64,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: TrackedEntity> Restore<E> {
+    /// Runs it on `db`.
+    pub async fn exec(self, db: &impl ConnectionTrait) -> Result<E::Model, Error> {
+        let Self { delta_id, .. } = self;
+        let snapshot = snapshot_or_error::<E, _>(db, delta_id).await?;
+        insert_snapshot::<E, _>(db, snapshot).await
+    }
 }
 
 /// Restores the row of `E` whose primary key is `key` from its newest
@@ -96,35 +113,50 @@ where
 ///     .await?;
 /// Context::new().scope(bob.clone().into_active_model().delete(&db)).await?;
 ///
-/// let back = revy_seaorm::rollback::restore_latest::<user::Entity>(&db, bob.id).await?;
+/// let back = revy_seaorm::rollback::restore_latest::<user::Entity>(bob.id).exec(&db).await?;
 /// assert_eq!(back, bob);
 /// // live again: nothing to restore
-/// assert!(revy_seaorm::rollback::restore_latest::<user::Entity>(&db, bob.id).await.is_err());
+/// assert!(revy_seaorm::rollback::restore_latest::<user::Entity>(bob.id).exec(&db).await.is_err());
 /// # Ok(()) }
 /// ```
-pub async fn restore_latest<E>(
-    db: &impl ConnectionTrait,
+pub fn restore_latest<E: TrackedEntity>(
     key: <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType,
-) -> Result<E::Model, Error>
-where
-    E: TrackedEntity,
-{
-    let content_id = crate::history::key_text::<E>(key)?;
-    use sea_orm::QueryOrder;
-    let deleted = object_delta::Entity::find()
-        .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
-        .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
-        .filter(object_delta::Column::Action.eq(Action::Delete))
-        .order_by_desc(object_delta::Column::Id)
-        .one(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    match deleted {
-        Some(delete) => restore::<E>(db, delete.id).await,
-        None => Err(Error::NeverDeleted {
-            table: content_type::<E>(),
-            key: content_id,
-        }),
+) -> RestoreLatest<E> {
+    RestoreLatest {
+        key,
+        _entity: PhantomData,
+    }
+}
+
+/// What [`restore_latest`] makes: nothing happens until
+/// [`.exec(db)`](RestoreLatest::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct RestoreLatest<E: TrackedEntity> {
+    key: <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: TrackedEntity> RestoreLatest<E> {
+    /// Runs it on `db`.
+    pub async fn exec(self, db: &impl ConnectionTrait) -> Result<E::Model, Error> {
+        let Self { key, .. } = self;
+        let content_id = crate::history::key_text::<E>(key)?;
+        use sea_orm::QueryOrder;
+        let deleted = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
+            .filter(object_delta::Column::ContentId.eq(content_id.as_str()))
+            .filter(object_delta::Column::Action.eq(Action::Delete))
+            .order_by_desc(object_delta::Column::Id)
+            .one(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        match deleted {
+            Some(delete) => restore::<E>(delete.id).exec(db).await,
+            None => Err(Error::NeverDeleted {
+                table: content_type::<E>(),
+                key: content_id,
+            }),
+        }
     }
 }
 
@@ -168,12 +200,28 @@ where
 ///
 /// Columns the entity's [tracking policy](crate::policy) keeps out of the
 /// journal are left as the live row has them.
-pub async fn revert<E>(db: &impl ConnectionTrait, delta_id: i64) -> Result<E::Model, Error>
-where
-    E: TrackedEntity,
-{
-    let snapshot = snapshot_or_error::<E, _>(db, delta_id).await?;
-    update_to_snapshot::<E, _>(db, snapshot).await
+pub fn revert<E: TrackedEntity>(delta_id: i64) -> Revert<E> {
+    Revert {
+        delta_id,
+        _entity: PhantomData,
+    }
+}
+
+/// What [`revert`] makes: nothing happens until
+/// [`.exec(db)`](Revert::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct Revert<E: TrackedEntity> {
+    delta_id: i64,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: TrackedEntity> Revert<E> {
+    /// Runs it on `db`.
+    pub async fn exec(self, db: &impl ConnectionTrait) -> Result<E::Model, Error> {
+        let Self { delta_id, .. } = self;
+        let snapshot = snapshot_or_error::<E, _>(db, delta_id).await?;
+        update_to_snapshot::<E, _>(db, snapshot).await
+    }
 }
 
 pub(crate) async fn update_to_snapshot<E, C>(db: &C, snapshot: E::Model) -> Result<E::Model, Error>

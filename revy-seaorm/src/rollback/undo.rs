@@ -111,61 +111,76 @@ struct Touched {
 ///     .await?;
 /// assert_eq!(user::Entity::find().count(&db).await?, 2);
 ///
-/// let undo = revy_seaorm::rollback::undo_revision(&db, revision.id().unwrap()).await?;
+/// let undo = revy_seaorm::rollback::undo_revision(revision.id().unwrap()).exec(&db).await?;
 /// assert!(undo.is_some()); // the undo is a revision too, so it can be undone
 /// assert_eq!(user::Entity::find().count(&db).await?, 0);
 /// # Ok(()) }
 /// ```
-pub async fn undo_revision<C>(db: &C, revision_id: i64) -> Result<Option<i64>, Error>
-where
-    C: ConnectionTrait + TransactionTrait<Transaction: RevyTransaction>,
-{
-    let exists = revision::Entity::find_by_id(revision_id)
-        .one(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_revisions", e))?;
-    let Some(revision) = exists else {
-        return Err(Error::NoRevision { revision_id });
-    };
-    // a baseline or checkpoint records rows as they already were: undoing
-    // it would delete rows that no tracked operation created
-    let not_undoable = |what| Err(Error::NotUndoable { revision_id, what });
-    match revision.kind() {
-        RevisionKind::Change => {}
-        // an erasure removed values the journal no longer holds
-        RevisionKind::Erasure => return Err(Error::ErasureIsFinal { revision_id }),
-        RevisionKind::Baseline => return not_undoable("a baseline"),
-        RevisionKind::Checkpoint => return not_undoable("a prune checkpoint"),
-    }
-    let deltas = object_delta::Entity::find()
-        .filter(object_delta::Column::RevisionId.eq(revision_id))
-        .order_by_asc(object_delta::Column::Id)
-        .all(db)
-        .await?;
-    let mut touched: Vec<Touched> = Vec::new();
-    for d in deltas {
-        match touched
-            .iter_mut()
-            .find(|t| t.content_type == d.content_type && t.content_id == d.content_id)
-        {
-            Some(t) => t.last_delta_id = d.id,
-            None => touched.push(Touched {
-                content_type: d.content_type,
-                content_id: d.content_id,
-                first_delta_id: d.id,
-                last_delta_id: d.id,
-            }),
-        }
-    }
-    if touched.is_empty() {
-        return Ok(None);
-    }
-    // the row changed last in the revision is put back first
-    touched.sort_by_key(|t| std::cmp::Reverse(t.last_delta_id));
+pub fn undo_revision(revision_id: i64) -> UndoRevision {
+    UndoRevision { revision_id }
+}
 
-    let txn = db.begin().await?.into_guarded();
-    let result = undo_in(&txn, revision_id, touched).await;
-    write::finish(txn, result).await
+/// What [`undo_revision`] makes: nothing happens until
+/// [`.exec(db)`](UndoRevision::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct UndoRevision {
+    revision_id: i64,
+}
+
+impl UndoRevision {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<Option<i64>, Error>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction: RevyTransaction>,
+    {
+        let Self { revision_id } = self;
+        let exists = revision::Entity::find_by_id(revision_id)
+            .one(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_revisions", e))?;
+        let Some(revision) = exists else {
+            return Err(Error::NoRevision { revision_id });
+        };
+        // a baseline or checkpoint records rows as they already were: undoing
+        // it would delete rows that no tracked operation created
+        let not_undoable = |what| Err(Error::NotUndoable { revision_id, what });
+        match revision.kind() {
+            RevisionKind::Change => {}
+            // an erasure removed values the journal no longer holds
+            RevisionKind::Erasure => return Err(Error::ErasureIsFinal { revision_id }),
+            RevisionKind::Baseline => return not_undoable("a baseline"),
+            RevisionKind::Checkpoint => return not_undoable("a prune checkpoint"),
+        }
+        let deltas = object_delta::Entity::find()
+            .filter(object_delta::Column::RevisionId.eq(revision_id))
+            .order_by_asc(object_delta::Column::Id)
+            .all(db)
+            .await?;
+        let mut touched: Vec<Touched> = Vec::new();
+        for d in deltas {
+            match touched
+                .iter_mut()
+                .find(|t| t.content_type == d.content_type && t.content_id == d.content_id)
+            {
+                Some(t) => t.last_delta_id = d.id,
+                None => touched.push(Touched {
+                    content_type: d.content_type,
+                    content_id: d.content_id,
+                    first_delta_id: d.id,
+                    last_delta_id: d.id,
+                }),
+            }
+        }
+        if touched.is_empty() {
+            return Ok(None);
+        }
+        // the row changed last in the revision is put back first
+        touched.sort_by_key(|t| std::cmp::Reverse(t.last_delta_id));
+
+        let txn = db.begin().await?.into_guarded();
+        let result = undo_in(&txn, revision_id, touched).await;
+        write::finish(txn, result).await
+    }
 }
 
 async fn undo_in(

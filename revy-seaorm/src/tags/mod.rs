@@ -13,6 +13,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
+use std::marker::PhantomData;
 
 use crate::error::Error;
 use crate::guard::sealed::Sealed;
@@ -45,73 +46,87 @@ use crate::rollback::undo::{RollBack, lookup};
 ///     .await?;
 /// let revision = revy_seaorm::history::of::<user::Entity>(1).all(&db).await?[0].revision_id;
 ///
-/// let release = revy_seaorm::tags::tag(&db, "release-1", revision).await?;
+/// let release = revy_seaorm::tags::tag("release-1", revision).exec(&db).await?;
 /// assert_eq!(release.revision_id, revision);
-/// assert!(revy_seaorm::tags::tag(&db, "release-1", revision).await.is_err()); // taken
-/// assert_eq!(revy_seaorm::tags::find_tag(&db, "release-1").await?, Some(release.clone()));
+/// assert!(revy_seaorm::tags::tag("release-1", revision).exec(&db).await.is_err()); // taken
+/// assert_eq!(revy_seaorm::tags::find_tag("release-1").one(&db).await?, Some(release.clone()));
 /// assert_eq!(revy_seaorm::tags::all(&db).await?, vec![release]);
 /// # Ok(()) }
 /// ```
-pub async fn tag<C: ConnectionTrait>(
-    db: &C,
-    name: impl Into<String>,
+pub fn tag(name: impl Into<String>, revision_id: i64) -> Tag {
+    Tag {
+        name: name.into(),
+        revision_id,
+    }
+}
+
+/// What [`tag`] makes: nothing happens until
+/// [`.exec(db)`](Tag::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct Tag {
+    name: String,
     revision_id: i64,
-) -> Result<tag::Model, Error> {
-    let name = name.into();
-    let len = name.chars().count();
-    if len > TAG_NAME_LEN as usize {
-        return Err(Error::TagNameTooLong {
-            name,
-            len,
-            max: TAG_NAME_LEN,
-        });
-    }
-    if let Some(taken) = find_tag(db, &name).await? {
-        return Err(Error::TagExists {
-            name,
-            revision_id: taken.revision_id,
-        });
-    }
-    let exists = revision::Entity::find_by_id(revision_id)
-        .one(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_revisions", e))?;
-    if exists.is_none() {
-        return Err(Error::NoRevision { revision_id });
-    }
-    let actor = Context::actor();
-    let (actor_type, actor_id) = match actor {
-        Some(a) => (Some(a.kind), Some(a.id)),
-        None => (None, None),
-    };
-    let row = tag::ActiveModel {
-        name: Set(name.clone()),
-        revision_id: Set(revision_id),
-        actor_type: Set(actor_type),
-        actor_id: Set(actor_id),
-        description: Set(Context::revision_description()),
-        created_at: Set(chrono::Utc::now()),
-        ..Default::default()
-    };
-    match tag::Entity::insert(row).exec(db).await {
-        Ok(done) => tag::Entity::find_by_id(done.last_insert_id)
-            .one(db)
-            .await?
-            .ok_or(Error::NoTag { name }),
-        // another writer took the name since the check above
-        Err(e)
-            if matches!(
-                e.sql_err(),
-                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-            ) =>
-        {
-            let taken = find_or_error(db, &name).await?;
-            Err(Error::TagExists {
+}
+
+impl Tag {
+    /// Runs it on `db`.
+    pub async fn exec<C: ConnectionTrait>(self, db: &C) -> Result<tag::Model, Error> {
+        let Self { name, revision_id } = self;
+        let len = name.chars().count();
+        if len > TAG_NAME_LEN as usize {
+            return Err(Error::TagNameTooLong {
+                name,
+                len,
+                max: TAG_NAME_LEN,
+            });
+        }
+        if let Some(taken) = find_tag(&name).one(db).await? {
+            return Err(Error::TagExists {
                 name,
                 revision_id: taken.revision_id,
-            })
+            });
         }
-        Err(e) => Err(Error::from_journal("revy_tags", e)),
+        let exists = revision::Entity::find_by_id(revision_id)
+            .one(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_revisions", e))?;
+        if exists.is_none() {
+            return Err(Error::NoRevision { revision_id });
+        }
+        let actor = Context::actor();
+        let (actor_type, actor_id) = match actor {
+            Some(a) => (Some(a.kind), Some(a.id)),
+            None => (None, None),
+        };
+        let row = tag::ActiveModel {
+            name: Set(name.clone()),
+            revision_id: Set(revision_id),
+            actor_type: Set(actor_type),
+            actor_id: Set(actor_id),
+            description: Set(Context::revision_description()),
+            created_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        };
+        match tag::Entity::insert(row).exec(db).await {
+            Ok(done) => tag::Entity::find_by_id(done.last_insert_id)
+                .one(db)
+                .await?
+                .ok_or(Error::NoTag { name }),
+            // another writer took the name since the check above
+            Err(e)
+                if matches!(
+                    e.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                ) =>
+            {
+                let taken = find_or_error(db, &name).await?;
+                Err(Error::TagExists {
+                    name,
+                    revision_id: taken.revision_id,
+                })
+            }
+            Err(e) => Err(Error::from_journal("revy_tags", e)),
+        }
     }
 }
 
@@ -121,15 +136,31 @@ pub async fn tag<C: ConnectionTrait>(
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), revy_seaorm::Error> {
 /// let db = sea_orm::Database::connect("sqlite::memory:").await?;
 /// revy_seaorm::install(&db).await?;
-/// assert_eq!(revy_seaorm::tags::find_tag(&db, "nope").await?, None);
+/// assert_eq!(revy_seaorm::tags::find_tag("nope").one(&db).await?, None);
 /// # Ok(()) }
 /// ```
-pub async fn find_tag<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<tag::Model>, Error> {
-    tag::Entity::find()
-        .filter(tag::Column::Name.eq(name))
-        .one(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_tags", e))
+pub fn find_tag(name: impl Into<String>) -> FindTag {
+    FindTag { name: name.into() }
+}
+
+/// What [`find_tag`] makes: nothing happens until
+/// [`.one(db)`](FindTag::one).
+#[must_use = "nothing happens until `.one(db)`"]
+pub struct FindTag {
+    name: String,
+}
+
+impl FindTag {
+    /// Runs the query on `db`.
+    pub async fn one<C: ConnectionTrait>(self, db: &C) -> Result<Option<tag::Model>, Error> {
+        let Self { name } = self;
+        let name = name.as_str();
+        tag::Entity::find()
+            .filter(tag::Column::Name.eq(name))
+            .one(db)
+            .await
+            .map_err(|e| Error::from_journal("revy_tags", e))
+    }
 }
 
 /// The tag named `name`, or [`Error::NoTag`].
@@ -137,7 +168,7 @@ pub(crate) async fn find_or_error<C: ConnectionTrait>(
     db: &C,
     name: &str,
 ) -> Result<tag::Model, Error> {
-    find_tag(db, name).await?.ok_or_else(|| Error::NoTag {
+    find_tag(name).one(db).await?.ok_or_else(|| Error::NoTag {
         name: name.to_owned(),
     })
 }
@@ -188,38 +219,58 @@ async fn bound<C: ConnectionTrait>(db: &C, tag: &tag::Model) -> Result<i64, Erro
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
 /// let created = revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?[0].revision_id;
-/// revy_seaorm::tags::tag(&db, "v1", created).await?;
+/// revy_seaorm::tags::tag("v1", created).exec(&db).await?;
 /// let mut am = ann.clone().into_active_model();
 /// am.name = Set("Annie".into());
 /// Context::new().scope(am.update(&db)).await?;
 ///
-/// let then = revy_seaorm::tags::as_of_tag::<user::Entity>(&db, ann.id, "v1").await?;
+/// let then = revy_seaorm::tags::as_of_tag::<user::Entity>(ann.id, "v1").one(&db).await?;
 /// assert_eq!(then, Some(ann));
 /// # Ok(()) }
 /// ```
-pub async fn as_of_tag<E>(
-    db: &impl ConnectionTrait,
+pub fn as_of_tag<E: crate::policy::TrackingPolicy>(
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
-    name: &str,
-) -> Result<Option<E::Model>, Error>
-where
-    E: crate::policy::TrackingPolicy,
-    E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
-{
-    let tag = find_or_error(db, name).await?;
-    let bound = bound(db, &tag).await?;
-    let newest = object_delta::Entity::find()
-        .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
-        .filter(object_delta::Column::ContentId.eq(key_text::<E>(key)?))
-        .filter(object_delta::Column::Id.lte(bound))
-        .order_by_desc(object_delta::Column::Id)
-        .with_snapshot::<E>()
-        .one(db)
-        .await?;
-    Ok(match newest {
-        Some((delta, snapshot)) if delta.action != Action::Delete => snapshot,
-        _ => None,
-    })
+    name: impl Into<String>,
+) -> AsOfTag<E> {
+    AsOfTag {
+        key,
+        name: name.into(),
+        _entity: PhantomData,
+    }
+}
+
+/// What [`as_of_tag`] makes: nothing happens until
+/// [`.one(db)`](AsOfTag::one).
+#[must_use = "nothing happens until `.one(db)`"]
+pub struct AsOfTag<E: crate::policy::TrackingPolicy> {
+    key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+    name: String,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: crate::policy::TrackingPolicy> AsOfTag<E> {
+    /// Runs the query on `db`.
+    pub async fn one(self, db: &impl ConnectionTrait) -> Result<Option<E::Model>, Error>
+    where
+        E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
+    {
+        let Self { key, name, .. } = self;
+        let name = name.as_str();
+        let tag = find_or_error(db, name).await?;
+        let bound = bound(db, &tag).await?;
+        let newest = object_delta::Entity::find()
+            .filter(object_delta::Column::ContentType.eq(content_type::<E>()))
+            .filter(object_delta::Column::ContentId.eq(key_text::<E>(key)?))
+            .filter(object_delta::Column::Id.lte(bound))
+            .order_by_desc(object_delta::Column::Id)
+            .with_snapshot::<E>()
+            .one(db)
+            .await?;
+        Ok(match newest {
+            Some((delta, snapshot)) if delta.action != Action::Delete => snapshot,
+            _ => None,
+        })
+    }
 }
 
 /// One row changed after the tag.
@@ -254,7 +305,7 @@ struct Changed {
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
 /// let created = revy_seaorm::history::of::<user::Entity>(ann.id).all(&db).await?[0].revision_id;
-/// revy_seaorm::tags::tag(&db, "before-the-import", created).await?;
+/// revy_seaorm::tags::tag("before-the-import", created).exec(&db).await?;
 /// for name in ["Annie", "Anna"] {
 ///     let mut am = user::Entity::find_by_id(ann.id).one(&db).await?.unwrap().into_active_model();
 ///     am.name = Set(name.into());
@@ -264,19 +315,35 @@ struct Changed {
 ///     .scope(user::ActiveModel { name: Set("Bob".into()), ..Default::default() }.insert(&db))
 ///     .await?;
 ///
-/// revy_seaorm::rollback::undo_to_tag(&db, "before-the-import").await?;
+/// revy_seaorm::rollback::undo_to_tag("before-the-import").exec(&db).await?;
 /// assert_eq!(user::Entity::find_by_id(ann.id).one(&db).await?, Some(ann));
 /// assert_eq!(user::Entity::find().count(&db).await?, 1); // Bob is gone
 /// # Ok(()) }
 /// ```
-pub async fn undo_to_tag<C>(db: &C, name: &str) -> Result<Option<i64>, Error>
-where
-    C: ConnectionTrait + TransactionTrait<Transaction: RevyTransaction>,
-{
-    let tag = find_or_error(db, name).await?;
-    let txn = db.begin().await?.into_guarded();
-    let result = undo_to_tag_in(&txn, &tag).await;
-    write::finish(txn, result).await
+pub fn undo_to_tag(name: impl Into<String>) -> UndoToTag {
+    UndoToTag { name: name.into() }
+}
+
+/// What [`undo_to_tag`] makes: nothing happens until
+/// [`.exec(db)`](UndoToTag::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct UndoToTag {
+    name: String,
+}
+
+impl UndoToTag {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<Option<i64>, Error>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction: RevyTransaction>,
+    {
+        let Self { name } = self;
+        let name = name.as_str();
+        let tag = find_or_error(db, name).await?;
+        let txn = db.begin().await?.into_guarded();
+        let result = undo_to_tag_in(&txn, &tag).await;
+        write::finish(txn, result).await
+    }
 }
 
 async fn undo_to_tag_in(txn: &GuardedTransaction, tag: &tag::Model) -> Result<Option<i64>, Error> {

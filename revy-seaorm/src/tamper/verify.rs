@@ -113,79 +113,94 @@ pub struct Verified {
 /// # Ok(()) }
 /// ```
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<Verified, Error> {
-    verify_in_chunks(db, VERIFY_CHUNK_SIZE).await
+    verify_in_chunks(VERIFY_CHUNK_SIZE).exec(db).await
 }
 
 /// [`verify`], `chunk` object deltas a query.
-pub async fn verify_in_chunks<C: ConnectionTrait>(db: &C, chunk: u64) -> Result<Verified, Error> {
-    use object_delta::Column as O;
-    let chunk = std::cmp::max(chunk, 1);
-    let mut report = Verified::default();
-    let mut walk = Walk::default();
-    let mut heads = Sha256::new();
-    let mut after: Option<(String, String, i64)> = None;
-    loop {
-        let mut page = object_delta::Entity::find()
-            .order_by_asc(O::ContentType)
-            .order_by_asc(O::ContentId)
-            .order_by_asc(O::Id)
-            .limit(chunk);
-        if let Some((t, c, id)) = &after {
-            page = page.filter(
-                Expr::col(O::ContentType)
-                    .gt(t.as_str())
-                    .or(Expr::col(O::ContentType).eq(t.as_str()).and(
-                        Expr::col(O::ContentId)
-                            .gt(c.as_str())
-                            .or(Expr::col(O::ContentId)
-                                .eq(c.as_str())
-                                .and(Expr::col(O::Id).gt(*id))),
-                    )),
-            );
-        }
-        let deltas = page
-            .all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        let Some(last) = deltas.last() else {
-            break;
-        };
-        after = Some((last.content_type.clone(), last.content_id.clone(), last.id));
-        for delta in &deltas {
-            if walk
-                .object
-                .as_ref()
-                .is_none_or(|(t, c)| *t != delta.content_type || *c != delta.content_id)
-            {
-                walk.close(&mut heads);
-                walk = Walk {
-                    object: Some((delta.content_type.clone(), delta.content_id.clone())),
-                    ..Walk::default()
-                };
-                report.objects += 1;
+pub fn verify_in_chunks(chunk: u64) -> VerifyInChunks {
+    VerifyInChunks { chunk }
+}
+
+/// What [`verify_in_chunks`] makes: nothing happens until
+/// [`.exec(db)`](VerifyInChunks::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct VerifyInChunks {
+    chunk: u64,
+}
+
+impl VerifyInChunks {
+    /// Runs it on `db`.
+    pub async fn exec<C: ConnectionTrait>(self, db: &C) -> Result<Verified, Error> {
+        let Self { chunk } = self;
+        use object_delta::Column as O;
+        let chunk = std::cmp::max(chunk, 1);
+        let mut report = Verified::default();
+        let mut walk = Walk::default();
+        let mut heads = Sha256::new();
+        let mut after: Option<(String, String, i64)> = None;
+        loop {
+            let mut page = object_delta::Entity::find()
+                .order_by_asc(O::ContentType)
+                .order_by_asc(O::ContentId)
+                .order_by_asc(O::Id)
+                .limit(chunk);
+            if let Some((t, c, id)) = &after {
+                page = page.filter(
+                    Expr::col(O::ContentType)
+                        .gt(t.as_str())
+                        .or(Expr::col(O::ContentType).eq(t.as_str()).and(
+                            Expr::col(O::ContentId)
+                                .gt(c.as_str())
+                                .or(Expr::col(O::ContentId)
+                                    .eq(c.as_str())
+                                    .and(Expr::col(O::Id).gt(*id))),
+                        )),
+                );
             }
-            report.object_deltas += 1;
-            if let Err(finding) = walk.step(delta, &mut report) {
-                let finding = match finding {
-                    Finding::Missing { version, expected }
-                        if later_has(db, delta, expected).await? =>
-                    {
-                        Finding::OutOfOrder { version, expected }
-                    }
-                    other => other,
-                };
-                return Err(Error::Tampered {
-                    content_type: delta.content_type.clone(),
-                    content_id: delta.content_id.clone(),
-                    object_delta_id: delta.id,
-                    finding,
-                });
+            let deltas = page
+                .all(db)
+                .await
+                .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+            let Some(last) = deltas.last() else {
+                break;
+            };
+            after = Some((last.content_type.clone(), last.content_id.clone(), last.id));
+            for delta in &deltas {
+                if walk
+                    .object
+                    .as_ref()
+                    .is_none_or(|(t, c)| *t != delta.content_type || *c != delta.content_id)
+                {
+                    walk.close(&mut heads);
+                    walk = Walk {
+                        object: Some((delta.content_type.clone(), delta.content_id.clone())),
+                        ..Walk::default()
+                    };
+                    report.objects += 1;
+                }
+                report.object_deltas += 1;
+                if let Err(finding) = walk.step(delta, &mut report) {
+                    let finding = match finding {
+                        Finding::Missing { version, expected }
+                            if later_has(db, delta, expected).await? =>
+                        {
+                            Finding::OutOfOrder { version, expected }
+                        }
+                        other => other,
+                    };
+                    return Err(Error::Tampered {
+                        content_type: delta.content_type.clone(),
+                        content_id: delta.content_id.clone(),
+                        object_delta_id: delta.id,
+                        finding,
+                    });
+                }
             }
         }
+        walk.close(&mut heads);
+        report.root = super::chain::hex_of(&heads.finalize());
+        Ok(report)
     }
-    walk.close(&mut heads);
-    report.root = super::chain::hex_of(&heads.finalize());
-    Ok(report)
 }
 
 /// One object's chain as the walk has read it so far.

@@ -30,6 +30,7 @@
 //! savepoint of yours).
 
 use std::any::TypeId;
+use std::marker::PhantomData;
 
 use revy_core::Context;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
@@ -151,22 +152,37 @@ pub(crate) async fn newest<C: ConnectionTrait>(
 /// let ann = Context::new()
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// assert_eq!(revy_seaorm::versions::version_of::<user::Entity>(&db, ann.id).await?, Some(1));
+/// assert_eq!(revy_seaorm::versions::version_of::<user::Entity>(ann.id).one(&db).await?, Some(1));
 /// let mut am = ann.into_active_model();
 /// am.name = Set("Annie".into());
 /// let ann = Context::new().scope(am.update(&db)).await?;
-/// assert_eq!(revy_seaorm::versions::version_of::<user::Entity>(&db, ann.id).await?, Some(2));
+/// assert_eq!(revy_seaorm::versions::version_of::<user::Entity>(ann.id).one(&db).await?, Some(2));
 /// # Ok(()) }
 /// ```
-pub async fn version_of<E>(
-    db: &impl ConnectionTrait,
+pub fn version_of<E: EntityTrait>(
     key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
-) -> Result<Option<i64>, Error>
-where
-    E: EntityTrait,
-{
-    let content_id = crate::history::key_text::<E>(key)?;
-    newest(db, &content_type::<E>(), &content_id).await
+) -> VersionOf<E> {
+    VersionOf {
+        key,
+        _entity: PhantomData,
+    }
+}
+
+/// What [`version_of`] makes: nothing happens until
+/// [`.one(db)`](VersionOf::one).
+#[must_use = "nothing happens until `.one(db)`"]
+pub struct VersionOf<E: EntityTrait> {
+    key: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E: EntityTrait> VersionOf<E> {
+    /// Runs the query on `db`.
+    pub async fn one(self, db: &impl ConnectionTrait) -> Result<Option<i64>, Error> {
+        let Self { key, .. } = self;
+        let content_id = crate::history::key_text::<E>(key)?;
+        newest(db, &content_type::<E>(), &content_id).await
+    }
 }
 
 /// Updates the row `am` names if it is still at `version`, the version its
@@ -189,15 +205,15 @@ where
 /// let ann = Context::new()
 ///     .scope(user::ActiveModel { name: Set("Ann".into()), ..Default::default() }.insert(&db))
 ///     .await?;
-/// let read = version_of::<user::Entity>(&db, ann.id).await?.unwrap_or(0); // 1
+/// let read = version_of::<user::Entity>(ann.id).one(&db).await?.unwrap_or(0); // 1
 ///
 /// let mut first = ann.clone().into_active_model();
 /// first.name = Set("Annie".into());
-/// update_at_version(&db, first, read).await?; // now at version 2
+/// update_at_version(first, read).exec(&db).await?; // now at version 2
 ///
 /// let mut second = ann.into_active_model();
 /// second.name = Set("Anna".into());
-/// match update_at_version(&db, second, read).await {
+/// match update_at_version(second, read).exec(&db).await {
 ///     Err(Error::VersionConflict { expected: 1, current: Some(2), .. }) => {}
 ///     other => panic!("expected a conflict, got {other:?}"),
 /// }
@@ -217,55 +233,83 @@ where
 ///
 /// // no context: written before revy tracked this table
 /// let old = user::ActiveModel { name: Set("Bo".into()), ..Default::default() }.insert(&db).await?;
-/// assert_eq!(version_of::<user::Entity>(&db, old.id).await?, None);
+/// assert_eq!(version_of::<user::Entity>(old.id).one(&db).await?, None);
 ///
 /// let mut am = old.into_active_model();
 /// am.name = Set("Bob".into());
-/// let bob = update_at_version(&db, am, 0).await?;
-/// assert_eq!(version_of::<user::Entity>(&db, bob.id).await?, Some(2));
+/// let bob = update_at_version(am, 0).exec(&db).await?;
+/// assert_eq!(version_of::<user::Entity>(bob.id).one(&db).await?, Some(2));
 /// let history = revy_seaorm::history::of::<user::Entity>(bob.id).all(&db).await?;
 /// assert_eq!(history.len(), 2, "the baseline, then the update");
 /// # Ok(()) }
 /// ```
-pub async fn update_at_version<A, C>(
-    db: &C,
+pub fn update_at_version<A>(am: A, version: i64) -> UpdateAtVersion<A> {
+    UpdateAtVersion { am, version }
+}
+
+/// What [`update_at_version`] makes: nothing happens until
+/// [`.exec(db)`](UpdateAtVersion::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct UpdateAtVersion<A> {
     am: A,
     version: i64,
-) -> Result<<A::Entity as EntityTrait>::Model, Error>
-where
-    A: ActiveModelTrait + ActiveModelBehavior + Send + 'static,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-    C: ConnectionTrait + TransactionTrait,
-{
-    let content_id = keys::content_id_of_active(&am)?;
-    Context::new()
-        .scope(async move {
-            expect::<A::Entity>(content_id, version)?;
-            let txn = db.begin().await?;
-            let result = am.update(&txn).await;
-            let result = settle(result);
-            write::finish(txn, result).await
-        })
-        .await
+}
+
+impl<A> UpdateAtVersion<A> {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<<A::Entity as EntityTrait>::Model, Error>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send + 'static,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let Self { am, version } = self;
+        let content_id = keys::content_id_of_active(&am)?;
+        Context::new()
+            .scope(async move {
+                expect::<A::Entity>(content_id, version)?;
+                let txn = db.begin().await?;
+                let result = am.update(&txn).await;
+                let result = settle(result);
+                write::finish(txn, result).await
+            })
+            .await
+    }
 }
 
 /// Deletes the row `am` names if it is still at `version`, as
 /// [`update_at_version`] updates it.
-pub async fn delete_at_version<A, C>(db: &C, am: A, version: i64) -> Result<DeleteResult, Error>
-where
-    A: ActiveModelTrait + ActiveModelBehavior + Send + 'static,
-    C: ConnectionTrait + TransactionTrait,
-{
-    let content_id = keys::content_id_of_active(&am)?;
-    Context::new()
-        .scope(async move {
-            expect::<A::Entity>(content_id, version)?;
-            let txn = db.begin().await?;
-            let result = am.delete(&txn).await;
-            let result = settle(result);
-            write::finish(txn, result).await
-        })
-        .await
+pub fn delete_at_version<A>(am: A, version: i64) -> DeleteAtVersion<A> {
+    DeleteAtVersion { am, version }
+}
+
+/// What [`delete_at_version`] makes: nothing happens until
+/// [`.exec(db)`](DeleteAtVersion::exec).
+#[must_use = "nothing happens until `.exec(db)`"]
+pub struct DeleteAtVersion<A> {
+    am: A,
+    version: i64,
+}
+
+impl<A> DeleteAtVersion<A> {
+    /// Runs it on `db`.
+    pub async fn exec<C>(self, db: &C) -> Result<DeleteResult, Error>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send + 'static,
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let Self { am, version } = self;
+        let content_id = keys::content_id_of_active(&am)?;
+        Context::new()
+            .scope(async move {
+                expect::<A::Entity>(content_id, version)?;
+                let txn = db.begin().await?;
+                let result = am.delete(&txn).await;
+                let result = settle(result);
+                write::finish(txn, result).await
+            })
+            .await
+    }
 }
 
 /// A save's result, with the structured conflict in place of the `DbErr`

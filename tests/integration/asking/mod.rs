@@ -319,23 +319,27 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
     let acc = open(db, "R-1", user(1)).await;
-    let err = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
+    let err = revy::rollback::restore_latest::<account::Entity>(acc.id)
+        .exec(db)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NeverDeleted { .. }), "{err}");
     assert!(err.to_string().contains("accounts"), "{err}");
     assert!(
-        revy::rollback::restore_latest::<account::Entity>(db, 12345)
+        revy::rollback::restore_latest::<account::Entity>(12345)
+            .exec(db)
             .await
             .is_err()
     );
 
     remove(db, acc.id).await;
-    let back = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
+    let back = revy::rollback::restore_latest::<account::Entity>(acc.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(back, acc);
-    let err = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
+    let err = revy::rollback::restore_latest::<account::Entity>(acc.id)
+        .exec(db)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::KeyTaken { .. }), "{err}");
@@ -345,7 +349,8 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
     })
     .await;
     remove(db, acc.id).await;
-    let back = revy::rollback::restore_latest::<account::Entity>(db, acc.id)
+    let back = revy::rollback::restore_latest::<account::Entity>(acc.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(back, renamed, "the newest Delete, not the first");

@@ -13,7 +13,7 @@ async fn tags_round_trip(t: TestDb) {
     let first = newest_revision(db).await;
     let v1 = Context::via_actor(user(7))
         .revision_description("First release")
-        .scope(revy::tags::tag(db, "v1", first))
+        .scope(revy::tags::tag("v1", first).exec(db))
         .await
         .unwrap();
     assert_eq!(v1.name, "v1");
@@ -21,14 +21,17 @@ async fn tags_round_trip(t: TestDb) {
     assert_eq!(v1.actor(), user(7));
     assert_eq!(v1.description, "First release");
 
-    let err = revy::tags::tag(db, "v1", first).await.unwrap_err();
+    let err = revy::tags::tag("v1", first).exec(db).await.unwrap_err();
     assert!(matches!(err, Error::TagExists { revision_id, .. } if revision_id == first));
     let text = err.to_string();
     assert!(text.contains("v1") && text.contains("revy_tags"), "{text}");
     let long = "x".repeat(revy::tags::TAG_NAME_LEN as usize + 1);
-    let err = revy::tags::tag(db, long, first).await.unwrap_err();
+    let err = revy::tags::tag(long, first).exec(db).await.unwrap_err();
     assert!(matches!(err, Error::TagNameTooLong { .. }), "{err}");
-    let err = revy::tags::tag(db, "nowhere", 999_999).await.unwrap_err();
+    let err = revy::tags::tag("nowhere", 999_999)
+        .exec(db)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NoRevision { .. }), "{err}");
 
     let renamed = edit(db, a.id, user(2), "Rename", |am| {
@@ -36,18 +39,18 @@ async fn tags_round_trip(t: TestDb) {
     })
     .await;
     let second = newest_revision(db).await;
-    let v2 = revy::tags::tag(db, "v2", second).await.unwrap();
-    let also = revy::tags::tag(db, "also-v1", first).await.unwrap();
+    let v2 = revy::tags::tag("v2", second).exec(db).await.unwrap();
+    let also = revy::tags::tag("also-v1", first).exec(db).await.unwrap();
     remove(db, a.id).await;
 
     assert_eq!(
         revy::tags::all(db).await.unwrap(),
         vec![v1.clone(), also, v2.clone()]
     );
-    assert_eq!(revy::tags::find_tag(db, "v2").await.unwrap(), Some(v2));
-    assert_eq!(revy::tags::find_tag(db, "v3").await.unwrap(), None);
+    assert_eq!(revy::tags::find_tag("v2").one(db).await.unwrap(), Some(v2));
+    assert_eq!(revy::tags::find_tag("v3").one(db).await.unwrap(), None);
 
-    let at = |name: &'static str| revy::tags::as_of_tag::<account::Entity>(db, a.id, name);
+    let at = |name: &'static str| revy::tags::as_of_tag::<account::Entity>(a.id, name).one(db);
     assert_eq!(at("v1").await.unwrap(), Some(a.clone()));
     assert_eq!(at("v2").await.unwrap(), Some(renamed));
     let err = at("v3").await.unwrap_err();
@@ -55,7 +58,8 @@ async fn tags_round_trip(t: TestDb) {
     // a row created after the tag did not exist at it
     let b = open(db, "T-2", None).await;
     assert_eq!(
-        revy::tags::as_of_tag::<account::Entity>(db, b.id, "v2")
+        revy::tags::as_of_tag::<account::Entity>(b.id, "v2")
+            .one(db)
             .await
             .unwrap(),
         None
@@ -83,7 +87,8 @@ async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
     }
     remove(db, ids[3]).await;
     let tagged = all_accounts(db).await;
-    revy::tags::tag(db, "stable", newest_revision(db).await)
+    revy::tags::tag("stable", newest_revision(db).await)
+        .exec(db)
         .await
         .unwrap();
 
@@ -92,20 +97,27 @@ async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
         edit(db, ids[0], user(2), "Edit", |am| am.balance = Set(100 + i)).await;
     }
     remove(db, ids[1]).await;
-    revy::rollback::restore_latest::<account::Entity>(db, ids[3])
+    revy::rollback::restore_latest::<account::Entity>(ids[3])
+        .exec(db)
         .await
         .unwrap();
     edit(db, ids[3], user(2), "Edit", |am| am.is_active = Set(false)).await;
     open(db, "U-new", user(2)).await;
     assert_ne!(all_accounts(db).await, tagged);
 
-    let undo = revy::rollback::undo_to_tag(db, "stable").await.unwrap();
+    let undo = revy::rollback::undo_to_tag("stable")
+        .exec(db)
+        .await
+        .unwrap();
     assert!(undo.is_some());
     assert_eq!(all_accounts(db).await, tagged);
     // again: the undo's own changes are after the tag, but every row is
     // as tagged already, so nothing is written
     assert_eq!(
-        revy::rollback::undo_to_tag(db, "stable").await.unwrap(),
+        revy::rollback::undo_to_tag("stable")
+            .exec(db)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(all_accounts(db).await, tagged);
@@ -129,7 +141,7 @@ async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
         .unwrap();
     open(db, "Y", None).await;
     let tag_revision = newest_revision(db).await;
-    revy::tags::tag(db, "t", tag_revision).await.unwrap();
+    revy::tags::tag("t", tag_revision).exec(db).await.unwrap();
     edit(db, x.id, None, "Later", |am| am.balance = Set(1)).await;
     // the early revision writes again, after the later one
     Context::via_revision(early)
@@ -145,7 +157,7 @@ async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
         .await
         .unwrap();
     let before = all_accounts(db).await;
-    let err = revy::rollback::undo_to_tag(db, "t").await.unwrap_err();
+    let err = revy::rollback::undo_to_tag("t").exec(db).await.unwrap_err();
     assert!(matches!(err, Error::TagConflict { .. }), "{err}");
     assert!(err.to_string().contains("accounts"), "{err}");
     assert_eq!(all_accounts(db).await, before, "nothing changed");

@@ -60,7 +60,8 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     for i in [1, 5, 9] {
         remove(db, ids[i]).await;
     }
-    revy::rollback::restore_latest::<account::Entity>(db, ids[5])
+    revy::rollback::restore_latest::<account::Entity>(ids[5])
+        .exec(db)
         .await
         .unwrap();
     edit(db, ids[5], user(3), "After restore", |am| {
@@ -70,7 +71,8 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     pause().await;
     let moment = chrono::Utc::now();
     let copy = all_accounts(db).await;
-    revy::tags::tag(db, "copy", newest_revision(db).await)
+    revy::tags::tag("copy", newest_revision(db).await)
+        .exec(db)
         .await
         .unwrap();
     pause().await;
@@ -87,7 +89,8 @@ async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
         am.code = Set("late".into())
     })
     .await;
-    revy::rollback::restore_latest::<account::Entity>(db, ids[9])
+    revy::rollback::restore_latest::<account::Entity>(ids[9])
+        .exec(db)
         .await
         .unwrap();
     assert_ne!(all_accounts(db).await, copy);

@@ -29,7 +29,8 @@ async fn versions(db: &DatabaseConnection, id: i32) -> Vec<i64> {
 }
 
 async fn version(db: &DatabaseConnection, id: i32) -> Option<i64> {
-    revy::versions::version_of::<account::Entity>(db, id)
+    revy::versions::version_of::<account::Entity>(id)
+        .one(db)
         .await
         .unwrap()
 }
@@ -63,7 +64,8 @@ async fn versions_count_every_write_path(t: TestDb) {
         Some(4),
         "a deleted row keeps its Delete's version"
     );
-    revy::rollback::restore_latest::<account::Entity>(db, a.id)
+    revy::rollback::restore_latest::<account::Entity>(a.id)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(versions(db, a.id).await, [1, 2, 3, 4, 5]);
@@ -141,7 +143,8 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
 
     let mut am = a.clone().into_active_model();
     am.name = Set(Some("first".into()));
-    revy::versions::update_at_version(db, am, read)
+    revy::versions::update_at_version(am, read)
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(version(db, a.id).await, Some(2));
@@ -150,7 +153,7 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     let before = journal_size(db).await;
     let mut am = a.clone().into_active_model();
     am.name = Set(Some("stale".into()));
-    match revy::versions::update_at_version(db, am, read).await {
+    match revy::versions::update_at_version(am, read).exec(db).await {
         Err(Error::VersionConflict {
             table,
             key,
@@ -164,7 +167,8 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     }
     assert_eq!(row(db, a.id).await.unwrap().name.as_deref(), Some("first"));
     assert_eq!(journal_size(db).await, before, "a conflict writes nothing");
-    let message = revy::versions::update_at_version(db, a.clone().into_active_model(), 7)
+    let message = revy::versions::update_at_version(a.clone().into_active_model(), 7)
+        .exec(db)
         .await
         .unwrap_err()
         .to_string();
@@ -209,7 +213,9 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
 
     // deletes
     let now = row(db, a.id).await.unwrap();
-    let failed = revy::versions::delete_at_version(db, now.clone().into_active_model(), 3).await;
+    let failed = revy::versions::delete_at_version(now.clone().into_active_model(), 3)
+        .exec(db)
+        .await;
     assert!(
         matches!(
             failed,
@@ -222,12 +228,15 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
         "{failed:?}"
     );
     assert!(row(db, a.id).await.is_some());
-    revy::versions::delete_at_version(db, now.clone().into_active_model(), 4)
+    revy::versions::delete_at_version(now.clone().into_active_model(), 4)
+        .exec(db)
         .await
         .unwrap();
     assert!(row(db, a.id).await.is_none());
     assert_eq!(version(db, a.id).await, Some(5));
-    let failed = revy::versions::update_at_version(db, now.into_active_model(), 5).await;
+    let failed = revy::versions::update_at_version(now.into_active_model(), 5)
+        .exec(db)
+        .await;
     assert!(
         matches!(failed, Err(Error::VersionConflict { current: None, .. })),
         "a row gone is a conflict too: {failed:?}"
@@ -245,7 +254,7 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
                 assert_eq!(txn.queued(), 1);
                 let mut am = b.into_active_model();
                 am.balance = Set(2);
-                revy::versions::update_at_version(txn, am, 2).await?;
+                revy::versions::update_at_version(am, 2).exec(txn).await?;
                 Ok::<_, Error>(())
             })
         }))
@@ -282,7 +291,7 @@ async fn racing_saves_at_one_version_win_once_each(t: TestDb) {
                     am.name = Set(Some(format!("task {task}")));
                 }
                 let txn = common::begin(&db).await.unwrap();
-                match revy::versions::update_at_version(&txn, am, read).await {
+                match revy::versions::update_at_version(am, read).exec(&txn).await {
                     Ok(_) => {
                         txn.commit().await.unwrap();
                         return (read, conflicts);

@@ -147,7 +147,8 @@ async fn tracked_writes_during_a_prune(t: TestDb) {
             .await
             .unwrap();
         assert_eq!(newest, Some(live));
-        let at_cut = revy::history::as_of::<account::Entity>(db, row.id, cut)
+        let at_cut = revy::history::as_of::<account::Entity>(row.id, cut)
+            .one(db)
             .await
             .unwrap();
         assert_eq!(at_cut, Some(row));

@@ -90,7 +90,7 @@ async fn step(db: &DatabaseConnection, rng: &mut Rng, rows: &mut Rows, n: usize)
             let i = rng.below(rows.deleted.len() as u64) as usize;
             let (_, delete) = rows.deleted.swap_remove(i);
             let row = Context::via_actor(actor)
-                .scope(revy::rollback::restore::<account::Entity>(db, delete))
+                .scope(revy::rollback::restore::<account::Entity>(delete).exec(db))
                 .await
                 .unwrap();
             rows.live.push(row);
@@ -187,7 +187,8 @@ pub(crate) async fn answers_since(
     let mut out = String::new();
     for &key in keys {
         for &at in &times {
-            let row = revy::history::as_of::<account::Entity>(db, key, at)
+            let row = revy::history::as_of::<account::Entity>(key, at)
+                .one(db)
                 .await
                 .unwrap();
             out += &format!("{key}@{at}: {row:?}\n");

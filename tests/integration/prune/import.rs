@@ -108,7 +108,7 @@ async fn import_refuses_new_history_under_the_export_ids(t: TestDb) {
     );
 
     let before = journal(db).await;
-    match revy::lifecycle::import(db, export.as_slice()).await {
+    match revy::lifecycle::import(export.as_slice()).exec(db).await {
         Err(revy::Error::ImportConflict {
             id,
             content_type,
@@ -125,7 +125,8 @@ async fn import_refuses_new_history_under_the_export_ids(t: TestDb) {
 
     // nothing of the export is lost: an empty journal takes all of it
     fresh_journal(db).await;
-    let report = revy::lifecycle::import(db, export.as_slice())
+    let report = revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     assert_eq!((report.object_deltas, report.skipped), (2, 0), "{report:?}");
@@ -153,7 +154,8 @@ async fn an_import_run_twice_is_a_no_op(t: TestDb) {
         if into == "an empty journal" {
             fresh_journal(db).await;
         }
-        let first = revy::lifecycle::import(db, export.as_slice())
+        let first = revy::lifecycle::import(export.as_slice())
+            .exec(db)
             .await
             .unwrap();
         assert_eq!(first.object_deltas, pruned.object_deltas_pruned, "{into}");
@@ -161,7 +163,8 @@ async fn an_import_run_twice_is_a_no_op(t: TestDb) {
         if into == "the origin" {
             assert_eq!(once, original, "the pruned history is back");
         }
-        let second = revy::lifecycle::import(db, export.as_slice())
+        let second = revy::lifecycle::import(export.as_slice())
+            .exec(db)
             .await
             .unwrap();
         assert_eq!(
@@ -227,13 +230,15 @@ async fn exports_of_two_prunes_import_in_either_order(t: TestDb) {
             _ => [&newer, &older],
         };
         for export in exports {
-            revy::lifecycle::import(db, export.as_slice())
+            revy::lifecycle::import(export.as_slice())
+                .exec(db)
                 .await
                 .unwrap();
         }
         assert_eq!(journal(db).await, original, "{order}");
         for export in exports {
-            let again = revy::lifecycle::import(db, export.as_slice())
+            let again = revy::lifecycle::import(export.as_slice())
+                .exec(db)
                 .await
                 .unwrap();
             assert_eq!(
@@ -278,7 +283,7 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
     ] {
         let pruned_journal = journal(db).await;
         arm(db, table, budget).await;
-        let failed = revy::lifecycle::import(db, text.as_bytes()).await;
+        let failed = revy::lifecycle::import(text.as_bytes()).exec(db).await;
         disarm(db, table).await;
         match failed {
             Err(revy::Error::Import { reason, .. }) => {
@@ -290,7 +295,10 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
         if stopped != pruned_journal {
             partial += 1;
         }
-        let rerun = revy::lifecycle::import(db, text.as_bytes()).await.unwrap();
+        let rerun = revy::lifecycle::import(text.as_bytes())
+            .exec(db)
+            .await
+            .unwrap();
         assert_eq!(
             journal(db).await,
             original,
@@ -341,7 +349,8 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
     // more history: ids move on past the export's
     random_history(db, 9, 10).await;
     let newer = snapshots(db).await;
-    let report = revy::lifecycle::import(db, export.as_slice())
+    let report = revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(report.object_deltas, pruned.object_deltas_pruned);
@@ -374,7 +383,8 @@ async fn import_into_a_journal_whose_ids_moved_past(t: TestDb) {
     // a journal emptied by hand: its sequences are past every id
     object_delta::Entity::delete_many().exec(db).await.unwrap();
     revision::Entity::delete_many().exec(db).await.unwrap();
-    let report = revy::lifecycle::import(db, export.as_slice())
+    let report = revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(
@@ -443,12 +453,14 @@ async fn exports_say_their_format(t: TestDb) {
     }
 
     fresh_journal(db).await;
-    let two = revy::lifecycle::import(db, export.as_slice())
+    let two = revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     let from_two = (journal(db).await, snapshots(db).await);
     fresh_journal(db).await;
-    let one = revy::lifecycle::import(db, format_1.as_bytes())
+    let one = revy::lifecycle::import(format_1.as_bytes())
+        .exec(db)
         .await
         .unwrap();
     assert_eq!(
@@ -459,7 +471,8 @@ async fn exports_say_their_format(t: TestDb) {
 
     fresh_journal(db).await;
     let newer = text.replacen("\"format\":2", "\"format\":3", 1);
-    let refused = revy::lifecycle::import(db, newer.as_bytes())
+    let refused = revy::lifecycle::import(newer.as_bytes())
+        .exec(db)
         .await
         .unwrap_err();
     assert!(
@@ -517,7 +530,8 @@ async fn an_import_writes_checkpoints(t: TestDb) {
         .await
         .unwrap();
     super::fresh_journal(db).await;
-    revy::lifecycle::import(db, export.as_slice())
+    revy::lifecycle::import(export.as_slice())
+        .exec(db)
         .await
         .unwrap();
     let imported = object_delta::Entity::find()

@@ -65,8 +65,12 @@ pub(super) async fn blame_of(
 
 pub(super) async fn version_of(db: &DatabaseConnection, (table, id): Key) -> Option<i64> {
     match table {
-        Table::Rows => revy::versions::version_of::<Entity>(db, id).await,
-        Table::Entries => revy::versions::version_of::<entry::Entity>(db, id).await,
+        Table::Rows => revy::versions::version_of::<Entity>(id).one(db).await,
+        Table::Entries => {
+            revy::versions::version_of::<entry::Entity>(id)
+                .one(db)
+                .await
+        }
     }
     .unwrap()
 }
@@ -250,7 +254,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
                 return;
             };
             let restored = ctx()
-                .scope(revy::rollback::restore_latest::<Entity>(db, *id))
+                .scope(revy::rollback::restore_latest::<Entity>(*id).exec(db))
                 .await
                 .unwrap();
             // the redacted column comes back NULL, as the journal cannot
@@ -304,7 +308,7 @@ pub(super) async fn apply(db: &DatabaseConnection, fold: &mut Fold, op: &Op) {
             let row = fold.ledger(*id).unwrap();
             let deleted = ctx()
                 .deletion_description(CLOSED)
-                .scope(revy::deletion::delete(db, row))
+                .scope(revy::deletion::delete(row).exec(db))
                 .await
                 .unwrap();
             assert_eq!(deleted.rows_affected, 1);
@@ -341,7 +345,7 @@ pub(super) async fn undo(db: &DatabaseConnection, fold: &mut Fold, i: usize) {
     let (_, revision_id) = journal_ids(db, fold, i).await;
     let plan = fold.undo_plan(fold.deltas[i].revision);
     let undo = Context::via_actor(bob())
-        .scope(revy::rollback::undo_revision(db, revision_id))
+        .scope(revy::rollback::undo_revision(revision_id).exec(db))
         .await;
     match plan {
         Err(changed_later) => {
