@@ -106,7 +106,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
             edit.stars = Set(2);
             edit.update(db).await?;
             // through the deletion policies' path (no children here)
-            revy::deletion::delete(db, first).await?;
+            revy::deletion::delete(first).exec(db).await?;
 
             // bulk: three inserts with auto-increment keys, an update, a delete
             let rows = (0..3).map(|i| note::ActiveModel {
@@ -185,7 +185,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
         &format!("snapshot at the update: {snapshot:?}"),
     )?;
     let restored = Context::via_actor(Some(actor))
-        .scope(revy::rollback::restore_latest::<note::Entity>(db, 1))
+        .scope(revy::rollback::restore_latest::<note::Entity>(1).exec(db))
         .await?;
     check(restored == expected_row, "restore gives the row back")?;
     let live = note::Entity::find_by_id(1).one(db).await?;
@@ -259,7 +259,7 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), Failure> {
         .exec(db)
         .await?;
     check(count(db).await? < before_prune, "the prune folded history")?;
-    revy::lifecycle::import(db, export.as_slice()).await?;
+    revy::lifecycle::import(export.as_slice()).exec(db).await?;
     check(
         count(db).await? == before_prune,
         "the export imported back gives the journal before the prune",
