@@ -9,6 +9,16 @@
 use revy_core::{Action, Actor};
 use serde::Serialize;
 
+/// One column's change, ready to be written (inline in its object delta).
+#[derive(Debug, Clone)]
+pub(crate) struct AttributeChange {
+    pub field_name: String,
+    pub old_value: serde_json::Value,
+    pub new_value: serde_json::Value,
+    pub actor: Option<Actor>,
+    pub description: String,
+}
+
 /// One column of one change (an object delta): its name, the value before
 /// and after in revy's JSON encoding (see [`codec`](crate::codec); JSON
 /// `null` is SQL NULL, e.g. the old value on create), `Set` or `Unset`, and
@@ -111,9 +121,9 @@ impl AttributeDelta {
 /// assert_eq!(text, r#"[["name","Ann","Annie"]]"#);
 /// ```
 pub fn encode(entries: &[AttributeDelta], actor: &Option<Actor>, description: &str) -> String {
-    let changes: Vec<crate::record::rows::AttributeChange> = entries
+    let changes: Vec<AttributeChange> = entries
         .iter()
-        .map(|e| crate::record::rows::AttributeChange {
+        .map(|e| AttributeChange {
             field_name: e.field_name.clone(),
             old_value: e.old_value.clone(),
             new_value: e.new_value.clone(),
@@ -136,7 +146,7 @@ pub fn encode(entries: &[AttributeDelta], actor: &Option<Actor>, description: &s
 /// The action is not stored: it is `Unset` exactly when the new value is
 /// `null`.
 pub(crate) fn encode_entries(
-    changes: &[crate::record::rows::AttributeChange],
+    changes: &[AttributeChange],
     actor: &Option<Actor>,
     description: &str,
 ) -> String {

@@ -116,7 +116,7 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(revision::Entity).if_exists().to_owned())
             .await?;
         let db = manager.get_connection();
-        for statement in crate::feed::notify::drop_statements(manager.get_database_backend()) {
+        for statement in crate::journal::trigger::drop_statements(manager.get_database_backend()) {
             sea_orm::ConnectionTrait::execute_raw(db, statement).await?;
         }
         Ok(())

@@ -9,6 +9,7 @@ pub mod object_delta;
 pub mod revision;
 pub(crate) mod schema;
 pub mod tag;
+pub(crate) mod trigger;
 
 pub use schema::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN, TAG_NAME_LEN, install};
 

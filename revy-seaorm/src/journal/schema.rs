@@ -9,6 +9,9 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use super::{erasure, object_delta, revision, tag};
 use crate::error::Error;
 
+/// The name of MySQL's unique index of versions.
+pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
+
 /// Creates the journal tables and their indexes if they do not exist yet.
 ///
 /// Safe to call at every start-up: it changes nothing when the tables are
@@ -122,7 +125,7 @@ pub(crate) fn statements(backend: DbBackend) -> Vec<Statement> {
             );
         }
     }
-    out.extend(crate::feed::notify::install_statements(backend));
+    out.extend(crate::journal::trigger::install_statements(backend));
     out
 }
 
@@ -236,7 +239,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
 fn version_index() -> IndexCreateStatement {
     use object_delta::Column as C;
     Index::create()
-        .name(crate::record::numbering::VERSION_INDEX)
+        .name(VERSION_INDEX)
         .table(object_delta::Entity)
         .col(C::Version)
         .col(C::ContentType)

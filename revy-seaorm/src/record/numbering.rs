@@ -29,8 +29,6 @@ use super::rows::Head;
 use crate::error::Error;
 use crate::journal::object_delta;
 
-/// The name of MySQL's unique index of versions.
-pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
 
 /// Whether a failed insert into the object deltas says that a version it
 /// wrote is taken: a unique violation, by the database's error code (the

@@ -119,15 +119,7 @@ impl ContextValues {
     }
 }
 
-/// One column's change, ready to be written.
-#[derive(Debug, Clone)]
-pub(crate) struct AttributeChange {
-    pub field_name: String,
-    pub old_value: serde_json::Value,
-    pub new_value: serde_json::Value,
-    pub actor: Option<Actor>,
-    pub description: String,
-}
+pub(crate) use crate::journal::attribute_delta::AttributeChange;
 
 /// The journal's timestamp: now, at the microsecond precision every backend keeps.
 pub(crate) fn now() -> DateTime<Utc> {

@@ -7,8 +7,9 @@
 //! which entity a table is, for undoing revisions that touched it.
 
 pub(crate) mod restore;
+mod to_tag;
 pub(crate) mod undo;
 
-pub use crate::tags::undo_to_tag;
 pub use restore::{restore, restore_latest, revert};
+pub use to_tag::{UndoToTag, undo_to_tag};
 pub use undo::{register, undo_revision};
