@@ -101,10 +101,10 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 
+use crate::db::keys::{self, content_type};
 use crate::error::Error;
 use crate::lifecycle::schema_change::{Conversion, Mapping};
 use crate::record::rows::AttributeChange;
-use crate::registry::keys::{self, content_type};
 
 /// What revy records of an entity. Implement it for every tracked entity;
 /// the default records every column of every row:

@@ -28,6 +28,7 @@ use sea_orm::{
 };
 
 use super::insert::{Given, insert_chunk};
+use crate::db::keys::{self, content_type};
 use crate::db::keyset::{self, RowKey};
 use crate::db::returning;
 use crate::db::values::{self, encode_row};
@@ -37,7 +38,6 @@ use crate::policy::Rules;
 use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
-use crate::registry::keys::{self, content_type};
 
 /// What `insert_many` does with a model whose target values a row holds
 /// already.

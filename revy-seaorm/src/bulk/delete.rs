@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use super::Where;
+use crate::db::keys;
 use crate::db::keyset::{self, Pages};
 use crate::deletion::{self, cascade};
 use crate::error::Error;
@@ -18,7 +19,6 @@ use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::registry::keys;
 use sea_orm::Iterable;
 
 /// A tracked `DELETE` of every row a filter selects: sea-orm's

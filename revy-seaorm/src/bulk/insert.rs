@@ -9,6 +9,7 @@ use sea_orm::{
 };
 
 use super::conflict::{self, Conflict};
+use crate::db::keys::{self, content_type};
 use crate::db::keyset;
 use crate::db::returning;
 use crate::db::values;
@@ -20,7 +21,6 @@ use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::registry::keys::{self, content_type};
 
 /// A tracked multi-row `INSERT`: sea-orm's [`InsertMany`](sea_orm::InsertMany),
 /// journaled. Made by [`insert_many`].

@@ -104,9 +104,9 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::guard::own_writes;
-use crate::registry::keys::content_type;
 
 /// The conditions a bulk builder collected through sea-orm's
 /// [`QueryFilter`](sea_orm::QueryFilter): the builders' `QueryStatement`.

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::Where;
+use crate::db::keys::{self, content_type};
 use crate::db::keyset::{self, Pages};
 use crate::db::returning;
 use crate::error::Error;
@@ -21,7 +22,6 @@ use crate::record::Seal;
 use crate::record::batch::{self, RowDelta};
 use crate::record::rows::ContextValues;
 use crate::record::write;
-use crate::registry::keys::{self, content_type};
 
 /// A tracked `UPDATE` of every row a filter selects: sea-orm's
 /// [`UpdateMany`](sea_orm::UpdateMany), journaled. Made by [`update_many`].

@@ -13,8 +13,8 @@ use sea_orm::{
     QuerySelect, Value,
 };
 
+use crate::db::keys;
 use crate::error::Error;
-use crate::registry::keys;
 
 /// A row's key columns with their values, in key order.
 pub(crate) type RowKey<E> = Vec<(<E as EntityTrait>::Column, Value)>;

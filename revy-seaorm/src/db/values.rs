@@ -8,8 +8,8 @@ use sea_orm::{
 };
 
 use crate::codec;
+use crate::db::keys::content_type;
 use crate::error::Error;
-use crate::registry::keys::content_type;
 
 /// Encodes one column's value, naming the column on failure.
 pub(crate) fn encode<E: EntityTrait>(

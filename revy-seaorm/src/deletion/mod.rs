@@ -32,6 +32,7 @@ use sea_orm::{
 };
 
 use crate::db::dyn_conn::{Conn, RawConn};
+use crate::db::keys::{self, content_type};
 use crate::db::keyset::{self, Pages, RowKey};
 use crate::db::values;
 use crate::error::Error;
@@ -42,7 +43,6 @@ use crate::record::batch::{self, RowDelta};
 use crate::record::rows::{AttributeChange, ContextValues};
 use crate::record::write;
 use crate::registry::TrackedEntity;
-use crate::registry::keys::{self, content_type};
 
 /// What to do with a child row when its parent is deleted.
 #[derive(Debug, Clone, PartialEq)]

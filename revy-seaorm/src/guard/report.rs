@@ -22,8 +22,8 @@ use revy_core::Context;
 use sea_orm::{DbBackend, EntityTrait};
 
 use super::sql::{self, WriteKind};
+use crate::db::keys::content_type;
 use crate::error::Error;
-use crate::registry::keys::content_type;
 
 /// What a guard does with an untracked write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

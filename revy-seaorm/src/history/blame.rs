@@ -25,15 +25,15 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::history::field_value::{self, FieldValue};
 use crate::history::key_text;
 use crate::history::snapshot::inline::{RANGE, RANGE_START, range_start, range_start_table};
 use crate::journal::attribute_delta::AttributeDelta;
+use crate::journal::state::State;
 use crate::journal::{object_delta, revision};
 use crate::policy::{self, TrackingPolicy};
-use crate::record::checkpoint::State;
-use crate::registry::keys::content_type;
 
 /// Who set one column's current value, and when, and why: one entry of
 /// [`Blame::all`].

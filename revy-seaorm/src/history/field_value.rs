@@ -7,10 +7,10 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IdenStatic, Iterable};
 use serde::{Serialize, Serializer};
 
 use crate::codec;
+use crate::db::keys::content_type;
 use crate::db::values;
 use crate::error::Error;
 use crate::policy::Rules;
-use crate::registry::keys::content_type;
 
 /// One column's value from the journal, as [`blame`](crate::history::blame) and
 /// [`History::entries`](crate::history::History::entries) report it.

@@ -33,10 +33,10 @@ use sea_orm::{
     PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, TryIntoModel, sea_query::IntoValueTuple,
 };
 
+use crate::db::keys;
 use crate::db::values;
 use crate::error::Error;
 use crate::journal::object_delta;
-use crate::registry::keys;
 
 /// The distinct actors of a revision, object deltas' and attribute deltas'
 /// together, in the order they first appear; `None` is the system.

@@ -44,11 +44,11 @@ use sea_orm::{
     JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TryIntoModel,
 };
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::history::snapshot::snapshots_of;
 use crate::journal::{object_delta, tag};
 use crate::policy;
-use crate::registry::keys::content_type;
 
 /// Rows a page holds unless told otherwise.
 pub const DEFAULT_PAGE_SIZE: u64 = 100;

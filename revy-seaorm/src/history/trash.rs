@@ -19,12 +19,12 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::history::snapshot::SelectSnapshotExt;
 use crate::history::time_travel::DEFAULT_PAGE_SIZE;
 use crate::journal::object_delta;
 use crate::policy::TrackingPolicy;
-use crate::registry::keys::content_type;
 
 /// The alias of the journal in the "a newer delta exists" subquery.
 const NEWER: &str = "revy_newer";

@@ -3,8 +3,8 @@
 use revy_core::Actor;
 use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait};
 
+use crate::db::keys::{content_id_of_model, content_type, key_values_from_id};
 use crate::error::Error;
-use crate::registry::keys::{content_id_of_model, content_type, key_values_from_id};
 
 /// Makes actors from sea-orm models and loads them back.
 /// Comes with `use revy::prelude::*`.

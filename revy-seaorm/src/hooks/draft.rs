@@ -8,10 +8,10 @@ use sea_orm::{
     IntoActiveModel, Value,
 };
 
+use crate::db::keys;
 use crate::db::values;
 use crate::error::Error;
 use crate::record::rows::AttributeChange;
-use crate::registry::keys;
 use crate::versions;
 
 /// An active model being edited, that records for each [`set`](Tracked::set)

@@ -63,6 +63,7 @@ use sea_orm::{
     FromQueryResult, Iterable, ModelTrait, QueryFilter, QuerySelect, QueryTrait,
 };
 
+use crate::db::keys::{self, content_type};
 use crate::db::values::{self, encode_row};
 use crate::error::Error;
 use crate::hooks::draft::{DraftEdits, apply_edits};
@@ -71,7 +72,6 @@ use crate::policy::{self, Rules, TrackingPolicy, Vetted};
 use crate::record::batch;
 use crate::record::rows::{AttributeChange, ContextValues, Head, NewObjectDelta};
 use crate::record::{Seal, checkpoint, write};
-use crate::registry::keys::{self, content_type};
 use crate::{guard, queued, versions};
 
 /// What a `before_*` hook leaves for its `after_*` twin.

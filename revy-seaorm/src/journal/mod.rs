@@ -8,6 +8,7 @@ pub mod migration;
 pub mod object_delta;
 pub mod revision;
 pub(crate) mod schema;
+pub(crate) mod state;
 pub mod tag;
 pub(crate) mod trigger;
 
@@ -22,5 +23,23 @@ pub(crate) fn actor_from_columns(
     match (kind, id) {
         (Some(kind), Some(id)) => Some(revy_core::Actor { kind, id }),
         _ => None,
+    }
+}
+
+/// The `actor_type` and `actor_id` columns of an actor (both NULL: the
+/// system).
+pub(crate) fn actor_columns(actor: &Option<revy_core::Actor>) -> (Option<String>, Option<String>) {
+    match actor {
+        Some(a) => (Some(a.kind.clone()), Some(a.id.clone())),
+        None => (None, None),
+    }
+}
+
+/// The attribute delta action for a new value: `Unset` iff it is NULL.
+pub(crate) fn attribute_action(new_value: &serde_json::Value) -> revy_core::Action {
+    if new_value.is_null() {
+        revy_core::Action::Unset
+    } else {
+        revy_core::Action::Set
     }
 }

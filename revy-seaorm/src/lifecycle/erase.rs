@@ -12,6 +12,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use crate::db::keys::{self, content_type};
 use crate::error::Error;
 use crate::journal::attribute_delta::{AttributeDelta, encode};
 use crate::journal::revision::RevisionKind;
@@ -20,7 +21,6 @@ use crate::policy::{TrackingPolicy, is_redacted, rules};
 use crate::record::Seal;
 use crate::record::insert::Row;
 use crate::record::rows::{AttributeChange, actor_columns, now};
-use crate::registry::keys::{self, content_type};
 use crate::tamper::Salts;
 
 const MARKER_KEY: &str = "revy";

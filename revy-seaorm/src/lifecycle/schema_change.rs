@@ -26,9 +26,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryFilter,
 };
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::journal::{CONTENT_TYPE_LEN, object_delta};
-use crate::registry::keys::content_type;
 
 /// A conversion of a column's journal values, declared with
 /// [`Policy::convert`](crate::policy::Policy::convert).

@@ -16,12 +16,12 @@ use super::recordset;
 use super::rows::{AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, now};
 use super::write::{self};
 use super::{Seal, checkpoint, sealed};
+use crate::db::keys::content_type;
 use crate::db::values::encode_named_row;
 use crate::error::Error;
 use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
 use crate::policy::{Rules, Vetted};
-use crate::registry::keys::content_type;
 
 /// One row's entry in a chunk's journal.
 pub(crate) struct RowDelta<'a, M> {

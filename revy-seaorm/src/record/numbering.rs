@@ -29,7 +29,6 @@ use super::rows::Head;
 use crate::error::Error;
 use crate::journal::object_delta;
 
-
 /// Whether a failed insert into the object deltas says that a version it
 /// wrote is taken: a unique violation, by the database's error code (the
 /// index of versions is the table's only unique index but its key, which

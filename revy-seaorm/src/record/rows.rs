@@ -126,21 +126,7 @@ pub(crate) fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub(crate) fn actor_columns(actor: &Option<Actor>) -> (Option<String>, Option<String>) {
-    match actor {
-        Some(a) => (Some(a.kind.clone()), Some(a.id.clone())),
-        None => (None, None),
-    }
-}
-
-/// The attribute delta action for a new value: `Unset` iff it is NULL.
-pub(crate) fn attribute_action(new_value: &serde_json::Value) -> Action {
-    if new_value.is_null() {
-        Action::Unset
-    } else {
-        Action::Set
-    }
-}
+pub(crate) use crate::journal::actor_columns;
 
 /// An object delta about to be written.
 pub(crate) struct NewObjectDelta<'a> {

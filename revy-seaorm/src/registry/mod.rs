@@ -11,10 +11,8 @@ use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveMode
 
 use crate::policy::TrackingPolicy;
 
-pub(crate) mod keys;
-
+pub use crate::db::keys::content_type;
 pub use crate::journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN};
-pub use keys::content_type;
 
 /// An entity revy can rebuild and write back: its active model is tracked
 /// (`revy::track!()`) and round-trips through its model. Every sea-orm

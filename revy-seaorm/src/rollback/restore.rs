@@ -7,11 +7,11 @@ use sea_orm::{
 };
 use std::marker::PhantomData;
 
+use crate::db::keys::{self, content_type};
 use crate::error::Error;
 use crate::history::snapshot::ObjectSnapshot;
 use crate::journal::object_delta;
 use crate::registry::TrackedEntity;
-use crate::registry::keys::{self, content_type};
 
 pub(crate) fn find_by_key<E: EntityTrait>(key: &[(E::Column, sea_orm::Value)]) -> Select<E> {
     let mut select = E::find();

@@ -12,6 +12,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
@@ -19,7 +20,6 @@ use crate::journal::object_delta;
 use crate::journal::revision::{self, RevisionKind};
 use crate::record::write;
 use crate::registry::TrackedEntity;
-use crate::registry::keys::content_type;
 use crate::rollback::restore::roll_back_object;
 
 pub(crate) type RollBack =

@@ -15,12 +15,12 @@ use sea_orm::{
 };
 use std::marker::PhantomData;
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::history::key_text;
 use crate::history::snapshot::SelectSnapshotExt;
 pub use crate::journal::TAG_NAME_LEN;
 use crate::journal::{object_delta, revision, tag};
-use crate::registry::keys::content_type;
 
 /// Names the revision `revision_id` `name`, with the context's actor and
 /// revision description, and returns the tag.

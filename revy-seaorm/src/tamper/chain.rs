@@ -20,9 +20,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::journal::attribute_delta::AttributeChange;
 use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::object_delta;
-use crate::record::rows::{AttributeChange, actor_columns, attribute_action};
+use crate::journal::{actor_columns, attribute_action};
 
 /// What a chain link's hash covers of the object delta itself.
 pub(crate) struct DeltaFields<'a> {

@@ -39,10 +39,10 @@ use sea_orm::{
     IntoActiveModel, PrimaryKeyTrait, TransactionTrait,
 };
 
+use crate::db::keys::{self, content_type};
 use crate::error::Error;
 use crate::journal::object_delta;
 use crate::record::write;
-use crate::registry::keys::{self, content_type};
 
 /// A version a save of one row requires, handed to the hooks through the
 /// context's stash.

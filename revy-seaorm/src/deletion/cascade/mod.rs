@@ -58,11 +58,11 @@ use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
 pub use catalog::reset_foreign_keys;
 use catalog::{ForeignKey, Rule, foreign_keys_to};
 
+use crate::db::keys::content_type;
 use crate::deletion::{ChildPolicy, DeletionPolicies, OnDelete};
 use crate::error::Error;
 use crate::guard;
 use crate::registry::TrackedEntity;
-use crate::registry::keys::content_type;
 
 /// Makes a policy on one column of a registered entity, named as the
 /// catalog names it; `None` when the entity has no such column.

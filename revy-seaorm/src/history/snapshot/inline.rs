@@ -26,11 +26,11 @@ use sea_orm::{
 };
 
 use super::Found;
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::journal::object_delta;
+use crate::journal::state::State;
 use crate::policy::{Rules, Treatment};
-use crate::record::checkpoint::State;
-use crate::registry::keys::content_type;
 
 /// Objects per statement of the range read.
 const OBJECTS_PER_QUERY: usize = 200;

@@ -21,11 +21,11 @@ use sea_orm::{
 
 use std::collections::{HashMap, HashSet};
 
+use crate::db::keys::{self, content_type};
 use crate::db::{keyset, values};
 use crate::error::Error;
 use crate::journal::object_delta;
 use crate::policy::{self, Rules, TrackingPolicy, Treatment, is_redacted};
-use crate::registry::keys::{self, content_type};
 
 /// The state of a row of `E` right after an object delta, rebuilt from the
 /// journal in one query.

@@ -13,11 +13,11 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 
+use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::journal::{object_delta, tag};
 use crate::lifecycle::export::reborrow;
 use crate::record::write::finish;
-use crate::registry::keys::content_type;
 
 pub use object::CHECKPOINT_DESCRIPTION;
 pub(crate) use object::{fold, remove_empty_revisions};

@@ -15,10 +15,10 @@ use super::PruneReport;
 use crate::error::Error;
 use crate::history::snapshot::inline::range_start;
 use crate::journal::attribute_delta::encode_entries;
+use crate::journal::state::State;
 use crate::journal::{object_delta, revision, tag};
 use crate::lifecycle::export;
 use crate::record::batch::baseline_changes;
-use crate::record::checkpoint::State;
 use crate::record::write::{self};
 use crate::tamper::{DeltaFields, Encoder, Salts};
 
