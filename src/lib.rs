@@ -68,8 +68,11 @@
 //!
 //! The root holds what every application touches: [`track!`], [`install`],
 //! [`Context`], [`Actor`], [`Action`], [`Tracked`], [`TrackingPolicy`] and
-//! [`Policy`], [`begin()`] and [`transaction()`], [`Error`], and the
-//! [`prelude`]. Everything else lives in the module of its task:
+//! [`Policy`], [`begin()`] and [`transaction()`], [`Error`] with the
+//! [`JournalError`] every area can meet, and the [`prelude`]. Everything
+//! else lives in the module of its task, with the area's own error
+//! ([`tags::TagError`], [`rollback::RollbackError`], ...), which [`Error`]
+//! boxes under a kind of its own:
 //!
 //! - **Track** an entity: [`track!`], the [`hooks`] it expands to,
 //!   [`install`] (or [`migration`]) for the journal tables, the journal's
@@ -120,7 +123,9 @@ pub use revy_seaorm;
 #[doc(inline)]
 pub use revy_core::{Action, Actor, Context};
 #[doc(inline)]
-pub use revy_seaorm::{Error, Policy, Tracked, TrackingPolicy, begin, install, track, transaction};
+pub use revy_seaorm::{
+    Error, JournalError, Policy, Tracked, TrackingPolicy, begin, install, track, transaction,
+};
 
 // Track: the hooks `track!` expands to, the journal's tables, what revy
 // knows of tracked entities, values to JSON and back.
@@ -132,7 +137,7 @@ pub use revy_seaorm::{codec, entity, hooks, registry};
 pub use revy_seaorm::policy;
 
 /// The context: who acts, why, and whether tracking is on. [`Context`]
-/// reads and sets it; a [`Frame`] runs work in a changed context.
+/// reads and sets it; a [`Frame`](context::Frame) runs work in a changed context.
 pub mod context {
     #[doc(inline)]
     pub use revy_core::context::*;

@@ -32,7 +32,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use revy::axum::{HistoryUi, RevyLayer};
 use revy::entity::revision;
-use revy::{Actor, Context};
+use revy::rollback::RollbackError;
+use revy::{Actor, Context, JournalError};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbErr, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, Schema, Set, TransactionTrait,
@@ -167,9 +168,13 @@ impl From<DbErr> for AppError {
 
 impl From<revy::Error> for AppError {
     fn from(e: revy::Error) -> Self {
-        let status = match e {
-            revy::Error::NoRevision { .. } => StatusCode::NOT_FOUND,
-            revy::Error::Conflict { .. } => StatusCode::CONFLICT,
+        let status = match &e {
+            revy::Error::Journal(j) if matches!(**j, JournalError::NoRevision { .. }) => {
+                StatusCode::NOT_FOUND
+            }
+            revy::Error::Rollback(r) if matches!(**r, RollbackError::Conflict { .. }) => {
+                StatusCode::CONFLICT
+            }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         AppError::new(status, e.to_string())

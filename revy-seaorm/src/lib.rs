@@ -23,6 +23,10 @@
 //! | [`lifecycle`] | prune, export and import, erasure, renamed tables |
 //! | [`tamper`] | hash-chained journal entries and their check |
 //! | [`codec`] | values to JSON and back |
+//!
+//! An area's failures are its own error type ([`tags::TagError`],
+//! [`rollback::RollbackError`], ...), which [`Error`] boxes under a kind of
+//! its own; [`JournalError`] is the journal's, which every area can meet.
 #![deny(missing_docs)]
 
 pub mod bulk;
@@ -46,7 +50,7 @@ pub mod tags;
 pub mod tamper;
 pub mod versions;
 
-pub use error::Error;
+pub use error::{Error, JournalError};
 pub use hooks::draft::Tracked;
 pub use journal::install;
 pub use policy::{Policy, TrackingPolicy};

@@ -22,7 +22,7 @@
 //! - track rows **when** a condition holds (e.g. not drafts);
 //! - say how entries written before a migration read: a column
 //!   **renamed** from an old name, a **conversion** of the old values of a
-//!   column whose type changed (see [`schema_change`](crate::lifecycle::schema_change)).
+//!   column whose type changed (see the schema changes guide, `revy::schema_change`).
 //!
 //! Every path honours the policy: the hooks, [`Tracked`](crate::hooks::draft::Tracked)
 //! drafts, baselines, deletion policies, bulk writes, restore, revert and
@@ -52,7 +52,7 @@
 //!   was;
 //! - else the column's declared default (`#[sea_orm(default_value = ..)]`);
 //! - else NULL when the column is nullable;
-//! - else the snapshot fails with [`Error::NotRecorded`] naming the column
+//! - else the snapshot fails with [`HistoryError::NotRecorded`](crate::history::HistoryError::NotRecorded) naming the column
 //!   and the policy.
 //!
 //! [`revert`](crate::rollback::revert) and [`undo_revision`](crate::rollback::undo_revision)
@@ -102,7 +102,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 
 use crate::db::keys::{self, content_type};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::lifecycle::schema_change::{Conversion, Mapping};
 use crate::record::rows::AttributeChange;
 
@@ -132,7 +132,7 @@ use crate::record::rows::AttributeChange;
 )]
 pub trait TrackingPolicy: EntityTrait {
     /// The entity's policy. Asked once per process; a bad declaration is
-    /// an [`Error::Policy`] at the first tracked write or snapshot.
+    /// an [`JournalError::Policy`] at the first tracked write or snapshot.
     fn policy() -> Policy<Self> {
         Policy::new()
     }
@@ -246,7 +246,7 @@ impl<E: EntityTrait> Policy<E> {
     /// snapshots, restores, blame, [`diff`](crate::history::diff()), time travel and
     /// [`History::changed`](crate::history::History::changed), while history
     /// entries still show the name as it was at the time (see the
-    /// [schema changes guide](crate::lifecycle::schema_change)). When one object's
+    /// schema changes guide, `revy::schema_change`). When one object's
     /// history holds both names, the newest entry wins, whichever name it
     /// has. Declare each former name once, and never a name the entity
     /// still has; a column renamed twice declares both former names.
@@ -314,7 +314,7 @@ impl<E: EntityTrait> Policy<E> {
     /// strings, a JSON column's value a one-element array, ...). It sees the
     /// values written after the change too, so it passes those through
     /// unchanged; SQL NULL (JSON `null`) stays NULL and is never passed.
-    /// An `Err` fails the read with [`Error::ConversionFailed`], naming the
+    /// An `Err` fails the read with [`HistoryError::ConversionFailed`](crate::history::HistoryError::ConversionFailed), naming the
     /// table, column and object delta, and the text given. A second call
     /// for the same column replaces the first.
     ///
@@ -568,10 +568,12 @@ fn check<E: EntityTrait>(policy: Policy<E>) -> Result<Rules<E>, Error> {
         .map(|c| c.as_str())
         .collect();
     let has = |cols: &[E::Column], col: &E::Column| cols.iter().any(|c| c.as_str() == col.as_str());
-    let problem = |col: &E::Column, problem: &'static str| Error::Policy {
-        table: content_type::<E>(),
-        column: col.as_str().to_owned(),
-        problem,
+    let problem = |col: &E::Column, problem: &'static str| {
+        Error::from(JournalError::Policy {
+            table: content_type::<E>(),
+            column: col.as_str().to_owned(),
+            problem,
+        })
     };
     for col in &policy.personal {
         if key.contains(&col.as_str()) {
@@ -682,9 +684,12 @@ mod tests {
 
     fn problem(policy: Policy<user::Entity>) -> String {
         match check(policy) {
-            Err(Error::Policy {
-                column, problem, ..
-            }) => format!("{column}: {problem}"),
+            Err(Error::Journal(e)) => match *e {
+                JournalError::Policy {
+                    column, problem, ..
+                } => format!("{column}: {problem}"),
+                e => panic!("unexpected error {e}"),
+            },
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("accepted"),
         }

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::common::TestDb;
+use revy::bulk::BulkError;
 use revy::entity::object_delta;
 use revy::{Action, Actor, Context, history::ObjectSnapshot};
 use sea_orm::{
@@ -176,7 +177,8 @@ async fn do_nothing_journals_only_the_rows_inserted(t: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, revy::Error::ConflictTargetNotSet { table, column } if table == "labels" && column == "name"),
+        matches!(&err, revy::Error::Bulk(e)
+            if matches!(&**e, BulkError::ConflictTargetNotSet { table, column } if table == "labels" && column == "name")),
         "{err}"
     );
 }

@@ -4,7 +4,10 @@
 //! concurrent writer writes.
 
 use revy::entity::{erasure, object_delta, revision};
-use revy::{Actor, Context, Error, history::FieldValue, history::ObjectSnapshot};
+use revy::history::HistoryError;
+use revy::rollback::RollbackError;
+use revy::tamper::TamperError;
+use revy::{Actor, Context, Error, JournalError, history::FieldValue, history::ObjectSnapshot};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -306,9 +309,12 @@ async fn an_erased_person_leaves_no_value_behind(t: TestDb) {
         .exec(db)
         .await
     {
-        Err(Error::ErasureIsFinal { revision_id }) => {
-            assert_eq!(revision_id, done.revision_ids[0])
-        }
+        Err(Error::Rollback(e)) => match *e {
+            RollbackError::ErasureIsFinal { revision_id } => {
+                assert_eq!(revision_id, done.revision_ids[0])
+            }
+            other => panic!("expected ErasureIsFinal, got {other:?}"),
+        },
         other => panic!("expected ErasureIsFinal, got {other:?}"),
     }
 
@@ -372,9 +378,12 @@ async fn verify_names_edits_after_an_erasure(t: TestDb) {
             .exec(db)
     };
     let named = |r: Result<revy::tamper::Verified, Error>| match r {
-        Err(Error::Tampered {
-            object_delta_id, ..
-        }) => object_delta_id,
+        Err(Error::Tamper(e)) => match *e {
+            TamperError::Tampered {
+                object_delta_id, ..
+            } => object_delta_id,
+            other => panic!("expected a finding, got {other:?}"),
+        },
         other => panic!("expected a finding, got {other:?}"),
     };
     // the rename: its name values were kept, its email values erased
@@ -454,12 +463,15 @@ async fn erasing_deleted_and_pruned_rows(t: TestDb) {
     // the deleted row: email has no default and is not nullable
     let first = deltas_of(db, 1).await[0].id;
     match ObjectSnapshot::<person::Entity>::at(first).one(db).await {
-        Err(Error::ErasedValue { table, column, key }) => {
-            assert_eq!(
-                (table.as_str(), column.as_str(), key.as_str()),
-                ("people", "email", "1")
-            );
-        }
+        Err(Error::History(e)) => match *e {
+            HistoryError::ErasedValue { table, column, key } => {
+                assert_eq!(
+                    (table.as_str(), column.as_str(), key.as_str()),
+                    ("people", "email", "1")
+                );
+            }
+            other => panic!("expected ErasedValue, got {other:?}"),
+        },
         other => panic!("expected ErasedValue, got {other:?}"),
     }
     // only the name erased from a deleted row: the snapshot has NULL for it
@@ -491,7 +503,7 @@ async fn erasing_deleted_and_pruned_rows(t: TestDb) {
             .columns([person::Column::Id])
             .exec(db)
             .await,
-        Err(Error::Policy { .. })
+        Err(Error::Journal(e)) if matches!(*e, JournalError::Policy { .. })
     ));
 }
 
@@ -766,7 +778,8 @@ async fn drafts_keep_their_actors_and_restore_follows(t: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::ErasedValue { ref column, .. } if column == "email"),
+        matches!(&err, Error::History(e)
+            if matches!(&**e, HistoryError::ErasedValue { column, .. } if column == "email")),
         "{err}"
     );
 }

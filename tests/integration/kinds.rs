@@ -3,8 +3,9 @@
 //! revision's description is for a person and decides nothing.
 
 use revy::entity::{object_delta, revision};
+use revy::rollback::RollbackError;
 use revy::{
-    Context, Error, context::LazyRevision, entity::revision::RevisionKind,
+    Context, Error, JournalError, context::LazyRevision, entity::revision::RevisionKind,
     lifecycle::CHECKPOINT_DESCRIPTION,
 };
 use sea_orm::sea_query::Expr;
@@ -80,7 +81,10 @@ async fn a_baseline_is_a_baseline(t: TestDb) {
     let baseline = &revisions(db).await[0];
     assert_eq!(baseline.description, revy::hooks::BASELINE_DESCRIPTION);
     match revy::rollback::undo_revision(baseline.id).exec(db).await {
-        Err(Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
+        Err(Error::Rollback(e)) => match *e {
+            RollbackError::NotUndoable { what, .. } => assert_eq!(what, "a baseline"),
+            other => panic!("expected NotUndoable, got {other:?}"),
+        },
         other => panic!("expected NotUndoable, got {other:?}"),
     }
     assert_eq!(account::Entity::find().count(db).await.unwrap(), 2);
@@ -147,7 +151,10 @@ async fn a_prune_checkpoint_is_a_checkpoint(t: TestDb) {
         "the newest change is kept"
     );
     match revy::rollback::undo_revision(checkpoint.id).exec(db).await {
-        Err(Error::NotUndoable { what, .. }) => assert_eq!(what, "a prune checkpoint"),
+        Err(Error::Rollback(e)) => match *e {
+            RollbackError::NotUndoable { what, .. } => assert_eq!(what, "a prune checkpoint"),
+            other => panic!("expected NotUndoable, got {other:?}"),
+        },
         other => panic!("expected NotUndoable, got {other:?}"),
     }
     let row = account::Entity::find_by_id(1).one(db).await.unwrap();
@@ -187,7 +194,10 @@ async fn an_erasure_is_an_erasure(t: TestDb) {
         ]
     );
     match revy::rollback::undo_revision(*revision_id).exec(db).await {
-        Err(Error::ErasureIsFinal { revision_id: id }) => assert_eq!(id, *revision_id),
+        Err(Error::Rollback(e)) => match *e {
+            RollbackError::ErasureIsFinal { revision_id: id } => assert_eq!(id, *revision_id),
+            other => panic!("expected ErasureIsFinal, got {other:?}"),
+        },
         other => panic!("expected ErasureIsFinal, got {other:?}"),
     }
 }
@@ -249,7 +259,10 @@ async fn a_context_meta_may_not_use_the_reserved_key(t: TestDb) {
         .scope(revy::bulk::insert_many::<account::Entity>([new_account(3)]).exec(db))
         .await
     {
-        Err(Error::ReservedMeta { meta }) => assert_eq!(meta["revy"], "baseline"),
+        Err(Error::Journal(e)) => match *e {
+            JournalError::ReservedMeta { meta } => assert_eq!(meta["revy"], "baseline"),
+            other => panic!("expected ReservedMeta, got {other:?}"),
+        },
         other => panic!("expected ReservedMeta, got {other:?}"),
     }
 

@@ -3,6 +3,7 @@
 
 use crate::common::{self, TestDb};
 use revy::entity::{object_delta, revision};
+use revy::history::HistoryError;
 use revy::{Action, Actor, Context, Tracked, history::ObjectSnapshot};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -396,11 +397,14 @@ async fn redacted_values_never_reach_the_journal(t: TestDb) {
         .exec(db)
         .await
     {
-        Err(revy::Error::NotRecorded {
-            column, treatment, ..
-        }) => {
-            assert_eq!((column.as_str(), treatment), ("pin", "redacted"));
-        }
+        Err(revy::Error::History(e)) => match *e {
+            HistoryError::NotRecorded {
+                column, treatment, ..
+            } => {
+                assert_eq!((column.as_str(), treatment), ("pin", "redacted"));
+            }
+            other => panic!("expected NotRecorded, got {other:?}"),
+        },
         other => panic!("expected NotRecorded, got {other:?}"),
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use revy::entity::{object_delta, revision};
+use revy::lifecycle::LifecycleError;
 use revy::{Action, Context, history::ObjectSnapshot};
 use sea_orm::sea_query::Table;
 use sea_orm::{
@@ -300,7 +301,7 @@ async fn prune_one_entity_only(t: TestDb) {
     );
     assert!(matches!(
         revy::lifecycle::prune().exec(db).await,
-        Err(revy::Error::NoCut)
+        Err(revy::Error::Lifecycle(e)) if matches!(*e, LifecycleError::NoCut)
     ));
 }
 
@@ -454,9 +455,12 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
         .exec(db)
         .await
     {
-        Err(revy::Error::Import { line, reason }) => {
-            assert_eq!(line, 2, "{reason}");
-        }
+        Err(revy::Error::Lifecycle(e)) => match *e {
+            LifecycleError::Import { line, reason } => {
+                assert_eq!(line, 2, "{reason}");
+            }
+            other => panic!("expected an import error, got {other:?}"),
+        },
         other => panic!("expected an import error, got {other:?}"),
     }
     let cut = random_history(db, 11, 12).await;
@@ -484,9 +488,12 @@ async fn import_refuses_what_is_not_its_own(t: TestDb) {
     }
     let before = journal(db).await;
     match revy::lifecycle::import(export.as_slice()).exec(db).await {
-        Err(revy::Error::ImportConflict { content_type, .. }) => {
-            assert_eq!(content_type, "accounts");
-        }
+        Err(revy::Error::Lifecycle(e)) => match *e {
+            LifecycleError::ImportConflict { content_type, .. } => {
+                assert_eq!(content_type, "accounts");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        },
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(journal(db).await, before, "the refused line left nothing");

@@ -6,6 +6,8 @@
 //! migration as two modules.
 
 use revy::entity::object_delta;
+use revy::history::HistoryError;
+use revy::lifecycle::LifecycleError;
 use revy::{
     Action, Actor, Context, Error, history::FieldValue, history::Moment, history::SelectSnapshotExt,
 };
@@ -288,9 +290,12 @@ async fn a_column_added_later_takes_its_default_or_null(t: TestDb) {
 
     // without a default a NOT NULL column cannot be made up: the error names it
     match snapshot::<added_without_default::Entity>(db, ids[0]).await {
-        Err(Error::MissingColumn { table, column }) => {
-            assert_eq!((table.as_str(), column.as_str()), ("sc_items", "rank"));
-        }
+        Err(Error::History(e)) => match *e {
+            HistoryError::MissingColumn { table, column } => {
+                assert_eq!((table.as_str(), column.as_str()), ("sc_items", "rank"));
+            }
+            other => panic!("expected MissingColumn, got {other:?}"),
+        },
         other => panic!("expected MissingColumn, got {other:?}"),
     }
     assert_eq!(
@@ -692,7 +697,10 @@ async fn a_renamed_column_reads_its_old_entries(t: TestDb) {
     // undeclared, the old entries are another column's, and the renamed
     // one has no value before the migration
     match snapshot::<renamed_undeclared::Entity>(db, at(22)).await {
-        Err(Error::MissingColumn { column, .. }) => assert_eq!(column, "full_name"),
+        Err(Error::History(e)) => match *e {
+            HistoryError::MissingColumn { column, .. } => assert_eq!(column, "full_name"),
+            other => panic!("expected MissingColumn, got {other:?}"),
+        },
         other => panic!("expected MissingColumn, got {other:?}"),
     }
 
@@ -843,31 +851,34 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
 
     // no conversion: the old integer codes do not decode as text
     let undecodable = |e: Error, delta: i64| match e {
-        Error::Undecodable {
-            ref table,
-            ref column,
-            object_delta_id,
-            json_type,
-            ..
-        } => {
-            assert_eq!(
-                (table.as_str(), column.as_str(), object_delta_id, json_type),
-                ("sc_stock", "code", delta, "number")
-            );
-            let message = e.to_string();
-            for part in [
-                "sc_stock.code",
-                &format!("object delta {delta}"),
-                "number",
-                "convert",
-            ] {
-                assert!(message.contains(part), "{message}");
+        Error::History(ref h) => match **h {
+            HistoryError::Undecodable {
+                ref table,
+                ref column,
+                object_delta_id,
+                json_type,
+                ..
+            } => {
+                assert_eq!(
+                    (table.as_str(), column.as_str(), object_delta_id, json_type),
+                    ("sc_stock", "code", delta, "number")
+                );
+                let message = e.to_string();
+                for part in [
+                    "sc_stock.code",
+                    &format!("object delta {delta}"),
+                    "number",
+                    "convert",
+                ] {
+                    assert!(message.contains(part), "{message}");
+                }
+                assert!(
+                    !message.contains("42"),
+                    "the value is not quoted: {message}"
+                );
             }
-            assert!(
-                !message.contains("42"),
-                "the value is not quoted: {message}"
-            );
-        }
+            ref other => panic!("expected Undecodable, got {other:?}"),
+        },
         other => panic!("expected Undecodable, got {other:?}"),
     };
     undecodable(
@@ -921,22 +932,25 @@ async fn a_type_change_decodes_or_names_the_value(t: TestDb) {
 
     // a conversion that refuses: its message, and the delta, named
     match snapshot::<retyped_refused::Entity>(db, ids[0]).await {
-        Err(Error::ConversionFailed {
-            table,
-            column,
-            object_delta_id,
-            json_type,
-            reason,
-        }) => assert_eq!(
-            (
-                table.as_str(),
-                column.as_str(),
+        Err(Error::History(e)) => match *e {
+            HistoryError::ConversionFailed {
+                table,
+                column,
                 object_delta_id,
                 json_type,
-                reason.as_str()
+                reason,
+            } => assert_eq!(
+                (
+                    table.as_str(),
+                    column.as_str(),
+                    object_delta_id,
+                    json_type,
+                    reason.as_str()
+                ),
+                ("sc_stock", "code", ids[0], "number", "not yet")
             ),
-            ("sc_stock", "code", ids[0], "number", "not yet")
-        ),
+            other => panic!("expected ConversionFailed, got {other:?}"),
+        },
         other => panic!("expected ConversionFailed, got {other:?}"),
     }
 
@@ -1268,7 +1282,7 @@ async fn a_rename_onto_a_restarted_history_is_refused(t: TestDb) {
         .exec(db)
         .await
     {
-        Err(e @ Error::RenameTable { .. }) => {
+        Err(Error::Lifecycle(e)) if matches!(*e, LifecycleError::RenameTable { .. }) => {
             let message = e.to_string();
             for part in [
                 "sc_bins",
@@ -1286,14 +1300,12 @@ async fn a_rename_onto_a_restarted_history_is_refused(t: TestDb) {
 
     let long = "x".repeat(usize::try_from(revy::registry::CONTENT_TYPE_LEN).unwrap() + 1);
     assert!(matches!(
-        revy::lifecycle::rename_table("sc_bins", &long)
-            .exec(db)
-            .await,
-        Err(Error::RenameTable { .. })
+        revy::lifecycle::rename_table("sc_bins", &long).exec(db).await,
+        Err(Error::Lifecycle(e)) if matches!(*e, LifecycleError::RenameTable { .. })
     ));
     assert!(matches!(
         revy::lifecycle::rename_table("sc_bins", "").exec(db).await,
-        Err(Error::RenameTable { .. })
+        Err(Error::Lifecycle(e)) if matches!(*e, LifecycleError::RenameTable { .. })
     ));
     assert_eq!(content_types(db, "sc_bins").await, 1);
 }

@@ -4,6 +4,7 @@ use crate::common::TestDb;
 use crate::common::entities::{account, account_v2, account_v3, membership};
 use revy::entity::object_delta;
 use revy::prelude::*;
+use revy::rollback::RollbackError;
 use revy::{Action, Actor, Context, context::LazyRevision, history::ObjectSnapshot};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel,
@@ -624,7 +625,10 @@ async fn a_baseline_cannot_be_undone(t: TestDb) {
         .exec(db)
         .await
     {
-        Err(revy::Error::NotUndoable { what, .. }) => assert_eq!(what, "a baseline"),
+        Err(revy::Error::Rollback(e)) => match *e {
+            RollbackError::NotUndoable { what, .. } => assert_eq!(what, "a baseline"),
+            other => panic!("expected NotUndoable, got {other:?}"),
+        },
         other => panic!("expected NotUndoable, got {other:?}"),
     }
     assert_eq!(account::Entity::find().count(db).await.unwrap(), 1);

@@ -3,7 +3,7 @@
 //! is imported), and names each kind of edit made outside revy.
 
 use revy::entity::object_delta;
-use revy::tamper::Finding;
+use revy::tamper::{Finding, TamperError};
 use revy::{Context, Error, tamper::Verified};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -30,11 +30,14 @@ async fn verified(db: &DatabaseConnection) -> Verified {
 /// `verify`'s finding: the object delta it names and what it says.
 async fn finding(db: &DatabaseConnection) -> (i64, Finding) {
     match revy::tamper::verify(db).await {
-        Err(Error::Tampered {
-            object_delta_id,
-            finding,
-            ..
-        }) => (object_delta_id, finding),
+        Err(Error::Tamper(e)) => match *e {
+            TamperError::Tampered {
+                object_delta_id,
+                finding,
+                ..
+            } => (object_delta_id, finding),
+            other => panic!("expected a finding, got {other:?}"),
+        },
         other => panic!("expected a finding, got {other:?}"),
     }
 }

@@ -9,6 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use revy_core::{Action, Context};
+use revy_seaorm::rollback::RollbackError;
+use revy_seaorm::versions::VersionError;
 use serde::Deserialize;
 
 use super::render::{self, clean, query, row_href};
@@ -188,9 +190,13 @@ pub(crate) async fn revert(
     let back = row_href(&viewer.base, &f.table, &f.key);
     match done {
         Ok(()) => Ok(see_other(back)),
-        Err(revy_seaorm::Error::VersionConflict {
-            expected, current, ..
-        }) => {
+        Err(revy_seaorm::Error::Version(e)) => {
+            let VersionError::VersionConflict {
+                expected, current, ..
+            } = *e
+            else {
+                return Err(revy_seaorm::Error::Version(e).into());
+            };
             let again = format!(
                 "{}/actions/revert{}",
                 viewer.base,
@@ -258,7 +264,7 @@ pub(crate) async fn undo(
             viewer.base,
             new.unwrap_or(f.revision)
         ))),
-        Err(e @ revy_seaorm::Error::Conflict { .. }) => {
+        Err(revy_seaorm::Error::Rollback(e)) if matches!(*e, RollbackError::Conflict { .. }) => {
             let body = html! {
                 p.conflict { (clean(&e.to_string())) ". Nothing was written." }
                 p { a href={ (viewer.base) "/revisions/" (f.revision) } { "Back to the revision" } }

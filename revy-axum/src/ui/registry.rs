@@ -11,6 +11,7 @@ use revy_seaorm::codec;
 use revy_seaorm::{
     history::ColumnBlame, history::HistoryEntry, history::Moment, history::ObjectSnapshot,
     policy::unrecorded_columns, registry::TrackedEntity, registry::content_type,
+    rollback::RollbackError,
 };
 use sea_orm::sea_query::{IntoValueTuple, ValueTuple};
 use sea_orm::{
@@ -366,10 +367,11 @@ where
     ) -> BoxFut<'a, Result<(), revy_seaorm::Error>> {
         Box::pin(async move {
             let Some(target) = ObjectSnapshot::<E>::at(delta_id).one(db).await? else {
-                return Err(revy_seaorm::Error::NoSnapshot {
+                return Err(RollbackError::NoSnapshot {
                     table: content_type::<E>(),
                     object_delta_id: delta_id,
-                });
+                }
+                .into());
             };
             let keys: Vec<&str> = key_cols::<E>().iter().map(|c| c.as_str()).collect();
             let unrecorded = unrecorded_columns::<E>()?;

@@ -28,6 +28,7 @@ use sea_orm::{
 };
 
 use super::insert::{Given, insert_chunk};
+use crate::bulk::BulkError;
 use crate::db::keys::{self, content_type};
 use crate::db::keyset::{self, RowKey};
 use crate::db::returning;
@@ -77,10 +78,11 @@ impl<E: EntityTrait> Conflict<E> {
             .iter()
             .map(|c| match model.get(*c) {
                 ActiveValue::Set(v) | ActiveValue::Unchanged(v) => Ok((*c, v)),
-                ActiveValue::NotSet => Err(Error::ConflictTargetNotSet {
+                ActiveValue::NotSet => Err(BulkError::ConflictTargetNotSet {
                     table: content_type::<E>(),
                     column: sea_orm::IdenStatic::as_str(c).to_owned(),
-                }),
+                }
+                .into()),
             })
             .collect()
     }
@@ -215,13 +217,14 @@ where
     if pending.is_empty() {
         return Ok(written);
     }
-    Err(Error::NotReadBack {
+    Err(BulkError::NotReadBack {
         table: content_type::<E>(),
         key: pending.first().map(|p| p.3.clone()).unwrap_or_default(),
         hint: " (under on_conflict, other transactions kept inserting and deleting rows with \
                these values; retry the call)"
             .into(),
-    })
+    }
+    .into())
 }
 
 /// Inserts `fresh`; gives the rows inserted, each with what its model
@@ -267,11 +270,12 @@ where
         // a returned row whose target values no model gave: the values were
         // changed on the way in (a trigger, a collation), so the models
         // cannot be told apart
-        return Err(Error::NotReadBack {
+        return Err(BulkError::NotReadBack {
             table: content_type::<E>(),
             key: text.clone(),
             hint: " (the inserted row's conflict-target values differ from the model's)".into(),
-        });
+        }
+        .into());
     }
     Ok((inserted, skipped))
 }
@@ -322,11 +326,12 @@ where
                 .await?
         };
         let Some(new) = new else {
-            return Err(Error::NotReadBack {
+            return Err(BulkError::NotReadBack {
                 table: content_type::<E>(),
                 key: keys::content_id_of_model(&old)?,
                 hint: " (the conflicting row vanished while locked)".into(),
-            });
+            }
+            .into());
         };
         out.push((old, new));
     }

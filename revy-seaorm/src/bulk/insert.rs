@@ -9,12 +9,13 @@ use sea_orm::{
 };
 
 use super::conflict::{self, Conflict};
+use crate::bulk::BulkError;
 use crate::db::keys::{self, content_type};
 use crate::db::keyset;
 use crate::db::returning;
 use crate::db::values;
 use crate::db::values::encode_row;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::hooks::{create_changes, shows};
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;
@@ -91,7 +92,7 @@ where
     ///
     /// Safe under concurrency: callers racing to create the same values
     /// each get the row, one of them creates it. Every model must set the
-    /// target's columns ([`Error::ConflictTargetNotSet`]). On MySQL/MariaDB
+    /// target's columns ([`BulkError::ConflictTargetNotSet`]). On MySQL/MariaDB
     /// the rows are found with a locking read, and racing callers can meet
     /// a deadlock, which the database reports as an error: retry the
     /// transaction, as any MySQL application must.
@@ -389,11 +390,12 @@ where
             match at {
                 Some(at) => ordered.push(back.swap_remove(at)),
                 None => {
-                    return Err(Error::NotReadBack {
+                    return Err(BulkError::NotReadBack {
                         table: content_type::<E>(),
                         key: id,
                         hint: String::new(),
-                    });
+                    }
+                    .into());
                 }
             }
         }
@@ -402,14 +404,16 @@ where
     }
     if !unkeyed.is_empty() {
         let [key] = key_cols.as_slice() else {
-            return Err(Error::KeyNotSet {
+            return Err(JournalError::KeyNotSet {
                 table: content_type::<E>(),
-            });
+            }
+            .into());
         };
         if !<E::PrimaryKey as PrimaryKeyTrait>::auto_increment() {
-            return Err(Error::KeyNotSet {
+            return Err(JournalError::KeyNotSet {
                 table: content_type::<E>(),
-            });
+            }
+            .into());
         }
         let (models, given): (Vec<_>, Vec<_>) = unkeyed.into_iter().unzip();
         let mode = match lock_mode {
@@ -445,11 +449,12 @@ where
                 .and_then(|k| k.parse::<u64>().ok())
         });
         if back.len() != ids.len() {
-            return Err(Error::NotReadBack {
+            return Err(BulkError::NotReadBack {
                 table: content_type::<E>(),
                 key: format!("{:?}", ids.first()),
                 hint: " (auto-increment ids of one statement were not consecutive)".into(),
-            });
+            }
+            .into());
         }
         rows.extend(back);
         givens.extend(given);
@@ -463,11 +468,12 @@ fn check_count<E: EntityTrait>(
     expected: usize,
 ) -> Result<(Vec<E::Model>, Vec<Given>), Error> {
     if rows.len() != expected {
-        return Err(Error::NotReadBack {
+        return Err(BulkError::NotReadBack {
             table: content_type::<E>(),
             key: format!("{} of {expected} rows", rows.len()),
             hint: String::new(),
-        });
+        }
+        .into());
     }
     Ok((rows, given))
 }

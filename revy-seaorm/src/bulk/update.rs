@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::Where;
+use crate::bulk::BulkError;
 use crate::db::keys::{self, content_type};
 use crate::db::keyset::{self, Pages};
 use crate::db::returning;
@@ -151,10 +152,11 @@ impl<E: TrackingPolicy> UpdateMany<E> {
             .iter()
             .find(|(c, _)| key_cols.iter().any(|k| k.as_str() == c.as_str()))
         {
-            return Err(Error::KeyUpdate {
+            return Err(BulkError::KeyUpdate {
                 table: content_type::<E>(),
                 column: col.as_str().to_owned(),
-            });
+            }
+            .into());
         }
         let txn = super::begin(db).await?;
         let result = super::as_one_call::<E, _>(self.tracked(&txn)).await;
@@ -193,11 +195,12 @@ impl<E: TrackingPolicy> UpdateMany<E> {
             for old in &before {
                 let content_id = keys::content_id_of_model(old)?;
                 let Some(new) = after.remove(&content_id) else {
-                    return Err(Error::NotReadBack {
+                    return Err(BulkError::NotReadBack {
                         table: table.clone(),
                         key: content_id,
                         hint: String::new(),
-                    });
+                    }
+                    .into());
                 };
                 let changes = update_changes(
                     &row_values(old),

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::db::values::{decode_into, encode};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 
 /// Key columns of an active model's entity with their values.
 pub(crate) type KeyValues<A> = Vec<(
@@ -30,9 +30,10 @@ pub fn content_type<E: EntityTrait>() -> String {
 pub(crate) fn key_columns<E: EntityTrait>() -> Result<Vec<E::Column>, Error> {
     let cols: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
     if cols.is_empty() {
-        return Err(Error::NoPrimaryKey {
+        return Err(JournalError::NoPrimaryKey {
             table: content_type::<E>(),
-        });
+        }
+        .into());
     }
     Ok(cols)
 }
@@ -57,12 +58,13 @@ pub(crate) fn content_id_of<E: EntityTrait>(
     };
     let len = text.chars().count();
     if len > CONTENT_ID_LEN as usize {
-        return Err(Error::KeyTooLong {
+        return Err(JournalError::KeyTooLong {
             table: content_type::<E>(),
             key: text,
             len,
             max: CONTENT_ID_LEN,
-        });
+        }
+        .into());
     }
     Ok(text)
 }
@@ -80,9 +82,10 @@ pub(crate) fn content_id_of_model<M: ModelTrait>(model: &M) -> Result<String, Er
 /// column is not set.
 pub(crate) fn content_id_of_active<A: ActiveModelTrait>(am: &A) -> Result<String, Error> {
     let Some(key) = key_values_of_active(am)? else {
-        return Err(Error::KeyNotSet {
+        return Err(JournalError::KeyNotSet {
             table: content_type::<A::Entity>(),
-        });
+        }
+        .into());
     };
     content_id_of::<A::Entity>(&key)
 }
@@ -107,10 +110,12 @@ pub(crate) fn key_values_from_id<A: ActiveModelTrait>(
 ) -> Result<KeyValues<A>, Error> {
     let cols = key_columns::<A::Entity>()?;
     let defaults = A::default_values();
-    let bad = |reason: String| Error::BadKey {
-        table: content_type::<A::Entity>(),
-        key: content_id.to_owned(),
-        reason,
+    let bad = |reason: String| {
+        Error::from(JournalError::BadKey {
+            table: content_type::<A::Entity>(),
+            key: content_id.to_owned(),
+            reason,
+        })
     };
     let items: Vec<serde_json::Value> = if cols.len() == 1 {
         // A single key is its plain text: try it as a string first (text,

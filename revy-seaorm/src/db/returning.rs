@@ -20,7 +20,7 @@ use sea_orm::{
     Statement,
 };
 
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 
 /// The oldest SQLite that has `RETURNING`.
 const SQLITE_RETURNING: (u32, u32) = (3, 35);
@@ -31,7 +31,7 @@ static SQLITE_SPEAKS: AtomicU8 = AtomicU8::new(0);
 /// Whether revy appends `RETURNING` to its own statements on `db`. On
 /// SQLite the linked library's version is asked once per process (one
 /// process links one SQLite), and one older than 3.35 is refused with
-/// [`Error::SqliteTooOld`]: revy's SQLite paths rely on `RETURNING`.
+/// [`JournalError::SqliteTooOld`]: revy's SQLite paths rely on `RETURNING`.
 pub(crate) async fn speaks<C: ConnectionTrait>(db: &C) -> Result<bool, Error> {
     match db.get_database_backend() {
         DbBackend::Postgres => Ok(true),
@@ -39,7 +39,7 @@ pub(crate) async fn speaks<C: ConnectionTrait>(db: &C) -> Result<bool, Error> {
         DbBackend::Sqlite => {
             match SQLITE_SPEAKS.load(Ordering::Relaxed) {
                 1 => return Ok(true),
-                2 => return Err(Error::SqliteTooOld { version: None }),
+                2 => return Err(JournalError::SqliteTooOld { version: None }.into()),
                 _ => {}
             }
             check_sqlite(db).await?;
@@ -70,9 +70,10 @@ pub(crate) async fn check_sqlite<C: ConnectionTrait>(db: &C) -> Result<(), Error
         Ok(())
     } else {
         SQLITE_SPEAKS.store(2, Ordering::Relaxed);
-        Err(Error::SqliteTooOld {
+        Err(JournalError::SqliteTooOld {
             version: Some(version),
-        })
+        }
+        .into())
     }
 }
 

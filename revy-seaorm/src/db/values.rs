@@ -9,17 +9,21 @@ use sea_orm::{
 
 use crate::codec;
 use crate::db::keys::content_type;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
+use crate::history::HistoryError;
 
 /// Encodes one column's value, naming the column on failure.
 pub(crate) fn encode<E: EntityTrait>(
     col: E::Column,
     value: &Value,
 ) -> Result<serde_json::Value, Error> {
-    codec::encode(value).map_err(|source| Error::Codec {
-        table: content_type::<E>(),
-        column: col.as_str().to_owned(),
-        source,
+    codec::encode(value).map_err(|source| {
+        JournalError::Codec {
+            table: content_type::<E>(),
+            column: col.as_str().to_owned(),
+            source,
+        }
+        .into()
     })
 }
 
@@ -60,16 +64,17 @@ pub(crate) fn decode_into<A: ActiveModelTrait>(
             Err(e) => last = Some(e),
         }
     }
-    Err(Error::Codec {
+    Err(JournalError::Codec {
         table: content_type::<A::Entity>(),
         column: col.as_str().to_owned(),
         source: last.unwrap_or(codec::CodecError::Unsupported("column type")),
-    })
+    }
+    .into())
 }
 
 /// [`decode_into`] for a value the journal recorded at the object delta
 /// `setter`: one that does not decode as the column's type (its type
-/// changed since, say) is [`Error::Undecodable`], naming the table,
+/// changed since, say) is [`HistoryError::Undecodable`], naming the table,
 /// column, delta and the value's JSON type.
 pub(crate) fn decode_recorded_into<A: ActiveModelTrait>(
     am: &mut A,
@@ -81,25 +86,29 @@ pub(crate) fn decode_recorded_into<A: ActiveModelTrait>(
     decode_into(am, defaults, col, json).map_err(|e| undecodable(e, json, setter))
 }
 
-/// An [`Error::Codec`] of decoding the journal value `json`, recorded at
-/// the object delta `setter`, as [`Error::Undecodable`].
+/// A [`JournalError::Codec`] of decoding the journal value `json`, recorded at
+/// the object delta `setter`, as [`HistoryError::Undecodable`].
 pub(crate) fn undecodable(e: Error, json: &serde_json::Value, setter: i64) -> Error {
     match e {
-        Error::Codec {
-            table,
-            column,
-            source,
-        } => Error::Undecodable {
-            table,
-            column,
-            object_delta_id: setter,
-            json_type: json_type(json),
-            // the codec's message quotes the value, which may be personal
-            // data: the expected type says enough
-            reason: match source {
-                codec::CodecError::Mismatch { expected, .. } => format!("expected {expected}"),
-                other => other.to_string(),
-            },
+        Error::Journal(e) => match *e {
+            JournalError::Codec {
+                table,
+                column,
+                source,
+            } => HistoryError::Undecodable {
+                table,
+                column,
+                object_delta_id: setter,
+                json_type: json_type(json),
+                // the codec's message quotes the value, which may be personal
+                // data: the expected type says enough
+                reason: match source {
+                    codec::CodecError::Mismatch { expected, .. } => format!("expected {expected}"),
+                    other => other.to_string(),
+                },
+            }
+            .into(),
+            other => other.into(),
         },
         other => other,
     }

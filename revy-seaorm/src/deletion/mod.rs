@@ -16,9 +16,12 @@
 //! the database, unjournaled: [`register_child_policies`](crate::deletion::cascade::register_child_policies)
 //! adopts the database's cascading keys as policies in one line, and a
 //! [`Guarded`](crate::guard::Guarded) connection reports the keys left over (see
-//! the [`cascade`](crate::deletion::cascade) module).
+//! the [`cascade`] module).
 
 pub mod cascade;
+mod error;
+
+pub use error::DeletionError;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -406,9 +409,10 @@ pub(crate) async fn apply_to_rows<E: EntityTrait>(
 fn parent_key<E: EntityTrait>(model: &E::Model) -> Result<Value, Error> {
     match keys::key_columns::<E>()?.as_slice() {
         [col] => Ok(model.get(*col)),
-        _ => Err(Error::CompositeParent {
+        _ => Err(DeletionError::CompositeParent {
             table: content_type::<E>(),
-        }),
+        }
+        .into()),
     }
 }
 
@@ -422,11 +426,12 @@ fn new_value<E: TrackedEntity>(
         OnDelete::Set(v) => Ok(Some(v.clone())),
         OnDelete::SetNull => {
             if !column.def().is_null() {
-                return Err(Error::PolicyNotPossible {
+                return Err(DeletionError::PolicyNotPossible {
                     table: content_type::<E>(),
                     column: column.as_str().to_owned(),
                     reason: "SetNull on a column that is not nullable".into(),
-                });
+                }
+                .into());
             }
             let defaults = <E::ActiveModel as ActiveModelTrait>::default_values();
             let null = values::templates_of(&defaults, column)
@@ -437,11 +442,12 @@ fn new_value<E: TrackedEntity>(
         }
         OnDelete::SetDefault => match column.def().get_column_default() {
             Some(Expr::Value(v)) => Ok(Some(v.clone())),
-            _ => Err(Error::PolicyNotPossible {
+            _ => Err(DeletionError::PolicyNotPossible {
                 table: content_type::<E>(),
                 column: column.as_str().to_owned(),
                 reason: "SetDefault on a column without a declared default value".into(),
-            }),
+            }
+            .into()),
         },
     }
 }
@@ -459,9 +465,10 @@ where
 {
     let txn = &Conn(db);
     if walk.path.len() > MAX_DEPTH {
-        return Err(Error::PolicyTooDeep {
+        return Err(DeletionError::PolicyTooDeep {
             path: walk.path.iter().map(|(t, k)| format!("{t}:{k}")).collect(),
-        });
+        }
+        .into());
     }
     let table = content_type::<E>();
     let set_to = new_value::<E>(column, policy)?;

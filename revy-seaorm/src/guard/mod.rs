@@ -10,7 +10,7 @@
 //! before it runs: a write to a tracked table that is not revy's own is
 //! counted ([`untracked_writes`]) and warned about once per table with
 //! `tracing`, or, in [strict](Guarded::strict) mode, refused with
-//! [`Error::UntrackedWrite`](crate::error::Error::UntrackedWrite) before it runs
+//! [`GuardError::UntrackedWrite`] before it runs
 //! (and warned about once per table all the same, so that a refusal an
 //! application turns into a bare error response still shows in its logs).
 //!
@@ -52,6 +52,7 @@
 //! [`Context::is_enabled`]: revy_core::Context::is_enabled
 //! [`Context::capture`]: revy_core::Context::capture
 
+mod error;
 mod report;
 mod sql;
 
@@ -67,6 +68,7 @@ use sea_orm::{
 use report::{Settings, check};
 
 use crate::queued::run;
+pub use error::GuardError;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
 pub(crate) use report::{count_untracked, own_writes, permit, withdraw};
 
@@ -189,7 +191,7 @@ impl<C> Guarded<C> {
     }
 
     /// Strict mode: an untracked write is refused before it runs, with
-    /// [`Error::UntrackedWrite`](crate::error::Error::UntrackedWrite) (inside
+    /// [`GuardError::UntrackedWrite`] (inside
     /// sea-orm's `DbErr::Custom` where sea-orm's traits return `DbErr`),
     /// naming the table and the tracked call to use. Counted, and warned
     /// about with `tracing` once per table, as outside strict mode: log the

@@ -24,6 +24,7 @@ use sea_orm::{DbBackend, EntityTrait};
 use super::sql::{self, WriteKind};
 use crate::db::keys::content_type;
 use crate::error::Error;
+use crate::guard::GuardError;
 
 /// What a guard does with an untracked write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -213,11 +214,12 @@ fn report(table: &str, kind: WriteKind, in_context: bool, strict: bool) -> Resul
         );
     }
     if strict {
-        return Err(Error::UntrackedWrite {
+        return Err(GuardError::UntrackedWrite {
             table: table.to_owned(),
             statement: kind.keyword(),
             reason,
-        });
+        }
+        .into());
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::db::keys::content_type;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::history::field_value::{self, FieldValue};
 use crate::history::key_text;
 use crate::history::snapshot::inline::{RANGE, RANGE_START, range_start, range_start_table};
@@ -241,13 +241,14 @@ where
             };
             // the column's newest entry in the delta that set it
             let Some(entry) = held.iter().rev().find(|e| e.field_name == name) else {
-                return Err(Error::BadEntries {
+                return Err(JournalError::BadEntries {
                     object_delta_id: delta.id,
                     reason: format!(
                         "a checkpoint names it as the setter of column {name}, which it has \
                          no entry for"
                     ),
-                });
+                }
+                .into());
             };
             out.push(ColumnBlame {
                 value: field_value::decode_recorded(&rules, name, &entry.new_value, delta.id)?,
@@ -303,9 +304,12 @@ impl BlameRow {
         let actor =
             crate::journal::actor_from_columns(self.actor_type.clone(), self.actor_id.clone());
         crate::journal::attribute_delta::decode_entries(&self.changes, &actor, &self.description)
-            .map_err(|reason| Error::BadEntries {
-                object_delta_id: self.id,
-                reason,
+            .map_err(|reason| {
+                JournalError::BadEntries {
+                    object_delta_id: self.id,
+                    reason,
+                }
+                .into()
             })
     }
 }

@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::codec;
 use crate::db::keys::content_type;
 use crate::db::values;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::policy::Rules;
 
 /// One column's value from the journal, as [`blame`](crate::history::blame) and
@@ -139,19 +139,20 @@ where
             Err(e) => last = Some(e),
         }
     }
-    Err(Error::Codec {
+    Err(JournalError::Codec {
         table: content_type::<E>(),
         column: field.to_owned(),
         source: last.unwrap_or(codec::CodecError::Unsupported("column type")),
-    })
+    }
+    .into())
 }
 
 /// Decodes the journal value of the field named `field`, recorded by the
 /// object delta `setter`, as the column of `E` it counts as (the column of
 /// that name, or the one the policy says was renamed from it), through the
 /// policy's conversion of that column: [`FieldValue::Raw`] when no column
-/// counts it (it was dropped), [`Error::Undecodable`] or
-/// [`Error::ConversionFailed`] when it does not decode.
+/// counts it (it was dropped), [`HistoryError::Undecodable`](crate::history::HistoryError::Undecodable) or
+/// [`HistoryError::ConversionFailed`](crate::history::HistoryError::ConversionFailed) when it does not decode.
 pub(crate) fn decode_recorded<E>(
     rules: &Rules<E>,
     field: &str,

@@ -8,6 +8,7 @@
 
 mod blame;
 mod entry;
+mod error;
 pub(crate) mod field_value;
 pub(crate) mod revisions;
 pub(crate) mod snapshot;
@@ -17,6 +18,7 @@ pub(crate) mod trash;
 pub use crate::journal::attribute_delta::AttributeDelta;
 pub use blame::{Blame, ColumnBlame, blame};
 pub use entry::{FieldChange, HistoryEntry};
+pub use error::HistoryError;
 pub use field_value::FieldValue;
 pub use revisions::{RevisionSummary, Revisions, revision_summaries, revisions};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};
@@ -108,7 +110,7 @@ impl RevisionDeltas {
 }
 
 /// The history of one row: a query of its object deltas, newest first.
-/// Made by [`history`].
+/// Made by [`of`].
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();

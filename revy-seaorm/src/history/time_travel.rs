@@ -330,7 +330,7 @@ where
     }
 
     /// Runs one page: two statements (an empty page at a tag asks once more,
-    /// to tell an unknown tag, [`Error::NoTag`], from an empty table).
+    /// to tell an unknown tag, [`TagError::NoTag`](crate::tags::TagError::NoTag), from an empty table).
     pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
         let (statement, rules) = self.statement(db.get_database_backend())?;
         let rows = db

@@ -4,7 +4,7 @@ use revy_core::Actor;
 use sea_orm::{ConnectionTrait, EntityTrait, IntoActiveModel, ModelTrait};
 
 use crate::db::keys::{content_id_of_model, content_type, key_values_from_id};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 
 /// Makes actors from sea-orm models and loads them back.
 /// Comes with `use revy::prelude::*`.
@@ -54,10 +54,11 @@ impl ActorExt for Actor {
     {
         let table = content_type::<E>();
         if self.kind != table {
-            return Err(Error::ActorKind {
+            return Err(JournalError::ActorKind {
                 expected: table,
                 found: self.kind.clone(),
-            });
+            }
+            .into());
         }
         let key = key_values_from_id::<E::ActiveModel>(&self.id)?;
         let mut select = E::find();

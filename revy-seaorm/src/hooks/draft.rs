@@ -143,7 +143,7 @@ where
     /// Requires the row to be at `version` (the version its caller read,
     /// from [`version_of`](crate::versions::version_of) or a history entry) when the
     /// draft updates or deletes it: a row that moved on fails the save
-    /// with [`Error::VersionConflict`], before anything is sent when the
+    /// with [`VersionError::VersionConflict`](crate::versions::VersionError::VersionConflict), before anything is sent when the
     /// hooks' locked read sees it.
     ///
     /// A conflict found only at the journal write (a writer committed
@@ -156,7 +156,8 @@ where
     /// # revy_seaorm::__doc_fixture!();
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let db = setup().await?;
-    /// use revy_seaorm::{Error, Tracked, versions::version_of};
+    /// use revy_seaorm::versions::{VersionError, version_of};
+    /// use revy_seaorm::{Error, Tracked};
     /// use sea_orm::{ActiveModelTrait, Set, TransactionTrait};
     ///
     /// let ann = revy_core::Context::new()
@@ -175,7 +176,10 @@ where
     /// let txn = db.begin().await?;
     /// let failed = stale.update(&txn).await;
     /// txn.rollback().await?;
-    /// assert!(matches!(failed, Err(Error::VersionConflict { current: Some(2), .. })));
+    /// assert!(matches!(
+    ///     failed,
+    ///     Err(Error::Version(e)) if matches!(*e, VersionError::VersionConflict { current: Some(2), .. })
+    /// ));
     /// # Ok(()) }
     /// ```
     pub fn expect_version(mut self, version: i64) -> Self {

@@ -65,7 +65,7 @@ use sea_orm::{
 
 use crate::db::keys::{self, content_type};
 use crate::db::values::{self, encode_row};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::hooks::draft::{DraftEdits, apply_edits};
 use crate::journal::object_delta;
 use crate::policy::{self, Rules, TrackingPolicy, Vetted};
@@ -227,9 +227,10 @@ where
     C: ConnectionTrait,
 {
     let Some(key) = keys::key_values_of_active(am)? else {
-        return Err(Error::KeyNotSet {
+        return Err(JournalError::KeyNotSet {
             table: content_type::<A::Entity>(),
-        });
+        }
+        .into());
     };
     let content_type = content_type::<A::Entity>();
     let content_id = keys::content_id_of::<A::Entity>(&key)?;

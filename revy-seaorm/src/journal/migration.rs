@@ -9,7 +9,7 @@ use super::{erasure, object_delta, revision, schema, tag};
 /// feed's notify trigger (the same as [`install`](crate::journal::install)); `down`
 /// drops them. The journal's one step: revy 0.1 collapsed the steps of its
 /// unreleased versions into it, and its `up` refuses a database that holds
-/// the older three-table journal ([`Error::OldJournal`](crate::error::Error::OldJournal)).
+/// the older three-table journal ([`JournalError::OldJournal`](crate::error::JournalError::OldJournal)).
 ///
 /// Add it to your migrator's list:
 ///

@@ -146,9 +146,12 @@ impl Model {
         &self,
     ) -> Result<Vec<super::attribute_delta::AttributeDelta>, crate::error::Error> {
         super::attribute_delta::decode_entries(&self.changes, &self.actor(), &self.description)
-            .map_err(|reason| crate::error::Error::BadEntries {
-                object_delta_id: self.id,
-                reason,
+            .map_err(|reason| {
+                crate::error::JournalError::BadEntries {
+                    object_delta_id: self.id,
+                    reason,
+                }
+                .into()
             })
     }
 }

@@ -23,7 +23,7 @@ use sea_orm::entity::prelude::*;
 /// baseline, a prune checkpoint, an erasure), is its [`kind`](Model::kind),
 /// read from the key `"revy"` of its [`meta`](Model::meta): that key is
 /// reserved for revy, and a context whose meta sets it cannot write
-/// ([`Error::ReservedMeta`](crate::error::Error::ReservedMeta)).
+/// ([`JournalError::ReservedMeta`](crate::error::JournalError::ReservedMeta)).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "revy_revisions")]
 pub struct Model {
@@ -54,7 +54,7 @@ impl Model {
 /// such a revision is for a human and decides nothing. The key `"revy"` of
 /// a revision's meta is reserved for this: a context whose meta is an
 /// object with that key makes tracked writes fail with
-/// [`Error::ReservedMeta`](crate::error::Error::ReservedMeta), so no revision of
+/// [`JournalError::ReservedMeta`](crate::error::JournalError::ReservedMeta), so no revision of
 /// tracked writes can pass for one of revy's.
 ///
 /// A row written while tracking was off gets a baseline before its first

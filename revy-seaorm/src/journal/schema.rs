@@ -7,7 +7,7 @@ use sea_orm::sea_query::{
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::{erasure, object_delta, revision, tag};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 
 /// The name of MySQL's unique index of versions.
 pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
@@ -26,7 +26,7 @@ pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
 /// ```
 ///
 /// A database that holds revy's three-table journal from before 0.1 is
-/// refused with [`Error::OldJournal`], which says how to move its history
+/// refused with [`JournalError::OldJournal`], which says how to move its history
 /// over: revy 0.1 has no in-place upgrade.
 pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     if db.get_database_backend() == DbBackend::Sqlite {
@@ -42,7 +42,7 @@ pub async fn install<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
 /// The table only the journal before 0.1 had.
 const OLD_ATTRIBUTE_TABLE: &str = "revy_attribute_deltas";
 
-/// [`Error::OldJournal`] when the database holds the three-table journal.
+/// [`JournalError::OldJournal`] when the database holds the three-table journal.
 pub(crate) async fn refuse_old_journal<C: ConnectionTrait>(db: &C) -> Result<(), Error> {
     let backend = db.get_database_backend();
     let probe = match backend {
@@ -64,9 +64,10 @@ pub(crate) async fn refuse_old_journal<C: ConnectionTrait>(db: &C) -> Result<(),
         ))
         .await?;
     match found {
-        Some(_) => Err(Error::OldJournal {
+        Some(_) => Err(JournalError::OldJournal {
             table: OLD_ATTRIBUTE_TABLE,
-        }),
+        }
+        .into()),
         None => Ok(()),
     }
 }

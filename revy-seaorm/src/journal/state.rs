@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::journal::object_delta;
 
 /// An object's recorded state: per column, its value and the id of the
@@ -84,9 +84,11 @@ impl State {
     ) -> Result<(), Error> {
         match (state, first) {
             (Some(text), true) => {
-                *self = State::decode(text).map_err(|reason| Error::BadEntries {
-                    object_delta_id: id,
-                    reason: format!("checkpoint state: {reason}"),
+                *self = State::decode(text).map_err(|reason| {
+                    Error::from(JournalError::BadEntries {
+                        object_delta_id: id,
+                        reason: format!("checkpoint state: {reason}"),
+                    })
                 })?;
                 Ok(())
             }
@@ -105,9 +107,11 @@ impl State {
                 }
             }
         })
-        .map_err(|reason| Error::BadEntries {
-            object_delta_id: id,
-            reason,
+        .map_err(|reason| {
+            Error::from(JournalError::BadEntries {
+                object_delta_id: id,
+                reason,
+            })
         })
     }
 }

@@ -13,7 +13,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::db::keys::{self, content_type};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::journal::attribute_delta::{AttributeDelta, encode};
 use crate::journal::revision::RevisionKind;
 use crate::journal::{erasure, object_delta};
@@ -73,7 +73,7 @@ fn holds_value(value: &Value) -> bool {
 ///   a [`HistoryEntry`](crate::history::HistoryEntry));
 /// - a snapshot takes the live row's value when the row exists, else the
 ///   column's default, else NULL when nullable, else it fails with
-///   [`Error::ErasedValue`] naming the column;
+///   [`HistoryError::ErasedValue`](crate::history::HistoryError::ErasedValue) naming the column;
 ///   [`restore`](crate::rollback::restore) and [`revert`](crate::rollback::revert) follow
 ///   from the snapshot;
 /// - [`blame`](crate::history::blame()) still names who set the column and when.
@@ -276,12 +276,13 @@ impl<E: TrackingPolicy> Erase<E> {
                 .collect(),
         };
         if let Some(k) = chosen.iter().find(|c| key.contains(c)) {
-            return Err(Error::Policy {
+            return Err(JournalError::Policy {
                 table,
                 column: (*k).to_owned(),
                 problem: "is part of the primary key, which names the row in every \
                           journal row: it cannot be erased (delete the row instead)",
-            });
+            }
+            .into());
         }
         // a column's entries written before a rename carry its old name
         let mut columns: Vec<String> = Vec::new();
@@ -380,6 +381,8 @@ async fn run<E: EntityTrait, C: ConnectionTrait>(
                 Expr::val(i64::try_from(deltas).unwrap_or(i64::MAX)),
                 Expr::val(created_at),
             ])
+            // sea-query refused the statement revy built: a bug in revy,
+            // with no fix a caller could make, so no typed error
             .map_err(|e| Error::Db(sea_orm::DbErr::Custom(format!("revy_erasures: {e}"))))?;
     }
     let erasure_ids =
@@ -564,9 +567,11 @@ impl Erasure {
         if delta.content_type != ERASURES {
             return Ok(None);
         }
-        let bad = |reason: &str| Error::BadEntries {
-            object_delta_id: delta.id,
-            reason: format!("not an erasure: {reason}"),
+        let bad = |reason: &str| {
+            Error::from(JournalError::BadEntries {
+                object_delta_id: delta.id,
+                reason: format!("not an erasure: {reason}"),
+            })
         };
         let entries = delta.attribute_deltas()?;
         let text = |name: &str| {
@@ -650,10 +655,11 @@ fn rewrite(delta: &object_delta::Model, columns: &[String]) -> Result<Option<Rew
     let mut values = erased.len() as u64;
     let state = match &delta.state {
         Some(text) => {
-            let (state, n) = erase_state(text, &erasing).map_err(|reason| Error::BadEntries {
-                object_delta_id: delta.id,
-                reason,
-            })?;
+            let (state, n) =
+                erase_state(text, &erasing).map_err(|reason| JournalError::BadEntries {
+                    object_delta_id: delta.id,
+                    reason,
+                })?;
             values += n;
             Some(state)
         }

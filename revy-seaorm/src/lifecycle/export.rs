@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 use crate::journal::attribute_delta::AttributeDelta;
 use crate::journal::{object_delta, revision};
+use crate::lifecycle::LifecycleError;
 
 /// The format of the lines this revy writes (see the module's docs).
 pub(crate) const FORMAT: u32 = 2;
@@ -290,8 +291,10 @@ async fn write_page<C: ConnectionTrait>(
 }
 
 fn write_line(out: &mut (dyn Write + Send), line: &Line) -> Result<(), Error> {
-    serde_json::to_writer(&mut *out, line).map_err(|e| Error::Export(std::io::Error::other(e)))?;
-    out.write_all(b"\n").map_err(Error::Export)
+    serde_json::to_writer(&mut *out, line)
+        .map_err(|e| LifecycleError::Export(std::io::Error::other(e)))?;
+    out.write_all(b"\n")
+        .map_err(|e| LifecycleError::Export(e).into())
 }
 
 /// A shorter borrow of an optional writer (`as_deref_mut` would keep the

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::journal::attribute_delta::encode_entries;
 use crate::journal::object_delta;
 use crate::journal::revision::{self, RevisionKind};
+use crate::lifecycle::LifecycleError;
 use crate::lifecycle::export::{FORMAT, Line, ObjectDeltaRow, RevisionRow};
 use crate::lifecycle::prune::{begin, fold, remove_empty_revisions};
 use crate::record::rows::AttributeChange;
@@ -46,7 +47,7 @@ pub struct ImportReport {
     /// the export has (the export's delta is a checkpoint, and the journal
     /// holds the history it folds). A delta whose id the journal holds
     /// with other content is never counted here: the import fails with
-    /// [`Error::ImportConflict`](crate::error::Error::ImportConflict).
+    /// [`LifecycleError::ImportConflict`].
     pub skipped: u64,
 }
 
@@ -66,7 +67,7 @@ pub struct ImportReport {
 /// and of its attribute deltas). When the journal holds that id for other
 /// content (a journal dropped and installed again numbers its new deltas
 /// from 1, so new history of the same row can take the export's ids), the
-/// import stops with [`Error::ImportConflict`](crate::error::Error::ImportConflict)
+/// import stops with [`LifecycleError::ImportConflict`]
 /// naming the delta, its table and its row: nothing of that line is
 /// written, the lines before it are, and the journal's own history is left
 /// as it was. Import such an export into an empty journal (an archive
@@ -171,7 +172,7 @@ where
     R: BufRead,
 {
     for (n, text) in (1u64..).zip(reader.lines()) {
-        let at_line = |reason: String| Error::Import { line: n, reason };
+        let at_line = |reason: String| Error::from(LifecycleError::Import { line: n, reason });
         let text = text.map_err(|e| at_line(e.to_string()))?;
         if text.trim().is_empty() {
             continue;
@@ -223,11 +224,12 @@ async fn import_line<C: ConnectionTrait>(
                 }
                 Held::Checkpoint => {}
                 Held::Other => {
-                    return Err(Error::ImportConflict {
+                    return Err(LifecycleError::ImportConflict {
                         id: delta.id,
                         content_type: delta.content_type,
                         content_id: delta.content_id,
-                    });
+                    }
+                    .into());
                 }
             }
             // the checkpoint that folded this history gives way to it
@@ -404,11 +406,12 @@ async fn insert_revision<C: ConnectionTrait>(
         if found.created_at == row.created_at && found.description == row.description {
             return Ok(());
         }
-        return Err(Error::Db(sea_orm::DbErr::Custom(format!(
-            "revision {} in the journal is another revision (written {}, not {}): import into the \
-             journal the export came from, or into an empty one",
-            row.id, found.created_at, row.created_at
-        ))));
+        return Err(LifecycleError::ImportRevisionConflict {
+            id: row.id,
+            created_at: row.created_at,
+            journal_created_at: found.created_at,
+        }
+        .into());
     }
     revision::Entity::insert(revision::ActiveModel {
         id: Set(row.id),

@@ -8,10 +8,10 @@
 //!
 //! | change | what you do | snapshots, restore, blame, diff, time travel | history entries |
 //! |---|---|---|---|
-//! | column added | nothing (give it a `default_value`, or make it nullable) | older states take its default, else NULL; with neither, [`Error::MissingColumn`] | unchanged |
+//! | column added | nothing (give it a `default_value`, or make it nullable) | older states take its default, else NULL; with neither, [`HistoryError::MissingColumn`] | unchanged |
 //! | column dropped | nothing | its entries are ignored | still show its values ([`FieldValue::Raw`](crate::history::FieldValue::Raw)) |
 //! | column renamed | [`Policy::renamed`](crate::policy::Policy::renamed)`("old", Column::New)` | entries under the old name count as the new column; the newest entry wins when both names occur | show the name as it was at the time, values decoded as the new column |
-//! | type changed | nothing when old values decode as the new type; else [`Policy::convert`](crate::policy::Policy::convert) | values decode as the new type, through the conversion; else [`Error::Undecodable`] naming table, column, delta and JSON type | the same decoding |
+//! | type changed | nothing when old values decode as the new type; else [`Policy::convert`](crate::policy::Policy::convert) | values decode as the new type, through the conversion; else [`HistoryError::Undecodable`] naming table, column, delta and JSON type | the same decoding |
 //! | table renamed | [`rename_table`]`(&db, "old", "new")` in the migration | the history follows the table | the same |
 //!
 //! The guide `docs/schema-changes.md` (in the `revy` crate's
@@ -27,8 +27,10 @@ use sea_orm::{
 };
 
 use crate::db::keys::content_type;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
+use crate::history::HistoryError;
 use crate::journal::{CONTENT_TYPE_LEN, object_delta};
+use crate::lifecycle::LifecycleError;
 
 /// A conversion of a column's journal values, declared with
 /// [`Policy::convert`](crate::policy::Policy::convert).
@@ -53,10 +55,12 @@ impl<E: EntityTrait> Mapping<E> {
         renamed: Vec<(String, E::Column)>,
         conversions: Vec<(E::Column, Conversion)>,
     ) -> Result<Self, Error> {
-        let problem = |old: &str, problem: &'static str| Error::Policy {
-            table: content_type::<E>(),
-            column: old.to_owned(),
-            problem,
+        let problem = |old: &str, problem: &'static str| {
+            Error::from(JournalError::Policy {
+                table: content_type::<E>(),
+                column: old.to_owned(),
+                problem,
+            })
         };
         let mut by_column: Vec<(&'static str, Vec<String>)> = Vec::new();
         for (old, col) in &renamed {
@@ -150,12 +154,15 @@ impl<E: EntityTrait> Mapping<E> {
         if matches!(value, serde_json::Value::Null) {
             return Ok(value);
         }
-        conversion(&value).map_err(|reason| Error::ConversionFailed {
-            table: content_type::<E>(),
-            column: column.as_str().to_owned(),
-            object_delta_id: setter,
-            json_type: crate::db::values::json_type(&value),
-            reason,
+        conversion(&value).map_err(|reason| {
+            HistoryError::ConversionFailed {
+                table: content_type::<E>(),
+                column: column.as_str().to_owned(),
+                object_delta_id: setter,
+                json_type: crate::db::values::json_type(&value),
+                reason,
+            }
+            .into()
         })
     }
 }
@@ -196,7 +203,7 @@ pub const RENAME_CHUNK_SIZE: i64 = 10_000;
 ///
 /// # Errors
 ///
-/// [`Error::RenameTable`] when `new` is empty or longer than
+/// [`LifecycleError::RenameTable`] when `new` is empty or longer than
 /// [`CONTENT_TYPE_LEN`], or when the journal already holds, under `new`, a
 /// delta of a row written after one of its deltas under `old`: the renamed
 /// entity was written to before its journal moved, so that row's history
@@ -311,10 +318,12 @@ impl RenameTableInChunks {
         let Self { old, new, chunk } = self;
         let (old, new) = (old.as_str(), new.as_str());
         let chunk = std::cmp::max(chunk, 1);
-        let refuse = |reason: String| Error::RenameTable {
-            old: old.to_owned(),
-            new: new.to_owned(),
-            reason,
+        let refuse = |reason: String| {
+            Error::from(LifecycleError::RenameTable {
+                old: old.to_owned(),
+                new: new.to_owned(),
+                reason,
+            })
         };
         if new.is_empty() {
             return Err(refuse("the new name is empty".into()));
@@ -476,9 +485,12 @@ mod tests {
 
     fn problem(renamed: &[(&str, Column)]) -> String {
         match renames(renamed) {
-            Err(Error::Policy {
-                column, problem, ..
-            }) => format!("{column}: {problem}"),
+            Err(Error::Journal(e)) => match *e {
+                JournalError::Policy {
+                    column, problem, ..
+                } => format!("{column}: {problem}"),
+                e => panic!("unexpected error {e}"),
+            },
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("accepted"),
         }
@@ -526,19 +538,22 @@ mod tests {
         // another column's values pass untouched
         assert_eq!(converted(Column::Email, json!("x")), json!("x"));
         match rules.converted(Column::Seen, json!("twelve"), 4) {
-            Err(Error::ConversionFailed {
-                table,
-                column,
-                object_delta_id,
-                json_type,
-                reason,
-            }) => {
-                assert_eq!(
-                    (table.as_str(), column.as_str(), object_delta_id, json_type),
-                    ("users", "seen", 4, "string")
-                );
-                assert!(reason.contains("invalid digit"), "{reason}");
-            }
+            Err(Error::History(e)) => match *e {
+                HistoryError::ConversionFailed {
+                    table,
+                    column,
+                    object_delta_id,
+                    json_type,
+                    reason,
+                } => {
+                    assert_eq!(
+                        (table.as_str(), column.as_str(), object_delta_id, json_type),
+                        ("users", "seen", 4, "string")
+                    );
+                    assert!(reason.contains("invalid digit"), "{reason}");
+                }
+                other => panic!("expected ConversionFailed, got {other:?}"),
+            },
             other => panic!("expected ConversionFailed, got {other:?}"),
         }
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use revy_core::{Action, LazyRevision};
 use sea_orm::ConnectionTrait;
 
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::record::flush::{self, Entry, RevisionRef};
 use crate::record::rows::{AttributeChange, ContextValues, now};
 
@@ -159,10 +159,10 @@ impl Queue {
         let entries = {
             let mut state = self.lock();
             if let Some(why) = &state.poisoned {
-                return Err(Error::Db(sea_orm::DbErr::Custom(format!(
-                    "revy: an earlier journal write of this transaction failed ({why}); \
-                     roll it back"
-                ))));
+                return Err(JournalError::EarlierWriteFailed {
+                    reason: why.clone(),
+                }
+                .into());
             }
             state.attributes = 0;
             state.known.clear();

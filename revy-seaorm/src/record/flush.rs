@@ -18,13 +18,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor, LazyRevision};
 use sea_orm::sea_query::Query;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DbBackend};
 
 use super::batch::BASELINE_DESCRIPTION;
 use super::insert::{self, Row};
 use super::rows::AttributeChange;
 use super::{Seal, checkpoint, numbering, recordset, sealed};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
 
@@ -442,7 +442,7 @@ pub(crate) async fn consecutive_ids<C: ConnectionTrait>(
         .execute_raw(backend.build(&insert))
         .await
         .map_err(|e| Error::from_journal(table, e))?;
-    let first = i64::try_from(result.last_insert_id())
-        .map_err(|_| Error::Db(DbErr::Custom(format!("{table}: an id past i64"))))?;
+    let first =
+        i64::try_from(result.last_insert_id()).map_err(|_| JournalError::IdOutOfRange { table })?;
     Ok((0..n as i64).map(|i| first + i).collect())
 }

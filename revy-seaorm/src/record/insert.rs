@@ -83,6 +83,9 @@ fn columns(seal: Seal) -> Vec<object_delta::Column> {
     columns
 }
 
+/// sea-query refused a statement revy built (its values do not fit its
+/// columns): a bug in revy, with no fix a caller could make, so a database
+/// error rather than a typed one.
 fn invalid(e: impl std::fmt::Display) -> Error {
     Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")))
 }
@@ -207,6 +210,7 @@ pub(crate) fn revisions<'a>(
                 Expr::val(meta),
                 Expr::val(r.created_at),
             ])
+            // as `invalid`: a bug in revy, no typed error
             .map_err(|e| Error::Db(DbErr::Custom(format!("revy_revisions: {e}"))))?;
     }
     Ok(insert)

@@ -6,7 +6,7 @@ use revy_core::{Action, Actor, Context, LazyRevision};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Order, Query, Value};
 
 use super::insert::Row;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
 
@@ -106,7 +106,7 @@ impl ContextValues {
     pub(crate) fn current() -> Result<Self, Error> {
         let meta = Context::meta();
         if RevisionKind::is_reserved(&meta) {
-            return Err(Error::ReservedMeta { meta });
+            return Err(JournalError::ReservedMeta { meta }.into());
         }
         Ok(ContextValues {
             actor: Context::actor(),

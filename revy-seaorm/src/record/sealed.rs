@@ -14,14 +14,14 @@
 //! deltas first, in one query.
 
 use revy_core::Action;
-use sea_orm::{ConnectionTrait, DbBackend, DbErr};
+use sea_orm::{ConnectionTrait, DbBackend};
 
 use super::Seal;
 use super::insert::{self, Expect, Row};
 use super::numbering::{self, Object};
 use super::rows::{Head, NewObjectDelta, actor_columns};
 use super::write::Outcome;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::tamper::{DeltaFields, Encoder, Salts};
 
 /// Times a write is tried before it gives up on an object whose newest
@@ -104,10 +104,11 @@ pub(crate) async fn record<C: ConnectionTrait>(
         }
         head = self::head(db, object()).await?;
     }
-    Err(Error::Db(DbErr::Custom(format!(
-        "revy_object_deltas: the newest delta of {} {} kept changing while a delta of it was written; is the row locked?",
-        delta.content_type, delta.content_id
-    ))))
+    Err(JournalError::HeadKeptChanging {
+        content_type: delta.content_type.to_owned(),
+        content_id: delta.content_id.to_owned(),
+    }
+    .into())
 }
 
 /// Inserts `row` with its `link` when the object's newest delta is

@@ -5,7 +5,7 @@ use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 use super::insert::{self, Expect, Row};
 use super::rows::{ContextValues, NewObjectDelta, now};
 use super::{Seal, numbering};
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::journal::revision;
 use crate::policy::Vetted;
 
@@ -49,7 +49,7 @@ pub(crate) async fn revision_for<C: ConnectionTrait>(
 /// Then the id is forgotten and, where the failed statement left the
 /// transaction usable (SQLite, MySQL), the revision is created anew and the
 /// write runs again. PostgreSQL aborts the whole transaction at the failed
-/// statement, so there the error ([`Error::RevisionRolledBack`]) says to
+/// statement, so there the error ([`JournalError::RevisionRolledBack`]) says to
 /// retry it; the retry creates the revision.
 pub(crate) async fn with_revision<C, T, F, Fut>(
     db: &C,
@@ -71,7 +71,7 @@ where
     };
     lazy.forget(revision_id);
     if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        return Err(Error::RevisionRolledBack { revision_id });
+        return Err(JournalError::RevisionRolledBack { revision_id }.into());
     }
     write(revision_for(db, ctx).await?).await
 }

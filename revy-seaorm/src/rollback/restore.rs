@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::history::snapshot::ObjectSnapshot;
 use crate::journal::object_delta;
 use crate::registry::TrackedEntity;
+use crate::rollback::RollbackError;
 
 pub(crate) fn find_by_key<E: EntityTrait>(key: &[(E::Column, sea_orm::Value)]) -> Select<E> {
     let mut select = E::find();
@@ -30,9 +31,12 @@ where
     ObjectSnapshot::<E>::at(delta_id)
         .one(db)
         .await?
-        .ok_or_else(|| Error::NoSnapshot {
-            table: content_type::<E>(),
-            object_delta_id: delta_id,
+        .ok_or_else(|| {
+            RollbackError::NoSnapshot {
+                table: content_type::<E>(),
+                object_delta_id: delta_id,
+            }
+            .into()
         })
 }
 
@@ -45,7 +49,7 @@ where
 ///
 /// A column the entity's [tracking policy](crate::policy) keeps out of the
 /// journal gets its default, or NULL; with neither, the restore fails with
-/// [`Error::NotRecorded`] naming it, and writes nothing.
+/// [`HistoryError::NotRecorded`](crate::history::HistoryError::NotRecorded) naming it, and writes nothing.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -98,8 +102,8 @@ impl<E: TrackedEntity> Restore<E> {
 /// Restores the row of `E` whose primary key is `key` from its newest
 /// `Delete`, as [`restore`] does from that delta's id.
 ///
-/// Fails with [`Error::NeverDeleted`] when the journal holds no `Delete`
-/// of that key, and with [`Error::KeyTaken`] when the row is live.
+/// Fails with [`RollbackError::NeverDeleted`] when the journal holds no `Delete`
+/// of that key, and with [`RollbackError::KeyTaken`] when the row is live.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -152,10 +156,10 @@ impl<E: TrackedEntity> RestoreLatest<E> {
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         match deleted {
             Some(delete) => restore::<E>(delete.id).exec(db).await,
-            None => Err(Error::NeverDeleted {
+            None => Err(Error::from(RollbackError::NeverDeleted {
                 table: content_type::<E>(),
                 key: content_id,
-            }),
+            })),
         }
     }
 }
@@ -166,10 +170,11 @@ where
     C: ConnectionTrait,
 {
     if let Some(key) = live_key::<E, C>(db, &snapshot, true).await? {
-        return Err(Error::KeyTaken {
+        return Err(RollbackError::KeyTaken {
             table: content_type::<E>(),
             key,
-        });
+        }
+        .into());
     }
     let am = snapshot.into_active_model().reset_all();
     Ok(Context::new().scope(am.insert(db)).await?)
@@ -230,10 +235,11 @@ where
     C: ConnectionTrait,
 {
     if let Some(key) = live_key::<E, C>(db, &snapshot, false).await? {
-        return Err(Error::RowGone {
+        return Err(RollbackError::RowGone {
             table: content_type::<E>(),
             key,
-        });
+        }
+        .into());
     }
     let mut am = snapshot.into_active_model().reset_all();
     // columns the journal does not hold stay as the live row has them

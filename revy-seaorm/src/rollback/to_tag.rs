@@ -10,7 +10,9 @@ use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::journal::{object_delta, tag};
 use crate::record::write;
+use crate::rollback::RollbackError;
 use crate::rollback::undo::{RollBack, lookup};
+use crate::tags::TagError;
 use crate::tags::{bound, find_or_error};
 
 /// One row changed after the tag.
@@ -29,9 +31,9 @@ struct Changed {
 /// [`undo_revision`](crate::rollback::undo_revision), but in one step, so rows that
 /// several later revisions changed do not stand in each other's way.
 ///
-/// Fails, changing nothing, with [`Error::TagConflict`] when a revision at
+/// Fails, changing nothing, with [`TagError::TagConflict`](crate::tags::TagError::TagConflict) when a revision at
 /// or before the tag's wrote to a row after a later revision did (undoing
-/// the later one would discard it too), and with [`Error::UnknownEntity`]
+/// the later one would discard it too), and with [`RollbackError::UnknownEntity`](crate::rollback::RollbackError::UnknownEntity)
 /// for a table no entity is [registered](crate::rollback::register) for.
 ///
 /// ```
@@ -97,13 +99,13 @@ async fn undo_to_tag_in(txn: &GuardedTransaction, tag: &tag::Model) -> Result<Op
     let mut changed: Vec<Changed> = Vec::new();
     for d in later {
         if d.revision_id <= tag.revision_id {
-            return Err(Error::TagConflict {
+            return Err(Error::from(TagError::TagConflict {
                 tag: tag.name.clone(),
                 table: d.content_type,
                 key: d.content_id,
                 revision_id: d.revision_id,
                 object_delta_id: d.id,
-            });
+            }));
         }
         match changed
             .iter_mut()
@@ -126,8 +128,10 @@ async fn undo_to_tag_in(txn: &GuardedTransaction, tag: &tag::Model) -> Result<Op
     let steps: Vec<RollBack> = changed
         .iter()
         .map(|c| {
-            lookup(&c.content_type).ok_or_else(|| Error::UnknownEntity {
-                table: c.content_type.clone(),
+            lookup(&c.content_type).ok_or_else(|| {
+                Error::from(RollbackError::UnknownEntity {
+                    table: c.content_type.clone(),
+                })
             })
         })
         .collect::<Result<_, _>>()?;

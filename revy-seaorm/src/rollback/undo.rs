@@ -13,13 +13,14 @@ use sea_orm::{
 };
 
 use crate::db::keys::content_type;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::journal::object_delta;
 use crate::journal::revision::{self, RevisionKind};
 use crate::record::write;
 use crate::registry::TrackedEntity;
+use crate::rollback::RollbackError;
 use crate::rollback::restore::roll_back_object;
 
 pub(crate) type RollBack =
@@ -139,15 +140,22 @@ impl UndoRevision {
             .await
             .map_err(|e| Error::from_journal("revy_revisions", e))?;
         let Some(revision) = exists else {
-            return Err(Error::NoRevision { revision_id });
+            return Err(Error::from(JournalError::NoRevision { revision_id }));
         };
         // a baseline or checkpoint records rows as they already were: undoing
         // it would delete rows that no tracked operation created
-        let not_undoable = |what| Err(Error::NotUndoable { revision_id, what });
+        let not_undoable = |what| {
+            Err(Error::from(RollbackError::NotUndoable {
+                revision_id,
+                what,
+            }))
+        };
         match revision.kind() {
             RevisionKind::Change => {}
             // an erasure removed values the journal no longer holds
-            RevisionKind::Erasure => return Err(Error::ErasureIsFinal { revision_id }),
+            RevisionKind::Erasure => {
+                return Err(Error::from(RollbackError::ErasureIsFinal { revision_id }));
+            }
             RevisionKind::Baseline => return not_undoable("a baseline"),
             RevisionKind::Checkpoint => return not_undoable("a prune checkpoint"),
         }
@@ -198,14 +206,15 @@ async fn undo_in(
             .one(txn)
             .await?;
         if let Some(later) = later {
-            return Err(Error::Conflict {
+            return Err(RollbackError::Conflict {
                 revision_id,
                 table: t.content_type.clone(),
                 key: t.content_id.clone(),
                 later_delta_id: later.id,
-            });
+            }
+            .into());
         }
-        let step = lookup(&t.content_type).ok_or_else(|| Error::UnknownEntity {
+        let step = lookup(&t.content_type).ok_or_else(|| RollbackError::UnknownEntity {
             table: t.content_type.clone(),
         })?;
         steps.push(step);

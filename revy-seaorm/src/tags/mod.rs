@@ -9,6 +9,8 @@
 //! [`table_as_of`]: crate::history::table_as_of
 
 use revy_core::{Action, Context};
+mod error;
+pub use error::TagError;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter,
     QueryOrder, QuerySelect, Set, TryIntoModel,
@@ -16,7 +18,7 @@ use sea_orm::{
 use std::marker::PhantomData;
 
 use crate::db::keys::content_type;
-use crate::error::Error;
+use crate::error::{Error, JournalError};
 use crate::history::key_text;
 use crate::history::snapshot::SelectSnapshotExt;
 pub use crate::journal::TAG_NAME_LEN;
@@ -25,10 +27,10 @@ use crate::journal::{object_delta, revision, tag};
 /// Names the revision `revision_id` `name`, with the context's actor and
 /// revision description, and returns the tag.
 ///
-/// Names are unique: a name already taken is [`Error::TagExists`], one
-/// longer than [`TAG_NAME_LEN`](crate::tags::TAG_NAME_LEN) characters
-/// [`Error::TagNameTooLong`], and a revision that does not exist
-/// [`Error::NoRevision`].
+/// Names are unique: a name already taken is [`TagError::TagExists`], one
+/// longer than [`TAG_NAME_LEN`] characters
+/// [`TagError::TagNameTooLong`], and a revision that does not exist
+/// [`JournalError::NoRevision`].
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();
@@ -56,7 +58,7 @@ pub fn tag(name: impl Into<String>, revision_id: i64) -> Tag {
     }
 }
 
-/// What [`tag`] makes: nothing happens until
+/// What [`tag()`] makes: nothing happens until
 /// [`.exec(db)`](Tag::exec).
 #[must_use = "nothing happens until `.exec(db)`"]
 pub struct Tag {
@@ -70,24 +72,24 @@ impl Tag {
         let Self { name, revision_id } = self;
         let len = name.chars().count();
         if len > TAG_NAME_LEN as usize {
-            return Err(Error::TagNameTooLong {
+            return Err(Error::from(TagError::TagNameTooLong {
                 name,
                 len,
                 max: TAG_NAME_LEN,
-            });
+            }));
         }
         if let Some(taken) = find_tag(&name).one(db).await? {
-            return Err(Error::TagExists {
+            return Err(Error::from(TagError::TagExists {
                 name,
                 revision_id: taken.revision_id,
-            });
+            }));
         }
         let exists = revision::Entity::find_by_id(revision_id)
             .one(db)
             .await
             .map_err(|e| Error::from_journal("revy_revisions", e))?;
         if exists.is_none() {
-            return Err(Error::NoRevision { revision_id });
+            return Err(Error::from(JournalError::NoRevision { revision_id }));
         }
         let actor = Context::actor();
         let (actor_type, actor_id) = match actor {
@@ -107,7 +109,7 @@ impl Tag {
             Ok(done) => tag::Entity::find_by_id(done.last_insert_id)
                 .one(db)
                 .await?
-                .ok_or(Error::NoTag { name }),
+                .ok_or(Error::from(TagError::NoTag { name })),
             // another writer took the name since the check above
             Err(e)
                 if matches!(
@@ -116,10 +118,10 @@ impl Tag {
                 ) =>
             {
                 let taken = find_or_error(db, &name).await?;
-                Err(Error::TagExists {
+                Err(Error::from(TagError::TagExists {
                     name,
                     revision_id: taken.revision_id,
-                })
+                }))
             }
             Err(e) => Err(Error::from_journal("revy_tags", e)),
         }
@@ -159,13 +161,15 @@ impl FindTag {
     }
 }
 
-/// The tag named `name`, or [`Error::NoTag`].
+/// The tag named `name`, or [`TagError::NoTag`].
 pub(crate) async fn find_or_error<C: ConnectionTrait>(
     db: &C,
     name: &str,
 ) -> Result<tag::Model, Error> {
-    find_tag(name).one(db).await?.ok_or_else(|| Error::NoTag {
-        name: name.to_owned(),
+    find_tag(name).one(db).await?.ok_or_else(|| {
+        Error::from(TagError::NoTag {
+            name: name.to_owned(),
+        })
     })
 }
 
@@ -202,7 +206,7 @@ pub(crate) async fn bound<C: ConnectionTrait>(db: &C, tag: &tag::Model) -> Resul
 }
 
 /// The row of `E` with primary key `key` as it was at the tag `name`:
-/// `None` if it did not exist then. Unknown tags are [`Error::NoTag`].
+/// `None` if it did not exist then. Unknown tags are [`TagError::NoTag`].
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();

@@ -94,10 +94,8 @@ impl Salts {
     /// A fresh random seed.
     pub(crate) fn fresh() -> Result<Salts, crate::error::Error> {
         let mut seed = [0u8; SALT_BYTES];
-        getrandom::fill(&mut seed).map_err(|e| {
-            crate::error::Error::Db(sea_orm::DbErr::Custom(format!(
-                "tamper evidence: the system's random source failed: {e}"
-            )))
+        getrandom::fill(&mut seed).map_err(|e| crate::error::JournalError::RandomSource {
+            reason: e.to_string(),
         })?;
         Ok(Salts::Seed(seed))
     }

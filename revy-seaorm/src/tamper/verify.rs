@@ -7,11 +7,12 @@ use sha2::{Digest, Sha256};
 use super::chain::{DeltaFields, Encoder, Salts};
 use crate::error::Error;
 use crate::journal::object_delta;
+use crate::tamper::TamperError;
 
 /// Object deltas [`verify`] reads per query.
 pub const VERIFY_CHUNK_SIZE: u64 = 1_000;
 
-/// What is wrong with the journal entry [`Error::Tampered`] names.
+/// What is wrong with the journal entry [`TamperError::Tampered`] names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finding {
     /// Its fields or its attribute deltas are not what its hash covers.
@@ -81,7 +82,7 @@ pub struct Verified {
 }
 
 /// Walks every object's hash chain, [`VERIFY_CHUNK_SIZE`] object deltas a
-/// query, and returns what it checked, or [`Error::Tampered`] naming the
+/// query, and returns what it checked, or [`TamperError::Tampered`] naming the
 /// first entry that is not as revy wrote it. Reads only; memory holds one
 /// chunk.
 ///
@@ -107,8 +108,11 @@ pub struct Verified {
 ///     .await?;
 /// let err = revy_seaorm::tamper::verify(&db).await.unwrap_err();
 /// assert!(matches!(
-///     err,
-///     revy_seaorm::Error::Tampered { finding: revy_seaorm::tamper::Finding::Altered, .. }
+///     &err,
+///     revy_seaorm::Error::Tamper(e) if matches!(
+///         **e,
+///         revy_seaorm::tamper::TamperError::Tampered { finding: revy_seaorm::tamper::Finding::Altered, .. }
+///     )
 /// ));
 /// # Ok(()) }
 /// ```
@@ -188,12 +192,12 @@ impl VerifyInChunks {
                         }
                         other => other,
                     };
-                    return Err(Error::Tampered {
+                    return Err(Error::from(TamperError::Tampered {
                         content_type: delta.content_type.clone(),
                         content_id: delta.content_id.clone(),
                         object_delta_id: delta.id,
                         finding,
-                    });
+                    }));
                 }
             }
         }

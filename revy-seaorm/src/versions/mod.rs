@@ -29,6 +29,10 @@
 //! `delete_at_version` do themselves (they run in a transaction, or a
 //! savepoint of yours).
 
+mod error;
+
+pub use error::VersionError;
+
 use std::any::TypeId;
 use std::marker::PhantomData;
 
@@ -93,11 +97,13 @@ pub(crate) fn conflict(
     expected: i64,
     current: Option<i64>,
 ) -> Error {
-    let make = || Error::VersionConflict {
-        table: table.to_owned(),
-        key: content_id.to_owned(),
-        expected,
-        current,
+    let make = || {
+        Error::from(VersionError::VersionConflict {
+            table: table.to_owned(),
+            key: content_id.to_owned(),
+            expected,
+            current,
+        })
     };
     // outside any frame there is no one to hand it to
     let _ = Context::stash(Found(make()));
@@ -187,7 +193,7 @@ impl<E: EntityTrait> VersionOf<E> {
 
 /// Updates the row `am` names if it is still at `version`, the version its
 /// caller read (from [`version_of`] or a history entry); otherwise fails
-/// with [`Error::VersionConflict`] and writes nothing. The update is
+/// with [`VersionError::VersionConflict`] and writes nothing. The update is
 /// tracked as any other (open a context for the actor and descriptions).
 ///
 /// It runs in a transaction of its own, or a savepoint when `db` is a
@@ -199,7 +205,7 @@ impl<E: EntityTrait> VersionOf<E> {
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let db = setup().await?;
 /// use revy_core::Context;
-/// use revy_seaorm::{Error, versions::update_at_version, versions::version_of};
+/// use revy_seaorm::{Error, versions::VersionError, versions::update_at_version, versions::version_of};
 /// use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 ///
 /// let ann = Context::new()

@@ -10,6 +10,7 @@ mod versions;
 use crate::common::TestDb;
 use crate::common::entities::{account, transaction};
 use revy::entity::{attribute_delta, object_delta};
+use revy::rollback::RollbackError;
 use revy::{Action, Actor, Context, Error, Tracked, history::FieldValue};
 use rust_decimal::Decimal;
 use sea_orm::{
@@ -323,7 +324,10 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
         .exec(db)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NeverDeleted { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Rollback(e) if matches!(**e, RollbackError::NeverDeleted { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("accounts"), "{err}");
     assert!(
         revy::rollback::restore_latest::<account::Entity>(12345)
@@ -342,7 +346,10 @@ async fn restore_latest_brings_back_the_newest_deleted_state(t: TestDb) {
         .exec(db)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::KeyTaken { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Rollback(e) if matches!(**e, RollbackError::KeyTaken { .. })),
+        "{err}"
+    );
 
     let renamed = edit(db, acc.id, user(2), "Rename", |am| {
         am.name = Set(Some("Second life".into()))

@@ -3,7 +3,8 @@
 use super::{all_accounts, edit, newest_revision, open, remove, user};
 use crate::common::TestDb;
 use crate::common::entities::account;
-use revy::{Context, Error, context::LazyRevision, history::Moment};
+use revy::tags::TagError;
+use revy::{Context, Error, JournalError, context::LazyRevision, history::Moment};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 async fn tags_round_trip(t: TestDb) {
@@ -22,17 +23,24 @@ async fn tags_round_trip(t: TestDb) {
     assert_eq!(v1.description, "First release");
 
     let err = revy::tags::tag("v1", first).exec(db).await.unwrap_err();
-    assert!(matches!(err, Error::TagExists { revision_id, .. } if revision_id == first));
+    assert!(matches!(&err, Error::Tag(e)
+        if matches!(**e, TagError::TagExists { revision_id, .. } if revision_id == first)));
     let text = err.to_string();
     assert!(text.contains("v1") && text.contains("revy_tags"), "{text}");
     let long = "x".repeat(revy::tags::TAG_NAME_LEN as usize + 1);
     let err = revy::tags::tag(long, first).exec(db).await.unwrap_err();
-    assert!(matches!(err, Error::TagNameTooLong { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Tag(e) if matches!(**e, TagError::TagNameTooLong { .. })),
+        "{err}"
+    );
     let err = revy::tags::tag("nowhere", 999_999)
         .exec(db)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NoRevision { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Journal(e) if matches!(**e, JournalError::NoRevision { .. })),
+        "{err}"
+    );
 
     let renamed = edit(db, a.id, user(2), "Rename", |am| {
         am.name = Set(Some("Renamed".into()))
@@ -54,7 +62,10 @@ async fn tags_round_trip(t: TestDb) {
     assert_eq!(at("v1").await.unwrap(), Some(a.clone()));
     assert_eq!(at("v2").await.unwrap(), Some(renamed));
     let err = at("v3").await.unwrap_err();
-    assert!(matches!(err, Error::NoTag { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Tag(e) if matches!(**e, TagError::NoTag { .. })),
+        "{err}"
+    );
     // a row created after the tag did not exist at it
     let b = open(db, "T-2", None).await;
     assert_eq!(
@@ -74,7 +85,10 @@ async fn tags_round_trip(t: TestDb) {
         .page(db)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::NoTag { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Tag(e) if matches!(**e, TagError::NoTag { .. })),
+        "{err}"
+    );
 }
 
 async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
@@ -158,7 +172,10 @@ async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
         .unwrap();
     let before = all_accounts(db).await;
     let err = revy::rollback::undo_to_tag("t").exec(db).await.unwrap_err();
-    assert!(matches!(err, Error::TagConflict { .. }), "{err}");
+    assert!(
+        matches!(&err, Error::Tag(e) if matches!(**e, TagError::TagConflict { .. })),
+        "{err}"
+    );
     assert!(err.to_string().contains("accounts"), "{err}");
     assert_eq!(all_accounts(db).await, before, "nothing changed");
 }

@@ -7,6 +7,7 @@ use super::{edit, open, remove, user};
 use crate::common::entities::account;
 use crate::common::{self, TestDb};
 use revy::entity::object_delta;
+use revy::versions::VersionError;
 use revy::{Context, Error, Tracked};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -154,15 +155,18 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     let mut am = a.clone().into_active_model();
     am.name = Set(Some("stale".into()));
     match revy::versions::update_at_version(am, read).exec(db).await {
-        Err(Error::VersionConflict {
-            table,
-            key,
-            expected,
-            current,
-        }) => {
-            assert_eq!((table.as_str(), key), ("accounts", a.id.to_string()));
-            assert_eq!((expected, current), (1, Some(2)));
-        }
+        Err(Error::Version(e)) => match *e {
+            VersionError::VersionConflict {
+                table,
+                key,
+                expected,
+                current,
+            } => {
+                assert_eq!((table.as_str(), key), ("accounts", a.id.to_string()));
+                assert_eq!((expected, current), (1, Some(2)));
+            }
+            other => panic!("expected a version conflict, got {other:?}"),
+        },
         other => panic!("expected a version conflict, got {other:?}"),
     }
     assert_eq!(row(db, a.id).await.unwrap().name.as_deref(), Some("first"));
@@ -185,8 +189,8 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
     txn.rollback().await.unwrap();
     assert!(
         matches!(
-            failed,
-            Err(Error::VersionConflict {
+            &failed,
+            Err(Error::Version(e)) if matches!(**e, VersionError::VersionConflict {
                 current: Some(2),
                 ..
             })
@@ -218,8 +222,8 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
         .await;
     assert!(
         matches!(
-            failed,
-            Err(Error::VersionConflict {
+            &failed,
+            Err(Error::Version(e)) if matches!(**e, VersionError::VersionConflict {
                 expected: 3,
                 current: Some(4),
                 ..
@@ -238,7 +242,8 @@ async fn a_save_at_a_moved_version_fails_and_writes_nothing(t: TestDb) {
         .exec(db)
         .await;
     assert!(
-        matches!(failed, Err(Error::VersionConflict { current: None, .. })),
+        matches!(&failed, Err(Error::Version(e))
+            if matches!(**e, VersionError::VersionConflict { current: None, .. })),
         "a row gone is a conflict too: {failed:?}"
     );
 
@@ -296,7 +301,10 @@ async fn racing_saves_at_one_version_win_once_each(t: TestDb) {
                         txn.commit().await.unwrap();
                         return (read, conflicts);
                     }
-                    Err(Error::VersionConflict { expected, .. }) => {
+                    Err(Error::Version(e)) => {
+                        let VersionError::VersionConflict { expected, .. } = *e else {
+                            panic!("a racing save failed otherwise: {e}")
+                        };
                         assert_eq!(expected, read);
                         txn.rollback().await.unwrap();
                         conflicts += 1;
@@ -347,10 +355,10 @@ async fn install_refuses_a_three_table_journal(t: TestDb) {
     let err = revy::install(db).await.unwrap_err();
     assert!(
         matches!(
-            err,
-            revy::Error::OldJournal {
+            &err,
+            revy::Error::Journal(e) if matches!(**e, revy::JournalError::OldJournal {
                 table: "revy_attribute_deltas"
-            }
+            })
         ),
         "{err:?}"
     );

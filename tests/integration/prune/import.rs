@@ -3,6 +3,7 @@
 //! conflict, never a silent skip.
 
 use revy::entity::{object_delta, revision};
+use revy::lifecycle::LifecycleError;
 use revy::{Action, Context};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
@@ -109,16 +110,19 @@ async fn import_refuses_new_history_under_the_export_ids(t: TestDb) {
 
     let before = journal(db).await;
     match revy::lifecycle::import(export.as_slice()).exec(db).await {
-        Err(revy::Error::ImportConflict {
-            id,
-            content_type,
-            content_id,
-        }) => {
-            assert_eq!(
-                (id, content_type.as_str(), content_id),
-                (exported[0].0, "accounts", row.id.to_string())
-            );
-        }
+        Err(revy::Error::Lifecycle(e)) => match *e {
+            LifecycleError::ImportConflict {
+                id,
+                content_type,
+                content_id,
+            } => {
+                assert_eq!(
+                    (id, content_type.as_str(), content_id),
+                    (exported[0].0, "accounts", row.id.to_string())
+                );
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        },
         other => panic!("expected a conflict, got {other:?}"),
     }
     assert_eq!(journal(db).await, before, "the journal's history is kept");
@@ -286,9 +290,12 @@ async fn an_import_stopped_by_a_fault_then_run_again(t: TestDb) {
         let failed = revy::lifecycle::import(text.as_bytes()).exec(db).await;
         disarm(db, table).await;
         match failed {
-            Err(revy::Error::Import { reason, .. }) => {
-                assert!(reason.contains("injected fault"), "{reason}")
-            }
+            Err(revy::Error::Lifecycle(e)) => match *e {
+                LifecycleError::Import { reason, .. } => {
+                    assert!(reason.contains("injected fault"), "{reason}")
+                }
+                other => panic!("{table} at {budget}: expected the fault, got {other:?}"),
+            },
             other => panic!("{table} at {budget}: expected the fault, got {other:?}"),
         }
         let stopped = journal(db).await;
@@ -476,7 +483,8 @@ async fn exports_say_their_format(t: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        matches!(&refused, revy::Error::Import { line: 1, reason } if reason.contains("format 3")),
+        matches!(&refused, revy::Error::Lifecycle(e)
+            if matches!(&**e, LifecycleError::Import { line: 1, reason } if reason.contains("format 3"))),
         "{refused}"
     );
     assert!(

@@ -2,6 +2,7 @@
 //! the public reads the comparison asks.
 
 use super::*;
+use revy::rollback::RollbackError;
 
 pub(super) fn new_row(id: i32, balance: i64) -> Model {
     Model {
@@ -352,16 +353,22 @@ pub(super) async fn undo(db: &DatabaseConnection, fold: &mut Fold, i: usize) {
             let (key, later) = changed_later[0];
             let (later_delta_id, _) = journal_ids(db, fold, later).await;
             match undo {
-                Err(revy::Error::Conflict {
-                    revision_id: r,
-                    table,
-                    key: k,
-                    later_delta_id: l,
-                }) => assert_eq!(
-                    (r, table.as_str(), k, l),
-                    (revision_id, key.0.name(), key.1.to_string(), later_delta_id),
-                    "undo of revision {revision_id}: the conflict"
-                ),
+                Err(revy::Error::Rollback(e)) => match *e {
+                    RollbackError::Conflict {
+                        revision_id: r,
+                        table,
+                        key: k,
+                        later_delta_id: l,
+                    } => assert_eq!(
+                        (r, table.as_str(), k, l),
+                        (revision_id, key.0.name(), key.1.to_string(), later_delta_id),
+                        "undo of revision {revision_id}: the conflict"
+                    ),
+                    other => panic!(
+                        "undo of revision {revision_id}: {key:?} changed after it \
+                         (delta {later_delta_id}), yet the undo gave {other:?}"
+                    ),
+                },
                 other => panic!(
                     "undo of revision {revision_id}: {key:?} changed after it \
                      (delta {later_delta_id}), yet the undo gave {other:?}"

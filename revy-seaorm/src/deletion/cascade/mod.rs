@@ -22,7 +22,7 @@
 //!   write of the child table ([`untracked_writes`](crate::guard::untracked_writes)),
 //!   warned about once per key with `tracing`, and in
 //!   [strict](crate::guard::Guarded::strict) mode refused with
-//!   [`Error::UnjournaledCascade`] before
+//!   [`GuardError::UnjournaledCascade`] before
 //!   it runs. An active model's own `delete` applies no policy, so every
 //!   such key is reported for it: delete with [`delete`](crate::deletion::delete).
 //! - Keys from untracked tables, and `RESTRICT`/`NO ACTION` keys, are left
@@ -62,6 +62,7 @@ use crate::db::keys::content_type;
 use crate::deletion::{ChildPolicy, DeletionPolicies, OnDelete};
 use crate::error::Error;
 use crate::guard;
+use crate::guard::GuardError;
 use crate::registry::TrackedEntity;
 
 /// Makes a policy on one column of a registered entity, named as the
@@ -372,13 +373,14 @@ fn report(parent: &str, child: &str, key: &ForeignKey, strict: bool) -> Result<(
         );
     }
     if strict {
-        return Err(Error::UnjournaledCascade {
+        return Err(GuardError::UnjournaledCascade {
             parent: parent.to_owned(),
             child: child.to_owned(),
             key: key.columns_text(),
             rule: key.on_delete.sql(),
             fix,
-        });
+        }
+        .into());
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 use crate::db::keys::{self, content_type};
 use crate::db::{keyset, values};
 use crate::error::Error;
+use crate::history::HistoryError;
 use crate::journal::object_delta;
 use crate::policy::{self, Rules, TrackingPolicy, Treatment, is_redacted};
 
@@ -58,7 +59,7 @@ use crate::policy::{self, Rules, TrackingPolicy, Treatment, is_redacted};
 /// Columns the entity's [tracking policy](crate::policy) keeps out of the
 /// journal (ignored, redacted, left out by `only`) take the live row's
 /// value, else their default, else NULL, else the snapshot fails with
-/// [`Error::NotRecorded`].
+/// [`HistoryError::NotRecorded`].
 pub struct ObjectSnapshot<E> {
     object_delta_id: i64,
     entity: PhantomData<E>,
@@ -342,7 +343,7 @@ pub(crate) struct Row<'a, M> {
 
 /// Builds a model from its snapshot columns. A journal value goes through
 /// the policy's conversion of its column, if any, and must decode as the
-/// column's type ([`Error::Undecodable`] names the delta that recorded
+/// column's type ([`HistoryError::Undecodable`] names the delta that recorded
 /// it). A column the journal holds no value of takes the live row's value,
 /// else its declared default, else NULL when nullable; else the build
 /// fails naming it.
@@ -370,7 +371,7 @@ where
             (unrecorded, _) => match (unrecorded, row.live) {
                 (_, Some(live)) => values::encode::<E>(col, &sea_orm::ModelTrait::get(live, col))?,
                 (Column::Erased, None) => {
-                    default_or_null::<E>(col)?.ok_or_else(|| Error::ErasedValue {
+                    default_or_null::<E>(col)?.ok_or_else(|| HistoryError::ErasedValue {
                         table: content_type::<E>(),
                         column: col.as_str().to_owned(),
                         key: row.content_id.to_owned(),
@@ -388,9 +389,12 @@ where
 /// entity after the history was written): its declared default, else NULL
 /// when nullable, else an error naming it.
 fn missing_column_value<E: EntityTrait>(col: E::Column) -> Result<serde_json::Value, Error> {
-    default_or_null::<E>(col)?.ok_or_else(|| Error::MissingColumn {
-        table: content_type::<E>(),
-        column: col.as_str().to_owned(),
+    default_or_null::<E>(col)?.ok_or_else(|| {
+        HistoryError::MissingColumn {
+            table: content_type::<E>(),
+            column: col.as_str().to_owned(),
+        }
+        .into()
     })
 }
 
@@ -401,14 +405,17 @@ fn withheld_column_value<E: EntityTrait>(
     rules: &Rules<E>,
     content_id: &str,
 ) -> Result<serde_json::Value, Error> {
-    default_or_null::<E>(col)?.ok_or_else(|| Error::NotRecorded {
-        table: content_type::<E>(),
-        column: col.as_str().to_owned(),
-        treatment: match rules.treatment(col) {
-            Treatment::Record | Treatment::Redact => Treatment::Redact.as_str(),
-            Treatment::Ignore => Treatment::Ignore.as_str(),
-        },
-        key: content_id.to_owned(),
+    default_or_null::<E>(col)?.ok_or_else(|| {
+        HistoryError::NotRecorded {
+            table: content_type::<E>(),
+            column: col.as_str().to_owned(),
+            treatment: match rules.treatment(col) {
+                Treatment::Record | Treatment::Redact => Treatment::Redact.as_str(),
+                Treatment::Ignore => Treatment::Ignore.as_str(),
+            },
+            key: content_id.to_owned(),
+        }
+        .into()
     })
 }
 

@@ -16,6 +16,7 @@ use sea_orm::{
 use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::journal::{object_delta, tag};
+use crate::lifecycle::LifecycleError;
 use crate::lifecycle::export::reborrow;
 use crate::record::write::finish;
 
@@ -252,7 +253,7 @@ impl<'w> Prune<'w> {
             fail_in_chunk,
         } = self;
         if older_than.is_none() && keep_last.is_none() {
-            return Err(Error::NoCut);
+            return Err(LifecycleError::NoCut.into());
         }
         let cut = object::Cut {
             older_than,
@@ -277,9 +278,11 @@ impl<'w> Prune<'w> {
             if let (Ok(_), Some(out)) = (&result, reborrow(&mut export))
                 && let Err(e) = out.flush()
             {
-                result = Err(Error::Export(e));
+                result = Err(LifecycleError::Export(e).into());
             }
             if fail_in_chunk == Some(report.chunks + 1) && result.is_ok() {
+                // it stands for a database error, which a chunk's
+                // statements meet: no typed error of its own
                 result = Err(Error::Db(sea_orm::DbErr::Custom(format!(
                     "revy: prune failed on purpose in chunk {} (a test)",
                     report.chunks + 1
