@@ -68,8 +68,8 @@
 //!
 //! The root holds what every application touches: [`track!`], [`install`],
 //! [`Context`], [`Actor`], [`Action`], [`Tracked`], [`TrackingPolicy`] and
-//! [`Policy`], [`begin()`] and [`transaction()`], [`Error`] with the
-//! [`JournalError`] every area can meet, and the [`prelude`]. Everything
+//! [`Policy`], [`begin()`] and [`transaction()`], [`Error`] (every error
+//! type is in [`error`]), and the [`prelude`]. Everything
 //! else lives in the module of its task, with the area's own error
 //! ([`tags::TagError`], [`rollback::RollbackError`], ...), which [`Error`]
 //! boxes under a kind of its own:
@@ -123,14 +123,12 @@ pub use revy_seaorm;
 #[doc(inline)]
 pub use revy_core::{Action, Actor, Context};
 #[doc(inline)]
-pub use revy_seaorm::{
-    Error, JournalError, Policy, Tracked, TrackingPolicy, begin, install, track, transaction,
-};
+pub use revy_seaorm::{Error, Policy, Tracked, TrackingPolicy, begin, install, track, transaction};
 
 // Track: the hooks `track!` expands to, the journal's tables, what revy
 // knows of tracked entities, values to JSON and back.
 #[doc(inline)]
-pub use revy_seaorm::{codec, entity, hooks, registry};
+pub use revy_seaorm::{codec, entity, error, hooks, registry};
 
 // What is recorded.
 #[doc(inline)]

@@ -33,7 +33,7 @@ use hyper_util::rt::TokioExecutor;
 use revy::axum::{HistoryUi, RevyLayer};
 use revy::entity::revision;
 use revy::rollback::RollbackError;
-use revy::{Actor, Context, JournalError};
+use revy::{Actor, Context, error::JournalError};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbErr, EntityTrait, IntoActiveModel, ModelTrait, QueryFilter, Schema, Set, TransactionTrait,

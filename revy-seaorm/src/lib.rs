@@ -23,10 +23,12 @@
 //! | [`lifecycle`] | prune, export and import, erasure, renamed tables |
 //! | [`tamper`] | hash-chained journal entries and their check |
 //! | [`codec`] | values to JSON and back |
+//! | [`error`] | [`Error`] and every area's error |
 //!
 //! An area's failures are its own error type ([`tags::TagError`],
 //! [`rollback::RollbackError`], ...), which [`Error`] boxes under a kind of
-//! its own; [`JournalError`] is the journal's, which every area can meet.
+//! its own; the [`error`] module holds them all, with
+//! [`JournalError`](error::JournalError), which every area can meet.
 #![deny(missing_docs)]
 
 pub mod bulk;
@@ -34,7 +36,7 @@ pub mod codec;
 mod db;
 pub mod deletion;
 mod doc_fixture;
-mod error;
+pub mod error;
 pub mod feed;
 pub mod guard;
 pub mod history;
@@ -50,7 +52,7 @@ pub mod tags;
 pub mod tamper;
 pub mod versions;
 
-pub use error::{Error, JournalError};
+pub use error::Error;
 pub use hooks::draft::Tracked;
 pub use journal::install;
 pub use policy::{Policy, TrackingPolicy};

@@ -7,7 +7,9 @@ use revy::entity::{erasure, object_delta, revision};
 use revy::history::HistoryError;
 use revy::rollback::RollbackError;
 use revy::tamper::TamperError;
-use revy::{Actor, Context, Error, JournalError, history::FieldValue, history::ObjectSnapshot};
+use revy::{
+    Actor, Context, Error, error::JournalError, history::FieldValue, history::ObjectSnapshot,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,

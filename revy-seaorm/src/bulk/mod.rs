@@ -86,13 +86,12 @@
 
 mod conflict;
 mod delete;
-mod error;
 mod insert;
 mod single;
 mod update;
 
+pub use crate::error::BulkError;
 pub use delete::{DeleteMany, delete_by_id, delete_many};
-pub use error::BulkError;
 pub use insert::{InsertMany, insert_many};
 pub use single::{DeleteOne, InsertOne, UpdateOne, delete_one, insert_one, update_one};
 pub use update::{UpdateMany, update_many};

@@ -10,12 +10,14 @@ use sea_orm::{
 use crate::db::values::{decode_into, encode};
 use crate::error::{Error, JournalError};
 
+/// Longest primary key text the journal stores.
+pub const CONTENT_ID_LEN: u32 = 255;
+
 /// Key columns of an active model's entity with their values.
 pub(crate) type KeyValues<A> = Vec<(
     <<A as ActiveModelTrait>::Entity as EntityTrait>::Column,
     Value,
 )>;
-use crate::journal::CONTENT_ID_LEN;
 
 /// The journal's name of an entity's table: `schema.table` or `table`.
 pub fn content_type<E: EntityTrait>() -> String {

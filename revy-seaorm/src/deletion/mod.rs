@@ -19,9 +19,8 @@
 //! the [`cascade`] module).
 
 pub mod cascade;
-mod error;
 
-pub use error::DeletionError;
+pub use crate::error::DeletionError;
 
 use std::future::Future;
 use std::pin::Pin;

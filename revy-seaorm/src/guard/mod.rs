@@ -52,7 +52,6 @@
 //! [`Context::is_enabled`]: revy_core::Context::is_enabled
 //! [`Context::capture`]: revy_core::Context::capture
 
-mod error;
 mod report;
 mod sql;
 
@@ -67,8 +66,8 @@ use sea_orm::{
 
 use report::{Settings, check};
 
+pub use crate::error::GuardError;
 use crate::queued::run;
-pub use error::GuardError;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
 pub(crate) use report::{count_untracked, own_writes, permit, withdraw};
 

@@ -86,7 +86,7 @@ impl FieldValue {
         match self {
             FieldValue::Value(v) => codec::encode(v),
             FieldValue::Withheld => Ok(crate::policy::redacted()),
-            FieldValue::Erased => Ok(crate::lifecycle::erase::marker()),
+            FieldValue::Erased => Ok(crate::policy::erased()),
             FieldValue::Raw(json) => Ok(json.clone()),
         }
     }
@@ -125,7 +125,7 @@ where
     if is_withheld(json) {
         return Ok(FieldValue::Withheld);
     }
-    if crate::lifecycle::erase::is_erased(json) {
+    if crate::policy::is_erased(json) {
         return Ok(FieldValue::Erased);
     }
     let Some(col) = column_named::<E>(field) else {

@@ -8,17 +8,16 @@
 
 mod blame;
 mod entry;
-mod error;
 pub(crate) mod field_value;
 pub(crate) mod revisions;
 pub(crate) mod snapshot;
 pub(crate) mod time_travel;
 pub(crate) mod trash;
 
+pub use crate::error::HistoryError;
 pub use crate::journal::attribute_delta::AttributeDelta;
 pub use blame::{Blame, ColumnBlame, blame};
 pub use entry::{FieldChange, HistoryEntry};
-pub use error::HistoryError;
 pub use field_value::FieldValue;
 pub use revisions::{RevisionSummary, Revisions, revision_summaries, revisions};
 pub use snapshot::{ObjectSnapshot, SelectSnapshotExt, SnapshotSelect};

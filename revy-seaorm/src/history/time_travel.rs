@@ -350,7 +350,7 @@ where
         if rows.is_empty()
             && let Moment::Tag(name) = &self.moment
         {
-            crate::tags::find_or_error(db, name).await?;
+            crate::journal::tag::find_or_error(db, name).await?;
         }
         let next = if rows.len() as u64 == self.size {
             last

@@ -320,8 +320,7 @@ fn erasures(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateStateme
 pub const TAG_NAME_LEN: u32 = 128;
 /// Longest table name (with schema) the journal stores.
 pub const CONTENT_TYPE_LEN: u32 = 128;
-/// Longest primary key text the journal stores.
-pub const CONTENT_ID_LEN: u32 = 255;
+pub use crate::db::keys::CONTENT_ID_LEN;
 /// Longest column name the journal stores.
 pub const FIELD_NAME_LEN: u32 = 128;
 // On MySQL the snapshot index holds (128 + 255 + 128) utf8mb4 characters and

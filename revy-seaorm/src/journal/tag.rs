@@ -1,7 +1,10 @@
 //! `revy_tags`: names for revisions (`"release-2026-11"`).
 
 use revy_core::Actor;
+use sea_orm::QuerySelect;
 use sea_orm::entity::prelude::*;
+
+use crate::error::{Error, TagError};
 
 /// A tag: a unique name for a revision, made by [`tag`](crate::tags::all).
 ///
@@ -72,3 +75,30 @@ impl Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// The tag named `name`, or [`TagError::NoTag`].
+pub(crate) async fn find_or_error<C: ConnectionTrait>(db: &C, name: &str) -> Result<Model, Error> {
+    Entity::find()
+        .filter(Column::Name.eq(name))
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_tags", e))?
+        .ok_or_else(|| {
+            Error::from(TagError::NoTag {
+                name: name.to_owned(),
+            })
+        })
+}
+
+/// The newest object delta at the tag: the last of its revision.
+pub(crate) async fn bound<C: ConnectionTrait>(db: &C, tag: &Model) -> Result<i64, Error> {
+    let newest: Option<Option<i64>> = super::object_delta::Entity::find()
+        .select_only()
+        .column_as(super::object_delta::Column::Id.max(), "newest")
+        .filter(super::object_delta::Column::RevisionId.eq(tag.revision_id))
+        .into_tuple()
+        .one(db)
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    Ok(newest.flatten().unwrap_or(0))
+}

@@ -23,25 +23,8 @@ use crate::record::insert::Row;
 use crate::record::rows::{AttributeChange, actor_columns, now};
 use crate::tamper::Salts;
 
-const MARKER_KEY: &str = "revy";
-const MARKER: &str = "erased";
-
-/// Whether a journal value is the marker an [`erase`] left in place of a
-/// value: `{"revy": "erased"}`.
-///
-/// ```
-/// use serde_json::json;
-/// assert!(revy_seaorm::lifecycle::is_erased(&json!({"revy": "erased"})));
-/// assert!(!revy_seaorm::lifecycle::is_erased(&json!("erased")));
-/// assert!(!revy_seaorm::lifecycle::is_erased(&json!({"revy": "redacted"})));
-/// ```
-pub fn is_erased(value: &Value) -> bool {
-    crate::policy::is_marker(value, MARKER)
-}
-
-pub(crate) fn marker() -> Value {
-    serde_json::json!({ MARKER_KEY: MARKER })
-}
+pub(crate) use crate::policy::erased as marker;
+pub use crate::policy::is_erased;
 
 /// Whether an erasure has a value to remove here: not NULL (it says
 /// nothing), not a marker already.

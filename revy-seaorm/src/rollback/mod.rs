@@ -6,12 +6,11 @@
 //! revision of its own and can itself be undone. [`register`] tells revy
 //! which entity a table is, for undoing revisions that touched it.
 
-mod error;
 pub(crate) mod restore;
 mod to_tag;
 pub(crate) mod undo;
 
-pub use error::RollbackError;
+pub use crate::error::RollbackError;
 pub use restore::{restore, restore_latest, revert};
 pub use to_tag::{UndoToTag, undo_to_tag};
 pub use undo::{register, undo_revision};

@@ -8,12 +8,11 @@
 //!
 //! [`table_as_of`]: crate::history::table_as_of
 
+pub use crate::error::TagError;
 use revy_core::{Action, Context};
-mod error;
-pub use error::TagError;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TryIntoModel,
+    QueryOrder, Set, TryIntoModel,
 };
 use std::marker::PhantomData;
 
@@ -161,17 +160,7 @@ impl FindTag {
     }
 }
 
-/// The tag named `name`, or [`TagError::NoTag`].
-pub(crate) async fn find_or_error<C: ConnectionTrait>(
-    db: &C,
-    name: &str,
-) -> Result<tag::Model, Error> {
-    find_tag(name).one(db).await?.ok_or_else(|| {
-        Error::from(TagError::NoTag {
-            name: name.to_owned(),
-        })
-    })
-}
+pub(crate) use crate::journal::tag::{bound, find_or_error};
 
 /// Every tag, oldest revision first (and in the order they were made
 /// within a revision).
@@ -190,19 +179,6 @@ pub async fn all<C: ConnectionTrait>(db: &C) -> Result<Vec<tag::Model>, Error> {
         .all(db)
         .await
         .map_err(|e| Error::from_journal("revy_tags", e))
-}
-
-/// The newest object delta at the tag: the last of its revision.
-pub(crate) async fn bound<C: ConnectionTrait>(db: &C, tag: &tag::Model) -> Result<i64, Error> {
-    let newest: Option<Option<i64>> = object_delta::Entity::find()
-        .select_only()
-        .column_as(object_delta::Column::Id.max(), "newest")
-        .filter(object_delta::Column::RevisionId.eq(tag.revision_id))
-        .into_tuple()
-        .one(db)
-        .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-    Ok(newest.flatten().unwrap_or(0))
 }
 
 /// The row of `E` with primary key `key` as it was at the tag `name`:

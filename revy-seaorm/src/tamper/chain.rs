@@ -165,7 +165,7 @@ impl Salts {
         }
         if let Salts::Kept(kept) = self
             && let Some(Kept::Digest(d)) = kept.get(&position)
-            && crate::lifecycle::erase::is_erased(value)
+            && crate::policy::is_erased(value)
         {
             field(out, Some(d));
             return;
@@ -549,7 +549,7 @@ mod tests {
         assert!(!map.contains_key(&0), "NULL is not salted");
         // the value gone, its digest kept: the same link
         let mut erased = a.clone();
-        erased[0].new_value = crate::lifecycle::erase::marker();
+        erased[0].new_value = crate::policy::erased();
         assert_eq!(base, link_with(&kept, &erased));
         // the text survives its column
         let text = kept.text().unwrap();
@@ -562,7 +562,7 @@ mod tests {
         changed[1].new_value = 4.into();
         assert_ne!(base, link_with(&kept, &changed));
         let mut marked = erased.clone();
-        marked[1].new_value = crate::lifecycle::erase::marker();
+        marked[1].new_value = crate::policy::erased();
         assert_ne!(base, link_with(&kept, &marked));
         // no salt of the erased value is left to test guesses with
         assert!(!text.contains(&hex_of(&derive_salt(&[7; SALT_BYTES], 1))));

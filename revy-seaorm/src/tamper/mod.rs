@@ -64,13 +64,12 @@
 //! See [`verify`](crate::tamper::verify()) for an example.
 
 mod chain;
-mod error;
 mod verify;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use crate::error::TamperError;
 pub(crate) use chain::{DeltaFields, Encoder, Salts};
-pub use error::TamperError;
 pub use verify::{Finding, VERIFY_CHUNK_SIZE, Verified, verify, verify_in_chunks};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);

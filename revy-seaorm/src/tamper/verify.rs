@@ -12,52 +12,7 @@ use crate::tamper::TamperError;
 /// Object deltas [`verify`] reads per query.
 pub const VERIFY_CHUNK_SIZE: u64 = 1_000;
 
-/// What is wrong with the journal entry [`TamperError::Tampered`] names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
-    /// Its fields or its attribute deltas are not what its hash covers.
-    Altered,
-    /// Deltas before it are missing: its version is `version` where
-    /// `expected` was (a first delta that is neither version 1 nor a
-    /// checkpoint expects 1).
-    Missing {
-        /// The version the entry holds.
-        version: i64,
-        /// The version the object's chain expects there.
-        expected: i64,
-    },
-    /// The object's deltas are not in the order of their versions: this
-    /// one holds `version` where `expected` was, and a later one holds
-    /// `expected`.
-    OutOfOrder {
-        /// The version the entry holds.
-        version: i64,
-        /// The version the object's chain expects there.
-        expected: i64,
-    },
-    /// It was added outside revy: no link where the object's chain has
-    /// begun, a version the chain already has, a checkpoint after the
-    /// chain's start, or attribute deltas of an object delta that does not
-    /// exist.
-    Inserted,
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Finding::Altered => f.write_str("was altered: its hash does not match its contents"),
-            Finding::Missing { version, expected } => write!(
-                f,
-                "has version {version} where {expected} was expected: deltas before it were removed"
-            ),
-            Finding::OutOfOrder { version, expected } => write!(
-                f,
-                "has version {version} where {expected} was expected, and a later delta has {expected}: deltas were reordered"
-            ),
-            Finding::Inserted => f.write_str("was inserted outside revy"),
-        }
-    }
-}
+pub use crate::error::Finding;
 
 /// What [`verify`] checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -29,9 +29,7 @@
 //! `delete_at_version` do themselves (they run in a transaction, or a
 //! savepoint of yours).
 
-mod error;
-
-pub use error::VersionError;
+pub use crate::error::VersionError;
 
 use std::any::TypeId;
 use std::marker::PhantomData;

@@ -4,7 +4,7 @@ use super::{all_accounts, edit, newest_revision, open, remove, user};
 use crate::common::TestDb;
 use crate::common::entities::account;
 use revy::tags::TagError;
-use revy::{Context, Error, JournalError, context::LazyRevision, history::Moment};
+use revy::{Context, Error, context::LazyRevision, error::JournalError, history::Moment};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 async fn tags_round_trip(t: TestDb) {

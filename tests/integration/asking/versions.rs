@@ -356,7 +356,7 @@ async fn install_refuses_a_three_table_journal(t: TestDb) {
     assert!(
         matches!(
             &err,
-            revy::Error::Journal(e) if matches!(**e, revy::JournalError::OldJournal {
+            revy::Error::Journal(e) if matches!(**e, revy::error::JournalError::OldJournal {
                 table: "revy_attribute_deltas"
             })
         ),

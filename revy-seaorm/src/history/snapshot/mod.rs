@@ -281,7 +281,7 @@ fn resolve(found: Vec<Found>) -> Option<Vec<Column>> {
         any = true;
         columns.push(if is_redacted(&value) {
             Column::Withheld
-        } else if crate::lifecycle::erase::is_erased(&value) {
+        } else if crate::policy::is_erased(&value) {
             Column::Erased
         } else {
             Column::Value(value)

@@ -103,8 +103,10 @@ use sea_orm::{ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable};
 
 use crate::db::keys::{self, content_type};
 use crate::error::{Error, JournalError};
-use crate::lifecycle::schema_change::{Conversion, Mapping};
+pub(crate) mod mapping;
+
 use crate::record::rows::AttributeChange;
+pub(crate) use mapping::{Conversion, Mapping};
 
 /// What revy records of an entity. Implement it for every tracked entity;
 /// the default records every column of every row:
@@ -396,6 +398,26 @@ pub fn is_redacted(value: &serde_json::Value) -> bool {
 
 /// Whether a journal value is revy's marker `{"revy": word}` (redacted,
 /// erased).
+const ERASED: &str = "erased";
+
+/// Whether a journal value is the marker an [`erase`](crate::lifecycle::erase()) left in place of a
+/// value: `{"revy": "erased"}`.
+///
+/// ```
+/// use serde_json::json;
+/// assert!(revy_seaorm::lifecycle::is_erased(&json!({"revy": "erased"})));
+/// assert!(!revy_seaorm::lifecycle::is_erased(&json!("erased")));
+/// assert!(!revy_seaorm::lifecycle::is_erased(&json!({"revy": "redacted"})));
+/// ```
+pub fn is_erased(value: &serde_json::Value) -> bool {
+    is_marker(value, ERASED)
+}
+
+/// The marker an erasure leaves in place of a value.
+pub(crate) fn erased() -> serde_json::Value {
+    serde_json::json!({ "revy": ERASED })
+}
+
 pub(crate) fn is_marker(value: &serde_json::Value, word: &str) -> bool {
     value
         .as_object()

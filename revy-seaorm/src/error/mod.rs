@@ -3,20 +3,31 @@
 //! sqlx's `Error::Migrate` boxes its `MigrateError`); and the journal's
 //! error, which every area can meet.
 
+mod bulk;
+mod deletion;
+mod guard;
+mod history;
+mod lifecycle;
+mod rollback;
+mod tags;
+mod tamper;
+mod versions;
+
+pub use bulk::BulkError;
+pub use deletion::DeletionError;
+pub use guard::GuardError;
+pub use history::HistoryError;
+pub use lifecycle::LifecycleError;
+pub use rollback::RollbackError;
+pub use tags::TagError;
+pub use tamper::{Finding, TamperError};
+pub use versions::VersionError;
+
 use sea_orm::sqlx::error::{DatabaseError, Error as SqlxError};
 use sea_orm::{DbErr, RuntimeErr};
 use thiserror::Error;
 
-use crate::bulk::BulkError;
 use crate::codec::CodecError;
-use crate::deletion::DeletionError;
-use crate::guard::GuardError;
-use crate::history::HistoryError;
-use crate::lifecycle::LifecycleError;
-use crate::rollback::RollbackError;
-use crate::tags::TagError;
-use crate::tamper::TamperError;
-use crate::versions::VersionError;
 
 /// What went wrong, by kind: the database's error, the context's, or the
 /// error of the area that failed, which names the table, column or key
@@ -53,7 +64,7 @@ use crate::versions::VersionError;
 /// `DbErr::Custom` with the same message (`From<Error> for DbErr`).
 ///
 /// ```
-/// use revy_seaorm::{Error, JournalError};
+/// use revy_seaorm::error::{Error, JournalError};
 /// let e = Error::from(JournalError::NoPrimaryKey { table: "events".into() });
 /// assert!(e.to_string().contains("events"));
 /// let db: sea_orm::DbErr = e.into();
@@ -142,7 +153,7 @@ kinds!(
 /// the area that called them. Under [`Error::Journal`].
 ///
 /// ```
-/// use revy_seaorm::{Error, JournalError};
+/// use revy_seaorm::error::{Error, JournalError};
 ///
 /// let e: Error = JournalError::KeyNotSet { table: "users".into() }.into();
 /// match &e {
