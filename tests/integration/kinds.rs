@@ -5,7 +5,7 @@
 use revy::entity::{object_delta, revision};
 use revy::rollback::RollbackError;
 use revy::{
-    Context, Error, JournalError, context::LazyRevision, entity::revision::RevisionKind,
+    Context, Error, context::LazyRevision, entity::revision::RevisionKind, error::JournalError,
     lifecycle::CHECKPOINT_DESCRIPTION,
 };
 use sea_orm::sea_query::Expr;
