@@ -77,7 +77,8 @@
 //! - **Track** an entity: [`track!`], the [`hooks`] it expands to,
 //!   [`install`] (or [`migration`]) for the journal tables, the journal's
 //!   [`entity`] modules, [`Tracked`] drafts with per-column actors, and the
-//!   [`registry`] of tracked entities.
+//!   [`registry`] of tracked entities; the [`handoff`] page says what revy
+//!   carries beside sea-orm's hook calls, and how.
 //! - **Choose what is recorded**: [`TrackingPolicy`] per entity, built with
 //!   [`Policy`]; the [`policy`] module says what snapshots and restores do
 //!   with columns kept out of the journal.
@@ -185,6 +186,9 @@ pub mod schema_change {
     #[doc(inline)]
     pub use revy_seaorm::lifecycle::{RENAME_CHUNK_SIZE, rename_table, rename_table_in_chunks};
 }
+
+#[doc = include_str!("../docs/handoff.md")]
+pub mod handoff {}
 
 /// Extension traits that add sea-orm abilities to revy's core types:
 /// `Actor::of(&model)`, `actor.load::<E>(&db)` and `select.with_snapshot::<E>()`.

@@ -39,6 +39,7 @@ mod doc_fixture;
 pub mod error;
 pub mod feed;
 pub mod guard;
+mod handoff;
 pub mod history;
 pub mod hooks;
 mod journal;

@@ -325,6 +325,31 @@ impl Context {
         .flatten()
     }
 
+    /// Looks at the stashed values of type `T`, newest first and the
+    /// innermost frame first, without taking any: the first `Some` that
+    /// `look` returns, or `None`. For an integration that must know whether
+    /// something is stashed before the hook that takes it runs.
+    ///
+    /// ```
+    /// use revy_core::Context;
+    /// Context::new().sync_scope(|| {
+    ///     Context::stash(41_u32).unwrap();
+    ///     assert_eq!(Context::peek_stashed::<u32, _>(|v| Some(*v + 1)), Some(42));
+    ///     assert_eq!(Context::take_stashed::<u32>(|_| true), Some(41));
+    /// });
+    /// ```
+    pub fn peek_stashed<T: std::any::Any + Send, R>(
+        mut look: impl FnMut(&T) -> Option<R>,
+    ) -> Option<R> {
+        stack::read(|s| {
+            s.stash
+                .iter_innermost_first()
+                .flat_map(|stash| stash.0.iter().rev())
+                .find_map(|v| v.downcast_ref::<T>().and_then(&mut look))
+        })
+        .flatten()
+    }
+
     /// Copies the current stack, to carry it into a spawned task; `None`
     /// outside any frame.
     pub fn capture() -> Option<CapturedContext> {

@@ -173,6 +173,11 @@ impl<T> KeyStack<T> {
     }
 
     /// Every frame's value, innermost first.
+    pub(crate) fn iter_innermost_first(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().rev().map(|(_, v)| v)
+    }
+
+    /// Every frame's value, innermost first.
     pub(crate) fn iter_mut_innermost_first(&mut self) -> impl Iterator<Item = &mut T> {
         self.entries.iter_mut().rev().map(|(_, v)| v)
     }

@@ -377,3 +377,34 @@ async fn the_inner_future_is_dropped_inside_its_frame() {
         vec![inner.clone(), inner.clone(), inner]
     );
 }
+
+#[test]
+fn peek_stashed_looks_newest_and_innermost_first_and_takes_nothing() {
+    assert_eq!(Context::peek_stashed::<u32, _>(|v| Some(*v)), None);
+    Context::new().sync_scope(|| {
+        Context::stash(1_u32).unwrap();
+        Context::new().sync_scope(|| {
+            Context::stash(2_u32).unwrap();
+            Context::stash(3_u32).unwrap();
+            Context::stash("other").unwrap();
+            assert_eq!(Context::peek_stashed::<u32, _>(|v| Some(*v)), Some(3));
+            assert_eq!(
+                Context::peek_stashed::<u32, _>(|v| (*v < 3).then_some(*v)),
+                Some(2)
+            );
+            assert_eq!(
+                Context::peek_stashed::<u32, _>(|v| (*v == 1).then_some(())),
+                Some(())
+            );
+            assert_eq!(
+                Context::peek_stashed::<u32, _>(|v| (*v > 3).then_some(())),
+                None
+            );
+            // everything is still there, in order
+            assert_eq!(Context::take_stashed::<u32>(|_| true), Some(3));
+            assert_eq!(Context::take_stashed::<u32>(|_| true), Some(2));
+            assert_eq!(Context::take_stashed::<u32>(|_| true), Some(1));
+            assert_eq!(Context::take_stashed::<&str>(|_| true), Some("other"));
+        });
+    });
+}

@@ -107,7 +107,7 @@ use sea_orm::{
 
 use crate::db::keys::content_type;
 use crate::error::Error;
-use crate::guard::own_writes;
+use crate::handoff::own_writes;
 
 /// The conditions a bulk builder collected through sea-orm's
 /// [`QueryFilter`](sea_orm::QueryFilter): the builders' `QueryStatement`.

@@ -16,7 +16,7 @@ use crate::db::keys::{self, content_type};
 use crate::db::keyset::{self, Pages};
 use crate::db::returning;
 use crate::error::Error;
-use crate::guard::own_writes;
+use crate::handoff::own_writes;
 use crate::hooks::{row_values, update_changes};
 use crate::policy::{self, TrackingPolicy};
 use crate::record::Seal;

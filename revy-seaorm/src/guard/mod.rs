@@ -68,8 +68,8 @@ use report::{Settings, check};
 
 pub use crate::error::GuardError;
 use crate::queued::run;
+pub(crate) use report::count_untracked;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
-pub(crate) use report::{count_untracked, own_writes, permit, withdraw};
 
 use crate::registry::TrackedEntity;
 
@@ -300,7 +300,7 @@ impl<C: ConnectionTrait> Guarded<C> {
         // read now, on the thread polling the statement, before any await
         let applied: Vec<_> = deletes
             .iter()
-            .map(|table| crate::deletion::cascade::applied(table))
+            .map(|table| crate::handoff::AppliedPolicies::of(table))
             .collect();
         for (table, applied) in deletes.iter().zip(&applied) {
             crate::deletion::cascade::check(&self.conn, table, applied, self.settings.strict)

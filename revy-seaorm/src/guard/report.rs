@@ -1,30 +1,25 @@
 //! Deciding whether a write is revy's own, and reporting the ones that are not.
 //!
-//! Two kinds of permission make a write to a tracked table revy's own:
+//! Two kinds of permission make a write to a tracked table revy's own, both
+//! side channels of [`handoff`]:
 //!
-//! - a [`Permit`] that a `before_*` hook leaves in the context's stash right
-//!   before sea-orm sends the hook's statement; the guard takes it when it
-//!   sees that statement, and the `after_*` hook takes back one left unused
-//!   (when no guard is in use), so permits never pile up in the stash, whose
-//!   frames keep only [`Context::STASH_LIMIT`] values;
-//! - [`own_writes`], around the statements of revy's multi-statement paths
-//!   (deletion policies, bulk writes).
+//! - a [`Permit`](handoff::Permit) that a `before_*` hook leaves in the
+//!   context's stash right before sea-orm sends the hook's statement; the
+//!   guard takes it when it sees that statement, and the `after_*` hook
+//!   takes back one left unused (when no guard is in use);
+//! - [`own_writes`](handoff::own_writes), around the statements of revy's
+//!   multi-statement paths (deletion policies, bulk writes).
 
-use std::any::TypeId;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{LazyLock, Mutex};
-use std::task::{Context as TaskContext, Poll};
 
 use revy_core::Context;
-use sea_orm::{DbBackend, EntityTrait};
+use sea_orm::DbBackend;
 
 use super::sql::{self, WriteKind};
-use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::guard::GuardError;
+use crate::handoff;
 
 /// What a guard does with an untracked write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,102 +36,6 @@ impl Settings {
         strict: false,
         without_context: false,
     };
-}
-
-/// Leave to write one statement to `table`: stashed by a `before_*` hook.
-pub(crate) struct Permit {
-    entity: TypeId,
-    table: String,
-}
-
-/// Permits the next statement that writes `E`'s table (a hook's own).
-pub(crate) fn permit<E: EntityTrait + 'static>() {
-    // outside a frame there is nothing to permit: the guard checks
-    // context-less writes without looking for permits
-    let _ = Context::stash(Permit {
-        entity: TypeId::of::<E>(),
-        table: content_type::<E>(),
-    });
-}
-
-/// Takes back a permit for `E` that no guard used.
-pub(crate) fn withdraw<E: 'static>() {
-    let entity = TypeId::of::<E>();
-    Context::take_stashed::<Permit>(|p| p.entity == entity);
-}
-
-thread_local! {
-    /// The tables the [`own_writes`] futures being polled on this thread permit.
-    static OWN_WRITES: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `fut` with its writes to `table` counted as revy's own: a guarded
-/// connection neither warns about them nor refuses them, however many
-/// statements `fut` sends. Wrap each statement (or group of statements) of
-/// a revy path that writes a tracked table without its active-model hooks,
-/// e.g. a bulk `UPDATE` whose rows the path journals itself.
-///
-/// What code inside `fut` sees of the context is unchanged: no frame is
-/// pushed, so [`Context::is_active`] and [`Context::is_enabled`] answer as
-/// outside, and hooks stash where they would have. Like a context scope, the
-/// permission holds during each poll of `fut` on the polling thread, so it
-/// does not leak into other tasks, nor into tasks `fut` spawns.
-///
-/// A write made with no context at all is reported by a guard built with
-/// `report_without_context()` even inside `own_writes`: with no context,
-/// nothing journals it.
-pub(crate) async fn own_writes<T>(table: &str, fut: impl Future<Output = T>) -> T {
-    OwnWrites {
-        table: table.to_owned(),
-        fut: Box::pin(fut),
-    }
-    .await
-}
-
-struct OwnWrites<F> {
-    table: String,
-    fut: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for OwnWrites<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let _permitted = Permitted::push(&mut this.table);
-        this.fut.as_mut().poll(cx)
-    }
-}
-
-/// Keeps a table on [`OWN_WRITES`] while it lives (also while unwinding).
-struct Permitted<'a> {
-    table: &'a mut String,
-}
-
-impl<'a> Permitted<'a> {
-    fn push(table: &'a mut String) -> Self {
-        let name = std::mem::take(table);
-        let _ = OWN_WRITES.try_with(|own| own.borrow_mut().push(name));
-        Permitted { table }
-    }
-}
-
-impl Drop for Permitted<'_> {
-    fn drop(&mut self) {
-        if let Ok(Some(name)) = OWN_WRITES.try_with(|own| own.borrow_mut().pop()) {
-            *self.table = name;
-        }
-    }
-}
-
-fn own_write(table: &str) -> bool {
-    OWN_WRITES
-        .try_with(|own| own.borrow().iter().any(|t| t == table))
-        .unwrap_or(false)
-}
-
-fn take_permit(table: &str) -> bool {
-    Context::take_stashed::<Permit>(|p| p.table == table).is_some()
 }
 
 /// Looks at `sql` before it runs: every write to a tracked table that is
@@ -163,7 +62,7 @@ pub(crate) fn check(
         let Some(table) = crate::rollback::undo::tracked_table(|t| write.table.matches(t)) else {
             continue;
         };
-        if active && (own_write(&table) || take_permit(&table)) {
+        if active && (handoff::is_own_write(&table) || handoff::Permit::take(&table)) {
             if write.kind == WriteKind::Delete {
                 deletes.push(table);
             }
@@ -347,30 +246,6 @@ pub fn reset_untracked_writes() {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn own_writes_permits_its_table_only_while_polled() {
-        assert!(!own_write("a"));
-        let seen = own_writes("a", async {
-            tokio::task::yield_now().await;
-            (own_write("a"), own_write("b"))
-        })
-        .await;
-        assert_eq!(seen, (true, false));
-        assert!(!own_write("a"));
-    }
-
-    #[tokio::test]
-    async fn own_writes_leaves_the_context_alone() {
-        let inside = own_writes("a", async { (Context::is_active(), Context::is_enabled()) }).await;
-        assert_eq!(inside, (false, false));
-        let inside = Context::as_disabled()
-            .scope(own_writes("a", async {
-                (Context::is_active(), Context::is_enabled())
-            }))
-            .await;
-        assert_eq!(inside, (true, false));
-    }
-
     /// Counts the warnings sent to it.
     struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
@@ -417,29 +292,5 @@ mod tests {
         assert_eq!(counts.get("unit_warn_b"), 1);
         assert_eq!(counts.get("unit_warn_c"), 3);
         assert_eq!(counts.get("unit_warn_d"), 1);
-    }
-
-    struct E;
-
-    #[test]
-    fn permits_do_not_pile_up() {
-        Context::new().sync_scope(|| {
-            for _ in 0..200 {
-                let _ = Context::stash(Permit {
-                    entity: TypeId::of::<E>(),
-                    table: "t".into(),
-                });
-                withdraw::<E>();
-            }
-            Context::stash(7_u8).unwrap();
-            for _ in 0..200 {
-                let _ = Context::stash(Permit {
-                    entity: TypeId::of::<E>(),
-                    table: "t".into(),
-                });
-                assert!(take_permit("t"));
-            }
-            assert_eq!(Context::take_stashed::<u8>(|_| true), Some(7));
-        });
     }
 }

@@ -1,7 +1,5 @@
 //! Drafts that remember who set each column: several actors in one save.
 
-use std::any::TypeId;
-
 use revy_core::{Actor, Context};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IdenStatic,
@@ -11,6 +9,7 @@ use sea_orm::{
 use crate::db::keys;
 use crate::db::values;
 use crate::error::Error;
+use crate::handoff;
 use crate::record::rows::AttributeChange;
 use crate::versions;
 
@@ -72,11 +71,9 @@ struct Edit<C> {
     description: String,
 }
 
-/// The edits of a draft, handed to the hooks through the context's stash.
-pub(crate) struct DraftEdits {
-    pub entity: TypeId,
-    pub edits: Vec<(String, AttributeChange)>,
-}
+/// The edits of a draft, handed to the hooks as a [`handoff::DraftEdits`]:
+/// per edited column, its name and the change.
+pub(crate) type Edits = Vec<(String, AttributeChange)>;
 
 impl<A> Tracked<A>
 where
@@ -228,8 +225,7 @@ where
         if let Some(e) = self.error {
             return Err(e);
         }
-        let entity = TypeId::of::<A::Entity>();
-        let edits = self
+        let edits: Edits = self
             .edits
             .into_iter()
             .map(|e| {
@@ -255,9 +251,9 @@ where
         // it even when no context is open (unless tracking is disabled).
         Context::new()
             .scope(async move {
-                Context::stash(DraftEdits { entity, edits })?;
+                handoff::DraftEdits::leave::<A::Entity>(edits)?;
                 if let Some((content_id, v)) = expected {
-                    versions::expect::<A::Entity>(content_id, v)?;
+                    handoff::RequiredVersion::leave::<A::Entity>(content_id, v)?;
                 }
                 let saved = if insert {
                     model.insert(db).await
@@ -265,7 +261,7 @@ where
                     model.update(db).await
                 };
                 // when tracking is off the hooks never took the edits
-                Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
+                handoff::DraftEdits::<Edits>::take::<A::Entity>();
                 versions::settle(saved)
             })
             .await

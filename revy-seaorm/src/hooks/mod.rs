@@ -47,13 +47,13 @@
 //! ([`Context::stash`]), since sea-orm hands `after_save` only the model.
 //! `before_*` also leave a permit there for the one statement sea-orm sends
 //! next, so a [`Guarded`](crate::guard::Guarded) connection knows that statement
-//! is revy's own; `after_*` take back a permit no guard used.
+//! is revy's own; `after_*` take back a permit no guard used. These side
+//! channels are revy's `handoff` module (the facade's `revy::handoff` page).
 
 pub(crate) mod actor;
 pub(crate) mod draft;
 mod track;
 
-use std::any::TypeId;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use revy_core::{Action, Context};
@@ -66,17 +66,18 @@ use sea_orm::{
 use crate::db::keys::{self, content_type};
 use crate::db::values::{self, encode_row};
 use crate::error::{Error, JournalError};
-use crate::hooks::draft::{DraftEdits, apply_edits};
+use crate::handoff;
+use crate::hooks::draft::{Edits, apply_edits};
 use crate::journal::object_delta;
 use crate::policy::{self, Rules, TrackingPolicy, Vetted};
 use crate::record::batch;
 use crate::record::rows::{AttributeChange, ContextValues, Head, NewObjectDelta};
 use crate::record::{Seal, checkpoint, write};
-use crate::{guard, queued, versions};
+use crate::{queued, versions};
 
-/// What a `before_*` hook leaves for its `after_*` twin.
+/// What a `before_*` hook leaves for its `after_*` twin, as a
+/// [`handoff::OldRow`].
 struct Pending {
-    entity: TypeId,
     ctx: ContextValues,
     op: Op,
 }
@@ -131,7 +132,7 @@ where
             });
         }
         Some(Op::Insert { given })
-    } else if rules.update_is_unrecorded(&am) && !versions::any_expected::<A::Entity>() {
+    } else if rules.update_is_unrecorded(&am) && !handoff::RequiredVersion::peek::<A::Entity>() {
         // it sends only ignored columns: nothing to read, nothing to record
         None
     } else {
@@ -145,7 +146,7 @@ where
     if let Some(op) = op {
         stash::<A::Entity>(op)?;
     }
-    guard::permit::<A::Entity>();
+    handoff::Permit::leave::<A::Entity>(content_type::<A::Entity>());
     Ok(am)
 }
 
@@ -160,7 +161,7 @@ where
     if !Context::is_active() {
         return Ok(model);
     }
-    guard::withdraw::<M::Entity>();
+    handoff::Permit::withdraw::<M::Entity>();
     record_save(&model, db, insert).await?;
     Ok(model)
 }
@@ -183,7 +184,7 @@ where
             row,
         })?;
     }
-    guard::permit::<A::Entity>();
+    handoff::Permit::leave::<A::Entity>(content_type::<A::Entity>());
     Ok(am)
 }
 
@@ -197,14 +198,13 @@ where
     if !Context::is_active() {
         return Ok(am);
     }
-    guard::withdraw::<A::Entity>();
+    handoff::Permit::withdraw::<A::Entity>();
     record_delete(&am, db).await?;
     Ok(am)
 }
 
 fn stash<E: EntityTrait + 'static>(op: Op) -> Result<(), Error> {
-    Context::stash(Pending {
-        entity: TypeId::of::<E>(),
+    handoff::OldRow::leave::<E>(Pending {
         ctx: ContextValues::current()?,
         op,
     })?;
@@ -234,7 +234,7 @@ where
     };
     let content_type = content_type::<A::Entity>();
     let content_id = keys::content_id_of::<A::Entity>(&key)?;
-    let expected = versions::take_expected::<A::Entity>(&content_id);
+    let expected = handoff::RequiredVersion::take::<A::Entity>(&content_id);
     let newest = Query::select()
         .column(object_delta::Column::Version)
         .from(object_delta::Entity)
@@ -258,12 +258,12 @@ where
         select = select.expr_as(Expr::SubQuery(None, Box::new(link.into())), LAST_LINK);
     }
     let statement = select.lock_exclusive().build(db.get_database_backend());
-    let queue = queued::queue_of(db);
+    let queue = handoff::QueueProbe::ask::<queued::Queue>(db);
     if queue.is_some() && expected.is_none() {
         // this read leaves a queued transaction's queue alone: what it
         // holds of the row is asked below (a read whose version a save
         // requires flushes it, to see the row's newest version)
-        queued::exempt_next_statement();
+        handoff::exempt_next_statement();
     }
     let row = db
         .query_one_raw(statement)
@@ -408,19 +408,16 @@ where
     M::Entity: TrackingPolicy<Model = M> + 'static,
     C: ConnectionTrait,
 {
-    let entity = TypeId::of::<M::Entity>();
     let content_id = keys::content_id_of_model(model)?;
     let content_type = content_type::<M::Entity>();
     let new = encode_row(model)?;
     // The newest pending insert whose given values the row shows;
     // failing that (the database changed a value), the newest insert.
-    let pending = Context::take_stashed::<Pending>(|p| {
-        p.entity == entity && matches!(&p.op, Op::Insert { given } if shows(&new, given))
-    })
+    let pending = handoff::OldRow::take::<M::Entity>(
+        |p: &Pending| matches!(&p.op, Op::Insert { given } if shows(&new, given)),
+    )
     .or_else(|| {
-        Context::take_stashed::<Pending>(|p| {
-            p.entity == entity && matches!(p.op, Op::Insert { .. })
-        })
+        handoff::OldRow::take::<M::Entity>(|p: &Pending| matches!(p.op, Op::Insert { .. }))
     });
     let Some(Pending {
         ctx,
@@ -430,7 +427,7 @@ where
     else {
         return Ok(());
     };
-    let draft = Context::take_stashed(|d: &DraftEdits| d.entity == entity);
+    let draft = handoff::DraftEdits::take::<M::Entity>();
     let rules = policy::rules::<M::Entity>()?;
     if !rules.tracks(model) {
         return Ok(());
@@ -457,13 +454,12 @@ where
     M::Entity: TrackingPolicy<Model = M> + 'static,
     C: ConnectionTrait,
 {
-    let entity = TypeId::of::<M::Entity>();
     let content_id = keys::content_id_of_model(model)?;
-    let Some((ctx, row)) = take_change(entity, Action::Update, &content_id) else {
+    let Some((ctx, row)) = take_change::<M::Entity>(Action::Update, &content_id) else {
         return Ok(());
     };
     // taken now, so a draft whose save changed nothing is not left behind
-    let draft = Context::take_stashed::<DraftEdits>(|d| d.entity == entity);
+    let draft = handoff::DraftEdits::take::<M::Entity>();
     let rules = policy::rules::<M::Entity>()?;
     if !rules.tracks(model) {
         return confirm_version::<M::Entity, C>(db, &row).await;
@@ -491,8 +487,7 @@ where
         return Ok(());
     };
     let content_id = keys::content_id_of::<A::Entity>(&key)?;
-    let entity = TypeId::of::<A::Entity>();
-    let Some((ctx, row)) = take_change(entity, Action::Delete, &content_id) else {
+    let Some((ctx, row)) = take_change::<A::Entity>(Action::Delete, &content_id) else {
         return Ok(());
     };
     if !row.tracked && !row.has_history {
@@ -505,23 +500,19 @@ where
 
 /// The changes as a [`Tracked`](crate::hooks::draft::Tracked) draft's edits attribute
 /// them, when the save came from one.
-fn with_draft(changes: Vec<AttributeChange>, draft: Option<DraftEdits>) -> Vec<AttributeChange> {
+fn with_draft(changes: Vec<AttributeChange>, draft: Option<Edits>) -> Vec<AttributeChange> {
     match draft {
-        Some(d) => apply_edits(changes, d.edits),
+        Some(edits) => apply_edits(changes, edits),
         None => changes,
     }
 }
 
 /// Takes what `before_save`/`before_delete` read for this update or delete
 /// of this row.
-fn take_change(
-    entity: TypeId,
-    action: Action,
-    content_id: &str,
-) -> Option<(ContextValues, Existing)> {
-    let pending = Context::take_stashed::<Pending>(|p| {
-        p.entity == entity
-            && matches!(&p.op, Op::Change { action: a, row } if *a == action && row.content_id == content_id)
+fn take_change<E: 'static>(action: Action, content_id: &str) -> Option<(ContextValues, Existing)> {
+    let pending = handoff::OldRow::take::<E>(|p: &Pending| match &p.op {
+        Op::Change { action: a, row } => *a == action && row.content_id == content_id,
+        Op::Insert { .. } => false,
     })?;
     match pending.op {
         Op::Change { row, .. } => Some((pending.ctx, row)),
@@ -599,7 +590,7 @@ async fn write_delta<C: ConnectionTrait>(
         head: known_head,
         check,
     } = numbering;
-    if let Some(queue) = queued::queue_of(db).filter(|_| check.is_none()) {
+    if let Some(queue) = handoff::QueueProbe::ask::<queued::Queue>(db).filter(|_| check.is_none()) {
         queue.push(
             ctx,
             action,
@@ -723,7 +714,7 @@ async fn write_baseline<E: EntityTrait, C: ConnectionTrait>(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let changes = rules.vet(batch::baseline_changes(values));
-    if let Some(queue) = queued::queue_of(db).filter(|_| !at_once) {
+    if let Some(queue) = handoff::QueueProbe::ask::<queued::Queue>(db).filter(|_| !at_once) {
         queue.push_baseline(
             content_type,
             content_id,

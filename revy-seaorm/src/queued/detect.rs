@@ -13,15 +13,16 @@ use std::any::TypeId;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
-use super::queue_of;
+use super::Queue;
 use crate::guard::GuardedTransaction;
+use crate::handoff;
 
 /// Whether `db` is a transaction: sea-orm's [`DatabaseTransaction`], a
 /// [`GuardedTransaction`], or a queued transaction. Any other connection,
 /// a sea-orm `DatabaseExecutor` too (its type does not tell), counts as
 /// outside a transaction.
 pub(crate) fn is_transaction<C: ConnectionTrait + ?Sized>(db: &C) -> bool {
-    is_transaction_type::<C>() || queue_of(db).is_some()
+    is_transaction_type::<C>() || handoff::QueueProbe::ask::<Queue>(db).is_some()
 }
 
 fn is_transaction_type<C: ?Sized>() -> bool {

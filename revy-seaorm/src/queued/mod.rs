@@ -81,10 +81,10 @@ use sea_orm::{
 };
 
 pub(crate) use detect::is_transaction;
-use queue::Queue;
-pub(crate) use queue::{exempt_next_statement, queue_of};
+pub(crate) use queue::Queue;
 
 use crate::guard::{GuardedTransaction, RevyTransaction, sealed};
+use crate::handoff;
 
 /// A transaction whose journal rows are queued and written right before it
 /// commits: see the [module documentation](self).
@@ -230,7 +230,7 @@ impl<X: ConnectionTrait> Transaction<X> {
     /// names a journal table, or when the queue is full. A hook's own read
     /// is exempt.
     async fn before(&self, sql: &str) -> Result<(), DbErr> {
-        if queue::take_exemption() {
+        if handoff::take_exemption() {
             return Ok(());
         }
         let queue = &self.guard.queue;
@@ -278,7 +278,7 @@ impl<X> std::fmt::Debug for Transaction<X> {
 #[async_trait::async_trait]
 impl<X: ConnectionTrait + Send + Sync> ConnectionTrait for Transaction<X> {
     fn get_database_backend(&self) -> DbBackend {
-        queue::answer_probe(&self.guard.queue);
+        handoff::QueueProbe::answer(&self.guard.queue);
         self.inner.get_database_backend()
     }
 

@@ -1,10 +1,9 @@
 //! The journal rows a [`Transaction`](super::Transaction) holds until it
-//! flushes them, and how the hooks find the queue of the connection they
-//! were handed.
+//! flushes them. The hooks find the queue of the connection they were
+//! handed through [`handoff::QueueProbe`](crate::handoff::QueueProbe).
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
 use revy_core::{Action, LazyRevision};
 use sea_orm::ConnectionTrait;
@@ -182,50 +181,4 @@ impl Queue {
             }
         }
     }
-}
-
-thread_local! {
-    /// Set while [`queue_of`] asks a connection for its backend.
-    static PROBING: Cell<bool> = const { Cell::new(false) };
-    /// Where a queued transaction answers the probe.
-    static PROBE: RefCell<Option<Arc<Queue>>> = const { RefCell::new(None) };
-    /// Set right before a hook's own read of the journal is sent through a
-    /// queued transaction: that read must not flush the queue.
-    static EXEMPT: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The queue of `db` when it is a queued transaction (or wraps one, like a
-/// [`Guarded`](crate::guard::Guarded) one): the connection is asked for its
-/// backend, and a queued transaction answers, on this thread and before the
-/// call returns, with its queue. Nothing else runs in between.
-pub(crate) fn queue_of<C: ConnectionTrait + ?Sized>(db: &C) -> Option<Arc<Queue>> {
-    PROBE.with(|p| p.borrow_mut().take());
-    PROBING.with(|p| p.set(true));
-    let _ = db.get_database_backend();
-    PROBING.with(|p| p.set(false));
-    PROBE.with(|p| p.borrow_mut().take())
-}
-
-/// A queued transaction's side of [`queue_of`].
-pub(super) fn answer_probe(queue: &Arc<Queue>) {
-    // the outermost queued transaction answers first; a queued
-    // transaction it wraps does not overwrite the answer
-    if PROBING.with(|p| p.get()) {
-        PROBE.with(|p| {
-            p.borrow_mut().get_or_insert_with(|| queue.clone());
-        });
-    }
-}
-
-/// Marks the next statement sent through a queued transaction as a hook's
-/// own read, which leaves the queue alone. Call right before sending it, and
-/// only when [`queue_of`] found a queue: the transaction takes the mark back
-/// when it starts the statement, before anything else runs on this thread.
-pub(crate) fn exempt_next_statement() {
-    EXEMPT.with(|e| e.set(true));
-}
-
-/// A queued transaction's side of [`exempt_next_statement`].
-pub(super) fn take_exemption() -> bool {
-    EXEMPT.with(|e| e.replace(false))
 }

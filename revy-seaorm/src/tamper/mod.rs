@@ -72,11 +72,9 @@ pub use crate::error::TamperError;
 pub(crate) use chain::{DeltaFields, Encoder, Salts};
 pub use verify::{Finding, VERIFY_CHUNK_SIZE, Verified, verify, verify_in_chunks};
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
+use crate::handoff;
 
-tokio::task_local! {
-    static SCOPED: bool;
-}
+static ENABLED: AtomicBool = AtomicBool::new(false);
 
 /// Turns tamper evidence on for this process: from now on every journal
 /// write hashes what it writes.
@@ -94,9 +92,7 @@ pub fn disable() {
 /// Whether journal writes in this task hash what they write: the
 /// [`scope`] around it if any, else the process's setting.
 pub fn is_enabled() -> bool {
-    SCOPED
-        .try_with(|on| *on)
-        .unwrap_or_else(|_| ENABLED.load(Ordering::SeqCst))
+    handoff::TamperScope::get().unwrap_or_else(|| ENABLED.load(Ordering::SeqCst))
 }
 
 /// Runs `work` with tamper evidence on or off whatever the process's
@@ -110,5 +106,5 @@ pub fn is_enabled() -> bool {
 /// # }
 /// ```
 pub async fn scope<F: std::future::Future>(enabled: bool, work: F) -> F::Output {
-    SCOPED.scope(enabled, work).await
+    handoff::TamperScope::run(enabled, work).await
 }

@@ -30,8 +30,6 @@
 //! savepoint of yours).
 
 pub use crate::error::VersionError;
-
-use std::any::TypeId;
 use std::marker::PhantomData;
 
 use revy_core::Context;
@@ -43,52 +41,12 @@ use sea_orm::{
 
 use crate::db::keys::{self, content_type};
 use crate::error::Error;
+use crate::handoff;
 use crate::journal::object_delta;
 use crate::record::write;
 
-/// A version a save of one row requires, handed to the hooks through the
-/// context's stash.
-pub(crate) struct Expected {
-    entity: TypeId,
-    content_id: String,
-    version: i64,
-}
-
-/// The structured conflict the hooks found, kept for the caller that
-/// handed the expectation over (the hooks can only return a `DbErr`).
-struct Found(Error);
-
-/// Requires `version` of the next save or delete of row `content_id` of
-/// `E` in the current frame.
-pub(crate) fn expect<E: EntityTrait>(content_id: String, version: i64) -> Result<(), Error> {
-    Context::stash(Expected {
-        entity: TypeId::of::<E>(),
-        content_id,
-        version,
-    })?;
-    Ok(())
-}
-
-/// Takes the version required of this save of row `content_id` of `E`.
-pub(crate) fn take_expected<E: EntityTrait>(content_id: &str) -> Option<i64> {
-    let entity = TypeId::of::<E>();
-    Context::take_stashed::<Expected>(|e| e.entity == entity && e.content_id == content_id)
-        .map(|e| e.version)
-}
-
-/// Whether a save of some row of `E` requires a version.
-pub(crate) fn any_expected<E: EntityTrait>() -> bool {
-    let entity = TypeId::of::<E>();
-    let mut found = false;
-    // looks without taking: the predicate never matches
-    Context::take_stashed::<Expected>(|e| {
-        found |= e.entity == entity;
-        false
-    });
-    found
-}
-
-/// The conflict error for a row, remembered for [`take_conflict`].
+/// The conflict error for a row, left as a [`handoff::VersionConflict`]
+/// for [`take_conflict`].
 pub(crate) fn conflict(
     table: &str,
     content_id: &str,
@@ -103,14 +61,13 @@ pub(crate) fn conflict(
             current,
         })
     };
-    // outside any frame there is no one to hand it to
-    let _ = Context::stash(Found(make()));
+    handoff::VersionConflict::leave(make());
     make()
 }
 
 /// Takes the conflict the hooks found in this frame, if any.
 pub(crate) fn take_conflict() -> Option<Error> {
-    Context::take_stashed::<Found>(|_| true).map(|f| f.0)
+    handoff::VersionConflict::take()
 }
 
 /// The newest version the journal holds of row `content_id` of table
@@ -271,7 +228,7 @@ impl<A> UpdateAtVersion<A> {
         let content_id = keys::content_id_of_active(&am)?;
         Context::new()
             .scope(async move {
-                expect::<A::Entity>(content_id, version)?;
+                handoff::RequiredVersion::leave::<A::Entity>(content_id, version)?;
                 let txn = db.begin().await?;
                 let result = am.update(&txn).await;
                 let result = settle(result);
@@ -306,7 +263,7 @@ impl<A> DeleteAtVersion<A> {
         let content_id = keys::content_id_of_active(&am)?;
         Context::new()
             .scope(async move {
-                expect::<A::Entity>(content_id, version)?;
+                handoff::RequiredVersion::leave::<A::Entity>(content_id, version)?;
                 let txn = db.begin().await?;
                 let result = am.delete(&txn).await;
                 let result = settle(result);

@@ -46,12 +46,9 @@
 
 mod catalog;
 
-use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{LazyLock, Mutex, RwLock};
-use std::task::{Context as TaskContext, Poll};
 
 use sea_orm::{ConnectionTrait, IdenStatic, Iterable};
 
@@ -63,6 +60,7 @@ use crate::deletion::{ChildPolicy, DeletionPolicies, OnDelete};
 use crate::error::Error;
 use crate::guard;
 use crate::guard::GuardError;
+use crate::handoff;
 use crate::registry::TrackedEntity;
 
 /// Makes a policy on one column of a registered entity, named as the
@@ -240,86 +238,21 @@ fn covers(policy: &ChildPolicy, child_table: &str, column: &str) -> bool {
     same_table(policy.table(), child_table) && policy.column().eq_ignore_ascii_case(column)
 }
 
-/// A parent table, and the (child table, column) pairs its delete applies
-/// policies for.
-type Entry = (String, Vec<(String, &'static str)>);
-
-thread_local! {
-    /// The policies the deletes being polled on this thread apply, by parent table.
-    static APPLIED: RefCell<Vec<Entry>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Runs `fut`, a delete of `parent`'s rows, as one that has applied
 /// `policies` first: a guard seeing its `DELETE` does not report the keys
 /// they cover. Held during each poll on the polling thread, as
-/// [`own_writes`](crate::guard::own_writes) is.
+/// [`own_writes`](crate::handoff::own_writes) is
+/// ([`handoff::AppliedPolicies`]).
 pub(crate) async fn applying<T>(
     parent: &str,
     policies: &[ChildPolicy],
     fut: impl Future<Output = T>,
 ) -> T {
-    let entry = (
-        parent.to_owned(),
-        policies
-            .iter()
-            .map(|p| (p.table().to_owned(), p.column()))
-            .collect(),
-    );
-    Applying {
-        entry: Some(entry),
-        fut: Box::pin(fut),
-    }
-    .await
-}
-
-struct Applying<F> {
-    entry: Option<Entry>,
-    fut: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for Applying<F> {
-    type Output = F::Output;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
-        let this = &mut *self;
-        let _held = Held::push(&mut this.entry);
-        this.fut.as_mut().poll(cx)
-    }
-}
-
-/// Keeps an entry on [`APPLIED`] while it lives (also while unwinding).
-struct Held<'a> {
-    slot: &'a mut Option<Entry>,
-}
-
-impl<'a> Held<'a> {
-    fn push(slot: &'a mut Option<Entry>) -> Self {
-        if let Some(entry) = slot.take() {
-            let _ = APPLIED.try_with(|a| a.borrow_mut().push(entry));
-        }
-        Held { slot }
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        if let Ok(Some(entry)) = APPLIED.try_with(|a| a.borrow_mut().pop()) {
-            *self.slot = Some(entry);
-        }
-    }
-}
-
-/// The (child table, column) pairs the deletes being polled apply for `parent`.
-pub(crate) fn applied(parent: &str) -> Vec<(String, &'static str)> {
-    APPLIED
-        .try_with(|a| {
-            a.borrow()
-                .iter()
-                .filter(|(p, _)| p == parent)
-                .flat_map(|(_, keys)| keys.iter().cloned())
-                .collect()
-        })
-        .unwrap_or_default()
+    let keys = policies
+        .iter()
+        .map(|p| (p.table().to_owned(), p.column()))
+        .collect();
+    handoff::AppliedPolicies::during(parent.to_owned(), keys, fut).await
 }
 
 /// Looks at the foreign keys pointing at `parent`, whose rows a tracked
@@ -471,17 +404,5 @@ mod tests {
         let counts = crate::guard::untracked_writes();
         assert_eq!(counts.get("unit_cascade_child"), 3);
         assert_eq!(counts.get("unit_set_null_child"), 2);
-    }
-
-    #[tokio::test]
-    async fn applied_policies_hold_only_while_polled() {
-        assert!(applied("unit_parent").is_empty());
-        let inside = applying("unit_parent", &[], async {
-            tokio::task::yield_now().await;
-            APPLIED.with(|a| a.borrow().len())
-        })
-        .await;
-        assert_eq!(inside, 1);
-        assert_eq!(APPLIED.with(|a| a.borrow().len()), 0);
     }
 }
