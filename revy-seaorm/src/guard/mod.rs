@@ -67,7 +67,6 @@ use sea_orm::{
 use report::{Settings, check};
 
 pub use crate::error::GuardError;
-use crate::queued::run;
 pub(crate) use report::count_untracked;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
 
@@ -482,6 +481,35 @@ pub(crate) mod sealed {
     impl Sealed for GuardedTransaction {
         fn into_guarded(self) -> GuardedTransaction {
             self
+        }
+    }
+}
+
+/// Runs `callback` in `txn`, then commits on `Ok` and rolls back on `Err`:
+/// sea-orm's `TransactionTrait::transaction` for revy's connections.
+pub(crate) async fn run<S, F, T, E>(txn: S, callback: F) -> Result<T, sea_orm::TransactionError<E>>
+where
+    S: sea_orm::TransactionSession + Send + Sync,
+    F: for<'c> FnOnce(
+            &'c S,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
+        > + Send,
+    T: Send,
+    E: std::fmt::Display + std::fmt::Debug + Send,
+{
+    match callback(&txn).await {
+        Ok(value) => {
+            txn.commit()
+                .await
+                .map_err(sea_orm::TransactionError::Connection)?;
+            Ok(value)
+        }
+        Err(e) => {
+            txn.rollback()
+                .await
+                .map_err(sea_orm::TransactionError::Connection)?;
+            Err(sea_orm::TransactionError::Transaction(e))
         }
     }
 }

@@ -83,7 +83,7 @@ use sea_orm::{
 pub(crate) use detect::is_transaction;
 pub(crate) use queue::Queue;
 
-use crate::guard::{GuardedTransaction, RevyTransaction, sealed};
+use crate::guard::{GuardedTransaction, RevyTransaction, run, sealed};
 use crate::handoff;
 
 /// A transaction whose journal rows are queued and written right before it
@@ -180,27 +180,6 @@ where
 {
     let txn = begin(db).await.map_err(TransactionError::Connection)?;
     run(txn, callback).await
-}
-
-/// Runs `callback` in `txn`, then commits on `Ok` and rolls back on `Err`:
-/// sea-orm's `TransactionTrait::transaction` for revy's connections.
-pub(crate) async fn run<S, F, T, E>(txn: S, callback: F) -> Result<T, TransactionError<E>>
-where
-    S: TransactionSession + Send + Sync,
-    F: for<'c> FnOnce(&'c S) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>> + Send,
-    T: Send,
-    E: std::fmt::Display + std::fmt::Debug + Send,
-{
-    match callback(&txn).await {
-        Ok(value) => {
-            txn.commit().await.map_err(TransactionError::Connection)?;
-            Ok(value)
-        }
-        Err(e) => {
-            txn.rollback().await.map_err(TransactionError::Connection)?;
-            Err(TransactionError::Transaction(e))
-        }
-    }
 }
 
 impl<X> Transaction<X> {
