@@ -118,8 +118,30 @@ async fn running<C: ConnectionTrait>(db: &C) -> Result<Running, Error> {
         };
         return Ok(Running::Postgres(snapshot));
     }
+    // the first look must be fresh: wait for this process's turn
+    let turn = {
+        let mut last = LAST_LOOK.lock().unwrap_or_else(|e| e.into_inner());
+        let turn = last.map_or(Instant::now(), |at| {
+            std::cmp::max(Instant::now(), at + LOOK_SPACING)
+        });
+        *last = Some(turn);
+        turn
+    };
+    tokio::time::sleep_until(turn.into()).await;
     Ok(Running::MySql(innodb_transactions(db).await?))
 }
+
+/// How far apart this process reads `information_schema.innodb_trx`.
+/// MariaDB serves that table from a cache it refreshes only when nobody
+/// read it in the last 100 ms (MySQL bug #48883): read every 20 ms, it kept
+/// listing a transaction committed seconds before, so every feed waited at
+/// its gap for good (2026-12-05, MariaDB 10.11.19, measured with one
+/// client reading every 20 ms and every 200 ms). Feeds in several
+/// processes on one server can still keep it stale; see the feed module.
+const LOOK_SPACING: Duration = Duration::from_millis(150);
+
+/// When this process last read `innodb_trx`, or has its next read booked.
+static LAST_LOOK: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
 
 /// Whether every transaction in `running` has ended.
 async fn ended<C: ConnectionTrait>(db: &C, running: &Running) -> Result<bool, Error> {
@@ -140,6 +162,15 @@ async fn ended<C: ConnectionTrait>(db: &C, running: &Running) -> Result<bool, Er
             })
         }
         Running::MySql(before) => {
+            // too soon after another read: the cache would not be
+            // refreshed, so ask again at the feed's next poll
+            {
+                let mut last = LAST_LOOK.lock().unwrap_or_else(|e| e.into_inner());
+                if last.is_some_and(|at| at + LOOK_SPACING > Instant::now()) {
+                    return Ok(false);
+                }
+                *last = Some(Instant::now());
+            }
             let now = innodb_transactions(db).await?;
             Ok(before.is_disjoint(&now))
         }
@@ -152,11 +183,10 @@ async fn ended<C: ConnectionTrait>(db: &C, running: &Running) -> Result<bool, Er
 /// hold no ids. A transaction that ends and another that starts on the
 /// same connection within the same second look alike: the feed then waits
 /// a little longer, never less. A transaction whose connection has gone
-/// is left out too: it can no longer commit, only be rolled back, and
-/// MariaDB 10.11 was seen to list such a transaction in `innodb_trx` for
-/// minutes after its connection closed (every feed on the server waited
-/// for it). Empty without the `PROCESS` privilege (the grace period then
-/// decides alone).
+/// is left out too: it can no longer commit, and a stale `innodb_trx`
+/// (see [`LOOK_SPACING`]) was seen listing such transactions for minutes.
+/// Empty without the `PROCESS` privilege (the grace period then decides
+/// alone).
 async fn innodb_transactions<C: ConnectionTrait>(db: &C) -> Result<HashSet<String>, Error> {
     let rows = db
         .query_all_raw(Statement::from_string(

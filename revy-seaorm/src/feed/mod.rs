@@ -23,6 +23,11 @@
 //!   `information_schema.innodb_trx` when the gap was first seen has ended,
 //!   and the gap has lasted the grace period (without the `PROCESS`
 //!   privilege that table reads empty, and the grace period alone decides).
+//!   MariaDB refreshes that table only when nobody read it in the last
+//!   100 ms, so a process reads it at most every 150 ms; feeds in several
+//!   processes polling one server that often can keep it stale, and then
+//!   wait at a gap until they pause (run one feed per server, or give
+//!   [`Subscription::poll_backoff`] a shortest wait of 100 ms or more).
 //!
 //! The grace period ([`Feed::gap_grace`], 2 s by default) covers the
 //! instant between a writer taking an id and the database listing its
