@@ -57,7 +57,7 @@ impl RequiredVersion {
 
 /// The structured conflict the hooks found, for the caller that left the
 /// [`RequiredVersion`]: the hooks can only return a `DbErr`, so revy's
-/// `Error::VersionConflict` (the `T` here) travels back beside it.
+/// `VersionError::VersionConflict` (the `T` here) travels back beside it.
 ///
 /// - Left by the hooks ([`VersionConflict::leave`], through
 ///   `versions::conflict`) when the row, or the journal, is at another

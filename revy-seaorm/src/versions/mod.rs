@@ -175,7 +175,8 @@ impl<E: EntityTrait> VersionOf<E> {
 /// let mut second = ann.into_active_model();
 /// second.name = Set("Anna".into());
 /// match update_at_version(second, read).exec(&db).await {
-///     Err(Error::VersionConflict { expected: 1, current: Some(2), .. }) => {}
+///     Err(Error::Version(e))
+///         if matches!(*e, VersionError::VersionConflict { expected: 1, current: Some(2), .. }) => {}
 ///     other => panic!("expected a conflict, got {other:?}"),
 /// }
 /// # Ok(()) }
