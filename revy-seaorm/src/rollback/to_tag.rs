@@ -8,12 +8,12 @@ use sea_orm::{
 use crate::error::Error;
 use crate::guard::sealed::Sealed;
 use crate::guard::{GuardedTransaction, RevyTransaction};
+use crate::journal::tag::{bound, find_or_error};
 use crate::journal::{object_delta, tag};
 use crate::record::write;
 use crate::rollback::RollbackError;
 use crate::rollback::undo::{RollBack, lookup};
 use crate::tags::TagError;
-use crate::tags::{bound, find_or_error};
 
 /// One row changed after the tag.
 struct Changed {

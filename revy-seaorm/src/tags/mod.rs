@@ -160,7 +160,7 @@ impl FindTag {
     }
 }
 
-pub(crate) use crate::journal::tag::{bound, find_or_error};
+use crate::journal::tag::{bound, find_or_error};
 
 /// Every tag, oldest revision first (and in the order they were made
 /// within a revision).
