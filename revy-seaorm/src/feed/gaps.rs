@@ -118,17 +118,8 @@ async fn running<C: ConnectionTrait>(db: &C) -> Result<Running, Error> {
         };
         return Ok(Running::Postgres(snapshot));
     }
-    // the first look must be fresh: wait for this process's turn
-    let turn = {
-        let mut last = LAST_LOOK.lock().unwrap_or_else(|e| e.into_inner());
-        let turn = last.map_or(Instant::now(), |at| {
-            std::cmp::max(Instant::now(), at + LOOK_SPACING)
-        });
-        *last = Some(turn);
-        turn
-    };
-    tokio::time::sleep_until(turn.into()).await;
-    Ok(Running::MySql(innodb_transactions(db).await?))
+    // the first look must start after the ids were read
+    Ok(Running::MySql(look(db, Instant::now()).await?))
 }
 
 /// How far apart this process reads `information_schema.innodb_trx`.
@@ -140,8 +131,43 @@ async fn running<C: ConnectionTrait>(db: &C) -> Result<Running, Error> {
 /// processes on one server can still keep it stale; see the feed module.
 const LOOK_SPACING: Duration = Duration::from_millis(150);
 
-/// When this process last read `innodb_trx`, or has its next read booked.
-static LAST_LOOK: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+/// This process's newest read of `innodb_trx`, shared by its feeds.
+struct Look {
+    at: Instant,
+    running: HashSet<String>,
+}
+
+static LAST_LOOK: std::sync::Mutex<Option<Look>> = std::sync::Mutex::new(None);
+
+/// The InnoDB transactions running as of a read started at or after
+/// `not_before`: another feed's read when there is one, else a read of
+/// this feed's own once [`LOOK_SPACING`] has passed since the last.
+async fn look<C: ConnectionTrait>(db: &C, not_before: Instant) -> Result<HashSet<String>, Error> {
+    loop {
+        let wait = {
+            let last = LAST_LOOK.lock().unwrap_or_else(|e| e.into_inner());
+            match &*last {
+                Some(l) if l.at >= not_before => return Ok(l.running.clone()),
+                Some(l) => (l.at + LOOK_SPACING).saturating_duration_since(Instant::now()),
+                None => Duration::ZERO,
+            }
+        };
+        if wait.is_zero() {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+    }
+    let at = Instant::now();
+    let running = innodb_transactions(db).await?;
+    let mut last = LAST_LOOK.lock().unwrap_or_else(|e| e.into_inner());
+    if last.as_ref().is_none_or(|l| l.at < at) {
+        *last = Some(Look {
+            at,
+            running: running.clone(),
+        });
+    }
+    Ok(running)
+}
 
 /// Whether every transaction in `running` has ended.
 async fn ended<C: ConnectionTrait>(db: &C, running: &Running) -> Result<bool, Error> {
@@ -162,16 +188,13 @@ async fn ended<C: ConnectionTrait>(db: &C, running: &Running) -> Result<bool, Er
             })
         }
         Running::MySql(before) => {
-            // too soon after another read: the cache would not be
-            // refreshed, so ask again at the feed's next poll
-            {
-                let mut last = LAST_LOOK.lock().unwrap_or_else(|e| e.into_inner());
-                if last.is_some_and(|at| at + LOOK_SPACING > Instant::now()) {
-                    return Ok(false);
-                }
-                *last = Some(Instant::now());
-            }
-            let now = innodb_transactions(db).await?;
+            // any read of the last spacing will do: the newest read is
+            // never older than the one `before` came from (reads are kept
+            // newest first), so a transaction missing from it has ended
+            let recent = Instant::now()
+                .checked_sub(LOOK_SPACING)
+                .unwrap_or_else(Instant::now);
+            let now = look(db, recent).await?;
             Ok(before.is_disjoint(&now))
         }
     }
