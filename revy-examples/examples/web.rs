@@ -375,7 +375,7 @@ async fn connect() -> Result<DatabaseConnection, AnyError> {
     let mut table = Schema::new(db.get_database_backend()).create_table_from_entity(note::Entity);
     db.execute(table.if_not_exists()).await?;
     // so undo works even for revisions written before this process saved a note
-    revy::rollback::register::<note::Entity>();
+    revy::registry::register::<note::Entity>();
     Ok(db)
 }
 

@@ -154,9 +154,9 @@ macro_rules! create_family {
         $t.create_table($family::parent::Entity).await;
         $t.create_table($family::child::Entity).await;
         $t.create_table($family::nullable::Entity).await;
-        revy::rollback::register::<$family::parent::Entity>();
-        revy::rollback::register::<$family::child::Entity>();
-        revy::rollback::register::<$family::nullable::Entity>();
+        revy::registry::register::<$family::parent::Entity>();
+        revy::registry::register::<$family::child::Entity>();
+        revy::registry::register::<$family::nullable::Entity>();
     }};
 }
 

@@ -118,7 +118,7 @@ impl HistoryUi {
     /// Registers a tracked entity: its rows get pages, typed values and
     /// actions. Also registers it for [`undo_revision`](revy_seaorm::rollback::undo_revision).
     pub fn entity<E: TrackedEntity>(mut self) -> Self {
-        revy_seaorm::rollback::register::<E>();
+        revy_seaorm::registry::register::<E>();
         let browse: Arc<dyn Browse> = Arc::new(Typed::<E>::new());
         self.entities.insert(browse.table(), browse);
         self

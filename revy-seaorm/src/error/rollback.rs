@@ -102,7 +102,7 @@ pub enum RollbackError {
 
     /// A revision touches a table whose entity revy does not know in this process.
     #[error(
-        "cannot undo changes to table {table}: no entity is registered for it; call revy::rollback::register::<your_entity::Entity>() at start-up"
+        "cannot undo changes to table {table}: no entity is registered for it; call revy::registry::register::<your_entity::Entity>() at start-up"
     )]
     UnknownEntity {
         /// The table.

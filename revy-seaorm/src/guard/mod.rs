@@ -27,7 +27,7 @@
 //! - Which tables are tracked: those in revy's registry.
 //!   [`track!`](crate::track) registers an entity on its first save or
 //!   delete; register the others at start-up with
-//!   [`register`](crate::rollback::register) or [`Guarded::register`], or their
+//!   [`register`](crate::registry::register) or [`Guarded::register`], or their
 //!   first bypassing write goes unnoticed.
 //! - Only while tracking is enabled ([`Context::is_enabled`]). With
 //!   [`Guarded::report_without_context`], also writes made with no context
@@ -52,6 +52,7 @@
 //! [`Context::is_enabled`]: revy_core::Context::is_enabled
 //! [`Context::capture`]: revy_core::Context::capture
 
+mod cascade;
 mod report;
 mod sql;
 
@@ -67,7 +68,6 @@ use sea_orm::{
 use report::{Settings, check};
 
 pub use crate::error::GuardError;
-pub(crate) use report::count_untracked;
 pub use report::{UntrackedWrites, reset_untracked_writes, untracked_writes};
 
 use crate::registry::TrackedEntity;
@@ -233,7 +233,7 @@ impl<C> Guarded<C> {
         self
     }
 
-    /// Registers `E` as tracked ([`register`](crate::rollback::register)), so the
+    /// Registers `E` as tracked ([`register`](crate::registry::register)), so the
     /// guard knows its table before its first tracked save.
     ///
     /// ```
@@ -246,7 +246,7 @@ impl<C> Guarded<C> {
     /// # Ok(()) }
     /// ```
     pub fn register<E: TrackedEntity>(self) -> Self {
-        crate::rollback::register::<E>();
+        crate::registry::register::<E>();
         self
     }
 
@@ -302,8 +302,7 @@ impl<C: ConnectionTrait> Guarded<C> {
             .map(|table| crate::handoff::AppliedPolicies::of(table))
             .collect();
         for (table, applied) in deletes.iter().zip(&applied) {
-            crate::deletion::cascade::check(&self.conn, table, applied, self.settings.strict)
-                .await?;
+            cascade::check(&self.conn, table, applied, self.settings.strict).await?;
         }
         Ok(())
     }

@@ -41,7 +41,7 @@ impl Settings {
 /// Looks at `sql` before it runs: every write to a tracked table that is
 /// not revy's own is counted, and warned about or refused. Returns the
 /// tracked tables whose rows revy's own statement deletes, whose foreign
-/// keys the guard looks at next ([`crate::deletion::cascade`]).
+/// keys the guard looks at next ([`super::cascade`]).
 pub(crate) fn check(
     settings: Settings,
     backend: DbBackend,
@@ -59,7 +59,7 @@ pub(crate) fn check(
         return Ok(deletes);
     }
     for write in sql::written_tables(sql, backend) {
-        let Some(table) = crate::rollback::undo::tracked_table(|t| write.table.matches(t)) else {
+        let Some(table) = crate::registry::tracked_table(|t| write.table.matches(t)) else {
             continue;
         };
         if active && (handoff::is_own_write(&table) || handoff::Permit::take(&table)) {
@@ -74,7 +74,7 @@ pub(crate) fn check(
 }
 
 /// Counts one untracked write of `table` made by the database itself (a
-/// cascade), which [`crate::deletion::cascade`] warns about per key.
+/// cascade), which [`super::cascade`] warns about per key.
 pub(crate) fn count_untracked(table: &str) {
     if let Ok(mut seen) = SEEN.lock() {
         seen.entry(table.to_owned()).or_default().count += 1;
@@ -143,7 +143,7 @@ fn reason(kind: WriteKind, in_context: bool) -> String {
         }
         WriteKind::Delete => {
             "delete through an ActiveModel's delete, revy::bulk::delete_one(am).exec(..), \
-             revy::deletion::delete(&db, model), revy::bulk::delete_many::<E>() or \
+             revy::deletion::delete(model).exec(&db), revy::bulk::delete_many::<E>() or \
              revy::bulk::delete_by_id::<E>(..) instead of \
              E::delete_many(), E::delete_by_id(..) or E::delete(..).exec(..)"
         }
@@ -168,7 +168,7 @@ fn reason(kind: WriteKind, in_context: bool) -> String {
 /// use revy_core::Context;
 /// use sea_orm::{EntityTrait, sea_query::Expr};
 ///
-/// revy_seaorm::rollback::register::<user::Entity>();
+/// revy_seaorm::registry::register::<user::Entity>();
 /// let db = revy_seaorm::guard::Guarded::new(db);
 /// let before = revy_seaorm::guard::untracked_writes().get("users");
 /// Context::new()
@@ -239,7 +239,7 @@ pub fn reset_untracked_writes() {
     if let Ok(mut seen) = SEEN.lock() {
         seen.clear();
     }
-    crate::deletion::cascade::forget_warnings();
+    super::cascade::forget_warnings();
 }
 
 #[cfg(test)]

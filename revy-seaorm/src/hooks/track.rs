@@ -76,7 +76,7 @@ macro_rules! track {
         {
             static REGISTERED: ::std::sync::Once = ::std::sync::Once::new();
             REGISTERED.call_once(
-                $crate::rollback::register::<<Self as $crate::__private::ActiveModelTrait>::Entity>,
+                $crate::registry::register::<<Self as $crate::__private::ActiveModelTrait>::Entity>,
             );
             ::std::boxed::Box::pin($crate::hooks::before_save(self, db, insert))
         }
@@ -121,7 +121,7 @@ macro_rules! track {
         {
             static REGISTERED: ::std::sync::Once = ::std::sync::Once::new();
             REGISTERED.call_once(
-                $crate::rollback::register::<<Self as $crate::__private::ActiveModelTrait>::Entity>,
+                $crate::registry::register::<<Self as $crate::__private::ActiveModelTrait>::Entity>,
             );
             ::std::boxed::Box::pin($crate::hooks::before_delete(self, db))
         }

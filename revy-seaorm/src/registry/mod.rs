@@ -1,15 +1,20 @@
 //! What revy knows of the entities it tracks: [`TrackedEntity`], the bound
 //! of every call that rebuilds and writes rows back, and
 //! [`content_type`], the name under which an entity's rows sit in the
-//! journal (its table name). The journal's column sizes are here too.
+//! journal (its table name), and [`register`], which tells revy which
+//! entity a table is. The journal's column sizes are here too.
 //!
-//! Tables are matched to entities at run time by
-//! [`rollback::register`](crate::rollback::register), which `track!` calls on
-//! an entity's first save or delete.
+//! Tables are matched to entities at run time by [`register`], which
+//! `track!` calls on an entity's first save or delete.
 
 use sea_orm::{ActiveModelBehavior, ActiveModelTrait, EntityTrait, IntoActiveModel, TryIntoModel};
 
 use crate::policy::TrackingPolicy;
+
+mod tables;
+
+pub(crate) use tables::{Parts, tracked_table};
+pub use tables::{is_registered, register};
 
 pub use crate::db::keys::content_type;
 pub use crate::journal::{CONTENT_ID_LEN, CONTENT_TYPE_LEN, FIELD_NAME_LEN};

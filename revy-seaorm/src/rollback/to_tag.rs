@@ -34,7 +34,7 @@ struct Changed {
 /// Fails, changing nothing, with [`TagError::TagConflict`](crate::tags::TagError::TagConflict) when a revision at
 /// or before the tag's wrote to a row after a later revision did (undoing
 /// the later one would discard it too), and with [`RollbackError::UnknownEntity`](crate::rollback::RollbackError::UnknownEntity)
-/// for a table no entity is [registered](crate::rollback::register) for.
+/// for a table no entity is [registered](crate::registry::register) for.
 ///
 /// ```
 /// # revy_seaorm::__doc_fixture!();

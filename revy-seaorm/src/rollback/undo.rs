@@ -1,6 +1,6 @@
-//! Undoing a whole revision, and the registry of entities that makes it
-//! possible: a revision names its rows by table, so revy needs to know which
-//! entity (which Rust types) each table is.
+//! Undoing a whole revision. A revision names its rows by table, so each
+//! registered entity ([`crate::registry::register`]) leaves here how to roll
+//! its rows back.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,7 +19,7 @@ use crate::guard::{GuardedTransaction, RevyTransaction};
 use crate::journal::object_delta;
 use crate::journal::revision::{self, RevisionKind};
 use crate::record::write;
-use crate::registry::TrackedEntity;
+use crate::registry::{Parts, TrackedEntity};
 use crate::rollback::RollbackError;
 use crate::rollback::restore::roll_back_object;
 
@@ -30,7 +30,7 @@ pub(crate) type RollBack =
         i64,
     ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 
-static REGISTRY: LazyLock<RwLock<HashMap<String, RollBack>>> =
+static ROLL_BACKS: LazyLock<RwLock<HashMap<String, RollBack>>> =
     LazyLock::new(|| RwLock::new(HashMap::new()));
 
 fn roll_back<'a, E: TrackedEntity>(
@@ -45,36 +45,19 @@ fn roll_back<'a, E: TrackedEntity>(
     ))
 }
 
-/// Tells revy which entity a table is, so [`undo_revision`] can rebuild its
-/// rows. `revy::track!()` registers an entity the first time it saves or
-/// deletes; call this at start-up for entities that may not have yet.
-///
-/// ```
-/// # revy_seaorm::__doc_fixture!();
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// # let db = setup().await?;
-/// revy_seaorm::rollback::register::<user::Entity>();
-/// revy_seaorm::rollback::register::<account::Entity>();
-/// # Ok(()) }
-/// ```
-pub fn register<E: TrackedEntity>() {
-    let table = content_type::<E>();
-    if let Ok(mut map) = REGISTRY.write() {
-        map.insert(table, roll_back::<E>);
+/// Registered with the entity ([`crate::registry::register`]): how to roll
+/// its rows back, and how to make a child policy on it.
+impl<E: TrackedEntity> Parts for E {
+    fn register_parts() {
+        if let Ok(mut map) = ROLL_BACKS.write() {
+            map.insert(content_type::<E>(), roll_back::<E>);
+        }
+        crate::deletion::cascade::register_entity::<E>();
     }
-    crate::deletion::cascade::register_entity::<E>();
-}
-
-/// The registered table (its content type) that `matches` accepts, if any.
-pub(crate) fn tracked_table(matches: impl Fn(&str) -> bool) -> Option<String> {
-    REGISTRY
-        .read()
-        .ok()
-        .and_then(|m| m.keys().find(|t| matches(t)).cloned())
 }
 
 pub(crate) fn lookup(table: &str) -> Option<RollBack> {
-    REGISTRY.read().ok().and_then(|m| m.get(table).copied())
+    ROLL_BACKS.read().ok().and_then(|m| m.get(table).copied())
 }
 
 /// One row a revision touched.

@@ -94,7 +94,7 @@ async fn tags_round_trip(t: TestDb) {
 async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
-    revy::rollback::register::<account::Entity>();
+    revy::registry::register::<account::Entity>();
     let mut ids = Vec::new();
     for i in 0..4 {
         ids.push(open(db, &format!("U-{i}"), user(1)).await.id);
@@ -140,7 +140,7 @@ async fn undo_to_tag_restores_the_tagged_state(t: TestDb) {
 async fn undo_to_tag_stops_at_a_late_write_of_an_earlier_revision(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
-    revy::rollback::register::<account::Entity>();
+    revy::registry::register::<account::Entity>();
     let early = LazyRevision::new();
     let x = Context::via_revision(early.clone())
         .scope(

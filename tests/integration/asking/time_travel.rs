@@ -46,7 +46,7 @@ async fn walk_accounts(t: &TestDb, moment: Moment, size: u64) -> Vec<account::Mo
 async fn time_travel_equals_a_copy_of_the_table(t: TestDb) {
     t.create_table(account::Entity).await;
     let db = &t.db;
-    revy::rollback::register::<account::Entity>();
+    revy::registry::register::<account::Entity>();
     let mut ids = Vec::new();
     for i in 0..12 {
         ids.push(open(db, &format!("A-{i}"), user(1)).await.id);

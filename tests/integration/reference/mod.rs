@@ -201,7 +201,7 @@ async fn public_reads_equal_the_reference_fold(t: TestDb) {
         t.create_table(entry::Entity).await;
         // undo rebuilds entries only of a registered entity; a bulk delete
         // applies only registered policies
-        revy::rollback::register::<entry::Entity>();
+        revy::registry::register::<entry::Entity>();
         let policies = revy::deletion::cascade::register_child_policies::<Entity>(&t.db)
             .await
             .unwrap();

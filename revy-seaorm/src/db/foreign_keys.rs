@@ -1,5 +1,8 @@
 //! Reading the foreign keys that point at a table from the database's own
-//! catalog, once per table per process.
+//! catalog, once per table per process: what the guard checks a tracked
+//! delete against ([`crate::guard`]) and what
+//! [`register_child_policies`](crate::deletion::cascade::register_child_policies)
+//! adopts.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -40,6 +43,15 @@ impl Rule {
             Rule::Refuse => "RESTRICT",
         }
     }
+}
+
+/// Whether a content type (`table` or `schema.table`) and a table name the
+/// catalog gives are the same table.
+pub(crate) fn same_table(content_type: &str, catalog_name: &str) -> bool {
+    let name = content_type
+        .rsplit_once('.')
+        .map_or(content_type, |(_, t)| t);
+    name.eq_ignore_ascii_case(catalog_name)
 }
 
 /// One foreign key pointing at a parent table.
@@ -220,6 +232,13 @@ async fn read<C: ConnectionTrait + ?Sized>(db: &C, table: &str) -> Result<Vec<Fo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_names_match_content_types() {
+        assert!(same_table("comments", "COMMENTS"));
+        assert!(same_table("blog.comments", "comments"));
+        assert!(!same_table("comments", "comment"));
+    }
 
     #[test]
     fn rules_read_from_each_catalog_spelling() {
