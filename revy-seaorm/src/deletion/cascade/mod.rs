@@ -22,7 +22,7 @@
 //!   write of the child table ([`untracked_writes`](crate::guard::untracked_writes)),
 //!   warned about once per key with `tracing`, and in
 //!   [strict](crate::guard::Guarded::strict) mode refused with
-//!   [`GuardError::UnjournaledCascade`] before
+//!   [`GuardError::UnjournaledCascade`](crate::guard::GuardError::UnjournaledCascade) before
 //!   it runs. An active model's own `delete` applies no policy, so every
 //!   such key is reported for it: delete with [`delete`](crate::deletion::delete).
 //! - Keys from untracked tables, and `RESTRICT`/`NO ACTION` keys, are left
