@@ -268,6 +268,80 @@ async fn history_of_one_column(t: TestDb) {
     );
 }
 
+/// SQLite plans a statement whose `LIMIT` is bound anew at every run (its
+/// plan reads the bound value): revy's reads write their limits into the
+/// statement's text on SQLite, so the driver's prepared statement is
+/// reused. Every read with a limit is checked on each backend for its
+/// answer, and on SQLite for the text it sent.
+async fn reads_send_no_bound_limit_to_sqlite(t: TestDb) {
+    t.create_table(account::Entity).await;
+    let db = &t.db;
+    let mut row = Context::via_actor(user(1))
+        .scope(
+            account::ActiveModel {
+                code: Set("L0".into()),
+                is_active: Set(true),
+                ..Default::default()
+            }
+            .insert(db),
+        )
+        .await
+        .unwrap();
+    for i in 1..=3 {
+        let mut am = row.clone().into_active_model();
+        am.code = Set(format!("L{i}"));
+        row = Context::via_actor(user(2))
+            .scope(am.update(db))
+            .await
+            .unwrap();
+    }
+    let now = chrono::Utc::now();
+    t.log_sql();
+    let blame = revy::history::blame::<account::Entity>(row.id)
+        .all(db)
+        .await
+        .unwrap();
+    let code = blame.iter().find(|c| c.column == "code").unwrap();
+    assert_eq!(code.actor, user(2));
+    let then = revy::history::as_of::<account::Entity>(row.id, now)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(then.code, "L3");
+    let page = revy::history::of::<account::Entity>(row.id)
+        .limit(2)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2);
+    let first = revy::history::of::<account::Entity>(row.id)
+        .all(db)
+        .await
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    let created = ObjectSnapshot::<account::Entity>::at(first)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(created.code, "L0");
+    let table = revy::history::table_as_of::<account::Entity>(now)
+        .page_size(1)
+        .page(db)
+        .await
+        .unwrap();
+    assert_eq!(table.rows.len(), 1);
+    let sql = t.take_sql();
+    assert!(sql.len() >= 6, "{sql:?}");
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        let bound: Vec<_> = sql.iter().filter(|s| s.contains("LIMIT ?")).collect();
+        assert!(bound.is_empty(), "a bound LIMIT reached SQLite: {bound:?}");
+    }
+}
+
 async fn row_now(db: &sea_orm::DatabaseConnection, id: i32) -> account::Model {
     use sea_orm::EntityTrait;
     account::Entity::find_by_id(id)
@@ -277,4 +351,8 @@ async fn row_now(db: &sea_orm::DatabaseConnection, id: i32) -> account::Model {
         .unwrap()
 }
 
-backend_tests!(history_pages_and_filters, history_of_one_column);
+backend_tests!(
+    history_pages_and_filters,
+    history_of_one_column,
+    reads_send_no_bound_limit_to_sqlite
+);

@@ -100,6 +100,8 @@ impl<E: EntityTrait> Pages<E> {
         &mut self,
         db: &C,
     ) -> Result<Vec<E::Model>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         if self.done {
             return Ok(Vec::new());
         }

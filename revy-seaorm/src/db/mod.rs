@@ -6,5 +6,6 @@ pub(crate) mod dyn_conn;
 pub(crate) mod foreign_keys;
 pub(crate) mod keys;
 pub(crate) mod keyset;
+pub(crate) mod limits;
 pub(crate) mod returning;
 pub(crate) mod values;

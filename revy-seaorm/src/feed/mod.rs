@@ -208,6 +208,8 @@ impl Feed {
         &mut self,
         db: &C,
     ) -> Result<Vec<FeedRevision>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         self.gaps.refresh(db).await?;
         let ids: Vec<(i64, i64)> = object_delta::Entity::find()
             .select_only()

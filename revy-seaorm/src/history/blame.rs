@@ -26,6 +26,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::db::keys::content_type;
+use crate::db::limits::Literal;
 use crate::error::{Error, JournalError};
 use crate::history::field_value::{self, FieldValue};
 use crate::history::key_text;
@@ -195,7 +196,7 @@ where
             &content_id,
             self.at.unwrap_or(i64::MAX),
         )
-        .all(db)
+        .all(&Literal(db))
         .await
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?
         .into_iter()

@@ -169,6 +169,8 @@ where
     /// a column the entity no longer has is [`FieldValue::Raw`], as the
     /// journal stores it.
     pub async fn entries<C: ConnectionTrait>(self, db: &C) -> Result<Vec<HistoryEntry>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let rules = policy::rules::<E>()?;
         let deltas = self
             .select(db.get_database_backend())?

@@ -63,6 +63,8 @@ pub struct RevisionActors {
 impl RevisionActors {
     /// Runs the query on `db`.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<Option<Actor>>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let Self { revision_id } = self;
         let objects = object_delta::Entity::find()
             .filter(object_delta::Column::RevisionId.eq(revision_id))
@@ -98,6 +100,8 @@ pub struct RevisionDeltas {
 impl RevisionDeltas {
     /// Runs the query on `db`.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let Self { revision_id } = self;
         object_delta::Entity::find()
             .filter(object_delta::Column::RevisionId.eq(revision_id))
@@ -257,6 +261,8 @@ impl<E: EntityTrait> History<E> {
 
     /// Runs the query: the matching object deltas, newest first.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<object_delta::Model>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         self.select(db.get_database_backend())?
             .all(db)
             .await
@@ -356,6 +362,8 @@ impl<E: crate::policy::TrackingPolicy> AsOf<E> {
     where
         E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let Self { key, at, .. } = self;
         let newest = object_delta::Entity::find()
             .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))

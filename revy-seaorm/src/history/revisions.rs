@@ -126,6 +126,8 @@ impl Revisions {
 
     /// Runs the query: the matching revisions, newest first.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<revision::Model>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let mut q = revision::Entity::find();
         if let Some(mut deltas) = self.delta_filter() {
             if self.row.is_some() {
@@ -237,6 +239,8 @@ pub struct RevisionSummaries {
 impl RevisionSummaries {
     /// Runs the query on `db`.
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<RevisionSummary>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let Self {
             revision_ids,
             shown,

@@ -332,6 +332,8 @@ where
     /// Runs one page: two statements (an empty page at a tag asks once more,
     /// to tell an unknown tag, [`TagError::NoTag`](crate::tags::TagError::NoTag), from an empty table).
     pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let (statement, rules) = self.statement(db.get_database_backend())?;
         let rows = db
             .query_all_raw(statement)
@@ -343,7 +345,7 @@ where
             .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
         let mut last = None;
-        for (delta, model) in snapshots_of::<E, C>(db, deltas, &rules).await? {
+        for (delta, model) in snapshots_of::<E, _>(db, deltas, &rules).await? {
             last = Some(delta.content_id);
             out.extend(model);
         }

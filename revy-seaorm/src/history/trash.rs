@@ -158,6 +158,8 @@ impl<E: EntityTrait> Trash<E> {
     /// Runs the query: one page of deleted rows, newest deletion first. One
     /// statement, served by the journal's history index (table, key, id).
     pub async fn all<C: ConnectionTrait>(self, db: &C) -> Result<Vec<DeletedRow>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let rows = self
             .select()
             .all(db)

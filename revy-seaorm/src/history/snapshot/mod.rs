@@ -80,6 +80,8 @@ where
 
     /// Runs the query.
     pub async fn one<C: ConnectionTrait>(self, db: &C) -> Result<Option<E::Model>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let row = object_delta::Entity::find_by_id(self.object_delta_id)
             .with_snapshot::<E>()
             .one(db)
@@ -156,13 +158,15 @@ where
         self,
         db: &C,
     ) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let rules = policy::rules::<E>()?;
         let deltas = self
             .select
             .all(db)
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        snapshots_of::<E, C>(db, deltas, &rules).await
+        snapshots_of::<E, _>(db, deltas, &rules).await
     }
 
     /// The first object delta of the query with its snapshot.
@@ -170,6 +174,8 @@ where
         self,
         db: &C,
     ) -> Result<Option<(object_delta::Model, Option<E::Model>)>, Error> {
+        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
+        let db = &crate::db::limits::Literal(db);
         let mut this = self;
         this.select = this.select.limit(1);
         Ok(this.all(db).await?.into_iter().next())
