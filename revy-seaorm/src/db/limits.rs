@@ -150,13 +150,12 @@ fn limit_parameters(sql: &str) -> Option<Vec<(usize, usize)>> {
                 }
                 parameter += 1;
             }
-            b':' | b'@' | b'$' => {
+            b':' | b'@' | b'$'
                 if bytes
                     .get(i + 1)
-                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
-                {
-                    return None;
-                }
+                    .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') =>
+            {
+                return None;
             }
             _ => {}
         }
