@@ -243,11 +243,13 @@ pub fn reset_untracked_writes() {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// Counts the warnings sent to it.
-    struct Warnings(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    /// Counts the warnings sent to it (the guard's tests share it).
+    pub(in crate::guard) struct Warnings(
+        pub(in crate::guard) std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    );
 
     impl tracing::Subscriber for Warnings {
         fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {

@@ -362,8 +362,6 @@ impl<E: crate::policy::TrackingPolicy> AsOf<E> {
     where
         E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     {
-        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
-        let db = &crate::db::limits::Literal(db);
         let Self { key, at, .. } = self;
         let newest = object_delta::Entity::find()
             .filter(object_delta::Column::ContentType.eq(keys::content_type::<E>()))

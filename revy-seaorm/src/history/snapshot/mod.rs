@@ -80,8 +80,6 @@ where
 
     /// Runs the query.
     pub async fn one<C: ConnectionTrait>(self, db: &C) -> Result<Option<E::Model>, Error> {
-        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
-        let db = &crate::db::limits::Literal(db);
         let row = object_delta::Entity::find_by_id(self.object_delta_id)
             .with_snapshot::<E>()
             .one(db)
@@ -174,8 +172,6 @@ where
         self,
         db: &C,
     ) -> Result<Option<(object_delta::Model, Option<E::Model>)>, Error> {
-        // see `db::limits`: SQLite plans a bound LIMIT anew at every run
-        let db = &crate::db::limits::Literal(db);
         let mut this = self;
         this.select = this.select.limit(1);
         Ok(this.all(db).await?.into_iter().next())
