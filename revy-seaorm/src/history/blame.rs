@@ -360,10 +360,7 @@ async fn sqlite_rows<C: ConnectionTrait>(
         columns.join(", "),
         statement.sql
     );
-    let statement = Statement {
-        sql,
-        ..statement
-    };
+    let statement = Statement { sql, ..statement };
     let Some(row) = Literal(db)
         .query_one_raw(statement)
         .await

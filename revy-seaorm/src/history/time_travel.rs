@@ -40,8 +40,8 @@ use sea_orm::sea_query::{
     UnionType, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement, TryIntoModel,
 };
 
 use crate::db::keys::content_type;
@@ -310,6 +310,9 @@ where
         // and given one, SQLite walked the table's content index for the
         // ORDER BY and ran the walk again for each entry (1.3 s a page).
         let select = object_delta::Entity::find()
+            .select_only()
+            .column(object_delta::Column::Id)
+            .column(object_delta::Column::ContentId)
             .filter(object_delta::Column::Action.ne(Action::Delete))
             .order_by_asc(object_delta::Column::ContentId)
             .limit(self.size);
@@ -334,33 +337,96 @@ where
     pub async fn page<C: ConnectionTrait>(self, db: &C) -> Result<Page<E::Model>, Error> {
         // see `db::limits`: SQLite plans a bound LIMIT anew at every run
         let db = &crate::db::limits::Literal(db);
-        let (statement, rules) = self.statement(db.get_database_backend())?;
-        let rows = db
-            .query_all_raw(statement)
+        let backend = db.get_database_backend();
+        let (statement, rules) = self.statement(backend)?;
+        let table = content_type::<E>();
+        let deltas = picked(db, statement, &table)
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        let deltas = rows
-            .iter()
-            .map(|row| object_delta::Model::from_query_result(row, ""))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::with_capacity(rows.len());
+        let read = deltas.len();
+        let mut out = Vec::with_capacity(read);
         let mut last = None;
-        for (delta, model) in snapshots_of::<E, _>(db, deltas, &rules).await? {
+        for (delta, model) in snapshots_of::<E, _, _>(db, deltas, &rules).await? {
             last = Some(delta.content_id);
             out.extend(model);
         }
-        if rows.is_empty()
+        if read == 0
             && let Moment::Tag(name) = &self.moment
         {
             crate::journal::tag::find_or_error(db, name).await?;
         }
-        let next = if rows.len() as u64 == self.size {
-            last
-        } else {
-            None
-        };
+        let next = if read as u64 == self.size { last } else { None };
         Ok(Page { rows: out, next })
     }
+}
+
+/// A delta a page picked: its id and its row's key, all a snapshot needs.
+struct PickedDelta {
+    id: i64,
+    content_id: String,
+    content_type: Arc<str>,
+}
+
+impl crate::history::snapshot::Picked for PickedDelta {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    fn content_id(&self) -> &str {
+        &self.content_id
+    }
+}
+
+/// The deltas a page's first statement picks, in key order. On SQLite as
+/// one row, a `json_group_array` of `[id, key]`, sorted here by key as
+/// SQLite's `ORDER BY` sorts text (by its bytes): sqlx hands SQLite's rows
+/// over from its worker thread one at a time, about a quarter of a page's
+/// time as 100 rows.
+async fn picked<C: ConnectionTrait>(
+    db: &C,
+    statement: Statement,
+    table: &str,
+) -> Result<Vec<PickedDelta>, sea_orm::DbErr> {
+    let content_type: Arc<str> = Arc::from(table);
+    if statement.db_backend == DbBackend::Sqlite {
+        let sql = format!(
+            "SELECT json_group_array(json_array(\"revy_p\".\"id\", \"revy_p\".\"content_id\")) FROM ({}) AS \"revy_p\"",
+            statement.sql
+        );
+        let Some(row) = db.query_one_raw(Statement { sql, ..statement }).await? else {
+            return Ok(Vec::new());
+        };
+        let text: String = row.try_get_by_index(0)?;
+        let mut rows: Vec<(i64, String)> = serde_json::from_str(&text).map_err(|e| {
+            sea_orm::DbErr::Type(format!(
+                "revy_object_deltas: a time-travel page's deltas read as one JSON array: {e}"
+            ))
+        })?;
+        rows.sort_by(|a, b| a.1.as_bytes().cmp(b.1.as_bytes()));
+        return Ok(rows
+            .into_iter()
+            .map(|(id, content_id)| PickedDelta {
+                id,
+                content_id,
+                content_type: content_type.clone(),
+            })
+            .collect());
+    }
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(PickedDelta {
+                id: row.try_get("", "id")?,
+                content_id: row.try_get("", "content_id")?,
+                content_type: content_type.clone(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

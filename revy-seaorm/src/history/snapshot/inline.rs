@@ -357,27 +357,28 @@ pub(crate) fn range_start(table: &str, content_id: &str, at: i64) -> Expr {
 /// before a rename the policy declares: whichever the newest delta set.
 /// Names no column of `E` has (dropped columns) are not read.
 #[allow(clippy::type_complexity)]
-pub(super) async fn found<E, C>(
+pub(super) async fn found<E, C, D>(
     db: &C,
-    deltas: Vec<object_delta::Model>,
+    deltas: Vec<D>,
     rules: &Rules<E>,
-) -> Result<Vec<(object_delta::Model, Vec<Found>, Vec<Option<i64>>)>, Error>
+) -> Result<Vec<(D, Vec<Found>, Vec<Option<i64>>)>, Error>
 where
     E: EntityTrait,
     C: ConnectionTrait,
+    D: super::Picked,
 {
     let table = content_type::<E>();
     let mut windows: HashMap<&str, (i64, i64)> = HashMap::new();
-    for d in deltas.iter().filter(|d| d.content_type == table) {
-        let w = windows.entry(&d.content_id).or_insert((d.id, d.id));
-        w.0 = std::cmp::min(w.0, d.id);
-        w.1 = std::cmp::max(w.1, d.id);
+    for d in deltas.iter().filter(|d| d.content_type() == table) {
+        let w = windows.entry(d.content_id()).or_insert((d.id(), d.id()));
+        w.0 = std::cmp::min(w.0, d.id());
+        w.1 = std::cmp::max(w.1, d.id());
     }
     let ranges = ranges(db, &table, &windows).await?;
     let wanted: HashSet<i64> = deltas
         .iter()
-        .filter(|d| d.content_type == table)
-        .map(|d| d.id)
+        .filter(|d| d.content_type() == table)
+        .map(|d| d.id())
         .collect();
     let mut states: HashMap<i64, (Vec<Found>, Vec<Option<i64>>)> =
         HashMap::with_capacity(wanted.len());
@@ -408,7 +409,7 @@ where
         .into_iter()
         .map(|delta| {
             let (columns, setters) = states
-                .remove(&delta.id)
+                .remove(&delta.id())
                 .unwrap_or_else(|| (blank.clone(), vec![None; blank.len()]));
             (delta, columns, setters)
         })

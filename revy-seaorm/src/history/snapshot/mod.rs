@@ -164,7 +164,7 @@ where
             .all(db)
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        snapshots_of::<E, _>(db, deltas, &rules).await
+        snapshots_of::<E, _, _>(db, deltas, &rules).await
     }
 
     /// The first object delta of the query with its snapshot.
@@ -178,35 +178,63 @@ where
     }
 }
 
+/// What a snapshot needs to know of the object delta it is of: which
+/// delta, of which row. A whole [`object_delta::Model`] is one; a
+/// time-travel page reads no more than that.
+pub(crate) trait Picked {
+    /// The object delta's id.
+    fn id(&self) -> i64;
+    /// Its table.
+    fn content_type(&self) -> &str;
+    /// Its row's key text.
+    fn content_id(&self) -> &str;
+}
+
+impl Picked for object_delta::Model {
+    fn id(&self) -> i64 {
+        self.id
+    }
+
+    fn content_type(&self) -> &str {
+        &self.content_type
+    }
+
+    fn content_id(&self) -> &str {
+        &self.content_id
+    }
+}
+
 /// The snapshots of object deltas already read (a time-travel page's):
 /// one statement per 200 objects, and one more for live rows when the
 /// entity's policy keeps columns out of the journal.
 #[allow(clippy::type_complexity)]
-pub(crate) async fn snapshots_of<E, C>(
+pub(crate) async fn snapshots_of<E, C, D>(
     db: &C,
-    deltas: Vec<object_delta::Model>,
+    deltas: Vec<D>,
     rules: &Rules<E>,
-) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error>
+) -> Result<Vec<(D, Option<E::Model>)>, Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     C: ConnectionTrait,
+    D: Picked,
 {
-    let found = inline::found::<E, C>(db, deltas, rules).await?;
-    assemble::<E, C>(db, found, rules).await
+    let found = inline::found::<E, C, D>(db, deltas, rules).await?;
+    assemble::<E, C, D>(db, found, rules).await
 }
 
 /// Snapshots from what the fold found of each column.
 #[allow(clippy::type_complexity)]
-async fn assemble<E, C>(
+async fn assemble<E, C, D>(
     db: &C,
-    found: Vec<(object_delta::Model, Vec<Found>, Vec<Option<i64>>)>,
+    found: Vec<(D, Vec<Found>, Vec<Option<i64>>)>,
     rules: &Rules<E>,
-) -> Result<Vec<(object_delta::Model, Option<E::Model>)>, Error>
+) -> Result<Vec<(D, Option<E::Model>)>, Error>
 where
     E: EntityTrait,
     E::ActiveModel: ActiveModelTrait<Entity = E> + TryIntoModel<E::Model>,
     C: ConnectionTrait,
+    D: Picked,
 {
     let mut setters = Vec::with_capacity(found.len());
     let read: Vec<_> = found
@@ -216,17 +244,17 @@ where
             (delta, resolve(columns))
         })
         .collect();
-    let live = live_rows::<E, C>(db, &read).await?;
+    let live = live_rows::<E, C, D>(db, &read).await?;
     read.into_iter()
         .zip(setters)
         .map(|((delta, values), setters)| {
             let model = match values {
                 Some(values) => {
-                    let live = live.get(&delta.content_id);
+                    let live = live.get(delta.content_id());
                     let row = Row {
                         values,
                         setters: &setters,
-                        content_id: &delta.content_id,
+                        content_id: delta.content_id(),
                         live,
                     };
                     Some(build_model::<E>(row, rules)?)
@@ -294,13 +322,14 @@ fn resolve(found: Vec<Found>) -> Option<Vec<Column>> {
 
 /// The live rows of the snapshots that need a value the journal does not
 /// hold, by key text: one query for all of them.
-async fn live_rows<E, C>(
+async fn live_rows<E, C, D>(
     db: &C,
-    read: &[(object_delta::Model, Option<Vec<Column>>)],
+    read: &[(D, Option<Vec<Column>>)],
 ) -> Result<HashMap<String, E::Model>, Error>
 where
     E: EntityTrait,
     C: ConnectionTrait,
+    D: Picked,
 {
     let ids: HashSet<&str> = read
         .iter()
@@ -310,7 +339,7 @@ where
                     .any(|c| matches!(c, Column::Withheld | Column::Erased))
             })
         })
-        .map(|(delta, _)| delta.content_id.as_str())
+        .map(|(delta, _)| delta.content_id())
         .collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
