@@ -18,10 +18,11 @@ use revy_core::{Action, Actor};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::sea_query::{Expr, ExprTrait, JoinType, UnionType};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
-    PrimaryKeyTrait, QueryFilter, QueryTrait, SelectTwo, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, PrimaryKeyTrait, QueryFilter, QueryTrait, Statement,
 };
 use serde::Serialize;
 
@@ -198,13 +199,15 @@ where
         };
         let mut rows: Vec<BlameRow> = match one_row {
             Some(rows) => rows,
-            None => select(backend, &table, &content_id, at)
-                .all(&Literal(db))
-                .await
-                .map_err(|e| Error::from_journal("revy_object_deltas", e))?
-                .into_iter()
-                .map(|(delta, revision)| BlameRow::of(delta, revision))
-                .collect(),
+            None => BlameRow::find_by_statement(backend.build(&select(
+                backend,
+                &table,
+                &content_id,
+                at,
+            )))
+            .all(&Literal(db))
+            .await
+            .map_err(|e| Error::from_journal("revy_object_deltas", e))?,
         };
         rows.sort_by_key(|row| row.id);
         // the range starts at the newest checkpoint or create (or, in a
@@ -263,7 +266,7 @@ where
                 action: entry.action,
                 object_delta_id: delta.id,
                 revision_id: delta.revision_id,
-                revision_description: delta.revision_description.clone(),
+                revision_description: delta.revision_description.clone().unwrap_or_default(),
                 description: entry.description.clone(),
             });
         }
@@ -271,7 +274,9 @@ where
     }
 }
 
-/// What blame reads of an object delta and its revision.
+/// What blame reads of an object delta and its revision: the columns of
+/// [`select`], under [`BLAME_COLUMNS`]' names.
+#[derive(FromQueryResult)]
 struct BlameRow {
     id: i64,
     revision_id: i64,
@@ -282,26 +287,12 @@ struct BlameRow {
     created_at: DateTime<Utc>,
     changes: String,
     state: Option<String>,
-    /// The revision's description (`""` when none).
-    revision_description: String,
+    /// The revision's description (`None` when the revision is gone:
+    /// read as `""`).
+    revision_description: Option<String>,
 }
 
 impl BlameRow {
-    fn of(delta: object_delta::Model, revision: Option<revision::Model>) -> Self {
-        BlameRow {
-            id: delta.id,
-            revision_id: delta.revision_id,
-            actor_type: delta.actor_type,
-            actor_id: delta.actor_id,
-            action: delta.action,
-            description: delta.description,
-            created_at: delta.created_at,
-            changes: delta.changes,
-            state: delta.state,
-            revision_description: revision.map(|r| r.description).unwrap_or_default(),
-        }
-    }
-
     /// The delta's entries, as
     /// [`Model::attribute_deltas`](object_delta::Model::attribute_deltas)
     /// decodes them.
@@ -319,21 +310,21 @@ impl BlameRow {
     }
 }
 
-/// The columns of [`select`]'s rows that blame reads, as sea-orm names
-/// them in a `SelectTwo` (the delta's under `A_`, the revision's under
-/// `B_`), in [`JsonBlameRow`]'s order.
-const ONE_ROW_COLUMNS: [&str; 10] = [
-    "A_id",
-    "A_revision_id",
-    "A_actor_type",
-    "A_actor_id",
-    "A_action",
-    "A_description",
-    "A_created_at",
-    "A_changes",
-    "A_state",
-    "B_description",
+/// The columns [`select`] reads: the delta's, then its revision's
+/// description, each under the name of [`BlameRow`]'s field, in
+/// [`JsonBlameRow`]'s order.
+const BLAME_COLUMNS: [(object_delta::Column, &str); 9] = [
+    (object_delta::Column::Id, "id"),
+    (object_delta::Column::RevisionId, "revision_id"),
+    (object_delta::Column::ActorType, "actor_type"),
+    (object_delta::Column::ActorId, "actor_id"),
+    (object_delta::Column::Action, "action"),
+    (object_delta::Column::Description, "description"),
+    (object_delta::Column::CreatedAt, "created_at"),
+    (object_delta::Column::Changes, "changes"),
+    (object_delta::Column::State, "state"),
 ];
+const REVISION_DESCRIPTION: &str = "revision_description";
 
 /// Blame's rows on SQLite as one row: [`select`]'s statement wrapped in a
 /// `json_group_array` of the columns blame reads. sqlx hands SQLite's rows
@@ -350,9 +341,11 @@ async fn sqlite_rows<C: ConnectionTrait>(
     content_id: &str,
     at: i64,
 ) -> Result<Option<Vec<BlameRow>>, Error> {
-    let statement = select(DbBackend::Sqlite, table, content_id, at).build(DbBackend::Sqlite);
-    let columns: Vec<String> = ONE_ROW_COLUMNS
+    let statement = DbBackend::Sqlite.build(&select(DbBackend::Sqlite, table, content_id, at));
+    let columns: Vec<String> = BLAME_COLUMNS
         .iter()
+        .map(|(_, name)| *name)
+        .chain([REVISION_DESCRIPTION])
         .map(|c| format!("\"revy_b\".\"{c}\""))
         .collect();
     let sql = format!(
@@ -377,7 +370,7 @@ async fn sqlite_rows<C: ConnectionTrait>(
     Ok(rows.into_iter().map(JsonBlameRow::into_row).collect())
 }
 
-/// One row of [`sqlite_rows`]'s array, in [`ONE_ROW_COLUMNS`]' order.
+/// One row of [`sqlite_rows`]'s array, in [`BLAME_COLUMNS`]' order.
 #[derive(serde::Deserialize)]
 struct JsonBlameRow(
     i64,
@@ -420,7 +413,7 @@ impl JsonBlameRow {
                 .with_timezone(&Utc),
             changes,
             state,
-            revision_description: revision_description.unwrap_or_default(),
+            revision_description,
         })
     }
 }
@@ -431,12 +424,7 @@ impl JsonBlameRow {
 /// primary key, the older deltas that checkpoint's `state` names as
 /// setters. No order: a `UNION`'s `ORDER BY` names no table, which
 /// sea-orm's columns do; the caller sorts.
-fn select(
-    backend: DbBackend,
-    table: &str,
-    content_id: &str,
-    at: i64,
-) -> SelectTwo<object_delta::Entity, revision::Entity> {
+fn select(backend: DbBackend, table: &str, content_id: &str, at: i64) -> SelectStatement {
     use object_delta::Column as D;
     // The range's lower bound is given twice, for two planners. As the
     // subquery in the WHERE, PostgreSQL seeks the object's index from it;
@@ -446,7 +434,7 @@ fn select(
     // the table first, as a constant, and seeks from it; PostgreSQL
     // estimates a bound from a joined table at a third of the object's
     // deltas and, at a long history, read them all.
-    let mut range = object_delta::Entity::find()
+    let range = object_delta::Entity::find()
         .filter(D::ContentType.eq(table))
         .filter(D::ContentId.eq(content_id))
         .filter(Expr::col((object_delta::Entity, D::Id)).gte(range_start(table, content_id, at)))
@@ -455,15 +443,29 @@ fn select(
     let setters = object_delta::Entity::find()
         .filter(named_setter(backend, range_start(table, content_id, at)))
         .find_also_related(revision::Entity);
-    QueryTrait::query(&mut range)
+    let mut setters = setters.into_query();
+    let mut range = range.into_query();
+    range
         .join_subquery(
             JoinType::InnerJoin,
             range_start_table(table, content_id, at),
             RANGE,
             Expr::col((object_delta::Entity, D::Id)).gte(Expr::col((RANGE, RANGE_START))),
         )
-        .union(UnionType::All, setters.into_query());
-    range
+        .union(UnionType::All, blame_columns(&mut setters).to_owned());
+    blame_columns(&mut range).to_owned()
+}
+
+/// `query` (a delta joined to its revision) reading only [`BLAME_COLUMNS`].
+fn blame_columns(query: &mut SelectStatement) -> &mut SelectStatement {
+    query.clear_selects();
+    for (column, name) in BLAME_COLUMNS {
+        query.expr_as(Expr::col((object_delta::Entity, column)), name);
+    }
+    query.expr_as(
+        Expr::col((revision::Entity, revision::Column::Description)),
+        REVISION_DESCRIPTION,
+    )
 }
 
 /// "The object delta is one that the checkpoint whose id is `checkpoint`
@@ -496,7 +498,7 @@ fn named_setter(backend: DbBackend, checkpoint: Expr) -> Expr {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{DbBackend, QueryTrait};
+    use sea_orm::DbBackend;
 
     /// One statement on each backend: the range, bounded below both by the
     /// derived table and by the subquery (see `select`), and the
@@ -509,7 +511,7 @@ mod tests {
             (DbBackend::Postgres, "json_each(CAST("),
             (DbBackend::MySql, "JSON_TABLE("),
         ] {
-            let statement = super::select(backend, "accounts", "7", 42).build(backend);
+            let statement = backend.build(&super::select(backend, "accounts", "7", 42));
             let sql = &statement.sql;
             assert_eq!(sql.matches(" UNION ALL ").count(), 1, "{backend:?}: {sql}");
             assert!(sql.contains(function), "{backend:?}: {sql}");
