@@ -22,7 +22,7 @@ use sea_orm::sea_query::SelectStatement;
 use sea_orm::sea_query::{Expr, ExprTrait, JoinType, UnionType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
-    IdenStatic, Iterable, PrimaryKeyTrait, QueryFilter, QueryTrait, Statement,
+    IdenStatic, Iterable, PrimaryKeyTrait, QueryFilter, QueryTrait,
 };
 use serde::Serialize;
 
@@ -326,11 +326,9 @@ const BLAME_COLUMNS: [(object_delta::Column, &str); 9] = [
 ];
 const REVISION_DESCRIPTION: &str = "revision_description";
 
-/// Blame's rows on SQLite as one row: [`select`]'s statement wrapped in a
-/// `json_group_array` of the columns blame reads. sqlx hands SQLite's rows
-/// over from its worker thread one at a time, and sea-orm finds each of a
-/// `SelectTwo`'s columns by a name it formats at each read: for blame's
-/// 10 to 30 rows, that was most of the call.
+/// Blame's rows on SQLite as one row (see [`crate::db::one_row`]): for
+/// blame's 10 to 30 rows, handing them over one at a time was most of the
+/// call.
 ///
 /// `None` when a row does not decode here (a time or an action in a form
 /// revy does not write): the caller then reads the rows as rows, whose
@@ -342,27 +340,13 @@ async fn sqlite_rows<C: ConnectionTrait>(
     at: i64,
 ) -> Result<Option<Vec<BlameRow>>, Error> {
     let statement = DbBackend::Sqlite.build(&select(DbBackend::Sqlite, table, content_id, at));
-    let columns: Vec<String> = BLAME_COLUMNS
+    let columns: Vec<&str> = BLAME_COLUMNS
         .iter()
         .map(|(_, name)| *name)
         .chain([REVISION_DESCRIPTION])
-        .map(|c| format!("\"revy_b\".\"{c}\""))
         .collect();
-    let sql = format!(
-        "SELECT json_group_array(json_array({})) FROM ({}) AS \"revy_b\"",
-        columns.join(", "),
-        statement.sql
-    );
-    let statement = Statement { sql, ..statement };
-    let Some(row) = Literal(db)
-        .query_one_raw(statement)
+    let text = crate::db::one_row::json_rows(&Literal(db), statement, &columns)
         .await
-        .map_err(|e| Error::from_journal("revy_object_deltas", e))?
-    else {
-        return Ok(Some(Vec::new()));
-    };
-    let text: String = row
-        .try_get_by_index(0)
         .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
     let Ok(rows) = serde_json::from_str::<Vec<JsonBlameRow>>(&text) else {
         return Ok(None);

@@ -393,14 +393,7 @@ async fn picked<C: ConnectionTrait>(
 ) -> Result<Vec<PickedDelta>, sea_orm::DbErr> {
     let content_type: Arc<str> = Arc::from(table);
     if statement.db_backend == DbBackend::Sqlite {
-        let sql = format!(
-            "SELECT json_group_array(json_array(\"revy_p\".\"id\", \"revy_p\".\"content_id\")) FROM ({}) AS \"revy_p\"",
-            statement.sql
-        );
-        let Some(row) = db.query_one_raw(Statement { sql, ..statement }).await? else {
-            return Ok(Vec::new());
-        };
-        let text: String = row.try_get_by_index(0)?;
+        let text = crate::db::one_row::json_rows(db, statement, &["id", "content_id"]).await?;
         let mut rows: Vec<(i64, String)> = serde_json::from_str(&text).map_err(|e| {
             sea_orm::DbErr::Type(format!(
                 "revy_object_deltas: a time-travel page's deltas read as one JSON array: {e}"
