@@ -1,7 +1,7 @@
 //! How a row is named in the journal: its table (`content_type`) and its
 //! primary key as text (`content_id`).
 
-use sea_orm::sea_query::Value;
+use sea_orm::sea_query::{Expr, SimpleExpr, Value};
 use sea_orm::{
     ActiveModelTrait, ActiveValue, EntityTrait, IdenStatic, Iterable, ModelTrait,
     PrimaryKeyToColumn,
@@ -12,6 +12,18 @@ use crate::error::{Error, JournalError};
 
 /// Longest primary key text the journal stores.
 pub const CONTENT_ID_LEN: u32 = 255;
+
+/// `text` as a MySQL/MariaDB value in the journal's own collation
+/// (`utf8mb4_bin`), whatever the connection's. sqlx connects with `SET
+/// NAMES utf8mb4`, whose collation is the server's default for the
+/// character set (`utf8mb4_general_ci` on MariaDB 10.11). Compared in that
+/// one, the table name was no constant to MariaDB's optimizer: it grouped
+/// the whole table's journal in a temporary table and sorted it to find a
+/// time-travel page's keys (72 ms a page at 100,000 deltas, against 1.6 ms
+/// skipping from key to key).
+pub(crate) fn mysql_text(text: &str) -> SimpleExpr {
+    Expr::cust_with_values("CONVERT(? USING utf8mb4) COLLATE utf8mb4_bin", [text])
+}
 
 /// Key columns of an active model's entity with their values.
 pub(crate) type KeyValues<A> = Vec<(

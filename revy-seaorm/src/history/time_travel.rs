@@ -1,7 +1,8 @@
 //! Whole-table time travel: every row of an entity as it was at a moment
 //! (a time or a tag), a page at a time.
 //!
-//! A page is two statements. In the first, a recursive walk steps from one
+//! A page is two statements. In the first, on PostgreSQL and SQLite, a
+//! recursive walk steps from one
 //! key in the journal to the next (one seek of the object deltas' content
 //! index per key), asks each key for its newest object delta at the moment
 //! (one more seek) and stops once the page is full. The second reads the
@@ -13,13 +14,16 @@
 //! a seek each.
 //!
 //! MariaDB/MySQL cannot seek an index by a bound taken from the walk's
-//! previous row (a correlated `>`). So every step also carries the page's
-//! cursor, a constant it can seek by: there each step reads the table's
-//! journal entries from the cursor (on the first page, from the table's
-//! first key) to the current key. A page costs more there than on
-//! PostgreSQL and SQLite (it grows with the square of the page size), but
-//! no more deep in the table than at its start. MySQL also caps a
-//! recursive walk at `cte_max_recursion_depth` (1000 by default) keys.
+//! previous row (a correlated `>`): a walk there read the table's keys
+//! from the cursor to the current one at each step. So there the first
+//! statement has no walk. It reads the table's next keys in one skip over
+//! the content index (a loose index scan: one seek per key, whatever the
+//! history of each), twice as many as the page holds, and each key's
+//! newest delta at the moment. The page takes the first of them that hold
+//! a row at the moment. When more than half of the keys it read hold none
+//! (rows created after the moment, or deleted before it), a MySQL page
+//! comes back with fewer rows than its size, and still with a cursor:
+//! [`Page::next`] is `None` only on the last page, on every backend.
 //!
 //! A moment that is a time finds each key's newest delta at or before it
 //! by reading that key's deltas backwards from its newest: the cost grows
@@ -37,14 +41,14 @@ use chrono::{DateTime, Utc};
 use revy_core::Action;
 use sea_orm::sea_query::{
     Alias, CommonTableExpression, Expr, ExprTrait, Order, Query, SelectStatement, SimpleExpr,
-    UnionType, WithClause,
+    UnionType, WithClause, WithQuery,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, JoinType, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Statement, TryIntoModel,
 };
 
-use crate::db::keys::content_type;
+use crate::db::keys::{content_type, mysql_text as journal_text};
 use crate::error::Error;
 use crate::history::snapshot::snapshots_of;
 use crate::journal::{object_delta, tag};
@@ -133,7 +137,10 @@ pub struct TableAsOf<E> {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Page<M> {
-    /// The rows, in the journal's key order.
+    /// The rows, in the journal's key order. As many as the page's size
+    /// unless the page is the last, or (on MySQL/MariaDB) more than half
+    /// of the keys it read held no row at the moment: page on while
+    /// [`next`](Self::next) is `Some`.
     pub rows: Vec<M>,
     /// Pass to [`TableAsOf::after`] for the next page; `None` when this
     /// page was the last.
@@ -225,9 +232,9 @@ where
         if let Some(key) = key {
             q.and_where(content_id.clone().gt(key));
         }
-        // Every step is also past the cursor, a constant: MariaDB seeks by
-        // it where it cannot seek by the walk's previous key, and so reads
-        // from the cursor instead of from the table's first key.
+        // Every step is also past the cursor, a constant bound (the form a
+        // MariaDB walk needed before it had a scan of its own; kept, as the
+        // plans measured on PostgreSQL and SQLite were made with it).
         if let Some(after) = &self.after {
             q.and_where(content_id.gt(after.clone()));
         }
@@ -285,7 +292,7 @@ where
     }
 
     /// The page's statement on `backend`.
-    fn statement(&self, backend: DbBackend) -> Result<(Statement, Arc<policy::Rules<E>>), Error> {
+    fn statement(&self) -> WithQuery {
         // the newest object delta of each key the walk passed, joined by
         // primary key: the walk drives the page, never a scan of the table's
         // deltas
@@ -316,7 +323,6 @@ where
             .filter(object_delta::Column::Action.ne(Action::Delete))
             .order_by_asc(object_delta::Column::ContentId)
             .limit(self.size);
-        let rules = policy::rules::<E>()?;
         let mut query = select.into_query();
         query.join_subquery(
             JoinType::InnerJoin,
@@ -329,7 +335,92 @@ where
             .recursive(true)
             .cte(self.walk())
             .to_owned();
-        Ok((backend.build(&query.with(with)), rules))
+        query.with(with)
+    }
+
+    /// How many keys a MySQL page reads: twice the page's size, so that a
+    /// page comes back full unless more than half the keys it passes hold
+    /// no row at the moment.
+    fn scan_size(&self) -> u64 {
+        self.size.saturating_mul(2)
+    }
+
+    /// The page's first statement on MySQL/MariaDB: the table's next keys
+    /// in the journal (past the cursor), read by skipping from key to key
+    /// in the content index (MariaDB's loose index scan, "Using index for
+    /// group-by"), each with the id of its newest delta at the moment,
+    /// negated when that delta is a delete.
+    ///
+    /// One level of derived table: with a second one (joined to the
+    /// deltas for their actions), MariaDB 10.11 ran the prepared statement
+    /// once and then failed it ("Unknown column") at every later run.
+    fn scan_statement(&self) -> SelectStatement {
+        use object_delta::Column as C;
+        let scan = Alias::new("revy_scan");
+        let mut keys = Query::select();
+        keys.column((scan.clone(), C::ContentId))
+            .from_as(object_delta::Entity, scan.clone())
+            .and_where(
+                Expr::col((scan.clone(), C::ContentType)).eq(journal_text(&content_type::<E>())),
+            );
+        if let Some(after) = &self.after {
+            keys.and_where(Expr::col((scan.clone(), C::ContentId)).gt(journal_text(after)));
+        }
+        keys.group_by_col((scan.clone(), C::ContentType))
+            .group_by_col((scan.clone(), C::ContentId))
+            .order_by((scan, C::ContentId), Order::Asc)
+            .limit(self.scan_size());
+        let newest = "revy_newest";
+        let signed = Expr::case(
+            Expr::col((Alias::new(newest), C::Action)).eq(Action::Delete.as_str()),
+            Expr::val(0i64).sub(Expr::col((Alias::new(newest), C::Id))),
+        )
+        .finally(Expr::col((Alias::new(newest), C::Id)));
+        let key = Alias::new(PICKED);
+        let mut newest_id = self.newest(C::Id, Expr::col((key.clone(), C::ContentId)));
+        newest_id.clear_selects().expr(signed);
+        Query::select()
+            .column((key.clone(), C::ContentId))
+            .expr_as(
+                Expr::SubQuery(None, Box::new(newest_id.into())),
+                Alias::new(PICKED_ID),
+            )
+            .from_subquery(keys, key.clone())
+            .order_by((key, C::ContentId), Order::Asc)
+            .to_owned()
+    }
+
+    /// Runs [`Self::scan_statement`]: the first `size` keys that hold a row
+    /// at the moment, with their deltas, and the last key read when the
+    /// scan read all it asked for and found fewer (the next page's cursor).
+    async fn scanned<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        statement: Statement,
+        table: &str,
+    ) -> Result<(Vec<PickedDelta>, Option<String>), sea_orm::DbErr> {
+        let content_type: Arc<str> = Arc::from(table);
+        let rows = db.query_all_raw(statement).await?;
+        let mut deltas = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in &rows {
+            let content_id: String = row.try_get("", "content_id")?;
+            // no delta at the moment, or a delete: no row
+            let id: Option<i64> = row.try_get("", PICKED_ID)?;
+            if let Some(id) = id.filter(|id| *id > 0) {
+                deltas.push(PickedDelta {
+                    id,
+                    content_id: content_id.clone(),
+                    content_type: content_type.clone(),
+                });
+                if deltas.len() as u64 == self.size {
+                    return Ok((deltas, None));
+                }
+            }
+            last = Some(content_id);
+        }
+        let full = rows.len() as u64 == self.scan_size();
+        Ok((deltas, last.filter(|_| full)))
     }
 
     /// Runs one page: two statements (an empty page at a tag asks once more,
@@ -338,11 +429,19 @@ where
         // see `db::limits`: SQLite plans a bound LIMIT anew at every run
         let db = &crate::db::limits::Literal(db);
         let backend = db.get_database_backend();
-        let (statement, rules) = self.statement(backend)?;
         let table = content_type::<E>();
-        let deltas = picked(db, statement, &table)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+        let rules = policy::rules::<E>()?;
+        // the keys' newest deltas at the moment, and where a MySQL scan
+        // that read every key it asked for stopped
+        let (deltas, scanned) = if backend == DbBackend::MySql {
+            self.scanned(db, backend.build(&self.scan_statement()), &table)
+                .await
+        } else {
+            picked(db, backend.build(&self.statement()), &table)
+                .await
+                .map(|deltas| (deltas, None))
+        }
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
         let read = deltas.len();
         let mut out = Vec::with_capacity(read);
         let mut last = None;
@@ -350,12 +449,18 @@ where
             last = Some(delta.content_id);
             out.extend(model);
         }
+        let next = if read as u64 == self.size {
+            last
+        } else {
+            // a scan that read all the keys it asked for ends short of the
+            // table's last key: the next page starts past its last
+            scanned
+        };
         if read == 0
             && let Moment::Tag(name) = &self.moment
         {
             crate::journal::tag::find_or_error(db, name).await?;
         }
-        let next = if read as u64 == self.size { last } else { None };
         Ok(Page { rows: out, next })
     }
 }
@@ -451,17 +556,23 @@ mod tests {
         let names: Vec<_> = page.rows.iter().map(|u| u.name.as_str()).collect();
         assert_eq!(names, ["Cid", "Dee"]);
         let query = super::table_as_of::<user::Entity>(now).after("2");
-        for backend in [DbBackend::MySql, DbBackend::Postgres, DbBackend::Sqlite] {
-            let (statement, _) = query.statement(backend).unwrap();
-            let sql = statement.to_string();
+        for backend in [DbBackend::Postgres, DbBackend::Sqlite] {
+            let sql = backend.build(&query.statement()).to_string();
             // the walk's first key and its recursive step
             assert_eq!(sql.matches("> '2'").count(), 2, "{backend:?}: {sql}");
         }
+        // MySQL's scan starts past the cursor
+        let sql = DbBackend::MySql.build(&query.scan_statement()).to_string();
+        assert_eq!(
+            sql.matches("> (CONVERT('2' USING utf8mb4) COLLATE utf8mb4_bin)")
+                .count(),
+            1,
+            "{sql}"
+        );
         let first = super::table_as_of::<user::Entity>(now);
-        let (statement, _) = first.statement(DbBackend::MySql).unwrap();
-        let sql = statement.to_string();
+        let sql = DbBackend::MySql.build(&first.scan_statement()).to_string();
         assert!(
-            !sql.contains("`content_id` > '"),
+            !sql.contains("`content_id` >"),
             "no cursor, no bound: {sql}"
         );
     }
