@@ -21,8 +21,8 @@ use revy_core::Action;
 use revy_seaorm::entity::{object_delta, revision};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, NotSet,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    NotSet, QueryOrder, QuerySelect, Set, TransactionTrait, TryIntoModel,
 };
 use tokio::runtime::Runtime;
 
@@ -52,9 +52,6 @@ impl Way {
 }
 
 pub fn bench(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
-    if b.name == "mysql" {
-        return; // the floor reads rows back with RETURNING, which MySQL lacks
-    }
     let db = &b.db;
     let n = s.batch;
     let mut group = s.slow_group(c, format!("{}/bulk", b.name));
@@ -166,12 +163,16 @@ async fn insert(db: &DatabaseConnection, way: Way, n: u64) {
                     }
                 }
                 Way::Floor => {
-                    let rows = plain_item::Entity::insert_many(
-                        (0..n as i64).map(plain_item::Entity::new_row),
-                    )
-                    .exec_with_returning(&txn)
-                    .await
-                    .unwrap();
+                    let rows = if txn.get_database_backend() == DbBackend::MySql {
+                        inserted_without_returning(&txn, n).await
+                    } else {
+                        plain_item::Entity::insert_many(
+                            (0..n as i64).map(plain_item::Entity::new_row),
+                        )
+                        .exec_with_returning(&txn)
+                        .await
+                        .unwrap()
+                    };
                     let changes = rows.iter().map(|r| {
                         let values = [
                             ("id", serde_json::json!(r.id)),
@@ -226,20 +227,43 @@ async fn update(db: &DatabaseConnection, way: Way, round: i64) {
                     }
                 }
                 Way::Floor => {
-                    let rows = plain_item::Entity::update_many()
+                    let update = plain_item::Entity::update_many()
                         .col_expr(plain_item::Column::Quantity, Expr::value(round as i32))
-                        .col_expr(plain_item::Column::Label, Expr::value(label))
-                        .exec_with_returning(&txn)
-                        .await
-                        .unwrap();
+                        .col_expr(plain_item::Column::Label, Expr::value(label.clone()));
+                    // the rows' keys and new values: read back by RETURNING,
+                    // or on MySQL (which has no RETURNING on UPDATE) the keys
+                    // read first, locked, and the values known
+                    let rows: Vec<(i64, i32, String)> =
+                        if txn.get_database_backend() == DbBackend::MySql {
+                            let ids: Vec<i64> = plain_item::Entity::find()
+                                .select_only()
+                                .column(plain_item::Column::Id)
+                                .lock_exclusive()
+                                .into_tuple()
+                                .all(&txn)
+                                .await
+                                .unwrap();
+                            update.exec(&txn).await.unwrap();
+                            ids.into_iter()
+                                .map(|id| (id, round as i32, label.clone()))
+                                .collect()
+                        } else {
+                            update
+                                .exec_with_returning(&txn)
+                                .await
+                                .unwrap()
+                                .into_iter()
+                                .map(|r| (r.id, r.quantity, r.label))
+                                .collect()
+                        };
                     let changes = rows
                         .iter()
-                        .map(|r| {
+                        .map(|(id, quantity, label)| {
                             (
-                                r.id.to_string(),
+                                id.to_string(),
                                 vec![
-                                    ("quantity", serde_json::json!(r.quantity)),
-                                    ("label", serde_json::json!(r.label)),
+                                    ("quantity", serde_json::json!(quantity)),
+                                    ("label", serde_json::json!(label)),
                                 ],
                             )
                         })
@@ -289,6 +313,25 @@ async fn delete(db: &DatabaseConnection, way: Way) {
             txn.commit().await.unwrap();
         })
         .await;
+}
+
+/// The floor's insert on MySQL, which has no `RETURNING`: one multi-row
+/// INSERT, whose keys are consecutive from the first (InnoDB's default
+/// lock mode for a simple insert), and the rows' values as written.
+async fn inserted_without_returning<C: ConnectionTrait>(db: &C, n: u64) -> Vec<plain_item::Model> {
+    let first = plain_item::Entity::insert_many((0..n as i64).map(plain_item::Entity::new_row))
+        .exec(db)
+        .await
+        .unwrap()
+        .last_insert_id
+        .expect("MySQL reports the first key of a multi-row INSERT");
+    (0..n as i64)
+        .map(|i| {
+            let mut am = plain_item::Entity::new_row(i);
+            am.id = Set(first + i);
+            am.try_into_model().unwrap()
+        })
+        .collect()
 }
 
 /// The journal rows revy's data model must write for these row changes, by

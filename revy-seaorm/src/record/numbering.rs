@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, UnionType};
 use sea_orm::{ConnectionTrait, DbErr, IdenStatic};
 
 use super::rows::Head;
@@ -60,8 +60,7 @@ pub(crate) async fn newest_versions<C: ConnectionTrait>(
 
 /// The newest delta of each of `objects` the journal has, with its chain
 /// link when `links` (objects it has none of are left out). `locked` as
-/// in [`newest_versions`]; a locked read of links reads twice (the
-/// versions, then their rows, both locking reads).
+/// in [`newest_versions`] (see [`locked_heads`]).
 pub(crate) async fn newest_heads<C: ConnectionTrait>(
     db: &C,
     objects: &[Object],
@@ -69,6 +68,9 @@ pub(crate) async fn newest_heads<C: ConnectionTrait>(
     links: bool,
 ) -> Result<HashMap<Object, Head>, Error> {
     use object_delta::Column as O;
+    if locked {
+        return locked_heads(db, objects, links).await;
+    }
     let mut out = HashMap::new();
     // 2 parameters an object: far under every limit
     for chunk in objects.chunks(5_000) {
@@ -78,92 +80,160 @@ pub(crate) async fn newest_heads<C: ConnectionTrait>(
                 .map(|(t, i)| (t.clone(), i.clone()))
                 .collect::<Vec<_>>(),
         );
+        // each object's newest delta by id (the end of its index range),
+        // then its version: no object's whole history is read
+        let newest = Query::select()
+            .expr(Expr::col(O::Id).max())
+            .from(object_delta::Entity)
+            .and_where(among)
+            .group_by_columns([O::ContentType, O::ContentId])
+            .to_owned();
         let mut select = Query::select();
-        if locked {
-            // a locking read of the deltas themselves: MySQL would read a
-            // subquery from the transaction's snapshot, the very thing this
-            // read is for getting past
-            select
-                .column(O::ContentType)
-                .column(O::ContentId)
-                .expr_as(Expr::col(O::Version).max(), O::Version)
-                .from(object_delta::Entity)
-                .and_where(among)
-                .group_by_columns([O::ContentType, O::ContentId])
-                .lock_shared();
-        } else {
-            // each object's newest delta by id (the end of its index
-            // range), then its version: no object's whole history is read
-            let newest = Query::select()
-                .expr(Expr::col(O::Id).max())
-                .from(object_delta::Entity)
-                .and_where(among)
-                .group_by_columns([O::ContentType, O::ContentId])
-                .to_owned();
-            select
-                .columns([O::ContentType, O::ContentId, O::Version])
-                .from(object_delta::Entity)
-                .and_where(Expr::col(O::Id).in_subquery(newest));
-            if links {
-                select.column(O::Hash);
-            }
+        select
+            .columns([O::ContentType, O::ContentId, O::Version])
+            .from(object_delta::Entity)
+            .and_where(Expr::col(O::Id).in_subquery(newest));
+        if links {
+            select.column(O::Hash);
         }
         let rows = db
             .query_all_raw(db.get_database_backend().build(&select))
             .await
             .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        let mut found = Vec::with_capacity(rows.len());
         for row in rows {
-            let object = (
-                row.try_get::<String>("", O::ContentType.as_str())?,
-                row.try_get::<String>("", O::ContentId.as_str())?,
-            );
-            let version = row.try_get::<i64>("", O::Version.as_str())?;
-            let hash = match links && !locked {
+            let (object, version) = object_and(&row, O::Version.as_str())?;
+            let hash = match links {
                 true => row.try_get::<Option<String>>("", O::Hash.as_str())?,
                 false => None,
             };
-            found.push((object, Head { version, hash }));
+            out.insert(object, Head { version, hash });
         }
-        if links && locked && !found.is_empty() {
-            // the rows of those versions, read current too
-            let select = Query::select()
-                .columns([O::ContentType, O::ContentId, O::Hash])
-                .from(object_delta::Entity)
-                .and_where(
-                    Expr::tuple([
-                        Expr::col(O::Version),
-                        Expr::col(O::ContentType),
-                        Expr::col(O::ContentId),
-                    ])
-                    .in_tuples(
-                        found
-                            .iter()
-                            .map(|((t, i), h)| (h.version, t.clone(), i.clone()))
-                            .collect::<Vec<_>>(),
-                    ),
-                )
-                .lock_shared()
-                .to_owned();
-            let mut hashes = HashMap::new();
-            for row in db
-                .query_all_raw(db.get_database_backend().build(&select))
-                .await
-                .map_err(|e| Error::from_journal("revy_object_deltas", e))?
-            {
-                hashes.insert(
-                    (
-                        row.try_get::<String>("", O::ContentType.as_str())?,
-                        row.try_get::<String>("", O::ContentId.as_str())?,
-                    ),
-                    row.try_get::<Option<String>>("", O::Hash.as_str())?,
-                );
-            }
-            for (object, head) in &mut found {
-                head.hash = hashes.remove(object).flatten();
-            }
-        }
-        out.extend(found);
     }
     Ok(out)
+}
+
+/// The column [`locked_heads`] reads each object's newest delta into.
+const NEWEST: &str = "revy_newest";
+
+/// Objects per statement of [`locked_heads`].
+const OBJECTS_PER_LOCKED_READ: usize = 500;
+
+/// [`newest_heads`] read current, on MySQL (where a plain read returns the
+/// transaction's snapshot): the objects as a derived table of one-row
+/// SELECTs, each asking for its newest delta by a scalar subquery with a
+/// locking clause of its own. One seek of the content index an object,
+/// whatever its history, and a lock on that delta only.
+///
+/// The lock is on the subquery: MySQL/MariaDB read a subquery of a locking
+/// statement from the snapshot unless the subquery locks itself. The form
+/// before, a `MAX(version)` per object under one `LOCK IN SHARE MODE`,
+/// read and locked every delta of every object: a bulk update of 1,000 rows
+/// with 270 deltas each took 560 ms in it, against 14 ms this way.
+///
+/// With `links`, the subqueries give the deltas' ids, and a second locking
+/// read takes their versions and hashes by primary key.
+async fn locked_heads<C: ConnectionTrait>(
+    db: &C,
+    objects: &[Object],
+    links: bool,
+) -> Result<HashMap<Object, Head>, Error> {
+    use object_delta::Column as O;
+    let backend = db.get_database_backend();
+    let journal = |e| Error::from_journal("revy_object_deltas", e);
+    let (keys, table, key, newest) = (
+        Alias::new("revy_keys"),
+        Alias::new("revy_table"),
+        Alias::new("revy_key"),
+        Alias::new(NEWEST),
+    );
+    let mut out = HashMap::new();
+    let mut ids = Vec::new();
+    for chunk in objects.chunks(OBJECTS_PER_LOCKED_READ) {
+        let mut rows = chunk.iter().map(|(t, i)| {
+            Query::select()
+                .expr_as(Expr::val(t.as_str()), table.clone())
+                .expr_as(Expr::val(i.as_str()), key.clone())
+                .to_owned()
+        });
+        let Some(mut union) = rows.next() else {
+            continue;
+        };
+        union.unions(rows.map(|r| (UnionType::All, r)));
+        let read = if links { O::Id } else { O::Version };
+        let head = Query::select()
+            .column((object_delta::Entity, read))
+            .from(object_delta::Entity)
+            .and_where(
+                Expr::col((object_delta::Entity, O::ContentType))
+                    .equals((keys.clone(), table.clone())),
+            )
+            .and_where(
+                Expr::col((object_delta::Entity, O::ContentId)).equals((keys.clone(), key.clone())),
+            )
+            .order_by((object_delta::Entity, O::Id), Order::Desc)
+            .limit(1)
+            .lock_shared()
+            .to_owned();
+        let select = Query::select()
+            .expr_as(Expr::col((keys.clone(), table.clone())), O::ContentType)
+            .expr_as(Expr::col((keys.clone(), key.clone())), O::ContentId)
+            .expr_as(Expr::SubQuery(None, Box::new(head.into())), newest.clone())
+            .from_subquery(union, keys.clone())
+            .to_owned();
+        for row in db
+            .query_all_raw(backend.build(&select))
+            .await
+            .map_err(journal)?
+        {
+            let (object, found) = object_and::<Option<i64>>(&row, NEWEST)?;
+            let Some(found) = found else {
+                continue; // no delta yet
+            };
+            if links {
+                ids.push(found);
+            } else {
+                out.insert(
+                    object,
+                    Head {
+                        version: found,
+                        hash: None,
+                    },
+                );
+            }
+        }
+    }
+    // the deltas found, by key: current too, as a locking read
+    for ids in ids.chunks(1_000) {
+        let select = Query::select()
+            .columns([O::ContentType, O::ContentId, O::Version, O::Hash])
+            .from(object_delta::Entity)
+            .and_where(Expr::col(O::Id).is_in(ids.iter().copied()))
+            .lock_shared()
+            .to_owned();
+        for row in db
+            .query_all_raw(backend.build(&select))
+            .await
+            .map_err(journal)?
+        {
+            let (object, version) = object_and(&row, O::Version.as_str())?;
+            let hash = row.try_get::<Option<String>>("", O::Hash.as_str())?;
+            out.insert(object, Head { version, hash });
+        }
+    }
+    Ok(out)
+}
+
+/// A row's object, and its column `column`.
+fn object_and<T: sea_orm::TryGetable>(
+    row: &sea_orm::QueryResult,
+    column: &str,
+) -> Result<(Object, T), Error> {
+    use object_delta::Column as O;
+    Ok((
+        (
+            row.try_get::<String>("", O::ContentType.as_str())?,
+            row.try_get::<String>("", O::ContentId.as_str())?,
+        ),
+        row.try_get::<T>("", column)?,
+    ))
 }
