@@ -5,10 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use revy_core::Action;
-use sea_orm::sea_query::{Expr, ExprTrait, Query, UnionType};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter, QuerySelect, Statement,
-};
+use sea_orm::{ConnectionTrait, EntityTrait, ModelTrait, Statement};
 
 use super::insert::{self, Row};
 use super::numbering;
@@ -19,7 +16,6 @@ use super::{Seal, checkpoint, sealed};
 use crate::db::keys::content_type;
 use crate::db::values::encode_named_row;
 use crate::error::Error;
-use crate::journal::object_delta;
 use crate::journal::revision::RevisionKind;
 use crate::policy::{Rules, Vetted};
 
@@ -156,19 +152,14 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
         .collect();
     // the keys whose delta written now passes a checkpoint's version
     let mut due: Vec<String> = Vec::new();
-    // SQLite and PostgreSQL, unsealed: the versions read here are the
-    // rows' heads as the writer would find them, so it need not read them
-    // again. SQLite's reads are current and its writers take turns;
-    // PostgreSQL's read is a statement of its own (read committed: a fresh
-    // snapshot) made while the call holds the rows' locks, and every
-    // writer of a row's deltas takes that lock first. (MySQL reads them
-    // again with a locking read: its plain reads see the transaction's
-    // first snapshot.)
-    let reuse = matches!(
-        db.get_database_backend(),
-        sea_orm::DbBackend::Sqlite | sea_orm::DbBackend::Postgres
-    ) && !seal.is_on()
-        && candidates.len() == rows.len();
+    // Unsealed, the versions read here are the rows' heads as the writer
+    // would find them, so it need not read them again: the read is made
+    // while the call holds the rows' locks, every writer of a row's deltas
+    // takes that lock first, and the read is current (SQLite's reads are,
+    // and its writers take turns; PostgreSQL's is a statement of its own,
+    // read committed: a fresh snapshot; MySQL's is a locking read). MySQL's
+    // unique index of versions still refuses a version taken meanwhile.
+    let reuse = !seal.is_on() && candidates.len() == rows.len();
     let mut heads: Option<HashMap<numbering::Object, Head>> = None;
     if !candidates.is_empty() {
         let known = known_ids(db, content_type, candidates).await?;
@@ -245,59 +236,43 @@ pub(crate) async fn record_rows<C: ConnectionTrait, E: EntityTrait>(
 /// seen, as committed now, with each one's newest version: the caller
 /// holds the rows' locks, and another transaction may have journaled a row
 /// for the first time while the caller waited for its lock. PostgreSQL
-/// (read committed) gives each statement a fresh snapshot. MySQL's plain
-/// reads see the transaction's first snapshot, so there the rows that look
-/// unseen are asked about again with a locking read (`FOR SHARE`), which
-/// reads the newest; only rows never tracked before pay for it (and take
-/// its gap locks).
+/// (read committed) gives each statement a fresh snapshot, and SQLite's
+/// reads are current. MySQL's plain reads see the transaction's first
+/// snapshot, so there the read is a locking one (see
+/// [`numbering::newest_versions`]), which reads the newest.
 pub(crate) async fn known_ids<C: ConnectionTrait>(
     db: &C,
     content_type: &str,
     ids: Vec<String>,
 ) -> Result<HashMap<String, i64>, Error> {
-    let mut known = seen(db, content_type, ids.clone(), false).await?;
     if db.get_database_backend() == sea_orm::DbBackend::MySql {
-        let unseen: Vec<String> = ids
+        let objects: Vec<numbering::Object> = ids
             .into_iter()
-            .filter(|id| !known.contains_key(id))
+            .map(|id| (content_type.to_owned(), id))
             .collect();
-        if !unseen.is_empty() {
-            known.extend(seen(db, content_type, unseen, true).await?);
-        }
+        return Ok(numbering::newest_versions(db, &objects, true)
+            .await?
+            .into_iter()
+            .map(|((_, id), version)| (id, version))
+            .collect());
     }
-    Ok(known)
+    seen(db, content_type, ids).await
 }
 
+/// [`known_ids`] on PostgreSQL and SQLite.
 async fn seen<C: ConnectionTrait>(
     db: &C,
     content_type: &str,
     ids: Vec<String>,
-    locking: bool,
 ) -> Result<HashMap<String, i64>, Error> {
-    if locking {
-        let known: Vec<(String, i64)> = object_delta::Entity::find()
-            .select_only()
-            .column(object_delta::Column::ContentId)
-            .expr(Expr::col(object_delta::Column::Version).max())
-            .filter(object_delta::Column::ContentType.eq(content_type))
-            .filter(object_delta::Column::ContentId.is_in(ids))
-            .group_by(object_delta::Column::ContentId)
-            .lock_shared()
-            .into_tuple()
-            .all(db)
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        return Ok(known.into_iter().collect());
-    }
     // Each key asks for its newest delta's version, an index seek that
     // stops at the first entry: flat in the length of the rows' histories
     // (a DISTINCT over the keys would read every delta of every row).
     let mut known = HashMap::new();
-    let backend = db.get_database_backend();
-    if backend == sea_orm::DbBackend::Postgres {
-        if ids.is_empty() {
-            return Ok(known);
-        }
+    if ids.is_empty() {
+        return Ok(known);
+    }
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
         for row in db
             .query_all_raw(newest_of_keys(content_type, ids))
             .await
@@ -309,67 +284,21 @@ async fn seen<C: ConnectionTrait>(
         }
         return Ok(known);
     }
-    if backend == sea_orm::DbBackend::Sqlite {
-        if ids.is_empty() {
-            return Ok(known);
-        }
-        let row = db
-            .query_one_raw(newest_of_keys_sqlite(content_type, &ids))
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
-        let text: String = match row {
-            Some(row) => row.try_get("", VERSION)?,
-            None => return Ok(known),
-        };
-        let heads: Vec<(String, Option<i64>)> = serde_json::from_str(&text).map_err(|e| {
-            sea_orm::DbErr::Type(format!(
-                "revy_object_deltas: the newest versions read as one JSON array: {e}"
-            ))
-        })?;
-        known.extend(heads.into_iter().filter_map(|(k, v)| Some((k, v?))));
-        return Ok(known);
-    }
-    // MySQL: the keys as a derived table of one-row SELECTs (statements
-    // the driver keeps prepared, so not planned anew)
-    for ids in ids.chunks(IDS_PER_EXISTS_QUERY) {
-        let mut keys = ids.iter().map(|id| {
-            Query::select()
-                .expr_as(Expr::val(id.as_str()), KEY)
-                .to_owned()
-        });
-        let Some(mut union) = keys.next() else {
-            continue;
-        };
-        union.unions(keys.map(|k| (UnionType::All, k)));
-        let newest = Query::select()
-            .column((object_delta::Entity, object_delta::Column::Version))
-            .from(object_delta::Entity)
-            .and_where(object_delta::Column::ContentType.eq(content_type))
-            .and_where(
-                Expr::col((object_delta::Entity, object_delta::Column::ContentId))
-                    .equals((KEYS, KEY)),
-            )
-            .order_by(
-                (object_delta::Entity, object_delta::Column::Id),
-                sea_orm::Order::Desc,
-            )
-            .limit(1)
-            .to_owned();
-        let query = Query::select()
-            .column((KEYS, KEY))
-            .expr_as(Expr::SubQuery(None, Box::new(newest.into())), VERSION)
-            .from_subquery(union, KEYS)
-            .to_owned();
-        for row in db
-            .query_all_raw(backend.build(&query))
-            .await
-            .map_err(|e| Error::from_journal("revy_object_deltas", e))?
-        {
-            if let Some(version) = row.try_get::<Option<i64>>("", VERSION)? {
-                known.insert(row.try_get::<String>("", KEY)?, version);
-            }
-        }
-    }
+    // SQLite
+    let row = db
+        .query_one_raw(newest_of_keys_sqlite(content_type, &ids))
+        .await
+        .map_err(|e| Error::from_journal("revy_object_deltas", e))?;
+    let text: String = match row {
+        Some(row) => row.try_get("", VERSION)?,
+        None => return Ok(known),
+    };
+    let heads: Vec<(String, Option<i64>)> = serde_json::from_str(&text).map_err(|e| {
+        sea_orm::DbErr::Type(format!(
+            "revy_object_deltas: the newest versions read as one JSON array: {e}"
+        ))
+    })?;
+    known.extend(heads.into_iter().filter_map(|(k, v)| Some((k, v?))));
     Ok(known)
 }
 
@@ -404,9 +333,6 @@ fn newest_of_keys_sqlite(content_type: &str, ids: &[String]) -> Statement {
     )
 }
 
-/// Keys per existence query: SQLite allows 500 terms in a compound SELECT.
-const IDS_PER_EXISTS_QUERY: usize = 500;
-const KEYS: &str = "revy_keys";
 const KEY: &str = "revy_key";
 const VERSION: &str = "revy_version";
 
@@ -508,7 +434,7 @@ async fn current_heads<C: ConnectionTrait>(
         (sea_orm::DbBackend::MySql, _) => numbering::newest_versions(db, objects, true).await?,
         (_, Some((content_type, _))) => {
             let ids = objects.iter().map(|(_, id)| id.clone()).collect();
-            seen(db, content_type, ids, false)
+            seen(db, content_type, ids)
                 .await?
                 .into_iter()
                 .map(|(id, version)| ((content_type.clone(), id), version))
