@@ -773,7 +773,11 @@ fn main() {
             }
         );
         if let Some(rounds) = paired {
-            paired::run(&rt, backend, sizes, rounds);
+            if std::env::var("REVY_BENCH_CASE").is_ok_and(|c| c == "bulk") {
+                bulk::paired(&rt, backend, sizes, rounds);
+            } else {
+                paired::run(&rt, backend, sizes, rounds);
+            }
             continue;
         }
         bench_insert(&mut c, &rt, backend, sizes);

@@ -118,6 +118,83 @@ pub fn bench(c: &mut Criterion, rt: &Runtime, b: &Backend, s: Sizes) {
     group.finish();
 }
 
+/// Paired mode for the bulk calls (`REVY_BENCH_PAIRED=<rounds>
+/// REVY_BENCH_CASE=bulk`): each round times the tracked call and its floor
+/// back to back, in alternating order, and the report gives the median of
+/// the per-round ratios, a Markdown table row per call.
+pub fn paired(rt: &Runtime, b: &Backend, s: Sizes, rounds: usize) {
+    let db = &b.db;
+    let n = s.batch;
+    let report = |call: &str, ratios: &mut Vec<f64>, times: &[(Duration, Duration)]| {
+        ratios.sort_by(|a, b| a.total_cmp(b));
+        let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        println!(
+            "| {} | bulk {call}, {n} rows | {:.2} ms | {:.2} ms | {:.2}× | {:.2}–{:.2}× |",
+            b.name,
+            median(times.iter().map(|t| ms(t.0)).collect()),
+            median(times.iter().map(|t| ms(t.1)).collect()),
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1],
+        );
+    };
+    println!("| backend | call | tracked | floor | ratio (median) | ratio (min–max) |");
+    println!("|---|---|---:|---:|---:|---:|");
+    // one round: (tracked, floor), the order alternating
+    let pair = |round: usize, one: &mut dyn FnMut(Way) -> Duration| {
+        if round % 2 == 0 {
+            let t = one(Way::Tracked);
+            (t, one(Way::Floor))
+        } else {
+            let f = one(Way::Floor);
+            (one(Way::Tracked), f)
+        }
+    };
+    let run = |call: &str, one: &mut dyn FnMut(Way) -> Duration| {
+        let times: Vec<(Duration, Duration)> = (0..rounds).map(|r| pair(r, one)).collect();
+        let mut ratios: Vec<f64> = times
+            .iter()
+            .map(|(t, f)| t.as_secs_f64() / f.as_secs_f64())
+            .collect();
+        report(call, &mut ratios, &times);
+    };
+    run("insert_many", &mut |way| {
+        rt.block_on(async {
+            clear(db).await;
+            settle(db).await;
+            let start = Instant::now();
+            insert(db, way, n).await;
+            start.elapsed()
+        })
+    });
+    rt.block_on(async {
+        clear(db).await;
+        seed(db, n).await;
+    });
+    run("update_many of 2 columns", &mut |way| {
+        rt.block_on(async {
+            settle(db).await;
+            let start = Instant::now();
+            update(db, way, next_round()).await;
+            start.elapsed()
+        })
+    });
+    run("delete_many", &mut |way| {
+        rt.block_on(async {
+            clear(db).await;
+            seed(db, n).await;
+            settle(db).await;
+            let start = Instant::now();
+            delete(db, way).await;
+            start.elapsed()
+        })
+    });
+}
+
 /// `n` rows in each table, the tracked ones with their `Create` journaled.
 async fn seed(db: &DatabaseConnection, n: u64) {
     context()

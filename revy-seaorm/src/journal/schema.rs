@@ -9,6 +9,10 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use super::{erasure, object_delta, revision, tag};
 use crate::error::{Error, JournalError};
 
+/// The name of the object deltas' index by object: `(content_type,
+/// content_id, id)`.
+pub(crate) const CONTENT_INDEX: &str = "idx_revy_object_deltas_content";
+
 /// The name of MySQL's unique index of versions.
 pub(crate) const VERSION_INDEX: &str = "uq_revy_object_deltas_version";
 
@@ -214,7 +218,7 @@ fn object_deltas(backend: DbBackend) -> (TableCreateStatement, Vec<IndexCreateSt
         );
     table_options(&mut t, backend);
     let history = Index::create()
-        .name("idx_revy_object_deltas_content")
+        .name(CONTENT_INDEX)
         .table(object_delta::Entity)
         .col(C::ContentType)
         .col(C::ContentId)

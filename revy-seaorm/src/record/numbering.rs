@@ -20,14 +20,16 @@
 //! reads, which are current there (writers are serialized); it reads
 //! [`newest_versions`] only for the keys its creates wrote.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use sea_orm::sea_query::extension::mysql::{IndexHintScope, IndexName, MySqlSelectStatementExt};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, UnionType};
 use sea_orm::{ConnectionTrait, DbErr, IdenStatic};
 
 use super::rows::Head;
 use crate::error::Error;
 use crate::journal::object_delta;
+use crate::journal::schema::CONTENT_INDEX;
 
 /// Whether a failed insert into the object deltas says that a version it
 /// wrote is taken: a unique violation, by the database's error code (the
@@ -140,19 +142,28 @@ async fn locked_heads<C: ConnectionTrait>(
     use object_delta::Column as O;
     let backend = db.get_database_backend();
     let journal = |e| Error::from_journal("revy_object_deltas", e);
-    let (keys, table, key, newest) = (
+    let (keys, key, newest) = (
         Alias::new("revy_keys"),
-        Alias::new("revy_table"),
         Alias::new("revy_key"),
         Alias::new(NEWEST),
     );
     let mut out = HashMap::new();
     let mut ids = Vec::new();
-    for chunk in objects.chunks(OBJECTS_PER_LOCKED_READ) {
-        let mut rows = chunk.iter().map(|(t, i)| {
+    // by table: the table is a constant of each statement (compared with
+    // a column of the keys, MariaDB walked the primary key back from the
+    // newest delta instead, 750 rows a key)
+    let mut by_table: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (t, i) in objects {
+        by_table.entry(t.as_str()).or_default().push(i.as_str());
+    }
+    let mut chunks: Vec<(&str, &[&str])> = Vec::new();
+    for (t, keys) in &by_table {
+        chunks.extend(keys.chunks(OBJECTS_PER_LOCKED_READ).map(|c| (*t, c)));
+    }
+    for (content_type, chunk) in chunks {
+        let mut rows = chunk.iter().map(|i| {
             Query::select()
-                .expr_as(Expr::val(t.as_str()), table.clone())
-                .expr_as(Expr::val(i.as_str()), key.clone())
+                .expr_as(Expr::val(*i), key.clone())
                 .to_owned()
         });
         let Some(mut union) = rows.next() else {
@@ -163,10 +174,8 @@ async fn locked_heads<C: ConnectionTrait>(
         let head = Query::select()
             .column((object_delta::Entity, read))
             .from(object_delta::Entity)
-            .and_where(
-                Expr::col((object_delta::Entity, O::ContentType))
-                    .equals((keys.clone(), table.clone())),
-            )
+            .force_index(IndexName::new(CONTENT_INDEX), IndexHintScope::All)
+            .and_where(Expr::col((object_delta::Entity, O::ContentType)).eq(content_type))
             .and_where(
                 Expr::col((object_delta::Entity, O::ContentId)).equals((keys.clone(), key.clone())),
             )
@@ -175,7 +184,6 @@ async fn locked_heads<C: ConnectionTrait>(
             .lock_shared()
             .to_owned();
         let select = Query::select()
-            .expr_as(Expr::col((keys.clone(), table.clone())), O::ContentType)
             .expr_as(Expr::col((keys.clone(), key.clone())), O::ContentId)
             .expr_as(Expr::SubQuery(None, Box::new(head.into())), newest.clone())
             .from_subquery(union, keys.clone())
@@ -185,15 +193,15 @@ async fn locked_heads<C: ConnectionTrait>(
             .await
             .map_err(journal)?
         {
-            let (object, found) = object_and::<Option<i64>>(&row, NEWEST)?;
-            let Some(found) = found else {
+            let content_id = row.try_get::<String>("", O::ContentId.as_str())?;
+            let Some(found) = row.try_get::<Option<i64>>("", NEWEST)? else {
                 continue; // no delta yet
             };
             if links {
                 ids.push(found);
             } else {
                 out.insert(
-                    object,
+                    (content_type.to_owned(), content_id),
                     Head {
                         version: found,
                         hash: None,

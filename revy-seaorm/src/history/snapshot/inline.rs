@@ -17,9 +17,10 @@
 use std::collections::{HashMap, HashSet};
 
 use revy_core::Action;
+use sea_orm::sea_query::extension::mysql::{IndexHintScope, IndexName, MySqlSelectStatementExt};
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, ExprTrait, Func, Order, Query, QueryStatementBuilder, SelectStatement,
-    UnionType,
+    Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, QueryStatementBuilder,
+    SelectStatement, UnionType,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, Statement,
@@ -29,6 +30,7 @@ use super::Found;
 use crate::db::keys::content_type;
 use crate::error::Error;
 use crate::journal::object_delta;
+use crate::journal::schema::CONTENT_INDEX;
 use crate::journal::state::State;
 use crate::policy::{Rules, Treatment};
 
@@ -293,9 +295,15 @@ fn joined_windows(table: &str, objects: &[(&str, (i64, i64))]) -> SelectStatemen
     let d = object_delta::Entity;
     Query::select()
         .columns(FOLD_COLUMNS.map(|c| (d, c)))
-        .from_subquery(windows, w.clone())
-        .inner_join(
-            d,
+        .from(d)
+        // the object's index, whatever the statistics say: on a young
+        // journal MariaDB took a scan of the table with a join buffer
+        // (175 ms for 200 objects, against about 2 ms)
+        .force_index(IndexName::new(CONTENT_INDEX), IndexHintScope::All)
+        .join_subquery(
+            JoinType::InnerJoin,
+            windows,
+            w.clone(),
             Condition::all()
                 .add(Expr::col((d, D::ContentType)).eq(table))
                 .add(Expr::col((d, D::ContentId)).equals((w.clone(), cid)))
