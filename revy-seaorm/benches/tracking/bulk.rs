@@ -146,7 +146,7 @@ pub fn paired(rt: &Runtime, b: &Backend, s: Sizes, rounds: usize) {
     println!("|---|---|---:|---:|---:|---:|");
     // one round: (tracked, floor), the order alternating
     let pair = |round: usize, one: &mut dyn FnMut(Way) -> Duration| {
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             let t = one(Way::Tracked);
             (t, one(Way::Floor))
         } else {

@@ -4,7 +4,7 @@ use super::{all_accounts, edit, newest_revision, open, remove, user};
 use crate::common::TestDb;
 use crate::common::entities::{account, membership};
 use revy::{Context, history::Moment};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
 async fn pause() {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
