@@ -631,6 +631,95 @@ async fn statements_per_tracked_operation(t: TestDb) {
     }
 }
 
+/// A request's first tracked save opens its revision. On PostgreSQL the
+/// statement that writes the delta also creates the revision (one journal
+/// statement per save, as for every later save of the request); SQLite
+/// has no INSERT in a WITH and MySQL no WITH on an INSERT, so there the
+/// revision is one statement of its own. Either way the revision holds
+/// the context's description and meta, the lazy revision learns its id,
+/// and the request's next save goes into it.
+async fn a_save_that_opens_its_revision(t: TestDb) {
+    setup(&t).await;
+    let db = &t.db;
+    let backend = db.get_database_backend();
+    let read_back = usize::from(backend == sea_orm::DbBackend::MySql);
+    let opening = if backend == sea_orm::DbBackend::Postgres {
+        1
+    } else {
+        2
+    };
+    let lazy = LazyRevision::new();
+    let (a, counts) = Context::via_revision(lazy.clone())
+        .revision_description("sign-up")
+        .meta(json!({"request": 7}))
+        .scope(async {
+            let txn = db.begin().await.unwrap();
+            t.take_statement_count();
+            let a = new_account("A").insert(&txn).await.unwrap();
+            let first = t.take_statement_count();
+            let mut am = a.clone().into_active_model();
+            am.code = Set("B".into());
+            let a = am.update(&txn).await.unwrap();
+            let second = t.take_statement_count();
+            txn.commit().await.unwrap();
+            (a, (first, second))
+        })
+        .await;
+    // the INSERT (+ read-back), then the revision and the delta
+    // the locked read, the UPDATE (+ read-back), the delta
+    assert_eq!(
+        counts,
+        (1 + read_back + opening, 2 + read_back + 1),
+        "statements of the save that opens the revision, then of the next"
+    );
+    let revisions = revision::Entity::find().all(db).await.unwrap();
+    assert_eq!(revisions.len(), 1, "{revisions:?}");
+    assert_eq!(lazy.id(), Some(revisions[0].id));
+    assert_eq!(
+        (revisions[0].description.as_str(), revisions[0].meta.clone()),
+        ("sign-up", Some(json!({"request": 7})))
+    );
+    let deltas = object_delta::Entity::find()
+        .order_by_asc(object_delta::Column::Id)
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        deltas
+            .iter()
+            .map(|d| (d.revision_id, d.action, d.version, d.content_id.clone()))
+            .collect::<Vec<_>>(),
+        [
+            (revisions[0].id, Action::Create, 1, a.id.to_string()),
+            (revisions[0].id, Action::Update, 2, a.id.to_string()),
+        ]
+    );
+    // without a lazy revision, each save opens one of its own
+    t.take_statement_count();
+    let mut am = a.into_active_model();
+    am.code = Set("C".into());
+    Context::new().scope(am.update(db)).await.unwrap();
+    assert_eq!(
+        t.take_statement_count(),
+        2 + read_back + opening,
+        "an update on a bare connection"
+    );
+    let newest = revision::Entity::find()
+        .order_by_desc(revision::Column::Id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let last = object_delta::Entity::find()
+        .order_by_desc(object_delta::Column::Id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(newest.id, revisions[0].id);
+    assert_eq!((last.revision_id, last.version), (newest.id, 3));
+}
+
 /// Issue 26: every 16 versions of an object, its delta also holds the
 /// object's whole state (a checkpoint), written in the same transaction by
 /// two more statements (the fold's read and the state); what it holds is
@@ -703,6 +792,7 @@ backend_tests!(
     composite_keys_are_json_arrays,
     actors_of_models_load_back,
     statements_per_tracked_operation,
+    a_save_that_opens_its_revision,
 );
 
 mod in_a_schema {

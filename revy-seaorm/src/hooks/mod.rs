@@ -604,24 +604,23 @@ async fn write_delta<C: ConnectionTrait>(
     let atomic = queued::is_transaction(db);
     warn_if_not_atomic::<C>(atomic);
     let seal = Seal::current();
-    let outcome = write::with_revision(db, ctx, |revision_id| {
-        write::record(
-            db,
-            NewObjectDelta {
-                revision_id,
-                action,
-                actor: &ctx.actor,
-                description: &ctx.object_delta_description,
-                content_type,
-                content_id,
-                after_version: check.map(|c| c.after),
-                known_version,
-                known_head: known_head.clone(),
-            },
-            changes.clone(),
-            seal,
-        )
-    })
+    let outcome = write::record_in_revision(
+        db,
+        ctx,
+        |revision_id| NewObjectDelta {
+            revision_id,
+            action,
+            actor: &ctx.actor,
+            description: &ctx.object_delta_description,
+            content_type,
+            content_id,
+            after_version: check.map(|c| c.after),
+            known_version,
+            known_head: known_head.clone(),
+        },
+        changes,
+        seal,
+    )
     .await?;
     // every so many versions, the delta also carries the object's whole
     // state; only under the transaction's row lock (see `checkpoint`)

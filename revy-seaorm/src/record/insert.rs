@@ -23,7 +23,9 @@
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
 use sea_orm::DbErr;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, InsertStatement, Query};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, WithClause,
+};
 
 use super::Seal;
 use super::rows::{
@@ -86,7 +88,7 @@ fn columns(seal: Seal) -> Vec<object_delta::Column> {
 /// sea-query refused a statement revy built (its values do not fit its
 /// columns): a bug in revy, with no fix a caller could make, so a database
 /// error rather than a typed one.
-fn invalid(e: impl std::fmt::Display) -> Error {
+pub(crate) fn invalid(e: impl std::fmt::Display) -> Error {
     Error::Db(DbErr::Custom(format!("revy_object_deltas: {e}")))
 }
 
@@ -132,11 +134,20 @@ pub(crate) enum Expect<'a> {
 
 /// One row, `INSERT .. SELECT` from the object's newest delta read in the
 /// statement (its version, and its link when the write is sealed), where
-/// that delta is as `expect` says; `RETURNING` the new id, so no row back
-/// means nothing was written. SQLite and PostgreSQL.
+/// that delta is as `expect` says; `RETURNING` the new id and the row's
+/// revision, so no row back means nothing was written. SQLite and
+/// PostgreSQL.
+///
+/// With `new_revision` (PostgreSQL only: SQLite has no `INSERT` in a
+/// `WITH`), the statement first inserts that revision and the row goes
+/// into it rather than into `row.revision_id`: a write that opens its
+/// revision sends one statement, not two. Only with [`Expect::Any`], where
+/// the row is always written: a revision whose row was refused would be
+/// left without its id.
 pub(crate) fn read_in_statement(
     row: &Row<'_>,
     expect: Expect<'_>,
+    new_revision: Option<Revision<'_>>,
 ) -> Result<InsertStatement, Error> {
     use object_delta::Column as D;
     const CURRENT: &str = "revy_current";
@@ -156,6 +167,25 @@ pub(crate) fn read_in_statement(
     let mut values = row.own_values().to_vec();
     values.push(at(D::Version).add(1));
     let mut select = Query::select();
+    let mut with = None;
+    if let Some(revision) = new_revision {
+        if !matches!(expect, Expect::Any) {
+            return Err(invalid("a new revision needs a row that is always written"));
+        }
+        const NEW: &str = "revy_rv";
+        let mut insert = revisions([revision])?;
+        insert.returning_col(revision::Column::Id);
+        let cte = CommonTableExpression::new()
+            .query(insert)
+            .table_name(Alias::new(NEW))
+            .to_owned();
+        with = Some(WithClause::new().cte(cte).to_owned());
+        // the row's revision is the new one's id, not `row.revision_id`
+        if let Some(revision_id) = values.first_mut() {
+            *revision_id = Expr::col((Alias::new(NEW), revision::Column::Id));
+        }
+        select.from(Alias::new(NEW));
+    }
     match expect {
         Expect::Any => {}
         Expect::Version(v) => {
@@ -179,7 +209,10 @@ pub(crate) fn read_in_statement(
         .columns(columns(if sealed { Seal::On } else { Seal::Off }))
         .select_from(select)
         .map_err(invalid)?;
-    insert.returning_col(D::Id);
+    insert.returning(Query::returning().columns([D::Id, D::RevisionId]));
+    if let Some(with) = with {
+        insert.with_cte(with);
+    }
     Ok(insert)
 }
 

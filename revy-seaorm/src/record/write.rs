@@ -1,5 +1,7 @@
 //! Writing revisions, object deltas and attribute deltas.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 
 use super::insert::{self, Expect, Row};
@@ -93,6 +95,74 @@ pub(crate) enum Outcome {
     VersionMoved,
 }
 
+/// Writes one object delta into the revision the operation writes into
+/// (see [`with_revision`]); `delta` describes it given that revision's id.
+///
+/// When that revision does not exist yet, PostgreSQL creates it in the
+/// statement that writes the delta (see [`insert::read_in_statement`]): a
+/// tracked save in a transaction of its own, a web request's usual shape,
+/// then sends one journal statement instead of two. Elsewhere, and for a
+/// sealed write or one that requires a version, the revision is created
+/// first, as [`with_revision`] does.
+pub(crate) async fn record_in_revision<'a, C: ConnectionTrait>(
+    db: &C,
+    ctx: &ContextValues,
+    delta: impl Fn(i64) -> NewObjectDelta<'a>,
+    changes: Vetted,
+    seal: Seal,
+) -> Result<Outcome, Error> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres
+        && !seal.is_on()
+        && ctx.revision.as_ref().is_none_or(|lazy| lazy.id().is_none())
+        && delta(0).after_version.is_none()
+    {
+        let changes = changes.clone().into_inner();
+        let created_at = now();
+        let create = || async {
+            let revision = insert::Revision {
+                description: &ctx.revision_description,
+                meta: &ctx.meta,
+                created_at,
+            };
+            let row = delta(0).row(created_at, &changes);
+            let statement = insert::read_in_statement(&row, Expect::Any, Some(revision))?;
+            let written = db
+                .query_one_raw(db.get_database_backend().build(&statement))
+                .await
+                .map_err(|e| Error::from_journal("revy_object_deltas", e))?
+                // with `Expect::Any` the statement always writes its row
+                .ok_or_else(|| insert::invalid("the delta of a new revision was not written"))?;
+            written
+                .try_get::<i64>("", "revision_id")
+                .map_err(|e| Error::from_journal("revy_object_deltas", e))
+        };
+        match &ctx.revision {
+            None => {
+                create().await?;
+                return Ok(Outcome::Written);
+            }
+            Some(lazy) => {
+                let wrote = AtomicBool::new(false);
+                lazy.get_or_try_create(|| async {
+                    let id = create().await?;
+                    wrote.store(true, Ordering::Relaxed);
+                    Ok::<_, Error>(id)
+                })
+                .await?;
+                if wrote.load(Ordering::Relaxed) {
+                    return Ok(Outcome::Written);
+                }
+                // another write of the context created the revision
+                // meanwhile: this one goes into it below
+            }
+        }
+    }
+    with_revision(db, ctx, |revision_id| {
+        record(db, delta(revision_id), changes.clone(), seal)
+    })
+    .await
+}
+
 /// Writes one object delta with its attribute deltas inline: one
 /// statement. The delta's version is read in the statement that writes it
 /// (see [`next_version`](super::rows::next_version); MySQL names it, see
@@ -116,7 +186,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         Some(version) => Expect::Version(version),
         None => Expect::Any,
     };
-    let statement = backend.build(&insert::read_in_statement(&row, expect)?);
+    let statement = backend.build(&insert::read_in_statement(&row, expect, None)?);
     let written = db
         .query_one_raw(statement)
         .await
