@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use revy_core::Action;
 use sea_orm::{ConnectionTrait, EntityTrait, ModelTrait, Statement};
 
-use super::insert::{self, Row};
+use super::insert::{self, Revision, Row};
 use super::numbering;
 use super::recordset;
 use super::rows::{AttributeChange, ContextValues, Head, NewObjectDelta, NewObjectDeltas, now};
@@ -74,33 +74,31 @@ pub(crate) async fn write_baselines<C: ConnectionTrait>(
     if rows.is_empty() {
         return Ok(());
     }
-    let revision_id = write::insert_revision(
-        db,
-        BASELINE_DESCRIPTION.to_owned(),
-        RevisionKind::Baseline.meta(),
-    )
-    .await?;
+    let meta = RevisionKind::Baseline.meta();
     if let [(content_id, changes)] = rows.as_mut_slice() {
-        // one row: the one-query writer
-        return write::record(
-            db,
-            NewObjectDelta {
-                revision_id,
-                action: Action::Create,
-                actor: &None,
-                description: "",
-                content_type,
-                content_id,
-                after_version: None,
-                known_version: None,
-                known_head: None,
-            },
-            std::mem::take(changes),
-            seal,
-        )
-        .await
-        .map(|_| ());
+        // one row: the one-query writer, in a revision it opens
+        let revision = Revision {
+            description: BASELINE_DESCRIPTION,
+            meta: &meta,
+            created_at: now(),
+        };
+        let content_id = content_id.as_str();
+        let delta = |revision_id| NewObjectDelta {
+            revision_id,
+            action: Action::Create,
+            actor: &None,
+            description: "",
+            content_type,
+            content_id,
+            after_version: None,
+            known_version: None,
+            known_head: None,
+        };
+        return write::record_in_new_revision(db, revision, &delta, std::mem::take(changes), seal)
+            .await
+            .map(|_| ());
     }
+    let revision_id = write::insert_revision(db, BASELINE_DESCRIPTION.to_owned(), meta).await?;
     record_many(
         db,
         NewObjectDeltas {

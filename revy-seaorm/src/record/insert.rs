@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
 use sea_orm::DbErr;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, WithClause, WithQuery,
 };
 
 use super::Seal;
@@ -58,11 +58,11 @@ impl Row<'_> {
     }
 
     /// The row's values but its version, link and entries, in the order of
-    /// [`OBJECT_DELTA_COLUMNS`].
-    fn own_values(&self) -> [Expr; 8] {
+    /// [`OBJECT_DELTA_COLUMNS`], with `revision_id` as its revision's.
+    fn own_values(&self, revision_id: Expr) -> [Expr; 8] {
         let (actor_type, actor_id) = actor_columns(self.actor);
         [
-            Expr::val(self.revision_id),
+            revision_id,
             Expr::val(actor_type),
             Expr::val(actor_id),
             Expr::val(self.action.as_str()),
@@ -106,7 +106,7 @@ pub(crate) fn values<'a>(
         .into_table(object_delta::Entity)
         .columns(columns(seal));
     for (row, version, link) in rows {
-        let mut values = row.own_values().to_vec();
+        let mut values = row.own_values(Expr::val(row.revision_id)).to_vec();
         values.push(Expr::val(version));
         if seal.is_on() {
             let (hash, salt) = link.map(|l| (l.hash, l.salt)).unzip();
@@ -134,20 +134,82 @@ pub(crate) enum Expect<'a> {
 
 /// One row, `INSERT .. SELECT` from the object's newest delta read in the
 /// statement (its version, and its link when the write is sealed), where
-/// that delta is as `expect` says; `RETURNING` the new id and the row's
-/// revision, so no row back means nothing was written. SQLite and
-/// PostgreSQL.
-///
-/// With `new_revision` (PostgreSQL only: SQLite has no `INSERT` in a
-/// `WITH`), the statement first inserts that revision and the row goes
-/// into it rather than into `row.revision_id`: a write that opens its
-/// revision sends one statement, not two. Only with [`Expect::Any`], where
-/// the row is always written: a revision whose row was refused would be
-/// left without its id.
+/// that delta is as `expect` says; `RETURNING` the new id, so no row back
+/// means nothing was written. SQLite and PostgreSQL.
 pub(crate) fn read_in_statement(
     row: &Row<'_>,
     expect: Expect<'_>,
-    new_revision: Option<Revision<'_>>,
+) -> Result<InsertStatement, Error> {
+    read_in(row, expect, Expr::val(row.revision_id), None)
+}
+
+/// The revision a statement of [`opening_statement`] creates.
+const NEW_REVISION: &str = "revy_rv";
+/// The delta a statement of [`opening_statement`] writes.
+const NEW_DELTA: &str = "revy_od";
+
+/// [`read_in_statement`] into `revision`, which the same statement creates
+/// first; PostgreSQL only (SQLite has no `INSERT` in a `WITH`, MySQL no
+/// `WITH` on an `INSERT`). A write that opens its revision then sends one
+/// statement, not two; the row's own `revision_id` is not used.
+///
+/// The statement returns one row: the new revision's `revision_id`, and
+/// the new delta's `id`, `NULL` when `expect` refused the row (the
+/// revision is created either way, as when it is a statement of its own).
+/// Not for a sealed write: its link hashes the revision's id, which must
+/// be known before the statement.
+pub(crate) fn opening_statement(
+    row: &Row<'_>,
+    expect: Expect<'_>,
+    revision: Revision<'_>,
+) -> Result<WithQuery, Error> {
+    if matches!(expect, Expect::Head { .. }) {
+        return Err(invalid("a sealed write names its revision's id"));
+    }
+    let new = Alias::new(NEW_REVISION);
+    let mut create = revisions([revision])?;
+    create.returning_col(revision::Column::Id);
+    let delta = read_in(
+        row,
+        expect,
+        Expr::col((new.clone(), revision::Column::Id)),
+        Some(new.clone()),
+    )?;
+    let cte = |query: InsertStatement, name: &str| {
+        CommonTableExpression::new()
+            .query(query)
+            .table_name(Alias::new(name))
+            .to_owned()
+    };
+    let written = Query::select()
+        .column(object_delta::Column::Id)
+        .from(Alias::new(NEW_DELTA))
+        .to_owned();
+    let select = Query::select()
+        .expr_as(
+            Expr::col((new.clone(), revision::Column::Id)),
+            object_delta::Column::RevisionId,
+        )
+        .expr_as(
+            Expr::SubQuery(None, Box::new(written.into())),
+            object_delta::Column::Id,
+        )
+        .from(new)
+        .to_owned();
+    Ok(WithClause::new()
+        .cte(cte(create, NEW_REVISION))
+        .cte(cte(delta, NEW_DELTA))
+        .to_owned()
+        .query(select))
+}
+
+/// The `INSERT .. SELECT` of [`read_in_statement`] with `revision_id` as
+/// the row's revision, read also from the table `from` when given.
+fn read_in(
+    row: &Row<'_>,
+    expect: Expect<'_>,
+    revision_id: Expr,
+    from: Option<Alias>,
 ) -> Result<InsertStatement, Error> {
     use object_delta::Column as D;
     const CURRENT: &str = "revy_current";
@@ -164,27 +226,11 @@ pub(crate) fn read_in_statement(
         );
     }
     let at = |c: D| Expr::col((Alias::new(CURRENT), c));
-    let mut values = row.own_values().to_vec();
+    let mut values = row.own_values(revision_id).to_vec();
     values.push(at(D::Version).add(1));
     let mut select = Query::select();
-    let mut with = None;
-    if let Some(revision) = new_revision {
-        if !matches!(expect, Expect::Any) {
-            return Err(invalid("a new revision needs a row that is always written"));
-        }
-        const NEW: &str = "revy_rv";
-        let mut insert = revisions([revision])?;
-        insert.returning_col(revision::Column::Id);
-        let cte = CommonTableExpression::new()
-            .query(insert)
-            .table_name(Alias::new(NEW))
-            .to_owned();
-        with = Some(WithClause::new().cte(cte).to_owned());
-        // the row's revision is the new one's id, not `row.revision_id`
-        if let Some(revision_id) = values.first_mut() {
-            *revision_id = Expr::col((Alias::new(NEW), revision::Column::Id));
-        }
-        select.from(Alias::new(NEW));
+    if let Some(from) = from {
+        select.from(from);
     }
     match expect {
         Expect::Any => {}
@@ -209,10 +255,7 @@ pub(crate) fn read_in_statement(
         .columns(columns(if sealed { Seal::On } else { Seal::Off }))
         .select_from(select)
         .map_err(invalid)?;
-    insert.returning(Query::returning().columns([D::Id, D::RevisionId]));
-    if let Some(with) = with {
-        insert.with_cte(with);
-    }
+    insert.returning_col(D::Id);
     Ok(insert)
 }
 

@@ -132,7 +132,7 @@ async fn insert_chained<C: ConnectionTrait>(
             Err(e) => Err(failed(e)),
         };
     }
-    let statement = insert::read_in_statement(row, Expect::Head { head, link }, None)?;
+    let statement = insert::read_in_statement(row, Expect::Head { head, link })?;
     let written = db
         .query_one_raw(backend.build(&statement))
         .await

@@ -1,7 +1,5 @@
 //! Writing revisions, object deltas and attribute deltas.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use sea_orm::{ActiveValue::NotSet, ConnectionTrait, EntityTrait, Set};
 
 use super::insert::{self, Expect, Row};
@@ -98,12 +96,10 @@ pub(crate) enum Outcome {
 /// Writes one object delta into the revision the operation writes into
 /// (see [`with_revision`]); `delta` describes it given that revision's id.
 ///
-/// When that revision does not exist yet, PostgreSQL creates it in the
-/// statement that writes the delta (see [`insert::read_in_statement`]): a
-/// tracked save in a transaction of its own, a web request's usual shape,
-/// then sends one journal statement instead of two. Elsewhere, and for a
-/// sealed write or one that requires a version, the revision is created
-/// first, as [`with_revision`] does.
+/// When that revision does not exist yet, it is created as by
+/// [`record_in_new_revision`]: on PostgreSQL in the statement that writes
+/// the delta, so a tracked save in a transaction of its own, a web
+/// request's usual shape, sends one journal statement instead of two.
 pub(crate) async fn record_in_revision<'a, C: ConnectionTrait>(
     db: &C,
     ctx: &ContextValues,
@@ -111,56 +107,90 @@ pub(crate) async fn record_in_revision<'a, C: ConnectionTrait>(
     changes: Vetted,
     seal: Seal,
 ) -> Result<Outcome, Error> {
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres
-        && !seal.is_on()
-        && ctx.revision.as_ref().is_none_or(|lazy| lazy.id().is_none())
-        && delta(0).after_version.is_none()
-    {
-        let changes = changes.clone().into_inner();
-        let created_at = now();
-        let create = || async {
-            let revision = insert::Revision {
-                description: &ctx.revision_description,
-                meta: &ctx.meta,
-                created_at,
-            };
-            let row = delta(0).row(created_at, &changes);
-            let statement = insert::read_in_statement(&row, Expect::Any, Some(revision))?;
-            let written = db
-                .query_one_raw(db.get_database_backend().build(&statement))
+    let revision = || insert::Revision {
+        description: &ctx.revision_description,
+        meta: &ctx.meta,
+        created_at: now(),
+    };
+    match &ctx.revision {
+        None => {
+            return record_in_new_revision(db, revision(), &delta, changes, seal)
                 .await
-                .map_err(|e| Error::from_journal("revy_object_deltas", e))?
-                // with `Expect::Any` the statement always writes its row
-                .ok_or_else(|| insert::invalid("the delta of a new revision was not written"))?;
-            written
-                .try_get::<i64>("", "revision_id")
-                .map_err(|e| Error::from_journal("revy_object_deltas", e))
-        };
-        match &ctx.revision {
-            None => {
-                create().await?;
-                return Ok(Outcome::Written);
-            }
-            Some(lazy) => {
-                let wrote = AtomicBool::new(false);
-                lazy.get_or_try_create(|| async {
-                    let id = create().await?;
-                    wrote.store(true, Ordering::Relaxed);
-                    Ok::<_, Error>(id)
-                })
-                .await?;
-                if wrote.load(Ordering::Relaxed) {
-                    return Ok(Outcome::Written);
-                }
-                // another write of the context created the revision
-                // meanwhile: this one goes into it below
-            }
+                .map(|(_, outcome)| outcome);
         }
+        Some(lazy) if lazy.id().is_none() && in_one_statement(db, seal) => {
+            let outcome = std::sync::Mutex::new(None);
+            lazy.get_or_try_create(|| async {
+                let (id, written) =
+                    record_in_new_revision(db, revision(), &delta, changes.clone(), seal).await?;
+                *outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(written);
+                Ok::<_, Error>(id)
+            })
+            .await?;
+            if let Some(written) = outcome.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                return Ok(written);
+            }
+            // another write of the context created the revision
+            // meanwhile: this one goes into it below
+        }
+        Some(_) => {}
     }
     with_revision(db, ctx, |revision_id| {
         record(db, delta(revision_id), changes.clone(), seal)
     })
     .await
+}
+
+/// Whether [`record_in_new_revision`] writes `delta` and its revision in
+/// one statement: on PostgreSQL (see [`insert::opening_statement`]), for
+/// an unsealed delta (a sealed one's link hashes its revision's id).
+fn in_one_statement<C: ConnectionTrait>(db: &C, seal: Seal) -> bool {
+    db.get_database_backend() == sea_orm::DbBackend::Postgres && !seal.is_on()
+}
+
+/// Writes one object delta into `revision`, created for it; `delta`
+/// describes it given the revision's id. Returns that id and the outcome
+/// (the revision is created even when the delta's required version has
+/// moved).
+///
+/// One statement where [`in_one_statement`] says so; otherwise the
+/// revision, then [`record`].
+pub(crate) async fn record_in_new_revision<'a, C: ConnectionTrait>(
+    db: &C,
+    revision: insert::Revision<'_>,
+    delta: &impl Fn(i64) -> NewObjectDelta<'a>,
+    changes: Vetted,
+    seal: Seal,
+) -> Result<(i64, Outcome), Error> {
+    if !in_one_statement(db, seal) {
+        let id =
+            insert_revision(db, revision.description.to_owned(), revision.meta.clone()).await?;
+        return Ok((id, record(db, delta(id), changes, seal).await?));
+    }
+    let changes = changes.into_inner();
+    let delta = delta(0);
+    let expect = match delta.after_version {
+        Some(version) => Expect::Version(version),
+        None => Expect::Any,
+    };
+    let row = delta.row(revision.created_at, &changes);
+    let statement = insert::opening_statement(&row, expect, revision)?;
+    let failed = |e| Error::from_journal("revy_object_deltas", e);
+    let written = db
+        .query_one_raw(db.get_database_backend().build(&statement))
+        .await
+        .map_err(failed)?
+        // the statement returns a row whether or not the delta was written
+        .ok_or_else(|| insert::invalid("a new revision's statement returned no row"))?;
+    let id = written.try_get::<i64>("", "revision_id").map_err(failed)?;
+    let delta_id = written.try_get::<Option<i64>>("", "id").map_err(failed)?;
+    Ok((
+        id,
+        match delta_id {
+            Some(_) => Outcome::Written,
+            None => Outcome::VersionMoved,
+        },
+    ))
 }
 
 /// Writes one object delta with its attribute deltas inline: one
@@ -186,7 +216,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
         Some(version) => Expect::Version(version),
         None => Expect::Any,
     };
-    let statement = backend.build(&insert::read_in_statement(&row, expect, None)?);
+    let statement = backend.build(&insert::read_in_statement(&row, expect)?);
     let written = db
         .query_one_raw(statement)
         .await
