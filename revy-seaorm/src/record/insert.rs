@@ -22,10 +22,10 @@
 
 use chrono::{DateTime, Utc};
 use revy_core::{Action, Actor};
-use sea_orm::DbErr;
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, Query, WithClause, WithQuery,
+    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, Query, WithClause,
 };
+use sea_orm::{DbBackend, DbErr, Statement, Value};
 
 use super::Seal;
 use super::rows::{
@@ -149,58 +149,98 @@ const NEW_REVISION: &str = "revy_rv";
 const NEW_DELTA: &str = "revy_od";
 
 /// [`read_in_statement`] into `revision`, which the same statement creates
-/// first; PostgreSQL only (SQLite has no `INSERT` in a `WITH`, MySQL no
-/// `WITH` on an `INSERT`). A write that opens its revision then sends one
-/// statement, not two; the row's own `revision_id` is not used.
+/// first; the row's own `revision_id` is not used. A write that opens its
+/// revision then sends one statement, not two.
 ///
-/// The statement returns one row: the new revision's `revision_id`, and
-/// the new delta's `id`, `NULL` when `expect` refused the row (the
-/// revision is created either way, as when it is a statement of its own).
-/// Not for a sealed write: its link hashes the revision's id, which must
-/// be known before the statement.
+/// - PostgreSQL: both `INSERT`s in a `WITH`, and a `SELECT` of one row:
+///   the new revision's `revision_id` and the new delta's `id`.
+/// - SQLite, which has no `INSERT` in a `WITH`: the revision's `INSERT`,
+///   a `SELECT` of one row (its `revision_id` by `last_insert_rowid()`,
+///   `id` NULL) and the delta's `INSERT` reading the same id, `RETURNING`
+///   its `id`, in one statement text, which SQLite runs in turn (sqlx
+///   binds each part's parameters in their order).
+///
+/// So the first row back names the revision, and a non-NULL `id` in any
+/// row says the delta was written: `expect` may refuse it, and the
+/// revision is created either way, as when it is a statement of its own.
+/// Not on MySQL (no `WITH` on an `INSERT`, and one statement a prepared
+/// call), and not for a sealed write: its link hashes the revision's id,
+/// which must be known before the statement.
 pub(crate) fn opening_statement(
+    backend: DbBackend,
     row: &Row<'_>,
     expect: Expect<'_>,
     revision: Revision<'_>,
-) -> Result<WithQuery, Error> {
+) -> Result<Statement, Error> {
     if matches!(expect, Expect::Head { .. }) {
         return Err(invalid("a sealed write names its revision's id"));
     }
-    let new = Alias::new(NEW_REVISION);
     let mut create = revisions([revision])?;
-    create.returning_col(revision::Column::Id);
-    let delta = read_in(
-        row,
-        expect,
-        Expr::col((new.clone(), revision::Column::Id)),
-        Some(new.clone()),
-    )?;
-    let cte = |query: InsertStatement, name: &str| {
-        CommonTableExpression::new()
-            .query(query)
-            .table_name(Alias::new(name))
-            .to_owned()
-    };
-    let written = Query::select()
-        .column(object_delta::Column::Id)
-        .from(Alias::new(NEW_DELTA))
-        .to_owned();
-    let select = Query::select()
-        .expr_as(
-            Expr::col((new.clone(), revision::Column::Id)),
-            object_delta::Column::RevisionId,
-        )
-        .expr_as(
-            Expr::SubQuery(None, Box::new(written.into())),
-            object_delta::Column::Id,
-        )
-        .from(new)
-        .to_owned();
-    Ok(WithClause::new()
-        .cte(cte(create, NEW_REVISION))
-        .cte(cte(delta, NEW_DELTA))
-        .to_owned()
-        .query(select))
+    match backend {
+        DbBackend::Postgres => {
+            let new = Alias::new(NEW_REVISION);
+            create.returning_col(revision::Column::Id);
+            let delta = read_in(
+                row,
+                expect,
+                Expr::col((new.clone(), revision::Column::Id)),
+                Some(new.clone()),
+            )?;
+            let cte = |query: InsertStatement, name: &str| {
+                CommonTableExpression::new()
+                    .query(query)
+                    .table_name(Alias::new(name))
+                    .to_owned()
+            };
+            let written = Query::select()
+                .column(object_delta::Column::Id)
+                .from(Alias::new(NEW_DELTA))
+                .to_owned();
+            let select = Query::select()
+                .expr_as(
+                    Expr::col((new.clone(), revision::Column::Id)),
+                    object_delta::Column::RevisionId,
+                )
+                .expr_as(
+                    Expr::SubQuery(None, Box::new(written.into())),
+                    object_delta::Column::Id,
+                )
+                .from(new)
+                .to_owned();
+            let with = WithClause::new()
+                .cte(cte(create, NEW_REVISION))
+                .cte(cte(delta, NEW_DELTA))
+                .to_owned()
+                .query(select);
+            Ok(backend.build(&with))
+        }
+        DbBackend::Sqlite => {
+            let new_id = || Expr::expr(Func::cust(Alias::new("last_insert_rowid")));
+            let named = Query::select()
+                .expr_as(new_id(), object_delta::Column::RevisionId)
+                .expr_as(Expr::val(None::<i64>), object_delta::Column::Id)
+                .to_owned();
+            let delta = read_in(row, expect, new_id(), None)?;
+            let parts = [
+                backend.build(&create),
+                backend.build(&named),
+                backend.build(&delta),
+            ];
+            let sql = parts
+                .iter()
+                .map(|p| p.sql.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let values: Vec<Value> = parts
+                .into_iter()
+                .flat_map(|p| p.values.map(|v| v.0).unwrap_or_default())
+                .collect();
+            Ok(Statement::from_sql_and_values(backend, sql, values))
+        }
+        _ => Err(invalid(
+            "MySQL creates a revision in a statement of its own",
+        )),
+    }
 }
 
 /// The `INSERT .. SELECT` of [`read_in_statement`] with `revision_id` as

@@ -142,10 +142,11 @@ pub(crate) async fn record_in_revision<'a, C: ConnectionTrait>(
 }
 
 /// Whether [`record_in_new_revision`] writes `delta` and its revision in
-/// one statement: on PostgreSQL (see [`insert::opening_statement`]), for
-/// an unsealed delta (a sealed one's link hashes its revision's id).
+/// one statement: on PostgreSQL and SQLite (see
+/// [`insert::opening_statement`]), for an unsealed delta (a sealed one's
+/// link hashes its revision's id).
 fn in_one_statement<C: ConnectionTrait>(db: &C, seal: Seal) -> bool {
-    db.get_database_backend() == sea_orm::DbBackend::Postgres && !seal.is_on()
+    db.get_database_backend() != sea_orm::DbBackend::MySql && !seal.is_on()
 }
 
 /// Writes one object delta into `revision`, created for it; `delta`
@@ -174,23 +175,28 @@ pub(crate) async fn record_in_new_revision<'a, C: ConnectionTrait>(
         None => Expect::Any,
     };
     let row = delta.row(revision.created_at, &changes);
-    let statement = insert::opening_statement(&row, expect, revision)?;
+    let backend = db.get_database_backend();
+    let statement = insert::opening_statement(backend, &row, expect, revision)?;
     let failed = |e| Error::from_journal("revy_object_deltas", e);
-    let written = db
-        .query_one_raw(db.get_database_backend().build(&statement))
-        .await
-        .map_err(failed)?
-        // the statement returns a row whether or not the delta was written
-        .ok_or_else(|| insert::invalid("a new revision's statement returned no row"))?;
-    let id = written.try_get::<i64>("", "revision_id").map_err(failed)?;
-    let delta_id = written.try_get::<Option<i64>>("", "id").map_err(failed)?;
-    Ok((
-        id,
-        match delta_id {
-            Some(_) => Outcome::Written,
-            None => Outcome::VersionMoved,
-        },
-    ))
+    let rows = db.query_all_raw(statement).await.map_err(failed)?;
+    // the first row names the revision; a delta id in any row says the
+    // delta was written
+    let id = rows
+        .first()
+        .ok_or_else(|| insert::invalid("a new revision's statement returned no row"))?
+        .try_get::<i64>("", "revision_id")
+        .map_err(failed)?;
+    let mut written = Outcome::VersionMoved;
+    for row in &rows {
+        if row
+            .try_get::<Option<i64>>("", "id")
+            .map_err(failed)?
+            .is_some()
+        {
+            written = Outcome::Written;
+        }
+    }
+    Ok((id, written))
 }
 
 /// Writes one object delta with its attribute deltas inline: one
