@@ -97,9 +97,10 @@ pub(crate) enum Outcome {
 /// (see [`with_revision`]); `delta` describes it given that revision's id.
 ///
 /// When that revision does not exist yet, it is created as by
-/// [`record_in_new_revision`]: on PostgreSQL in the statement that writes
-/// the delta, so a tracked save in a transaction of its own, a web
-/// request's usual shape, sends one journal statement instead of two.
+/// [`record_in_new_revision`]: on PostgreSQL and SQLite in the statement
+/// that writes the delta, so a tracked save in a transaction of its own,
+/// a web request's usual shape, sends one journal statement instead of
+/// two.
 pub(crate) async fn record_in_revision<'a, C: ConnectionTrait>(
     db: &C,
     ctx: &ContextValues,
