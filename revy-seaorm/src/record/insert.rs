@@ -12,6 +12,9 @@
 //!   newest delta, so that its version (and, sealed, the link it chains
 //!   to) is read as the row is written, and nothing is written unless the
 //!   object is where the writer expects it (SQLite and PostgreSQL);
+//! - [`opening_statement`]: the same one row into a revision the
+//!   statement creates first (PostgreSQL and SQLite), for a write that
+//!   opens its revision;
 //! - [`recordset`](super::recordset): PostgreSQL's many rows in one
 //!   statement of one JSON parameter.
 //!
